@@ -1,0 +1,57 @@
+"""Shared pieces of the command line: the error boundary and common options."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from chargen_es.errors import ChargenError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def root_option(f: F) -> F:
+    """``--root``: the content tree (default the current folder)."""
+    return click.option(
+        "--root",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("."),
+        show_default=True,
+        help="Root of the content tree.",
+    )(f)
+
+
+def runs_dir(root: Path) -> Path:
+    """Where a tree's runs live: ``<root>/.chargen/batch``."""
+    return root / ".chargen" / "batch"
+
+
+def run_cli(group: click.Group, argv: list[str] | None) -> int:
+    """Run the click group; turn every ChargenError into one line and an exit code."""
+    verbose = "-v" in (argv if argv is not None else sys.argv[1:]) or "--verbose" in (
+        argv if argv is not None else sys.argv[1:]
+    )
+    try:
+        rv = group.main(args=argv, prog_name="chargen-es", standalone_mode=False)
+    except ChargenError as exc:
+        if verbose:
+            traceback.print_exc()
+        click.echo(f"chargen-es: {exc}", err=True)
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("chargen-es: aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return 2 if isinstance(exc, click.UsageError) else exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("chargen-es: interrupted", err=True)
+        return 130
+    return rv if isinstance(rv, int) else 0

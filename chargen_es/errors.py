@@ -1,0 +1,115 @@
+"""The one error tree of chargen-es.
+
+Everything the tool raises on purpose derives from ``ChargenError``; the cli catches that
+root once, prints ``str(error)`` as one line and exits with ``error.exit_code``. Only the
+gateway sees SDK exceptions, and it translates them into ``GeminiError`` subclasses here.
+
+::
+
+    ChargenError                      exit 1 unless stated
+    ├── UsageError                    exit 2: bad options or arguments
+    ├── ContentError                  the content tree: file:line and what is wrong
+    │     └── ValidationFailed        several ContentErrors at once (pre-flight)
+    ├── JournalError                  journal.jsonl:LINE: corrupt or unreadable journal
+    ├── RunLocked                     another process holds run.lock (names its pid)
+    ├── RunNotFound                   no such run id (lists the runs that exist)
+    ├── ConfigError                   missing API key, bad base URL, price table
+    ├── CostLimitExceeded             the plan costs more than --max-cost
+    ├── Interrupted                   exit 130: Ctrl-C / SIGTERM, resumable
+    └── GeminiError                   the remote side, translated by the gateway
+          ├── TransientError          408/429/5xx, timeouts, connection errors: retry
+          │     └── RateLimited       429 RESOURCE_EXHAUSTED, with retry_after
+          ├── DailyQuotaExhausted     429 whose QuotaFailure names a per-day quota
+          ├── PermanentError          other 4xx: fail at once with the server's message
+          └── NotFound                404 on a named resource
+"""
+
+from __future__ import annotations
+
+
+class ChargenError(Exception):
+    """Root of every error chargen-es raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(ChargenError):
+    exit_code = 2
+
+
+class ContentError(ChargenError):
+    """A problem in the content tree, located by file and (when known) line."""
+
+    def __init__(self, file: str, message: str, line: int | None = None) -> None:
+        self.file = file
+        self.line = line
+        self.message = message
+        where = f"{file}:{line}" if line else file
+        super().__init__(f"{where}: {message}")
+
+
+class ValidationFailed(ChargenError):
+    """Pre-flight found problems; every one is listed."""
+
+    def __init__(self, problems: list[ContentError]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  {p}" for p in problems)
+        super().__init__(
+            f"the content tree has {len(problems)} problem(s); fix them or pass --skip-invalid:\n{lines}"
+        )
+
+
+class JournalError(ChargenError):
+    """The journal cannot be trusted: names ``journal.jsonl:LINE`` and why."""
+
+
+class RunLocked(ChargenError):
+    pass
+
+
+class RunNotFound(ChargenError):
+    pass
+
+
+class ConfigError(ChargenError):
+    pass
+
+
+class CostLimitExceeded(ChargenError):
+    pass
+
+
+class Interrupted(ChargenError):
+    exit_code = 130
+
+
+class GeminiError(ChargenError):
+    """An error from the Gemini API (or the emulator), already classified."""
+
+    def __init__(self, message: str, *, status: int = 0, reason: str = "", retry_after: float | None = None):
+        self.status = status
+        self.reason = reason
+        self.retry_after = retry_after
+        super().__init__(message)
+
+    retryable = False
+
+
+class TransientError(GeminiError):
+    retryable = True
+
+
+class RateLimited(TransientError):
+    pass
+
+
+class DailyQuotaExhausted(GeminiError):
+    pass
+
+
+class PermanentError(GeminiError):
+    pass
+
+
+class NotFound(PermanentError):
+    pass

@@ -1,0 +1,326 @@
+"""The journal: the only writer of ``journal.jsonl``, the run's single source of truth.
+
+Line format (every line stays a JSON object that ``jq`` reads)::
+
+    {"type":"task.planned","seq":7,"at":"2025-12-19T12:00:00.123Z",...,"crc":"89abcdef"}
+
+The CRC-32 covers the line's bytes up to (not including) ``,"crc":``. It is always the
+last member, so checking it costs one slice and one ``zlib.crc32`` call, and the decoder
+simply ignores it as an unknown field.
+
+Durability rules (design.md section 4):
+
+* an append is whole lines in **one** ``os.write`` on an ``O_APPEND`` descriptor, then
+  ``fsync``; ``append_many`` is group commit (many lines, one fsync) for bursts;
+* the file and its folder are fsynced when the file is created;
+* an fsync error is fatal: the journal refuses every later append (the page cache may
+  have dropped the dirty pages, so retrying fsync would lie);
+* opening recovers: a torn, zero-filled or garbage tail is cut back to the last valid line
+  and the cut is fsynced; a bad line followed by a good one is corruption, not a crash
+  artefact, and raises ``JournalError`` naming ``journal.jsonl:LINE``.
+
+``run.lock`` (filelock) guards a run: a second process is refused with the holder's pid.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import filelock
+import msgspec
+
+from chargen_es.errors import JournalError, RunLocked
+from chargen_es.events import DECODER, ENCODER, AnyEvent, Event
+
+JOURNAL_NAME = "journal.jsonl"
+LOCK_NAME = "run.lock"
+_CRC_PREFIX = b',"crc":"'
+_TRAILER_LEN = len(_CRC_PREFIX) + 8 + 2  # ,"crc":"xxxxxxxx"}
+
+
+def utc_now_ms(now: float | None = None) -> str:
+    """RFC 3339 UTC with milliseconds: the only clock format a journal holds."""
+    t = time.time() if now is None else now
+    dt = datetime.fromtimestamp(t, UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def seal_line(body: bytes) -> bytes:
+    """Add the CRC member and the newline to an encoded event object."""
+    head = body[:-1]
+    return head + b',"crc":"%08x"}\n' % zlib.crc32(head)
+
+
+def line_is_sealed(line: bytes | memoryview) -> bool:
+    """True when the line (without its newline) carries a CRC that matches its bytes."""
+    n = len(line)
+    if n <= _TRAILER_LEN or bytes(line[n - _TRAILER_LEN : n - 10]) != _CRC_PREFIX or line[n - 2 : n] != b'"}':
+        return False
+    try:
+        want = int(bytes(line[n - 10 : n - 2]), 16)
+    except ValueError:
+        return False
+    return zlib.crc32(line[: n - _TRAILER_LEN]) == want
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What reading a journal found: its valid events and where the valid bytes end."""
+
+    events: list[AnyEvent]
+    valid_bytes: int  # length of the longest valid prefix
+    tail_bytes: int  # bytes after it (a torn or garbage tail), 0 when clean
+
+
+def scan_bytes(data: bytes, name: str = JOURNAL_NAME) -> Scan:
+    """Validate and decode a journal image.
+
+    Returns the longest valid prefix. Raises ``JournalError`` when an invalid line is
+    followed by a valid one (corruption in the middle), or when sequence numbers are not
+    contiguous from 1.
+    """
+    events: list[AnyEvent] = []
+    view = memoryview(data)
+    pos = 0
+    lineno = 0
+    end = len(data)
+    decode = DECODER.decode
+    crc32 = zlib.crc32
+    while pos < end:
+        nl = data.find(b"\n", pos)
+        if nl < 0:  # torn last line: no newline was written
+            break
+        lineno += 1
+        n = nl - pos
+        ok = (
+            n > _TRAILER_LEN
+            and data[nl - 2 : nl] == b'"}'
+            and data[nl - _TRAILER_LEN : nl - 10] == _CRC_PREFIX
+        )
+        if ok:
+            try:
+                ok = crc32(view[pos : nl - _TRAILER_LEN]) == int(data[nl - 10 : nl - 2], 16)
+            except ValueError:
+                ok = False
+        if not ok:
+            _raise_if_valid_line_follows(data, nl + 1, lineno, name, "checksum mismatch or torn line")
+            break
+        try:
+            event = decode(view[pos:nl])
+        except msgspec.DecodeError as exc:
+            _raise_if_valid_line_follows(data, nl + 1, lineno, name, f"undecodable event ({exc})")
+            raise JournalError(f"{name}:{lineno}: undecodable event ({exc}); the journal's writer is newer "
+                               "than this chargen-es, or the line was edited") from None
+        if event.seq != lineno:
+            raise JournalError(f"{name}:{lineno}: seq {event.seq} where {lineno} was expected; lines were "
+                               "removed, reordered or copied in")
+        events.append(event)
+        pos = nl + 1
+    return Scan(events=events, valid_bytes=pos, tail_bytes=end - pos)
+
+
+def _raise_if_valid_line_follows(data: bytes, start: int, lineno: int, name: str, why: str) -> None:
+    """A bad line is a crash artefact only if nothing valid comes after it."""
+    pos = start
+    while pos < len(data):
+        nl = data.find(b"\n", pos)
+        if nl < 0:
+            return
+        if line_is_sealed(memoryview(data)[pos:nl]):
+            raise JournalError(
+                f"{name}:{lineno}: {why}, and valid lines follow it: the journal was damaged in the "
+                "middle; restore it from a backup or move the run folder aside"
+            )
+        pos = nl + 1
+
+
+def read_events(path: Path) -> list[AnyEvent]:
+    """Read-only view of a journal (no lock, no repair): the longest valid prefix.
+
+    Safe on a journal another process is appending to: a half-written last line is
+    simply not returned yet.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise JournalError(f"{path}: no journal here") from None
+    return scan_bytes(data, str(path.name)).events
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class RunLock:
+    """``run.lock`` held for the life of a process working on a run.
+
+    filelock (>= 4.2) never truncates the lock file, so the holder writes its pid into it
+    and a refused contender can name the holder.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / LOCK_NAME
+        self._lock = filelock.FileLock(str(self.path), timeout=0)
+
+    def acquire(self) -> None:
+        try:
+            self._lock.acquire(timeout=0)
+        except filelock.Timeout:
+            holder = self.holder_pid()
+            who = f"pid {holder}" if holder else "another process"
+            raise RunLocked(
+                f"{self.path.parent.name}: run is in use by {who} ({self.path}); wait for it to finish "
+                "or stop that process"
+            ) from None
+        with open(self.path, "w") as f:
+            f.write(f"{os.getpid()}\n")
+
+    def holder_pid(self) -> int | None:
+        try:
+            text = self.path.read_text().strip()
+            return int(text) if text else None
+        except (OSError, ValueError):
+            return None
+
+    def release(self) -> None:
+        if self._lock.is_locked:
+            self._lock.release()
+
+
+class Journal:
+    """An open, locked, recovered journal that appends durably.
+
+    Use :meth:`open`; the events already on disk are in :attr:`events` (for the engine to
+    fold), and :attr:`last_seq` is the seq of the last durable event.
+    """
+
+    def __init__(self, run_dir: Path, fd: int, events: list[AnyEvent], lock: RunLock | None) -> None:
+        self.run_dir = run_dir
+        self.path = run_dir / JOURNAL_NAME
+        self._fd = fd
+        self.events = events
+        self.last_seq = events[-1].seq if events else 0
+        self._lock = lock
+        self._broken: str | None = None
+        self.recovered_bytes = 0
+
+    # -- opening -------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, run_dir: Path, *, create: bool = False, lock: bool = True) -> Journal:
+        """Lock the run, recover the tail, and return a journal ready to append.
+
+        ``create`` makes the run folder and an empty journal (both fsynced) if needed.
+        """
+        run_dir = Path(run_dir)
+        if create:
+            existed = run_dir.exists()
+            run_dir.mkdir(parents=True, exist_ok=True)
+            if not existed:
+                fsync_dir(run_dir.parent)
+        elif not (run_dir / JOURNAL_NAME).exists():
+            raise JournalError(f"{run_dir / JOURNAL_NAME}: no journal here")
+        run_lock = RunLock(run_dir) if lock else None
+        if run_lock:
+            run_lock.acquire()
+        try:
+            return cls._open_locked(run_dir, run_lock)
+        except BaseException:
+            if run_lock:
+                run_lock.release()
+            raise
+
+    @classmethod
+    def _open_locked(cls, run_dir: Path, run_lock: RunLock | None) -> Journal:
+        path = run_dir / JOURNAL_NAME
+        created = not path.exists()
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            if created:
+                os.fsync(fd)
+                fsync_dir(run_dir)
+            data = _read_all(fd)
+            scan = scan_bytes(data)
+            if scan.tail_bytes:
+                os.ftruncate(fd, scan.valid_bytes)
+                os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        journal = cls(run_dir, fd, scan.events, run_lock)
+        journal.recovered_bytes = scan.tail_bytes
+        return journal
+
+    # -- appending -----------------------------------------------------------------
+
+    def append(self, event: Event) -> AnyEvent:
+        """Append one event durably (one write, one fsync) and return it stamped."""
+        return self.append_many((event,))[0]
+
+    def append_many(self, events: Sequence[Event] | Iterable[Event], *, now: float | None = None) -> list[AnyEvent]:
+        """Group commit: stamp, write all lines in one ``os.write``, fsync once."""
+        if self._broken:
+            raise JournalError(f"{self.path}: journal is unusable after an earlier failure: {self._broken}")
+        at = utc_now_ms(now)
+        seq = self.last_seq
+        stamped: list[AnyEvent] = []
+        parts: list[bytes] = []
+        for event in events:
+            seq += 1
+            ev = msgspec.structs.replace(event, seq=seq, at=at)
+            stamped.append(ev)  # type: ignore[arg-type]
+            parts.append(seal_line(ENCODER.encode(ev)))
+        if not parts:
+            return []
+        data = b"".join(parts)
+        try:
+            written = os.write(self._fd, data)
+            while written < len(data):  # short writes are rare on files; finish the lines
+                written += os.write(self._fd, data[written:])
+            os.fsync(self._fd)
+        except OSError as exc:
+            self._broken = f"{exc.strerror or exc}"
+            raise JournalError(f"{self.path}: append failed ({self._broken}); the run stops here and "
+                               "`chargen-es resume` will recover from the last durable line") from exc
+        self.last_seq = seq
+        self.events.extend(stamped)
+        return stamped
+
+    # -- closing -------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        if self._lock:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _read_all(fd: int) -> bytes:
+    size = os.fstat(fd).st_size
+    chunks = []
+    offset = 0
+    while offset < size:
+        chunk = os.pread(fd, min(size - offset, 1 << 24), offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
