@@ -1,0 +1,59 @@
+"""``models.generateContent``: the live call, same content as a batch line, under a quota.
+
+Quota refusals follow Google's 429 shape: RESOURCE_EXHAUSTED with QuotaFailure (a
+per-minute quota id normally, a per-day one when the ``daily_quota`` fault fires, the case
+where retrying is pointless) and RetryInfo. Only accepted calls count against the window,
+as with Google.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chargen_es.emulator import content
+from chargen_es.emulator.config import EmulatorConfig
+from chargen_es.emulator.faults import Faults
+from chargen_es.emulator.quota import Quota
+from chargen_es.emulator.state import Store
+from chargen_es.emulator.wire import RPC_CODES, STATUS_NAMES, ApiError, quota_details
+
+_HTTP_FOR_CODE = {code: http for http, code in RPC_CODES.items()}
+
+
+class ModelsApi:
+    """generateContent over the shared :class:`Store` (for file references and counters)."""
+
+    def __init__(self, store: Store, config: EmulatorConfig, faults: Faults) -> None:
+        self.store = store
+        self.config = config
+        self.faults = faults
+        self.quota = Quota(config.rpm, config.quota_window_s)
+
+    def generate(self, model: str, body: Any, daily_quota: bool) -> dict[str, Any]:
+        short = model.removeprefix("models/")
+        if daily_quota:
+            self._reject()
+            raise ApiError(429, f"You exceeded your current quota for {short} (requests per day).",
+                           quota_details(True, short, self.config.rpm or 250, 24 * 3600.0))
+        wait = self.quota.admit()
+        if wait is not None:
+            self._reject()
+            raise ApiError(429, f"You exceeded your current quota for {short} (requests per minute).",
+                           quota_details(False, short, self.config.rpm or 0, wait))
+        out = content.generate(model, body, key=content.prompt_text(body), live=True, faults=self.faults,
+                               file_is_live=lambda fid: self.store.live_file(fid) is not None,
+                               image_bytes=self.config.image_bytes)
+        with self.store.lock:
+            self.store.totals["calls"] += 1
+        if out.error is not None:
+            code = int(out.error.get("code", 13))
+            http = _HTTP_FOR_CODE.get(code, 500)
+            if http not in STATUS_NAMES:
+                http = 500
+            raise ApiError(http, str(out.error.get("message", "")))
+        assert out.response is not None
+        return out.response
+
+    def _reject(self) -> None:
+        with self.store.lock:
+            self.store.totals["calls_rejected"] += 1
