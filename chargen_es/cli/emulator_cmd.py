@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 import threading
 from pathlib import Path
 from types import FrameType
@@ -68,7 +69,7 @@ def emulator(host: str, port: int, data_dir: Path | None, job_seconds: float, fa
         raise click.BadParameter(str(exc), param_hint="--faults") from exc
     try:
         click.echo(emu.base_url)
-        click.get_text_stream("stdout").flush()
+        sys.stdout.flush()
         while not stop.wait(0.5):
             pass
     finally:
