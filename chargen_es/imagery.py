@@ -1,0 +1,276 @@
+"""Everything about an entity's ``imagery.yaml``: what is done, and recording results.
+
+The file is shared between chargen-es and its user, so the rules are strict:
+
+- **Reading (the skip check).** A task is done when an entry carries its ``task_key``
+  and the file it names exists with the recorded SHA-256. A named file that is gone
+  makes the task ``missing``; one whose bytes differ makes it ``changed``. Both are
+  planned again. :func:`index_records` and :func:`verdict` implement this over data the
+  planner has already parsed (it parses with line numbers for its own messages).
+- **Writing (applying a result).** :func:`record_generated` and :func:`record_analysis`
+  set entries *by task_key* (never a blind append), so applying one result twice changes
+  nothing and returns ``False``. Keys the user wrote, at the top level and inside our
+  entries, are kept. The write happens under ``imagery.yaml.lock`` beside the file, to a
+  temp file in the same folder, fsynced, ``os.replace``d, then the folder is fsynced, and
+  the file keeps its permission bits. Nothing is written when nothing changed. Comments
+  are not preserved (PyYAML drops them); that is the price of a plain safe dump.
+
+Shapes (design.md section 2), paths relative to the entity folder:
+
+- characters: ``generated_images: [{custom_id, file_name, file_path, prompt_used,
+  provider, model, generated_at, batch_run_id, task_key, sha256}]``
+- locations, chapters: ``imagery_runs: [{run_id, generated_at, provider, model, mode,
+  images: [{task_key, file_path, status, sha256}]}]``
+- analyses (any entity): ``analyses: [{task_key, image, analysis_path, model, run_id}]``
+  (plus ``sha256`` of the analysis JSON when the caller gives it).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import secrets
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import yaml
+from filelock import FileLock
+
+from chargen_es.errors import ContentError
+from chargen_es.events import Output, Task
+
+IMAGERY_FILE = "imagery.yaml"
+PROVIDER = "google"
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """Safe dumper writing multi-line strings (prompts) as readable ``|`` blocks."""
+
+
+def _str(dumper: Any, data: str) -> Any:
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _str)
+# Fields whose change means a different result; generated_at is not one of them, so a
+# re-application with a later clock reading still changes nothing.
+_IDENTITY = ("custom_id", "file_name", "file_path", "prompt_used", "provider", "model",
+             "batch_run_id", "task_key", "sha256", "status", "image", "analysis_path", "run_id")
+
+
+class Record(NamedTuple):
+    """One recorded output of a task: entity-relative path and expected SHA-256."""
+
+    task_key: str
+    path: str
+    sha256: str
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+def index_records(data: Any) -> dict[str, list[Record]]:
+    """All outputs and analyses recorded in a parsed imagery.yaml, by task key.
+
+    Tolerant on purpose: entries that are not mappings or lack a key are ignored, as are
+    run images whose ``status`` is not ``ok`` (a failed item has no file to check).
+    """
+    out: dict[str, list[Record]] = {}
+    if not isinstance(data, dict):
+        return out
+
+    def add(key: Any, path: Any, sha: Any) -> None:
+        if isinstance(key, str) and isinstance(path, str) and path:
+            out.setdefault(key, []).append(Record(key, path, sha if isinstance(sha, str) else ""))
+
+    for entry in _dicts(data.get("generated_images")):
+        add(entry.get("task_key"), entry.get("file_path"), entry.get("sha256"))
+    for run in _dicts(data.get("imagery_runs")):
+        for img in _dicts(run.get("images")):
+            if img.get("status", "ok") == "ok":
+                add(img.get("task_key"), img.get("file_path"), img.get("sha256"))
+    for entry in _dicts(data.get("analyses")):
+        add(entry.get("task_key"), entry.get("analysis_path"), entry.get("sha256"))
+    return out
+
+
+def verdict(records: Sequence[Record], sha_of: Callable[[str], str | None]) -> tuple[str, str]:
+    """``("done"|"missing"|"changed", detail)`` for a task's recorded outputs.
+
+    ``sha_of(entity_relative_path)`` returns the file's SHA-256, or None when it is gone.
+    One intact record is enough for ``done``; otherwise ``changed`` wins over ``missing``
+    because it is the more surprising news for the user.
+    """
+    changed = missing = ""
+    for rec in records:
+        actual = sha_of(rec.path)
+        if actual is None:
+            missing = missing or f"{rec.path} is gone"
+        elif rec.sha256 and actual != rec.sha256:
+            changed = changed or f"{rec.path} differs from the recorded SHA-256"
+        else:
+            return "done", rec.path
+    return ("changed", changed) if changed else ("missing", missing)
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+def imagery_path(root: Path, task: Task) -> Path:
+    """The imagery.yaml of the task's entity."""
+    return Path(root) / task.entity_type / task.slug / IMAGERY_FILE
+
+
+def record_generated(
+    root: Path, task: Task, outputs: Output | Sequence[Output], run_id: str, generated_at: str,
+    mode: str = "batch",
+) -> bool:
+    """Record a generation result; True when imagery.yaml was rewritten.
+
+    ``outputs`` are the file(s) written for the task (paths relative to root); ``mode``
+    is the runner (``batch`` or ``live``) for locations' and chapters' run entries.
+    """
+    if isinstance(outputs, Output):
+        outputs = (outputs,)
+    entity = f"{task.entity_type}/{task.slug}"
+    rels = [posixpath.relpath(o.path, entity) for o in outputs]
+
+    def mutate(data: dict[str, Any]) -> bool:
+        if task.entity_type == "characters":
+            entries = _list_at(data, "generated_images", task)
+            new = [
+                {"custom_id": task.key, "file_name": posixpath.basename(rel), "file_path": rel,
+                 "prompt_used": task.prompt, "provider": PROVIDER, "model": task.model,
+                 "generated_at": generated_at, "batch_run_id": run_id, "task_key": task.key,
+                 "sha256": o.sha256}
+                for rel, o in zip(rels, outputs, strict=True)
+            ]
+            return _set_by_key(entries, task.key, new)
+        runs = _list_at(data, "imagery_runs", task)
+        run = next((r for r in runs if isinstance(r, dict) and r.get("run_id") == run_id), None)
+        changed = False
+        if run is None:
+            run = {"run_id": run_id, "generated_at": generated_at, "provider": PROVIDER,
+                   "model": task.model, "mode": mode, "images": []}
+            runs.append(run)
+            changed = True
+        images = _list_at(run, "images", task)
+        new = [{"task_key": task.key, "file_path": rel, "status": "ok", "sha256": o.sha256}
+               for rel, o in zip(rels, outputs, strict=True)]
+        return _set_by_key(images, task.key, new) or changed
+
+    return _update(imagery_path(root, task), mutate)
+
+
+def record_analysis(root: Path, task: Task, analysis_path: str, run_id: str, sha256: str = "") -> bool:
+    """Record an analysis written to ``analysis_path`` (relative to root); True if rewritten."""
+    entity = f"{task.entity_type}/{task.slug}"
+    image = posixpath.relpath(task.input_image.path, entity) if task.input_image else ""
+    entry: dict[str, Any] = {"task_key": task.key, "image": image,
+                             "analysis_path": posixpath.relpath(analysis_path, entity),
+                             "model": task.model, "run_id": run_id}
+    if sha256:
+        entry["sha256"] = sha256
+
+    def mutate(data: dict[str, Any]) -> bool:
+        return _set_by_key(_list_at(data, "analyses", task), task.key, [entry])
+
+    return _update(imagery_path(root, task), mutate)
+
+
+def _list_at(data: dict[str, Any], field: str, task: Task) -> list[Any]:
+    value = data.setdefault(field, [])
+    if value is None:
+        value = data[field] = []
+    if not isinstance(value, list):
+        raise ContentError(f"{task.entity_type}/{task.slug}/{IMAGERY_FILE}", f"{field} must be a list")
+    return value
+
+
+def _set_by_key(entries: list[Any], key: str, new: list[dict[str, Any]]) -> bool:
+    """Make the entries for ``key`` equal ``new``, in place, keeping users' extra keys."""
+    positions = [i for i, e in enumerate(entries) if isinstance(e, dict) and e.get("task_key") == key]
+    changed = False
+    for n, fields in enumerate(new):
+        if n < len(positions):
+            current = entries[positions[n]]
+            if any(current.get(k) != v for k, v in fields.items() if k in _IDENTITY):
+                current.update(fields)
+                changed = True
+        else:
+            entries.append(fields)
+            changed = True
+    for i in reversed(positions[len(new):]):
+        del entries[i]
+        changed = True
+    return changed
+
+
+def _update(path: Path, mutate: Callable[[dict[str, Any]], bool]) -> bool:
+    with FileLock(f"{path}.lock"):
+        data, mode = _read(path)
+        if not mutate(data):
+            return False
+        text = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False)
+        atomic_write(path, text.encode("utf-8"), mode)
+        return True
+
+
+def _read(path: Path) -> tuple[dict[str, Any], int | None]:
+    try:
+        st = os.stat(path)
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}, None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ContentError(str(path), f"cannot read: {exc}") from exc
+    try:
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ContentError(str(path), f"invalid YAML: {getattr(exc, 'problem', exc)}",
+                           mark.line + 1 if mark else None) from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ContentError(str(path), "must be a mapping at the top level")
+    return data, st.st_mode & 0o7777
+
+
+def atomic_write(path: Path, data: bytes, mode: int | None) -> None:
+    """Temp file beside ``path``, fsync, chmod to ``mode``, replace, fsync the folder.
+
+    A new file gets ``0o666`` less the umask, as if the user had created it.
+    """
+    folder = path.parent
+    tmp = folder / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        if mode is not None:
+            os.fchmod(fd, mode)
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    dfd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)

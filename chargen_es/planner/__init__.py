@@ -1,0 +1,41 @@
+"""The planner: a content tree becomes a validated, deterministic plan.
+
+Public surface (the engine and the cli depend on it)::
+
+    from chargen_es.planner import PlanOptions, Plan, build_plan
+    plan = build_plan(PlanOptions(root=Path("."), mode="generate", run_stamp="20251219T120000Z"))
+
+Modules: :mod:`.yamlio` (YAML with line numbers), :mod:`.files` (reading, path safety,
+hashing), :mod:`.validate` (pre-flight checks), :mod:`.tree` (scanning entities),
+:mod:`.prompts` (the prompt compiler), :mod:`.keys` (task keys, safe names),
+:mod:`.pricing` (price table, estimate), :mod:`.plan` (putting it together). The
+planner imports only ``chargen_es.events``, ``chargen_es.errors`` and
+``chargen_es.imagery`` of our code.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from chargen_es.planner.plan import Plan, PlanOptions, Skip, build_plan, utc_stamp
+from chargen_es.planner.pricing import Estimate, ModelCost
+from chargen_es.planner.prompts import summary as prompt_summary
+
+
+def sample_tree() -> Path:
+    """Where the shipped sample tree lives (a real folder: the package is not zipped)."""
+    return Path(str(resources.files("chargen_es") / "sample"))
+
+
+__all__ = [
+    "Estimate",
+    "ModelCost",
+    "Plan",
+    "PlanOptions",
+    "Skip",
+    "build_plan",
+    "prompt_summary",
+    "sample_tree",
+    "utc_stamp",
+]

@@ -1,0 +1,112 @@
+"""Files the plan depends on: reading content files, resolving references, hashing.
+
+Every path the planner hands on is relative to ``--root`` and posix, so task keys and
+plans are the same on every machine. A reference may not leave the root: not through
+``..``, not as an absolute path, not through a symlink. Hashes are computed once per
+file per plan (many scenes share an entity's references).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MIME_BY_EXT = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+}
+ANALYSABLE_EXTS = frozenset({".png", ".jpg", ".jpeg", ".webp"})
+
+
+class PathProblem(Exception):
+    """A reference that cannot be used; the message says why."""
+
+
+def mime_for(name: str) -> str:
+    """MIME type from the file extension ('' when it is not an image we know)."""
+    return MIME_BY_EXT.get(os.path.splitext(name)[1].lower(), "")
+
+
+@dataclass
+class FileIndex:
+    """Per-plan cache of the root's real path, folder real paths and file hashes."""
+
+    root: Path
+    real_root: str = ""
+    _real_dirs: dict[str, str] = field(default_factory=dict)
+    _hashes: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.real_root = os.path.realpath(self.root)
+
+    def rel_reference(self, entity_rel: str, ref: str) -> str:
+        """Root-relative posix path of ``ref`` written in the entity at ``entity_rel``.
+
+        Backslashes are read as separators so a tree written on Windows plans the same.
+        """
+        if not isinstance(ref, str) or not ref.strip():
+            raise PathProblem("reference must be a non-empty path")
+        text = ref.strip().replace("\\", "/")
+        if text.startswith("/") or (len(text) > 1 and text[1] == ":"):
+            raise PathProblem(f"reference {ref!r} is an absolute path; use a path relative to the entity folder")
+        rel = posixpath.normpath(posixpath.join(entity_rel, text))
+        if rel == ".." or rel.startswith("../"):
+            raise PathProblem(f"reference {ref!r} leaves the root")
+        self.check_inside(rel, ref)
+        return rel
+
+    def check_inside(self, rel: str, shown: str) -> None:
+        """Refuse a path whose real location (symlinks followed) is outside the root."""
+        folder, name = posixpath.split(rel)
+        real_dir = self._real_dirs.get(folder)
+        if real_dir is None:
+            real_dir = os.path.realpath(os.path.join(self.real_root, folder))
+            self._real_dirs[folder] = real_dir
+        full = os.path.join(real_dir, name)
+        if os.path.islink(full):
+            full = os.path.realpath(full)
+        if full != self.real_root and not full.startswith(self.real_root + os.sep):
+            raise PathProblem(f"reference {shown!r} points outside the root (symlink)")
+
+    def digest(self, rel: str) -> tuple[str, int]:
+        """SHA-256 hex and size of a root-relative file (cached). Raises OSError."""
+        hit = self._hashes.get(rel)
+        if hit is None:
+            with open(os.path.join(self.real_root, rel), "rb") as fh:
+                data = fh.read()
+            hit = (hashlib.sha256(data).hexdigest(), len(data))
+            self._hashes[rel] = hit
+        return hit
+
+
+def read_text(path: Path) -> tuple[str | None, str | None, int | None]:
+    """Read a UTF-8 content file: ``(text, problem, line)``; text is None on a problem.
+
+    ``None, None, None`` means the file does not exist (the caller decides if that is
+    a problem). Empty files are a problem: an empty YAML file is almost always a mistake.
+    """
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        return None, None, None
+    except IsADirectoryError:
+        return None, "is a folder, expected a file", None
+    except OSError as exc:
+        return None, f"cannot read: {exc.strerror or exc}", None
+    if not data.strip():
+        return None, "file is empty", None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return None, f"not valid UTF-8 (byte 0x{data[exc.start]:02x})", line
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text, None, None

@@ -1,0 +1,112 @@
+"""Task keys and safe output names.
+
+A task key is ``{entity_type}/{slug}/{scene}@sha256:{16 hex}``; for analysis the scene
+part is ``analyze:{image stem}``. The hash is over a canonical JSON document (sorted
+keys, no whitespace, UTF-8) of everything that changes the result and nothing else:
+prompt text, reference SHA-256s in order, model, generation config, and for analysis the
+image SHA-256 and :data:`ANALYSIS_SCHEMA_VERSION`. Paths, run stamps and dict order do not
+enter it, so the key is the same across runs and machines, and any change of intent
+gives a new key.
+
+Output names come from scene ids, which are free text. :func:`safe_name` turns one into
+a single path component that cannot climb out of the entity's ``images`` folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+KEY_VERSION = 1
+ANALYSIS_SCHEMA_VERSION = 1
+_ENCODER = msgspec.json.Encoder(order="sorted")
+_UNSAFE = re.compile(r"[^\w\-]+", re.UNICODE)
+_DASHES = re.compile(r"-{2,}")
+_RESERVED = frozenset(
+    {"con", "prn", "aux", "nul"} | {f"com{i}" for i in range(1, 10)} | {f"lpt{i}" for i in range(1, 10)}
+)
+MAX_NAME_BYTES = 100
+
+
+def canonical_json(doc: Any) -> bytes:
+    """Sorted-key, whitespace-free UTF-8 JSON: the bytes that get hashed."""
+    return _ENCODER.encode(doc)
+
+
+def digest16(doc: Any) -> str:
+    """First 16 hex digits of the SHA-256 of ``canonical_json(doc)``."""
+    return hashlib.sha256(_ENCODER.encode(doc)).hexdigest()[:16]
+
+
+def generate_key(
+    entity_type: str, slug: str, scene: str, *, prompt: str, references: Sequence[str], model: str,
+    generation_config: dict[str, Any],
+) -> str:
+    """Key of a generation task; ``references`` are SHA-256 hex digests in order."""
+    doc = {
+        "v": KEY_VERSION,
+        "kind": "generate",
+        "prompt": prompt,
+        "references": list(references),
+        "model": model,
+        "generation_config": generation_config,
+    }
+    return f"{entity_type}/{slug}/{scene}@sha256:{digest16(doc)}"
+
+
+def analyze_key(
+    entity_type: str, slug: str, image_stem: str, *, prompt: str, image_sha256: str, model: str,
+    generation_config: dict[str, Any],
+) -> str:
+    """Key of an analysis task for one existing image."""
+    doc = {
+        "v": KEY_VERSION,
+        "kind": "analyze",
+        "prompt": prompt,
+        "image": image_sha256,
+        "model": model,
+        "generation_config": generation_config,
+        "schema_version": ANALYSIS_SCHEMA_VERSION,
+    }
+    return f"{entity_type}/{slug}/analyze:{image_stem}@sha256:{digest16(doc)}"
+
+
+def safe_name(scene_id: str) -> str:
+    """One safe path component from a scene id.
+
+    NFKC-normalised; anything but letters, digits, ``_`` and ``-`` (dots and slashes
+    included) becomes ``-``; runs of ``-`` collapse; at most :data:`MAX_NAME_BYTES` UTF-8
+    bytes; never empty, never a Windows device name, never starting with ``-`` or ``.``.
+    """
+    text = unicodedata.normalize("NFKC", str(scene_id))
+    text = _DASHES.sub("-", _UNSAFE.sub("-", text)).strip("-_")
+    if len(text.encode("utf-8")) > MAX_NAME_BYTES:
+        text = text.encode("utf-8")[:MAX_NAME_BYTES].decode("utf-8", "ignore").rstrip("-_")
+    if not text:
+        text = "scene"
+    if text.lower() in _RESERVED:
+        text = f"{text}_"
+    return text
+
+
+def unique_safe_names(scene_ids: Sequence[str]) -> list[str]:
+    """Safe names for an entity's scenes, distinct even when two ids sanitise alike.
+
+    A clash (``a b`` and ``a/b``) is settled by suffixing a hash of the raw id, so the
+    name depends only on the ids themselves, not on their order of discovery beyond the
+    first holder of a plain name.
+    """
+    seen: set[str] = set()
+    out: list[str] = []
+    for sid in scene_ids:
+        name = safe_name(sid)
+        if name.casefold() in seen:
+            name = f"{name}-{hashlib.sha256(str(sid).encode('utf-8')).hexdigest()[:8]}"
+        seen.add(name.casefold())
+        out.append(name)
+    return out

@@ -1,0 +1,325 @@
+"""Building the plan: options in, validated deterministic task list out.
+
+:func:`build_plan` reads the whole selected tree first (every problem is collected),
+then turns each valid entity into tasks in a fixed order (characters, locations,
+chapters; slugs sorted; scenes in file order; images by name), drops the ones
+``imagery.yaml`` proves done, assigns chunks and prices the result. It never writes and
+never calls the network, which is what makes ``run --dry-run`` honest.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+from chargen_es.errors import CostLimitExceeded, UsageError, ValidationFailed
+from chargen_es.events import FileRef, Task
+from chargen_es.imagery import verdict
+from chargen_es.planner import keys, pricing, prompts
+from chargen_es.planner.files import FileIndex, PathProblem, mime_for
+from chargen_es.planner.pricing import Estimate
+from chargen_es.planner.tree import (
+    ENTITY_FILES,
+    IMAGES_DIR,
+    Entity,
+    list_images,
+    list_slugs,
+    load_entity,
+    load_workspace,
+)
+from chargen_es.planner.validate import Workspace
+
+SCOPES = ("all", "characters", "locations", "chapters")
+MODES = ("generate", "analyze")
+
+ANALYSIS_SCHEMA: dict[str, Any] = {
+    "type": "OBJECT",
+    "properties": {
+        "archetype": {"type": "STRING"},
+        "traits": {"type": "ARRAY", "items": {"type": "STRING"}},
+        "palette": {"type": "ARRAY", "items": {"type": "STRING"}},
+        "mood": {"type": "STRING"},
+        "style": {"type": "STRING"},
+    },
+    "required": ["archetype", "traits", "palette", "mood", "style"],
+    "propertyOrdering": ["archetype", "traits", "palette", "mood", "style"],
+}
+
+
+def utc_stamp(now: datetime | None = None) -> str:
+    """The run stamp used in output names: ``20251219T120000Z``."""
+    return (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """Everything that decides a plan; the cli maps its options onto these fields."""
+
+    root: Path
+    mode: Literal["generate", "analyze"] | str = "generate"
+    scope: str = "all"
+    only: tuple[str, ...] = ()
+    model: str | None = None
+    force: bool = False
+    skip_invalid: bool = False
+    chunk_size: int = 500
+    run_stamp: str = field(default_factory=utc_stamp)
+    max_cost: float | None = None
+
+
+class Skip(msgspec.Struct, frozen=True, kw_only=True):
+    """A task not planned, and why (``done``: imagery.yaml proves its output intact)."""
+
+    key: str
+    reason: str
+    entity_type: str
+    slug: str
+    scene: str
+    detail: str = ""
+
+
+@dataclass
+class Plan:
+    """The result of planning; ``to_builtins`` gives the JSON form (``--json``, plan.json)."""
+
+    tasks: list[Task]
+    skipped: list[Skip]
+    warnings: list[str]
+    chunks: int
+    config: dict[str, Any]
+    estimate: Estimate
+
+    def to_builtins(self) -> dict[str, Any]:
+        return {
+            "config": self.config,
+            "tasks": msgspec.to_builtins(self.tasks),
+            "skipped": msgspec.to_builtins(self.skipped),
+            "warnings": list(self.warnings),
+            "chunks": self.chunks,
+            "estimate": msgspec.to_builtins(self.estimate),
+        }
+
+
+def build_plan(opts: PlanOptions) -> Plan:
+    """Plan ``opts.root``; raises ValidationFailed, CostLimitExceeded or UsageError."""
+    _check_options(opts)
+    root = Path(opts.root)
+    if not root.is_dir():
+        raise UsageError(f"--root {root}: not a folder")
+    files = FileIndex(root)
+    workspace, ws_problems = load_workspace(root)
+    entities = _select(root, files, opts)
+    warnings: list[str] = []
+    broken = [p for e in entities for p in e.problems]
+    if ws_problems or (broken and not opts.skip_invalid):
+        raise ValidationFailed(ws_problems + broken)
+    valid = []
+    for ent in entities:
+        if ent.problems:
+            warnings.extend(f"{p} (skipped {ent.rel})" for p in ent.problems)
+        else:
+            valid.append(ent)
+    builder = _Builder(opts, workspace, files)
+    for ent in valid:
+        if opts.mode == "generate":
+            builder.generate(ent)
+        else:
+            builder.analyze(root, ent)
+    return builder.finish(warnings)
+
+
+def _check_options(opts: PlanOptions) -> None:
+    if opts.mode not in MODES:
+        raise UsageError(f"--mode {opts.mode}: use generate or analyze")
+    if opts.scope not in SCOPES:
+        raise UsageError(f"--scope {opts.scope}: use one of {', '.join(SCOPES)}")
+    if opts.chunk_size < 1:
+        raise UsageError("--chunk-size must be at least 1")
+    if not opts.run_stamp or "/" in opts.run_stamp or opts.run_stamp.startswith("."):
+        raise UsageError(f"run stamp {opts.run_stamp!r} cannot be part of a file name")
+    if opts.max_cost is not None and opts.max_cost < 0:
+        raise UsageError("--max-cost must be >= 0")
+
+
+def _select(root: Path, files: FileIndex, opts: PlanOptions) -> list[Entity]:
+    """Load the entities in scope and matching ``--only`` (``slug`` or ``type/slug``)."""
+    types = list(ENTITY_FILES) if opts.scope == "all" else [opts.scope]
+    wanted = set(opts.only)
+    matched: set[str] = set()
+    out = []
+    for entity_type in types:
+        for slug in list_slugs(root, entity_type):
+            if wanted:
+                hits = wanted & {slug, f"{entity_type}/{slug}"}
+                if not hits:
+                    continue
+                matched |= hits
+            out.append(load_entity(root, files, entity_type, slug))
+    missing = sorted(wanted - matched)
+    if missing:
+        raise UsageError(f"--only {', '.join(missing)}: no such entity in scope {opts.scope}")
+    return out
+
+
+class _Builder:
+    """Accumulates tasks, skips and token usage while walking the valid entities."""
+
+    def __init__(self, opts: PlanOptions, ws: Workspace, files: FileIndex) -> None:
+        self.opts = opts
+        self.ws = ws
+        self.files = files
+        self.tasks: list[Task] = []
+        self.skipped: list[Skip] = []
+        self.usage: dict[str, list[int]] = {}
+        self.warnings_extra: list[str] = []
+        if opts.mode == "generate":
+            self.model = opts.model or ws.generate_model
+        else:
+            self.model = opts.model or ws.analyze_model
+        self.analysis_prompt = prompts.compile_analysis_prompt(ws.analysis_prompt)
+        self.analysis_config = {"responseMimeType": "application/json", "responseSchema": ANALYSIS_SCHEMA}
+
+    # -- the skip check ----------------------------------------------------------------
+
+    def _reason(self, ent: Entity, key: str, scene: str) -> str | None:
+        """``new``/``missing``/``changed``/``forced``, or None after recording a skip."""
+        records = ent.records.get(key)
+        if not records:
+            return "new"
+        status, detail = verdict(records, lambda p: self._sha_of(ent, p))
+        if status != "done":
+            return status
+        if self.opts.force:
+            return "forced"
+        self.skipped.append(Skip(key=key, reason="done", entity_type=ent.entity_type, slug=ent.slug,
+                                 scene=scene, detail=detail))
+        return None
+
+    def _sha_of(self, ent: Entity, path: str) -> str | None:
+        try:
+            rel = self.files.rel_reference(ent.rel, path)
+            return self.files.digest(rel)[0]
+        except (PathProblem, OSError):
+            return None
+
+    def _count(self, kind: str, prompt: str, images_in: int) -> None:
+        tin, tout = pricing.task_tokens(kind, self.model, prompt, images_in)
+        acc = self.usage.setdefault(self.model, [0, 0, 0])
+        acc[0] += 1
+        acc[1] += tin
+        acc[2] += tout
+
+    # -- generation ----------------------------------------------------------------------
+
+    def generate(self, ent: Entity) -> None:
+        doc = ent.doc
+        out_dir = f"{ent.rel}/{IMAGES_DIR}"
+        names = keys.unique_safe_names([s.spec.id for s in ent.scenes])
+        stamp = self.opts.run_stamp
+        for scene, safe in zip(ent.scenes, names, strict=True):
+            spec = scene.spec
+            prompt = prompts.compile_prompt(
+                style=self.ws.style, entity_style=doc.style, name=doc.name, description=doc.description,
+                prompt=spec.prompt, negative_prompt=spec.negative_prompt,
+            )
+            config = {"responseModalities": ["IMAGE"],
+                      "imageConfig": {"aspectRatio": spec.aspect_ratio or self.ws.aspect_ratio}}
+            key = keys.generate_key(
+                ent.entity_type, ent.slug, spec.id, prompt=prompt,
+                references=[r.sha256 for r in scene.references], model=self.model, generation_config=config,
+            )
+            reason = self._reason(ent, key, spec.id)
+            if reason is None:
+                continue
+            self.tasks.append(Task(
+                key=key, kind="generate", entity_type=ent.entity_type, slug=ent.slug, scene=spec.id,
+                prompt=prompt, model=self.model, output_dir=out_dir, output_stem=f"{safe}-{stamp}",
+                title=spec.title, references=scene.references, generation_config=config, reason=reason,
+                entity_file=ent.file,
+            ))
+            self._count("generate", prompt, len(scene.references))
+
+    # -- analysis --------------------------------------------------------------------------
+
+    def analyze(self, root: Path, ent: Entity) -> None:
+        for rel in list_images(root, self.files, ent.rel):
+            try:
+                sha, size = self.files.digest(rel)
+            except OSError as exc:
+                self.warnings_extra.append(f"{rel}: cannot be read ({exc.strerror or exc}); not analysed")
+                continue
+            name = os.path.basename(rel)
+            stem = os.path.splitext(name)[0]
+            config = dict(self.analysis_config)
+            key = keys.analyze_key(ent.entity_type, ent.slug, stem, prompt=self.analysis_prompt,
+                                   image_sha256=sha, model=self.model, generation_config=config)
+            scene = f"analyze:{stem}"
+            reason = self._reason(ent, key, scene)
+            if reason is None:
+                continue
+            if reason == "new" and self._has_older_analysis(ent, rel):
+                reason = "changed"
+            self.tasks.append(Task(
+                key=key, kind="analyze", entity_type=ent.entity_type, slug=ent.slug, scene=scene,
+                prompt=self.analysis_prompt, model=self.model, output_dir=f"{ent.rel}/{IMAGES_DIR}",
+                output_stem=name, input_image=FileRef(path=rel, sha256=sha, size=size, mime=mime_for(rel)),
+                generation_config=config, reason=reason, entity_file=ent.file,
+            ))
+            self._count("analyze", self.analysis_prompt, 1)
+
+    def _has_older_analysis(self, ent: Entity, rel: str) -> bool:
+        """An analysis of this image under another key: the image or the request changed."""
+        image = rel[len(ent.rel) + 1 :]
+        return any(r.path == f"{image}.analysis.json" for recs in ent.records.values() for r in recs)
+
+    # -- the end ---------------------------------------------------------------------------
+
+    def finish(self, warnings: list[str]) -> Plan:
+        size = self.opts.chunk_size
+        tasks = [t if i // size == 0 else msgspec.structs.replace(t, chunk=i // size)
+                 for i, t in enumerate(self.tasks)]
+        chunks = (len(tasks) + size - 1) // size
+        prices = pricing.merge_prices(self.ws.prices)
+        est = pricing.estimate(self.usage, prices)
+        warnings = warnings + self.warnings_extra
+        for model in est.unpriced:
+            warnings.append(f"no price for model {model}; the estimate counts it as $0 "
+                            f"(add prices.{model} to chargen.yaml)")
+        self._check_cost(est)
+        return Plan(tasks=tasks, skipped=self.skipped, warnings=warnings, chunks=chunks,
+                    config=self._config(prices), estimate=est)
+
+    def _check_cost(self, est: Estimate) -> None:
+        limit = self.opts.max_cost
+        if limit is None:
+            return
+        if est.unpriced:
+            raise CostLimitExceeded(
+                f"cannot check --max-cost: no price for {', '.join(est.unpriced)}; "
+                "add it under prices in chargen.yaml"
+            )
+        if est.batch_usd > limit:
+            raise CostLimitExceeded(
+                f"the plan is estimated at ${est.batch_usd:.2f} (batch), above --max-cost ${limit:.2f}; "
+                "narrow it with --scope/--only or raise the limit"
+            )
+
+    def _config(self, prices: dict[str, dict[str, float]]) -> dict[str, Any]:
+        o, ws = self.opts, self.ws
+        return {
+            "mode": o.mode, "scope": o.scope, "only": list(o.only), "model": self.model,
+            "models": {"generate": ws.generate_model, "analyze": ws.analyze_model},
+            "style": ws.style, "aspect_ratio": ws.aspect_ratio, "analysis_prompt": self.analysis_prompt,
+            "chunk_size": o.chunk_size, "force": o.force, "skip_invalid": o.skip_invalid,
+            "run_stamp": o.run_stamp, "max_cost": o.max_cost,
+            "key_version": keys.KEY_VERSION, "analysis_schema_version": keys.ANALYSIS_SCHEMA_VERSION,
+            "prices": {m: prices[m] for m in sorted(prices)}, "batch_discount": pricing.BATCH_DISCOUNT,
+        }
+
+
+__all__ = ["Plan", "PlanOptions", "Skip", "build_plan", "utc_stamp"]

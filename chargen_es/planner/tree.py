@@ -1,0 +1,193 @@
+"""Scanning the content tree: which entities exist and what their files say.
+
+The layout is fixed (design.md section 2): ``<type>/<slug>/<type file>`` plus optional
+``image_ideas.yaml``, ``imagery.yaml`` and ``images/``. Each file is read once, as bytes,
+decoded and parsed with the line-keeping loader; every problem is kept on the entity so
+``--skip-invalid`` can drop exactly the broken ones. References are resolved to
+root-relative paths, checked to stay inside the root, and hashed once per plan.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chargen_es.errors import ContentError
+from chargen_es.events import FileRef
+from chargen_es.imagery import IMAGERY_FILE, Record, index_records
+from chargen_es.planner import yamlio
+from chargen_es.planner.files import ANALYSABLE_EXTS, MIME_BY_EXT, FileIndex, PathProblem, mime_for, read_text
+from chargen_es.planner.validate import (
+    EntityDoc,
+    SceneSpec,
+    Workspace,
+    check_entity,
+    check_scenes,
+    check_workspace,
+)
+
+ENTITY_FILES = {"characters": "character.yaml", "locations": "location.yaml", "chapters": "chapter.yaml"}
+ENTITY_KINDS = {"characters": "character", "locations": "location", "chapters": "chapter"}
+IDEAS_FILE = "image_ideas.yaml"
+WORKSPACE_FILE = "chargen.yaml"
+IMAGES_DIR = "images"
+
+
+@dataclass(slots=True)
+class Scene:
+    """A validated scene with its references resolved (entity's first, then its own)."""
+
+    spec: SceneSpec
+    references: tuple[FileRef, ...]
+
+
+@dataclass(slots=True)
+class Entity:
+    """One character, location or chapter, and every problem found in its files."""
+
+    entity_type: str
+    slug: str
+    rel: str  # e.g. characters/ada
+    file: str  # e.g. characters/ada/character.yaml
+    doc: EntityDoc = field(default_factory=EntityDoc)
+    scenes: list[Scene] = field(default_factory=list)
+    records: dict[str, list[Record]] = field(default_factory=dict)
+    problems: list[ContentError] = field(default_factory=list)
+
+
+def load_yaml(root: Path, rel: str, problems: list[ContentError], required: bool) -> tuple[bool, Any]:
+    """Read and parse ``root/rel``: ``(ok, document)``; problems are appended."""
+    text, problem, line = read_text(root / rel)
+    if text is None:
+        if problem is not None:
+            problems.append(ContentError(rel, problem, line))
+            return False, None
+        if required:
+            problems.append(ContentError(rel, "file not found"))
+        return False, None
+    try:
+        return True, yamlio.load(text)
+    except yaml.YAMLError as exc:
+        problems.append(ContentError(rel, yamlio.error_text(exc), yamlio.error_line(exc)))
+        return False, None
+
+
+def load_workspace(root: Path) -> tuple[Workspace, list[ContentError]]:
+    """``chargen.yaml`` (optional) with its problems."""
+    problems: list[ContentError] = []
+    ok, doc = load_yaml(root, WORKSPACE_FILE, problems, required=False)
+    if not ok:
+        return Workspace(), problems
+    ws, more = check_workspace(doc, WORKSPACE_FILE)
+    return ws, problems + more
+
+
+def list_slugs(root: Path, entity_type: str) -> list[str]:
+    """Entity folders of one type, sorted; hidden folders are ignored."""
+    try:
+        with os.scandir(root / entity_type) as it:
+            return sorted(e.name for e in it if not e.name.startswith(".") and e.is_dir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def load_entity(root: Path, files: FileIndex, entity_type: str, slug: str) -> Entity:
+    """Read one entity's files, validate them and resolve its references."""
+    rel = f"{entity_type}/{slug}"
+    ent = Entity(entity_type, slug, rel, f"{rel}/{ENTITY_FILES[entity_type]}")
+    problems = ent.problems
+    try:
+        files.check_inside(rel, rel)
+    except PathProblem:
+        problems.append(ContentError(rel, "entity folder is a symlink pointing outside the root"))
+        return ent
+    ok, doc = load_yaml(root, ent.file, problems, required=True)
+    if ok:
+        ent.doc, more = check_entity(doc, ent.file, ENTITY_KINDS[entity_type])
+        problems.extend(more)
+    base_refs = _resolve(files, rel, ent.doc.references, ent.file, problems)
+    ideas = f"{rel}/{IDEAS_FILE}"
+    ok, doc = load_yaml(root, ideas, problems, required=False)
+    if ok:
+        specs, more = check_scenes(doc, ideas)
+        problems.extend(more)
+        for spec in specs:
+            own = _resolve(files, rel, spec.references, ideas, problems)
+            ent.scenes.append(Scene(spec, _merge(base_refs, own)))
+    imagery = f"{rel}/{IMAGERY_FILE}"
+    ok, doc = load_yaml(root, imagery, problems, required=False)
+    if ok:
+        if doc is not None and not isinstance(doc, dict):
+            problems.append(ContentError(imagery, "must be a mapping at the top level", 1))
+        ent.records = index_records(doc)
+    return ent
+
+
+def _merge(first: tuple[FileRef, ...], second: tuple[FileRef, ...]) -> tuple[FileRef, ...]:
+    """Entity references first, then the scene's own, each path once."""
+    if not second:
+        return first
+    seen = {r.path for r in first}
+    extra = []
+    for ref in second:
+        if ref.path not in seen:
+            seen.add(ref.path)
+            extra.append(ref)
+    return first + tuple(extra)
+
+
+def _resolve(
+    files: FileIndex, entity_rel: str, refs: list[tuple[str, int]], file: str, problems: list[ContentError],
+) -> tuple[FileRef, ...]:
+    out: list[FileRef] = []
+    for written, line in refs:
+        try:
+            rel = files.rel_reference(entity_rel, written)
+        except PathProblem as exc:
+            problems.append(ContentError(file, str(exc), line))
+            continue
+        mime = mime_for(rel)
+        if not mime:
+            kinds = ", ".join(sorted({m.split("/")[1] for m in MIME_BY_EXT.values()}))
+            problems.append(ContentError(file, f"reference {written!r} is not an image ({kinds})", line))
+            continue
+        try:
+            sha, size = files.digest(rel)
+        except FileNotFoundError:
+            problems.append(ContentError(file, f"reference {written!r} not found ({rel})", line))
+            continue
+        except OSError as exc:
+            problems.append(ContentError(file, f"reference {written!r} cannot be read: {exc.strerror or exc}", line))
+            continue
+        if size == 0:
+            problems.append(ContentError(file, f"reference {written!r} is an empty file", line))
+            continue
+        out.append(FileRef(path=rel, sha256=sha, size=size, mime=mime))
+    return tuple(out)
+
+
+def list_images(root: Path, files: FileIndex, entity_rel: str) -> list[str]:
+    """Root-relative paths of analysable images in the entity's ``images/``, sorted."""
+    folder = f"{entity_rel}/{IMAGES_DIR}"
+    try:
+        with os.scandir(root / folder) as it:
+            names = sorted(
+                e.name for e in it
+                if not e.name.startswith(".") and os.path.splitext(e.name)[1].lower() in ANALYSABLE_EXTS
+                and e.is_file()
+            )
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    out = []
+    for name in names:
+        try:
+            files.check_inside(f"{folder}/{name}", name)
+        except PathProblem:
+            continue
+        out.append(f"{folder}/{name}")
+    return out
+

@@ -1,0 +1,245 @@
+"""Pre-flight checks on parsed content files, collecting every problem with its line.
+
+Each ``check_*`` function takes a parsed document (``LineDict`` / ``LineList`` from
+:mod:`.yamlio`) and returns what it could make of it plus a list of
+:class:`~chargen_es.errors.ContentError`. Nothing raises on a content problem: the
+planner wants them all at once, so a user fixes a tree in one pass instead of one error
+per run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from chargen_es.errors import ContentError
+from chargen_es.planner.prompts import DEFAULT_ANALYSIS_PROMPT
+from chargen_es.planner.yamlio import LineDict, LineList
+
+ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
+_ASPECT_SET = frozenset(ASPECT_RATIOS)
+DEFAULT_GENERATE_MODEL = "gemini-3-pro-image-preview"
+DEFAULT_ANALYZE_MODEL = "gemini-2.5-flash"
+DEFAULT_ASPECT_RATIO = "1:1"
+
+
+@dataclass(slots=True)
+class Workspace:
+    """``chargen.yaml`` with defaults filled in."""
+
+    style: str = ""
+    generate_model: str = DEFAULT_GENERATE_MODEL
+    analyze_model: str = DEFAULT_ANALYZE_MODEL
+    aspect_ratio: str = DEFAULT_ASPECT_RATIO
+    analysis_prompt: str = DEFAULT_ANALYSIS_PROMPT
+    prices: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class SceneSpec:
+    """One scene idea as written, references still entity-relative."""
+
+    id: str
+    prompt: str
+    line: int
+    title: str = ""
+    aspect_ratio: str = ""
+    negative_prompt: str = ""
+    references: list[tuple[str, int]] = field(default_factory=list)  # (as written, line)
+
+
+@dataclass(slots=True)
+class EntityDoc:
+    """The entity file's fields."""
+
+    name: str = ""
+    description: str = ""
+    style: str = ""
+    references: list[tuple[str, int]] = field(default_factory=list)
+
+
+def _line(doc: Any, key: str) -> int:
+    return doc.line_of(key) if isinstance(doc, LineDict) else 1
+
+
+def _opt_text(doc: LineDict, key: str, file: str, problems: list[ContentError]) -> str:
+    value = doc.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        problems.append(ContentError(file, f"{key} must be text", doc.line_of(key)))
+        return ""
+    return value
+
+
+def _required_text(doc: LineDict, key: str, what: str, file: str, problems: list[ContentError]) -> str:
+    value = doc.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        problems.append(ContentError(file, f"{what} is missing required field '{key}'", doc.line_of(key)))
+        return ""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        problems.append(ContentError(file, f"{key} must be text", doc.line_of(key)))
+        return ""
+    return value
+
+
+def _references(doc: LineDict, file: str, problems: list[ContentError]) -> list[tuple[str, int]]:
+    value = doc.get("references")
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [(value, doc.line_of("references"))]
+    if not isinstance(value, list):
+        problems.append(ContentError(file, "references must be a list of paths", doc.line_of("references")))
+        return []
+    out = []
+    for i, item in enumerate(value):
+        line = value.line_of(i) if isinstance(value, LineList) else doc.line_of("references")
+        if not isinstance(item, str) or not item.strip():
+            problems.append(ContentError(file, "a reference must be a non-empty path", line))
+        else:
+            out.append((item, line))
+    return out
+
+
+def aspect_ratio_ok(value: Any) -> bool:
+    return isinstance(value, str) and value in _ASPECT_SET
+
+
+def _aspect_problem(value: Any) -> str:
+    return f"unknown aspect ratio {value!r}; use one of {', '.join(ASPECT_RATIOS)}"
+
+
+def check_workspace(doc: Any, file: str) -> tuple[Workspace, list[ContentError]]:
+    """Validate ``chargen.yaml``; every field is optional."""
+    ws = Workspace()
+    problems: list[ContentError] = []
+    if doc is None:
+        return ws, problems
+    if not isinstance(doc, LineDict):
+        return ws, [ContentError(file, "must be a mapping at the top level", 1)]
+    ws.style = _opt_text(doc, "style", file, problems)
+    models = doc.get("models")
+    if isinstance(models, LineDict):
+        for key in ("generate", "analyze"):
+            value = models.get(key)
+            if value is None:
+                continue
+            if not isinstance(value, str) or not value.strip():
+                problems.append(ContentError(file, f"models.{key} must be a model name", models.line_of(key)))
+            elif key == "generate":
+                ws.generate_model = value.strip()
+            else:
+                ws.analyze_model = value.strip()
+    elif models is not None:
+        problems.append(ContentError(file, "models must be a mapping (generate, analyze)", doc.line_of("models")))
+    if "aspect_ratio" in doc:
+        if aspect_ratio_ok(doc["aspect_ratio"]):
+            ws.aspect_ratio = doc["aspect_ratio"]
+        else:
+            problems.append(ContentError(file, _aspect_problem(doc["aspect_ratio"]), doc.line_of("aspect_ratio")))
+    analysis = doc.get("analysis")
+    if isinstance(analysis, LineDict):
+        prompt = _opt_text(analysis, "prompt", file, problems)
+        if prompt.strip():
+            ws.analysis_prompt = prompt
+    elif analysis is not None:
+        problems.append(ContentError(file, "analysis must be a mapping (prompt)", doc.line_of("analysis")))
+    ws.prices = _prices(doc, file, problems)
+    return ws, problems
+
+
+def _prices(doc: LineDict, file: str, problems: list[ContentError]) -> dict[str, dict[str, float]]:
+    prices = doc.get("prices")
+    if prices is None:
+        return {}
+    if not isinstance(prices, LineDict):
+        problems.append(ContentError(file, "prices must map model names to {input, output}", doc.line_of("prices")))
+        return {}
+    out: dict[str, dict[str, float]] = {}
+    for model, entry in prices.items():
+        line = prices.line_of(model)
+        if not isinstance(entry, LineDict):
+            problems.append(ContentError(file, f"prices.{model} must be a mapping of input/output USD per 1M tokens", line))
+            continue
+        parsed: dict[str, float] = {}
+        for side in ("input", "output"):
+            value = entry.get(side)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                problems.append(ContentError(file, f"prices.{model}.{side} must be a number >= 0", entry.line_of(side)))
+            else:
+                parsed[side] = float(value)
+        out[str(model)] = parsed
+    return out
+
+
+def check_entity(doc: Any, file: str, kind: str) -> tuple[EntityDoc, list[ContentError]]:
+    """Validate an entity file (``character.yaml`` and friends): name and description."""
+    problems: list[ContentError] = []
+    ent = EntityDoc()
+    if not isinstance(doc, LineDict):
+        return ent, [ContentError(file, "must be a mapping with name and description", 1)]
+    ent.name = _required_text(doc, "name", kind, file, problems)
+    ent.description = _required_text(doc, "description", kind, file, problems)
+    ent.style = _opt_text(doc, "style", file, problems)
+    ent.references = _references(doc, file, problems)
+    return ent, problems
+
+
+def check_scenes(doc: Any, file: str) -> tuple[list[SceneSpec], list[ContentError]]:
+    """Validate ``image_ideas.yaml``: ``scenes: [...]`` (a bare list is accepted too)."""
+    problems: list[ContentError] = []
+    if isinstance(doc, LineDict):
+        if "scenes" not in doc:
+            return [], [ContentError(file, "missing required field 'scenes'", doc.line)]
+        items = doc["scenes"]
+        if items is None:
+            return [], problems
+        if not isinstance(items, list):
+            return [], [ContentError(file, "scenes must be a list", doc.line_of("scenes"))]
+    elif isinstance(doc, list):
+        items = doc
+    else:
+        return [], [ContentError(file, "must be a mapping with a scenes list", 1)]
+    scenes: list[SceneSpec] = []
+    first_seen: dict[str, int] = {}
+    for i, item in enumerate(items):
+        if not isinstance(item, LineDict):
+            line = items.line_of(i) if isinstance(items, LineList) else 1
+            problems.append(ContentError(file, "a scene must be a mapping with id and prompt", line))
+            continue
+        scene = _scene(item, file, problems)
+        if scene is None:
+            continue
+        if scene.id in first_seen:
+            problems.append(ContentError(
+                file, f'scene id "{scene.id}" used twice (first at line {first_seen[scene.id]})', item.line_of("id")
+            ))
+            continue
+        first_seen[scene.id] = item.line_of("id")
+        scenes.append(scene)
+    return scenes, problems
+
+
+def _scene(item: LineDict, file: str, problems: list[ContentError]) -> SceneSpec | None:
+    before = len(problems)
+    sid = _required_text(item, "id", "scene", file, problems)
+    prompt = _required_text(item, "prompt", "scene" + (f' "{sid}"' if sid else ""), file, problems)
+    title = _opt_text(item, "title", file, problems)
+    negative = _opt_text(item, "negative_prompt", file, problems)
+    ratio = item.get("aspect_ratio")
+    if ratio is not None and not aspect_ratio_ok(ratio):
+        problems.append(ContentError(file, _aspect_problem(ratio), item.line_of("aspect_ratio")))
+    refs = _references(item, file, problems)
+    if len(problems) != before and not sid:
+        return None
+    return SceneSpec(
+        id=sid.strip(), prompt=prompt, line=item.line, title=title, aspect_ratio=ratio or "",
+        negative_prompt=negative, references=refs,
+    )
