@@ -305,7 +305,7 @@ class _Builder:
             )
         if est.batch_usd > limit:
             raise CostLimitExceeded(
-                f"the plan is estimated at ${est.batch_usd:.2f} (batch), above --max-cost ${limit:.2f}; "
+                f"the plan is estimated at ${est.batch_usd:.4f} (batch), above --max-cost ${limit:.4f}; "
                 "narrow it with --scope/--only or raise the limit"
             )
 

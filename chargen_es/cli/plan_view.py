@@ -1,0 +1,118 @@
+"""How a plan looks on screen: ``chargen-es run --dry-run`` and the pre-confirm summary.
+
+Rendering only; every number comes from the :class:`~chargen_es.planner.Plan`. The text
+form lists each task (entity, scene, reason, prompt summary, output path, key), then the
+summary (tasks by entity type, skips by reason, chunks, estimated batch cost and the
+saving against live calls) and the warnings. ``--json`` prints the same as one JSON
+document, so a script never has to scrape the text.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from chargen_es.planner import Plan, prompt_summary
+
+Echo = Callable[[str], Any]
+_JSON = msgspec.json.Encoder()
+_TYPE_ORDER = ("characters", "locations", "chapters")
+
+
+def usd(amount: float) -> str:
+    """Dollars with cents, or four decimals below a dollar so small plans do not read $0.00."""
+    return f"${amount:,.2f}" if amount >= 1 or amount == 0 else f"${amount:.4f}"
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
+    """The ``--json`` document: the plan itself plus the summary the text shows."""
+    doc = plan.to_builtins()
+    doc["summary"] = summary_data(plan)
+    return doc
+
+
+def summary_data(plan: Plan) -> dict[str, Any]:
+    """Counts and money, as plain data."""
+    by_type = Counter(t.entity_type for t in plan.tasks)
+    by_reason = Counter(t.reason for t in plan.tasks)
+    skips = Counter(s.reason for s in plan.skipped)
+    est = plan.estimate
+    return {
+        "tasks": len(plan.tasks),
+        "tasks_by_entity_type": {k: by_type[k] for k in _TYPE_ORDER if by_type[k]}
+        | {k: v for k, v in sorted(by_type.items()) if k not in _TYPE_ORDER},
+        "tasks_by_reason": dict(sorted(by_reason.items())),
+        "skipped": len(plan.skipped),
+        "skipped_by_reason": dict(sorted(skips.items())),
+        "chunks": plan.chunks,
+        "chunk_size": plan.config.get("chunk_size"),
+        "estimated_batch_usd": est.batch_usd,
+        "estimated_live_usd": est.live_usd,
+        "estimated_saving_usd": est.saving_usd,
+        "warnings": len(plan.warnings),
+    }
+
+
+def render_plan(plan: Plan, echo: Echo, json: bool = False, *, tasks: bool = True) -> None:
+    """Write the plan through ``echo`` (``click.echo`` or a console's ``print``).
+
+    ``tasks=False`` leaves out the per-task list (the summary shown before confirming).
+    """
+    if json:
+        echo(_JSON.encode(plan_document(plan)).decode("utf-8"))
+        return
+    if tasks:
+        _render_tasks(plan, echo)
+    _render_summary(plan, echo)
+
+
+def _render_tasks(plan: Plan, echo: Echo) -> None:
+    mode = plan.config.get("mode", "generate")
+    echo(f"Plan: {len(plan.tasks)} task(s) to {mode}")
+    for t in plan.tasks:
+        entity = f"{t.entity_type}/{t.slug}"
+        if t.kind == "analyze":
+            image = t.input_image.path if t.input_image else t.output_stem
+            echo(f"- {entity}  {t.scene}  [{t.reason}]")
+            echo(f"    image:  {image}")
+            echo(f"    output: {t.output_dir}/{t.output_stem}.analysis.json")
+        else:
+            title = f" ({t.title})" if t.title and t.title != t.scene else ""
+            echo(f"- {entity}  {t.scene}{title}  [{t.reason}]")
+            echo(f"    prompt: {prompt_summary(t.prompt)}")
+            echo(f"    output: {t.output_dir}/{t.output_stem}.<ext>")
+            if t.references:
+                echo(f"    refs:   {', '.join(r.path for r in t.references)}")
+        echo(f"    key:    {t.key}")
+    if plan.skipped:
+        echo("")
+        echo(f"Skipped: {len(plan.skipped)}")
+        for s in plan.skipped:
+            detail = f" ({s.detail})" if s.detail else ""
+            echo(f"- {s.entity_type}/{s.slug}  {s.scene}  [{s.reason}]{detail}")
+    echo("")
+
+
+def _render_summary(plan: Plan, echo: Echo) -> None:
+    data = summary_data(plan)
+    est = plan.estimate
+    by_type = ", ".join(f"{k} {v}" for k, v in data["tasks_by_entity_type"].items()) or "none"
+    by_reason = ", ".join(f"{k} {v}" for k, v in data["tasks_by_reason"].items())
+    skips = ", ".join(f"{k} {v}" for k, v in data["skipped_by_reason"].items()) or "none"
+    echo("Summary")
+    echo(f"  tasks:    {data['tasks']} ({by_type})" + (f"; {by_reason}" if by_reason else ""))
+    echo(f"  skipped:  {data['skipped']} ({skips})")
+    echo(f"  chunks:   {data['chunks']} of up to {data['chunk_size']} task(s)")
+    echo(f"  estimate: {usd(est.batch_usd)} with the Batch API; {usd(est.live_usd)} as live calls "
+         f"(saving {usd(est.saving_usd)})")
+    for model, cost in est.by_model.items():
+        priced = "" if cost.priced else " (no price known)"
+        echo(f"    {model}: {cost.tasks} task(s), ~{cost.input_tokens:,} input + "
+             f"~{cost.output_tokens:,} output tokens, {usd(cost.batch_usd)} batch{priced}")
+    if plan.warnings:
+        echo(f"Warnings ({len(plan.warnings)})")
+        for w in plan.warnings:
+            echo(f"  {w}")
