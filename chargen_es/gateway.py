@@ -81,6 +81,7 @@ class Download:
     path: Path
     sha256: str
     bytes: int
+    lines: int
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,8 @@ def translate(exc: BaseException) -> GeminiError:
         return TransientError(f"timed out ({type(exc).__name__})", reason="TIMEOUT")
     if isinstance(exc, httpx2.TransportError):
         return TransientError(f"connection failed ({type(exc).__name__}: {exc})", reason="TRANSPORT")
+    if isinstance(exc, UnicodeError):
+        return PermanentError(f"cannot send the request ({exc})", reason="ENCODING")
     if isinstance(exc, KeyError | ValueError | json.JSONDecodeError):
         return TransientError(f"unexpected reply ({type(exc).__name__}: {exc})", reason="PROTOCOL")
     raise exc
@@ -200,11 +203,16 @@ class Gateway:
 
     # -- files ---------------------------------------------------------------------
 
-    def upload(self, path: Path, *, mime: str, display_name: str) -> RemoteFile:
+    def upload(self, path: Path, mime: str, display_name: str) -> RemoteFile:
         """Upload a local file (resumable, chunked by the SDK). Not idempotent: settle first."""
         try:
-            f = self._client.files.upload(file=str(path), config=types.UploadFileConfig(
-                mime_type=mime, display_name=display_name))
+            # a file object, not a path: the SDK copies a path's name into an HTTP header,
+            # which fails for any non-ASCII file name
+            with open(path, "rb") as stream:
+                f = self._client.files.upload(file=stream, config=types.UploadFileConfig(
+                    mime_type=mime, display_name=display_name))
+        except OSError as exc:
+            raise PermanentError(f"{path}: cannot read ({exc.strerror})") from exc
         except BaseException as exc:
             raise translate(exc) from exc
         return _remote_file(f)
@@ -229,6 +237,7 @@ class Gateway:
         tmp = dest.with_name(f".{dest.name}.part")
         digest = hashlib.sha256()
         total = 0
+        lines = 0
         try:
             with self._http.stream("GET", f"{self._rest}/files/{file_id}:download", params={"alt": "media"}) as r:
                 if r.status_code != 200:
@@ -239,6 +248,7 @@ class Gateway:
                     for chunk in r.iter_bytes(_DOWNLOAD_CHUNK):
                         digest.update(chunk)
                         total += len(chunk)
+                        lines += chunk.count(b"\n")
                         view = memoryview(chunk)
                         while view:
                             view = view[os.write(fd, view):]
@@ -253,7 +263,7 @@ class Gateway:
             raise translate(exc) from exc
         os.replace(tmp, dest)
         _fsync_dir(dest.parent)
-        return Download(path=dest, sha256=digest.hexdigest(), bytes=total)
+        return Download(path=dest, sha256=digest.hexdigest(), bytes=total, lines=lines)
 
     # -- batches -------------------------------------------------------------------
 

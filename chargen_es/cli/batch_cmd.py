@@ -1,0 +1,144 @@
+"""``run`` execution, ``resume``, ``cancel`` and ``demo``: the commands that change a run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from chargen_es.cli.common import root_option
+from chargen_es.cli.execute import (
+    ExecSettings,
+    backend_options,
+    drive,
+    execution_options,
+    open_gateway,
+    plan_record,
+)
+from chargen_es.engine import runs
+from chargen_es.errors import ChargenError, GeminiError, RunLocked, RunNotFound
+from chargen_es.journal import Journal, RunLock, read_events
+
+
+def execute_new_run(root: Path, plan: Any, *, mode: str, runner: str, run_id: str | None, settings: ExecSettings) -> int:
+    """Journal the plan as a new run and execute it (the tail of ``chargen-es run``)."""
+    runs_dir = runs.runs_root(root)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    rid = run_id or runs.new_run_id(runs_dir)
+    if (runs_dir / rid).exists():
+        raise ChargenError(f"run id {rid!r} is taken under {runs_dir}; pick another --run-id or resume it")
+    record = plan_record(plan)
+    return drive(lambda: runs.start(runs_dir / rid, rid, root, mode, runner, record), settings, root)
+
+
+@click.command()
+@click.argument("run_id", required=False)
+@root_option
+@backend_options
+@execution_options
+def resume(run_id: str | None, root: Path, **kwargs: Any) -> int:
+    """Continue a run from its journal (the newest unfinished one when no id is given)."""
+    settings = ExecSettings.from_kwargs(kwargs)
+    if run_id is None:
+        candidates = runs.unfinished_runs(root)
+        if not candidates:
+            raise RunNotFound(f"no unfinished run under {runs.runs_root(root)}")
+        run_id = candidates[0]
+    run_dir = runs.run_dir_for(root, run_id)
+    return drive(lambda: runs.open_for_resume(run_dir), settings, root)
+
+
+@click.command()
+@click.argument("run_id")
+@root_option
+@backend_options
+@click.option("--wait", type=float, default=30.0, show_default=True, hidden=True,
+              help="Seconds to wait for a running process to pause before recording the cancel.")
+def cancel(run_id: str, root: Path, wait: float, **kwargs: Any) -> int:
+    """Cancel the run's remote jobs, stop a process working on it, and record the cancel."""
+    settings = ExecSettings.from_kwargs({**kwargs, **_EXEC_DEFAULTS})
+    run_dir = runs.run_dir_for(root, run_id)
+    view = runs.build_view(read_events(run_dir / "journal.jsonl"))
+    if view.terminal in ("completed", "cancelled"):
+        raise ChargenError(f"run {run_id} is already {view.terminal}")
+    jobs = [j.job_name for j in view.jobs.values() if j.job_name and not j.done]
+    with open_gateway(settings, root) as gateway:
+        for name in jobs:
+            try:
+                gateway.cancel_batch(name)
+            except GeminiError as exc:
+                click.echo(f"warning: could not cancel {name}: {exc}", err=True)
+    holder = RunLock(run_dir).holder_pid()
+    journal = _lock_after_stopping(run_dir, holder, wait)
+    try:
+        from chargen_es import events as ev
+
+        journal.append(ev.RunCancelled(by=f"user (pid {os.getpid()})", jobs=tuple(jobs)))
+        runs.write_projections(journal)
+    finally:
+        journal.close()
+    click.echo(f"run {run_id} cancelled ({len(jobs)} remote job(s) cancelled); uploads expire on their own")
+    return 0
+
+
+def _lock_after_stopping(run_dir: Path, holder: int | None, wait: float) -> Journal:
+    """Take the run's journal, asking a process that holds it to pause first (SIGTERM)."""
+    try:
+        return Journal.open(run_dir)
+    except RunLocked:
+        if holder is None:
+            raise
+    os.kill(holder, signal.SIGTERM)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return Journal.open(run_dir)
+        except RunLocked:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+_EXEC_DEFAULTS: dict[str, Any] = {
+    "workers": 5, "poll_interval": 30.0, "upload_concurrency": 5, "no_cleanup": False, "detach": False,
+    "backoff_base": 1.0, "reuse_margin_hours": 25.0,
+}
+
+
+@click.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path),
+                default=Path("chargen-demo"))
+def demo(directory: Path) -> int:
+    """Copy the sample tree to DIRECTORY and run generate, then analyze, on the embedded emulator."""
+    from chargen_es.planner import PlanOptions, build_plan, sample_tree
+
+    if not directory.exists():
+        shutil.copytree(sample_tree(), directory)
+        click.echo(f"copied the sample tree to {directory}")
+    else:
+        click.echo(f"using the existing tree in {directory}")
+    settings = ExecSettings(use_emulator=True, base_url=None, api_version="v1beta", emulator_job_seconds=1.0,
+                            **{**_EXEC_DEFAULTS, "poll_interval": 0.25})
+    code = 0
+    for mode in ("generate", "analyze"):
+        click.echo(f"\n== {mode} ==")
+        rid = runs.new_run_id(runs.runs_root(directory))
+        plan = build_plan(PlanOptions(root=directory, mode=mode, run_stamp=runs.run_stamp(rid)))
+        if not plan.tasks:
+            click.echo(f"nothing to {mode}: every task is already done ({len(plan.skipped)} skipped)")
+            continue
+        code = max(code, execute_new_run(directory, plan, mode=mode, runner="batch", run_id=rid, settings=settings))
+    images = sorted(p for p in directory.glob("*/*/images/*") if p.suffix in (".png", ".jpg", ".webp"))
+    click.echo(f"\n{len(images)} images under {directory}/*/*/images/, e.g.:")
+    for path in images[:5]:
+        click.echo(f"  {path}")
+    click.echo(f"inspect the runs with: chargen-es inspect --root {directory}")
+    return code
+
+
+COMMANDS = [resume, cancel, demo]

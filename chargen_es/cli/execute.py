@@ -1,0 +1,185 @@
+"""Running a plan or resuming a run from the command line: backend, progress, exit code.
+
+Shared by ``run``, ``resume`` and ``demo``. The backend is chosen here (design.md section
+3): ``--emulator`` starts the embedded emulator in-process on a free loopback port, with
+its state in ``<root>/.chargen/emulator`` so a killed run resumes against the same jobs;
+``--base-url`` (or ``GOOGLE_GEMINI_BASE_URL``) points the SDK elsewhere; otherwise Google.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from chargen_es import events as ev
+from chargen_es.cli.progress_view import make_progress
+from chargen_es.engine import runs
+from chargen_es.engine.batch import EngineOptions
+from chargen_es.engine.retry import RetryPolicy
+from chargen_es.errors import ChargenError, ConfigError
+from chargen_es.gateway import Backend, Gateway, resolve_api_key
+
+F = TypeVar("F", bound=Callable[..., Any])
+EMULATOR_KEY = "emulator-key"
+
+
+def backend_options(f: F) -> F:
+    """Options of every command that talks to Gemini."""
+    options = [
+        click.option("--emulator", "use_emulator", is_flag=True,
+                     help="Start the embedded Gemini emulator in-process and use it."),
+        click.option("--base-url", envvar="GOOGLE_GEMINI_BASE_URL", default=None,
+                     help="Point the SDK at this base URL (an emulator, a proxy)."),
+        click.option("--api-version", default="v1beta", show_default=True, hidden=True),
+        click.option("--emulator-job-seconds", type=float, default=2.0, hidden=True,
+                     help="Embedded emulator: how long a batch job takes."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def execution_options(f: F) -> F:
+    """Options that shape how a run executes (run, resume, demo)."""
+    options = [
+        click.option("--workers", type=click.IntRange(1, 64), default=5, show_default=True,
+                     help="Live runner: concurrent calls at most."),
+        click.option("--poll-interval", type=float, default=30.0, show_default=True,
+                     help="Seconds between job state checks."),
+        click.option("--upload-concurrency", type=click.IntRange(1, 64), default=5, show_default=True),
+        click.option("--no-cleanup", is_flag=True, help="Keep remote request and result files."),
+        click.option("--detach", is_flag=True, help="Return once jobs are submitted; `resume` collects."),
+        click.option("--backoff-base", type=float, default=1.0, hidden=True,
+                     help="Seconds of the first retry wait (1, 2, 4, 8, 16 s by default)."),
+        click.option("--reuse-margin-hours", type=float, default=25.0, hidden=True,
+                     help="Reuse an uploaded file while it has more life left than this."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+@dataclass(frozen=True)
+class ExecSettings:
+    use_emulator: bool
+    base_url: str | None
+    api_version: str
+    emulator_job_seconds: float
+    workers: int
+    poll_interval: float
+    upload_concurrency: int
+    no_cleanup: bool
+    detach: bool
+    backoff_base: float
+    reuse_margin_hours: float
+
+    @classmethod
+    def from_kwargs(cls, kwargs: dict[str, Any]) -> ExecSettings:
+        return cls(**{name: kwargs.pop(name) for name in cls.__dataclass_fields__})
+
+
+@contextlib.contextmanager
+def open_gateway(settings: ExecSettings, root: Path) -> Iterator[Gateway]:
+    """The gateway for this invocation, with the embedded emulator running if asked."""
+    if settings.use_emulator:
+        from chargen_es.emulator import Emulator, EmulatorConfig
+
+        data = root / ".chargen" / "emulator"
+        config = EmulatorConfig(job_seconds=settings.emulator_job_seconds, data_dir=data)
+        with Emulator(config) as emu:
+            gateway = Gateway(Backend(api_key=EMULATOR_KEY, base_url=emu.base_url, api_version=settings.api_version))
+            try:
+                yield gateway
+            finally:
+                gateway.close()
+        return
+    key = resolve_api_key()
+    if not key:
+        raise ConfigError("no API key: set GEMINI_API_KEY or GOOGLE_API_KEY, or pass --emulator to use the "
+                          "embedded emulator")
+    gateway = Gateway(Backend(api_key=key, base_url=settings.base_url, api_version=settings.api_version))
+    try:
+        yield gateway
+    finally:
+        gateway.close()
+
+
+def engine_options(settings: ExecSettings, root: Path, run_dir: Path) -> EngineOptions:
+    return EngineOptions(
+        root=root,
+        run_dir=run_dir,
+        poll_interval=settings.poll_interval,
+        upload_concurrency=settings.upload_concurrency,
+        cleanup=not settings.no_cleanup,
+        detach=settings.detach,
+        reuse_margin_s=settings.reuse_margin_hours * 3600.0,
+        retry=RetryPolicy(base=settings.backoff_base),
+        workers=settings.workers,
+        generated_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+
+
+def drive(journal_factory: Callable[[], Any], settings: ExecSettings, root: Path) -> int:
+    """Open the run's journal, execute it, print the outcome; returns the exit code."""
+    journal = journal_factory()
+    run_dir = journal.run_dir
+    try:
+        with open_gateway(settings, root) as gateway:
+            progress = make_progress(sys.stderr.isatty())
+            outcome = runs.execute(journal, gateway, engine_options(settings, root, run_dir), progress)
+        view = runs.build_view(journal.events)
+    finally:
+        journal.close()
+    return report_outcome(outcome, view, root, run_dir)
+
+
+def report_outcome(outcome: str, view: runs.RunView, root: Path, run_dir: Path) -> int:
+    counts = runs.summary(view)
+    resume = f"chargen-es resume {view.run_id} --root {root}"
+    line = (f"run {view.run_id}: {outcome}; {counts['ok']} ok, {counts['failed']} failed, "
+            f"{counts['skipped']} skipped of {counts['tasks'] + counts['skipped']}")
+    click.echo(line)
+    click.echo(f"report: {run_dir / 'report.json'}")
+    if outcome == "completed":
+        if counts["failed"]:
+            click.echo(f"failed items are listed in the report and in {run_dir / 'failed'}/")
+            return 3
+        return 0
+    if outcome == "detached":
+        click.echo(f"jobs are submitted; collect the results later with `{resume}`")
+        return 0
+    if outcome == "cancelled":
+        return 1
+    reason = view.message or "see the report"
+    raise ChargenError(f"run {view.run_id} {outcome}: {reason}; continue it with `{resume}`")
+
+
+def plan_record(plan: Any) -> runs.PlanRecord:
+    """The planner's Plan, narrowed to what the engine journals."""
+    skipped = [ev.TaskSkipped(key=s.key, reason=s.reason, entity_type=s.entity_type, slug=s.slug, scene=s.scene,
+                              detail=s.detail) for s in plan.skipped]
+    config = dict(plan.config)
+    return runs.PlanRecord(tasks=list(plan.tasks), skipped=skipped, chunks=plan.chunks, config=config,
+                           estimated_cost_usd=plan.estimate.batch_usd, live_cost_usd=plan.estimate.live_usd)
+
+
+def confirm_or_refuse(yes: bool, question: str) -> None:
+    """Ask on a TTY; without one, ``--yes`` is required."""
+    if yes:
+        return
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise ChargenError("no terminal to confirm on: pass --yes to run without asking", )
+    if not click.confirm(question, default=True):
+        raise click.exceptions.Abort()
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0", "false")

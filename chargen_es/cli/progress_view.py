@@ -1,0 +1,61 @@
+"""Progress on a terminal (rich bars with ETA), or one line per phase when not a TTY."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.progress import (
+    Progress as RichProgress,
+)
+
+from chargen_es.engine.progress import LineProgress, Progress
+
+
+class RichView(Progress):
+    """One bar per countable piece of work, one status line per job or runner."""
+
+    def __init__(self) -> None:
+        self.console = Console(stderr=True)
+        self.bars = RichProgress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[note]}"),
+            console=self.console,
+            transient=False,
+        )
+        self.ids: dict[str, TaskID] = {}
+        self.bars.start()
+
+    def _bar(self, name: str, total: int | None = None) -> TaskID:
+        if name not in self.ids:
+            self.ids[name] = self.bars.add_task(name, total=total, note="")
+        return self.ids[name]
+
+    def phase(self, name: str, detail: str = "") -> None:
+        self.console.log(f"[cyan]{name}[/] {detail}")
+
+    def start(self, bar: str, total: int | None, unit: str = "") -> None:
+        self.bars.update(self._bar(bar, total), total=total, completed=0)
+
+    def advance(self, bar: str, amount: int = 1) -> None:
+        self.bars.advance(self._bar(bar), amount)
+
+    def status(self, bar: str, text: str) -> None:
+        self.bars.update(self._bar(bar), note=text)
+
+    def close(self) -> None:
+        self.bars.stop()
+
+
+def make_progress(tty: bool) -> Progress:
+    return RichView() if tty else LineProgress()

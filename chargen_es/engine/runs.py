@@ -1,0 +1,208 @@
+"""Run folders and the life of a run: start from a plan, resume from a journal, cancel.
+
+``start`` journals the plan (``run.started``, every ``task.planned`` / ``task.skipped``,
+``plan.sealed``) in one group commit, so a run either has its whole plan or none of it;
+``execute`` then hands the journal to the batch or live runner. ``resume`` is the same
+``execute`` on an existing journal after a ``run.resumed``. Projections are written at the
+end of every invocation, interrupted or not, and are always rebuilt from the journal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import trio
+
+import projections
+from chargen_es import __version__
+from chargen_es import events as ev
+from chargen_es.engine.batch import BatchRunner, EngineOptions
+from chargen_es.engine.progress import Progress
+from chargen_es.engine.recorder import Recorder
+from chargen_es.engine.view import RunView, UploadRecord
+from chargen_es.engine.view import build as build_view
+from chargen_es.errors import Interrupted, JournalError, RunNotFound
+from chargen_es.gateway import Gateway
+from chargen_es.journal import JOURNAL_NAME, Journal, read_events
+
+
+def runs_root(root: Path) -> Path:
+    return root / ".chargen" / "batch"
+
+
+def new_run_id(runs: Path, now: datetime | None = None) -> str:
+    """``2025-12-19T12-00-00Z``, with ``-2``, ``-3`` ... when that second is taken."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H-%M-%SZ")
+    candidate, n = stamp, 1
+    while (runs / candidate).exists():
+        n += 1
+        candidate = f"{stamp}-{n}"
+    return candidate
+
+
+def run_stamp(run_id: str) -> str:
+    """The compact stamp used in output file names: ``20251219T120000Z`` (+ suffix)."""
+    return run_id.replace("-", "").replace(":", "")
+
+
+def list_runs(root: Path) -> list[str]:
+    runs = runs_root(root)
+    if not runs.is_dir():
+        return []
+    return sorted(p.name for p in runs.iterdir() if (p / JOURNAL_NAME).exists())
+
+
+def run_dir_for(root: Path, run_id: str) -> Path:
+    path = runs_root(root) / run_id
+    if not (path / JOURNAL_NAME).exists():
+        known = ", ".join(list_runs(root)) or "none"
+        raise RunNotFound(f"no run {run_id!r} under {runs_root(root)}; runs that exist: {known}")
+    return path
+
+
+def unfinished_runs(root: Path) -> list[str]:
+    """Runs whose journal has no terminal event (completed or cancelled), newest first."""
+    out = []
+    for run_id in reversed(list_runs(root)):
+        try:
+            view = build_view(read_events(runs_root(root) / run_id / JOURNAL_NAME))
+        except JournalError:
+            continue
+        if view.terminal not in ("completed", "cancelled") and view.sealed:
+            out.append(run_id)
+    return out
+
+
+def workspace_uploads(root: Path, exclude: str = "") -> dict[str, tuple[str, UploadRecord]]:
+    """Live uploads of every other run of this tree, for reuse (sha256 → (run, record))."""
+    journals = []
+    for run_id in list_runs(root):
+        if run_id == exclude:
+            continue
+        try:
+            journals.append((run_id, read_events(runs_root(root) / run_id / JOURNAL_NAME)))
+        except JournalError:
+            continue
+    cache = projections.workspace_files_cache(journals)
+    return {
+        sha: (r["from_run"], UploadRecord(sha, r["name"], r["uri"], r["expires"], r["mime"], r["size"], r["path"]))
+        for sha, r in cache.items()
+    }
+
+
+@dataclass(frozen=True)
+class PlanRecord:
+    """What ``start`` needs from a plan (kept narrow so the engine does not import the planner)."""
+
+    tasks: list[ev.Task]
+    skipped: list[ev.TaskSkipped]
+    chunks: int
+    config: dict[str, Any]
+    estimated_cost_usd: float
+    live_cost_usd: float
+
+
+def start(run_dir: Path, run_id: str, root: Path, mode: str, runner: str, plan: PlanRecord) -> Journal:
+    """Create the run and journal its whole plan in one group commit."""
+    journal = Journal.open(run_dir, create=True)
+    plan_bytes = msgspec.json.encode([msgspec.to_builtins(t) for t in plan.tasks])
+    journal.append_many([
+        ev.RunStarted(run_id=run_id, tool_version=__version__, mode=mode, runner=runner,
+                      root=str(root.resolve()), pid=os.getpid(), config=plan.config),
+        *(ev.TaskPlanned(task=t) for t in plan.tasks),
+        *plan.skipped,
+        ev.PlanSealed(tasks=len(plan.tasks), skipped=len(plan.skipped), chunks=plan.chunks,
+                      plan_sha256=hashlib.sha256(plan_bytes).hexdigest(),
+                      estimated_cost_usd=plan.estimated_cost_usd, live_cost_usd=plan.live_cost_usd),
+    ])
+    return journal
+
+
+def open_for_resume(run_dir: Path) -> Journal:
+    journal = Journal.open(run_dir)
+    view = build_view(journal.events)
+    if view.terminal in ("completed", "cancelled"):
+        journal.close()
+        raise RunNotFound(f"run {run_dir.name} is already {view.terminal}; nothing to resume")
+    journal.append(ev.RunResumed(pid=os.getpid(), tool_version=__version__, from_seq=journal.last_seq))
+    return journal
+
+
+def write_projections(journal: Journal) -> None:
+    projections.write_projections(journal.run_dir, projections.project(journal.events))
+
+
+RunnerFactory = Callable[[Recorder], Any]
+
+
+def execute(journal: Journal, gateway: Gateway, options: EngineOptions, progress: Progress) -> str:
+    """Drive the run to an end or a pause; returns completed | failed | cancelled | detached.
+
+    SIGINT / SIGTERM cancel the work at the next checkpoint (calls in flight finish, so
+    every effect lands with its outcome), the run is journaled as paused, and
+    ``Interrupted`` tells the user which ``resume`` command continues it.
+    """
+    recorder = Recorder(journal)
+    runner_kind = recorder.view.runner
+
+    async def main() -> str:
+        if runner_kind == "live":
+            from chargen_es.engine.live import LiveRunner
+
+            runner: Any = LiveRunner(recorder, gateway, options, progress)
+        else:
+            runner = BatchRunner(recorder, gateway, options, progress,
+                                 workspace_uploads(options.root, exclude=recorder.view.run_id))
+        outcome = "interrupted"
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async with trio.open_nursery() as nursery:
+                async def watch() -> None:
+                    async for _ in signals:
+                        nursery.cancel_scope.cancel()
+                        return
+
+                async def work() -> None:
+                    nonlocal outcome
+                    outcome = await runner.run()
+                    nursery.cancel_scope.cancel()
+
+                nursery.start_soon(watch)
+                nursery.start_soon(work)
+        return outcome
+
+    try:
+        try:
+            outcome = trio.run(main)
+        except BaseExceptionGroup as group:
+            raise _first_leaf(group) from None
+        if outcome == "interrupted":
+            recorder.record(ev.RunPaused(reason="interrupted", message="stopped by a signal"))
+            raise Interrupted(
+                f"interrupted; the run is safe: continue it with `chargen-es resume {recorder.view.run_id} "
+                f"--root {options.root}`"
+            )
+        return outcome
+    finally:
+        progress.close()
+        write_projections(journal)
+
+
+def _first_leaf(group: BaseExceptionGroup) -> BaseException:
+    """Nurseries wrap errors in groups; the user needs the first real one."""
+    first: BaseException = group
+    while isinstance(first, BaseExceptionGroup):
+        first = first.exceptions[0]
+    return first
+
+
+def summary(view: RunView) -> dict[str, int]:
+    return {"ok": len(view.applied), "failed": len(view.failed), "skipped": view.skipped,
+            "tasks": len(view.tasks)}

@@ -1,0 +1,128 @@
+"""Staging: every input image uploaded once, and one requests JSONL per chunk.
+
+Uploads follow intent → effect → outcome. The intent ``upload.started`` carries the
+display name ``chargen-es:<sha256>``; an intent with no outcome (a crash, or a reply lost
+after the server committed the file) is settled by listing remote files and adopting the
+one with that display name and size, and only then uploading again. A file already
+uploaded, by this run or any other run of the workspace, is reused while its remaining
+life exceeds the margin, so a job submitted now can still read it.
+
+``requests-NNN.jsonl`` is a pure function of the plan and the upload URIs: written
+streaming to a temp file, fsynced and renamed, it is byte-identical whenever it is rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from chargen_es import events as ev
+from chargen_es.engine.view import RunView, UploadRecord
+
+DISPLAY_PREFIX = "chargen-es:"
+_ENCODER = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True)
+class Needed:
+    """A local file some pending task needs remotely."""
+
+    sha256: str
+    path: str  # relative to root
+    mime: str
+    size: int
+    purpose: str  # reference | analysis-input | requests
+    chunk: int | None = None
+
+
+def display_name_for(sha256: str) -> str:
+    return f"{DISPLAY_PREFIX}{sha256}"
+
+
+def seconds_left(expires: str, now_iso: str) -> float:
+    """Remaining life of a remote file at the journal time ``now_iso`` (both RFC 3339)."""
+    if not expires:
+        return 0.0
+    try:
+        end = datetime.fromisoformat(expires.replace("Z", "+00:00"))
+        now = datetime.fromisoformat(now_iso.replace("Z", "+00:00"))
+    except ValueError:
+        return 0.0
+    return (end - now).total_seconds()
+
+
+def needed_inputs(view: RunView, chunks: Iterable[int]) -> list[Needed]:
+    """Unique input files of the pending tasks of ``chunks``, in plan order."""
+    seen: dict[str, Needed] = {}
+    for chunk in chunks:
+        for key in view.pending_keys(chunk):
+            task = view.tasks[key]
+            refs = list(task.references)
+            purposes = ["reference"] * len(refs)
+            if task.input_image is not None:
+                refs.append(task.input_image)
+                purposes.append("analysis-input")
+            for ref, purpose in zip(refs, purposes, strict=True):
+                if ref.sha256 not in seen:
+                    seen[ref.sha256] = Needed(ref.sha256, ref.path, ref.mime or "application/octet-stream",
+                                              ref.size, purpose)
+    return list(seen.values())
+
+
+def usable(record: UploadRecord | None, now_iso: str, margin_s: float) -> bool:
+    return record is not None and seconds_left(record.expires, now_iso) > margin_s
+
+
+def request_line(task: ev.Task, uris: dict[str, UploadRecord]) -> dict[str, Any]:
+    """The batch line (and live request) for a task: REST JSON, camelCase, fileData refs."""
+    parts: list[dict[str, Any]] = []
+    inputs = list(task.references)
+    if task.input_image is not None:
+        inputs.append(task.input_image)
+    for ref in inputs:
+        record = uris[ref.sha256]
+        parts.append({"fileData": {"fileUri": record.uri, "mimeType": ref.mime or record.mime}})
+    parts.append({"text": task.prompt})
+    request: dict[str, Any] = {"contents": [{"role": "user", "parts": parts}]}
+    if task.generation_config:
+        request["generationConfig"] = task.generation_config
+    return request
+
+
+def write_requests(path: Path, tasks: Iterable[ev.Task], uris: dict[str, UploadRecord]) -> tuple[str, int, int]:
+    """Stream the chunk's JSONL to a temp file, fsync, rename. Returns (sha256, lines, bytes)."""
+    digest = hashlib.sha256()
+    lines = 0
+    size = 0
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        for task in tasks:
+            data = _ENCODER.encode({"key": task.key, "request": request_line(task, uris)}) + b"\n"
+            f.write(data)
+            digest.update(data)
+            lines += 1
+            size += len(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return digest.hexdigest(), lines, size
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
