@@ -1,5 +1,420 @@
-"""Placeholder until its issue lands."""
+"""``chargen-es replay`` and ``chargen-es inspect``: read-only views of run journals.
+
+Both read ``journal.jsonl`` with :func:`chargen_es.journal.read_events`, which never takes
+``run.lock``, so they work on a run another process is executing; a half-written last line
+is simply not shown yet. ``replay`` is the one command here that writes, and it writes only
+the four projection files, atomically and byte-identically every time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 import click
 
-COMMANDS: list[click.Command] = []
+from chargen_es import events as ev
+from chargen_es.cli.common import root_option, runs_dir
+from chargen_es.errors import JournalError, RunNotFound, UsageError
+from chargen_es.journal import JOURNAL_NAME, line_is_sealed, read_events
+from projections import (
+    FILENAMES,
+    TERMINAL_TYPES,
+    Projections,
+    canonical_json,
+    project,
+    render,
+    write_projections,
+)
+from projections.report import failures, report_view
+from projections.state import chunk_records, outcome_counts, state_view
+
+# ---------------------------------------------------------------------------- runs
+
+
+def list_runs(root: Path) -> list[str]:
+    """Run ids under ``--root``, oldest first (ids are UTC stamps, so names sort by time)."""
+    base = runs_dir(root)
+    if not base.is_dir():
+        return []
+    return sorted(p.name for p in base.iterdir() if (p / JOURNAL_NAME).is_file())
+
+
+def run_folder(root: Path, run_id: str) -> Path:
+    """The folder of an existing run, or RunNotFound naming the runs that do exist."""
+    folder = runs_dir(root) / run_id
+    if run_id and "/" not in run_id and run_id not in (".", "..") and (folder / JOURNAL_NAME).is_file():
+        return folder
+    known = list_runs(root)
+    listing = ", ".join(known) if known else "none yet"
+    raise RunNotFound(f"no run {run_id!r} under {runs_dir(root)} (runs: {listing})")
+
+
+# ---------------------------------------------------------------------------- output
+
+
+def _is_tty() -> bool:
+    return sys.stdout.isatty()
+
+
+def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A rich table on a terminal, aligned plain text otherwise (pipes, files, tests)."""
+    cells = [[("" if c is None else str(c)) for c in row] for row in rows]
+    if _is_tty():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=title or None)
+        for h in headers:
+            table.add_column(h)
+        for row in cells:
+            table.add_row(*row)
+        Console().print(table)
+        return
+    if title:
+        click.echo(title)
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    click.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    for row in cells:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def echo_json(obj: Any) -> None:
+    click.echo(canonical_json(obj).decode(), nl=False)
+
+
+def _duration(p: Projections) -> str:
+    seconds = elapsed_seconds(p)
+    if seconds is None:
+        return ""
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}"
+
+
+def elapsed_seconds(p: Projections) -> float | None:
+    """Seconds from run.started to the end, or to the latest event of a live run."""
+    if p.run is None:
+        return None
+    end = p.ended.at if p.ended is not None else p.last_at
+    try:
+        a = datetime.fromisoformat(p.run.at.replace("Z", "+00:00"))
+        b = datetime.fromisoformat(end.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (b - a).total_seconds()
+
+
+def _cost(p: Projections) -> str:
+    return f"${p.sealed.estimated_cost_usd:.2f}" if p.sealed else ""
+
+
+# ---------------------------------------------------------------------------- events
+
+
+def _stats(stats: dict[str, int] | None) -> str:
+    return " " + ",".join(f"{k}={v}" for k, v in sorted(stats.items())) if stats else ""
+
+
+SUMMARIES: dict[type, Callable[[Any], str]] = {
+    ev.RunStarted: lambda e: f"{e.run_id} mode={e.mode} runner={e.runner} version={e.tool_version}",
+    ev.RunResumed: lambda e: f"pid {e.pid} resumed from seq {e.from_seq} (version {e.tool_version})",
+    ev.TaskPlanned: lambda e: f"{e.task.key} chunk {e.task.chunk} ({e.task.reason})",
+    ev.TaskSkipped: lambda e: f"{e.key} ({e.reason})",
+    ev.PlanSealed: lambda e: (f"{e.tasks} tasks, {e.skipped} skipped, {e.chunks} chunks, "
+                              f"estimated ${e.estimated_cost_usd:.2f}"),
+    ev.UploadStarted: lambda e: f"{e.purpose} {e.path} ({e.size} bytes)",
+    ev.UploadCompleted: lambda e: f"{e.purpose} {e.path} -> {e.name}{' (adopted)' if e.adopted else ''}",
+    ev.UploadReused: lambda e: f"{e.path} -> {e.name} from {e.from_run}",
+    ev.RequestsWritten: lambda e: f"chunk {e.chunk}: {e.path} ({e.lines} lines)",
+    ev.JobSubmitting: lambda e: f"chunk {e.chunk} attempt {e.attempt}: {e.display_name}",
+    ev.JobSubmitted: lambda e: f"chunk {e.chunk}: {e.job_name}{' (adopted)' if e.adopted else ''}",
+    ev.JobStateChanged: lambda e: f"chunk {e.chunk}: {e.job_name} {e.state}{_stats(e.stats)}",
+    ev.ResultsDownloaded: lambda e: f"chunk {e.chunk}: {e.path} ({e.lines} lines, {e.bytes} bytes)",
+    ev.LineApplied: lambda e: f"{e.key}: {len(e.outputs)} output(s)",
+    ev.ItemFailed: lambda e: f"{e.key}: {e.stage} {e.code}: {e.message}",
+    ev.ResultIgnored: lambda e: f"{e.key}: {e.reason} (chunk {e.chunk}, line {e.line})",
+    ev.CallStarted: lambda e: f"{e.key} attempt {e.attempt}",
+    ev.CallFailed: lambda e: f"{e.key} attempt {e.attempt}: {e.kind} {e.status} {e.message}".rstrip(),
+    ev.FilesDeleted: lambda e: f"{len(e.names)} file(s), {len(e.jobs)} job(s)",
+    ev.RunPaused: lambda e: f"{e.reason} {e.message}".rstrip(),
+    ev.RunCompleted: lambda e: f"ok {e.ok}, failed {e.failed}, skipped {e.skipped}",
+    ev.RunFailed: lambda e: f"{e.code}: {e.message}",
+    ev.RunCancelled: lambda e: f"by {e.by}, {len(e.jobs)} job(s)",
+}
+
+
+def summary(e: ev.Event) -> str:
+    return SUMMARIES[e.__class__](e)
+
+
+def type_filter(patterns: Sequence[str]) -> Callable[[ev.Event], bool] | None:
+    """``--type``: exact public names (``job.submitted``) or prefixes (``job.`` / ``job``)."""
+    if not patterns:
+        return None
+    wanted: set[type] = set()
+    for pattern in patterns:
+        prefix = pattern if pattern.endswith(".") else pattern + "."
+        hits = {cls for name, cls in ev.BY_NAME.items() if name == pattern or name.startswith(prefix)}
+        if not hits:
+            raise UsageError(f"--type {pattern!r} matches no event type; known: {', '.join(ev.TYPE_NAMES)}")
+        wanted |= hits
+    return lambda e: e.__class__ in wanted
+
+
+def event_key(e: ev.Event) -> str | None:
+    """The task key an event is about, if any."""
+    if isinstance(e, ev.TaskPlanned):
+        return e.task.key
+    return getattr(e, "key", None)
+
+
+def event_filter(types: Sequence[str], task: str | None) -> Callable[[ev.Event], bool]:
+    by_type = type_filter(types)
+
+    def keep(e: ev.Event) -> bool:
+        if by_type is not None and not by_type(e):
+            return False
+        return task is None or event_key(e) == task
+
+    return keep
+
+
+def event_record(e: ev.Event) -> dict[str, Any]:
+    data: dict[str, Any] = ev.to_builtins(e)
+    data["type"] = ev.type_name(e)
+    return data
+
+
+def print_events(events: Sequence[ev.Event], as_json: bool) -> None:
+    if as_json:
+        for e in events:
+            click.echo(json.dumps(event_record(e), sort_keys=True, separators=(",", ":")))
+        return
+    print_table("", ["seq", "at", "type", "summary"], [(e.seq, e.at, ev.type_name(e), summary(e)) for e in events])
+
+
+# ---------------------------------------------------------------------------- follow
+
+
+def follow_journal(path: Path, interval: float) -> Iterator[ev.Event]:
+    """Yield every event of a journal as it is appended, until it ends with a terminal event.
+
+    Read-only polling (no lock): only complete lines whose CRC checks are taken. A line
+    that fails its check is waited on, since a crashed writer's torn tail is cut by the
+    next ``Journal.open``; if the file shrinks (that cut), reading restarts at the cut.
+    A terminal event stops the tail only when it is the newest line: a resumed run goes on.
+    """
+    pos = 0
+    expected = 1
+    pending = b""
+    last: ev.Event | None = None
+    while True:
+        try:
+            size = os.path.getsize(path)
+        except FileNotFoundError:
+            raise JournalError(f"{path}: the journal disappeared") from None
+        if size < pos:  # a torn tail was cut by the next writer: re-read from the cut
+            pos = _offset_of_seq(path, expected)
+            pending = b""
+        if size > pos:
+            with open(path, "rb") as f:
+                f.seek(pos)
+                data = f.read(size - pos)
+            pos += len(data)
+            pending += data
+        start = 0
+        while (nl := pending.find(b"\n", start)) >= 0 and line_is_sealed(pending[start:nl]):
+            event = ev.decode(pending[start:nl])
+            start = nl + 1
+            if event.seq < expected:  # already shown (re-read after a cut)
+                continue
+            if event.seq != expected:
+                raise JournalError(f"{path.name}:{event.seq}: seq {event.seq} where {expected} was expected")
+            expected += 1
+            last = event
+            yield event
+        pending = pending[start:]
+        if isinstance(last, TERMINAL_TYPES) and not pending:
+            return
+        time.sleep(interval)
+
+
+def _offset_of_seq(path: Path, seq: int) -> int:
+    """Byte offset where line ``seq`` starts (after a tail cut)."""
+    data = path.read_bytes()
+    pos = 0
+    for _ in range(seq - 1):
+        nl = data.find(b"\n", pos)
+        if nl < 0:
+            break
+        pos = nl + 1
+    return pos
+
+
+# ---------------------------------------------------------------------------- views
+
+
+def run_row(run_id: str, folder: Path) -> dict[str, Any]:
+    """One line of the runs table; a journal that cannot be read shows why instead."""
+    try:
+        p = project(read_events(folder / JOURNAL_NAME))
+    except JournalError as exc:
+        return {"id": run_id, "mode": "", "phase": "unreadable", "tasks": 0, "ok": 0, "failed": 0,
+                "skipped": 0, "started": "", "duration": "", "cost": "", "error": str(exc)}
+    ok, failed = outcome_counts(p)
+    return {"id": run_id, "mode": p.run.mode if p.run else "", "phase": p.phase, "tasks": len(p.tasks),
+            "ok": ok, "failed": failed, "skipped": len(p.skipped),
+            "started": p.run.at if p.run else "", "duration": _duration(p), "cost": _cost(p), "error": ""}
+
+
+def show_runs(root: Path, as_json: bool) -> None:
+    rows = [run_row(run_id, runs_dir(root) / run_id) for run_id in list_runs(root)]
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        click.echo(f"no runs under {runs_dir(root)}")
+        return
+    print_table("runs", ["id", "mode", "phase", "tasks", "ok/failed/skipped", "started", "duration", "cost"],
+                [(r["id"], r["mode"], r["phase"], r["tasks"], f"{r['ok']}/{r['failed']}/{r['skipped']}",
+                  r["started"], r["duration"], r["cost"]) for r in rows])
+    for r in rows:
+        if r["error"]:
+            click.echo(f"{r['id']}: {r['error']}", err=True)
+
+
+def show_run(p: Projections, as_json: bool) -> None:
+    report = report_view(p)
+    chunks = chunk_records(p)
+    if as_json:
+        echo_json({"state": state_view(p), "report": report})
+        return
+    s = report["summary"]
+    usage = report["usage"]
+    lines = [
+        ("run", p.run_id), ("mode", f"{p.run.mode if p.run else ''} ({p.run.runner if p.run else ''})"),
+        ("phase", p.phase), ("seq", p.seq), ("started", report["timing"]["started_at"]),
+        ("ended", report["timing"]["ended_at"] or "-"), ("duration", _duration(p)),
+        ("tasks", f"{s['planned']} planned, {s['ok']} ok, {s['failed']} failed, {s['skipped']} skipped, "
+                  f"{s['pending']} pending, {s['ignored']} ignored result line(s)"),
+        ("cost", f"estimated {_cost(p) or '-'}; tokens in {usage['prompt_tokens']}, out {usage['output_tokens']}"),
+    ]
+    if p.ended is not None and not isinstance(p.ended, ev.RunCompleted):
+        lines.append(("ended by", f"{ev.type_name(p.ended)}: {summary(p.ended)}"))
+    width = max(len(k) for k, _ in lines)
+    for k, v in lines:
+        click.echo(f"{k.ljust(width)}  {v}")
+    if chunks:
+        print_table("chunks", ["chunk", "tasks", "attempt", "job", "state", "stats", "downloaded", "ok", "failed"],
+                    [(c["chunk"], c["tasks"], c["attempt"], c["job_name"], c["job_state"], _stats(c["stats"]).strip(),
+                      "yes" if c["results_downloaded"] else "no", c["applied"], c["failed"]) for c in chunks])
+    show_failures(p, as_json=False)
+
+
+def show_failures(p: Projections, as_json: bool) -> None:
+    rows = failures(p)
+    if as_json:
+        echo_json(rows)
+        return
+    if rows:
+        print_table("failures", ["key", "stage", "code", "message", "detail"],
+                    [(f["key"], f["stage"], f["code"], f["message"], f["detail_path"]) for f in rows])
+    else:
+        click.echo("no failures")
+
+
+# ---------------------------------------------------------------------------- commands
+
+
+@click.command("replay")
+@click.argument("run_id")
+@click.option("--check", is_flag=True, help="Rebuild in memory; exit 1 naming each projection that differs.")
+@click.option("--until", "until", type=click.IntRange(min=0), default=None, metavar="SEQ",
+              help="Print the state as it was after event SEQ (JSON).")
+@root_option
+@click.pass_context
+def replay(ctx: click.Context, run_id: str, check: bool, until: int | None, root: Path) -> None:
+    """Rebuild state.json, files-cache.json, report.json and plan.json from the journal."""
+    if check and until is not None:
+        raise UsageError("--check and --until do not combine; use one")
+    folder = run_folder(root, run_id)
+    events = read_events(folder / JOURNAL_NAME)
+    if until is not None:
+        if until > len(events):
+            raise UsageError(f"--until {until}: the journal of {run_id} ends at seq {len(events)}")
+        echo_json(state_view(project(events[:until])))
+        return
+    model = project(events)
+    if check:
+        stale = [name for name, data in render(model).items() if _read(folder / name) != data]
+        for name in stale:
+            state = "missing" if not (folder / name).exists() else "differs from the journal"
+            click.echo(f"{run_id}/{name}: {state}", err=True)
+        if stale:
+            click.echo(f"chargen-es: {len(stale)} projection(s) stale; `chargen-es replay {run_id}` rebuilds them",
+                       err=True)
+            ctx.exit(1)
+        click.echo(f"{run_id}: {', '.join(FILENAMES)} match the journal (seq {model.seq})")
+        return
+    changed = write_projections(folder, model)
+    wrote = [name for name, did in changed.items() if did]
+    click.echo(f"{run_id}: replayed {model.seq} events; "
+               + (f"wrote {', '.join(wrote)}" if wrote else "projections already up to date"))
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+@click.command("inspect")
+@click.argument("run_id", required=False)
+@click.option("--events", "show_events", is_flag=True, help="The timeline: seq, time, type, summary.")
+@click.option("--type", "types", multiple=True, metavar="T",
+              help="Only events of type T (e.g. job.submitted, or a prefix like job.); repeatable.")
+@click.option("--task", "task", default=None, metavar="KEY", help="Only events about task KEY.")
+@click.option("--failed", "show_failed", is_flag=True, help="List the failed items.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--follow", is_flag=True, help="Tail a live run's events until it ends.")
+@click.option("--interval", type=click.FloatRange(min=0.01), default=0.5, hidden=True,
+              help="Polling interval for --follow, in seconds.")
+@root_option
+def inspect(run_id: str | None, show_events: bool, types: tuple[str, ...], task: str | None, show_failed: bool,
+            as_json: bool, follow: bool, interval: float, root: Path) -> None:
+    """Show runs: no RUN_ID lists them; with one, its summary, chunks and failures."""
+    if run_id is None:
+        if show_events or types or task or show_failed or follow:
+            raise UsageError("--events, --type, --task, --failed and --follow need a RUN_ID")
+        show_runs(root, as_json)
+        return
+    folder = run_folder(root, run_id)
+    keep = event_filter(types, task)
+    if follow:
+        for e in follow_journal(folder / JOURNAL_NAME, interval):
+            if keep(e):
+                if as_json:
+                    click.echo(json.dumps(event_record(e), sort_keys=True, separators=(",", ":")))
+                else:
+                    click.echo(f"{e.seq:>6}  {e.at}  {ev.type_name(e):<18} {summary(e)}")
+        return
+    events = read_events(folder / JOURNAL_NAME)
+    if show_events or types or task:
+        print_events([e for e in events if keep(e)], as_json)
+        return
+    model = project(events)
+    if show_failed:
+        show_failures(model, as_json)
+        return
+    show_run(model, as_json)
+
+
+COMMANDS: list[click.Command] = [replay, inspect]
