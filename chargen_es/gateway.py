@@ -328,7 +328,8 @@ class Gateway:
             response = self._client.models.generate_content(model=model, contents=contents, config=config)
         except BaseException as exc:
             raise translate(exc) from exc
-        return response.model_dump(mode="json", by_alias=True, exclude_none=True)
+        # python mode keeps image bytes as bytes (json mode would emit URL-safe base64)
+        return response.model_dump(by_alias=True, exclude_none=True)
 
 
 def _json_or_empty(data: bytes) -> Any:

@@ -30,10 +30,16 @@ def execute_new_run(root: Path, plan: Any, *, mode: str, runner: str, run_id: st
     runs_dir = runs.runs_root(root)
     runs_dir.mkdir(parents=True, exist_ok=True)
     rid = run_id or runs.new_run_id(runs_dir)
-    if (runs_dir / rid).exists():
+    if (runs_dir / rid).exists() and read_events_or_empty(runs_dir / rid):
         raise ChargenError(f"run id {rid!r} is taken under {runs_dir}; pick another --run-id or resume it")
     record = plan_record(plan)
     return drive(lambda: runs.start(runs_dir / rid, rid, root, mode, runner, record), settings, root)
+
+
+def read_events_or_empty(run_dir: Path) -> list[Any]:
+    """A run folder whose journal never got its plan (a crash at the start) can be reused."""
+    path = run_dir / "journal.jsonl"
+    return read_events(path) if path.exists() else []
 
 
 @click.command()
@@ -50,6 +56,13 @@ def resume(run_id: str | None, root: Path, **kwargs: Any) -> int:
             raise RunNotFound(f"no unfinished run under {runs.runs_root(root)}")
         run_id = candidates[0]
     run_dir = runs.run_dir_for(root, run_id)
+    view = runs.build_view(read_events(run_dir / "journal.jsonl"))
+    if view.terminal in ("completed", "cancelled"):
+        click.echo(f"run {run_id} is already {view.terminal}; nothing to resume")
+        return 0
+    if not view.sealed:
+        raise ChargenError(f"run {run_id} stopped before its plan was journaled; start it again with "
+                           f"`chargen-es run --run-id {run_id}`")
     return drive(lambda: runs.open_for_resume(run_dir), settings, root)
 
 

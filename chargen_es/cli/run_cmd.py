@@ -1,20 +1,24 @@
-"""``chargen-es run``: plan, show, and (later) execute.
+"""``chargen-es run``: plan, show the summary, confirm, then execute and apply.
 
 Thin on purpose: planning lives in :mod:`chargen_es.planner`, rendering in
-:mod:`chargen_es.cli.plan_view`. Execution is not wired yet; every run option of
-design.md section 3 is accepted so scripts can be written against the final interface.
+:mod:`chargen_es.cli.plan_view`, execution in :mod:`chargen_es.cli.batch_cmd` and the
+engine. The run id is chosen before planning because output file names carry its stamp.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
+from chargen_es.cli.batch_cmd import execute_new_run
 from chargen_es.cli.common import root_option
+from chargen_es.cli.execute import ExecSettings, backend_options, confirm_or_refuse, execution_options
 from chargen_es.cli.plan_view import render_plan
-from chargen_es.errors import UsageError
-from chargen_es.planner import PlanOptions, build_plan, utc_stamp
+from chargen_es.engine import runs
+from chargen_es.planner import PlanOptions, build_plan
 
 
 @click.command("run")
@@ -25,32 +29,49 @@ from chargen_es.planner import PlanOptions, build_plan, utc_stamp
 @click.option("--only", "only", multiple=True, metavar="SLUG", help="Plan only this entity (repeatable).")
 @click.option("--model", default=None, help="Override the model from chargen.yaml.")
 @click.option("--runner", type=click.Choice(["batch", "live"]), default="batch", show_default=True)
-@click.option("--workers", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--chunk-size", type=click.IntRange(min=1), default=500, show_default=True)
-@click.option("--poll-interval", type=click.FloatRange(min=0), default=30.0, show_default=True)
-@click.option("--upload-concurrency", type=click.IntRange(min=1), default=5, show_default=True)
-@click.option("--no-cleanup", is_flag=True)
 @click.option("--max-cost", type=click.FloatRange(min=0), default=None, metavar="USD",
               help="Refuse a plan estimated above this (batch prices).")
-@click.option("--detach", is_flag=True)
 @click.option("--force", is_flag=True, help="Plan tasks even when their outputs are intact.")
 @click.option("--skip-invalid", is_flag=True, help="Drop broken entities with a warning instead of stopping.")
-@click.option("--run-id", default=None)
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--emulator", is_flag=True, help="Use the embedded emulator.")
-@click.option("--base-url", default=None, envvar="GOOGLE_GEMINI_BASE_URL")
+@click.option("--run-id", default=None, help="Name the run (default: its UTC start time).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (required without a TTY).")
 @click.option("--dry-run", is_flag=True, help="Show the plan; no API call, nothing written.")
 @click.option("--json", "as_json", is_flag=True, help="With --dry-run: the plan as one JSON document.")
-def run(root: Path, mode: str, scope: str, only: tuple[str, ...], model: str | None, chunk_size: int,
-        max_cost: float | None, force: bool, skip_invalid: bool, dry_run: bool, as_json: bool,
-        **_later: object) -> None:
-    """Plan the content tree and run it through the Gemini Batch API."""
-    if not dry_run:
-        raise UsageError("execution is not implemented yet; use --dry-run to see the plan")
+@backend_options
+@execution_options
+def run(root: Path, mode: str, scope: str, only: tuple[str, ...], model: str | None, runner: str,
+        chunk_size: int, max_cost: float | None, force: bool, skip_invalid: bool, run_id: str | None,
+        yes: bool, dry_run: bool, as_json: bool, **kwargs: Any) -> int:
+    """Plan the content tree and run it through the Gemini Batch API (or live calls)."""
+    settings = ExecSettings.from_kwargs(kwargs)
+    rid = run_id or runs.new_run_id(runs.runs_root(root))
     opts = PlanOptions(root=root, mode=mode, scope=scope, only=only, model=model, force=force,
-                       skip_invalid=skip_invalid, chunk_size=chunk_size, run_stamp=utc_stamp(),
+                       skip_invalid=skip_invalid, chunk_size=chunk_size, run_stamp=runs.run_stamp(rid),
                        max_cost=max_cost)
-    render_plan(build_plan(opts), click.echo, as_json)
+    plan = build_plan(opts)
+    if dry_run:
+        render_plan(plan, click.echo, as_json)
+        return 0
+    render_plan(plan, click.echo, False, tasks=False)
+    if not plan.tasks:
+        click.echo("nothing to do: every task is already done")
+        return 0
+    unfinished = runs.unfinished_runs(root)
+    if unfinished and not run_id:
+        click.echo(f"note: run {unfinished[0]} of this tree is unfinished; `chargen-es resume {unfinished[0]} "
+                   f"--root {root}` continues it", err=True)
+        if not yes and sys.stdin.isatty() and click.confirm(f"resume {unfinished[0]} instead?", default=True):
+            from chargen_es.cli.batch_cmd import resume
+
+            ctx = click.get_current_context()
+            return int(ctx.invoke(resume, run_id=unfinished[0], root=root, **_settings_kwargs(settings)))
+    confirm_or_refuse(yes, f"submit {len(plan.tasks)} task(s) in {plan.chunks} chunk(s)?")
+    return execute_new_run(root, plan, mode=mode, runner=runner, run_id=rid, settings=settings)
+
+
+def _settings_kwargs(settings: ExecSettings) -> dict[str, Any]:
+    return {name: getattr(settings, name) for name in ExecSettings.__dataclass_fields__}
 
 
 COMMANDS: list[click.Command] = [run]

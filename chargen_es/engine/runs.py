@@ -25,6 +25,7 @@ import projections
 from chargen_es import __version__
 from chargen_es import events as ev
 from chargen_es.engine.batch import BatchRunner, EngineOptions
+from chargen_es.engine.crashpoints import crash_point
 from chargen_es.engine.progress import Progress
 from chargen_es.engine.recorder import Recorder
 from chargen_es.engine.view import RunView, UploadRecord
@@ -113,6 +114,7 @@ class PlanRecord:
 def start(run_dir: Path, run_id: str, root: Path, mode: str, runner: str, plan: PlanRecord) -> Journal:
     """Create the run and journal its whole plan in one group commit."""
     journal = Journal.open(run_dir, create=True)
+    crash_point("before", "append:run.started")
     plan_bytes = msgspec.json.encode([msgspec.to_builtins(t) for t in plan.tasks])
     journal.append_many([
         ev.RunStarted(run_id=run_id, tool_version=__version__, mode=mode, runner=runner,
@@ -123,6 +125,7 @@ def start(run_dir: Path, run_id: str, root: Path, mode: str, runner: str, plan: 
                       plan_sha256=hashlib.sha256(plan_bytes).hexdigest(),
                       estimated_cost_usd=plan.estimated_cost_usd, live_cost_usd=plan.live_cost_usd),
     ])
+    crash_point("after", "append:run.started")
     return journal
 
 

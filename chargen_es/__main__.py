@@ -1,0 +1,5 @@
+"""``python -m chargen_es`` is ``chargen-es``."""
+
+from chargen_es.cli import main
+
+main()
