@@ -1,0 +1,34 @@
+"""Helpers shared by the emulator contract tests (SDK clients, JSONL, requests)."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from google import genai
+
+from chargen_es.emulator import Emulator
+
+
+def make_client(emu: Emulator, api_version: str = "v1", **http: Any) -> genai.Client:
+    """The unmodified SDK, over loopback, with no retries (the SDK default)."""
+    return genai.Client(api_key="test", http_options={"base_url": emu.base_url, "api_version": api_version,
+                                                      **http})
+
+
+def jsonl(lines: list[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(line) + "\n" for line in lines).encode()
+
+
+def upload_bytes(client: genai.Client, data: bytes, mime: str = "application/octet-stream",
+                 name: str | None = None) -> Any:
+    config: dict[str, Any] = {"mime_type": mime}
+    if name is not None:
+        config["display_name"] = name
+    return client.files.upload(file=io.BytesIO(data), config=config)
+
+
+def image_request(prompt: str, ratio: str = "1:1") -> dict[str, Any]:
+    return {"contents": [{"role": "user", "parts": [{"text": prompt}]}],
+            "generationConfig": {"responseModalities": ["IMAGE"], "imageConfig": {"aspectRatio": ratio}}}
