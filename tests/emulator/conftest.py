@@ -8,7 +8,8 @@ import pytest
 from google import genai
 
 from chargen_es.emulator import Emulator, EmulatorConfig
-from emulator.helpers import make_client
+
+from .helpers import make_client
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ from google import genai
 from google.genai import errors
 
 from chargen_es.emulator import Emulator, EmulatorConfig
-from emulator.helpers import image_request, jsonl, make_client, upload_bytes
+
+from .helpers import image_request, jsonl, make_client, upload_bytes
 
 
 def _run_batch(client: genai.Client, lines: list[dict[str, Any]], name: str = "job",

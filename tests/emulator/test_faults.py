@@ -12,7 +12,8 @@ from google import genai
 from google.genai import errors
 
 from chargen_es.emulator import Emulator, EmulatorConfig, FaultError
-from emulator.helpers import image_request, jsonl, make_client, upload_bytes
+
+from .helpers import image_request, jsonl, make_client, upload_bytes
 
 
 def _job_lines(client: genai.Client, lines: list[dict[str, Any]], name: str = "j") -> dict[str, Any]:

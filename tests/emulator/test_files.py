@@ -13,7 +13,8 @@ from google import genai
 from google.genai import errors
 
 from chargen_es.emulator import Emulator, EmulatorConfig
-from emulator.helpers import make_client, upload_bytes
+
+from .helpers import make_client, upload_bytes
 
 
 def test_upload_get_roundtrip(client: genai.Client) -> None:

@@ -14,7 +14,8 @@ from google.genai import errors
 
 from chargen_es.emulator import Emulator, EmulatorConfig
 from chargen_es.emulator import png as png_mod
-from emulator.helpers import make_client, upload_bytes
+
+from .helpers import make_client, upload_bytes
 
 IMAGE_CONFIG = {"response_modalities": ["IMAGE"], "image_config": {"aspect_ratio": "16:9"}}
 
