@@ -58,15 +58,15 @@ def seal_line(body: bytes) -> bytes:
 
 
 def line_is_sealed(line: bytes | memoryview) -> bool:
-    """True when the line (without its newline) carries a CRC that matches its bytes."""
+    """True when the line (without its newline) carries a CRC that matches its bytes.
+
+    The CRC is compared as the exact lowercase hex that ``seal_line`` writes, so every
+    single-byte change to a line, the checksum's own digits included, is caught.
+    """
     n = len(line)
     if n <= _TRAILER_LEN or bytes(line[n - _TRAILER_LEN : n - 10]) != _CRC_PREFIX or line[n - 2 : n] != b'"}':
         return False
-    try:
-        want = int(bytes(line[n - 10 : n - 2]), 16)
-    except ValueError:
-        return False
-    return zlib.crc32(line[: n - _TRAILER_LEN]) == want
+    return b"%08x" % zlib.crc32(line[: n - _TRAILER_LEN]) == bytes(line[n - 10 : n - 2])
 
 
 @dataclass(frozen=True)
@@ -103,11 +103,8 @@ def scan_bytes(data: bytes, name: str = JOURNAL_NAME) -> Scan:
             and data[nl - 2 : nl] == b'"}'
             and data[nl - _TRAILER_LEN : nl - 10] == _CRC_PREFIX
         )
-        if ok:
-            try:
-                ok = crc32(view[pos : nl - _TRAILER_LEN]) == int(data[nl - 10 : nl - 2], 16)
-            except ValueError:
-                ok = False
+        if ok:  # compare the hex text itself: int(..., 16) would accept "ABCD" for "abcd"
+            ok = b"%08x" % crc32(view[pos : nl - _TRAILER_LEN]) == data[nl - 10 : nl - 2]
         if not ok:
             _raise_if_valid_line_follows(data, nl + 1, lineno, name, "checksum mismatch or torn line")
             break
