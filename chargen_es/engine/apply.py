@@ -53,8 +53,7 @@ def _inside(root: Path, rel: str) -> Path:
 
 def _write_output(path: Path, data: bytes, effect: str) -> ev.Output:
     digest = hashlib.sha256(data).hexdigest()
-    if not path.parent.is_dir():
-        path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     crash_point("before", effect)
     write_atomic(path, data, skip_if_same=True)
     crash_point("after", effect)
@@ -110,6 +109,7 @@ def fail(ctx: ApplyContext, task: ev.Task, stage: str, code: str, message: str, 
         "raw_line": raw[:_RAW_CAP].decode("utf-8", "replace") if raw else None,
         "raw_truncated": len(raw) > _RAW_CAP,
     }
+    (ctx.run_dir / "failed").mkdir(exist_ok=True)
     write_atomic(ctx.run_dir / rel, (json.dumps(detail, indent=2, sort_keys=True) + "\n").encode(),
                  skip_if_same=True)
     return ev.ItemFailed(key=task.key, stage=stage, code=code, message=message, retryable=retryable,

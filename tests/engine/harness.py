@@ -1,0 +1,99 @@
+"""Real parts for the engine tests: a copied sample tree, the emulator, and chargen-es processes.
+
+Every chargen-es invocation is a real child process (``python -m chargen_es``) talking HTTP
+to an in-process emulator through the unmodified SDK, so SIGKILL means SIGKILL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chargen_es.planner import sample_tree
+
+API_KEY = "test-key-7f3a9c1e55d0-never-written"
+RUN_ID = "2030-01-01T00-00-00Z"
+BASE_ARGS = ["--poll-interval", "0.05", "--backoff-base", "0.01"]
+
+
+def copy_sample(dest: Path) -> Path:
+    shutil.copytree(sample_tree(), dest)
+    return dest
+
+
+def chargen(root: Path, base_url: str, *args: str, crash_at: str | None = None,
+            timeout: float = 120.0, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run one chargen-es command against ``base_url``; returns the finished process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGEN_ES_")}
+    env.update({"GEMINI_API_KEY": API_KEY, "NO_PROXY": "127.0.0.1,localhost", "COLUMNS": "200"})
+    env.pop("GOOGLE_API_KEY", None)
+    if crash_at:
+        env["CHARGEN_ES_CRASH_AT"] = crash_at
+    env.update(extra_env or {})
+    cmd = [sys.executable, "-m", "chargen_es", *args, "--root", str(root), "--base-url", base_url, *BASE_ARGS]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def run_args(*extra: str, run_id: str = RUN_ID) -> list[str]:
+    return ["run", "--yes", "--run-id", run_id, "--chunk-size", "6", *extra]
+
+
+def start_process(root: Path, base_url: str, *args: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGEN_ES_")}
+    env.update({"GEMINI_API_KEY": API_KEY, "NO_PROXY": "127.0.0.1,localhost"})
+    cmd = [sys.executable, "-m", "chargen_es", *args, "--root", str(root), "--base-url", base_url, *BASE_ARGS]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def outputs(root: Path) -> dict[str, str]:
+    """Every file chargen-es wrote into the tree's images folders: path -> sha256."""
+    found = {}
+    for path in sorted(root.glob("*/*/images/*")):
+        if path.is_file() and not path.name.startswith("."):
+            found[path.relative_to(root).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+def imagery_keys(root: Path) -> dict[str, list[str]]:
+    """Task keys recorded per imagery.yaml (duplicates kept, so a test can count them)."""
+    keys: dict[str, list[str]] = {}
+    for path in sorted(root.glob("*/*/imagery.yaml")):
+        doc: dict[str, Any] = yaml.safe_load(path.read_text()) or {}
+        found = [e["task_key"] for e in doc.get("generated_images") or [] if "task_key" in e]
+        for run in doc.get("imagery_runs") or []:
+            found += [e["task_key"] for e in run.get("images") or [] if "task_key" in e]
+        found += [e["task_key"] for e in doc.get("analyses") or [] if "task_key" in e]
+        keys[path.relative_to(root).as_posix()] = found
+    return keys
+
+
+def files_containing(root: Path, needle: str) -> list[str]:
+    hits = []
+    data = needle.encode()
+    for path in root.rglob("*"):
+        if path.is_file() and data in path.read_bytes():
+            hits.append(str(path))
+    return hits
+
+
+def assert_exactly_once(root: Path, stats: dict[str, Any], reference: dict[str, str] | None = None) -> None:
+    """The checks every exactly-once scenario ends with."""
+    for name, keys in imagery_keys(root).items():
+        assert len(keys) == len(set(keys)), f"{name} holds a task key twice: {keys}"
+    uploads = stats["uploads_by_sha256"]
+    assert uploads and all(n == 1 for n in uploads.values()), f"content uploaded more than once: {uploads}"
+    inputs = stats["batch_inputs_by_sha256"]
+    assert inputs and all(n == 1 for n in inputs.values()), f"a batch input submitted twice: {inputs}"
+    if reference is not None:
+        assert outputs(root) == reference
+    assert files_containing(root, API_KEY) == []
+    check = subprocess.run([sys.executable, "-m", "chargen_es", "replay", RUN_ID, "--check", "--root", str(root)],
+                           capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stdout + check.stderr

@@ -1,0 +1,56 @@
+"""Exactly once, proven at every effect boundary.
+
+For each crash point the run SIGKILLs itself right before or after the effect; ``resume``
+(or, when the crash came before the plan was durable, ``run`` again) must then finish
+with the same image bytes as an uninterrupted run, one imagery.yaml entry per key, every
+uploaded content and every batch input seen by the server exactly once, a journal that
+``replay --check`` accepts, and no API key in any file.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+
+from chargen_es.emulator import Emulator, EmulatorConfig
+from tests.engine.harness import RUN_ID, assert_exactly_once, chargen, copy_sample, outputs, run_args
+
+EFFECTS = ["upload", "job.create", "download", "image.write", "imagery.write"]
+APPENDS = ["run.started", "upload.started", "upload.completed", "requests.written", "job.submitting",
+           "job.submitted", "job.state_changed", "results.downloaded", "line.applied", "files.deleted",
+           "run.completed"]
+POINTS = (
+    [f"{when}:{effect}" for effect in EFFECTS for when in ("before", "after")]
+    + [f"{when}:append:{kind}" for kind in APPENDS for when in ("before", "after")]
+    + ["after:image.write#4", "before:imagery.write#7", "after:append:line.applied#9", "after:upload#3"]
+)
+
+
+def emulator_config() -> EmulatorConfig:
+    return EmulatorConfig(job_seconds=0.2, seed=7)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The outputs of one uninterrupted run."""
+    root = copy_sample(tmp_path_factory.mktemp("reference") / "tree")
+    with Emulator(emulator_config()) as emu:
+        done = chargen(root, emu.base_url, *run_args())
+        assert done.returncode == 0, done.stderr
+        assert_exactly_once(root, emu.stats())
+    return outputs(root)
+
+
+@pytest.mark.parametrize("point", POINTS)
+def test_resume_after_crash_converges(point: str, tmp_path: Path, reference: dict[str, str]) -> None:
+    root = copy_sample(tmp_path / "tree")
+    with Emulator(emulator_config()) as emu:
+        crashed = chargen(root, emu.base_url, *run_args(), crash_at=point)
+        assert crashed.returncode == -signal.SIGKILL, f"{point} was never reached: {crashed.stderr[-2000:]}"
+        journal = root / ".chargen" / "batch" / RUN_ID / "journal.jsonl"
+        plan_durable = journal.exists() and b'"plan.sealed"' in journal.read_bytes()
+        again = chargen(root, emu.base_url, *(["resume", RUN_ID] if plan_durable else run_args()))
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert_exactly_once(root, emu.stats(), reference)
