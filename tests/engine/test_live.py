@@ -1,0 +1,101 @@
+"""The live runner against the emulator's RPM quota and injected faults."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from chargen_es.emulator import Emulator, EmulatorConfig
+from chargen_es.journal import read_events
+from tests.engine.harness import RUN_ID, chargen, copy_sample, imagery_keys, run_args, start_process
+
+LIVE = ("--runner", "live", "--workers", "5")
+
+
+def events_of(root: Path) -> list[Any]:
+    return read_events(root / ".chargen" / "batch" / RUN_ID / "journal.jsonl")
+
+
+def tags(root: Path) -> Counter[str]:
+    return Counter(e.__struct_config__.tag for e in events_of(root))
+
+
+def test_tight_quota_finishes_without_a_failed_item(tmp_path: Path) -> None:
+    root = copy_sample(tmp_path / "tree")
+    with Emulator(EmulatorConfig(rpm=6, quota_window_s=1.0)) as emu:
+        done = chargen(root, emu.base_url, *run_args(*LIVE))
+        assert done.returncode == 0, done.stdout + done.stderr
+        stats = emu.stats()
+    seen = tags(root)
+    assert seen["line.applied"] == 17 and seen["item.failed"] == 0
+    assert seen["call.failed"] >= 1, "the quota was hit and handled"
+    assert stats["calls"] + stats["calls_rejected"] == seen["call.started"]
+    kinds = {e.kind for e in events_of(root) if e.__struct_config__.tag == "call.failed"}
+    assert kinds == {"rate_limit"}
+
+
+def test_error_classes(tmp_path: Path) -> None:
+    """503s retry, a 400 fails its item at once with the server's message."""
+    root = copy_sample(tmp_path / "tree")
+    faults = [
+        {"op": "models.generateContent", "kind": "status", "status": 503, "count": 3},
+        {"op": "models.generateContent", "kind": "drop", "count": 1},
+        {"op": "models.generateContent", "kind": "status", "status": 400, "count": 1,
+         "message": "Request contains an invalid argument."},
+    ]
+    with Emulator(EmulatorConfig(faults=faults)) as emu:
+        done = chargen(root, emu.base_url, *run_args(*LIVE))
+    assert done.returncode == 3, done.stdout + done.stderr
+    events = events_of(root)
+    failed = [e for e in events if e.__struct_config__.tag == "item.failed"]
+    assert len(failed) == 1 and failed[0].stage == "call" and failed[0].code == "http_400"
+    assert "invalid argument" in failed[0].message  # the server's own words
+    kinds = Counter(e.kind for e in events if e.__struct_config__.tag == "call.failed")
+    assert kinds["transient"] == 4 and kinds["permanent"] == 1
+
+
+def test_daily_quota_stops_cleanly_and_resume_finishes(tmp_path: Path) -> None:
+    root = copy_sample(tmp_path / "tree")
+    with Emulator(EmulatorConfig(faults=[{"kind": "daily_quota", "count": 1}])) as emu:
+        first = chargen(root, emu.base_url, *run_args("--runner", "live", "--workers", "1"))
+        assert first.returncode == 1, first.stdout + first.stderr
+        assert "per-day quota" in first.stderr and f"chargen-es resume {RUN_ID}" in first.stderr
+        assert tags(root)["run.paused"] == 1
+        second = chargen(root, emu.base_url, "resume", RUN_ID)
+        assert second.returncode == 0, second.stdout + second.stderr
+    seen = tags(root)
+    assert seen["line.applied"] == 17 and seen["item.failed"] == 0
+
+
+def test_sigkill_torture_applies_no_task_twice(tmp_path: Path) -> None:
+    rng = random.Random(77)
+    root = copy_sample(tmp_path / "tree")
+    journal = root / ".chargen" / "batch" / RUN_ID / "journal.jsonl"
+    faults = [{"op": "models.generateContent", "kind": "latency", "seconds": 0.15}]
+    with Emulator(EmulatorConfig(faults=faults, rpm=30, quota_window_s=1.0)) as emu:
+        kills = 0
+        for _ in range(10):
+            sealed = journal.exists() and b'"plan.sealed"' in journal.read_bytes()
+            args = ("resume", RUN_ID) if sealed else tuple(run_args("--runner", "live", "--workers", "3"))
+            proc = start_process(root, emu.base_url, *args)
+            time.sleep(rng.uniform(0.6, 1.6))
+            if proc.poll() is not None:
+                proc.communicate()
+                break
+            proc.send_signal(signal.SIGKILL)
+            proc.communicate()
+            kills += 1
+        final = chargen(root, emu.base_url, "resume", RUN_ID)
+        assert final.returncode == 0, final.stdout + final.stderr
+    assert kills >= 5
+    applied = [e.key for e in events_of(root) if e.__struct_config__.tag == "line.applied"]
+    assert len(applied) == len(set(applied)) == 17
+    for name, keys in imagery_keys(root).items():
+        assert len(keys) == len(set(keys)), name
+    state = json.loads((journal.parent / "state.json").read_text())
+    assert state["phase"] == "completed" and state["counts"]["pending"] == 0
