@@ -1,0 +1,100 @@
+"""The layer rules of ARCHITECTURE.md, checked on the source (an import is an arrow).
+
+Walks the AST of every module in ``chargen_es/`` and ``projections/`` (function-level
+imports included) and fails on an arrow the architecture forbids.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+OURS = ("chargen_es", "projections")
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports(path: Path, module: str) -> set[str]:
+    """Absolute names of every module this file imports (relative imports resolved)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    is_pkg = path.name == "__init__.py"
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = module.split(".")
+                base = base[: len(base) - node.level + (1 if is_pkg else 0)]
+                prefix = ".".join(base + ([node.module] if node.module else []))
+            else:
+                prefix = node.module or ""
+            found.add(prefix)
+            found.update(f"{prefix}.{alias.name}" for alias in node.names)
+    return found
+
+
+MODULES = {
+    _module_name(p): _imports(p, _module_name(p))
+    for top in OURS
+    for p in sorted((REPO / top).rglob("*.py"))
+}
+
+
+def _ours(names: set[str]) -> set[str]:
+    return {n for n in names if n.split(".")[0] in OURS}
+
+
+def _is(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
+
+
+def test_the_walk_found_the_modules() -> None:
+    assert {"chargen_es.events", "chargen_es.journal", "projections", "projections.model"} <= set(MODULES)
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if _is(m, "projections")))
+def test_projections_import_only_the_events(module: str) -> None:
+    bad = {n for n in _ours(MODULES[module]) if not _is(n, "projections") and not _is(n, "chargen_es.events")
+           and n != "chargen_es"}
+    assert not bad, f"{module} imports {sorted(bad)}; projections may import only chargen_es.events"
+
+
+# ``python -m chargen_es`` is an entry point like the console script: it sits above the cli.
+ENTRY_POINTS = {"chargen_es.__main__"}
+
+
+def test_nothing_imports_the_cli() -> None:
+    offenders = {m: sorted(n for n in names if _is(n, "chargen_es.cli"))
+                 for m, names in MODULES.items() if not _is(m, "chargen_es.cli") and m not in ENTRY_POINTS}
+    assert not {m: n for m, n in offenders.items() if n}
+
+
+def test_only_the_gateway_imports_google_genai() -> None:
+    offenders = sorted(m for m, names in MODULES.items()
+                       if m != "chargen_es.gateway" and any(_is(n, "google.genai") or n == "google" for n in names))
+    assert not offenders, f"only chargen_es/gateway.py may import google.genai: {offenders}"
+
+
+def test_the_emulator_imports_nothing_of_ours_outside_itself() -> None:
+    bad = {m: sorted(n for n in _ours(names) if not _is(n, "chargen_es.emulator") and n != "chargen_es")
+           for m, names in MODULES.items() if _is(m, "chargen_es.emulator")}
+    assert not {m: n for m, n in bad.items() if n}
+
+
+def test_events_import_nothing_of_ours() -> None:
+    assert not {n for n in _ours(MODULES["chargen_es.events"]) if n != "chargen_es"}
+
+
+def test_journal_imports_only_events_and_errors() -> None:
+    allowed = ("chargen_es.events", "chargen_es.errors")
+    bad = {n for n in _ours(MODULES["chargen_es.journal"]) if n != "chargen_es" and not any(_is(n, a) for a in allowed)}
+    assert not bad
