@@ -5,8 +5,8 @@ then final. Its results are computed by a background worker right after create (
 large job does not stall the first poll after it is due) but revealed only once due;
 with ``job_seconds=0`` the first get after create waits for them. Output lines are
 shuffled with a seeded RNG because Google does not keep input order, and clients must
-join on ``key``. Job faults (FAILED, EXPIRED, PENDING forever) are drawn at create time
-and stored with the job, so they survive a restart.
+join on ``key``. Job faults (FAILED, EXPIRED, PENDING forever) and line faults are drawn
+at create time and stored with the job, so they are deterministic and survive a restart.
 """
 
 from __future__ import annotations
@@ -79,6 +79,10 @@ class BatchesApi:
         batch = field(body, "batch") or {}
         entries, inline, sha, input_config = self._entries(field(batch, "inputConfig") or {})
         display = str(field(batch, "displayName") or "")
+        for entry in entries:  # drawn now, in input order: deterministic, and persisted with the job
+            fault = content.LineFault.draw(self.faults, entry["key"], live=False)
+            if fault is not None:
+                entry["fault"] = fault.to_json()
         now = time.time()
         job_rule = self.faults.take_job(display)
         rec = BatchRec(id=new_id(), seq=self.store.next_seq(), model=f"models/{model.removeprefix('models/')}",
@@ -99,9 +103,9 @@ class BatchesApi:
         results: list[dict[str, Any]] = []
         ok = bad = 0
         for entry in rec.entries:
-            out = content.generate(rec.model, entry["request"], key=entry["key"], live=False,
-                                   faults=self.faults, file_is_live=self._file_is_live,
-                                   image_bytes=self.config.image_bytes)
+            out = content.generate(rec.model, entry["request"],
+                                   fault=content.LineFault.from_json(entry.get("fault")),
+                                   file_is_live=self._file_is_live, image_bytes=self.config.image_bytes)
             line: dict[str, Any] = {} if rec.inline else {"key": entry["key"]}
             if out.error is not None:
                 line["error"] = out.error

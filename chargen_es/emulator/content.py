@@ -24,6 +24,27 @@ _FILE_ID_RE = re.compile(r"files/([a-z0-9-]+)")
 
 
 @dataclass(frozen=True)
+class LineFault:
+    """A per-line failure drawn from a ``line`` rule; stored with a batch so it survives restarts."""
+
+    line_kind: str
+    code: int = 13
+    message: str | None = None
+
+    @classmethod
+    def draw(cls, faults: Faults, key: str, live: bool) -> LineFault | None:
+        rule = faults.take_line(key, live)
+        return None if rule is None else cls(rule.line_kind, rule.code, rule.message)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"line_kind": self.line_kind, "code": self.code, "message": self.message}
+
+    @classmethod
+    def from_json(cls, raw: Any) -> LineFault | None:
+        return None if not raw else cls(str(raw["line_kind"]), int(raw["code"]), raw.get("message"))
+
+
+@dataclass(frozen=True)
 class Outcome:
     """Either ``response`` (a GenerateContentResponse) or ``error`` (a google.rpc.Status)."""
 
@@ -71,9 +92,9 @@ def _usage(prompt: str, n_parts: int, out_tokens: int) -> dict[str, Any]:
             "totalTokenCount": prompt_tokens + out_tokens}
 
 
-def generate(model: str, request: Any, *, key: str, live: bool, faults: Faults,
+def generate(model: str, request: Any, *, fault: LineFault | None,
              file_is_live: Callable[[str], bool], image_bytes: int) -> Outcome:
-    """Answer one request; *key* is the batch line key (or the prompt for live calls)."""
+    """Answer one request, applying the line *fault* drawn for it by the caller."""
     if not isinstance(request, dict):
         return Outcome(error=line_status(3, "request must be a GenerateContentRequest object"))
     short_model = model.removeprefix("models/")
@@ -82,14 +103,13 @@ def generate(model: str, request: Any, *, key: str, live: bool, faults: Faults,
         if fid is None or not file_is_live(fid):
             return Outcome(error=line_status(5, f"File {uri!r} does not exist or has expired."))
     prompt = prompt_text(request)
-    rule = faults.take_line(key, live)
-    fault = rule.line_kind if rule else None
-    if rule is not None and fault == "error":
-        return Outcome(error=line_status(rule.code, rule.message or "Injected line failure."))
+    kind = fault.line_kind if fault else None
+    if fault is not None and kind == "error":
+        return Outcome(error=line_status(fault.code, fault.message or "Injected line failure."))
     n_parts = len(_file_refs(request))
     base: dict[str, Any] = {"modelVersion": short_model,
                             "responseId": hashlib.sha256(canonical(request)).hexdigest()[:20]}
-    if fault == "safety":
+    if kind == "safety":
         return Outcome(response={**base, "promptFeedback": {"blockReason": "SAFETY"},
                                  "usageMetadata": _usage(prompt, n_parts, 0)})
     seed = hashlib.sha256(canonical([short_model, request])).digest()
@@ -103,8 +123,8 @@ def generate(model: str, request: Any, *, key: str, live: bool, faults: Faults,
         obj = schema.instance(json_schema if json_schema is not None else oa_schema, seed)
         parts = [{"text": json.dumps(obj, ensure_ascii=False)}]
         out_tokens = len(parts[0]["text"]) // 4 + 1
-    elif _wants_image(short_model, gen) and fault != "text_only":
-        if fault == "image_safety":
+    elif _wants_image(short_model, gen) and kind != "text_only":
+        if kind == "image_safety":
             parts, finish, out_tokens = [], "IMAGE_SAFETY", 0
         else:
             ratio = field(field(gen, "imageConfig") or {}, "aspectRatio")

@@ -40,8 +40,8 @@ class ModelsApi:
             self._reject()
             raise ApiError(429, f"You exceeded your current quota for {short} (requests per minute).",
                            quota_details(False, short, self.config.rpm or 0, wait))
-        out = content.generate(model, body, key=content.prompt_text(body), live=True, faults=self.faults,
-                               file_is_live=lambda fid: self.store.live_file(fid) is not None,
+        fault = content.LineFault.draw(self.faults, content.prompt_text(body), live=True)
+        out = content.generate(model, body, fault=fault, file_is_live=lambda fid: self.store.live_file(fid) is not None,
                                image_bytes=self.config.image_bytes)
         with self.store.lock:
             self.store.totals["calls"] += 1

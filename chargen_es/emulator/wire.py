@@ -8,6 +8,7 @@ which accepts either. We never rewrite request keys wholesale: the keys under a 
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
 import re
 import secrets
@@ -92,8 +93,7 @@ def rfc3339(ts: float) -> str:
 
 def new_id(length: int = 12) -> str:
     """A resource id from ``[a-z0-9]``: the SDK cuts URIs at the first other character."""
-    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
-    return "".join(secrets.choice(alphabet) for _ in range(length))
+    return base64.b32encode(secrets.token_bytes(length)).decode("ascii")[:length].lower()
 
 
 def duration(seconds: float) -> str:
