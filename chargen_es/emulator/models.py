@@ -35,7 +35,7 @@ class ModelsApi:
             self._reject()
             raise ApiError(429, f"You exceeded your current quota for {short} (requests per day).",
                            quota_details(True, short, self.config.rpm or 250, 24 * 3600.0))
-        wait = self.quota.admit()
+        wait = self.quota.admit(short)
         if wait is not None:
             self._reject()
             raise ApiError(429, f"You exceeded your current quota for {short} (requests per minute).",

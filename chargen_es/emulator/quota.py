@@ -14,24 +14,28 @@ from collections import deque
 
 
 class Quota:
-    """Admits at most ``limit`` calls per ``window_s`` seconds; ``limit=None`` admits all."""
+    """Admits at most ``limit`` calls per ``window_s`` seconds per model; None admits all.
+
+    Per model, like Google's ``...PerProjectPerModel`` quotas.
+    """
 
     def __init__(self, limit: int | None, window_s: float = 60.0) -> None:
         self.limit = limit
         self.window_s = window_s
         self._lock = threading.Lock()
-        self._accepted: deque[float] = deque()
+        self._accepted: dict[str, deque[float]] = {}
 
-    def admit(self) -> float | None:
+    def admit(self, model: str) -> float | None:
         """Record an accepted call and return None, or return the seconds to wait."""
         if self.limit is None:
             return None
         now = time.monotonic()
         with self._lock:
+            accepted = self._accepted.setdefault(model, deque())
             horizon = now - self.window_s
-            while self._accepted and self._accepted[0] <= horizon:
-                self._accepted.popleft()
-            if len(self._accepted) >= self.limit:
-                return max(0.001, self._accepted[0] + self.window_s - now)
-            self._accepted.append(now)
+            while accepted and accepted[0] <= horizon:
+                accepted.popleft()
+            if len(accepted) >= self.limit:
+                return max(0.001, accepted[0] + self.window_s - now)
+            accepted.append(now)
             return None

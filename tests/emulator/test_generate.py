@@ -137,10 +137,11 @@ def test_rpm_quota_429_with_retry_info() -> None:
         assert quota["quotaDimensions"]["model"] == "gemini-2.5-flash"
         delay = float(details["RetryInfo"]["retryDelay"].removesuffix("s"))
         assert 0 < delay <= 0.5
+        client.models.generate_content(model="gemini-2.5-pro", contents="q")  # quotas are per model
         time.sleep(delay + 0.01)
         client.models.generate_content(model="gemini-2.5-flash", contents="q")
         stats = emu.stats()
-        assert stats["calls"] == 4 and stats["calls_rejected"] == 1
+        assert stats["calls"] == 5 and stats["calls_rejected"] == 1
 
 
 def test_daily_quota_fault(emu: Emulator, client: genai.Client) -> None:
