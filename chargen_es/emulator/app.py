@@ -10,6 +10,7 @@ handler and then asks the server to close the connection without sending the rep
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -95,6 +96,9 @@ class App:
             return self._run_with_faults(route)
         except ApiError as err:
             return error_reply(err)
+        except Exception as exc:  # a bug here must still answer like Google: a 500, not a reset
+            logging.getLogger(__name__).exception("emulator handler failed")
+            return error_reply(ApiError(500, f"Internal error: {exc!r}", headers=FINAL))
 
     def _run_with_faults(self, route: _Route) -> Reply:
         after_commit = daily = False

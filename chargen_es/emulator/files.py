@@ -91,19 +91,21 @@ class FilesApi:
                 raise ApiError(400, f"Upload declared {session.total} bytes but sent {len(session.buf)}.",
                                headers=FINAL)
             self.store.uploads.pop(upload_id, None)
-        rec = self.commit(session.file_id, bytes(session.buf), session.mime_type, session.display_name)
+        data = bytes(session.buf)
+        digest = sha256_hex(data)
         self.store.count_name(session.display_name, "uploads_completed")
         with self.store.lock:
-            self.store.uploads_by_sha256[rec.sha256] += 1
-        self.store.save_counters()
+            self.store.uploads_by_sha256[digest] += 1
+        rec = self.commit(session.file_id, data, session.mime_type, session.display_name,
+                          sha256=digest)  # also saves the counters
         return {"x-goog-upload-status": "final"}, {"file": rec.resource(version, base_url)}
 
     def commit(self, fid: str, data: bytes, mime: str, display: str | None,
-               source: str = "UPLOADED") -> FileRec:
+               source: str = "UPLOADED", sha256: str | None = None) -> FileRec:
         """Store a complete file (an upload or a generated output)."""
         now = time.time()
         rec = FileRec(id=fid, seq=self.store.next_seq(), display_name=display, mime_type=mime,
-                      create_ts=now, expire_ts=now + self.config.file_ttl_s, sha256=sha256_hex(data),
+                      create_ts=now, expire_ts=now + self.config.file_ttl_s, sha256=sha256 or sha256_hex(data),
                       source=source, data=data)
         self.store.put_file(rec)
         return rec

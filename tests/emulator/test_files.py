@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import io
@@ -141,3 +142,18 @@ def test_docs_download_path_and_metadata_without_alt(emu: Emulator, client: gena
     with httpx2.Client(base_url=emu.base_url, headers={"x-goog-api-key": "k"}) as http:
         assert http.get(f"/download/v1beta/files/{fid}:download?alt=media").content == b"doc-form"
         assert http.get(f"/v1beta/files/{fid}:download").json()["name"] == f.name
+
+
+def test_async_client_roundtrip(emu: Emulator) -> None:
+    async def go() -> None:
+        client = make_client(emu, "v1beta").aio
+        try:
+            f = await client.files.upload(file=io.BytesIO(b"async bytes"), config={"mime_type": "text/plain"})
+            assert (await client.files.get(name=f.name)).size_bytes == 11
+            assert await client.files.download(file=f.name) == b"async bytes"
+            assert [x.name async for x in await client.files.list()] == [f.name]
+            await client.files.delete(name=f.name)
+        finally:
+            await client.aclose()
+
+    asyncio.run(go())
