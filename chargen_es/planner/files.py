@@ -8,6 +8,7 @@ file per plan (many scenes share an entity's references).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import posixpath
@@ -58,34 +59,81 @@ class FileIndex:
         rel = posixpath.normpath(posixpath.join(entity_rel, text))
         if rel == ".." or rel.startswith("../"):
             raise PathProblem(f"reference {ref!r} leaves the root")
-        self.check_inside(rel, ref)
+        self._check_real(self.real_dir(posixpath.dirname(rel)), ref)
         return rel
 
     def check_inside(self, rel: str, shown: str) -> None:
         """Refuse a path whose real location (symlinks followed) is outside the root."""
         folder, name = posixpath.split(rel)
-        real_dir = self._real_dirs.get(folder)
-        if real_dir is None:
-            real_dir = os.path.realpath(os.path.join(self.real_root, folder))
-            self._real_dirs[folder] = real_dir
-        full = os.path.join(real_dir, name)
+        full = os.path.join(self.real_dir(folder), name)
         if os.path.islink(full):
-            full = os.path.realpath(full)
-        if full != self.real_root and not full.startswith(self.real_root + os.sep):
+            self._check_real(os.path.realpath(full), shown)
+
+    def real_dir(self, folder: str) -> str:
+        """Real path of a root-relative folder, one ``lstat`` per folder not seen before.
+
+        Walking up through the cache keeps it at one system call per new folder instead
+        of ``os.path.realpath``'s one per path component.
+        """
+        hit = self._real_dirs.get(folder)
+        if hit is not None:
+            return hit
+        if not folder:
+            real = self.real_root
+        else:
+            parent, name = posixpath.split(folder)
+            real = os.path.join(self.real_dir(parent), name)
+            if os.path.islink(real):
+                real = os.path.realpath(real)
+        self._real_dirs[folder] = real
+        return real
+
+    def remember_dir(self, folder: str, real: str) -> None:
+        """Enter a folder already known not to be a symlink (from a directory listing)."""
+        self._real_dirs[folder] = real
+
+    def check_real(self, real: str, shown: str) -> None:
+        """Raise PathProblem unless the real path ``real`` lies inside the root."""
+        self._check_real(real, shown)
+
+    def _check_real(self, real: str, shown: str) -> None:
+        if real != self.real_root and not real.startswith(self.real_root + os.sep):
             raise PathProblem(f"reference {shown!r} points outside the root (symlink)")
 
     def digest(self, rel: str) -> tuple[str, int]:
-        """SHA-256 hex and size of a root-relative file (cached). Raises OSError."""
+        """SHA-256 hex and size of a root-relative file (cached).
+
+        The folder's real path must be inside the root; the file itself is opened with
+        ``O_NOFOLLOW`` so a symlinked file costs nothing extra unless it is one, and then
+        it must point inside the root too.
+        Raises OSError, or PathProblem for a symlink leading out.
+        """
         hit = self._hashes.get(rel)
-        if hit is None:
-            with open(os.path.join(self.real_root, rel), "rb") as fh:
-                data = fh.read()
-            hit = (hashlib.sha256(data).hexdigest(), len(data))
-            self._hashes[rel] = hit
+        if hit is not None:
+            return hit
+        folder, name = posixpath.split(rel)
+        real_dir = self.real_dir(folder)
+        self._check_real(real_dir, rel)
+        full = os.path.join(real_dir, name)
+        try:
+            fd = os.open(full, _NOFOLLOW)
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            real = os.path.realpath(full)
+            self._check_real(real, rel)
+            fd = os.open(real, os.O_RDONLY)
+        with os.fdopen(fd, "rb") as fh:
+            data = fh.read()
+        hit = (hashlib.sha256(data).hexdigest(), len(data))
+        self._hashes[rel] = hit
         return hit
 
 
-def read_text(path: Path) -> tuple[str | None, str | None, int | None]:
+_NOFOLLOW = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+
+
+def read_text(path: str | Path) -> tuple[str | None, str | None, int | None]:
     """Read a UTF-8 content file: ``(text, problem, line)``; text is None on a problem.
 
     ``None, None, None`` means the file does not exist (the caller decides if that is

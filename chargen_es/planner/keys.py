@@ -14,6 +14,7 @@ a single path component that cannot climb out of the entity's ``images`` folder.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -76,6 +77,7 @@ def analyze_key(
     return f"{entity_type}/{slug}/analyze:{image_stem}@sha256:{digest16(doc)}"
 
 
+@functools.lru_cache(maxsize=4096)
 def safe_name(scene_id: str) -> str:
     """One safe path component from a scene id.
 

@@ -45,19 +45,31 @@ def compile_prompt(
     negative_prompt: str,
 ) -> str:
     """The generation prompt for one scene, in the order the module docstring gives."""
+    return compile_scene(entity_prefix(style, entity_style, name, description), prompt, negative_prompt)
+
+
+def entity_prefix(style: str, entity_style: str, name: str, description: str) -> str:
+    """Parts 1-3, shared by every scene of an entity (computed once per entity)."""
     parts = [clean(style), clean(entity_style)]
     subject = clean(name)
     desc = clean(description)
-    if subject or desc:
-        head = f"Subject: {subject}." if subject else ""
-        parts.append(f"{head} {desc}".strip() if head else desc)
+    if subject:
+        parts.append(f"Subject: {subject}. {desc}".rstrip())
+    else:
+        parts.append(desc)
+    return "\n\n".join(p for p in parts if p)
+
+
+def compile_scene(prefix: str, prompt: str, negative_prompt: str) -> str:
+    """Parts 4-5 appended to an entity's prefix."""
+    parts = [prefix] if prefix else []
     body = clean(prompt)
     if body:
         parts.append(f"Scene: {body}")
     avoid = clean(negative_prompt)
     if avoid:
         parts.append(f"Avoid: {avoid}")
-    return "\n\n".join(p for p in parts if p)
+    return "\n\n".join(parts)
 
 
 def compile_analysis_prompt(analysis_prompt: str) -> str:

@@ -61,7 +61,7 @@ class Entity:
 
 def load_yaml(root: Path, rel: str, problems: list[ContentError], required: bool) -> tuple[bool, Any]:
     """Read and parse ``root/rel``: ``(ok, document)``; problems are appended."""
-    text, problem, line = read_text(root / rel)
+    text, problem, line = read_text(os.path.join(root, rel))
     if text is None:
         if problem is not None:
             problems.append(ContentError(rel, problem, line))
@@ -86,13 +86,23 @@ def load_workspace(root: Path) -> tuple[Workspace, list[ContentError]]:
     return ws, problems + more
 
 
-def list_slugs(root: Path, entity_type: str) -> list[str]:
-    """Entity folders of one type, sorted; hidden folders are ignored."""
+def list_slugs(root: Path, entity_type: str, files: FileIndex | None = None) -> list[str]:
+    """Entity folders of one type, sorted; hidden folders are ignored.
+
+    With ``files``, folders the listing shows are not symlinks are entered in its
+    real-path cache, saving one ``lstat`` per entity.
+    """
     try:
         with os.scandir(root / entity_type) as it:
-            return sorted(e.name for e in it if not e.name.startswith(".") and e.is_dir())
+            entries = [e for e in it if not e.name.startswith(".") and e.is_dir()]
     except (FileNotFoundError, NotADirectoryError):
         return []
+    if files is not None:
+        base = files.real_dir(entity_type)
+        for e in entries:
+            if not e.is_symlink():
+                files.remember_dir(f"{entity_type}/{e.name}", os.path.join(base, e.name))
+    return sorted(e.name for e in entries)
 
 
 def load_entity(root: Path, files: FileIndex, entity_type: str, slug: str) -> Entity:
@@ -101,7 +111,7 @@ def load_entity(root: Path, files: FileIndex, entity_type: str, slug: str) -> En
     ent = Entity(entity_type, slug, rel, f"{rel}/{ENTITY_FILES[entity_type]}")
     problems = ent.problems
     try:
-        files.check_inside(rel, rel)
+        files.check_real(files.real_dir(rel), rel)
     except PathProblem:
         problems.append(ContentError(rel, "entity folder is a symlink pointing outside the root"))
         return ent
@@ -116,8 +126,11 @@ def load_entity(root: Path, files: FileIndex, entity_type: str, slug: str) -> En
         specs, more = check_scenes(doc, ideas)
         problems.extend(more)
         for spec in specs:
-            own = _resolve(files, rel, spec.references, ideas, problems)
-            ent.scenes.append(Scene(spec, _merge(base_refs, own)))
+            if spec.references:
+                own = _resolve(files, rel, spec.references, ideas, problems)
+                ent.scenes.append(Scene(spec, _merge(base_refs, own)))
+            else:
+                ent.scenes.append(Scene(spec, base_refs))
     imagery = f"{rel}/{IMAGERY_FILE}"
     ok, doc = load_yaml(root, imagery, problems, required=False)
     if ok:
@@ -147,16 +160,15 @@ def _resolve(
     for written, line in refs:
         try:
             rel = files.rel_reference(entity_rel, written)
+            mime = mime_for(rel)
+            if not mime:
+                kinds = ", ".join(sorted({m.split("/")[1] for m in MIME_BY_EXT.values()}))
+                problems.append(ContentError(file, f"reference {written!r} is not an image ({kinds})", line))
+                continue
+            sha, size = files.digest(rel)
         except PathProblem as exc:
             problems.append(ContentError(file, str(exc), line))
             continue
-        mime = mime_for(rel)
-        if not mime:
-            kinds = ", ".join(sorted({m.split("/")[1] for m in MIME_BY_EXT.values()}))
-            problems.append(ContentError(file, f"reference {written!r} is not an image ({kinds})", line))
-            continue
-        try:
-            sha, size = files.digest(rel)
         except FileNotFoundError:
             problems.append(ContentError(file, f"reference {written!r} not found ({rel})", line))
             continue
@@ -182,12 +194,5 @@ def list_images(root: Path, files: FileIndex, entity_rel: str) -> list[str]:
             )
     except (FileNotFoundError, NotADirectoryError):
         return []
-    out = []
-    for name in names:
-        try:
-            files.check_inside(f"{folder}/{name}", name)
-        except PathProblem:
-            continue
-        out.append(f"{folder}/{name}")
-    return out
+    return [f"{folder}/{name}" for name in names]
 

@@ -66,6 +66,8 @@ def _opt_text(doc: LineDict, key: str, file: str, problems: list[ContentError]) 
     value = doc.get(key)
     if value is None:
         return ""
+    if value.__class__ is str:
+        return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
     if not isinstance(value, str):
@@ -76,6 +78,8 @@ def _opt_text(doc: LineDict, key: str, file: str, problems: list[ContentError]) 
 
 def _required_text(doc: LineDict, key: str, what: str, file: str, problems: list[ContentError]) -> str:
     value = doc.get(key)
+    if value.__class__ is str and value and not value.isspace():
+        return value
     if value is None or (isinstance(value, str) and not value.strip()):
         problems.append(ContentError(file, f"{what} is missing required field '{key}'", doc.line_of(key)))
         return ""

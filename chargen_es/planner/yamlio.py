@@ -1,12 +1,17 @@
 """YAML loading that remembers where things were, for ``file:line`` messages.
 
 Pre-flight validation must name the line of a broken scene, so plain ``safe_load`` is
-not enough. A full position-tracking loader (ruamel-style) would cost several times the
-parse, and the planning budget is 1.5x a bare ``yaml.CSafeLoader`` parse. So the one
-change here is in collection construction: every mapping becomes a :class:`LineDict`, a
-``dict`` carrying the 1-based line where it starts and the line of each of its keys, and
-every sequence a :class:`LineList` with the line of each item. The C parser still does
-all the scanning; the extra cost is one attribute store per collection and per key.
+not enough. A full position-tracking loader would cost several times the parse, and the
+planning budget is 1.5x a bare ``yaml.CSafeLoader`` parse. So the C parser still does
+all the scanning and composing, and only construction changes: every mapping becomes a
+:class:`LineDict` and every sequence a :class:`LineList`, which keep the YAML node they
+came from. Lines are read off that node only when a message needs one, so the common,
+valid case pays one attribute store per collection. A lean resolver and a direct
+one-pass builder (:class:`_Builder`) more than pay for it: loading ends up faster than
+a bare ``yaml.load(..., CSafeLoader)``.
+
+Validation consumes a document right after loading it, so the nodes die with the
+document; nothing here is meant to be kept for the whole plan.
 """
 
 from __future__ import annotations
@@ -14,81 +19,191 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+STR_TAG = "tag:yaml.org,2002:str"
+INT_TAG = "tag:yaml.org,2002:int"
+MAP_TAG = "tag:yaml.org,2002:map"
+SEQ_TAG = "tag:yaml.org,2002:seq"
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
 
 class LineDict(dict[str, Any]):
-    """A mapping from YAML that knows its own line and the line of each key."""
+    """A mapping from YAML that can say on which line it, or one of its keys, is."""
 
-    __slots__ = ("line", "key_lines")
+    __slots__ = ("node",)
+    node: Any
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.line = 0
-        self.key_lines: dict[Any, int] = {}
+    @property
+    def line(self) -> int:
+        """1-based line where the mapping starts (0 if built by hand)."""
+        node = getattr(self, "node", None)
+        return node.start_mark.line + 1 if node is not None else 0
 
-    def line_of(self, key: str) -> int:
+    def line_of(self, key: Any) -> int:
         """Line of ``key`` if present, else the line the mapping starts on."""
-        return self.key_lines.get(key, self.line)
+        node = getattr(self, "node", None)
+        if node is None:
+            return 0
+        text = str(key)
+        for key_node, _ in node.value:
+            if isinstance(key_node, ScalarNode) and key_node.value in (key, text):
+                return key_node.start_mark.line + 1
+        return self.line
+
+    @property
+    def key_lines(self) -> dict[Any, int]:
+        """Every key's line (for tests and tools; validation uses :meth:`line_of`)."""
+        return {k: self.line_of(k) for k in self}
 
 
 class LineList(list[Any]):
-    """A sequence from YAML that knows its own line and the line of each item."""
+    """A sequence from YAML that can say on which line it, or one of its items, is."""
 
-    __slots__ = ("line", "item_lines")
+    __slots__ = ("node",)
+    node: Any
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.line = 0
-        self.item_lines: list[int] = []
+    @property
+    def line(self) -> int:
+        node = getattr(self, "node", None)
+        return node.start_mark.line + 1 if node is not None else 0
 
     def line_of(self, index: int) -> int:
         """Line of item ``index``, else the line the sequence starts on."""
-        return self.item_lines[index] if 0 <= index < len(self.item_lines) else self.line
+        node = getattr(self, "node", None)
+        if node is None:
+            return 0
+        if 0 <= index < len(node.value):
+            return node.value[index].start_mark.line + 1
+        return self.line
+
+    @property
+    def item_lines(self) -> list[int]:
+        return [self.line_of(i) for i in range(len(self))]
 
 
 class LineLoader(_BaseLoader):  # type: ignore[valid-type,misc]
-    """``CSafeLoader`` (when libyaml is there) whose mappings are :class:`LineDict`."""
+    """``CSafeLoader`` (when libyaml is there) with a lean resolver.
+
+    The content tree never uses path resolvers, so ``descend_resolver`` and
+    ``ascend_resolver`` are no-ops; implicit resolution of plain scalars is memoised for
+    short values (keys and enum-like values repeat across thousands of files).
+    """
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        return None
+
+    def ascend_resolver(self) -> None:
+        return None
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        if kind is ScalarNode:
+            if implicit[0]:
+                hit = _RESOLVED.get(value)
+                if hit is not None:
+                    return hit
+                tag = STR_TAG
+                for candidate, regexp in _RESOLVERS.get(value[:1], _WILDCARD):
+                    if regexp.match(value):
+                        tag = candidate
+                        break
+                if len(value) <= 24:
+                    if len(_RESOLVED) > 50_000:
+                        _RESOLVED.clear()
+                    _RESOLVED[value] = tag
+                return tag
+            return STR_TAG
+        return MAP_TAG if kind is MappingNode else SEQ_TAG
 
 
-def _construct_map(loader: Any, node: yaml.MappingNode) -> Any:
-    data = LineDict()
-    data.line = node.start_mark.line + 1
-    yield data
-    loader.flatten_mapping(node)
-    construct = loader.construct_object
-    lines = data.key_lines
-    for key_node, value_node in node.value:
-        key = construct(key_node)
-        try:
-            data[key] = construct(value_node)
-        except TypeError as exc:  # unhashable key such as a list
-            raise yaml.constructor.ConstructorError(
-                "while constructing a mapping", node.start_mark, f"found unhashable key ({exc})",
-                key_node.start_mark,
-            ) from None
-        lines[key] = key_node.start_mark.line + 1
+_RESOLVED: dict[str, str] = {}
+_WILDCARD: list[Any] = list(LineLoader.yaml_implicit_resolvers.get(None, []))
+_RESOLVERS: dict[str, list[Any]] = {
+    first: list(found) + _WILDCARD for first, found in LineLoader.yaml_implicit_resolvers.items() if first is not None
+}
 
 
-def _construct_seq(loader: Any, node: yaml.SequenceNode) -> Any:
-    data = LineList()
-    data.line = node.start_mark.line + 1
-    yield data
-    construct = loader.construct_object
-    data.extend([construct(child) for child in node.value])
-    data.item_lines = [child.start_mark.line + 1 for child in node.value]
+class _Builder:
+    """Builds Python values from the composed node graph in one recursive pass.
+
+    PyYAML's own constructor runs every node through a generic dispatch with generator
+    bookkeeping; for plain maps, lists and strings (nearly all of a content tree) this
+    does the same work directly. Anything else (ints, bools, timestamps, merge keys,
+    custom tags) is handed to the loader's constructor, so semantics stay PyYAML's.
+    One deliberate difference: a plain scalar like ``16:9`` that YAML 1.1 reads as a
+    base-60 integer (969) stays the text ``"16:9"``, because here it is an aspect ratio.
+    """
+
+    __slots__ = ("loader", "memo")
+
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+        self.memo: dict[Any, Any] = {}
+
+    def build(self, node: Any) -> Any:
+        cls = node.__class__
+        tag = node.tag
+        if cls is ScalarNode:
+            if tag == STR_TAG:
+                return node.value
+            if tag == INT_TAG and ":" in node.value:
+                return node.value
+            return self.loader.construct_object(node, deep=True)
+        hit = self.memo.get(node)
+        if hit is not None:
+            return hit
+        if cls is MappingNode and tag == MAP_TAG:
+            return self._mapping(node)
+        if cls is SequenceNode and tag == SEQ_TAG:
+            seq = LineList()
+            seq.node = node
+            self.memo[node] = seq
+            build = self.build
+            seq.extend([
+                child.value if child.__class__ is ScalarNode and child.tag == STR_TAG else build(child)
+                for child in node.value
+            ])
+            return seq
+        return self.loader.construct_object(node, deep=True)
+
+    def _mapping(self, node: Any) -> LineDict:
+        data = LineDict()
+        data.node = node
+        self.memo[node] = data
+        pairs = node.value
+        for key_node, _ in pairs:
+            if key_node.tag == MERGE_TAG:
+                self.loader.flatten_mapping(node)
+                pairs = node.value
+                break
+        build = self.build
+        for key_node, value_node in pairs:
+            if key_node.__class__ is ScalarNode and key_node.tag == STR_TAG:
+                key = key_node.value
+            else:
+                key = build(key_node)
+            if value_node.__class__ is ScalarNode and value_node.tag == STR_TAG:
+                value = value_node.value
+            else:
+                value = build(value_node)
+            try:
+                data[key] = value
+            except TypeError as exc:  # an unhashable key such as a list
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark, f"found unhashable key ({exc})",
+                    key_node.start_mark,
+                ) from None
+        return data
 
 
-LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
-LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
-
-
-def load(text: str) -> Any:
+def load(text: str | bytes) -> Any:
     """Parse one YAML document; raises ``yaml.YAMLError`` (with a mark) on bad syntax."""
     loader = LineLoader(text)
     try:
-        return loader.get_single_data()
+        node = loader.get_single_node()
+        return None if node is None else _Builder(loader).build(node)
     finally:
         loader.dispose()
 
