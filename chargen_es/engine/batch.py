@@ -36,6 +36,7 @@ from chargen_es.gateway import Gateway, RemoteFile, RemoteJob
 
 T = TypeVar("T")
 RESULT_FAILED_STATES = frozenset({"FAILED", "EXPIRED"})
+APPLY_GROUP = 32  # line outcomes per journal group commit while applying
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ class BatchRunner:
         self._listing: dict[str, RemoteFile] | None = None
         self._listing_lock = trio.Lock()
         self._sha_locks: dict[str, trio.Lock] = {}
+        self._fresh_downloads: set[int] = set()
         self.ctx = ApplyContext(root=options.root, run_dir=options.run_dir, run_id=recorder.view.run_id,
                                 generated_at=options.generated_at)
 
@@ -366,13 +368,16 @@ class BatchRunner:
         self.rec.record(ev.ResultsDownloaded(chunk=chunk, path=dest.relative_to(self.opt.root).as_posix(),
                                              sha256=got.sha256, bytes=got.bytes, lines=got.lines,
                                              remote_name=job.output_file))
+        self._fresh_downloads.add(chunk)
 
     # -- applying ------------------------------------------------------------------
 
     async def apply(self, chunk: int) -> None:
         record = self.view.downloads[chunk]
         path = self.opt.root / record.path
-        if not path.exists() or await trio.to_thread.run_sync(staging.file_sha256, path) != record.sha256:
+        fresh = chunk in self._fresh_downloads  # hashed while it streamed in, moments ago
+        if not fresh and (not path.exists()
+                          or await trio.to_thread.run_sync(staging.file_sha256, path) != record.sha256):
             await self.download(chunk)  # a results file that is gone or changed is fetched again
             record = self.view.downloads[chunk]
         self.progress.phase("applying", f"chunk {chunk}")
@@ -380,13 +385,30 @@ class BatchRunner:
         await trio.to_thread.run_sync(self._apply_file, chunk, path, token)
 
     def _apply_file(self, chunk: int, path: Path, token: trio.lowlevel.TrioToken) -> None:
-        """Worker thread: stream the results file; journal appends hop back to trio."""
-        def record(*events: ev.Event) -> None:
-            trio.from_thread.run_sync(self.rec.record, *events, trio_token=token)
+        """Worker thread: stream the results file, apply each line, journal in groups.
+
+        Outcomes are appended in group commits of up to ``APPLY_GROUP`` events (one fsync
+        each): every effect of a line is durable before its event is, and re-applying a
+        line whose event was lost in a crash rewrites nothing, so batching the events
+        costs no safety. Journal appends hop back to the trio thread (one writer).
+        """
+        pending: list[ev.Event] = []
+
+        def flush() -> None:
+            if pending:
+                trio.from_thread.run_sync(self.rec.record, *pending, trio_token=token)
+                self.progress.advance("items", sum(1 for e in pending if not isinstance(e, ev.ResultIgnored)))
+                pending.clear()
+
+        def record(event: ev.Event) -> None:
+            pending.append(event)
+            if len(pending) >= APPLY_GROUP:
+                flush()
 
         view = self.view
         planned = set(view.chunks[chunk])
         seen: set[str] = set()
+        ignored = {(k, r) for c, k, r in view.ignored if c == chunk}
         with open(path, "rb") as f:
             for lineno, raw in enumerate(f, 1):
                 line = raw.rstrip(b"\r\n")
@@ -394,27 +416,25 @@ class BatchRunner:
                     continue
                 try:
                     parsed = decode_line(line)
+                    key = parsed.key
                 except Exception:  # noqa: BLE001 - any garbage line is reported, never fatal
-                    if (chunk, f"line:{lineno}", "unparseable") not in view.ignored:
-                        record(ev.ResultIgnored(key=f"line:{lineno}", chunk=chunk, reason="unparseable", line=lineno))
-                    continue
-                key = parsed.key
-                reason = "unknown" if key not in planned else "duplicate" if key in seen else ""
+                    parsed, key = None, f"line:{lineno}"
+                reason = ("unparseable" if parsed is None else "unknown" if key not in planned
+                          else "duplicate" if key in seen else "")
                 if reason:
-                    if (chunk, key, reason) not in view.ignored:
+                    if (key, reason) not in ignored:
+                        ignored.add((key, reason))
                         record(ev.ResultIgnored(key=key, chunk=chunk, reason=reason, line=lineno))
                     continue
                 seen.add(key)
-                if view.settled(key):
+                if parsed is None or view.settled(key):
                     continue
-                event = apply_outcome(self.ctx, view.tasks[key], from_line(parsed), line)
-                record(event)
-                self.progress.advance("items")
+                record(apply_outcome(self.ctx, view.tasks[key], from_line(parsed), line))
         for key in view.chunks[chunk]:
             if key not in seen and not view.settled(key):
                 record(fail(self.ctx, view.tasks[key], "result", "missing",
                             "the job's output has no line for this key", True))
-                self.progress.advance("items")
+        flush()
 
     # -- clean-up ------------------------------------------------------------------
 
