@@ -95,3 +95,14 @@ def test_stats_shape(emu: Emulator, http: httpx2.Client) -> None:
 def test_prefixed_control_and_api_paths(http: httpx2.Client) -> None:
     assert http.get("/gw/v1beta/files", headers=KEY).json() == {}
     assert "operations" in http.get("/gw/_emulator/stats").json()
+
+
+def test_default_and_max_page_sizes(emu: Emulator, http: httpx2.Client) -> None:
+    for i in range(105):
+        assert _chunk(http, _start(http, 1, f"f{i}"), b"x", 0, True).status_code == 200
+    first = http.get("/v1/files", headers=KEY).json()
+    assert len(first["files"]) == 10 and first["nextPageToken"]
+    big = http.get("/v1/files?pageSize=1000", headers=KEY).json()
+    assert len(big["files"]) == 100
+    last = http.get(f"/v1/files?pageSize=1000&pageToken={big['nextPageToken']}", headers=KEY).json()
+    assert len(last["files"]) == 5 and "nextPageToken" not in last
