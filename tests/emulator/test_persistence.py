@@ -26,7 +26,7 @@ def test_state_survives_restart(tmp_path: Path) -> None:
     finally:
         first.stop()
     assert not list((tmp_path / "emu").rglob("*.tmp"))
-    with Emulator(cfg) as second:
+    with first.start() as second:  # the same object restarts from the data directory
         client = make_client(second, "v1beta")
         assert client.files.download(file=ref.name) == b"reference bytes"
         assert client.files.get(name=ref.name).sha256_hash == ref.sha256_hash
