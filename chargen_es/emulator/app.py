@@ -102,10 +102,12 @@ class App:
 
     def _run_with_faults(self, route: _Route) -> Reply:
         after_commit = daily = False
-        for rule in self.faults.take_request(route.op):
+        fired = self.faults.take_request(route.op)
+        for rule in fired:
             if rule.kind == "latency":
                 time.sleep(rule.seconds)
-            elif rule.kind == "drop":
+        for rule in fired:
+            if rule.kind == "drop":
                 return Reply(drop=True)
             elif rule.kind == "drop_after_commit":
                 after_commit = True

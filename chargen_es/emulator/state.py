@@ -10,6 +10,7 @@ not persisted: a restart loses them, as a client would see after a long outage.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import os
@@ -42,8 +43,6 @@ class FileRec:
     data: bytes = b""
 
     def resource(self, version: str, base_url: str) -> dict[str, Any]:
-        import base64
-
         out: dict[str, Any] = {"name": f"files/{self.id}", "mimeType": self.mime_type,
                                "sizeBytes": str(len(self.data)), "createTime": rfc3339(self.create_ts),
                                "updateTime": rfc3339(self.create_ts),
