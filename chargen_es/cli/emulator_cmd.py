@@ -53,6 +53,9 @@ def _load_faults(path: Path | None) -> list[dict[str, Any]] | None:
 def emulator(host: str, port: int, data_dir: Path | None, job_seconds: float, faults_file: Path | None,
              rpm: int | None, quota_window: float, image_bytes: int, file_ttl: float, seed: int) -> None:
     """Serve the embedded Gemini API emulator; prints its base URL first."""
+    if not (host.startswith("127.") or host in ("localhost", "::1")):
+        # any key is accepted, so the emulator must never be reachable from the network
+        raise click.BadParameter(f"{host}: the emulator binds loopback addresses only", param_hint="--host")
     cfg = EmulatorConfig(host=host, port=port, data_dir=data_dir, job_seconds=job_seconds,
                          faults=_load_faults(faults_file), rpm=rpm, quota_window_s=quota_window,
                          image_bytes=image_bytes, file_ttl_s=file_ttl, seed=seed)
