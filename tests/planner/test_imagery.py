@@ -1,0 +1,148 @@
+"""imagery.yaml updates: set by task_key, idempotent, user keys kept, mode kept, atomic."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import yaml
+
+from chargen_es import imagery
+from chargen_es.events import FileRef, Output, Task
+from tests.planner.helpers import png, sha, write
+
+
+def task(entity_type: str = "characters", slug: str = "ada", scene: str = "one", kind: str = "generate",
+         key: str | None = None) -> Task:
+    return Task(
+        key=key or f"{entity_type}/{slug}/{scene}@sha256:0123456789abcdef", kind=kind, entity_type=entity_type,
+        slug=slug, scene=scene, prompt="Subject: Ada.\n\nScene: a map.", model="gemini-3-pro-image-preview",
+        output_dir=f"{entity_type}/{slug}/images", output_stem=f"{scene}-20251219T120000Z",
+        input_image=FileRef(path=f"{entity_type}/{slug}/images/pic.png", sha256="a" * 64) if kind == "analyze" else None,
+    )
+
+
+def output(root: Path, t: Task, seed: str = "img") -> Output:
+    data = png(seed)
+    rel = f"{t.output_dir}/{t.output_stem}.png"
+    write(root, rel, data)
+    return Output(path=rel, sha256=sha(data), bytes=len(data), mime="image/png")
+
+
+def load(root: Path, t: Task) -> dict:
+    return yaml.safe_load(imagery.imagery_path(root, t).read_text(encoding="utf-8"))
+
+
+def test_character_entry_shape_and_idempotence(tmp_path):
+    t = task()
+    out = output(tmp_path, t)
+    assert imagery.record_generated(tmp_path, t, [out], "run-1", "2025-12-19T12:00:00.000Z", "batch") is True
+    before = imagery.imagery_path(tmp_path, t).read_bytes()
+    assert imagery.record_generated(tmp_path, t, [out], "run-1", "2025-12-19T12:09:00.000Z", "batch") is False
+    assert imagery.record_generated(tmp_path, t, out, "run-1", "2025-12-19T12:00:00.000Z") is False
+    assert imagery.imagery_path(tmp_path, t).read_bytes() == before
+    assert load(tmp_path, t) == {"generated_images": [{
+        "custom_id": t.key, "file_name": "one-20251219T120000Z.png", "file_path": "images/one-20251219T120000Z.png",
+        "prompt_used": t.prompt, "provider": "google", "model": t.model, "generated_at": "2025-12-19T12:00:00.000Z",
+        "batch_run_id": "run-1", "task_key": t.key, "sha256": out.sha256,
+    }]}
+
+
+def test_user_keys_are_kept(tmp_path):
+    t = task()
+    write(tmp_path, "characters/ada/imagery.yaml", """
+        favourite: true
+        generated_images:
+          - task_key: other@sha256:1111111111111111
+            file_path: images/old.png
+            rating: 5
+          - task_key: characters/ada/one@sha256:0123456789abcdef
+            file_path: images/stale.png
+            sha256: old
+            my_note: keep me
+        analyses: []
+        """)
+    out = output(tmp_path, t)
+    assert imagery.record_generated(tmp_path, t, [out], "run-2", "2025-12-19T12:00:00.000Z", "batch")
+    data = load(tmp_path, t)
+    assert data["favourite"] is True and data["analyses"] == []
+    assert data["generated_images"][0] == {"task_key": "other@sha256:1111111111111111",
+                                           "file_path": "images/old.png", "rating": 5}
+    entry = data["generated_images"][1]
+    assert entry["my_note"] == "keep me" and entry["file_path"] == "images/one-20251219T120000Z.png"
+    assert entry["sha256"] == out.sha256 and len(data["generated_images"]) == 2
+
+
+def test_location_run_entry_set_by_key(tmp_path):
+    t1, t2 = task("locations", "port", "one"), task("locations", "port", "two")
+    o1, o2 = output(tmp_path, t1, "a"), output(tmp_path, t2, "b")
+    assert imagery.record_generated(tmp_path, t1, [o1], "run-1", "T", "batch")
+    assert imagery.record_generated(tmp_path, t2, [o2], "run-1", "T", "batch")
+    assert not imagery.record_generated(tmp_path, t1, [o1], "run-1", "T2", "batch")
+    data = load(tmp_path, t1)
+    assert len(data["imagery_runs"]) == 1
+    run = data["imagery_runs"][0]
+    assert {k: run[k] for k in ("run_id", "generated_at", "provider", "model", "mode")} == {
+        "run_id": "run-1", "generated_at": "T", "provider": "google", "model": t1.model, "mode": "batch"}
+    assert run["images"] == [
+        {"task_key": t1.key, "file_path": "images/one-20251219T120000Z.png", "status": "ok", "sha256": o1.sha256},
+        {"task_key": t2.key, "file_path": "images/two-20251219T120000Z.png", "status": "ok", "sha256": o2.sha256},
+    ]
+    assert imagery.record_generated(tmp_path, t1, [o1], "run-2", "T3", "live")
+    assert [r["run_id"] for r in load(tmp_path, t1)["imagery_runs"]] == ["run-1", "run-2"]
+
+
+def test_analysis_entry(tmp_path):
+    t = task(kind="analyze", scene="analyze:pic", key="characters/ada/analyze:pic@sha256:0123456789abcdef")
+    write(tmp_path, "characters/ada/character.yaml", "name: Ada\n")
+    rel = "characters/ada/images/pic.png.analysis.json"
+    assert imagery.record_analysis(tmp_path, t, rel, "run-1")
+    assert not imagery.record_analysis(tmp_path, t, rel, "run-1")
+    assert load(tmp_path, t) == {"analyses": [{
+        "task_key": t.key, "image": "images/pic.png", "analysis_path": "images/pic.png.analysis.json",
+        "model": t.model, "run_id": "run-1"}]}
+
+
+def test_file_mode_is_kept_and_nothing_is_left_behind(tmp_path):
+    t = task()
+    path = write(tmp_path, "characters/ada/imagery.yaml", "generated_images: []\n")
+    os.chmod(path, 0o640)
+    assert imagery.record_generated(tmp_path, t, [output(tmp_path, t)], "r", "T", "batch")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    leftovers = sorted(p.name for p in path.parent.iterdir() if p.name.startswith("."))
+    assert leftovers == []
+
+
+def test_no_write_when_nothing_changes(tmp_path):
+    t = task()
+    out = output(tmp_path, t)
+    imagery.record_generated(tmp_path, t, [out], "r", "T", "batch")
+    path = imagery.imagery_path(tmp_path, t)
+    os.utime(path, ns=(1, 1))
+    inode = path.stat().st_ino
+    assert not imagery.record_generated(tmp_path, t, [out], "r", "T", "batch")
+    assert path.stat().st_mtime_ns == 1 and path.stat().st_ino == inode
+
+
+def test_new_file_follows_the_umask(tmp_path):
+    old = os.umask(0o027)
+    try:
+        t = task()
+        imagery.record_generated(tmp_path, t, [output(tmp_path, t)], "r", "T", "batch")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(imagery.imagery_path(tmp_path, t).stat().st_mode) == 0o640
+
+
+def test_a_recorded_result_is_what_the_planner_counts_as_done(tmp_path):
+    from chargen_es.planner import PlanOptions, build_plan
+    from tests.planner.helpers import STAMP, entity
+
+    entity(tmp_path, "characters", "ada")
+    entity(tmp_path, "locations", "port")
+    first = build_plan(PlanOptions(root=tmp_path, run_stamp=STAMP))
+    for t in first.tasks:
+        imagery.record_generated(tmp_path, t, [output(tmp_path, t, t.key)], "r", "T", "batch")
+    second = build_plan(PlanOptions(root=tmp_path, run_stamp="20251220T000000Z"))
+    assert second.tasks == [] and len(second.skipped) == len(first.tasks)
