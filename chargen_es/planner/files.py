@@ -12,6 +12,7 @@ import errno
 import hashlib
 import os
 import posixpath
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,7 @@ MIME_BY_EXT = {
     ".webp": "image/webp",
     ".gif": "image/gif",
 }
+_DRIVE = re.compile(r"[A-Za-z]:/")  # C:/... or C:\... once backslashes are separators
 ANALYSABLE_EXTS = frozenset({".png", ".jpg", ".jpeg", ".webp"})
 
 
@@ -54,7 +56,9 @@ class FileIndex:
         if not isinstance(ref, str) or not ref.strip():
             raise PathProblem("reference must be a non-empty path")
         text = ref.strip().replace("\\", "/")
-        if text.startswith("/") or (len(text) > 1 and text[1] == ":"):
+        if "\x00" in text:
+            raise PathProblem(f"reference {ref!r} contains a NUL byte")
+        if text.startswith("/") or _DRIVE.match(text):
             raise PathProblem(f"reference {ref!r} is an absolute path; use a path relative to the entity folder")
         rel = posixpath.normpath(posixpath.join(entity_rel, text))
         if rel == ".." or rel.startswith("../"):

@@ -233,3 +233,10 @@ def test_validation_failed_message_lists_every_problem(tmp_path):
         build_plan(PlanOptions(root=tmp_path, run_stamp=STAMP))
     assert "characters/bram/character.yaml:1: character is missing required field 'description'" in str(info.value)
     assert "--skip-invalid" in str(info.value)
+
+
+def test_windows_drive_path_is_absolute_but_a_colon_name_is_not(tmp_path):
+    entity(tmp_path, "characters", "ada", refs=(), body="name: Ada\ndescription: d\nreferences:\n  - 'C:\\x.png'\n")
+    assert "absolute path" in only_problem(tmp_path)
+    entity(tmp_path, "characters", "ada", refs=("a:b.png",))
+    assert build_plan(PlanOptions(root=tmp_path, run_stamp=STAMP)).tasks[0].references[0].path == "characters/ada/a:b.png"
