@@ -107,13 +107,25 @@ def generate(model: str, request: Any, *, fault: LineFault | None,
     if fault is not None and kind == "error":
         return Outcome(error=line_status(fault.code, fault.message or "Injected line failure."))
     n_parts = len(_file_refs(request))
+    seed = hashlib.sha256(canonical([short_model, request])).digest()
     base: dict[str, Any] = {"modelVersion": short_model,
-                            "responseId": hashlib.sha256(canonical(request)).hexdigest()[:20]}
+                            "responseId": seed.hex()[:20]}
     if kind == "safety":
         return Outcome(response={**base, "promptFeedback": {"blockReason": "SAFETY"},
                                  "usageMetadata": _usage(prompt, n_parts, 0)})
-    seed = hashlib.sha256(canonical([short_model, request])).digest()
-    gen = field(request, "generationConfig") or {}
+    parts, finish, out_tokens = _parts(short_model, field(request, "generationConfig") or {}, kind, seed,
+                                       prompt, image_bytes)
+    candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "finishReason": finish,
+                                 "index": 0}
+    if not parts:
+        candidate["content"] = {"role": "model"}
+    return Outcome(response={"candidates": [candidate], **base,
+                             "usageMetadata": _usage(prompt, n_parts, out_tokens)})
+
+
+def _parts(model: str, gen: Any, kind: str | None, seed: bytes, prompt: str,
+           image_bytes: int) -> tuple[list[dict[str, Any]], str, int]:
+    """The candidate's parts, finish reason and output token count: schema, image or text."""
     json_schema = field(gen, "responseJsonSchema")
     oa_schema = field(gen, "responseSchema")
     mime = str(field(gen, "responseMimeType") or "")
@@ -123,7 +135,7 @@ def generate(model: str, request: Any, *, fault: LineFault | None,
         obj = schema.instance(json_schema if json_schema is not None else oa_schema, seed)
         parts = [{"text": json.dumps(obj, ensure_ascii=False)}]
         out_tokens = len(parts[0]["text"]) // 4 + 1
-    elif _wants_image(short_model, gen) and kind != "text_only":
+    elif _wants_image(model, gen) and kind != "text_only":
         if kind == "image_safety":
             parts, finish, out_tokens = [], "IMAGE_SAFETY", 0
         else:
@@ -136,9 +148,4 @@ def generate(model: str, request: Any, *, fault: LineFault | None,
         text = f"Emulated reply {seed.hex()[:12]} to: {prompt[:120]}"
         parts = [{"text": text}]
         out_tokens = len(text) // 4 + 1
-    candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "finishReason": finish,
-                                 "index": 0}
-    if not parts:
-        candidate["content"] = {"role": "model"}
-    return Outcome(response={"candidates": [candidate], **base,
-                             "usageMetadata": _usage(prompt, n_parts, out_tokens)})
+    return parts, finish, out_tokens
