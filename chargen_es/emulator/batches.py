@@ -78,6 +78,8 @@ class BatchesApi:
     def create(self, model: str, body: Any) -> BatchRec:
         batch = field(body, "batch") or {}
         entries, inline, sha, input_config = self._entries(field(batch, "inputConfig") or {})
+        if not entries:
+            raise ApiError(400, "The batch has no requests.")
         display = str(field(batch, "displayName") or "")
         for entry in entries:  # drawn now, in input order: deterministic, and persisted with the job
             fault = content.LineFault.draw(self.faults, entry["key"], live=False)

@@ -149,6 +149,10 @@ def test_create_from_missing_or_bad_file(client: genai.Client) -> None:
     with pytest.raises(errors.ClientError) as info:
         client.batches.create(model="gemini-2.5-flash", src="files/absent")
     assert info.value.code == 404
+    empty = upload_bytes(client, b"\n", "jsonl")
+    with pytest.raises(errors.ClientError) as info:
+        client.batches.create(model="gemini-2.5-flash", src=empty.name)
+    assert info.value.code == 400
     bad = upload_bytes(client, b"{not json\n", "jsonl")
     with pytest.raises(errors.ClientError) as info:
         client.batches.create(model="gemini-2.5-flash", src=bad.name)
