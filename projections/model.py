@@ -284,7 +284,7 @@ assert set(HANDLERS) == set(ev.EVENT_TYPES), "every event type needs a handler"
 def _fold_into(p: Projections, events: Iterable[ev.Event]) -> Projections:
     handlers = HANDLERS
     last: ev.Event | None = None
-    for last in events:  # noqa: B007 - the loop variable is the last event afterwards
+    for last in events:
         handlers[last.__class__](p, last)
     if last is not None:
         p.seq = last.seq
