@@ -127,13 +127,20 @@ class FileIndex:
             real = os.path.realpath(full)
             self._check_real(real, rel)
             fd = os.open(real, os.O_RDONLY)
-        with os.fdopen(fd, "rb") as fh:
-            data = fh.read()
-        hit = (hashlib.sha256(data).hexdigest(), len(data))
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            while chunk := os.read(fd, _CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+        finally:
+            os.close(fd)
+        hit = (digest.hexdigest(), size)
         self._hashes[rel] = hit
         return hit
 
 
+_CHUNK = 1 << 20
 _NOFOLLOW = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
 
 

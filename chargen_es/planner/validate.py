@@ -41,7 +41,6 @@ class SceneSpec:
 
     id: str
     prompt: str
-    line: int
     title: str = ""
     aspect_ratio: str = ""
     negative_prompt: str = ""
@@ -183,6 +182,28 @@ def _prices(doc: LineDict, file: str, problems: list[ContentError]) -> dict[str,
     return out
 
 
+_PLAIN_KEYS = frozenset({"id", "prompt", "title", "aspect_ratio", "negative_prompt"})
+
+
+def _plain_scene(item: LineDict) -> SceneSpec | None:
+    """The common case in one pass: only text fields, all valid (no references).
+
+    Returns None whenever anything needs a closer look, and the full checks run.
+    """
+    sid = item.get("id")
+    prompt = item.get("prompt")
+    if sid.__class__ is not str or prompt.__class__ is not str or not item.keys() <= _PLAIN_KEYS:
+        return None
+    if not sid.strip() or not prompt.strip():
+        return None
+    title = item.get("title", "")
+    negative = item.get("negative_prompt", "")
+    ratio = item.get("aspect_ratio", "")
+    if title.__class__ is not str or negative.__class__ is not str or (ratio and ratio not in _ASPECT_SET):
+        return None
+    return SceneSpec(id=sid.strip(), prompt=prompt, title=title, aspect_ratio=ratio, negative_prompt=negative)
+
+
 def check_entity(doc: Any, file: str, kind: str) -> tuple[EntityDoc, list[ContentError]]:
     """Validate an entity file (``character.yaml`` and friends): name and description."""
     problems: list[ContentError] = []
@@ -212,7 +233,7 @@ def check_scenes(doc: Any, file: str) -> tuple[list[SceneSpec], list[ContentErro
     else:
         return [], [ContentError(file, "must be a mapping with a scenes list", 1)]
     scenes: list[SceneSpec] = []
-    first_seen: dict[str, int] = {}
+    first_seen: dict[str, LineDict] = {}
     for i, item in enumerate(items):
         if not isinstance(item, LineDict):
             line = items.line_of(i) if isinstance(items, LineList) else 1
@@ -222,16 +243,20 @@ def check_scenes(doc: Any, file: str) -> tuple[list[SceneSpec], list[ContentErro
         if scene is None:
             continue
         if scene.id in first_seen:
+            first = first_seen[scene.id].line_of("id")
             problems.append(ContentError(
-                file, f'scene id "{scene.id}" used twice (first at line {first_seen[scene.id]})', item.line_of("id")
+                file, f'scene id "{scene.id}" used twice (first at line {first})', item.line_of("id")
             ))
             continue
-        first_seen[scene.id] = item.line_of("id")
+        first_seen[scene.id] = item
         scenes.append(scene)
     return scenes, problems
 
 
 def _scene(item: LineDict, file: str, problems: list[ContentError]) -> SceneSpec | None:
+    fast = _plain_scene(item)
+    if fast is not None:
+        return fast
     before = len(problems)
     sid = _required_text(item, "id", "scene", file, problems)
     prompt = _required_text(item, "prompt", "scene" + (f' "{sid}"' if sid else ""), file, problems)
@@ -244,6 +269,6 @@ def _scene(item: LineDict, file: str, problems: list[ContentError]) -> SceneSpec
     if len(problems) != before and not sid:
         return None
     return SceneSpec(
-        id=sid.strip(), prompt=prompt, line=item.line, title=title, aspect_ratio=ratio or "",
+        id=sid.strip(), prompt=prompt, title=title, aspect_ratio=ratio or "",
         negative_prompt=negative, references=refs,
     )
