@@ -26,6 +26,7 @@ from chargen_es.planner.files import FileIndex, PathProblem, mime_for
 from chargen_es.planner.pricing import Estimate
 from chargen_es.planner.tree import (
     ENTITY_FILES,
+    IDEAS_FILE,
     IMAGES_DIR,
     Entity,
     list_images,
@@ -140,9 +141,13 @@ def _build(opts: PlanOptions) -> Plan:
             warnings.extend(f"{p} (skipped {ent.rel})" for p in ent.problems)
         else:
             valid.append(ent)
+    if not any((root / t).is_dir() for t in ENTITY_FILES):
+        warnings.append(f"{root}: no characters/, locations/ or chapters/ folder here; is --root right?")
     builder = _Builder(opts, workspace, files)
     for ent in valid:
         if opts.mode == "generate":
+            if not ent.has_ideas:
+                warnings.append(f"{ent.rel}: no {IDEAS_FILE}, so no scenes to generate")
             builder.generate(ent)
         else:
             builder.analyze(root, ent)

@@ -57,6 +57,7 @@ class Entity:
     scenes: list[Scene] = field(default_factory=list)
     records: dict[str, list[Record]] = field(default_factory=dict)
     problems: list[ContentError] = field(default_factory=list)
+    has_ideas: bool = True
 
 
 def load_yaml(root: Path, rel: str, problems: list[ContentError], required: bool) -> tuple[bool, Any]:
@@ -121,7 +122,9 @@ def load_entity(root: Path, files: FileIndex, entity_type: str, slug: str) -> En
         problems.extend(more)
     base_refs = _resolve(files, rel, ent.doc.references, ent.file, problems)
     ideas = f"{rel}/{IDEAS_FILE}"
+    before = len(problems)
     ok, doc = load_yaml(root, ideas, problems, required=False)
+    ent.has_ideas = ok or len(problems) > before
     if ok:
         specs, more = check_scenes(doc, ideas)
         problems.extend(more)

@@ -118,3 +118,11 @@ def test_config_snapshot_has_no_secrets(tree, monkeypatch):
 def test_root_must_be_a_folder(tmp_path):
     with pytest.raises(UsageError):
         plan(tmp_path / "nope")
+
+
+def test_warnings_for_an_empty_root_and_an_entity_without_ideas(tmp_path):
+    assert plan(tmp_path).warnings == [f"{tmp_path}: no characters/, locations/ or chapters/ folder here; is --root right?"]
+    entity(tmp_path, "characters", "ada")
+    (tmp_path / "characters/ada/image_ideas.yaml").unlink()
+    p = plan(tmp_path)
+    assert p.tasks == [] and p.warnings == ["characters/ada: no image_ideas.yaml, so no scenes to generate"]
