@@ -112,7 +112,7 @@ def build_plan(opts: PlanOptions) -> Plan:
 
     The cyclic garbage collector is paused while planning: a large tree allocates
     hundreds of thousands of small containers and none of them form cycles, so the
-    collector would only rescan them again and again (about a tenth of the time).
+    collector would only rescan them again and again.
     """
     enabled = gc.isenabled()
     gc.disable()
