@@ -128,11 +128,13 @@ def imagery_path(root: Path, task: Task) -> Path:
     return Path(root) / task.entity_type / task.slug / IMAGERY_FILE
 
 
-def record_generated(
-    root: Path, task: Task, outputs: Output | Sequence[Output], run_id: str, generated_at: str,
-    mode: str = "batch",
-) -> bool:
-    """Record a generation result; True when imagery.yaml was rewritten.
+Writer = Callable[[Path, bytes, "int | None"], None]
+Mutation = Callable[[dict[str, Any]], bool]
+
+
+def generated_mutation(task: Task, outputs: Output | Sequence[Output], run_id: str, generated_at: str,
+                       mode: str = "batch") -> Mutation:
+    """The change that records a generation result in its entity's imagery.yaml.
 
     ``outputs`` are the file(s) written for the task (paths relative to root); ``mode``
     is the runner (``batch`` or ``live``) for locations' and chapters' run entries.
@@ -141,6 +143,7 @@ def record_generated(
         outputs = (outputs,)
     entity = f"{task.entity_type}/{task.slug}"
     rels = [posixpath.relpath(o.path, entity) for o in outputs]
+    shas = [o.sha256 for o in outputs]
 
     def mutate(data: dict[str, Any]) -> bool:
         if task.entity_type == "characters":
@@ -149,8 +152,8 @@ def record_generated(
                 {"custom_id": task.key, "file_name": posixpath.basename(rel), "file_path": rel,
                  "prompt_used": task.prompt, "provider": PROVIDER, "model": task.model,
                  "generated_at": generated_at, "batch_run_id": run_id, "task_key": task.key,
-                 "sha256": o.sha256}
-                for rel, o in zip(rels, outputs, strict=True)
+                 "sha256": sha}
+                for rel, sha in zip(rels, shas, strict=True)
             ]
             return _set_by_key(entries, task.key, new)
         runs = _list_at(data, "imagery_runs", task)
@@ -162,15 +165,15 @@ def record_generated(
             runs.append(run)
             changed = True
         images = _list_at(run, "images", task)
-        new = [{"task_key": task.key, "file_path": rel, "status": "ok", "sha256": o.sha256}
-               for rel, o in zip(rels, outputs, strict=True)]
+        new = [{"task_key": task.key, "file_path": rel, "status": "ok", "sha256": sha}
+               for rel, sha in zip(rels, shas, strict=True)]
         return _set_by_key(images, task.key, new) or changed
 
-    return _update(imagery_path(root, task), mutate)
+    return mutate
 
 
-def record_analysis(root: Path, task: Task, analysis_path: str, run_id: str, sha256: str = "") -> bool:
-    """Record an analysis written to ``analysis_path`` (relative to root); True if rewritten."""
+def analysis_mutation(task: Task, analysis_path: str, run_id: str, sha256: str = "") -> Mutation:
+    """The change that records an analysis written to ``analysis_path`` (relative to root)."""
     entity = f"{task.entity_type}/{task.slug}"
     image = posixpath.relpath(task.input_image.path, entity) if task.input_image else ""
     entry: dict[str, Any] = {"task_key": task.key, "image": image,
@@ -182,7 +185,20 @@ def record_analysis(root: Path, task: Task, analysis_path: str, run_id: str, sha
     def mutate(data: dict[str, Any]) -> bool:
         return _set_by_key(_list_at(data, "analyses", task), task.key, [entry])
 
-    return _update(imagery_path(root, task), mutate)
+    return mutate
+
+
+def record_generated(
+    root: Path, task: Task, outputs: Output | Sequence[Output], run_id: str, generated_at: str,
+    mode: str = "batch",
+) -> bool:
+    """Record a generation result durably; True when imagery.yaml was rewritten."""
+    return update(imagery_path(root, task), [generated_mutation(task, outputs, run_id, generated_at, mode)])
+
+
+def record_analysis(root: Path, task: Task, analysis_path: str, run_id: str, sha256: str = "") -> bool:
+    """Record an analysis durably; True when imagery.yaml was rewritten."""
+    return update(imagery_path(root, task), [analysis_mutation(task, analysis_path, run_id, sha256)])
 
 
 def _list_at(data: dict[str, Any], field: str, task: Task) -> list[Any]:
@@ -213,13 +229,21 @@ def _set_by_key(entries: list[Any], key: str, new: list[dict[str, Any]]) -> bool
     return changed
 
 
-def _update(path: Path, mutate: Callable[[dict[str, Any]], bool]) -> bool:
+def update(path: Path, mutations: Sequence[Mutation], write: Writer | None = None) -> bool:
+    """Apply ``mutations`` in one read-modify-write under the file's lock.
+
+    ``write`` replaces the file's bytes; the default is a durable :func:`atomic_write`.
+    The engine passes a writer whose flush it batches with the images of a whole group.
+    """
     with FileLock(f"{path}.lock"):
         data, mode = _read(path)
-        if not mutate(data):
+        changed = False
+        for mutate in mutations:
+            changed = mutate(data) or changed
+        if not changed:
             return False
         text = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False)
-        atomic_write(path, text.encode("utf-8"), mode)
+        (write or atomic_write)(path, text.encode("utf-8"), mode)
         return True
 
 

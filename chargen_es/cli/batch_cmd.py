@@ -58,6 +58,11 @@ def resume(run_id: str | None, root: Path, **kwargs: Any) -> int:
     run_dir = runs.run_dir_for(root, run_id)
     view = runs.build_view(read_events(run_dir / "journal.jsonl"))
     if view.terminal in ("completed", "cancelled"):
+        journal = Journal.open(run_dir)  # a crash may have come before the projections were written
+        try:
+            runs.write_projections(journal)
+        finally:
+            journal.close()
         click.echo(f"run {run_id} is already {view.terminal}; nothing to resume")
         return 0
     if not view.sealed:

@@ -107,7 +107,7 @@ class BatchesApi:
         for entry in rec.entries:
             out = content.generate(rec.model, entry["request"],
                                    fault=content.LineFault.from_json(entry.get("fault")),
-                                   file_is_live=self._file_is_live, image_bytes=self.config.image_bytes)
+                                   live_file_sha=self._live_file_sha, image_bytes=self.config.image_bytes)
             line: dict[str, Any] = {} if rec.inline else {"key": entry["key"]}
             if out.error is not None:
                 line["error"] = out.error
@@ -122,8 +122,9 @@ class BatchesApi:
             random.Random(f"{self.config.seed}:{rec.id}").shuffle(results)
         return results, ok, bad
 
-    def _file_is_live(self, fid: str) -> bool:
-        return self.store.live_file(fid) is not None
+    def _live_file_sha(self, fid: str) -> str | None:
+        rec = self.store.live_file(fid)
+        return rec.sha256 if rec is not None else None
 
     def _settle(self, rec: BatchRec) -> None:
         """Make a due job final: store its outputs, or its FAILED/EXPIRED ending."""

@@ -92,22 +92,44 @@ def _usage(prompt: str, n_parts: int, out_tokens: int) -> dict[str, Any]:
             "totalTokenCount": prompt_tokens + out_tokens}
 
 
+def _by_content(value: Any, shas: dict[str, str]) -> Any:
+    """The request with every file URI replaced by its file's SHA-256.
+
+    Outputs are a pure function of what the request *means*: the same prompt over the same
+    reference bytes gives the same pixels whether the file was uploaded once or again
+    under a new id (a resumed or repeated run must be comparable byte for byte).
+    """
+    if isinstance(value, dict):
+        return {k: (shas.get(v, v) if k in ("fileUri", "file_uri") and isinstance(v, str) else _by_content(v, shas))
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_by_content(v, shas) for v in value]
+    return value
+
+
 def generate(model: str, request: Any, *, fault: LineFault | None,
-             file_is_live: Callable[[str], bool], image_bytes: int) -> Outcome:
-    """Answer one request, applying the line *fault* drawn for it by the caller."""
+             live_file_sha: Callable[[str], str | None], image_bytes: int) -> Outcome:
+    """Answer one request, applying the line *fault* drawn for it by the caller.
+
+    ``live_file_sha`` gives the SHA-256 of a live file by id, or None when it does not
+    exist or has expired (that line then fails with a Status).
+    """
     if not isinstance(request, dict):
         return Outcome(error=line_status(3, "request must be a GenerateContentRequest object"))
     short_model = model.removeprefix("models/")
+    shas: dict[str, str] = {}
     for uri in _file_refs(request):
         fid = file_id_of(uri)
-        if fid is None or not file_is_live(fid):
+        sha = live_file_sha(fid) if fid is not None else None
+        if sha is None:
             return Outcome(error=line_status(5, f"File {uri!r} does not exist or has expired."))
+        shas[uri] = f"sha256:{sha}"
     prompt = prompt_text(request)
     kind = fault.line_kind if fault else None
     if fault is not None and kind == "error":
         return Outcome(error=line_status(fault.code, fault.message or "Injected line failure."))
     n_parts = len(_file_refs(request))
-    seed = hashlib.sha256(canonical([short_model, request])).digest()
+    seed = hashlib.sha256(canonical([short_model, _by_content(request, shas)])).digest()
     base: dict[str, Any] = {"modelVersion": short_model,
                             "responseId": seed.hex()[:20]}
     if kind == "safety":

@@ -29,6 +29,10 @@ class ModelsApi:
         self.faults = faults
         self.quota = Quota(config.rpm, config.quota_window_s)
 
+    def _live_file_sha(self, fid: str) -> str | None:
+        rec = self.store.live_file(fid)
+        return rec.sha256 if rec is not None else None
+
     def generate(self, model: str, body: Any, daily_quota: bool) -> dict[str, Any]:
         short = model.removeprefix("models/")
         if daily_quota:
@@ -41,7 +45,7 @@ class ModelsApi:
             raise ApiError(429, f"You exceeded your current quota for {short} (requests per minute).",
                            quota_details(False, short, self.config.rpm or 0, wait))
         fault = content.LineFault.draw(self.faults, content.prompt_text(body), live=True)
-        out = content.generate(model, body, fault=fault, file_is_live=lambda fid: self.store.live_file(fid) is not None,
+        out = content.generate(model, body, fault=fault, live_file_sha=self._live_file_sha,
                                image_bytes=self.config.image_bytes)
         with self.store.lock:
             self.store.totals["calls"] += 1

@@ -1,10 +1,13 @@
-"""Applying one item's outcome to the content tree, idempotently.
+"""Applying item outcomes to the content tree, idempotently, a group at a time.
 
-Order (design.md section 5): the image or analysis file (temp in the target folder, fsync,
-rename to its deterministic name, fsync the folder; skipped when the file is already there
-with the same hash), then ``imagery.yaml`` (set by task key, under its lock), and only then
-the ``line.applied`` event, which the caller appends. Replaying any prefix of that
-sequence after a crash converges on the same bytes: nothing here appends blindly.
+Order (design.md section 5): the image or analysis file (temp in the target folder,
+renamed to its deterministic name; not written at all when the file is already there
+with the expected hash), then ``imagery.yaml`` (set by task key, under its lock, one
+read-modify-write per entity for the whole group), then one flush that makes every file
+of the group durable (:mod:`chargen_es.engine.durable`), and only then the group's
+``line.applied`` / ``item.failed`` events, which the caller appends in one commit.
+Replaying any prefix of that sequence after a crash converges on the same bytes: nothing
+here appends blindly, and a file is trusted only by its hash.
 
 Failures become ``item.failed`` with a ``failed/<key>.json`` holding the task, the raw
 result line (capped) and the error, so nothing the server said is lost.
@@ -15,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgspec
@@ -23,8 +26,9 @@ import msgspec
 from chargen_es import events as ev
 from chargen_es import imagery
 from chargen_es.engine.crashpoints import crash_point
+from chargen_es.engine.durable import Durability, write_replace
 from chargen_es.engine.results import Outcome, parse_analysis
-from projections.atomic import write_atomic
+from projections.atomic import sha256_file
 
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/jpg": "jpg", "image/webp": "webp", "image/gif": "gif"}
 _RAW_CAP = 64 * 1024
@@ -36,6 +40,7 @@ class ApplyContext:
     run_dir: Path
     run_id: str
     generated_at: str  # stamp written into imagery.yaml entries
+    runner: str = "batch"
 
 
 def safe_key_name(key: str) -> str:
@@ -51,66 +56,104 @@ def _inside(root: Path, rel: str) -> Path:
     return path
 
 
-def _write_output(path: Path, data: bytes, effect: str) -> ev.Output:
-    digest = hashlib.sha256(data).hexdigest()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    crash_point("before", effect)
-    write_atomic(path, data, skip_if_same=True)
-    crash_point("after", effect)
-    return ev.Output(path="", sha256=digest, bytes=len(data), mime="")
+@dataclass
+class Group:
+    """Outcomes applied together: files first, imagery next, one flush, then events."""
+
+    ctx: ApplyContext
+    durability: Durability = field(default_factory=Durability)
+    events: list[ev.Event] = field(default_factory=list)
+    _imagery: dict[Path, list[tuple[ev.Task, imagery.Mutation]]] = field(default_factory=dict)
+
+    def add(self, task: ev.Task, outcome: Outcome, raw: bytes = b"") -> None:
+        """Write the item's output file now; its imagery entry and event wait for commit."""
+        if not outcome.ok:
+            self.fail(task, "result", outcome.error_code, outcome.error_message, outcome.retryable, raw)
+            return
+        usage = ev.Usage(prompt_tokens=outcome.usage[0], output_tokens=outcome.usage[1],
+                         total_tokens=outcome.usage[2])
+        if task.kind == "analyze":
+            analysis = parse_analysis(outcome.text)
+            if analysis is None:
+                self.fail(task, "apply", "bad_analysis", "the model's answer is not a JSON object", True, raw)
+                return
+            rel = f"{task.output_dir}/{task.output_stem}.analysis.json"
+            data = (json.dumps(analysis, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+            mime = "application/json"
+        else:
+            if not outcome.images:
+                excerpt = outcome.text[:200]
+                self.fail(task, "result", "no_image", f"response has no image{': ' + excerpt if excerpt else ''}",
+                          True, raw)
+                return
+            image = outcome.images[0]
+            ext = EXTENSIONS.get(image.mime.lower())
+            if ext is None:
+                self.fail(task, "apply", "bad_mime", f"unexpected image mime {image.mime!r}", False, raw)
+                return
+            rel = f"{task.output_dir}/{task.output_stem}.{ext}"
+            data = image.data
+            mime = image.mime.lower()
+        digest = hashlib.sha256(data).hexdigest()
+        path = _inside(self.ctx.root, rel)
+        if sha256_file(path) != digest:  # a file already there with the expected hash is not written again
+            path.parent.mkdir(parents=True, exist_ok=True)
+            crash_point("before", "image.write")
+            write_replace(path, data, self.durability)
+            crash_point("after", "image.write")
+        output = ev.Output(path=rel, sha256=digest, bytes=len(data), mime=mime)
+        if task.kind == "analyze":
+            mutation = imagery.analysis_mutation(task, rel, self.ctx.run_id, digest)
+        else:
+            mutation = imagery.generated_mutation(task, output, self.ctx.run_id, self.ctx.generated_at,
+                                                  self.ctx.runner)
+        self._imagery.setdefault(imagery.imagery_path(self.ctx.root, task), []).append((task, mutation))
+        self.events.append(ev.LineApplied(key=task.key, chunk=task.chunk, outputs=(output,),
+                                          files_updated=(f"{task.entity_type}/{task.slug}/imagery.yaml",),
+                                          usage=usage))
+
+    def fail(self, task: ev.Task, stage: str, code: str, message: str, retryable: bool, raw: bytes = b"") -> None:
+        """Write the failure's detail file; its ``item.failed`` event waits for commit."""
+        rel = f"failed/{safe_key_name(task.key)}.json"
+        detail = {
+            "task": msgspec.to_builtins(task),
+            "stage": stage,
+            "error": {"code": code, "message": message, "retryable": retryable},
+            "raw_line": raw[:_RAW_CAP].decode("utf-8", "replace") if raw else None,
+            "raw_truncated": len(raw) > _RAW_CAP,
+        }
+        (self.ctx.run_dir / "failed").mkdir(exist_ok=True)
+        write_replace(self.ctx.run_dir / rel, (json.dumps(detail, indent=2, sort_keys=True) + "\n").encode(),
+                      self.durability)
+        self.events.append(ev.ItemFailed(key=task.key, stage=stage, code=code, message=message,
+                                         retryable=retryable, detail_path=rel, chunk=task.chunk))
+
+    def commit(self) -> list[ev.Event]:
+        """Update each imagery.yaml once, flush everything, hand back the events to append."""
+        def write(path: Path, data: bytes, mode: int | None) -> None:
+            write_replace(path, data, self.durability, mode)
+
+        for path, items in self._imagery.items():
+            for _task, _ in items:
+                crash_point("before", "imagery.write")
+            imagery.update(path, [mutation for _, mutation in items], write)
+            for _task, _ in items:
+                crash_point("after", "imagery.write")
+        self.durability.flush()
+        events, self.events, self._imagery = self.events, [], {}
+        return events
 
 
 def apply_outcome(ctx: ApplyContext, task: ev.Task, outcome: Outcome, raw: bytes = b"") -> ev.Event:
-    """Write the item's files and imagery entry; return the event that records it."""
-    if not outcome.ok:
-        return fail(ctx, task, "result", outcome.error_code, outcome.error_message, outcome.retryable, raw)
-    usage = ev.Usage(prompt_tokens=outcome.usage[0], output_tokens=outcome.usage[1], total_tokens=outcome.usage[2])
-    if task.kind == "analyze":
-        analysis = parse_analysis(outcome.text)
-        if analysis is None:
-            return fail(ctx, task, "apply", "bad_analysis", "the model's answer is not a JSON object", True, raw)
-        rel = f"{task.output_dir}/{task.output_stem}.analysis.json"
-        data = (json.dumps(analysis, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
-        mime = "application/json"
-    else:
-        if not outcome.images:
-            excerpt = outcome.text[:200]
-            return fail(ctx, task, "result", "no_image",
-                        f"response has no image{': ' + excerpt if excerpt else ''}", True, raw)
-        image = outcome.images[0]
-        ext = EXTENSIONS.get(image.mime.lower())
-        if ext is None:
-            return fail(ctx, task, "apply", "bad_mime", f"unexpected image mime {image.mime!r}", False, raw)
-        rel = f"{task.output_dir}/{task.output_stem}.{ext}"
-        data = image.data
-        mime = image.mime.lower()
-    path = _inside(ctx.root, rel)
-    written = _write_output(path, data, "image.write")
-    output = ev.Output(path=rel, sha256=written.sha256, bytes=written.bytes, mime=mime)
-    crash_point("before", "imagery.write")
-    if task.kind == "analyze":
-        imagery.record_analysis(ctx.root, task, rel, ctx.run_id)
-    else:
-        imagery.record_generated(ctx.root, task, output, ctx.run_id, ctx.generated_at)
-    crash_point("after", "imagery.write")
-    imagery_file = f"{task.entity_type}/{task.slug}/imagery.yaml"
-    return ev.LineApplied(key=task.key, chunk=task.chunk, outputs=(output,), files_updated=(imagery_file,),
-                          usage=usage)
+    """Apply one outcome on its own (the live runner): returns its durable-effects event."""
+    group = Group(ctx)
+    group.add(task, outcome, raw)
+    return group.commit()[0]
 
 
 def fail(ctx: ApplyContext, task: ev.Task, stage: str, code: str, message: str, retryable: bool,
-         raw: bytes = b"") -> ev.ItemFailed:
-    """Record the failure's detail file and return its ``item.failed`` event."""
-    rel = f"failed/{safe_key_name(task.key)}.json"
-    detail = {
-        "task": msgspec.to_builtins(task),
-        "stage": stage,
-        "error": {"code": code, "message": message, "retryable": retryable},
-        "raw_line": raw[:_RAW_CAP].decode("utf-8", "replace") if raw else None,
-        "raw_truncated": len(raw) > _RAW_CAP,
-    }
-    (ctx.run_dir / "failed").mkdir(exist_ok=True)
-    write_atomic(ctx.run_dir / rel, (json.dumps(detail, indent=2, sort_keys=True) + "\n").encode(),
-                 skip_if_same=True)
-    return ev.ItemFailed(key=task.key, stage=stage, code=code, message=message, retryable=retryable,
-                         detail_path=rel, chunk=task.chunk)
+         raw: bytes = b"") -> ev.Event:
+    """Record one failure on its own: the detail file, flushed, and its event."""
+    group = Group(ctx)
+    group.fail(task, stage, code, message, retryable, raw)
+    return group.commit()[0]

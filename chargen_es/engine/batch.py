@@ -24,7 +24,7 @@ import trio
 
 from chargen_es import events as ev
 from chargen_es.engine import staging
-from chargen_es.engine.apply import ApplyContext, apply_outcome, fail
+from chargen_es.engine.apply import ApplyContext, Group
 from chargen_es.engine.crashpoints import crash_point
 from chargen_es.engine.progress import Progress
 from chargen_es.engine.recorder import Recorder
@@ -36,7 +36,8 @@ from chargen_es.gateway import Gateway, RemoteFile, RemoteJob
 
 T = TypeVar("T")
 RESULT_FAILED_STATES = frozenset({"FAILED", "EXPIRED"})
-APPLY_GROUP = 32  # line outcomes per journal group commit while applying
+APPLY_GROUP = 64  # line outcomes per flush and journal group commit while applying
+APPLY_GROUP_BYTES = 64 << 20  # ... or fewer, once this much result data is waiting
 
 
 @dataclass(frozen=True)
@@ -385,30 +386,27 @@ class BatchRunner:
         await trio.to_thread.run_sync(self._apply_file, chunk, path, token)
 
     def _apply_file(self, chunk: int, path: Path, token: trio.lowlevel.TrioToken) -> None:
-        """Worker thread: stream the results file, apply each line, journal in groups.
+        """Worker thread: stream the results file and apply it a group of lines at a time.
 
-        Outcomes are appended in group commits of up to ``APPLY_GROUP`` events (one fsync
-        each): every effect of a line is durable before its event is, and re-applying a
-        line whose event was lost in a crash rewrites nothing, so batching the events
-        costs no safety. Journal appends hop back to the trio thread (one writer).
+        A group's files are written, its imagery.yaml entries set, everything flushed once,
+        and only then are its events appended in one commit (see ``engine.apply``).
+        Journal appends hop back to the trio thread (one writer).
         """
-        pending: list[ev.Event] = []
+        group = Group(self.ctx)
+        ignored_events: list[ev.Event] = []
 
         def flush() -> None:
-            if pending:
-                trio.from_thread.run_sync(self.rec.record, *pending, trio_token=token)
-                self.progress.advance("items", sum(1 for e in pending if not isinstance(e, ev.ResultIgnored)))
-                pending.clear()
-
-        def record(event: ev.Event) -> None:
-            pending.append(event)
-            if len(pending) >= APPLY_GROUP:
-                flush()
+            events = ignored_events + group.commit()
+            ignored_events.clear()
+            if events:
+                trio.from_thread.run_sync(self.rec.record, *events, trio_token=token)
+                self.progress.advance("items", sum(1 for e in events if not isinstance(e, ev.ResultIgnored)))
 
         view = self.view
         planned = set(view.chunks[chunk])
         seen: set[str] = set()
         ignored = {(k, r) for c, k, r in view.ignored if c == chunk}
+        pending_bytes = 0
         with open(path, "rb") as f:
             for lineno, raw in enumerate(f, 1):
                 line = raw.rstrip(b"\r\n")
@@ -424,16 +422,19 @@ class BatchRunner:
                 if reason:
                     if (key, reason) not in ignored:
                         ignored.add((key, reason))
-                        record(ev.ResultIgnored(key=key, chunk=chunk, reason=reason, line=lineno))
+                        ignored_events.append(ev.ResultIgnored(key=key, chunk=chunk, reason=reason, line=lineno))
                     continue
                 seen.add(key)
                 if parsed is None or view.settled(key):
                     continue
-                record(apply_outcome(self.ctx, view.tasks[key], from_line(parsed), line))
+                group.add(view.tasks[key], from_line(parsed), line)
+                pending_bytes += len(line)
+                if len(group.events) >= APPLY_GROUP or pending_bytes >= APPLY_GROUP_BYTES:
+                    flush()
+                    pending_bytes = 0
         for key in view.chunks[chunk]:
             if key not in seen and not view.settled(key):
-                record(fail(self.ctx, view.tasks[key], "result", "missing",
-                            "the job's output has no line for this key", True))
+                group.fail(view.tasks[key], "result", "missing", "the job's output has no line for this key", True)
         flush()
 
     # -- clean-up ------------------------------------------------------------------

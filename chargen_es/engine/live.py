@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,24 +44,51 @@ MAX_TRIES = 5
 
 @dataclass
 class Throttle:
-    """Adaptive concurrency and pacing shared by all workers (AIMD plus a gap)."""
+    """Adaptive concurrency and pacing shared by all workers; pure (it is handed ``now``).
+
+    Three controls, all learned from the server's answers:
+
+    - ``not_before``: no call starts before it; every 429 pushes it to at least the
+      instant its RetryInfo names (when the quota frees a slot).
+    - ``gap``: the least time between two call starts, i.e. an even pace instead of bursts.
+      At each new rate-limit event (a 429 on a call started after the previous event; the
+      429s of calls already in flight only push ``not_before``) the sustainable rate is
+      learned from the calls the server accepted: the calls accepted in the last quota
+      window (whose length is learned at the first event, as the time from the first
+      accepted call to the instant the server said a slot frees) and the calls accepted
+      since the previous event's retry instant, per second up to this one's; the larger
+      rate wins, and the gap becomes its inverse plus ``margin``, never shrinking at a 429.
+      Each success shrinks the gap a little (``probe`` per window's worth of calls), so
+      the pace climbs back when the quota allows more. A sliding window and a fixed one
+      both reach their rate this way: a schedule that fits every sliding window also fits
+      every fixed one, and a fixed window's RetryInfo points at its reset.
+    - ``limit``: the allowed concurrency, AIMD within [1, ceiling]: halved once per
+      rate-limit event, raised by 1/limit per success.
+    """
 
     ceiling: int
     limit: float = 0.0
     not_before: float = 0.0
-    gap: float = 0.0  # minimum seconds between call starts, learned from 429s
-    last_start: float = 0.0
+    gap: float = 0.0  # minimum seconds between call starts
+    last_start: float = -math.inf
     in_flight: int = 0
     successes: int = 0
     rate_limited: int = 0
     calls: int = 0
-    window_starts: list[float] = field(default_factory=list)
+    margin: float = 0.01  # pace this much slower than the learned rate
+    probe: float = 0.005  # shrink the gap by this fraction per window's worth of successes
+    window: float | None = None  # the quota window's length, once learned
+    first_accept: float | None = None
+    last_event: float = -math.inf  # when the latest rate-limit event was seen
+    epoch: float | None = None  # the retry instant of the latest event: start of the span estimate
+    epoch_accepted: int = 0
+    accepted_at: deque[float] = field(default_factory=deque)  # recent successes (≈ admission times)
 
     def __post_init__(self) -> None:
         self.limit = float(self.ceiling)
 
     def may_start(self, now: float) -> float:
-        """Seconds to wait before another call may start (0 = go)."""
+        """Seconds to wait before another call may start (0 = go, -1 = wait for a call to end)."""
         if self.in_flight >= max(1, math.floor(self.limit)):
             return -1.0  # wait for a call to finish
         return max(self.not_before - now, self.last_start + self.gap - now, 0.0)
@@ -69,27 +97,54 @@ class Throttle:
         self.in_flight += 1
         self.calls += 1
         self.last_start = now
-        self.window_starts.append(now)
 
     def finished(self) -> None:
         self.in_flight -= 1
 
-    def on_success(self) -> None:
+    def on_success(self, now: float) -> None:
         self.successes += 1
+        self.epoch_accepted += 1
+        if self.first_accept is None:
+            self.first_accept = now
+        self.accepted_at.append(now)
+        keep = 2 * self.window if self.window else math.inf
+        while self.accepted_at and (now - self.accepted_at[0] > keep or len(self.accepted_at) > 100_000):
+            self.accepted_at.popleft()
         self.limit = min(float(self.ceiling), self.limit + 1.0 / max(self.limit, 1.0))
-        self.gap *= 0.98  # probe slowly for more room
+        if self.gap > 0 and self.window:
+            per_window = max(1.0, self.window / self.gap)
+            self.gap *= 1.0 - self.probe / per_window
 
-    def on_rate_limited(self, now: float, retry_after: float) -> None:
+    def on_rate_limited(self, now: float, retry_after: float, started_at: float | None = None) -> None:
+        """A 429 seen at ``now``; ``retry_after`` is the server's wait; ``started_at`` the call's start."""
         self.rate_limited += 1
+        free_at = now + max(retry_after, 0.0)
+        self.not_before = max(self.not_before, free_at)
+        if started_at is not None and started_at < self.last_event:
+            return  # in flight when the previous event was seen: the same event
+        self.last_event = now
         self.limit = max(1.0, self.limit / 2)
-        self.not_before = max(self.not_before, now + retry_after)
-        # calls started in the last stretch all fitted the quota: space the next ones so
-        # that the same number fits into the time the server asked us to wait for
-        recent = [t for t in self.window_starts if now - t <= max(retry_after, 1e-3) * 4]
-        self.window_starts = recent
-        if recent and retry_after > 0:
-            span = (now - recent[0]) + retry_after
-            self.gap = max(self.gap, span / (len(recent) + 1))
+        rate = self._learned_rate(now, free_at)
+        if rate > 0:
+            self.gap = max(self.gap * (1.0 + self.margin), (1.0 + self.margin) / rate)
+        else:
+            self.gap *= 1.0 + self.margin
+        self.epoch, self.epoch_accepted = free_at, 0
+
+    def _learned_rate(self, now: float, free_at: float) -> float:
+        """Calls per second the quota accepted, judged at a rate-limit event (0 = unknown)."""
+        if self.window is None and self.first_accept is not None and free_at > self.first_accept:
+            self.window = free_at - self.first_accept
+        rates = []
+        if self.window:
+            # the oldest call in the window leaves at free_at; the one before it left at least
+            # a gap earlier, so half a gap of slack keeps float noise from dropping the oldest
+            since = free_at - self.window - 0.5 * self.gap - 1e-6 * self.window
+            in_window = sum(1 for t in self.accepted_at if since <= t <= now)
+            rates.append(in_window / self.window)
+        if self.epoch is not None and self.window and free_at - self.epoch >= self.window:
+            rates.append(self.epoch_accepted / (free_at - self.epoch))
+        return max(rates, default=0.0)
 
 
 class LiveRunner:
@@ -102,7 +157,7 @@ class LiveRunner:
         self.changed = trio.Condition()
         self.stop_reason = ""
         self.ctx = ApplyContext(root=options.root, run_dir=options.run_dir, run_id=recorder.view.run_id,
-                                generated_at=options.generated_at)
+                                generated_at=options.generated_at, runner="live")
 
     @property
     def view(self) -> RunView:
@@ -130,12 +185,14 @@ class LiveRunner:
         self.progress.phase("completed", f"{len(view.applied)} ok, {len(view.failed)} failed")
         return "completed"
 
-    async def _acquire_slot(self) -> None:
+    async def _acquire_slot(self) -> float:
+        """Wait until the throttle lets a call start; returns the start instant."""
         while True:
-            wait = self.throttle.may_start(trio.current_time())
+            now = trio.current_time()
+            wait = self.throttle.may_start(now)
             if wait == 0.0:
-                self.throttle.started(trio.current_time())
-                return
+                self.throttle.started(now)
+                return now
             async with self.changed:
                 if wait < 0:
                     await self.changed.wait()
@@ -161,7 +218,7 @@ class LiveRunner:
         attempt = self.view.call_attempts.get(key, 0)
         tries = 0
         while True:
-            await self._acquire_slot()
+            started_at = await self._acquire_slot()
             attempt += 1
             tries += 1
             # shielded: a call in flight finishes and is applied even when Ctrl-C arrives
@@ -175,12 +232,12 @@ class LiveRunner:
                     await self._release_slot()
                     if isinstance(exc, RateLimited):
                         tries -= 1  # a rate limit is not the item's fault: no try spent
-                    retry = await self._on_error(key, task, attempt, tries, exc)
+                    retry = await self._on_error(key, task, attempt, tries, exc, started_at)
                     if not retry:
                         return
                     continue
                 await self._release_slot()
-                self.throttle.on_success()
+                self.throttle.on_success(trio.current_time())
                 outcome = from_response(RESPONSE_DECODER.decode(raw))
                 event = await trio.to_thread.run_sync(apply_outcome, self.ctx, task, outcome, raw)
                 self.rec.record(event)
@@ -191,7 +248,8 @@ class LiveRunner:
     def _call(self, model: str, request: dict[str, Any]) -> bytes:
         return msgspec.json.encode(self.gw.generate(model=model, request=request))
 
-    async def _on_error(self, key: str, task: ev.Task, attempt: int, tries: int, exc: GeminiError) -> bool:
+    async def _on_error(self, key: str, task: ev.Task, attempt: int, tries: int, exc: GeminiError,
+                        started_at: float | None = None) -> bool:
         """Journal the failed try; return True to try again."""
         now = trio.current_time()
         if isinstance(exc, DailyQuotaExhausted):
@@ -201,7 +259,7 @@ class LiveRunner:
             return False
         if isinstance(exc, RateLimited):
             delay = exc.retry_after if exc.retry_after is not None else self.opt.retry.delay(min(tries, 5))
-            self.throttle.on_rate_limited(now, delay)
+            self.throttle.on_rate_limited(now, delay, started_at)
             self.rec.record(ev.CallFailed(key=key, attempt=attempt, kind="rate_limit", status=exc.status,
                                           message=str(exc), retry_after=exc.retry_after))
             self._status()

@@ -1,0 +1,75 @@
+"""Making a group of written files durable with as few flushes as possible.
+
+Applying results writes many small files (images, analyses, imagery.yaml, failure
+details). Flushing each one (fsync the file, fsync its folder) costs about 1.4 ms on the
+machines here; writing a group and then calling ``syncfs(2)`` once for the file system
+costs about 0.2 ms a file. Correctness does not depend on the order of the flushes: the
+``line.applied`` events of a group are appended only after :meth:`Durability.flush`, and a
+file that a crash left half-written under its final name is found by its hash and
+rewritten on the next application. Where ``syncfs`` is missing (not Linux), each file and
+folder is fsynced instead.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+from pathlib import Path
+
+_libc_name = ctypes.util.find_library("c")
+_libc = ctypes.CDLL(_libc_name, use_errno=True) if _libc_name else None
+_syncfs = getattr(_libc, "syncfs", None) if _libc is not None else None
+
+
+class Durability:
+    """Collects written paths; :meth:`flush` makes all of them durable at once."""
+
+    def __init__(self) -> None:
+        self.files: set[Path] = set()
+
+    def wrote(self, path: Path) -> None:
+        self.files.add(path)
+
+    def flush(self) -> None:
+        if not self.files:
+            return
+        if _syncfs is not None:
+            anchor = next(iter(self.files)).parent
+            fd = os.open(anchor, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                if _syncfs(fd) != 0:
+                    err = ctypes.get_errno()
+                    raise OSError(err, f"syncfs failed: {os.strerror(err)}")
+            finally:
+                os.close(fd)
+        else:
+            for path in self.files:
+                _fsync(path, os.O_RDONLY)
+            for folder in {p.parent for p in self.files}:
+                _fsync(folder, os.O_RDONLY | os.O_DIRECTORY)
+        self.files.clear()
+
+
+def _fsync(path: Path, flags: int) -> None:
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_replace(path: Path, data: bytes, durability: Durability, mode: int | None = None) -> None:
+    """Temp file beside ``path``, write, rename over it; durable at the next flush."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644 if mode is None else mode)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        if mode is not None:
+            os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    durability.wrote(path)
