@@ -2,18 +2,7 @@
 
 from __future__ import annotations
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.progress import (
-    Progress as RichProgress,
-)
+from typing import Any
 
 from chargen_es.engine.progress import LineProgress, Progress
 
@@ -22,6 +11,17 @@ class RichView(Progress):
     """One bar per countable piece of work, one status line per job or runner."""
 
     def __init__(self) -> None:
+        # imported here: rich costs start-up time that scripts without a TTY never need
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+        from rich.progress import Progress as RichProgress
+
         self.console = Console(stderr=True)
         self.bars = RichProgress(
             TextColumn("[bold]{task.description}"),
@@ -33,10 +33,10 @@ class RichView(Progress):
             console=self.console,
             transient=False,
         )
-        self.ids: dict[str, TaskID] = {}
+        self.ids: dict[str, Any] = {}
         self.bars.start()
 
-    def _bar(self, name: str, total: int | None = None) -> TaskID:
+    def _bar(self, name: str, total: int | None = None) -> Any:
         if name not in self.ids:
             self.ids[name] = self.bars.add_task(name, total=total, note="")
         return self.ids[name]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import threading
 from pathlib import Path
 
 _libc_name = ctypes.util.find_library("c")
@@ -27,9 +28,11 @@ class Durability:
 
     def __init__(self) -> None:
         self.files: set[Path] = set()
+        self._lock = threading.Lock()
 
     def wrote(self, path: Path) -> None:
-        self.files.add(path)
+        with self._lock:  # writer threads report here concurrently
+            self.files.add(path)
 
     def flush(self) -> None:
         if not self.files:
