@@ -34,6 +34,29 @@ def failures(p: Projections) -> list[dict[str, Any]]:
     ]
 
 
+def actual_cost(p: Projections) -> float | None:
+    """USD from the tokens the model reported, at the run's own price snapshot.
+
+    The prices come from ``run.started`` (the plan's config), so the figure is a pure
+    function of the journal; batch runs get the batch discount recorded beside them.
+    """
+    config = p.run.config if p.run else {}
+    prices = config.get("prices") or {}
+    if not prices:
+        return None
+    factor = float(config.get("batch_discount", 0.5)) if (p.run and p.run.runner == "batch") else 1.0
+    total = 0.0
+    for key, o in p.outcomes.items():
+        usage = getattr(o, "usage", None)
+        task = p.tasks.get(key)
+        if usage is None or task is None:
+            continue
+        price = prices.get(task.model) or {}
+        total += (usage.prompt_tokens * float(price.get("input", 0.0))
+                  + usage.output_tokens * float(price.get("output", 0.0))) / 1e6
+    return round(total * factor, 6)
+
+
 def token_usage(p: Projections) -> dict[str, int]:
     prompt = output = total = 0
     for o in p.outcomes.values():
@@ -74,6 +97,7 @@ def report_view(p: Projections) -> dict[str, Any]:
         "cost": {
             "estimated_usd": p.sealed.estimated_cost_usd if p.sealed else None,
             "live_estimate_usd": p.sealed.live_cost_usd if p.sealed else None,
+            "actual_usd": actual_cost(p),
         },
         "usage": token_usage(p),
         "failures": failures(p),

@@ -157,17 +157,6 @@ def test_unreadable_file_a_folder(tmp_path):
     assert only_problem(tmp_path) == "characters/ada/image_ideas.yaml: is a folder, expected a file"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads anything")
-def test_unreadable_file_permissions(tmp_path):
-    entity(tmp_path, "characters", "ada")
-    path = tmp_path / "characters/ada/image_ideas.yaml"
-    path.chmod(0)
-    try:
-        assert only_problem(tmp_path).startswith("characters/ada/image_ideas.yaml: cannot read")
-    finally:
-        path.chmod(0o644)
-
-
 def test_missing_entity_file(tmp_path):
     entity(tmp_path, "characters", "ada")
     (tmp_path / "characters/ada/character.yaml").unlink()
