@@ -8,11 +8,12 @@ unchanged. A live call has no remote record to settle against, so a crash betwee
 path stays idempotent, so no item is ever applied twice.
 
 Rate limits (the seeds' fixed waits, replaced): a :class:`Throttle` holds the allowed
-concurrency and a shared "not before" instant. A 429 pushes that instant to the server's
-RetryInfo delay (or a backoff), halves the concurrency and records the gap between calls
-that the quota seems to allow; successes raise the concurrency again, one step per
-window of successes (AIMD), and spacing keeps the rate just under what the server
-accepted. A per-day quota (``QuotaFailure`` naming a per-day limit) stops the run cleanly
+concurrency, a shared "not before" instant and a gap between call starts. A 429 pushes
+that instant to the server's RetryInfo delay (or a backoff); a new rate-limit event also
+halves the concurrency and sets the gap from the rate the quota was seen to accept, so
+calls start evenly just under that rate instead of bursting into the next refusal;
+successes raise the concurrency again (AIMD) and shrink the gap slowly to probe for room.
+A per-day quota (``QuotaFailure`` naming a per-day limit) stops the run cleanly
 and resumably instead of retrying into it.
 """
 
