@@ -36,6 +36,7 @@ from chargen_es.gateway import Gateway, RemoteFile, RemoteJob
 
 T = TypeVar("T")
 RESULT_FAILED_STATES = frozenset({"FAILED", "EXPIRED"})
+UPLOAD_GROUP = 32  # upload outcomes per journal group commit while staging
 APPLY_GROUP = 64  # line outcomes per flush and journal group commit while applying
 APPLY_GROUP_BYTES = 64 << 20  # ... or fewer, once this much result data is waiting
 
@@ -159,47 +160,80 @@ class BatchRunner:
     # -- staging -------------------------------------------------------------------
 
     async def stage_inputs(self, chunks: list[int]) -> None:
-        needs = staging.needed_inputs(self.view, chunks)
+        """Make every input of the pending tasks live remotely, with few journal flushes.
+
+        Intents left by an earlier invocation are settled with one listing; the uploads
+        still needed are announced in one group commit before any starts; their outcomes
+        are appended in groups as they finish. An outcome lost to a crash leaves an
+        intent, which the next invocation settles by listing: nothing is uploaded twice.
+        """
+        view = self.view
+        margin = self.opt.reuse_margin_s
+        needs = staging.needed_inputs(view, chunks)
+        missing = [n for n in needs if not staging.usable(view.uploads.get(n.sha256), view.last_at, margin)]
         self.progress.start("uploads", len(needs), "files")
+        self.progress.advance("uploads", len(needs) - len(missing))
+        if any(n.sha256 in view.upload_intents for n in missing):
+            listing = await self._remote_files(fresh=True)
+            self.rec.record(*(e for n in missing if n.sha256 in view.upload_intents
+                              and (e := self._adoption(listing, n)) is not None))
+        announce: list[ev.Event] = []
+        for need in missing:
+            if staging.usable(view.uploads.get(need.sha256), view.last_at, margin):
+                continue
+            if need.sha256 in view.upload_intents:
+                continue  # announced before, not found remotely: upload under that intent
+            cached = self.workspace.get(need.sha256)
+            if cached is not None and staging.usable(cached[1], view.last_at, margin):
+                announce.append(ev.UploadReused(path=need.path, sha256=need.sha256, name=cached[1].name,
+                                                uri=cached[1].uri, expires=cached[1].expires, from_run=cached[0],
+                                                purpose=need.purpose, mime=need.mime, size=need.size))
+            else:
+                announce.append(self._intent(need))
+        self.rec.record(*announce)
+        todo = [n for n in missing if not staging.usable(view.uploads.get(n.sha256), view.last_at, margin)]
+        self.progress.advance("uploads", len(missing) - len(todo))
         limiter = trio.CapacityLimiter(self.opt.upload_concurrency)
+        outcomes: list[ev.Event] = []
 
         async def one(need: staging.Needed) -> None:
             async with limiter:
-                await self.ensure_uploaded(need)
+                outcomes.append(await self._upload(need))
+            if len(outcomes) >= UPLOAD_GROUP:
+                self.rec.record(*outcomes)
+                outcomes.clear()
             self.progress.advance("uploads")
 
         async with trio.open_nursery() as nursery:
-            for need in needs:
+            for need in todo:
                 nursery.start_soon(one, need)
+        self.rec.record(*outcomes)
+
+    def _intent(self, need: staging.Needed) -> ev.UploadStarted:
+        return ev.UploadStarted(purpose=need.purpose, path=need.path, sha256=need.sha256, size=need.size,
+                                mime=need.mime, display_name=staging.display_name_for(need.sha256),
+                                chunk=need.chunk)
 
     async def ensure_uploaded(self, need: staging.Needed) -> UploadRecord:
-        """Make ``need`` available remotely exactly once; returns its live record."""
+        """Make one file available remotely exactly once (intent, upload, outcome)."""
         lock = self._sha_locks.setdefault(need.sha256, trio.Lock())
         async with lock:
             view = self.view
-            now = view.last_at
             record = view.uploads.get(need.sha256)
-            if staging.usable(record, now, self.opt.reuse_margin_s):
+            if staging.usable(record, view.last_at, self.opt.reuse_margin_s):
                 return record  # type: ignore[return-value]
             if need.sha256 in view.upload_intents:
-                adopted = await self._adopt_upload(need, fresh=True)
+                adopted = self._adoption(await self._remote_files(fresh=True), need)
                 if adopted is not None:
-                    return adopted
-            elif need.sha256 in self.workspace:
-                from_run, cached = self.workspace[need.sha256]
-                if staging.usable(cached, now, self.opt.reuse_margin_s):
-                    self.rec.record(ev.UploadReused(path=need.path, sha256=need.sha256, name=cached.name,
-                                                    uri=cached.uri, expires=cached.expires, from_run=from_run,
-                                                    purpose=need.purpose, mime=need.mime, size=need.size))
+                    self.rec.record(adopted)
                     return self.view.uploads[need.sha256]
-            if need.sha256 not in self.view.upload_intents:
-                self.rec.record(ev.UploadStarted(purpose=need.purpose, path=need.path, sha256=need.sha256,
-                                                 size=need.size, mime=need.mime,
-                                                 display_name=staging.display_name_for(need.sha256),
-                                                 chunk=need.chunk))
-            return await self._upload(need)
+            else:
+                self.rec.record(self._intent(need))
+            self.rec.record(await self._upload(need))
+            return self.view.uploads[need.sha256]
 
-    async def _upload(self, need: staging.Needed) -> UploadRecord:
+    async def _upload(self, need: staging.Needed) -> ev.UploadCompleted:
+        """Upload under a durable intent; returns the outcome event (not yet appended)."""
         attempt = 1
         while True:
             try:
@@ -209,7 +243,7 @@ class BatchRunner:
                 crash_point("after", "upload")
             except TransientError as exc:
                 # the reply may have been lost after the server committed: look before retrying
-                adopted = await self._adopt_upload(need, fresh=True)
+                adopted = self._adoption(await self._remote_files(fresh=True), need)
                 if adopted is not None:
                     return adopted
                 if attempt >= self.opt.retry.attempts:
@@ -217,8 +251,7 @@ class BatchRunner:
                 await trio.sleep(self.opt.retry.delay(attempt, exc.retry_after))
                 attempt += 1
                 continue
-            self.rec.record(self._completed(need, remote, adopted=False))
-            return self.view.uploads[need.sha256]
+            return self._completed(need, remote, adopted=False)
 
     def _completed(self, need: staging.Needed, remote: RemoteFile, adopted: bool) -> ev.UploadCompleted:
         return ev.UploadCompleted(purpose=need.purpose, path=need.path, sha256=need.sha256, size=need.size,
@@ -226,17 +259,15 @@ class BatchRunner:
                                   name=remote.name, uri=remote.uri, expires=remote.expires, chunk=need.chunk,
                                   adopted=adopted)
 
-    async def _adopt_upload(self, need: staging.Needed, fresh: bool) -> UploadRecord | None:
-        """Settle an upload intent: adopt a live remote file with our display name and size."""
-        listing = await self._remote_files(fresh)
+    def _adoption(self, listing: dict[str, RemoteFile], need: staging.Needed) -> ev.UploadCompleted | None:
+        """Settle an upload intent: a live remote file with our display name and size, if any."""
         match = listing.get(staging.display_name_for(need.sha256))
         if match is None or (match.size and need.size and match.size != need.size):
             return None
         if not staging.usable(UploadRecord(need.sha256, match.name, match.uri, match.expires, need.mime,
                                            need.size, need.path), self.view.last_at, self.opt.reuse_margin_s):
             return None
-        self.rec.record(self._completed(need, match, adopted=True))
-        return self.view.uploads[need.sha256]
+        return self._completed(need, match, adopted=True)
 
     async def _remote_files(self, fresh: bool) -> dict[str, RemoteFile]:
         async with self._listing_lock:
