@@ -111,6 +111,10 @@ def elapsed_seconds(p: Projections) -> float | None:
     return (b - a).total_seconds()
 
 
+def _usd(amount: float | None) -> str:
+    return "-" if amount is None else f"${amount:.2f}"
+
+
 def _cost(p: Projections) -> str:
     return f"${p.sealed.estimated_cost_usd:.2f}" if p.sealed else ""
 
@@ -304,7 +308,8 @@ def show_run(p: Projections, as_json: bool) -> None:
         ("ended", report["timing"]["ended_at"] or "-"), ("duration", _duration(p)),
         ("tasks", f"{s['planned']} planned, {s['ok']} ok, {s['failed']} failed, {s['skipped']} skipped, "
                   f"{s['pending']} pending, {s['ignored']} ignored result line(s)"),
-        ("cost", f"estimated {_cost(p) or '-'}; tokens in {usage['prompt_tokens']}, out {usage['output_tokens']}"),
+        ("cost", f"estimated {_cost(p) or '-'}, actual {_usd(report['cost']['actual_usd'])}; "
+                 f"tokens in {usage['prompt_tokens']}, out {usage['output_tokens']}"),
     ]
     if p.ended is not None and not isinstance(p.ended, ev.RunCompleted):
         lines.append(("ended by", f"{ev.type_name(p.ended)}: {summary(p.ended)}"))
