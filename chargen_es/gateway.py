@@ -232,18 +232,20 @@ class Gateway:
                 raise err from exc
 
     def download(self, name: str, dest: Path) -> Download:
-        """Stream ``files/<id>`` to ``dest`` (temp file, fsync, rename): memory stays flat."""
+        """Stream ``files/<id>`` into ``dest`` and fsync it: memory stays flat.
+
+        ``dest`` should be a temp name; making it visible (rename, folder fsync) is the
+        caller's business, so a half-downloaded file never looks like a result.
+        """
         file_id = name.split("/", 1)[1] if name.startswith("files/") else name
-        tmp = dest.with_name(f".{dest.name}.part")
         digest = hashlib.sha256()
         total = 0
         lines = 0
         try:
             with self._http.stream("GET", f"{self._rest}/files/{file_id}:download", params={"alt": "media"}) as r:
                 if r.status_code != 200:
-                    body = _json_or_empty(r.read())
-                    raise classify(r.status_code, body, r.reason_phrase)
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+                    raise classify(r.status_code, _json_or_empty(r.read()), r.reason_phrase)
+                fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
                 try:
                     for chunk in r.iter_bytes(_DOWNLOAD_CHUNK):
                         digest.update(chunk)
@@ -256,13 +258,11 @@ class Gateway:
                 finally:
                     os.close(fd)
         except GeminiError:
-            tmp.unlink(missing_ok=True)
+            dest.unlink(missing_ok=True)
             raise
         except BaseException as exc:
-            tmp.unlink(missing_ok=True)
+            dest.unlink(missing_ok=True)
             raise translate(exc) from exc
-        os.replace(tmp, dest)
-        _fsync_dir(dest.parent)
         return Download(path=dest, sha256=digest.hexdigest(), bytes=total, lines=lines)
 
     # -- batches -------------------------------------------------------------------
@@ -364,12 +364,3 @@ def _remote_job(body: dict[str, Any]) -> RemoteJob:
         stats=stats,
         error=str(error.get("message") or "") if isinstance(error, dict) else "",
     )
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-

@@ -10,9 +10,9 @@ The file is shared between chargen-es and its user, so the rules are strict:
 - **Writing (applying a result).** :func:`record_generated` and :func:`record_analysis`
   set entries *by task_key* (never a blind append), so applying one result twice changes
   nothing and returns ``False``. Keys the user wrote, at the top level and inside our
-  entries, are kept. The write happens under ``imagery.yaml.lock`` beside the file, to a
-  temp file in the same folder, fsynced, ``os.replace``d, then the folder is fsynced, and
-  the file keeps its permission bits. Nothing is written when nothing changed. Comments
+  entries, are kept. The write happens under ``imagery.yaml.lock`` beside the file, by an
+  atomic writer the caller passes (see :func:`update`), and the file keeps its permission
+  bits. Nothing is written when nothing changed. Comments
   are not preserved (PyYAML drops them); that is the price of a plain safe dump.
 
 Shapes (design.md section 2), paths relative to the entity folder:
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import secrets
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -190,15 +189,16 @@ def analysis_mutation(task: Task, analysis_path: str, run_id: str, sha256: str =
 
 def record_generated(
     root: Path, task: Task, outputs: Output | Sequence[Output], run_id: str, generated_at: str,
-    mode: str = "batch",
+    mode: str = "batch", *, write: Writer,
 ) -> bool:
-    """Record a generation result durably; True when imagery.yaml was rewritten."""
-    return update(imagery_path(root, task), [generated_mutation(task, outputs, run_id, generated_at, mode)])
+    """Record one generation result; True when imagery.yaml was rewritten."""
+    return update(imagery_path(root, task), [generated_mutation(task, outputs, run_id, generated_at, mode)], write)
 
 
-def record_analysis(root: Path, task: Task, analysis_path: str, run_id: str, sha256: str = "") -> bool:
-    """Record an analysis durably; True when imagery.yaml was rewritten."""
-    return update(imagery_path(root, task), [analysis_mutation(task, analysis_path, run_id, sha256)])
+def record_analysis(root: Path, task: Task, analysis_path: str, run_id: str, sha256: str = "", *,
+                    write: Writer) -> bool:
+    """Record one analysis; True when imagery.yaml was rewritten."""
+    return update(imagery_path(root, task), [analysis_mutation(task, analysis_path, run_id, sha256)], write)
 
 
 def _list_at(data: dict[str, Any], field: str, task: Task) -> list[Any]:
@@ -229,11 +229,13 @@ def _set_by_key(entries: list[Any], key: str, new: list[dict[str, Any]]) -> bool
     return changed
 
 
-def update(path: Path, mutations: Sequence[Mutation], write: Writer | None = None) -> bool:
+def update(path: Path, mutations: Sequence[Mutation], write: Writer) -> bool:
     """Apply ``mutations`` in one read-modify-write under the file's lock.
 
-    ``write`` replaces the file's bytes; the default is a durable :func:`atomic_write`.
-    The engine passes a writer whose flush it batches with the images of a whole group.
+    ``write(path, data, mode)`` replaces the file's bytes atomically (temp file beside it,
+    rename) keeping ``mode``; the caller decides when it becomes durable: the engine
+    passes a writer whose flush it batches with the images of a whole group. This module
+    stays below ``projections`` and the engine, so it owns no writer of its own.
     """
     with FileLock(f"{path}.lock"):
         data, mode = _read(path)
@@ -243,7 +245,7 @@ def update(path: Path, mutations: Sequence[Mutation], write: Writer | None = Non
         if not changed:
             return False
         text = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False)
-        (write or atomic_write)(path, text.encode("utf-8"), mode)
+        write(path, text.encode("utf-8"), mode)
         return True
 
 
@@ -266,35 +268,3 @@ def _read(path: Path) -> tuple[dict[str, Any], int | None]:
     if not isinstance(data, dict):
         raise ContentError(str(path), "must be a mapping at the top level")
     return data, st.st_mode & 0o7777
-
-
-def atomic_write(path: Path, data: bytes, mode: int | None) -> None:
-    """Temp file beside ``path``, fsync, chmod to ``mode``, replace, fsync the folder.
-
-    A new file gets ``0o666`` less the umask, as if the user had created it.
-    """
-    folder = path.parent
-    tmp = folder / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        if mode is not None:
-            os.fchmod(fd, mode)
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        tmp.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    dfd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)

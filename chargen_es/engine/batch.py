@@ -15,6 +15,7 @@ the trio thread, so the journal has exactly one writer.
 from __future__ import annotations
 
 import enum
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ from chargen_es.engine.retry import RetryPolicy, with_retries
 from chargen_es.engine.view import JobRecord, RunView, UploadRecord
 from chargen_es.errors import GeminiError, NotFound, TransientError
 from chargen_es.gateway import Gateway, RemoteFile, RemoteJob
+from projections.atomic import fsync_dir
 
 T = TypeVar("T")
 RESULT_FAILED_STATES = frozenset({"FAILED", "EXPIRED"})
@@ -84,6 +86,12 @@ def next_step(view: RunView, chunk: int, retry_failed: bool) -> Step:
     if chunk not in view.downloads:
         return Step.DOWNLOAD
     return Step.APPLY
+
+
+def _publish(part: Path, dest: Path) -> None:
+    """Rename a fully written, fsynced file into place and make the rename durable."""
+    os.replace(part, dest)
+    fsync_dir(dest.parent)
 
 
 def requests_rel(view: RunView, chunk: int, root: Path, run_dir: Path) -> str:
@@ -391,11 +399,14 @@ class BatchRunner:
             await trio.sleep(self.opt.poll_interval)
 
     async def download(self, chunk: int) -> None:
+        """Stream the job's output to a temp file, then rename it into place durably."""
         job = self.view.jobs[chunk]
         self.progress.phase("downloading", f"chunk {chunk}")
         dest = self.opt.run_dir / f"results-{chunk:03d}.jsonl"
+        part = dest.with_name(f".{dest.name}.part")
         crash_point("before", "download")
-        got = await self._read(self.gw.download, job.output_file, dest)
+        got = await self._read(self.gw.download, job.output_file, part)
+        await trio.to_thread.run_sync(_publish, part, dest)
         crash_point("after", "download")
         self.rec.record(ev.ResultsDownloaded(chunk=chunk, path=dest.relative_to(self.opt.root).as_posix(),
                                              sha256=got.sha256, bytes=got.bytes, lines=got.lines,

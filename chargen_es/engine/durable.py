@@ -63,9 +63,12 @@ def _fsync(path: Path, flags: int) -> None:
 
 
 def write_replace(path: Path, data: bytes, durability: Durability, mode: int | None = None) -> None:
-    """Temp file beside ``path``, write, rename over it; durable at the next flush."""
+    """Temp file beside ``path``, write, rename over it; durable at the next flush.
+
+    ``mode`` keeps an existing file's permission bits; a new file follows the umask.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644 if mode is None else mode)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)  # less the umask
     try:
         view = memoryview(data)
         while view:

@@ -10,7 +10,15 @@ import yaml
 
 from chargen_es import imagery
 from chargen_es.events import FileRef, Output, Task
+from chargen_es.engine.durable import Durability, write_replace
 from tests.planner.helpers import png, sha, write
+
+
+def durable(path: Path, data: bytes, mode: int | None) -> None:
+    """The writer the engine gives imagery: atomic replace, then flushed."""
+    flush = Durability()
+    write_replace(path, data, flush, mode)
+    flush.flush()
 
 
 def task(entity_type: str = "characters", slug: str = "ada", scene: str = "one", kind: str = "generate",
@@ -37,10 +45,10 @@ def load(root: Path, t: Task) -> dict:
 def test_character_entry_shape_and_idempotence(tmp_path):
     t = task()
     out = output(tmp_path, t)
-    assert imagery.record_generated(tmp_path, t, [out], "run-1", "2025-12-19T12:00:00.000Z", "batch") is True
+    assert imagery.record_generated(tmp_path, t, [out], "run-1", "2025-12-19T12:00:00.000Z", "batch", write=durable) is True
     before = imagery.imagery_path(tmp_path, t).read_bytes()
-    assert imagery.record_generated(tmp_path, t, [out], "run-1", "2025-12-19T12:09:00.000Z", "batch") is False
-    assert imagery.record_generated(tmp_path, t, out, "run-1", "2025-12-19T12:00:00.000Z") is False
+    assert imagery.record_generated(tmp_path, t, [out], "run-1", "2025-12-19T12:09:00.000Z", "batch", write=durable) is False
+    assert imagery.record_generated(tmp_path, t, out, "run-1", "2025-12-19T12:00:00.000Z", write=durable) is False
     assert imagery.imagery_path(tmp_path, t).read_bytes() == before
     assert load(tmp_path, t) == {"generated_images": [{
         "custom_id": t.key, "file_name": "one-20251219T120000Z.png", "file_path": "images/one-20251219T120000Z.png",
@@ -64,7 +72,7 @@ def test_user_keys_are_kept(tmp_path):
         analyses: []
         """)
     out = output(tmp_path, t)
-    assert imagery.record_generated(tmp_path, t, [out], "run-2", "2025-12-19T12:00:00.000Z", "batch")
+    assert imagery.record_generated(tmp_path, t, [out], "run-2", "2025-12-19T12:00:00.000Z", "batch", write=durable)
     data = load(tmp_path, t)
     assert data["favourite"] is True and data["analyses"] == []
     assert data["generated_images"][0] == {"task_key": "other@sha256:1111111111111111",
@@ -77,9 +85,9 @@ def test_user_keys_are_kept(tmp_path):
 def test_location_run_entry_set_by_key(tmp_path):
     t1, t2 = task("locations", "port", "one"), task("locations", "port", "two")
     o1, o2 = output(tmp_path, t1, "a"), output(tmp_path, t2, "b")
-    assert imagery.record_generated(tmp_path, t1, [o1], "run-1", "T", "batch")
-    assert imagery.record_generated(tmp_path, t2, [o2], "run-1", "T", "batch")
-    assert not imagery.record_generated(tmp_path, t1, [o1], "run-1", "T2", "batch")
+    assert imagery.record_generated(tmp_path, t1, [o1], "run-1", "T", "batch", write=durable)
+    assert imagery.record_generated(tmp_path, t2, [o2], "run-1", "T", "batch", write=durable)
+    assert not imagery.record_generated(tmp_path, t1, [o1], "run-1", "T2", "batch", write=durable)
     data = load(tmp_path, t1)
     assert len(data["imagery_runs"]) == 1
     run = data["imagery_runs"][0]
@@ -89,7 +97,7 @@ def test_location_run_entry_set_by_key(tmp_path):
         {"task_key": t1.key, "file_path": "images/one-20251219T120000Z.png", "status": "ok", "sha256": o1.sha256},
         {"task_key": t2.key, "file_path": "images/two-20251219T120000Z.png", "status": "ok", "sha256": o2.sha256},
     ]
-    assert imagery.record_generated(tmp_path, t1, [o1], "run-2", "T3", "live")
+    assert imagery.record_generated(tmp_path, t1, [o1], "run-2", "T3", "live", write=durable)
     assert [r["run_id"] for r in load(tmp_path, t1)["imagery_runs"]] == ["run-1", "run-2"]
 
 
@@ -97,8 +105,8 @@ def test_analysis_entry(tmp_path):
     t = task(kind="analyze", scene="analyze:pic", key="characters/ada/analyze:pic@sha256:0123456789abcdef")
     write(tmp_path, "characters/ada/character.yaml", "name: Ada\n")
     rel = "characters/ada/images/pic.png.analysis.json"
-    assert imagery.record_analysis(tmp_path, t, rel, "run-1")
-    assert not imagery.record_analysis(tmp_path, t, rel, "run-1")
+    assert imagery.record_analysis(tmp_path, t, rel, "run-1", write=durable)
+    assert not imagery.record_analysis(tmp_path, t, rel, "run-1", write=durable)
     assert load(tmp_path, t) == {"analyses": [{
         "task_key": t.key, "image": "images/pic.png", "analysis_path": "images/pic.png.analysis.json",
         "model": t.model, "run_id": "run-1"}]}
@@ -108,7 +116,7 @@ def test_file_mode_is_kept_and_nothing_is_left_behind(tmp_path):
     t = task()
     path = write(tmp_path, "characters/ada/imagery.yaml", "generated_images: []\n")
     os.chmod(path, 0o640)
-    assert imagery.record_generated(tmp_path, t, [output(tmp_path, t)], "r", "T", "batch")
+    assert imagery.record_generated(tmp_path, t, [output(tmp_path, t)], "r", "T", "batch", write=durable)
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
     leftovers = sorted(p.name for p in path.parent.iterdir() if p.name.startswith("."))
     assert leftovers == []
@@ -117,11 +125,11 @@ def test_file_mode_is_kept_and_nothing_is_left_behind(tmp_path):
 def test_no_write_when_nothing_changes(tmp_path):
     t = task()
     out = output(tmp_path, t)
-    imagery.record_generated(tmp_path, t, [out], "r", "T", "batch")
+    imagery.record_generated(tmp_path, t, [out], "r", "T", "batch", write=durable)
     path = imagery.imagery_path(tmp_path, t)
     os.utime(path, ns=(1, 1))
     inode = path.stat().st_ino
-    assert not imagery.record_generated(tmp_path, t, [out], "r", "T", "batch")
+    assert not imagery.record_generated(tmp_path, t, [out], "r", "T", "batch", write=durable)
     assert path.stat().st_mtime_ns == 1 and path.stat().st_ino == inode
 
 
@@ -129,7 +137,7 @@ def test_new_file_follows_the_umask(tmp_path):
     old = os.umask(0o027)
     try:
         t = task()
-        imagery.record_generated(tmp_path, t, [output(tmp_path, t)], "r", "T", "batch")
+        imagery.record_generated(tmp_path, t, [output(tmp_path, t)], "r", "T", "batch", write=durable)
     finally:
         os.umask(old)
     assert stat.S_IMODE(imagery.imagery_path(tmp_path, t).stat().st_mode) == 0o640
@@ -143,6 +151,6 @@ def test_a_recorded_result_is_what_the_planner_counts_as_done(tmp_path):
     entity(tmp_path, "locations", "port")
     first = build_plan(PlanOptions(root=tmp_path, run_stamp=STAMP))
     for t in first.tasks:
-        imagery.record_generated(tmp_path, t, [output(tmp_path, t, t.key)], "r", "T", "batch")
+        imagery.record_generated(tmp_path, t, [output(tmp_path, t, t.key)], "r", "T", "batch", write=durable)
     second = build_plan(PlanOptions(root=tmp_path, run_stamp="20251220T000000Z"))
     assert second.tasks == [] and len(second.skipped) == len(first.tasks)
