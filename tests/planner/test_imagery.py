@@ -9,8 +9,8 @@ from pathlib import Path
 import yaml
 
 from chargen_es import imagery
-from chargen_es.events import FileRef, Output, Task
 from chargen_es.engine.durable import Durability, write_replace
+from chargen_es.events import FileRef, Output, Task
 from tests.planner.helpers import png, sha, write
 
 
