@@ -39,7 +39,7 @@ from projections.atomic import fsync_dir
 T = TypeVar("T")
 RESULT_FAILED_STATES = frozenset({"FAILED", "EXPIRED"})
 UPLOAD_GROUP = 32  # upload outcomes per journal group commit while staging
-APPLY_GROUP = 64  # line outcomes per flush and journal group commit while applying
+APPLY_GROUP = 128  # line outcomes per flush and journal group commit while applying
 APPLY_GROUP_BYTES = 64 << 20  # ... or fewer, once this much result data is waiting
 
 
