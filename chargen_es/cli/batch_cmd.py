@@ -78,12 +78,20 @@ def resume(run_id: str | None, root: Path, **kwargs: Any) -> int:
 @click.option("--wait", type=float, default=30.0, show_default=True, hidden=True,
               help="Seconds to wait for a running process to pause before recording the cancel.")
 def cancel(run_id: str, root: Path, wait: float, **kwargs: Any) -> int:
-    """Cancel the run's remote jobs, stop a process working on it, and record the cancel."""
+    """Cancel the run's remote jobs, stop a process working on it, and record the cancel.
+
+    A live run has no remote jobs: cancelling it stops the process working on it (calls
+    in flight finish and are applied) and leaves it paused, so `resume` continues it.
+    """
     settings = ExecSettings.from_kwargs({**kwargs, **_EXEC_DEFAULTS})
     run_dir = runs.run_dir_for(root, run_id)
     view = runs.build_view(read_events(run_dir / "journal.jsonl"))
     if view.terminal in ("completed", "cancelled"):
         raise ChargenError(f"run {run_id} is already {view.terminal}")
+    if view.runner == "live":
+        _lock_after_stopping(run_dir, RunLock(run_dir).holder_pid(), wait).close()
+        click.echo(f"run {run_id} is paused; `chargen-es resume {run_id} --root {root}` continues it")
+        return 0
     jobs = [j.job_name for j in view.jobs.values() if j.job_name and not j.done]
     with open_gateway(settings, root) as gateway:
         for name in jobs:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import random
 import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -99,3 +101,30 @@ def test_sigkill_torture_applies_no_task_twice(tmp_path: Path) -> None:
         assert len(keys) == len(set(keys)), name
     state = json.loads((journal.parent / "state.json").read_text())
     assert state["phase"] == "completed" and state["counts"]["pending"] == 0
+
+
+def test_cancel_pauses_a_live_run_and_resume_continues(tmp_path: Path) -> None:
+    """The seeds' pause and resume: calls in flight finish, nothing is lost or doubled."""
+    root = copy_sample(tmp_path / "tree")
+    journal = root / ".chargen" / "batch" / RUN_ID / "journal.jsonl"
+    with Emulator(EmulatorConfig(rpm=2, quota_window_s=1.0)) as emu:
+        proc = start_process(root, emu.base_url, *run_args("--runner", "live", "--workers", "2"))
+        while not (journal.exists() and journal.read_bytes().count(b'"line.applied"') >= 2):
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        cancel = chargen_plain(root, "cancel", RUN_ID)
+        assert cancel.returncode == 0, cancel.stderr
+        assert "paused" in cancel.stdout
+        proc.communicate(timeout=60)
+        assert proc.returncode == 130
+        assert tags(root)["run.paused"] == 1 and tags(root)["run.cancelled"] == 0
+        done = chargen(root, emu.base_url, "resume", RUN_ID)
+        assert done.returncode == 0, done.stdout + done.stderr
+    applied = [e.key for e in events_of(root) if e.__struct_config__.tag == "line.applied"]
+    assert len(applied) == len(set(applied)) == 17
+
+
+def chargen_plain(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """A command that needs no backend options (cancel of a live run)."""
+    return subprocess.run([sys.executable, "-m", "chargen_es", *args, "--root", str(root)],
+                          capture_output=True, text=True, timeout=120, check=False)
