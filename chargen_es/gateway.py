@@ -22,10 +22,12 @@ Every method here is blocking; the engine runs them in worker threads
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -165,6 +167,10 @@ def translate(exc: BaseException) -> GeminiError:
         return TransientError(f"timed out ({type(exc).__name__})", reason="TIMEOUT")
     if isinstance(exc, httpx2.TransportError):
         return TransientError(f"connection failed ({type(exc).__name__}: {exc})", reason="TRANSPORT")
+    if isinstance(exc, httpx2.HTTPError | httpx2.StreamError):
+        return TransientError(f"unexpected reply ({type(exc).__name__}: {exc})", reason="PROTOCOL")
+    if isinstance(exc, OSError):
+        return PermanentError(f"local I/O failed ({exc})", reason="LOCAL_IO")
     if isinstance(exc, UnicodeError):
         return PermanentError(f"cannot send the request ({exc})", reason="ENCODING")
     if isinstance(exc, KeyError | ValueError | json.JSONDecodeError):
@@ -194,7 +200,7 @@ class Gateway:
             timeout=httpx2.Timeout(backend.timeout_s, connect=30.0),
             headers={"x-goog-api-key": backend.api_key},
             trust_env=not backend.is_loopback,
-            follow_redirects=True,
+            follow_redirects=False,  # the key header would follow a redirect to any host
         )
 
     def close(self) -> None:
@@ -213,20 +219,20 @@ class Gateway:
                     mime_type=mime, display_name=display_name))
         except OSError as exc:
             raise PermanentError(f"{path}: cannot read ({exc.strerror})") from exc
-        except BaseException as exc:
+        except Exception as exc:
             raise translate(exc) from exc
         return _remote_file(f)
 
     def list_files(self) -> list[RemoteFile]:
         try:
             return [_remote_file(f) for f in self._client.files.list(config={"page_size": 100})]
-        except BaseException as exc:
+        except Exception as exc:
             raise translate(exc) from exc
 
     def delete_file(self, name: str) -> None:
         try:
             self._client.files.delete(name=name)
-        except BaseException as exc:
+        except Exception as exc:
             err = translate(exc)
             if not isinstance(err, NotFound):  # already gone is what we wanted
                 raise err from exc
@@ -242,7 +248,7 @@ class Gateway:
         total = 0
         lines = 0
         try:
-            with self._http.stream("GET", f"{self._rest}/files/{file_id}:download", params={"alt": "media"}) as r:
+            with self._open_download(f"{self._rest}/files/{file_id}:download?alt=media") as r:
                 if r.status_code != 200:
                     raise classify(r.status_code, _json_or_empty(r.read()), r.reason_phrase)
                 fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
@@ -260,10 +266,30 @@ class Gateway:
         except GeminiError:
             dest.unlink(missing_ok=True)
             raise
-        except BaseException as exc:
+        except Exception as exc:
             dest.unlink(missing_ok=True)
             raise translate(exc) from exc
         return Download(path=dest, sha256=digest.hexdigest(), bytes=total, lines=lines)
+
+    @contextlib.contextmanager
+    def _open_download(self, url: str) -> Iterator[httpx2.Response]:
+        """GET ``url`` streaming, following redirects by hand: the API key goes only to
+        the API's own origin, never to a host a redirect names."""
+        origin = httpx2.URL(url).netloc
+        for _ in range(5):
+            request = self._http.build_request("GET", url)
+            if request.url.netloc != origin:
+                del request.headers["x-goog-api-key"]
+            response = self._http.send(request, stream=True)
+            try:
+                if response.status_code in (301, 302, 303, 307, 308) and "location" in response.headers:
+                    url = str(response.url.join(response.headers["location"]))
+                    continue
+                yield response
+                return
+            finally:
+                response.close()
+        raise TransientError(f"too many redirects downloading {url}", reason="REDIRECTS")
 
     # -- batches -------------------------------------------------------------------
 
@@ -271,7 +297,7 @@ class Gateway:
         """Create a batch job. Not idempotent: the engine lists and adopts before calling."""
         try:
             job = self._client.batches.create(model=model, src=input_file, config={"display_name": display_name})
-        except BaseException as exc:
+        except Exception as exc:
             raise translate(exc) from exc
         return RemoteJob(name=job.name or "", display_name=job.display_name or display_name,
                          state=_state_name(job.state.name if job.state else ""))
@@ -280,7 +306,7 @@ class Gateway:
         """Raw GET of the Operation: the SDK's BatchJob drops batchStats and the job error."""
         try:
             r = self._http.get(f"{self._rest}/{name}")
-        except BaseException as exc:
+        except Exception as exc:
             raise translate(exc) from exc
         body = _json_or_empty(r.content)
         if r.status_code != 200:
@@ -295,19 +321,19 @@ class Gateway:
                           output_file=(j.dest.file_name or "") if j.dest else "")
                 for j in self._client.batches.list(config={"page_size": 100})
             ]
-        except BaseException as exc:
+        except Exception as exc:
             raise translate(exc) from exc
 
     def cancel_batch(self, name: str) -> None:
         try:
             self._client.batches.cancel(name=name)
-        except BaseException as exc:
+        except Exception as exc:
             raise translate(exc) from exc
 
     def delete_batch(self, name: str) -> None:
         try:
             self._client.batches.delete(name=name)
-        except BaseException as exc:
+        except Exception as exc:
             err = translate(exc)
             if not isinstance(err, NotFound):
                 raise err from exc
@@ -326,7 +352,7 @@ class Gateway:
         contents = [types.Content.model_validate(c) for c in request.get("contents") or []]
         try:
             response = self._client.models.generate_content(model=model, contents=contents, config=config)
-        except BaseException as exc:
+        except Exception as exc:
             raise translate(exc) from exc
         # python mode keeps image bytes as bytes (json mode would emit URL-safe base64)
         return response.model_dump(by_alias=True, exclude_none=True)

@@ -54,4 +54,10 @@ def run_cli(group: click.Group, argv: list[str] | None) -> int:
     except KeyboardInterrupt:
         click.echo("chargen-es: interrupted", err=True)
         return 130
+    except Exception as exc:  # noqa: BLE001 - the one boundary: a bug still gets one line
+        if verbose:
+            traceback.print_exc()
+        click.echo(f"chargen-es: internal error: {type(exc).__name__}: {exc} (run with -v for the traceback; "
+                   "the run's journal is intact and `resume` continues it)", err=True)
+        return 1
     return rv if isinstance(rv, int) else 0

@@ -32,7 +32,7 @@ from chargen_es.engine.recorder import Recorder
 from chargen_es.engine.results import decode_line, from_line
 from chargen_es.engine.retry import RetryPolicy, with_retries
 from chargen_es.engine.view import JobRecord, RunView, UploadRecord
-from chargen_es.errors import GeminiError, NotFound, TransientError
+from chargen_es.errors import ContentError, GeminiError, NotFound, TransientError
 from chargen_es.gateway import Gateway, RemoteFile, RemoteJob
 from projections.atomic import fsync_dir
 
@@ -212,10 +212,12 @@ class BatchRunner:
                 outcomes.clear()
             self.progress.advance("uploads")
 
-        async with trio.open_nursery() as nursery:
-            for need in todo:
-                nursery.start_soon(one, need)
-        self.rec.record(*outcomes)
+        try:
+            async with trio.open_nursery() as nursery:
+                for need in todo:
+                    nursery.start_soon(one, need)
+        finally:  # uploads that finished keep their outcome, even when a sibling failed
+            self.rec.record(*outcomes)
 
     def _intent(self, need: staging.Needed) -> ev.UploadStarted:
         return ev.UploadStarted(purpose=need.purpose, path=need.path, sha256=need.sha256, size=need.size,
@@ -242,6 +244,11 @@ class BatchRunner:
 
     async def _upload(self, need: staging.Needed) -> ev.UploadCompleted:
         """Upload under a durable intent; returns the outcome event (not yet appended)."""
+        path = self.opt.root / need.path
+        actual = await trio.to_thread.run_sync(staging.file_sha256, path)
+        if actual != need.sha256:
+            raise ContentError(need.path, f"changed since it was planned (sha256 {actual[:12]}…, planned "
+                               f"{need.sha256[:12]}…); start a new run so the plan matches the files")
         attempt = 1
         while True:
             try:
@@ -343,10 +350,14 @@ class BatchRunner:
         return self.view.tasks[self.view.chunks[chunk][0]].model
 
     async def settle_job(self, chunk: int) -> None:
-        """An intent without outcome: adopt the job if it exists, else create it now."""
+        """An intent without outcome: adopt the job if it exists, else submit a new attempt.
+
+        A new attempt (not a create under the old intent) because time may have passed: its
+        requests are rebuilt against live uploads, so an expired input is never sent.
+        """
         job = self.view.jobs[chunk]
         if not await self._adopt_job(chunk, job):
-            await self._create(chunk)
+            await self.submit(chunk)
 
     async def _adopt_job(self, chunk: int, job: JobRecord) -> bool:
         jobs = await self._read(self.gw.list_batches)
@@ -384,8 +395,17 @@ class BatchRunner:
     async def poll(self, chunk: int) -> None:
         job = self.view.jobs[chunk]
         self.progress.phase("running", f"chunk {chunk}: {job.job_name}")
+        outage = 0
         while True:
-            remote = await self._read(self.gw.get_batch, job.job_name)
+            try:
+                remote = await self._read(self.gw.get_batch, job.job_name)
+            except TransientError as exc:
+                # a job runs for hours: a network outage or a sleeping laptop is waited out
+                outage += 1
+                self.progress.status("job", f"chunk {chunk}: cannot reach the API ({exc}); retrying")
+                await trio.sleep(min(self.opt.retry.delay(min(outage, 6)), max(self.opt.poll_interval, 60.0)))
+                continue
+            outage = 0
             if remote.stats:
                 done = remote.stats.get("successfulRequestCount", 0) + remote.stats.get("failedRequestCount", 0)
                 self.progress.status("job", f"chunk {chunk} {remote.state} {done}/{remote.stats.get('requestCount', 0)}")
@@ -425,9 +445,11 @@ class BatchRunner:
             record = self.view.downloads[chunk]
         self.progress.phase("applying", f"chunk {chunk}")
         token = trio.lowlevel.current_trio_token()
-        await trio.to_thread.run_sync(self._apply_file, chunk, path, token)
+        ignored = {(k, r) for c, k, r in self.view.ignored if c == chunk}  # read on the trio thread
+        await trio.to_thread.run_sync(self._apply_file, chunk, path, ignored, token)
 
-    def _apply_file(self, chunk: int, path: Path, token: trio.lowlevel.TrioToken) -> None:
+    def _apply_file(self, chunk: int, path: Path, ignored: set[tuple[str, str]],
+                    token: trio.lowlevel.TrioToken) -> None:
         """Worker thread: stream the results file and apply it a group of lines at a time.
 
         A group's files are written, its imagery.yaml entries set, everything flushed once,
@@ -447,7 +469,6 @@ class BatchRunner:
         view = self.view
         planned = set(view.chunks[chunk])
         seen: set[str] = set()
-        ignored = {(k, r) for c, k, r in view.ignored if c == chunk}
         pending_bytes = 0
         with open(path, "rb") as f:
             for lineno, raw in enumerate(f, 1):

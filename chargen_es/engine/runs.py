@@ -9,6 +9,7 @@ end of every invocation, interrupted or not, and are always rebuilt from the jou
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import signal
@@ -30,7 +31,7 @@ from chargen_es.engine.progress import Progress
 from chargen_es.engine.recorder import Recorder
 from chargen_es.engine.view import RunView, UploadRecord
 from chargen_es.engine.view import build as build_view
-from chargen_es.errors import Interrupted, JournalError, RunNotFound
+from chargen_es.errors import ChargenError, Interrupted, JournalError, RunNotFound
 from chargen_es.gateway import Gateway
 from chargen_es.journal import JOURNAL_NAME, Journal, read_events
 
@@ -185,7 +186,15 @@ def execute(journal: Journal, gateway: Gateway, options: EngineOptions, progress
         try:
             outcome = trio.run(main)
         except BaseExceptionGroup as group:
-            raise _first_leaf(group) from None
+            leaf = _first_leaf(group)
+            if not isinstance(leaf, KeyboardInterrupt | Interrupted):
+                _record_failure(recorder, leaf)
+            raise leaf from None
+        except (KeyboardInterrupt, Interrupted):
+            raise
+        except Exception as exc:
+            _record_failure(recorder, exc)
+            raise
         if outcome == "interrupted":
             recorder.record(ev.RunPaused(reason="interrupted", message="stopped by a signal"))
             raise Interrupted(
@@ -196,6 +205,17 @@ def execute(journal: Journal, gateway: Gateway, options: EngineOptions, progress
     finally:
         progress.close()
         write_projections(journal)
+
+
+def _record_failure(recorder: Recorder, exc: BaseException) -> None:
+    """A run that stops on an error says so in its journal (inspect, report), resumably."""
+    if isinstance(exc, BaseExceptionGroup):
+        exc = _first_leaf(exc)
+    if isinstance(exc, JournalError):
+        return  # the journal itself failed: nothing more can be written to it
+    code = type(exc).__name__ if isinstance(exc, ChargenError) else "internal"
+    with contextlib.suppress(JournalError):
+        recorder.record(ev.RunFailed(code=code, message=str(exc) or type(exc).__name__))
 
 
 def _first_leaf(group: BaseExceptionGroup) -> BaseException:
