@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from chargen_es import events as ev
 from chargen_es.cli.common import root_option
 from chargen_es.cli.execute import (
     ExecSettings,
@@ -30,16 +31,30 @@ def execute_new_run(root: Path, plan: Any, *, mode: str, runner: str, run_id: st
     runs_dir = runs.runs_root(root)
     runs_dir.mkdir(parents=True, exist_ok=True)
     rid = run_id or runs.new_run_id(runs_dir)
-    if (runs_dir / rid).exists() and read_events_or_empty(runs_dir / rid):
-        raise ChargenError(f"run id {rid!r} is taken under {runs_dir}; pick another --run-id or resume it")
+    _set_aside_unsealed(runs_dir / rid)
     record = plan_record(plan)
     return drive(lambda: runs.start(runs_dir / rid, rid, root, mode, runner, record), settings, root)
 
 
-def read_events_or_empty(run_dir: Path) -> list[Any]:
-    """A run folder whose journal never got its plan (a crash at the start) can be reused."""
-    path = run_dir / "journal.jsonl"
-    return read_events(path) if path.exists() else []
+def _set_aside_unsealed(run_dir: Path) -> None:
+    """A run id is free, or holds a run that died before its plan was durable.
+
+    Such a folder (no ``plan.sealed``: a crash inside the plan's group commit) is renamed
+    aside, not reused in place, so the new journal starts at seq 1 and nothing is lost.
+    """
+    journal = run_dir / "journal.jsonl"
+    if not journal.exists():
+        return
+    events = read_events(journal)
+    if any(ev.type_name(e) == "plan.sealed" for e in events):
+        raise ChargenError(f"run id {run_dir.name!r} is taken under {run_dir.parent}; pick another --run-id, "
+                           f"or `chargen-es resume {run_dir.name}`")
+    if events:
+        Journal.open(run_dir).close()  # refuses if a process still works on it
+        n = 1
+        while (aside := run_dir.with_name(f"{run_dir.name}.unsealed-{n}")).exists():
+            n += 1
+        run_dir.rename(aside)
 
 
 @click.command()
@@ -67,7 +82,7 @@ def resume(run_id: str | None, root: Path, **kwargs: Any) -> int:
         return 0
     if not view.sealed:
         raise ChargenError(f"run {run_id} stopped before its plan was journaled; start it again with "
-                           f"`chargen-es run --run-id {run_id}`")
+                           f"`chargen-es run --run-id {run_id}` (the unfinished folder is set aside)")
     return drive(lambda: runs.open_for_resume(run_dir), settings, root)
 
 
@@ -92,23 +107,25 @@ def cancel(run_id: str, root: Path, wait: float, **kwargs: Any) -> int:
         _lock_after_stopping(run_dir, RunLock(run_dir).holder_pid(), wait).close()
         click.echo(f"run {run_id} is paused; `chargen-es resume {run_id} --root {root}` continues it")
         return 0
-    jobs = [j.job_name for j in view.jobs.values() if j.job_name and not j.done]
-    with open_gateway(settings, root) as gateway:
-        for name in jobs:
-            try:
-                gateway.cancel_batch(name)
-            except GeminiError as exc:
-                click.echo(f"warning: could not cancel {name}: {exc}", err=True)
-    holder = RunLock(run_dir).holder_pid()
-    journal = _lock_after_stopping(run_dir, holder, wait)
+    journal = _lock_after_stopping(run_dir, RunLock(run_dir).holder_pid(), wait)
     try:
-        from chargen_es import events as ev
-
-        journal.append(ev.RunCancelled(by=f"user (pid {os.getpid()})", jobs=tuple(jobs)))
+        # under the lock nothing new can be submitted; an intent whose create may have
+        # landed is found by listing this run's display names, not only by the journal
+        prefix = f"chargen-es:{run_id}:"
+        with open_gateway(settings, root) as gateway:
+            remote = [j for j in gateway.list_batches() if j.display_name.startswith(prefix) and not j.done]
+            cancelled = []
+            for job in remote:
+                try:
+                    gateway.cancel_batch(job.name)
+                    cancelled.append(job.name)
+                except GeminiError as exc:
+                    click.echo(f"warning: could not cancel {job.name}: {exc}", err=True)
+        journal.append(ev.RunCancelled(by=f"user (pid {os.getpid()})", jobs=tuple(cancelled)))
         runs.write_projections(journal)
     finally:
         journal.close()
-    click.echo(f"run {run_id} cancelled ({len(jobs)} remote job(s) cancelled); uploads expire on their own")
+    click.echo(f"run {run_id} cancelled ({len(cancelled)} remote job(s) cancelled); uploads expire on their own")
     return 0
 
 

@@ -29,6 +29,7 @@ from chargen_es import imagery
 from chargen_es.engine.crashpoints import crash_point
 from chargen_es.engine.durable import Durability, write_replace
 from chargen_es.engine.results import Outcome, parse_analysis
+from chargen_es.errors import ContentError
 from projections.atomic import sha256_file
 
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/jpg": "jpg", "image/webp": "webp", "image/gif": "gif"}
@@ -91,7 +92,8 @@ class Group:
     folders: Folders | None = None
     durability: Durability = field(default_factory=Durability)
     events: list[ev.Event] = field(default_factory=list)
-    _imagery: dict[Path, list[tuple[ev.Task, imagery.Mutation]]] = field(default_factory=dict)
+    # imagery.yaml -> (index of the item's event, its task, its change)
+    _imagery: dict[Path, list[tuple[int, ev.Task, imagery.Mutation]]] = field(default_factory=dict)
     _writes: list[Future[None]] = field(default_factory=list)
 
     def add(self, task: ev.Task, outcome: Outcome, raw: bytes = b"") -> None:
@@ -126,7 +128,11 @@ class Group:
         digest = hashlib.sha256(data).hexdigest()
         if self.folders is None:
             self.folders = Folders(self.ctx.root)
-        path = self.folders.path(rel)
+        try:
+            path = self.folders.path(rel)
+        except (ValueError, OSError) as exc:  # one entity's broken folder must not stop the run
+            self.fail(task, "apply", "bad_output_path", str(exc), False, raw)
+            return
         self._writes.append(_WRITERS.submit(_write_output, path, data, digest, self.durability))
         output = ev.Output(path=rel, sha256=digest, bytes=len(data), mime=mime)
         if task.kind == "analyze":
@@ -134,13 +140,17 @@ class Group:
         else:
             mutation = imagery.generated_mutation(task, output, self.ctx.run_id, self.ctx.generated_at,
                                                   self.ctx.runner)
-        self._imagery.setdefault(imagery.imagery_path(self.ctx.root, task), []).append((task, mutation))
+        self._imagery.setdefault(imagery.imagery_path(self.ctx.root, task), []).append((len(self.events), task, mutation))
         self.events.append(ev.LineApplied(key=task.key, chunk=task.chunk, outputs=(output,),
                                           files_updated=(f"{task.entity_type}/{task.slug}/imagery.yaml",),
                                           usage=usage))
 
     def fail(self, task: ev.Task, stage: str, code: str, message: str, retryable: bool, raw: bytes = b"") -> None:
         """Write the failure's detail file; its ``item.failed`` event waits for commit."""
+        self.events.append(self._failure(task, stage, code, message, retryable, raw))
+
+    def _failure(self, task: ev.Task, stage: str, code: str, message: str, retryable: bool,
+                 raw: bytes = b"") -> ev.ItemFailed:
         rel = f"failed/{safe_key_name(task.key)}.json"
         detail = {
             "task": msgspec.to_builtins(task),
@@ -152,23 +162,29 @@ class Group:
         (self.ctx.run_dir / "failed").mkdir(exist_ok=True)
         write_replace(self.ctx.run_dir / rel, (json.dumps(detail, indent=2, sort_keys=True) + "\n").encode(),
                       self.durability)
-        self.events.append(ev.ItemFailed(key=task.key, stage=stage, code=code, message=message,
-                                         retryable=retryable, detail_path=rel, chunk=task.chunk))
+        return ev.ItemFailed(key=task.key, stage=stage, code=code, message=message, retryable=retryable,
+                             detail_path=rel, chunk=task.chunk)
 
     def commit(self) -> list[ev.Event]:
         """Update each imagery.yaml once, flush everything, hand back the events to append."""
         def write(path: Path, data: bytes, mode: int | None) -> None:
-            write_replace(path, data, self.durability, mode)
+            write_replace(path, data, self.durability, mode, sync_first=True)
 
         for pending in self._writes:
             pending.result()  # every output file is in place before imagery.yaml names it
         self._writes.clear()
 
         for path, items in self._imagery.items():
-            for _task, _ in items:
+            for _ in items:
                 crash_point("before", "imagery.write")
-            imagery.update(path, [mutation for _, mutation in items], write)
-            for _task, _ in items:
+            try:
+                imagery.update(path, [mutation for _, _, mutation in items], write)
+            except ContentError as exc:  # a broken imagery.yaml fails its own entity's items only
+                for index, task, _ in items:
+                    self.events[index] = self._failure(task, "apply", "imagery_yaml",
+                                                       f"{exc}; fix the file and run again", False)
+                continue
+            for _ in items:
                 crash_point("after", "imagery.write")
         self.durability.flush()
         events, self.events, self._imagery, self.folders = self.events, [], {}, None

@@ -62,10 +62,14 @@ def _fsync(path: Path, flags: int) -> None:
         os.close(fd)
 
 
-def write_replace(path: Path, data: bytes, durability: Durability, mode: int | None = None) -> None:
+def write_replace(path: Path, data: bytes, durability: Durability, mode: int | None = None, *,
+                  sync_first: bool = False) -> None:
     """Temp file beside ``path``, write, rename over it; durable at the next flush.
 
     ``mode`` keeps an existing file's permission bits; a new file follows the umask.
+    ``sync_first`` fsyncs the temp file before the rename: for files that are merged into
+    rather than trusted by hash (imagery.yaml), where a power cut must never leave an
+    empty file under the old name on file systems that do not order the two.
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)  # less the umask
@@ -75,6 +79,8 @@ def write_replace(path: Path, data: bytes, durability: Durability, mode: int | N
             view = view[os.write(fd, view):]
         if mode is not None:
             os.fchmod(fd, mode)
+        if sync_first:
+            os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)

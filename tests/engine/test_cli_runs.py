@@ -130,3 +130,21 @@ def test_demo_runs_generate_then_analyze_on_the_embedded_emulator(tmp_path: Path
         assert report["phase"] == "completed" and report["summary"]["failed"] == 0
     assert len(list((tmp_path / "demo").glob("*/*/images/*.analysis.json"))) == 22
     assert "images under" in done.stdout
+
+
+def test_a_plan_torn_before_its_seal_is_set_aside_and_run_again(tmp_path: Path) -> None:
+    from chargen_es import events as ev
+    from chargen_es.journal import Journal
+
+    root = copy_sample(tmp_path / "tree")
+    run_dir = root / ".chargen" / "batch" / RUN_ID
+    with Journal.open(run_dir, create=True) as journal:  # what a cut inside the plan's commit leaves
+        journal.append(ev.RunStarted(run_id=RUN_ID, tool_version="0", mode="generate", runner="batch"))
+    with Emulator(EmulatorConfig()) as emu:
+        resumed = chargen(root, emu.base_url, "resume", RUN_ID)
+        assert resumed.returncode == 1 and f"run --run-id {RUN_ID}" in resumed.stderr
+        again = chargen(root, emu.base_url, *run_args())
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert_exactly_once(root, emu.stats())
+    assert (run_dir.parent / f"{RUN_ID}.unsealed-1" / "journal.jsonl").exists()
+    assert journal_tags(root)[0] == "run.started" and journal_tags(root)[-1] == "run.completed"

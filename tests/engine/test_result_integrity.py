@@ -84,3 +84,16 @@ def test_duplicates_unknown_keys_garbage_and_missing_keys(tmp_path: Path) -> Non
     assert written.sha256 == hashlib.sha256(data).hexdigest()
     assert hashlib.sha256((root / written.path).read_bytes()).hexdigest() == written.sha256
     assert not any((root / "characters").rglob("*intruder*"))
+
+
+def test_a_broken_imagery_yaml_fails_its_own_items_not_the_run(tmp_path: Path) -> None:
+    root = tmp_path / "tree"
+    tasks = make_downloaded_run(root, lambda tasks: [image_line(t.key, n) for n, t in enumerate(tasks)])
+    (root / "characters" / "ada" / "imagery.yaml").write_text("generated_images: {not: a list}\n")
+    done = chargen(root, "http://127.0.0.1:9", "resume", RUN_ID, "--no-cleanup")
+    assert done.returncode == 3, done.stdout + done.stderr
+    events = read_events(root / ".chargen" / "batch" / RUN_ID / "journal.jsonl")
+    failed = [e for e in events if isinstance(e, ev.ItemFailed)]
+    assert sorted(e.key for e in failed) == sorted(t.key for t in tasks)
+    assert all(e.code == "imagery_yaml" and "generated_images must be a list" in e.message for e in failed)
+    assert events[-1].__struct_config__.tag == "run.completed"
