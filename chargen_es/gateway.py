@@ -72,6 +72,7 @@ class RemoteJob:
     output_file: str = ""
     stats: dict[str, int] = field(default_factory=dict)
     error: str = ""
+    input_file: str = ""  # files/<id> it reads; known from the raw get only
 
     @property
     def done(self) -> bool:
@@ -389,4 +390,5 @@ def _remote_job(body: dict[str, Any]) -> RemoteJob:
         output_file=str(output.get("responsesFile") or ""),
         stats=stats,
         error=str(error.get("message") or "") if isinstance(error, dict) else "",
+        input_file=str((meta.get("inputConfig") or {}).get("fileName") or ""),
     )

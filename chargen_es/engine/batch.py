@@ -360,12 +360,21 @@ class BatchRunner:
             await self.submit(chunk)
 
     async def _adopt_job(self, chunk: int, job: JobRecord) -> bool:
+        """Find the job an intent may have created: same display name *and* same input.
+
+        The input check keeps two trees that share an API key and a ``--run-id`` from
+        adopting each other's jobs.
+        """
         jobs = await self._read(self.gw.list_batches)
-        for remote in jobs:
-            if remote.display_name == job.display_name:
-                self.rec.record(ev.JobSubmitted(chunk=chunk, job_name=remote.name, display_name=job.display_name,
-                                                attempt=job.attempt, adopted=True))
-                return True
+        for listed in jobs:
+            if listed.display_name != job.display_name:
+                continue
+            remote = await self._read(self.gw.get_batch, listed.name)
+            if job.input_file and remote.input_file and remote.input_file != job.input_file:
+                continue
+            self.rec.record(ev.JobSubmitted(chunk=chunk, job_name=remote.name, display_name=job.display_name,
+                                            attempt=job.attempt, adopted=True))
+            return True
         return False
 
     async def _create(self, chunk: int) -> None:
