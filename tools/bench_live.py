@@ -121,18 +121,15 @@ def emulator(rpm: int, scale: float) -> Emulator:
     return Emulator(EmulatorConfig(rpm=rpm, quota_window_s=60.0 * scale, faults=faults))
 
 
-def run_chargen(root: Path, url: str, workers: int, scale: float) -> float:
+def run_chargen(root: Path, url: str, workers: int, scale: float) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGEN_ES_")}
     env.update({"GEMINI_API_KEY": "bench", "NO_PROXY": "127.0.0.1"})
     env.pop("GOOGLE_API_KEY", None)
     cmd = [sys.executable, "-m", "chargen_es", "run", "--root", str(root), "--yes", "--runner", "live",
            "--workers", str(workers), "--base-url", url, "--backoff-base", f"{scale:g}"]
-    start = time.monotonic()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-    wall = time.monotonic() - start
     if done.returncode != 0:
         raise SystemExit(f"chargen-es failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    return wall
 
 
 def client(url: str) -> genai.Client:
@@ -151,18 +148,16 @@ def call_until_accepted(c: genai.Client, prompt: str, wait_after_429: float) -> 
             time.sleep(wait_after_429)
 
 
-def baseline_sequential(url: str, prompts: list[str], scale: float) -> float:
+def baseline_sequential(url: str, prompts: list[str], scale: float) -> None:
     """The seed's sequential loop: one call at a time, 2 s pause, 60 s after a 429."""
     c = client(url)
-    start = time.monotonic()
     for i, prompt in enumerate(prompts):
         call_until_accepted(c, prompt, 60.0 * scale)
         if i + 1 < len(prompts):
             time.sleep(2.0 * scale)
-    return time.monotonic() - start
 
 
-def baseline_five(url: str, prompts: list[str], scale: float) -> float:
+def baseline_five(url: str, prompts: list[str], scale: float) -> None:
     """The seed's 5-at-once loop: five threads, a fixed 15 s wait after a 429."""
     local = threading.local()
 
@@ -171,17 +166,17 @@ def baseline_five(url: str, prompts: list[str], scale: float) -> float:
             local.client = client(url)
         call_until_accepted(local.client, prompt, 15.0 * scale)
 
-    start = time.monotonic()
     with ThreadPoolExecutor(max_workers=5) as pool:
         list(pool.map(one, prompts))
-    return time.monotonic() - start
 
 
-def measure(name: str, rpm: int, scale: float, tasks: int, go: Callable[[str], float]) -> Figures:
+def measure(name: str, rpm: int, scale: float, tasks: int, go: Callable[[str], None]) -> Figures:
+    """Run one strategy against a fresh emulator; wall time runs from just before ``go`` to its end."""
     with emulator(rpm, scale) as emu:
         quota = QUOTAS[threading.get_ident()]
         start = time.monotonic()
-        wall = go(emu.base_url)
+        go(emu.base_url)
+        wall = time.monotonic() - start
         stats = emu.stats()
     times = sorted(quota.accepted_times + quota.rejected_times)
     fig = Figures(name, tasks, wall, int(stats["calls"]), int(stats["calls_rejected"]),
@@ -213,7 +208,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-live-") as tmp:
         root = Path(tmp) / "tree"
         prompts = make_tree(root, n)
-        jobs: list[tuple[str, Callable[[str], float]]] = []
+        jobs: list[tuple[str, Callable[[str], None]]] = []
         if "chargen-es" in only:
             jobs.append(("chargen-es", lambda url: run_chargen(root, url, args.workers, scale)))
         if "five" in only:

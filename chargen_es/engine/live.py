@@ -58,9 +58,12 @@ class Throttle:
       window (whose length is learned at the first event, as the time from the first
       accepted call to the instant the server said a slot frees) and the calls accepted
       since the previous event's retry instant, per second up to this one's; the larger
-      rate wins, and the gap becomes its inverse plus ``margin``, never shrinking at a 429.
-      Each success shrinks the gap a little (``probe`` per window's worth of calls), so
-      the pace climbs back when the quota allows more. A sliding window and a fixed one
+      rate wins, and the gap becomes its inverse plus a pad (``margin``, widened while
+      refusals come back within a few windows: the server's clock jitters against ours),
+      never shrinking at a 429. Each success shrinks the gap a little (``probe`` per
+      window's worth of calls) down to a floor half a pad above the learned rate, and the
+      floor ten times slower, so a stable quota is seldom hit again while a raised one is
+      still found. A sliding window and a fixed one
       both reach their rate this way: a schedule that fits every sliding window also fits
       every fixed one, and a fixed window's RetryInfo points at its reset.
     - ``limit``: the allowed concurrency, AIMD within [1, ceiling]: halved once per
@@ -76,8 +79,10 @@ class Throttle:
     successes: int = 0
     rate_limited: int = 0
     calls: int = 0
-    margin: float = 0.01  # pace this much slower than the learned rate
+    margin: float = 0.01  # pace at least this much slower than the learned rate
+    pad: float = 0.0  # how much slower now: the margin, widened while refusals come close together
     probe: float = 0.005  # shrink the gap by this fraction per window's worth of successes
+    floor: float = 0.0  # the gap never shrinks below this by probing; it decays 10 times slower
     window: float | None = None  # the quota window's length, once learned
     first_accept: float | None = None
     last_event: float = -math.inf  # when the latest rate-limit event was seen
@@ -87,6 +92,7 @@ class Throttle:
 
     def __post_init__(self) -> None:
         self.limit = float(self.ceiling)
+        self.pad = self.margin
 
     def may_start(self, now: float) -> float:
         """Seconds to wait before another call may start (0 = go, -1 = wait for a call to end)."""
@@ -114,7 +120,8 @@ class Throttle:
         self.limit = min(float(self.ceiling), self.limit + 1.0 / max(self.limit, 1.0))
         if self.gap > 0 and self.window:
             per_window = max(1.0, self.window / self.gap)
-            self.gap *= 1.0 - self.probe / per_window
+            self.floor *= 1.0 - self.probe / per_window / 10
+            self.gap = max(self.floor, self.gap * (1.0 - self.probe / per_window))
 
     def on_rate_limited(self, now: float, retry_after: float, started_at: float | None = None) -> None:
         """A 429 seen at ``now``; ``retry_after`` is the server's wait; ``started_at`` the call's start."""
@@ -123,11 +130,18 @@ class Throttle:
         self.not_before = max(self.not_before, free_at)
         if started_at is not None and started_at < self.last_event:
             return  # in flight when the previous event was seen: the same event
+        if self.window and now - self.last_event < 3 * self.window:
+            # refused again soon, though paced under the learned rate: the server's clock and
+            # ours disagree by more than the pad (jitter), so keep further away from the limit
+            self.pad = min(0.1, self.pad * 1.5)
+        else:
+            self.pad = max(self.margin, self.pad * 0.8)
         self.last_event = now
         self.limit = max(1.0, self.limit / 2)
         rate = self._learned_rate(now, free_at)
         if rate > 0:
-            self.gap = max(self.gap * (1.0 + self.margin), (1.0 + self.margin) / rate)
+            self.gap = max(self.gap * (1.0 + self.margin), (1.0 + self.pad) / rate)
+            self.floor = (1.0 + self.pad / 2) / rate
         else:
             self.gap *= 1.0 + self.margin
         self.epoch, self.epoch_accepted = free_at, 0

@@ -140,3 +140,21 @@ def test_without_a_success_the_gap_is_not_invented() -> None:
     th.on_rate_limited(0.2, 5.0, 0.0)
     assert th.gap == 0.0 and th.window is None
     assert abs(th.may_start(1.0) - 4.2) < 1e-9
+
+
+def test_refusals_close_together_widen_the_pad_and_quiet_narrows_it() -> None:
+    th = Throttle(ceiling=5)
+    seen = sliding_window_start(th, calls=10, spacing=0.02, latency=0.2, window=2.0)
+    assert th.pad == th.margin
+    now = th.not_before
+    th.started(now)
+    th.finished()
+    th.on_rate_limited(now + 0.2, 0.01, now)  # within three windows of the last event
+    assert th.pad > th.margin
+    widened = th.pad
+    later = seen + 100.0
+    th.started(later)
+    th.finished()
+    th.on_rate_limited(later + 0.2, 0.01, later)
+    assert th.margin <= th.pad < widened
+    assert th.floor < th.gap
