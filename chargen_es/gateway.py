@@ -347,10 +347,13 @@ class Gateway:
         The live runner builds the very same request as a batch line, so both runners share
         one result parser; the SDK response is dumped back to camelCase JSON here.
         """
-        config = types.GenerateContentConfig.model_validate(request.get("generationConfig") or {})
-        if request.get("systemInstruction"):
-            config.system_instruction = types.Content.model_validate(request["systemInstruction"])
-        contents = [types.Content.model_validate(c) for c in request.get("contents") or []]
+        try:
+            config = types.GenerateContentConfig.model_validate(request.get("generationConfig") or {})
+            if request.get("systemInstruction"):
+                config.system_instruction = types.Content.model_validate(request["systemInstruction"])
+            contents = [types.Content.model_validate(c) for c in request.get("contents") or []]
+        except ValueError as exc:  # pydantic's ValidationError: a request the SDK cannot express
+            raise PermanentError(f"request rejected by the SDK: {exc}", reason="INVALID_REQUEST") from exc
         try:
             response = self._client.models.generate_content(model=model, contents=contents, config=config)
         except Exception as exc:

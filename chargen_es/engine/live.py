@@ -236,7 +236,9 @@ class LiveRunner:
             started_at = await self._acquire_slot()
             attempt += 1
             tries += 1
+            wait: float | None = None
             # shielded: a call in flight finishes and is applied even when Ctrl-C arrives
+            # (waits between tries happen outside, so Ctrl-C never waits on a backoff)
             with trio.CancelScope(shield=True):
                 self.rec.record(ev.CallStarted(key=key, attempt=attempt))
                 try:
@@ -247,38 +249,46 @@ class LiveRunner:
                     await self._release_slot()
                     if isinstance(exc, RateLimited):
                         tries -= 1  # a rate limit is not the item's fault: no try spent
-                    retry = await self._on_error(key, task, attempt, tries, exc, started_at)
-                    if not retry:
+                    wait = self._on_error(key, task, attempt, tries, exc, started_at)
+                    if wait is None:
                         return
-                    continue
-                await self._release_slot()
-                self.throttle.on_success(trio.current_time())
-                outcome = from_response(RESPONSE_DECODER.decode(raw))
-                event = await trio.to_thread.run_sync(apply_outcome, self.ctx, task, outcome, raw)
-                self.rec.record(event)
+                else:
+                    await self._release_slot()
+                    self.throttle.on_success(trio.current_time())
+                    self.rec.record(await trio.to_thread.run_sync(self._apply, task, raw))
+            if wait is not None:
+                await trio.sleep(wait)
+                continue
             self.progress.advance("items")
             self._status()
             return
 
+    def _apply(self, task: ev.Task, raw: bytes) -> ev.Event:
+        """Apply a paid-for answer; anything that goes wrong fails the item, keeping the answer."""
+        try:
+            return apply_outcome(self.ctx, task, from_response(RESPONSE_DECODER.decode(raw)), raw)
+        except Exception as exc:  # noqa: BLE001 - a response we paid for is never dropped silently
+            return fail(self.ctx, task, "apply", "apply_error", f"{type(exc).__name__}: {exc}", True, raw)
+
     def _call(self, model: str, request: dict[str, Any]) -> bytes:
         return msgspec.json.encode(self.gw.generate(model=model, request=request))
 
-    async def _on_error(self, key: str, task: ev.Task, attempt: int, tries: int, exc: GeminiError,
-                        started_at: float | None = None) -> bool:
-        """Journal the failed try; return True to try again."""
+    def _on_error(self, key: str, task: ev.Task, attempt: int, tries: int, exc: GeminiError,
+                  started_at: float | None = None) -> float | None:
+        """Journal the failed try; return the seconds to wait before the next, or None to stop."""
         now = trio.current_time()
         if isinstance(exc, DailyQuotaExhausted):
             self.rec.record(ev.CallFailed(key=key, attempt=attempt, kind="daily_quota", status=exc.status,
                                           message=str(exc), retry_after=exc.retry_after))
             self.stop_reason = f"per-day quota exhausted ({exc}); resume when it resets"
-            return False
+            return None
         if isinstance(exc, RateLimited):
             delay = exc.retry_after if exc.retry_after is not None else self.opt.retry.delay(min(tries, 5))
             self.throttle.on_rate_limited(now, delay, started_at)
             self.rec.record(ev.CallFailed(key=key, attempt=attempt, kind="rate_limit", status=exc.status,
                                           message=str(exc), retry_after=exc.retry_after))
             self._status()
-            return True
+            return 0.0  # the throttle holds every worker until the server's retry instant
         if isinstance(exc, TransientError):
             self.rec.record(ev.CallFailed(key=key, attempt=attempt, kind="transient", status=exc.status,
                                           message=str(exc), retry_after=exc.retry_after))
@@ -286,14 +296,13 @@ class LiveRunner:
                 self.rec.record(fail(self.ctx, task, "call", f"http_{exc.status}" if exc.status else "transport",
                                      f"gave up after {tries} tries: {exc}", True))
                 self.progress.advance("items")
-                return False
-            await trio.sleep(self.opt.retry.delay(tries, exc.retry_after) * random.uniform(0.8, 1.0))
-            return True
+                return None
+            return self.opt.retry.delay(tries, exc.retry_after) * random.uniform(0.8, 1.0)
         self.rec.record(ev.CallFailed(key=key, attempt=attempt, kind="permanent", status=exc.status,
                                       message=str(exc)))
         self.rec.record(fail(self.ctx, task, "call", f"http_{exc.status}", str(exc), False))
         self.progress.advance("items")
-        return False
+        return None
 
     def _status(self) -> None:
         t = self.throttle

@@ -28,8 +28,8 @@ class RetryPolicy:
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Wait before try ``attempt + 1`` (attempt counts from 1)."""
         wait = min(self.base * (2 ** (attempt - 1)) + random.uniform(0, self.base), self.cap)
-        if retry_after is not None:
-            wait = max(wait, retry_after * self.base)
+        if retry_after is not None:  # the server's word, within reason
+            wait = min(max(wait, retry_after * self.base), self.cap * 5)
         return wait
 
 
