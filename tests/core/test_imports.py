@@ -98,3 +98,28 @@ def test_journal_imports_only_events_and_errors() -> None:
     allowed = ("chargen_es.events", "chargen_es.errors")
     bad = {n for n in _ours(MODULES["chargen_es.journal"]) if n != "chargen_es" and not any(_is(n, a) for a in allowed)}
     assert not bad
+
+
+LOWER_LAYER = {
+    # module prefix: what of ours it may import (itself always allowed)
+    "chargen_es.imagery": ("chargen_es.events", "chargen_es.errors"),
+    "chargen_es.planner": ("chargen_es.events", "chargen_es.errors", "chargen_es.imagery"),
+    "chargen_es.gateway": ("chargen_es.errors",),
+    "chargen_es.errors": (),
+}
+
+
+@pytest.mark.parametrize("layer", sorted(LOWER_LAYER))
+def test_the_middle_layer_stays_below_projections_and_the_engine(layer: str) -> None:
+    allowed = LOWER_LAYER[layer]
+    bad = {m: sorted(n for n in _ours(names) if n != "chargen_es" and not _is(n, layer)
+                     and not any(_is(n, a) for a in allowed))
+           for m, names in MODULES.items() if _is(m, layer)}
+    assert not {m: n for m, n in bad.items() if n}, f"{layer} may import only {allowed}"
+
+
+def test_the_engine_knows_no_planner_emulator_or_cli() -> None:
+    bad = {m: sorted(n for n in names if any(_is(n, p) for p in ("chargen_es.planner", "chargen_es.emulator",
+                                                                   "chargen_es.cli")))
+           for m, names in MODULES.items() if _is(m, "chargen_es.engine")}
+    assert not {m: n for m, n in bad.items() if n}
