@@ -201,6 +201,7 @@ class Gateway:
             timeout=httpx2.Timeout(backend.timeout_s, connect=30.0),
             headers={"x-goog-api-key": backend.api_key},
             trust_env=not backend.is_loopback,
+            verify=base.startswith("https://"),  # plain http (the emulator) needs no CA bundle loaded
             follow_redirects=False,  # the key header would follow a redirect to any host
         )
 

@@ -165,6 +165,19 @@ class Group:
         return ev.ItemFailed(key=task.key, stage=stage, code=code, message=message, retryable=retryable,
                              detail_path=rel, chunk=task.chunk)
 
+    @staticmethod
+    def _update_imagery(path: Path, items: list[tuple[int, ev.Task, imagery.Mutation]],
+                        write: imagery.Writer) -> ContentError | None:
+        for _ in items:
+            crash_point("before", "imagery.write")
+        try:
+            imagery.update(path, [mutation for _, _, mutation in items], write)
+        except ContentError as exc:
+            return exc
+        for _ in items:
+            crash_point("after", "imagery.write")
+        return None
+
     def commit(self) -> list[ev.Event]:
         """Update each imagery.yaml once, flush everything, hand back the events to append."""
         def write(path: Path, data: bytes, mode: int | None) -> None:
@@ -174,18 +187,16 @@ class Group:
             pending.result()  # every output file is in place before imagery.yaml names it
         self._writes.clear()
 
-        for path, items in self._imagery.items():
-            for _ in items:
-                crash_point("before", "imagery.write")
-            try:
-                imagery.update(path, [mutation for _, _, mutation in items], write)
-            except ContentError as exc:  # a broken imagery.yaml fails its own entity's items only
-                for index, task, _ in items:
+        # each entity's file is independent (own lock), so their updates, each fsyncing its
+        # temp file, overlap on the writer pool instead of queueing behind one another
+        updates = {path: _WRITERS.submit(self._update_imagery, path, items, write)
+                   for path, items in self._imagery.items()}
+        for path, update in updates.items():
+            error = update.result()
+            if error is not None:  # a broken imagery.yaml fails its own entity's items only
+                for index, task, _ in self._imagery[path]:
                     self.events[index] = self._failure(task, "apply", "imagery_yaml",
-                                                       f"{exc}; fix the file and run again", False)
-                continue
-            for _ in items:
-                crash_point("after", "imagery.write")
+                                                       f"{error}; fix the file and run again", False)
         self.durability.flush()
         events, self.events, self._imagery, self.folders = self.events, [], {}, None
         return events
