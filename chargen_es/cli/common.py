@@ -26,11 +26,6 @@ def root_option(f: F) -> F:
     )(f)
 
 
-def runs_dir(root: Path) -> Path:
-    """Where a tree's runs live: ``<root>/.chargen/batch``."""
-    return root / ".chargen" / "batch"
-
-
 def run_cli(group: click.Group, argv: list[str] | None) -> int:
     """Run the click group; turn every ChargenError into one line and an exit code."""
     verbose = "-v" in (argv if argv is not None else sys.argv[1:]) or "--verbose" in (

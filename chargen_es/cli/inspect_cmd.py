@@ -20,8 +20,9 @@ from typing import Any
 import click
 
 from chargen_es import events as ev
-from chargen_es.cli.common import root_option, runs_dir
-from chargen_es.errors import JournalError, RunNotFound, UsageError
+from chargen_es.cli.common import root_option
+from chargen_es.engine.runs import list_runs, run_dir_for, runs_root
+from chargen_es.errors import JournalError, UsageError
 from chargen_es.journal import JOURNAL_NAME, line_is_sealed, read_events
 from projections import (
     FILENAMES,
@@ -34,27 +35,6 @@ from projections import (
 )
 from projections.report import failures, report_view
 from projections.state import chunk_records, outcome_counts, state_view
-
-# ---------------------------------------------------------------------------- runs
-
-
-def list_runs(root: Path) -> list[str]:
-    """Run ids under ``--root``, oldest first (ids are UTC stamps, so names sort by time)."""
-    base = runs_dir(root)
-    if not base.is_dir():
-        return []
-    return sorted(p.name for p in base.iterdir() if (p / JOURNAL_NAME).is_file())
-
-
-def run_folder(root: Path, run_id: str) -> Path:
-    """The folder of an existing run, or RunNotFound naming the runs that do exist."""
-    folder = runs_dir(root) / run_id
-    if run_id and "/" not in run_id and run_id not in (".", "..") and (folder / JOURNAL_NAME).is_file():
-        return folder
-    known = list_runs(root)
-    listing = ", ".join(known) if known else "none yet"
-    raise RunNotFound(f"no run {run_id!r} under {runs_dir(root)} (runs: {listing})")
-
 
 # ---------------------------------------------------------------------------- output
 
@@ -279,12 +259,12 @@ def run_row(run_id: str, folder: Path) -> dict[str, Any]:
 
 
 def show_runs(root: Path, as_json: bool) -> None:
-    rows = [run_row(run_id, runs_dir(root) / run_id) for run_id in list_runs(root)]
+    rows = [run_row(run_id, runs_root(root) / run_id) for run_id in list_runs(root)]
     if as_json:
         echo_json(rows)
         return
     if not rows:
-        click.echo(f"no runs under {runs_dir(root)}")
+        click.echo(f"no runs under {runs_root(root)}")
         return
     print_table("runs", ["id", "mode", "phase", "tasks", "ok/failed/skipped", "started", "duration", "cost"],
                 [(r["id"], r["mode"], r["phase"], r["tasks"], f"{r['ok']}/{r['failed']}/{r['skipped']}",
@@ -349,7 +329,7 @@ def replay(ctx: click.Context, run_id: str, check: bool, until: int | None, root
     """Rebuild state.json, files-cache.json, report.json and plan.json from the journal."""
     if check and until is not None:
         raise UsageError("--check and --until do not combine; use one")
-    folder = run_folder(root, run_id)
+    folder = run_dir_for(root, run_id)
     events = read_events(folder / JOURNAL_NAME)
     if until is not None:
         if until > len(events):
@@ -401,7 +381,7 @@ def inspect(run_id: str | None, show_events: bool, types: tuple[str, ...], task:
             raise UsageError("--events, --type, --task, --failed and --follow need a RUN_ID")
         show_runs(root, as_json)
         return
-    folder = run_folder(root, run_id)
+    folder = run_dir_for(root, run_id)
     keep = event_filter(types, task)
     if follow:
         for e in follow_journal(folder / JOURNAL_NAME, interval):

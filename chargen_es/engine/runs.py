@@ -56,18 +56,20 @@ def run_stamp(run_id: str) -> str:
 
 
 def list_runs(root: Path) -> list[str]:
-    runs = runs_root(root)
-    if not runs.is_dir():
+    """Run ids under ``--root``, oldest first (ids are UTC stamps, so names sort by time)."""
+    base = runs_root(root)
+    if not base.is_dir():
         return []
-    return sorted(p.name for p in runs.iterdir() if (p / JOURNAL_NAME).exists())
+    return sorted(p.name for p in base.iterdir() if (p / JOURNAL_NAME).is_file())
 
 
 def run_dir_for(root: Path, run_id: str) -> Path:
-    path = runs_root(root) / run_id
-    if not (path / JOURNAL_NAME).exists():
-        known = ", ".join(list_runs(root)) or "none"
-        raise RunNotFound(f"no run {run_id!r} under {runs_root(root)}; runs that exist: {known}")
-    return path
+    """The folder of an existing run, or RunNotFound naming the runs that do exist."""
+    folder = runs_root(root) / run_id
+    if run_id and "/" not in run_id and run_id not in (".", "..") and (folder / JOURNAL_NAME).is_file():
+        return folder
+    known = ", ".join(list_runs(root)) or "none yet"
+    raise RunNotFound(f"no run {run_id!r} under {runs_root(root)} (runs: {known})")
 
 
 def unfinished_runs(root: Path) -> list[str]:
