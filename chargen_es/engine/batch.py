@@ -94,7 +94,7 @@ def _publish(part: Path, dest: Path) -> None:
     fsync_dir(dest.parent)
 
 
-def requests_rel(view: RunView, chunk: int, root: Path, run_dir: Path) -> str:
+def requests_rel(chunk: int, root: Path, run_dir: Path) -> str:
     return (run_dir / f"requests-{chunk:03d}.jsonl").relative_to(root).as_posix()
 
 
@@ -328,7 +328,7 @@ class BatchRunner:
                 if not staging.usable(view.uploads.get(ref.sha256), view.last_at, self.opt.reuse_margin_s):
                     await self.ensure_uploaded(staging.Needed(ref.sha256, ref.path, ref.mime, ref.size,
                                                               "reference"))
-        rel = requests_rel(view, chunk, self.opt.root, self.opt.run_dir)
+        rel = requests_rel(chunk, self.opt.root, self.opt.run_dir)
         path = self.opt.root / rel
         sha, lines, size = await trio.to_thread.run_sync(staging.write_requests, path, tasks, view.uploads)
         written = view.requests.get(chunk)
