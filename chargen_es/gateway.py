@@ -232,12 +232,7 @@ class Gateway:
             raise translate(exc) from exc
 
     def delete_file(self, name: str) -> None:
-        try:
-            self._client.files.delete(name=name)
-        except Exception as exc:
-            err = translate(exc)
-            if not isinstance(err, NotFound):  # already gone is what we wanted
-                raise err from exc
+        _gone_is_fine(self._client.files.delete, name)
 
     def download(self, name: str, dest: Path) -> Download:
         """Stream ``files/<id>`` into ``dest`` and fsync it: memory stays flat.
@@ -333,12 +328,7 @@ class Gateway:
             raise translate(exc) from exc
 
     def delete_batch(self, name: str) -> None:
-        try:
-            self._client.batches.delete(name=name)
-        except Exception as exc:
-            err = translate(exc)
-            if not isinstance(err, NotFound):
-                raise err from exc
+        _gone_is_fine(self._client.batches.delete, name)
 
     # -- live calls ----------------------------------------------------------------
 
@@ -361,6 +351,16 @@ class Gateway:
             raise translate(exc) from exc
         # python mode keeps image bytes as bytes (json mode would emit URL-safe base64)
         return response.model_dump(by_alias=True, exclude_none=True)
+
+
+def _gone_is_fine(delete: Any, name: str) -> None:
+    """A delete whose target is already gone did what it was asked."""
+    try:
+        delete(name=name)
+    except Exception as exc:
+        err = translate(exc)
+        if not isinstance(err, NotFound):
+            raise err from exc
 
 
 def _json_or_empty(data: bytes) -> Any:

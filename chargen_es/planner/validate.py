@@ -61,18 +61,21 @@ def _line(doc: Any, key: str) -> int:
     return doc.line_of(key) if isinstance(doc, LineDict) else 1
 
 
+def _as_text(doc: LineDict, key: str, value: Any, file: str, problems: list[ContentError]) -> str:
+    """Text as written; a number is taken as its text; anything else is a problem."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    problems.append(ContentError(file, f"{key} must be text", doc.line_of(key)))
+    return ""
+
+
 def _opt_text(doc: LineDict, key: str, file: str, problems: list[ContentError]) -> str:
     value = doc.get(key)
     if value is None:
         return ""
-    if value.__class__ is str:
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    if not isinstance(value, str):
-        problems.append(ContentError(file, f"{key} must be text", doc.line_of(key)))
-        return ""
-    return value
+    return value if value.__class__ is str else _as_text(doc, key, value, file, problems)
 
 
 def _required_text(doc: LineDict, key: str, what: str, file: str, problems: list[ContentError]) -> str:
@@ -82,12 +85,7 @@ def _required_text(doc: LineDict, key: str, what: str, file: str, problems: list
     if value is None or (isinstance(value, str) and not value.strip()):
         problems.append(ContentError(file, f"{what} is missing required field '{key}'", doc.line_of(key)))
         return ""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    if not isinstance(value, str):
-        problems.append(ContentError(file, f"{key} must be text", doc.line_of(key)))
-        return ""
-    return value
+    return _as_text(doc, key, value, file, problems)
 
 
 def _references(doc: LineDict, file: str, problems: list[ContentError]) -> list[tuple[str, int]]:

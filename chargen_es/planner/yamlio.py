@@ -30,17 +30,23 @@ SEQ_TAG = "tag:yaml.org,2002:seq"
 MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-class LineDict(dict[str, Any]):
-    """A mapping from YAML that can say on which line it, or one of its keys, is."""
+class _Located:
+    """The YAML node a container was built from, for 1-based line numbers in messages."""
 
-    __slots__ = ("node",)
+    __slots__ = ()
     node: Any
 
     @property
     def line(self) -> int:
-        """1-based line where the mapping starts (0 if built by hand)."""
+        """1-based line where the container starts (0 if built by hand)."""
         node = getattr(self, "node", None)
         return node.start_mark.line + 1 if node is not None else 0
+
+
+class LineDict(_Located, dict[str, Any]):
+    """A mapping from YAML that can say on which line it, or one of its keys, is."""
+
+    __slots__ = ("node",)
 
     def line_of(self, key: Any) -> int:
         """Line of ``key`` if present, else the line the mapping starts on."""
@@ -59,16 +65,10 @@ class LineDict(dict[str, Any]):
         return {k: self.line_of(k) for k in self}
 
 
-class LineList(list[Any]):
+class LineList(_Located, list[Any]):
     """A sequence from YAML that can say on which line it, or one of its items, is."""
 
     __slots__ = ("node",)
-    node: Any
-
-    @property
-    def line(self) -> int:
-        node = getattr(self, "node", None)
-        return node.start_mark.line + 1 if node is not None else 0
 
     def line_of(self, index: int) -> int:
         """Line of item ``index``, else the line the sequence starts on."""
