@@ -22,11 +22,15 @@ class RichView(Progress):
         )
         from rich.progress import Progress as RichProgress
 
+        class Count(MofNCompleteColumn):  # status rows (job state, live rate) have no count
+            def render(self, task: Any) -> Any:
+                return super().render(task) if task.total is not None else ""
+
         self.console = Console(stderr=True)
         self.bars = RichProgress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
-            MofNCompleteColumn(),
+            Count(),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
             TextColumn("{task.fields[note]}"),
