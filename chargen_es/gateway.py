@@ -27,7 +27,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -234,7 +234,7 @@ class Gateway:
     def delete_file(self, name: str) -> None:
         _gone_is_fine(self._client.files.delete, name)
 
-    def download(self, name: str, dest: Path) -> Download:
+    def download(self, name: str, dest: Path, on_bytes: Callable[[int], None] | None = None) -> Download:
         """Stream ``files/<id>`` into ``dest`` and fsync it: memory stays flat.
 
         ``dest`` should be a temp name; making it visible (rename, folder fsync) is the
@@ -254,6 +254,8 @@ class Gateway:
                         digest.update(chunk)
                         total += len(chunk)
                         lines += chunk.count(b"\n")
+                        if on_bytes is not None:
+                            on_bytes(len(chunk))
                         view = memoryview(chunk)
                         while view:
                             view = view[os.write(fd, view):]

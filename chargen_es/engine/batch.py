@@ -181,6 +181,7 @@ class BatchRunner:
         missing = [n for n in needs if not staging.usable(view.uploads.get(n.sha256), view.last_at, margin)]
         self.progress.start("uploads", len(needs), "files")
         self.progress.advance("uploads", len(needs) - len(missing))
+        self.progress.start("upload bytes", sum(n.size for n in missing), "bytes")
         if any(n.sha256 in view.upload_intents for n in missing):
             listing = await self._remote_files(fresh=True)
             self.rec.record(*(e for n in missing if n.sha256 in view.upload_intents
@@ -211,6 +212,7 @@ class BatchRunner:
                 self.rec.record(*outcomes)
                 outcomes.clear()
             self.progress.advance("uploads")
+            self.progress.advance("upload bytes", need.size)
 
         try:
             async with trio.open_nursery() as nursery:
@@ -434,7 +436,9 @@ class BatchRunner:
         dest = self.opt.run_dir / f"results-{chunk:03d}.jsonl"
         part = dest.with_name(f".{dest.name}.part")
         crash_point("before", "download")
-        got = await self._read(self.gw.download, job.output_file, part)
+        self.progress.start(f"download {chunk}", None, "bytes")
+        got = await self._read(self.gw.download, job.output_file, part,
+                               lambda n: self.progress.advance(f"download {chunk}", n))
         await trio.to_thread.run_sync(_publish, part, dest)
         crash_point("after", "download")
         self.rec.record(ev.ResultsDownloaded(chunk=chunk, path=dest.relative_to(self.opt.root).as_posix(),
