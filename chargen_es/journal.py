@@ -96,6 +96,7 @@ def scan_bytes(data: bytes, name: str = JOURNAL_NAME) -> Scan:
         valid = sum(len(line) + 1 for line in lines[:good])
         _raise_if_valid_line_follows(data, valid + len(lines[good]) + 1, good + 1, name,
                                      "checksum mismatch or torn line")
+        _raise_if_edited(data, valid, good + 1, name)
     else:
         valid = len(data) - len(torn)
     try:
@@ -134,6 +135,23 @@ def _raise_undecodable(data: bytes, lines: list[bytes], name: str) -> None:
             _raise_if_valid_line_follows(data, pos, lineno, name, f"undecodable event ({exc})")
             raise JournalError(f"{name}:{lineno}: undecodable event ({exc}); the journal's writer is newer "
                                "than this chargen-es, or the line was edited") from None
+
+
+def _raise_if_edited(data: bytes, start: int, lineno: int, name: str) -> None:
+    """A tail is cut only when it is crash debris; lines that are whole journal lines but
+    for their white space or line endings (an editor, ``git autocrlf``) are never cut."""
+    pos = start
+    while pos < len(data):
+        nl = data.find(b"\n", pos)
+        if nl < 0:
+            return
+        if line_is_sealed(data[pos:nl].strip(b" \t\r")):
+            raise JournalError(
+                f"{name}:{lineno}: a journal line whose white space or line endings were changed; "
+                "restore the file's original bytes (e.g. undo a CRLF conversion) and try again"
+            )
+        pos = nl + 1
+        lineno += 1
 
 
 def _raise_if_valid_line_follows(data: bytes, start: int, lineno: int, name: str, why: str) -> None:

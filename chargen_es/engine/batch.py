@@ -39,7 +39,10 @@ from projections.atomic import fsync_dir
 T = TypeVar("T")
 RESULT_FAILED_STATES = frozenset({"FAILED", "EXPIRED"})
 UPLOAD_GROUP = 32  # upload outcomes per journal group commit while staging
-APPLY_GROUP = 128  # line outcomes per flush and journal group commit while applying
+# Line outcomes per flush and journal group commit while applying. Large, because Gemini
+# returns lines in no order: a small group touches most entities of the chunk, and each
+# touched imagery.yaml is one locked, fsynced read-modify-write per group.
+APPLY_GROUP = 1024
 APPLY_GROUP_BYTES = 64 << 20  # ... or fewer, once this much result data is waiting
 
 
@@ -477,7 +480,6 @@ class BatchRunner:
             ignored_events.clear()
             if events:
                 trio.from_thread.run_sync(self.rec.record, *events, trio_token=token)
-                self.progress.advance("items", sum(1 for e in events if not isinstance(e, ev.ResultIgnored)))
 
         view = self.view
         planned = set(view.chunks[chunk])
@@ -504,6 +506,7 @@ class BatchRunner:
                 if parsed is None or view.settled(key):
                     continue
                 group.add(view.tasks[key], from_line(parsed), line)
+                self.progress.advance("items")
                 pending_bytes += len(line)
                 if len(group.events) >= APPLY_GROUP or pending_bytes >= APPLY_GROUP_BYTES:
                     flush()
@@ -511,6 +514,7 @@ class BatchRunner:
         for key in view.chunks[chunk]:
             if key not in seen and not view.settled(key):
                 group.fail(view.tasks[key], "result", "missing", "the job's output has no line for this key", True)
+                self.progress.advance("items")
         flush()
 
     # -- clean-up ------------------------------------------------------------------

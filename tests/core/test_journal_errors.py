@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from chargen_es import events as ev
 from chargen_es.errors import JournalError
-from chargen_es.journal import scan_bytes, seal_line
+from chargen_es.journal import Journal, scan_bytes, seal_line
 from tests.core.strategies import journal_bytes, stamp
 
 
@@ -46,3 +48,16 @@ def test_an_uppercased_checksum_digit_counts_as_damage() -> None:
     lines[i] = lines[i][:-11] + lines[i][-11:-3].upper() + lines[i][-3:]
     with pytest.raises(JournalError, match=rf"^journal.jsonl:{i + 1}: checksum mismatch"):
         scan_bytes(b"".join(lines))
+
+
+def test_a_journal_with_converted_line_endings_is_refused_not_cut(tmp_path: Path) -> None:
+    """CRLF on every line makes every line 'bad'; cutting them all would erase the run."""
+    run = tmp_path / "run"
+    with Journal.open(run, create=True) as journal:
+        journal.append_many([ev.TaskSkipped(key=f"k{n}", reason="done") for n in range(3)])
+    path = run / "journal.jsonl"
+    original = path.read_bytes()
+    path.write_bytes(original.replace(b"\n", b"\r\n"))
+    with pytest.raises(JournalError, match=r"journal.jsonl:1: .*line endings"):
+        Journal.open(run)
+    assert path.read_bytes() == original.replace(b"\n", b"\r\n"), "nothing was cut"
