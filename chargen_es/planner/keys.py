@@ -57,7 +57,7 @@ def generate_key(
         "model": model,
         "generation_config": generation_config,
     }
-    return f"{entity_type}/{slug}/{scene}@sha256:{digest16(doc)}"
+    return f"{entity_type}/{_nfc(slug)}/{_nfc(scene)}@sha256:{digest16(doc)}"
 
 
 def analyze_key(
@@ -74,7 +74,13 @@ def analyze_key(
         "generation_config": generation_config,
         "schema_version": ANALYSIS_SCHEMA_VERSION,
     }
-    return f"{entity_type}/{slug}/analyze:{image_stem}@sha256:{digest16(doc)}"
+    return f"{entity_type}/{_nfc(slug)}/analyze:{_nfc(image_stem)}@sha256:{digest16(doc)}"
+
+
+def _nfc(text: str) -> str:
+    """One spelling per name: a tree copied through a file system that stores names
+    decomposed (NFD) keeps its keys, so nothing is planned, or paid for, again."""
+    return unicodedata.normalize("NFC", text)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -106,9 +112,12 @@ def unique_safe_names(scene_ids: Sequence[str]) -> list[str]:
     seen: set[str] = set()
     out: list[str] = []
     for sid in scene_ids:
-        name = safe_name(sid)
-        if name.casefold() in seen:
-            name = f"{name}-{hashlib.sha256(str(sid).encode('utf-8')).hexdigest()[:8]}"
+        name = base = safe_name(sid)
+        n = 0
+        while name.casefold() in seen:  # a suffixed name may itself be some other id's plain name
+            n += 1
+            salt = str(sid) if n == 1 else f"{sid}#{n}"
+            name = f"{base}-{hashlib.sha256(salt.encode('utf-8')).hexdigest()[:8]}"
         seen.add(name.casefold())
         out.append(name)
     return out

@@ -130,3 +130,24 @@ def test_plan_keys_do_not_depend_on_path_forms(form, ref_form):
         assert [r.path for r in plan.tasks[0].references] == ["characters/ada/ref.png"]
     finally:
         shutil.rmtree(tmp)
+
+
+def test_a_suffixed_name_never_lands_on_another_scene_name() -> None:
+    import hashlib
+
+    from chargen_es.planner.keys import unique_safe_names
+
+    suffix = hashlib.sha256(b"a b").hexdigest()[:8]
+    names = unique_safe_names([f"a-b-{suffix}", "a b", "a/b"])
+    assert len({n.casefold() for n in names}) == 3, names
+
+
+def test_keys_do_not_depend_on_unicode_normal_form() -> None:
+    import unicodedata
+
+    from chargen_es.planner.keys import generate_key
+
+    def key(slug: str) -> str:
+        return generate_key("characters", slug, "s", prompt="p", references=[], model="m", generation_config={})
+
+    assert key(unicodedata.normalize("NFC", "josé")) == key(unicodedata.normalize("NFD", "josé"))
