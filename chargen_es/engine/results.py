@@ -49,6 +49,7 @@ class PromptFeedback(_Struct):
 class UsageMetadata(_Struct):
     promptTokenCount: int = 0  # noqa: N815
     candidatesTokenCount: int = 0  # noqa: N815
+    thoughtsTokenCount: int = 0  # noqa: N815 - billed as output by the thinking models
     totalTokenCount: int = 0  # noqa: N815
 
 
@@ -101,7 +102,7 @@ class Outcome:
 def from_response(response: Response) -> Outcome:
     """Classify a response: images/text, or a safety block, a bad finish, no content."""
     usage = response.usageMetadata or UsageMetadata()
-    tokens = (usage.promptTokenCount, usage.candidatesTokenCount, usage.totalTokenCount)
+    tokens = (usage.promptTokenCount, usage.candidatesTokenCount + usage.thoughtsTokenCount, usage.totalTokenCount)
     if not response.candidates:
         feedback = response.promptFeedback or PromptFeedback()
         reason = feedback.blockReason or "NO_CANDIDATES"

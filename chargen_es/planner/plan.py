@@ -72,6 +72,7 @@ class PlanOptions:
     chunk_size: int = 500
     run_stamp: str = field(default_factory=utc_stamp)
     max_cost: float | None = None
+    runner: str = "batch"  # which price --max-cost is checked against: batch (50 %) or live
 
 
 class Skip(msgspec.Struct, frozen=True, kw_only=True):
@@ -325,9 +326,10 @@ class _Builder:
                 f"cannot check --max-cost: no price for {', '.join(est.unpriced)}; "
                 "add it under prices in chargen.yaml"
             )
-        if est.batch_usd > limit:
+        cost = est.live_usd if self.opts.runner == "live" else est.batch_usd
+        if cost > limit:
             raise CostLimitExceeded(
-                f"the plan is estimated at ${est.batch_usd:.4f} (batch), above --max-cost ${limit:.4f}; "
+                f"the plan is estimated at ${cost:.4f} ({self.opts.runner}), above --max-cost ${limit:.4f}; "
                 "narrow it with --scope/--only or raise the limit"
             )
 

@@ -85,6 +85,15 @@ def test_max_cost_refuses(tmp_path, capsys):
     assert "above --max-cost" in capsys.readouterr().err
 
 
+def test_max_cost_is_checked_against_the_live_price_for_the_live_runner(tmp_path, capsys):
+    root = copy_sample(tmp_path)
+    batch_ok = run_cli(cli, ["run", "--dry-run", "--root", str(root), "--max-cost", "2.0"])
+    capsys.readouterr()
+    live = run_cli(cli, ["run", "--dry-run", "--root", str(root), "--max-cost", "2.0", "--runner", "live"])
+    assert batch_ok == 0 and live == 1  # the sample costs about $1.15 in batch, $2.31 live
+    assert "(live), above --max-cost" in capsys.readouterr().err
+
+
 def test_unknown_only_is_a_usage_error(tmp_path, capsys):
     root = copy_sample(tmp_path)
     code = run_cli(cli, ["run", "--dry-run", "--root", str(root), "--only", "nobody"])
