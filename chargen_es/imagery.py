@@ -66,6 +66,7 @@ class Record(NamedTuple):
     task_key: str
     path: str
     sha256: str
+    hash_required: bool = True  # image records carry their hash; design.md's analyses may not
 
 
 # ---------------------------------------------------------------------------- reading
@@ -81,9 +82,9 @@ def index_records(data: Any) -> dict[str, list[Record]]:
     if not isinstance(data, dict):
         return out
 
-    def add(key: Any, path: Any, sha: Any) -> None:
+    def add(key: Any, path: Any, sha: Any, hash_required: bool = True) -> None:
         if isinstance(key, str) and isinstance(path, str) and path:
-            out.setdefault(key, []).append(Record(key, path, sha if isinstance(sha, str) else ""))
+            out.setdefault(key, []).append(Record(key, path, sha if isinstance(sha, str) else "", hash_required))
 
     for entry in _dicts(data.get("generated_images")):
         add(entry.get("task_key"), entry.get("file_path"), entry.get("sha256"))
@@ -92,7 +93,7 @@ def index_records(data: Any) -> dict[str, list[Record]]:
             if img.get("status", "ok") == "ok":
                 add(img.get("task_key"), img.get("file_path"), img.get("sha256"))
     for entry in _dicts(data.get("analyses")):
-        add(entry.get("task_key"), entry.get("analysis_path"), entry.get("sha256"))
+        add(entry.get("task_key"), entry.get("analysis_path"), entry.get("sha256"), hash_required=False)
     return out
 
 
@@ -108,6 +109,8 @@ def verdict(records: Sequence[Record], sha_of: Callable[[str], str | None]) -> t
         actual = sha_of(rec.path)
         if actual is None:
             missing = missing or f"{rec.path} is gone"
+        elif not rec.sha256 and rec.hash_required:  # nothing to verify the image against
+            changed = changed or f"{rec.path} has no recorded SHA-256"
         elif rec.sha256 and actual != rec.sha256:
             changed = changed or f"{rec.path} differs from the recorded SHA-256"
         else:

@@ -223,8 +223,11 @@ class _Builder:
         return None
 
     def _sha_of(self, ent: Entity, path: str) -> str | None:
+        """The recorded file's hash; a path that leaves the entity's folder proves nothing."""
         try:
             rel = self.files.rel_reference(ent.rel, path)
+            if not rel.startswith(ent.rel.rstrip("/") + "/"):
+                return None
             return self.files.digest(rel)[0]
         except (PathProblem, OSError):
             return None

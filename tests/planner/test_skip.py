@@ -137,3 +137,19 @@ def test_a_broken_imagery_yaml_is_a_validation_problem(tmp_path):
     with pytest.raises(ValidationFailed) as info:
         plan(tmp_path)
     assert str(info.value.problems[0]).startswith("characters/ada/imagery.yaml:")
+
+
+def test_an_image_record_proves_done_only_with_its_hash_and_inside_its_entity(tmp_path):
+    entity(tmp_path, "characters", "ada")
+    entity(tmp_path, "characters", "bob")
+    first = plan(tmp_path)
+    task = first.tasks[0]
+    write(tmp_path, "characters/ada/images/x.png", png("x"))
+    write(tmp_path, "characters/bob/images/y.png", png("y"))
+    records = [
+        {"task_key": task.key, "file_path": "images/x.png"},  # no sha256: proves nothing
+        {"task_key": task.key, "file_path": "../bob/images/y.png", "sha256": sha(png("y"))},  # bob's file
+    ]
+    write(tmp_path, f"{task.entity_type}/{task.slug}/imagery.yaml", yaml.safe_dump({"generated_images": records}))
+    again = {t.key: t.reason for t in plan(tmp_path).tasks}
+    assert again[task.key] == "changed"
