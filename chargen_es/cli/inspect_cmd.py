@@ -3,7 +3,8 @@
 Both read ``journal.jsonl`` with :func:`chargen_es.journal.read_events`, which never takes
 ``run.lock``, so they work on a run another process is executing; a half-written last line
 is simply not shown yet. ``replay`` is the one command here that writes, and it writes only
-the four projection files, atomically and byte-identically every time.
+the four projection files, atomically and byte-identically every time, under ``run.lock``
+(so it never races a process that is writing them too; ``--check`` needs no lock).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from chargen_es import events as ev
 from chargen_es.cli.common import root_option
 from chargen_es.engine.runs import list_runs, run_dir_for, runs_root
 from chargen_es.errors import JournalError, UsageError
-from chargen_es.journal import JOURNAL_NAME, line_is_sealed, read_events
+from chargen_es.journal import JOURNAL_NAME, RunLock, line_is_sealed, read_events
 from projections import (
     FILENAMES,
     TERMINAL_TYPES,
@@ -348,7 +349,13 @@ def replay(ctx: click.Context, run_id: str, check: bool, until: int | None, root
             ctx.exit(1)
         click.echo(f"{run_id}: {', '.join(FILENAMES)} match the journal (seq {model.seq})")
         return
-    changed = write_projections(folder, model)
+    lock = RunLock(folder)
+    lock.acquire()  # refuses (naming the pid) while a process works on the run: it writes these itself
+    try:
+        model = project(read_events(folder / JOURNAL_NAME))
+        changed = write_projections(folder, model)
+    finally:
+        lock.release()
     wrote = [name for name, did in changed.items() if did]
     click.echo(f"{run_id}: replayed {model.seq} events; "
                + (f"wrote {', '.join(wrote)}" if wrote else "projections already up to date"))
