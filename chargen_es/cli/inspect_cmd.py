@@ -10,7 +10,6 @@ the four projection files, atomically and byte-identically every time, under ``r
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -191,56 +190,40 @@ def print_events(events: Sequence[ev.Event], as_json: bool) -> None:
 def follow_journal(path: Path, interval: float) -> Iterator[ev.Event]:
     """Yield every event of a journal as it is appended, until it ends with a terminal event.
 
-    Read-only polling (no lock): only complete lines whose CRC checks are taken. A line
-    that fails its check is waited on, since a crashed writer's torn tail is cut by the
-    next ``Journal.open``; if the file shrinks (that cut), reading restarts at the cut.
-    A terminal event stops the tail only when it is the newest line: a resumed run goes on.
+    Read-only polling (no lock): each poll re-reads from the end of the last good line, so
+    a torn tail that the next writer cuts and overwrites is simply read again as it is
+    now. Only complete lines whose CRC checks are taken; a bad line is waited on while it
+    is the last line (a crashed writer's debris), and is an error once a good line
+    follows it, as in ``read_events``. A terminal event stops the tail only when it is
+    the newest line: a resumed run goes on.
     """
-    pos = 0
+    good = 0  # byte offset just after the last line yielded
     expected = 1
-    pending = b""
     last: ev.Event | None = None
     while True:
         try:
-            size = os.path.getsize(path)
+            with open(path, "rb") as f:
+                f.seek(good)
+                data = f.read()
         except FileNotFoundError:
             raise JournalError(f"{path}: the journal disappeared") from None
-        if size < pos:  # a torn tail was cut by the next writer: re-read from the cut
-            pos = _offset_of_seq(path, expected)
-            pending = b""
-        if size > pos:
-            with open(path, "rb") as f:
-                f.seek(pos)
-                data = f.read(size - pos)
-            pos += len(data)
-            pending += data
         start = 0
-        while (nl := pending.find(b"\n", start)) >= 0 and line_is_sealed(pending[start:nl]):
-            event = ev.decode(pending[start:nl])
-            start = nl + 1
-            if event.seq < expected:  # already shown (re-read after a cut)
-                continue
+        while (nl := data.find(b"\n", start)) >= 0 and line_is_sealed(data[start:nl]):
+            event = ev.decode(data[start:nl])
             if event.seq != expected:
-                raise JournalError(f"{path.name}:{event.seq}: seq {event.seq} where {expected} was expected")
+                raise JournalError(f"{path.name}:{expected}: seq {event.seq} where {expected} was expected")
+            start = nl + 1
             expected += 1
             last = event
             yield event
-        pending = pending[start:]
-        if isinstance(last, TERMINAL_TYPES) and not pending:
+        good += start
+        rest = data[start:]
+        if rest and (nl := rest.find(b"\n")) >= 0 and any(
+                line_is_sealed(line) for line in rest[nl + 1:].split(b"\n")):
+            raise JournalError(f"{path.name}:{expected}: checksum mismatch, and valid lines follow it")
+        if isinstance(last, TERMINAL_TYPES) and not rest:
             return
         time.sleep(interval)
-
-
-def _offset_of_seq(path: Path, seq: int) -> int:
-    """Byte offset where line ``seq`` starts (after a tail cut)."""
-    data = path.read_bytes()
-    pos = 0
-    for _ in range(seq - 1):
-        nl = data.find(b"\n", pos)
-        if nl < 0:
-            break
-        pos = nl + 1
-    return pos
 
 
 # ---------------------------------------------------------------------------- views

@@ -160,3 +160,27 @@ def test_follow_tails_a_live_run_until_it_ends(tmp_path: Path, capsys: pytest.Ca
         thread.join(timeout=10)
     assert code == 0
     assert [line.split()[2] for line in out.splitlines()] == ["run.started"] + ["call.started"] * 3 + ["run.completed"]
+
+
+def test_follow_reads_on_after_a_torn_tail_is_cut_and_overwritten(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    run_dir = runs_dir(tmp_path) / "torn"
+    with Journal.open(run_dir, create=True) as journal:
+        journal.append(ev.RunStarted(run_id="torn", tool_version="0", mode="generate", runner="live"))
+    with open(run_dir / "journal.jsonl", "ab") as f:  # what a SIGKILL mid-write leaves
+        f.write(b'{"type":"call.started","seq":2,"at":"2030-01-01T00:00:00.000Z","key":"half')
+
+    def resumer() -> None:
+        time.sleep(0.15)
+        with Journal.open(run_dir) as journal:  # cuts the torn tail, then writes past its old end
+            journal.append(ev.CallStarted(key="k" * 200, attempt=1))
+            journal.append(ev.RunCompleted(ok=1, failed=0, skipped=0))
+
+    thread = threading.Thread(target=resumer)
+    thread.start()
+    try:
+        code, out, _ = _run(capsys, "inspect", "torn", "--follow", "--interval", "0.02", "--root", str(tmp_path))
+    finally:
+        thread.join(timeout=10)
+    assert code == 0
+    assert [line.split()[2] for line in out.splitlines()] == ["run.started", "call.started", "run.completed"]
