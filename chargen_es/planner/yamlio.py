@@ -54,7 +54,7 @@ class LineDict(_Located, dict[str, Any]):
         if node is None:
             return 0
         text = str(key)
-        for key_node, _ in node.value:
+        for key_node, _ in reversed(node.value):  # the last one: a repeated key keeps its last value
             if isinstance(key_node, ScalarNode) and key_node.value in (key, text):
                 return key_node.start_mark.line + 1
         return self.line
