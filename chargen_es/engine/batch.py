@@ -34,7 +34,7 @@ from chargen_es.engine.retry import RetryPolicy, with_retries
 from chargen_es.engine.view import JobRecord, RunView, UploadRecord
 from chargen_es.errors import ContentError, GeminiError, NotFound, TransientError
 from chargen_es.gateway import Gateway, RemoteFile, RemoteJob
-from projections.atomic import fsync_dir
+from projections.atomic import fsync_dir, sha256_file
 
 T = TypeVar("T")
 RESULT_FAILED_STATES = frozenset({"FAILED", "EXPIRED"})
@@ -250,10 +250,11 @@ class BatchRunner:
     async def _upload(self, need: staging.Needed) -> ev.UploadCompleted:
         """Upload under a durable intent; returns the outcome event (not yet appended)."""
         path = self.opt.root / need.path
-        actual = await trio.to_thread.run_sync(staging.file_sha256, path)
+        actual = await trio.to_thread.run_sync(sha256_file, path)
         if actual != need.sha256:
-            raise ContentError(need.path, f"changed since it was planned (sha256 {actual[:12]}…, planned "
-                               f"{need.sha256[:12]}…); start a new run so the plan matches the files")
+            now = f"sha256 {actual[:12]}…" if actual else "gone"
+            raise ContentError(need.path, f"changed since it was planned ({now}, planned {need.sha256[:12]}…); "
+                               "start a new run so the plan matches the files")
         attempt = 1
         while True:
             try:
@@ -455,8 +456,7 @@ class BatchRunner:
         record = self.view.downloads[chunk]
         path = self.opt.root / record.path
         fresh = chunk in self._fresh_downloads  # hashed while it streamed in, moments ago
-        if not fresh and (not path.exists()
-                          or await trio.to_thread.run_sync(staging.file_sha256, path) != record.sha256):
+        if not fresh and await trio.to_thread.run_sync(sha256_file, path) != record.sha256:
             await self.download(chunk)  # a results file that is gone or changed is fetched again
             record = self.view.downloads[chunk]
         self.progress.phase("applying", f"chunk {chunk}")

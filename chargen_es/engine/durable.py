@@ -18,6 +18,8 @@ import os
 import threading
 from pathlib import Path
 
+from projections.atomic import fsync_dir
+
 _libc_name = ctypes.util.find_library("c")
 _libc = ctypes.CDLL(_libc_name, use_errno=True) if _libc_name else None
 _syncfs = getattr(_libc, "syncfs", None) if _libc is not None else None
@@ -48,18 +50,14 @@ class Durability:
                 os.close(fd)
         else:
             for path in self.files:
-                _fsync(path, os.O_RDONLY)
+                fd = os.open(path, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
             for folder in {p.parent for p in self.files}:
-                _fsync(folder, os.O_RDONLY | os.O_DIRECTORY)
+                fsync_dir(folder)
         self.files.clear()
-
-
-def _fsync(path: Path, flags: int) -> None:
-    fd = os.open(path, flags)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_replace(path: Path, data: bytes, durability: Durability, mode: int | None = None, *,

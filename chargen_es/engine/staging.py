@@ -25,6 +25,7 @@ import msgspec
 
 from chargen_es import events as ev
 from chargen_es.engine.view import RunView, UploadRecord
+from projections.atomic import fsync_dir
 
 DISPLAY_PREFIX = "chargen-es:"
 _ENCODER = msgspec.json.Encoder()
@@ -112,17 +113,5 @@ def write_requests(path: Path, tasks: Iterable[ev.Task], uris: dict[str, UploadR
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(path.parent)
     return digest.hexdigest(), lines, size
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
