@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -184,3 +185,14 @@ def test_follow_reads_on_after_a_torn_tail_is_cut_and_overwritten(tmp_path: Path
         thread.join(timeout=10)
     assert code == 0
     assert [line.split()[2] for line in out.splitlines()] == ["run.started", "call.started", "run.completed"]
+
+
+def test_replay_refuses_to_write_while_a_process_works_on_the_run(root: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    folder = runs_dir(root) / RUN
+    before = {name: (folder / name).read_bytes() if (folder / name).exists() else None
+              for name in ("state.json", "report.json")}
+    with Journal.open(folder):  # this process now holds run.lock, as a running `resume` would
+        code, _, err = _run(capsys, "replay", RUN, "--root", str(root))
+    assert code == 1 and f"pid {os.getpid()}" in err
+    assert {name: (folder / name).read_bytes() if (folder / name).exists() else None for name in before} == before
