@@ -20,6 +20,7 @@ gateway sees SDK exceptions, and it translates them into ``GeminiError`` subclas
           ├── TransientError          408/429/5xx, timeouts, connection errors: retry
           │     └── RateLimited       429 RESOURCE_EXHAUSTED, with retry_after
           ├── DailyQuotaExhausted     429 whose QuotaFailure names a per-day quota
+          ├── BillingError            429/403 for credit, spend cap or billing: pause, never retry
           ├── PermanentError          other 4xx: fail at once with the server's message
           └── NotFound                404 on a named resource
 """
@@ -105,6 +106,14 @@ class RateLimited(TransientError):
 
 class DailyQuotaExhausted(GeminiError):
     pass
+
+
+class BillingError(GeminiError):
+    """Prepaid credit exhausted, a spend cap reached or a billing problem.
+
+    Google answers these with 429 RESOURCE_EXHAUSTED like a rate limit, but no waiting
+    frees them: the run pauses resumably with a message that names billing.
+    """
 
 
 class PermanentError(GeminiError):

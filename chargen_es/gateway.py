@@ -80,6 +80,24 @@ class RemoteJob:
 
 
 @dataclass(frozen=True)
+class RemoteModel:
+    """One entry of ``models.get`` / ``models.list``."""
+
+    name: str  # models/<id>
+    display_name: str = ""
+    supported_methods: tuple[str, ...] = ()  # e.g. generateContent, batchGenerateContent
+    input_token_limit: int = 0
+    output_token_limit: int = 0
+
+    @property
+    def model_id(self) -> str:
+        return self.name.removeprefix("models/")
+
+    def supports(self, method: str) -> bool:
+        return method in self.supported_methods
+
+
+@dataclass(frozen=True)
 class Download:
     path: Path
     sha256: str
@@ -332,6 +350,23 @@ class Gateway:
     def delete_batch(self, name: str) -> None:
         _gone_is_fine(self._client.batches.delete, name)
 
+    # -- models --------------------------------------------------------------------
+
+    def get_model(self, model_id: str) -> RemoteModel:
+        """``models.get``: raises ``NotFound`` for a model this key cannot use (or that is shut down)."""
+        try:
+            m = self._client.models.get(model=model_id)
+        except Exception as exc:
+            raise translate(exc) from exc
+        return _remote_model(m)
+
+    def list_models(self) -> list[RemoteModel]:
+        """``models.list``: every model this key can use, all pages."""
+        try:
+            return [_remote_model(m) for m in self._client.models.list(config={"page_size": 100})]
+        except Exception as exc:
+            raise translate(exc) from exc
+
     # -- live calls ----------------------------------------------------------------
 
     def generate(self, *, model: str, request: dict[str, Any]) -> dict[str, Any]:
@@ -381,6 +416,16 @@ def _remote_file(f: types.File) -> RemoteFile:
         mime=f.mime_type or "",
         expires=_rfc3339(f.expiration_time),
         sha256_hash=f.sha256_hash or "",
+    )
+
+
+def _remote_model(m: types.Model) -> RemoteModel:
+    return RemoteModel(
+        name=m.name or "",
+        display_name=m.display_name or "",
+        supported_methods=tuple(m.supported_actions or ()),
+        input_token_limit=int(m.input_token_limit or 0),
+        output_token_limit=int(m.output_token_limit or 0),
     )
 
 
