@@ -167,3 +167,20 @@ def test_a_closed_port_is_a_transport_error(tmp_path: Path) -> None:
     finally:
         g.close()
     assert info.value.reason == "TRANSPORT"
+
+
+def test_emulator_presets_classify_as_google_means_them(gateway: Gateway, emu: Emulator) -> None:
+    """Google's real bodies (emulator presets): queue full waits, money problems pause."""
+    line = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+    for preset in ("batch_concurrency", "enqueued_tokens"):
+        emu.set_faults([{"kind": "preset", "preset": preset, "count": 1}])
+        with pytest.raises(BatchCapacityExceeded) as queued:
+            gateway.create_inline_batch(model="gemini-3.5-flash", texts=["hi"], display_name="chargen-es:t:1:1")
+        assert queued.value.retry_after is not None
+    for preset, op in (("prepay_depleted", "models.generateContent"), ("spend_cap", "batches.create")):
+        emu.set_faults([{"kind": "preset", "preset": preset, "op": op, "count": 1}])
+        with pytest.raises(BillingError):
+            if op == "batches.create":
+                gateway.create_inline_batch(model="gemini-3.5-flash", texts=["hi"], display_name="chargen-es:t:1:2")
+            else:
+                gateway.generate(model="gemini-3.5-flash", request=line)
