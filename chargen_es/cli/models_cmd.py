@@ -12,6 +12,7 @@ one document. Reads only; the backend flags are those of ``run`` (``--emulator``
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,6 @@ from chargen_es.gateway import RemoteModel
 BATCH_METHOD = "batchGenerateContent"
 LIVE_METHOD = "generateContent"
 _JSON = msgspec.json.Encoder()
-# ``models`` runs nothing: the execution settings open_gateway wants are left at run's defaults.
-_NO_EXECUTION = {"workers": 5, "poll_interval": 30.0, "upload_concurrency": 5, "no_cleanup": False, "detach": False,
-                 "backoff_base": 1.0, "reuse_margin_hours": 25.0}
 
 
 def _prices(info: catalogue.ModelInfo) -> dict[str, Any] | None:
@@ -38,27 +36,31 @@ def _prices(info: catalogue.ModelInfo) -> dict[str, Any] | None:
     return {"live": live, "batch": {k: round(v * catalogue.BATCH_DISCOUNT, 6) for k, v in live.items()}}
 
 
-def _catalogue_data(info: catalogue.ModelInfo | None) -> dict[str, Any] | None:
+def _catalogue_data(info: catalogue.ModelInfo | None, today: date) -> dict[str, Any] | None:
     if info is None:
         return None
-    return {"purpose": info.purpose, "status": info.status,
+    return {"purpose": info.purpose, "status": info.status, "usable": info.usable_on(today),
             "shutdown": info.shutdown.isoformat() if info.shutdown else None,
             "replacement": info.replacement, "prices": _prices(info), "source": info.source}
 
 
-def models_document(remote: list[RemoteModel]) -> dict[str, Any]:
-    """Visible models first (as the key lists them, sorted), then catalogue models it cannot see."""
+def models_document(remote: list[RemoteModel], today: date) -> dict[str, Any]:
+    """Visible models first (as the key lists them, sorted), then catalogue models it cannot see.
+
+    ``usable`` is the catalogue's verdict on ``today`` (false once the shutdown date has come,
+    even while the service still lists the model).
+    """
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
     for m in sorted(remote, key=lambda r: r.model_id):
         seen.add(m.model_id)
         rows.append({"id": m.model_id, "visible": True, "batch": m.supports(BATCH_METHOD),
                      "live": m.supports(LIVE_METHOD), "methods": list(m.supported_methods),
-                     "display_name": m.display_name, "catalogue": _catalogue_data(catalogue.lookup(m.model_id))})
+                     "display_name": m.display_name, "catalogue": _catalogue_data(catalogue.lookup(m.model_id), today)})
     hidden = [info for mid, info in sorted(catalogue.MODELS.items()) if mid not in seen]
     for info in hidden:
         rows.append({"id": info.id, "visible": False, "batch": None, "live": None, "methods": [],
-                     "display_name": "", "catalogue": _catalogue_data(info)})
+                     "display_name": "", "catalogue": _catalogue_data(info, today)})
     return {"visible": len(seen), "not_visible": len(hidden), "models": rows,
             "catalogue_read": catalogue.READ_ON.isoformat()}
 
@@ -74,7 +76,7 @@ def _row_text(row: dict[str, Any]) -> str:
         fate = "not in the catalogue"
         price = ""
     else:
-        fate = cat["status"].replace("_", " ")
+        fate = cat["status"].replace("_", " ") if cat["usable"] else "shut down"
         if cat["shutdown"]:
             fate += f", shutdown {cat['shutdown']}"
         if cat["replacement"]:
@@ -106,10 +108,14 @@ def render_models(doc: dict[str, Any]) -> list[str]:
 @backend_options
 def models(root: Path, as_json: bool, **kwargs: Any) -> int:
     """List the models this key can use, with batch support, catalogue status and prices."""
-    settings = ExecSettings(**kwargs, **_NO_EXECUTION)
+    # ``models`` runs nothing: the execution settings open_gateway carries stay at run's defaults.
+    settings = ExecSettings(use_emulator=kwargs["use_emulator"], base_url=kwargs["base_url"],
+                            api_version=kwargs["api_version"], emulator_job_seconds=kwargs["emulator_job_seconds"],
+                            workers=5, poll_interval=30.0, upload_concurrency=5, no_cleanup=False, detach=False,
+                            backoff_base=1.0, reuse_margin_hours=25.0)
     with open_gateway(settings, root) as gateway:
         remote = gateway.list_models()
-    doc = models_document(remote)
+    doc = models_document(remote, date.today())
     if as_json:
         click.echo(_JSON.encode(doc).decode("utf-8"))
     else:

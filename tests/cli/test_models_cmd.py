@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 from chargen_es import catalogue
 from chargen_es.cli import cli
@@ -16,10 +17,11 @@ def test_document_joins_the_listing_with_the_catalogue():
         RemoteModel(name="models/gemini-3-pro-image", supported_methods=("generateContent", "batchGenerateContent")),
         RemoteModel(name="models/gemini-3.5-flash", supported_methods=("generateContent",)),
         RemoteModel(name="models/gemini-9-ultra", supported_methods=("generateContent", "batchGenerateContent")),
+        RemoteModel(name="models/gemini-2.5-pro", supported_methods=("generateContent", "batchGenerateContent")),
     ]
-    doc = models_document(remote)
+    doc = models_document(remote, date(2026, 12, 2))
     rows = {r["id"]: r for r in doc["models"]}
-    assert doc["visible"] == 3 and doc["not_visible"] == len(catalogue.MODELS) - 2
+    assert doc["visible"] == 4 and doc["not_visible"] == len(catalogue.MODELS) - 3
     assert rows["gemini-3-pro-image"]["batch"] is True and rows["gemini-3.5-flash"]["batch"] is False
     assert rows["gemini-3-pro-image"]["catalogue"]["prices"]["batch"]["image_output"] == 60.0
     assert rows["gemini-9-ultra"]["catalogue"] is None
@@ -27,7 +29,11 @@ def test_document_joins_the_listing_with_the_catalogue():
     assert hidden["visible"] is False and hidden["catalogue"]["status"] == "shut_down"
     assert hidden["catalogue"]["replacement"] == "gemini-3-pro-image"
     text = render_models(doc)
-    assert text[0] == "Models this key can use: 3"
+    assert text[0] == "Models this key can use: 4"
+    # still listed by the service, but past the catalogue's shutdown date: shown as shut down
+    assert rows["gemini-2.5-pro"]["catalogue"]["usable"] is False
+    assert any(line.startswith("  gemini-2.5-pro  [batch]  shut down, shutdown 2026-12-01, use gemini-3.8-flash")
+               for line in text)
     assert ("  gemini-3-pro-image  [batch]  ga; $2 in / $12 out / $120 image per 1M live (batch 50 %)") in text
     assert "  gemini-3.5-flash  [no batch]  ga; $1.5 in / $9 out per 1M live (batch 50 %)" in text
     assert "  gemini-9-ultra  [batch]  not in the catalogue" in text
