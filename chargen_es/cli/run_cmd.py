@@ -8,6 +8,7 @@ engine. The run id is chosen before planning because output file names carry its
 from __future__ import annotations
 
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ def run(root: Path, mode: str, scope: str, only: tuple[str, ...], model: str | N
     rid = run_id or runs.new_run_id(runs.runs_root(root))
     opts = PlanOptions(root=root, mode=mode, scope=scope, only=only, model=model, force=force,
                        skip_invalid=skip_invalid, chunk_size=chunk_size, run_stamp=runs.run_stamp(rid),
-                       max_cost=max_cost, runner=runner)
+                       max_cost=max_cost, runner=runner, today=date.today())
     plan = build_plan(opts)
     if dry_run:
         render_plan(plan, click.echo, as_json)

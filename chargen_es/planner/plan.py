@@ -12,13 +12,14 @@ from __future__ import annotations
 import gc
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
 
-from chargen_es.errors import CostLimitExceeded, UsageError, ValidationFailed
+from chargen_es import catalogue
+from chargen_es.errors import ContentError, CostLimitExceeded, UsageError, ValidationFailed
 from chargen_es.events import FileRef, Task
 from chargen_es.imagery import verdict
 from chargen_es.planner import keys, pricing, prompts
@@ -28,11 +29,13 @@ from chargen_es.planner.tree import (
     ENTITY_FILES,
     IDEAS_FILE,
     IMAGES_DIR,
+    WORKSPACE_FILE,
     Entity,
     list_images,
     list_slugs,
     load_entity,
     load_workspace,
+    refused_images,
 )
 from chargen_es.planner.validate import Workspace
 
@@ -73,6 +76,9 @@ class PlanOptions:
     run_stamp: str = field(default_factory=utc_stamp)
     max_cost: float | None = None
     runner: str = "batch"  # which price --max-cost is checked against: batch (50 %) or live
+    # The day a model's fate is judged on (shut down or not); the cli passes today's date,
+    # tests pass a fixed one. Nothing in the planner reads the clock for it.
+    today: date = field(default_factory=date.today)
 
 
 class Skip(msgspec.Struct, frozen=True, kw_only=True):
@@ -131,8 +137,12 @@ def _build(opts: PlanOptions) -> Plan:
         raise UsageError(f"--root {root}: not a folder")
     files = FileIndex(root)
     workspace, ws_problems = load_workspace(root)
+    # A shut-down model is refused before anything else is read (one line, no API call).
+    warnings: list[str] = [] if ws_problems else _model_warnings(opts, workspace)
     entities = _select(root, files, opts)
-    warnings: list[str] = []
+    if opts.mode == "analyze":
+        for ent in entities:
+            ent.problems.extend(refused_images(root, ent.rel))
     broken = [p for e in entities for p in e.problems]
     if ws_problems or (broken and not opts.skip_invalid):
         raise ValidationFailed(ws_problems + broken)
@@ -153,6 +163,40 @@ def _build(opts: PlanOptions) -> Plan:
         else:
             builder.analyze(root, ent)
     return builder.finish(warnings)
+
+
+def chosen_model(opts: PlanOptions, ws: Workspace) -> tuple[str, str]:
+    """The plan's model and where it was chosen: ``--model``, ``chargen.yaml:LINE`` or the default."""
+    if opts.model:
+        return opts.model, "--model"
+    model, line = ((ws.generate_model, ws.generate_model_line) if opts.mode == "generate"
+                   else (ws.analyze_model, ws.analyze_model_line))
+    return model, (f"{WORKSPACE_FILE}:{line}" if line else "the default")
+
+
+def _model_warnings(opts: PlanOptions, ws: Workspace) -> list[str]:
+    """Judge the plan's model offline on ``opts.today``: refuse a shut-down one, warn otherwise.
+
+    The refusal is one line naming the model, where it was chosen and its replacement, so
+    nothing is uploaded for a job that would answer 404.
+    """
+    model, where = chosen_model(opts, ws)
+    verdict = catalogue.fate(model, opts.today)
+    if verdict.verdict == "shut_down":
+        if where == "--model":
+            raise UsageError(f"--model {model}: {verdict.text}")
+        if where == "the default":
+            raise UsageError(f"{verdict.text} (the built-in default; set models.{opts.mode} in {WORKSPACE_FILE})")
+        line = ws.generate_model_line if opts.mode == "generate" else ws.analyze_model_line
+        raise ContentError(WORKSPACE_FILE, f"models.{opts.mode}: {verdict.text}", line)
+    out = []
+    if verdict.verdict in ("deprecated", "unknown"):
+        out.append(f"{verdict.text} (chosen by {where})")
+    info = verdict.info
+    if info is not None and info.price_until is not None and opts.today > info.price_until:
+        out.append(f"the catalogue's price for {model} held until {info.price_until.isoformat()}; the estimate "
+                   f"may be off (set prices.{model} in {WORKSPACE_FILE})")
+    return out
 
 
 def _check_options(opts: PlanOptions) -> None:
@@ -199,10 +243,9 @@ class _Builder:
         self.skipped: list[Skip] = []
         self.usage: dict[str, list[int]] = {}
         self.warnings_extra: list[str] = []
-        if opts.mode == "generate":
-            self.model = opts.model or ws.generate_model
-        else:
-            self.model = opts.model or ws.analyze_model
+        self.model = chosen_model(opts, ws)[0]
+        self.prices = pricing.price_table(ws.prices)
+        self.counts = pricing.counting(self.model, self.prices)
         self.analysis_prompt = prompts.compile_analysis_prompt(ws.analysis_prompt)
         self.analysis_config = {"responseMimeType": "application/json", "responseSchema": ANALYSIS_SCHEMA}
 
@@ -233,11 +276,12 @@ class _Builder:
             return None
 
     def _count(self, kind: str, prompt: str, images_in: int) -> None:
-        tin, tout = pricing.task_tokens(kind, self.model, prompt, images_in)
-        acc = self.usage.setdefault(self.model, [0, 0, 0])
+        tin, tout, timg = pricing.task_tokens(kind, self.counts, prompt, images_in)
+        acc = self.usage.setdefault(self.model, [0, 0, 0, 0])
         acc[0] += 1
         acc[1] += tin
         acc[2] += tout
+        acc[3] += timg
 
     # -- generation ----------------------------------------------------------------------
 
@@ -310,7 +354,7 @@ class _Builder:
         tasks = self.tasks
         size = self.opts.chunk_size
         chunks = (len(tasks) + size - 1) // size
-        prices = pricing.merge_prices(self.ws.prices)
+        prices = self.prices
         est = pricing.estimate(self.usage, prices)
         warnings = warnings + self.warnings_extra
         for model in est.unpriced:
@@ -336,7 +380,7 @@ class _Builder:
                 "narrow it with --scope/--only or raise the limit"
             )
 
-    def _config(self, prices: dict[str, dict[str, float]]) -> dict[str, Any]:
+    def _config(self, prices: dict[str, pricing.ModelPrice]) -> dict[str, Any]:
         o, ws = self.opts, self.ws
         return {
             "mode": o.mode, "scope": o.scope, "only": list(o.only), "model": self.model,
@@ -345,7 +389,8 @@ class _Builder:
             "chunk_size": o.chunk_size, "force": o.force, "skip_invalid": o.skip_invalid,
             "run_stamp": o.run_stamp, "max_cost": o.max_cost,
             "key_version": keys.KEY_VERSION, "analysis_schema_version": keys.ANALYSIS_SCHEMA_VERSION,
-            "prices": {m: prices[m] for m in sorted(prices)}, "batch_discount": pricing.BATCH_DISCOUNT,
+            "prices": {m: msgspec.to_builtins(prices[m]) for m in sorted(prices) if m == self.model},
+            "batch_discount": pricing.BATCH_DISCOUNT,
         }
 
 

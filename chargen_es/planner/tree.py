@@ -20,7 +20,15 @@ from chargen_es.errors import ContentError
 from chargen_es.events import FileRef
 from chargen_es.imagery import IMAGERY_FILE, Record, index_records
 from chargen_es.planner import yamlio
-from chargen_es.planner.files import ANALYSABLE_EXTS, MIME_BY_EXT, FileIndex, PathProblem, mime_for, read_text
+from chargen_es.planner.files import (
+    ACCEPTED_KINDS,
+    ANALYSABLE_EXTS,
+    REFUSED_IMAGE_EXTS,
+    FileIndex,
+    PathProblem,
+    mime_for,
+    read_text,
+)
 from chargen_es.planner.validate import (
     EntityDoc,
     SceneSpec,
@@ -165,8 +173,8 @@ def _resolve(
             rel = files.rel_reference(entity_rel, written)
             mime = mime_for(rel)
             if not mime:
-                kinds = ", ".join(sorted({m.split("/")[1] for m in MIME_BY_EXT.values()}))
-                problems.append(ContentError(file, f"reference {written!r} is not an image ({kinds})", line))
+                problems.append(ContentError(
+                    file, f"reference {written!r} is not an image Gemini accepts; use {ACCEPTED_KINDS}", line))
                 continue
             sha, size = files.digest(rel)
         except PathProblem as exc:
@@ -183,6 +191,23 @@ def _resolve(
             continue
         out.append(FileRef(path=rel, sha256=sha, size=size, mime=mime))
     return tuple(out)
+
+
+def refused_images(root: Path, entity_rel: str) -> list[ContentError]:
+    """Images in the entity's ``images/`` that Gemini would refuse (``.gif`` and friends).
+
+    Analysis would fail for each at the server, so planning an analysis refuses them up
+    front, one problem per file.
+    """
+    folder = f"{entity_rel}/{IMAGES_DIR}"
+    try:
+        with os.scandir(root / folder) as it:
+            names = sorted(e.name for e in it if not e.name.startswith(".")
+                           and os.path.splitext(e.name)[1].lower() in REFUSED_IMAGE_EXTS and e.is_file())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return [ContentError(f"{folder}/{name}", f"Gemini does not accept {os.path.splitext(name)[1].lower()} images; "
+                         f"convert it to {ACCEPTED_KINDS} (or move it out of {IMAGES_DIR}/)") for name in names]
 
 
 def list_images(root: Path, files: FileIndex, entity_rel: str) -> list[str]:
