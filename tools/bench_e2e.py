@@ -74,7 +74,7 @@ def baseline(root: Path, base_url: str) -> float:
         path = out / f"requests-{n // CHUNK}.jsonl"
         path.write_text("".join(json.dumps(line) + "\n" for line in lines[n:n + CHUNK]))
         src = client.files.upload(file=str(path), config={"mime_type": "application/jsonl"})
-        jobs.append(client.batches.create(model="gemini-3-pro-image-preview", src=src.name or ""))
+        jobs.append(client.batches.create(model="gemini-3-pro-image", src=src.name or ""))
     for job in jobs:
         while True:
             got = client.batches.get(name=job.name or "")

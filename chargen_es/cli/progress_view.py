@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chargen_es.engine.progress import LineProgress, Progress
+from chargen_es.engine import LineProgress, Progress
 
 
 class RichView(Progress):

@@ -1,7 +1,7 @@
 """``chargen-es run``: plan, show the summary, confirm, then execute and apply.
 
 Thin on purpose: planning lives in :mod:`chargen_es.planner`, rendering in
-:mod:`chargen_es.cli.plan_view`, execution in :mod:`chargen_es.cli.batch_cmd` and the
+:mod:`chargen_es.cli.plan_view`, execution in :mod:`chargen_es.cli.execute` and the
 engine. The run id is chosen before planning because output file names carry its stamp.
 """
 
@@ -14,11 +14,16 @@ from typing import Any
 
 import click
 
-from chargen_es.cli.batch_cmd import execute_new_run
+from chargen_es import engine
 from chargen_es.cli.common import root_option
-from chargen_es.cli.execute import ExecSettings, backend_options, confirm_or_refuse, execution_options
+from chargen_es.cli.execute import (
+    ExecSettings,
+    backend_options,
+    confirm_or_refuse,
+    execution_options,
+    start_and_drive,
+)
 from chargen_es.cli.plan_view import render_plan
-from chargen_es.engine import runs
 from chargen_es.planner import PlanOptions, build_plan
 
 
@@ -46,9 +51,9 @@ def run(root: Path, mode: str, scope: str, only: tuple[str, ...], model: str | N
         yes: bool, dry_run: bool, as_json: bool, **kwargs: Any) -> int:
     """Plan the content tree and run it through the Gemini Batch API (or live calls)."""
     settings = ExecSettings.from_kwargs(kwargs)
-    rid = run_id or runs.new_run_id(runs.runs_root(root))
+    rid = run_id or engine.new_run_id(engine.runs_root(root))
     opts = PlanOptions(root=root, mode=mode, scope=scope, only=only, model=model, force=force,
-                       skip_invalid=skip_invalid, chunk_size=chunk_size, run_stamp=runs.run_stamp(rid),
+                       skip_invalid=skip_invalid, chunk_size=chunk_size, run_stamp=engine.run_stamp(rid),
                        max_cost=max_cost, runner=runner, today=date.today())
     plan = build_plan(opts)
     if dry_run:
@@ -58,17 +63,17 @@ def run(root: Path, mode: str, scope: str, only: tuple[str, ...], model: str | N
     if not plan.tasks:
         click.echo("nothing to do: every task is already done")
         return 0
-    unfinished = runs.unfinished_runs(root)
+    unfinished = engine.unfinished_runs(root)
     if unfinished and not run_id:
         click.echo(f"note: run {unfinished[0]} of this tree is unfinished; `chargen-es resume {unfinished[0]} "
                    f"--root {root}` continues it", err=True)
         if not yes and sys.stdin.isatty() and click.confirm(f"resume {unfinished[0]} instead?", default=True):
-            from chargen_es.cli.batch_cmd import resume
+            from chargen_es.cli.resume_cmd import resume
 
             ctx = click.get_current_context()
             return int(ctx.invoke(resume, run_id=unfinished[0], root=root, **_settings_kwargs(settings)))
     confirm_or_refuse(yes, f"submit {len(plan.tasks)} task(s) in {plan.chunks} chunk(s)?")
-    return execute_new_run(root, plan, mode=mode, runner=runner, run_id=rid, settings=settings)
+    return start_and_drive(root, plan, mode=mode, runner=runner, run_id=rid, settings=settings)
 
 
 def _settings_kwargs(settings: ExecSettings) -> dict[str, Any]:

@@ -1,8 +1,17 @@
-"""Retry policy for reads and settled effects: exponential backoff with jitter.
+"""The one retry policy: tenacity under trio, exponential backoff with one jitter.
 
-1, 2, 4, 8, 16 s (5 tries) on transient errors (408/429/5xx, timeouts, connection errors),
-honouring the server's RetryInfo when it asks for longer. Permanent errors pass through at
-once. ``base`` scales every wait, so tests and the emulator demo do not sleep for real.
+Waits are 1, 2, 4, 8 s (``base`` doubled, at most ``cap``) plus one uniform jitter of up
+to ``base``, five tries in all, on transient errors only (408/429/5xx, timeouts,
+connection errors: :class:`TransientError`); permanent errors pass through at once. When
+the server names a wait (RetryInfo, carried by the exception as ``retry_after``) the wait
+is at least that, within ``5 * cap``. ``base`` scales every wait, the server's included,
+because the crash tests run real child processes against the emulator's real RetryInfo
+and cannot use a virtual clock; in-process tests use ``trio.testing.MockClock`` instead.
+
+tenacity is the library the SDK itself retries with; :meth:`RetryPolicy.retrying` hands
+out an ``AsyncRetrying`` that sleeps with ``trio.sleep`` (so a ``MockClock`` jumps it).
+Effects that are not idempotent (an upload, a batch create) settle by listing before any
+retry; that line is written where the effect is, not hidden in here.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+import tenacity
 import trio
 
 from chargen_es.errors import TransientError
@@ -25,25 +35,32 @@ class RetryPolicy:
     base: float = 1.0
     cap: float = 60.0
 
-    def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        """Wait before try ``attempt + 1`` (attempt counts from 1)."""
+    def wait_for(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait after failed try ``attempt`` (from 1): backoff, one jitter, RetryInfo."""
         wait = min(self.base * (2 ** (attempt - 1)) + random.uniform(0, self.base), self.cap)
         if retry_after is not None:  # the server's word, within reason
             wait = min(max(wait, retry_after * self.base), self.cap * 5)
         return wait
 
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        return self.wait_for(state.attempt_number, getattr(exc, "retry_after", None))
 
-async def with_retries(call: Callable[[], Awaitable[T]], policy: RetryPolicy,
-                       on_retry: Callable[[TransientError, int], None] | None = None) -> T:
-    """Run ``call`` until it succeeds, fails permanently, or the tries run out."""
-    attempt = 1
-    while True:
-        try:
-            return await call()
-        except TransientError as exc:
-            if attempt >= policy.attempts:
-                raise
-            if on_retry:
-                on_retry(exc, attempt)
-            await trio.sleep(policy.delay(attempt, exc.retry_after))
-            attempt += 1
+    def retrying(self) -> tenacity.AsyncRetrying:
+        """``async for attempt in policy.retrying(): with attempt: ...`` under trio."""
+        return tenacity.AsyncRetrying(
+            stop=tenacity.stop_after_attempt(self.attempts),
+            wait=self._wait,
+            retry=tenacity.retry_if_exception_type(TransientError),
+            sleep=trio.sleep,
+            reraise=True,
+        )
+
+    async def call(self, fn: Callable[..., Awaitable[T]], *args: object) -> T:
+        """``await fn(*args)`` until it succeeds, fails permanently or the tries run out."""
+        return await self.retrying()(fn, *args)
+
+
+def is_retry(attempt: tenacity.AttemptManager) -> bool:
+    """True from the second try on: where a non-idempotent effect must settle first."""
+    return attempt.retry_state.attempt_number > 1

@@ -97,3 +97,32 @@ def assert_exactly_once(root: Path, stats: dict[str, Any], reference: dict[str, 
     check = subprocess.run([sys.executable, "-m", "chargen_es", "replay", RUN_ID, "--check", "--root", str(root)],
                            capture_output=True, text=True, check=False)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def journal_lines(journal: Path) -> int:
+    return journal.read_bytes().count(b"\n") if journal.exists() else 0
+
+
+def kill_after_progress(proc: subprocess.Popen[str], journal: Path, lines: int, limit_s: float = 120.0) -> bool:
+    """SIGKILL ``proc`` once its journal has grown by ``lines`` lines; True when it ended first.
+
+    Kills land after a number of journal events, not after a time, so how many land and
+    where does not depend on the machine's speed. ``limit_s`` only guards a hung process.
+    """
+    import signal
+    import time
+
+    target = journal_lines(journal) + lines
+    deadline = time.monotonic() + limit_s
+    while proc.poll() is None:
+        if journal_lines(journal) >= target:
+            proc.send_signal(signal.SIGKILL)
+            proc.communicate()
+            return False
+        if time.monotonic() > deadline:
+            proc.kill()
+            proc.communicate()
+            raise AssertionError(f"no progress in {limit_s:.0f} s: {proc.args}")
+        time.sleep(0.005)
+    out, err = proc.communicate()
+    return True

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -14,7 +13,15 @@ from typing import Any
 
 from chargen_es.emulator import Emulator, EmulatorConfig
 from chargen_es.journal import read_events
-from tests.engine.harness import RUN_ID, chargen, copy_sample, imagery_keys, run_args, start_process
+from tests.engine.harness import (
+    RUN_ID,
+    chargen,
+    copy_sample,
+    imagery_keys,
+    kill_after_progress,
+    run_args,
+    start_process,
+)
 
 LIVE = ("--runner", "live", "--workers", "5")
 
@@ -84,17 +91,13 @@ def test_sigkill_torture_applies_no_task_twice(tmp_path: Path) -> None:
         for _ in range(10):
             sealed = journal.exists() and b'"plan.sealed"' in journal.read_bytes()
             args = ("resume", RUN_ID) if sealed else tuple(run_args("--runner", "live", "--workers", "3"))
-            proc = start_process(root, emu.base_url, *args)
-            time.sleep(rng.uniform(0.6, 1.6))
-            if proc.poll() is not None:
-                proc.communicate()
+            # a kill after 1..8 more journal lines: where it lands depends on events, not speed
+            if kill_after_progress(start_process(root, emu.base_url, *args), journal, rng.randint(1, 8)):
                 break
-            proc.send_signal(signal.SIGKILL)
-            proc.communicate()
             kills += 1
         final = chargen(root, emu.base_url, "resume", RUN_ID)
         assert final.returncode == 0, final.stdout + final.stderr
-    assert kills >= 5
+    assert kills >= 5, "each kill needs only journal progress, so most of the ten land"
     applied = [e.key for e in events_of(root) if e.__struct_config__.tag == "line.applied"]
     assert len(applied) == len(set(applied)) == 17
     for name, keys in imagery_keys(root).items():
