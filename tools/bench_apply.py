@@ -30,8 +30,8 @@ from pathlib import Path
 import msgspec
 import trio
 
-from chargen_es import events as ev
 from chargen_es import engine
+from chargen_es import events as ev
 from chargen_es.engine.collect import Results
 from chargen_es.journal import Journal
 from chargen_es.planner import PlanOptions, build_plan
