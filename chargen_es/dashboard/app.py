@@ -148,12 +148,16 @@ def build_app(workspace: Workspace, hub: Hub, controls: Controls, token: str) ->
 
     async def control(request: Request) -> Response:
         entry = entry_or_404(request)
-        action = {"pause": controls.pause, "resume": controls.resume, "cancel": controls.cancel}.get(
-            request.path_params["action"])
-        if action is None:
-            raise _NotFound()
+        action = request.path_params["action"]
         try:
-            message = action(entry)
+            if action == "pause":
+                message = await controls.pause(entry)
+            elif action == "resume":
+                message = controls.resume(entry)
+            elif action == "cancel":
+                message = controls.cancel(entry)
+            else:
+                raise _NotFound()
         except Refused as exc:
             return JSONResponse({"ok": False, "message": str(exc)}, status_code=409)
         return JSONResponse({"ok": True, "message": message}, status_code=202)

@@ -3,7 +3,10 @@
 * **Pause** signals the process holding the run's ``run.lock`` (its pid is written in
   the file) with SIGTERM, which the engine turns into a clean, journaled ``run.paused``,
   as Ctrl-C does. The pid is signalled only while the kernel says that lock is held, so
-  a stale pid left in the file by an ended process is never signalled.
+  a stale pid left in the file by an ended process is never signalled, and only once the
+  process catches SIGTERM (``SigCgt`` in ``/proc/PID/status``): a process that has just
+  taken the lock and not yet entered the engine would be killed by the signal instead of
+  pausing, so Pause waits (briefly) for the engine to be listening.
 * **Resume** and **Cancel** run the real commands (``python -m chargen_es resume`` /
   ``cancel``) as background processes with the dashboard's backend flags, their output
   appended to ``dashboard-resume.log`` / ``dashboard-cancel.log`` in the run folder:
@@ -20,11 +23,27 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import trio
+
+from chargen_es.dashboard.model import ENDED_PHASES
 from chargen_es.dashboard.workspace import RunEntry, held_locks, lock_holder
 from chargen_es.journal import RunLock, utc_now_ms
 
+PAUSE_READY_S = 10.0
 RESUME_LOG = "dashboard-resume.log"
 CANCEL_LOG = "dashboard-cancel.log"
+
+
+def catches_sigterm(pid: int) -> bool | None:
+    """Whether the process has a SIGTERM handler (None: it is gone, or /proc cannot say)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+    return None
 
 
 class Refused(Exception):
@@ -41,10 +60,16 @@ class Controls:
     python: str = sys.executable
     children: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
-    def pause(self, entry: RunEntry) -> str:
+    async def pause(self, entry: RunEntry) -> str:
+        phase = entry.summary.get("phase", "")
         pid = self._holder(entry)
-        if pid is None:
+        if pid is None or phase in ENDED_PHASES:
             raise Refused(f"run {entry.run_id} is not being worked on by any process; nothing to pause")
+        with trio.move_on_after(PAUSE_READY_S):
+            while catches_sigterm(pid) is False:
+                await trio.sleep(0.05)
+        if not catches_sigterm(pid):
+            raise Refused(f"pid {pid} is not ready to pause run {entry.run_id} cleanly yet; try again")
         os.kill(pid, signal.SIGTERM)
         return f"asked pid {pid} to pause run {entry.run_id}"
 

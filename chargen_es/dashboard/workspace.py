@@ -6,6 +6,7 @@ moved, asks that run's :class:`~chargen_es.journal.Follower` for the new events 
 them into the run's :class:`RunModel`. Which runs are being worked on comes from the
 kernel's lock table (``/proc/locks``) matched to each ``run.lock`` inode, read once per
 tick: a pid left in ``run.lock`` by a process that has ended is never taken for a live one.
+A run nobody holds whose journal has no end (killed, crashed) shows as ``stopped``.
 
 Files are found through the models only: an image is output ``n`` of a task key's
 ``line.applied`` (or an analysis task's input image), resolved under the root and refused
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chargen_es.dashboard.model import IMAGE_MIMES, RunModel
+from chargen_es.dashboard.model import ENDED_PHASES, IMAGE_MIMES, RunModel
 from chargen_es.engine.runs import list_runs, runs_root
 from chargen_es.errors import JournalError
 from chargen_es.journal import JOURNAL_NAME, LOCK_NAME, Follower
@@ -85,11 +86,13 @@ class Workspace:
         self.root = Path(root).resolve()
         self.runs: dict[str, RunEntry] = {}
         self._analysis: dict[str, Any] = {}  # sha256 of an analysis file -> its fields
+        self._locks_known = False
 
     def refresh(self) -> list[Change]:
         """Read what was appended since the last refresh; return what changed."""
         changes: list[Change] = []
         held = held_locks()
+        self._locks_known = held is not None
         for run_id in list_runs(self.root):
             entry = self.runs.get(run_id)
             if entry is None:
@@ -125,6 +128,9 @@ class Workspace:
 
     def _summary(self, entry: RunEntry) -> dict[str, Any]:
         summary = entry.model.summary(active=entry.active)
+        if not entry.active and summary["phase"] not in ENDED_PHASES and self._locks_known:
+            # no process holds the lock, yet the journal has no end: killed or crashed (resumable)
+            summary["phase"] = "stopped"
         if entry.error:
             summary.update(phase="unreadable", error=entry.error)
         return summary
