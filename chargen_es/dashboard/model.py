@@ -93,6 +93,8 @@ class RunModel:
                 if cls is not ev.RunResumed and cls is not ev.RunStarted:
                     self.calling.clear()  # the process stopped: nothing is in flight any more
                 touched = None
+        if touched is not None:  # keys the run never planned (a stray result) have no row
+            touched = {k for k in touched if k in self.p.tasks or k in self.p.skipped}
         return touched
 
     # -- records -------------------------------------------------------------------
