@@ -58,6 +58,8 @@ async def _main(settings: DashboardSettings, announce: Callable[[str], None]) ->
     stop = trio.Event()
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
+            # serve() reports the bound URLs through task_status, so port 0 still prints the real
+            # port (hypercorn 0.18, hypercorn/trio/run.py worker_serve; read 2026-12-02)
             binds = await nursery.start(partial(serve, app, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
             url = f"{binds[0]}/?token={settings.token}"
             announce(url)
