@@ -1,6 +1,6 @@
 """The ``chargen-es`` command line: one click group, one error boundary.
 
-Commands live in sibling modules (``run_cmd``, ``inspect_cmd``, ``emulator_cmd``) and are
+Commands live in sibling modules (``run_cmd``, ``inspect_cmd``, ``emulator_cmd``, ``dashboard_cmd``) and are
 registered here. Nothing in chargen-es imports this package: it is the top of the layer
 diagram. Every ``ChargenError`` is caught once, in :func:`main`, and printed as one line
 with its exit code; ``-v`` shows the traceback as well.
@@ -27,9 +27,25 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 
 
 def _register() -> None:
-    from chargen_es.cli import batch_cmd, doctor_cmd, emulator_cmd, inspect_cmd, models_cmd, run_cmd
+    from chargen_es.cli import (
+        batch_cmd,
+        dashboard_cmd,
+        doctor_cmd,
+        emulator_cmd,
+        inspect_cmd,
+        models_cmd,
+        run_cmd,
+    )
 
-    for module in (inspect_cmd, emulator_cmd, run_cmd, batch_cmd, doctor_cmd, models_cmd):
+    for module in (
+        inspect_cmd,
+        emulator_cmd,
+        run_cmd,
+        batch_cmd,
+        doctor_cmd,
+        models_cmd,
+        dashboard_cmd,
+    ):
         for command in module.COMMANDS:
             cli.add_command(command)
 
