@@ -18,6 +18,7 @@ from chargen_es.cli.batch_cmd import execute_new_run
 from chargen_es.cli.common import root_option
 from chargen_es.cli.execute import ExecSettings, backend_options, confirm_or_refuse, execution_options
 from chargen_es.cli.plan_view import render_plan
+from chargen_es.cli.progress_view import plural
 from chargen_es.engine import runs
 from chargen_es.errors import UsageError
 from chargen_es.planner import PlanOptions, build_plan
@@ -79,7 +80,7 @@ def run(root: Path, mode: str, scope: str, only: tuple[str, ...], batch_file: Pa
 
             ctx = click.get_current_context()
             return int(ctx.invoke(resume, run_id=unfinished[0], root=root, **_settings_kwargs(settings)))
-    confirm_or_refuse(yes, f"submit {len(plan.tasks)} task(s) in {plan.chunks} chunk(s)?")
+    confirm_or_refuse(yes, f"submit {plural(len(plan.tasks), 'task')} in {plural(plan.chunks, 'chunk')}?")
     return execute_new_run(root, plan, mode=mode, runner=runner, run_id=rid, settings=settings)
 
 
