@@ -187,8 +187,11 @@ def ask_model(choices: Choices) -> None:
 
 def ask_runner(choices: Choices) -> None:
     q = _q()
+    # Batch: 50 % of the standard price, latency "up to 24 hours" (ai.google.dev/gemini-api/
+    # docs/optimization, and developers.googleblog.com/scale-your-ai-workloads-batch-mode-gemini-api:
+    # "retrieve your results within 24 hours"; both read 2026-12-02).
     runner = ask(q.select("Runner:", choices=[
-        q.Choice("batch: Batch API, half the price, results in minutes to hours", "batch"),
+        q.Choice("batch: Batch API, half the price, results within 24 hours", "batch"),
         q.Choice("live: one call per item now, full price, N at once", "live"),
     ]))
     if runner == "live":

@@ -90,17 +90,22 @@ def is_batch_plan(config: dict[str, Any]) -> bool:
 
 def load(path: Path) -> BatchFile:
     """Read and check ``path``; raises BatchFileInvalid listing every problem."""
+    batch, problems = read(path)
+    if problems:
+        raise BatchFileInvalid(str(path), problems)
+    return batch
+
+
+def read(path: Path) -> tuple[BatchFile, list[ContentError]]:
+    """Read, parse and check ``path``: what could be made of it, and every problem."""
     shown = str(path)
     text, problem, line = read_text(path)
     if text is None:
-        raise BatchFileInvalid(shown, [ContentError(shown, problem or "file not found", line)])
+        return BatchFile(path=path), [ContentError(shown, problem or "file not found", line)]
     doc, problems = _parse(text, shown, path.suffix.lower() == ".json")
     if problems:
-        raise BatchFileInvalid(shown, problems)
-    batch, problems = check(doc, shown, path)
-    if problems:
-        raise BatchFileInvalid(shown, problems)
-    return batch
+        return BatchFile(path=path), problems
+    return check(doc, shown, path)
 
 
 def _parse(text: str, shown: str, is_json: bool) -> tuple[Any, list[ContentError]]:
@@ -336,7 +341,10 @@ def build_batch_plan(path: Path, opts: PlanOptions) -> Plan:
     root = Path(opts.root)
     if Path(os.path.realpath(path)).parent != Path(os.path.realpath(root)):
         raise UsageError(f"--batch-file {path}: its folder is the run's root, so --root must be that folder")
-    batch = load(path)
+    batch, problems = read(path)  # file paths are checked below too, so all problems come at once
+    if problems and not (batch.items or batch.images):
+        raise BatchFileInvalid(str(path), problems)
+    batch.name = batch.name or "batch"  # a bad name is already a problem; go on finding the others
     opts = replace(opts, mode=batch.mode)
     shown = path.name
     files = FileIndex(root)
@@ -348,7 +356,6 @@ def build_batch_plan(path: Path, opts: PlanOptions) -> Plan:
     # file's plan is priced and described exactly like a tree's.
     builder = _Builder(replace(opts, model=opts.model or default), ws, files)
     records = _manifest(root, batch.output)
-    problems: list[ContentError] = []
     collect = _Collect(builder, files, batch, records, str(path), problems)
     if batch.mode == "generate":
         collect.generate(opts.model)

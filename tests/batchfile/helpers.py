@@ -6,15 +6,15 @@ import hashlib
 import shutil
 import subprocess
 import sys
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from chargen_es.planner import sample_batch
 from tests.engine.harness import API_KEY, RUN_ID, files_containing
 
-SAMPLE = Path(str(resources.files("chargen_es") / "sample_batch"))
+SAMPLE = sample_batch()
 BATCH = "postcards.yaml"
 
 

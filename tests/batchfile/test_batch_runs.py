@@ -126,3 +126,12 @@ def test_inspect_and_replay_read_a_batch_file_run(tmp_path: Path) -> None:
     assert replayed.returncode == 0, replayed.stderr
     report = json.loads((root / ".chargen" / "batch" / RUN_ID / "report.json").read_text())
     assert report["seq"] > 0
+
+
+def test_the_demo_also_runs_the_sample_batch_file(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "chargen_es", "demo", str(tmp_path / "demo")],
+                          capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stdout + done.stderr
+    folder = tmp_path / "demo" / "batch-file"
+    assert len(outputs(folder / "postcards")) == 3 and len(manifest_keys(folder / "postcards")) == 3
+    assert "chargen-es run --batch-file" in done.stdout and "chargen-es menu" in done.stdout

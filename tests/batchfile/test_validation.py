@@ -61,10 +61,12 @@ def test_every_problem_is_named_with_its_file_and_line(tmp_path: Path) -> None:
         f"{f}:14: output 'sub/dir.png' must be a plain file name (letters, digits, '-', '_'; the folder is the "
         "batch's output)",
         f"{f}:16: an item must be a mapping with id and prompt",
+        f"{f}:8: reference 'refs/missing.png' not found",
+        f"{f}:8: reference '/etc/passwd' is an absolute path; use a path relative to the batch file",
     ]
 
 
-def test_missing_and_escaping_references_are_named_after_the_checks_pass(tmp_path: Path) -> None:
+def test_missing_and_escaping_references_are_each_named(tmp_path: Path) -> None:
     root = copy_batch(tmp_path / "batch")
     path = root / "refs.yaml"
     path.write_text("name: refs\nitems:\n  - id: a\n    prompt: p\n    references:\n      - refs/missing.png\n"
@@ -125,7 +127,7 @@ def test_the_cli_prints_every_problem_and_exits_1(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "chargen_es", "run", "--batch-file", str(root / "broken.yaml"),
                            "--dry-run"], capture_output=True, text=True, check=False)
     assert done.returncode == 1
-    assert "has 11 problem(s)" in done.stderr
+    assert "has 13 problem(s)" in done.stderr
     assert f"{root / 'broken.yaml'}:16: an item must be a mapping" in done.stderr
 
 
