@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import click
 
 from chargen_es import events as ev
-from chargen_es.cli.progress_view import make_progress
+from chargen_es.cli.progress_view import final_lines, make_progress
 from chargen_es.engine import runs
 from chargen_es.engine.batch import EngineOptions
 from chargen_es.engine.retry import RetryPolicy
@@ -147,6 +147,8 @@ def report_outcome(outcome: str, view: runs.RunView, root: Path, run_dir: Path) 
     line = (f"run {view.run_id}: {outcome}; {counts['ok']} ok, {counts['failed']} failed, "
             f"{counts['skipped']} skipped of {counts['tasks'] + counts['skipped']}")
     click.echo(line)
+    for text in final_lines(view, root, outcome):
+        click.echo(text)
     click.echo(f"report: {run_dir / 'report.json'}")
     if outcome == "completed":
         if counts["failed"]:

@@ -2,9 +2,11 @@
 
 Rendering only; every number comes from the :class:`~chargen_es.planner.Plan`. The text
 form lists each task (entity, scene, reason, prompt summary, output path, key), then the
-summary (tasks by entity type, skips by reason, chunks, estimated batch cost and the
-saving against live calls) and the warnings. ``--json`` prints the same as one JSON
-document, so a script never has to scrape the text.
+summary (tasks by entity type, skips by reason, chunks, the model with its catalogue
+status, estimated batch cost and the saving against live calls) and the warnings, which
+name a deprecated model with its shutdown date or a model the catalogue does not know (a
+shut-down model never gets here: the planner refuses it). ``--json`` prints the same as
+one JSON document, so a script never has to scrape the text.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from chargen_es import catalogue
 from chargen_es.planner import Plan, prompt_consistency, prompt_summary
 
 Echo = Callable[[str], Any]
@@ -49,11 +52,30 @@ def summary_data(plan: Plan) -> dict[str, Any]:
         "skipped_by_reason": dict(sorted(skips.items())),
         "chunks": plan.chunks,
         "chunk_size": plan.config.get("chunk_size"),
+        "model": model_data(str(plan.config.get("model", ""))),
         "estimated_batch_usd": est.batch_usd,
         "estimated_live_usd": est.live_usd,
         "estimated_saving_usd": est.saving_usd,
         "warnings": len(plan.warnings),
     }
+
+
+def model_data(model: str) -> dict[str, Any]:
+    """The plan's model as the catalogue knows it (``unknown`` when it does not)."""
+    info = catalogue.lookup(model)
+    if info is None:
+        return {"id": model, "status": "unknown", "shutdown": None, "replacement": None}
+    return {"id": model, "status": info.status, "shutdown": info.shutdown.isoformat() if info.shutdown else None,
+            "replacement": info.replacement}
+
+
+def _model_line(model: dict[str, Any]) -> str:
+    text = f"{model['id']} ({model['status'].replace('_', ' ')}"
+    if model["shutdown"]:
+        text += f", shuts down {model['shutdown']}"
+    if model["replacement"]:
+        text += f", replacement {model['replacement']}"
+    return text + ")"
 
 
 def render_plan(plan: Plan, echo: Echo, json: bool = False, *, tasks: bool = True) -> None:
@@ -109,6 +131,7 @@ def _render_summary(plan: Plan, echo: Echo) -> None:
     echo(f"  tasks:    {data['tasks']} ({by_type})" + (f"; {by_reason}" if by_reason else ""))
     echo(f"  skipped:  {data['skipped']} ({skips})")
     echo(f"  chunks:   {data['chunks']} of up to {data['chunk_size']} task(s)")
+    echo(f"  model:    {_model_line(data['model'])}")
     echo(f"  estimate: {usd(est.batch_usd)} with the Batch API; {usd(est.live_usd)} as live calls "
          f"(saving {usd(est.saving_usd)})")
     for model, cost in est.by_model.items():

@@ -9,7 +9,8 @@ Modules: :mod:`.yamlio` (YAML with line numbers), :mod:`.files` (reading, path s
 hashing), :mod:`.validate` (pre-flight checks), :mod:`.tree` (scanning entities),
 :mod:`.prompts` (the prompt compiler), :mod:`.keys` (task keys, safe names),
 :mod:`.consistency` (analysed images an entity's prompts keep consistent with),
-:mod:`.pricing` (price table, estimate), :mod:`.plan` (putting it together). The
+:mod:`.pricing` (price table, estimate), :mod:`.plan` (putting it together),
+:mod:`.batchfile` (a batch file of ad-hoc items instead of a tree). The
 planner imports only ``chargen_es.events``, ``chargen_es.errors``, ``chargen_es.imagery``,
 ``chargen_es.analysis`` and ``chargen_es.catalogue`` of our code.
 """
@@ -30,6 +31,11 @@ def sample_tree() -> Path:
     return Path(str(resources.files("chargen_es") / "sample"))
 
 
+def sample_batch() -> Path:
+    """The folder of the shipped sample batch file (``postcards.yaml`` and its references)."""
+    return Path(str(resources.files("chargen_es") / "sample_batch"))
+
+
 __all__ = [
     "Estimate",
     "ModelCost",
@@ -39,6 +45,7 @@ __all__ = [
     "build_plan",
     "prompt_consistency",
     "prompt_summary",
+    "sample_batch",
     "sample_tree",
     "utc_stamp",
 ]

@@ -16,14 +16,14 @@ import gc
 import os
 import posixpath
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
 
-from chargen_es import analysis
-from chargen_es.errors import CostLimitExceeded, UsageError, ValidationFailed
+from chargen_es import analysis, catalogue
+from chargen_es.errors import ContentError, CostLimitExceeded, UsageError, ValidationFailed
 from chargen_es.events import FileRef, Task
 from chargen_es.imagery import verdict
 from chargen_es.planner import consistency, keys, pricing, prompts
@@ -34,11 +34,13 @@ from chargen_es.planner.tree import (
     ENTITY_FILES,
     IDEAS_FILE,
     IMAGES_DIR,
+    WORKSPACE_FILE,
     Entity,
     list_images,
-    list_slugs,
     load_entity,
     load_workspace,
+    refused_images,
+    select,
 )
 from chargen_es.planner.validate import Workspace
 
@@ -72,6 +74,9 @@ class PlanOptions:
     # analyze mode: only the consistency sources whose analyses are missing, stale or
     # invalid (the first run of ``run --mode generate --analyze-first``)
     consistency_only: bool = False
+    # The day a model's fate is judged on (shut down or not); the cli passes today's date,
+    # tests pass a fixed one. Nothing in the planner reads the clock for it.
+    today: date = field(default_factory=date.today)
 
 
 class Skip(msgspec.Struct, frozen=True, kw_only=True):
@@ -132,9 +137,13 @@ def _build(opts: PlanOptions) -> Plan:
         raise UsageError(f"--root {root}: not a folder")
     files = FileIndex(root)
     workspace, ws_problems = load_workspace(root)
+    # A shut-down model is refused before anything else is read (one line, no API call).
+    warnings: list[str] = [] if ws_problems else _model_warnings(opts, workspace)
     entities = _select(root, files, opts)
     states = _consistency(root, files, workspace, entities, opts)
-    warnings: list[str] = []
+    if opts.mode == "analyze":
+        for ent in entities:
+            ent.problems.extend(refused_images(root, ent.rel))
     broken = [p for e in entities for p in e.problems]
     if ws_problems or (broken and not opts.skip_invalid):
         raise ValidationFailed(ws_problems + broken)
@@ -178,6 +187,40 @@ def _consistency(root: Path, files: FileIndex, ws: Workspace, entities: list[Ent
     return out
 
 
+def chosen_model(opts: PlanOptions, ws: Workspace) -> tuple[str, str]:
+    """The plan's model and where it was chosen: ``--model``, ``chargen.yaml:LINE`` or the default."""
+    if opts.model:
+        return opts.model, "--model"
+    model, line = ((ws.generate_model, ws.generate_model_line) if opts.mode == "generate"
+                   else (ws.analyze_model, ws.analyze_model_line))
+    return model, (f"{WORKSPACE_FILE}:{line}" if line else "the default")
+
+
+def _model_warnings(opts: PlanOptions, ws: Workspace) -> list[str]:
+    """Judge the plan's model offline on ``opts.today``: refuse a shut-down one, warn otherwise.
+
+    The refusal is one line naming the model, where it was chosen and its replacement, so
+    nothing is uploaded for a job that would answer 404.
+    """
+    model, where = chosen_model(opts, ws)
+    verdict = catalogue.fate(model, opts.today)
+    if verdict.verdict == "shut_down":
+        if where == "--model":
+            raise UsageError(f"--model {model}: {verdict.text}")
+        if where == "the default":
+            raise UsageError(f"{verdict.text} (the built-in default; set models.{opts.mode} in {WORKSPACE_FILE})")
+        line = ws.generate_model_line if opts.mode == "generate" else ws.analyze_model_line
+        raise ContentError(WORKSPACE_FILE, f"models.{opts.mode}: {verdict.text}", line)
+    out = []
+    if verdict.verdict in ("deprecated", "unknown"):
+        out.append(f"{verdict.text} (chosen by {where})")
+    info = verdict.info
+    if info is not None and info.price_until is not None and opts.today > info.price_until:
+        out.append(f"the catalogue's price for {model} held until {info.price_until.isoformat()}; the estimate "
+                   f"may be off (set prices.{model} in {WORKSPACE_FILE})")
+    return out
+
+
 def _check_options(opts: PlanOptions) -> None:
     if opts.mode not in MODES:
         raise UsageError(f"--mode {opts.mode}: use generate or analyze")
@@ -192,23 +235,10 @@ def _check_options(opts: PlanOptions) -> None:
 
 
 def _select(root: Path, files: FileIndex, opts: PlanOptions) -> list[Entity]:
-    """Load the entities in scope and matching ``--only`` (``slug`` or ``type/slug``)."""
+    """Load the entities in scope and matching ``--only`` (globs on ``slug`` or ``type/slug``)."""
     types = list(ENTITY_FILES) if opts.scope == "all" else [opts.scope]
-    wanted = set(opts.only)
-    matched: set[str] = set()
-    out = []
-    for entity_type in types:
-        for slug in list_slugs(root, entity_type, files):
-            if wanted:
-                hits = wanted & {slug, f"{entity_type}/{slug}"}
-                if not hits:
-                    continue
-                matched |= hits
-            out.append(load_entity(root, files, entity_type, slug))
-    missing = sorted(wanted - matched)
-    if missing:
-        raise UsageError(f"--only {', '.join(missing)}: no such entity in scope {opts.scope}")
-    return out
+    return [load_entity(root, files, entity_type, slug)
+            for entity_type, slug in select(root, types, opts.only, files, opts.scope)]
 
 
 class _Builder:
@@ -223,10 +253,9 @@ class _Builder:
         self.consistency: list[dict[str, Any]] = []
         self.usage: dict[str, list[int]] = {}
         self.warnings_extra: list[str] = []
-        if opts.mode == "generate":
-            self.model = opts.model or ws.generate_model
-        else:
-            self.model = opts.model or ws.analyze_model
+        self.model = chosen_model(opts, ws)[0]
+        self.prices = pricing.price_table(ws.prices)
+        self.counts = pricing.counting(self.model, self.prices)
         self.analysis_prompt = prompts.compile_analysis_prompt(ws.analysis_prompt)
         self.analysis_config = {"responseMimeType": "application/json", "responseSchema": ANALYSIS_SCHEMA}
 
@@ -257,11 +286,12 @@ class _Builder:
             return None
 
     def _count(self, kind: str, prompt: str, images_in: int) -> None:
-        tin, tout = pricing.task_tokens(kind, self.model, prompt, images_in)
-        acc = self.usage.setdefault(self.model, [0, 0, 0])
+        tin, tout, timg = pricing.task_tokens(kind, self.counts, prompt, images_in)
+        acc = self.usage.setdefault(self.model, [0, 0, 0, 0])
         acc[0] += 1
         acc[1] += tin
         acc[2] += tout
+        acc[3] += timg
 
     # -- generation ----------------------------------------------------------------------
 
@@ -365,7 +395,7 @@ class _Builder:
         tasks = self.tasks
         size = self.opts.chunk_size
         chunks = (len(tasks) + size - 1) // size
-        prices = pricing.merge_prices(self.ws.prices)
+        prices = self.prices
         est = pricing.estimate(self.usage, prices)
         warnings = warnings + self.warnings_extra
         for model in est.unpriced:
@@ -391,7 +421,7 @@ class _Builder:
                 "narrow it with --scope/--only or raise the limit"
             )
 
-    def _config(self, prices: dict[str, dict[str, float]]) -> dict[str, Any]:
+    def _config(self, prices: dict[str, pricing.ModelPrice]) -> dict[str, Any]:
         o, ws = self.opts, self.ws
         return {
             "mode": o.mode, "scope": o.scope, "only": list(o.only), "model": self.model,
@@ -401,7 +431,8 @@ class _Builder:
             "run_stamp": o.run_stamp, "max_cost": o.max_cost,
             "key_version": keys.KEY_VERSION, "analysis_schema_version": keys.ANALYSIS_SCHEMA_VERSION,
             "consistency_version": consistency.CONSISTENCY_VERSION, "consistency_only": o.consistency_only,
-            "prices": {m: prices[m] for m in sorted(prices)}, "batch_discount": pricing.BATCH_DISCOUNT,
+            "prices": {m: msgspec.to_builtins(prices[m]) for m in sorted(prices) if m == self.model},
+            "batch_discount": pricing.BATCH_DISCOUNT,
         }
 
 
