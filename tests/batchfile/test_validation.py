@@ -76,7 +76,7 @@ def test_missing_and_escaping_references_are_each_named(tmp_path: Path) -> None:
         f"{f}:6: reference 'refs/missing.png' not found",
         f"{f}:7: reference '/etc/passwd' is an absolute path; use a path relative to the batch file",
         f"{f}:8: reference '../outside.png' leaves the root",
-        f"{f}:9: reference 'postcards.yaml' is not an image (gif, jpeg, jpg, png, webp)",
+        f"{f}:9: reference 'postcards.yaml' is not an image (heic, heif, jpeg, jpg, png, webp)",
     ]
 
 
