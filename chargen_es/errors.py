@@ -19,8 +19,9 @@ gateway sees SDK exceptions, and it translates them into ``GeminiError`` subclas
     └── GeminiError                   the remote side, translated by the gateway
           ├── TransientError          408/429/5xx, timeouts, connection errors: retry
           │     └── RateLimited       429 RESOURCE_EXHAUSTED, with retry_after
+          │           └── BatchCapacityExceeded  429 on batches.create: wait minutes
           ├── DailyQuotaExhausted     429 whose QuotaFailure names a per-day quota
-          ├── BillingError            429/403 for credit, spend cap or billing: pause, never retry
+          ├── BillingError            402, or 429/403 for credit, spend cap or billing: pause
           ├── PermanentError          other 4xx: fail at once with the server's message
           └── NotFound                404 on a named resource
 """
@@ -102,6 +103,15 @@ class TransientError(GeminiError):
 
 class RateLimited(TransientError):
     pass
+
+
+class BatchCapacityExceeded(RateLimited):
+    """A 429 on ``batches.create``: too many concurrent batch jobs or enqueued tokens.
+
+    Still a rate limit (retryable, ``retry_after`` when Google sends RetryInfo), but one
+    that frees only as other jobs finish, so the engine waits minutes, not seconds, and
+    shows the chunk as queued instead of failing the run.
+    """
 
 
 class DailyQuotaExhausted(GeminiError):
