@@ -24,7 +24,7 @@ from typing import TypeVar
 import trio
 
 from chargen_es import events as ev
-from chargen_es.engine import staging
+from chargen_es.engine import preflight, staging
 from chargen_es.engine.apply import ApplyContext, Group
 from chargen_es.engine.crashpoints import crash_point
 from chargen_es.engine.progress import Progress
@@ -133,10 +133,9 @@ def _adoptable(match: RemoteFile, need: staging.Needed) -> bool:
     the server gives one, the SHA-256 of our bytes."""
     if match.size == 0 or (need.size and match.size != need.size):
         return False
-    if getattr(match, "state", "") in ("FAILED", "STATE_FAILED"):
+    if match.state in ("FAILED", "STATE_FAILED"):
         return False
-    digest = getattr(match, "sha256", "")
-    return not (digest and len(digest) == 64 and digest.lower() != need.sha256)
+    return not (match.sha256 and match.sha256 != need.sha256)
 
 
 def pause_message(exc: BillingError | DailyQuotaExhausted) -> tuple[str, str]:
@@ -189,11 +188,14 @@ class BatchRunner:
         retry_failed = True  # jobs that failed before this invocation get a fresh attempt
         self.reopen_rerunnable()
         chunks = self.view.open_chunks()
+        # only chunks that will send requests need their inputs live (and their model
+        # checked): a chunk past its create must not re-upload (and so forget) a reference
+        # its job found gone
+        sending = [c for c in chunks if next_step(self.view, c, retry_failed) in (Step.SUBMIT, Step.SETTLE_JOB)]
+        if not await self.models_ready({self._chunk_model(c) for c in sending}, preflight.BATCH_METHOD):
+            return "failed"
         self.progress.phase("staging", f"{len(self.view.tasks)} tasks in {len(self.view.chunks)} chunks")
-        # only chunks that will send requests need their inputs live: a chunk past its create
-        # must not re-upload (and so forget) a reference its job found gone
-        await self.stage_inputs([c for c in chunks
-                                 if next_step(self.view, c, retry_failed) in (Step.SUBMIT, Step.SETTLE_JOB)])
+        await self.stage_inputs(sending)
         self.progress.phase("submitted" if chunks else "applying")
         self.progress.start("items", len(self.view.tasks), "items")
         self.progress.advance("items", len(self.view.applied) + len(self.view.failed))
@@ -233,6 +235,13 @@ class BatchRunner:
         self.rec.record(ev.RunCompleted(ok=len(view.applied), failed=len(view.failed), skipped=view.skipped))
         self.progress.phase("completed", f"{len(view.applied)} ok, {len(view.failed)} failed, {view.skipped} skipped")
         return "completed"
+
+    async def models_ready(self, models: set[str], method: str) -> bool:
+        """The pre-flight check (``engine.preflight``); a failure is journaled as run.failed."""
+        problems = await preflight.check(models, method, lambda m: self._read(self.gw.get_model, m))
+        if problems:
+            self.rec.record(ev.RunFailed(code=preflight.FAILED_CODE, message="; ".join(problems)))
+        return not problems
 
     def rerunnable(self) -> dict[int, list[str]]:
         """Failed keys a new attempt fixes, per chunk whose job has ended (nothing in flight)."""

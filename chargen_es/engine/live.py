@@ -29,6 +29,7 @@ import msgspec
 import trio
 
 from chargen_es import events as ev
+from chargen_es.engine import preflight
 from chargen_es.engine.apply import ApplyContext, apply_outcome, fail
 from chargen_es.engine.batch import EngineOptions, pause_message
 from chargen_es.engine.crashpoints import crash_point
@@ -183,9 +184,12 @@ class LiveRunner:
         from chargen_es.engine.batch import BatchRunner  # staging is shared with the batch runner
 
         keys = [k for c in sorted(self.view.chunks) for k in self.view.pending_keys(c)]
+        stager = BatchRunner(self.rec, self.gw, self.opt, self.progress)
+        if keys and not await stager.models_ready({self.view.tasks[k].model for k in keys}, preflight.LIVE_METHOD):
+            return "failed"
         if needed_inputs(self.view, sorted(self.view.chunks)):
             self.progress.phase("staging", "uploading references")
-            await BatchRunner(self.rec, self.gw, self.opt, self.progress).stage_inputs(sorted(self.view.chunks))
+            await stager.stage_inputs(sorted(self.view.chunks))
         self.progress.phase("calling", f"{len(keys)} items, up to {self.throttle.ceiling} at once")
         self.progress.start("items", len(self.view.tasks), "items")
         self.progress.advance("items", len(self.view.applied) + len(self.view.failed))

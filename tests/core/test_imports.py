@@ -124,3 +124,14 @@ def test_the_engine_knows_no_planner_emulator_or_cli() -> None:
                                                                    "chargen_es.cli")))
            for m, names in MODULES.items() if _is(m, "chargen_es.engine")}
     assert not {m: n for m, n in bad.items() if n}
+
+
+ENGINE_MAY_IMPORT = ("chargen_es.events", "chargen_es.errors", "chargen_es.journal", "chargen_es.imagery",
+                     "chargen_es.gateway", "chargen_es.catalogue", "projections", "chargen_es.engine")
+
+
+def test_the_engine_imports_only_the_layers_below_it() -> None:
+    bad = {m: sorted(n for n in _ours(names) if n != "chargen_es" and n != "chargen_es.__version__"
+                     and not any(_is(n, a) for a in ENGINE_MAY_IMPORT))
+           for m, names in MODULES.items() if _is(m, "chargen_es.engine")}
+    assert not {m: n for m, n in bad.items() if n}, f"the engine may import only {ENGINE_MAY_IMPORT}"
