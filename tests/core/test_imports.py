@@ -138,3 +138,15 @@ def test_the_dashboard_sits_at_the_cli_level() -> None:
                                                                    "chargen_es.gateway", "chargen_es.emulator")))
            for m, names in MODULES.items() if _is(m, "chargen_es.dashboard")}
     assert not {m: n for m, n in bad.items() if n}
+
+
+ENGINE_MAY_IMPORT = ("chargen_es.events", "chargen_es.errors", "chargen_es.journal", "chargen_es.imagery",
+                     "chargen_es.gateway", "chargen_es.catalogue", "chargen_es.analysis", "projections",
+                     "chargen_es.engine")
+
+
+def test_the_engine_imports_only_the_layers_below_it() -> None:
+    bad = {m: sorted(n for n in _ours(names) if n != "chargen_es" and n != "chargen_es.__version__"
+                     and not any(_is(n, a) for a in ENGINE_MAY_IMPORT))
+           for m, names in MODULES.items() if _is(m, "chargen_es.engine")}
+    assert not {m: n for m, n in bad.items() if n}, f"the engine may import only {ENGINE_MAY_IMPORT}"
