@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import os
 import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -155,8 +156,13 @@ def open_for_resume(recorder: Recorder) -> Recorder:
     return recorder
 
 
-def carry_out(recorder: Recorder, gateway: Gateway, options: EngineOptions, progress: Progress) -> str:
-    """Drive the run to an end or a pause; returns completed | failed | cancelled | detached.
+def carry_out(recorder: Recorder, gateway: Gateway, options: EngineOptions, progress: Progress,
+              clock: trio.abc.Clock | None = None, also: Callable[[], Awaitable[None]] | None = None) -> str:
+    """Drive the run to an end or a pause; returns completed | failed | cancelled | detached | paused.
+
+    ``clock`` is trio's (``trio.testing.MockClock`` in tests: hours of polling and
+    backoff in milliseconds); ``also`` runs beside the work in the same nursery and is
+    cancelled with it (a test moves the emulator's clock from there).
 
     SIGINT / SIGTERM cancel the work at the next checkpoint (calls in flight finish, so
     every effect lands with its outcome), the run is journaled as paused, and
@@ -187,11 +193,13 @@ def carry_out(recorder: Recorder, gateway: Gateway, options: EngineOptions, prog
 
                 nursery.start_soon(watch)
                 nursery.start_soon(work)
+                if also is not None:
+                    nursery.start_soon(also)
         return outcome
 
     try:
         try:
-            outcome = trio.run(main)
+            outcome = trio.run(main, clock=clock)
         except BaseExceptionGroup as group:
             leaf = _first_leaf(group)
             if isinstance(leaf, BillingError | DailyQuotaExhausted):
