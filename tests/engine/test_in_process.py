@@ -66,7 +66,12 @@ def test_an_hour_long_job_polled_every_30_s_takes_virtual_time_only(tmp_path: Pa
     root = _tree(tmp_path)
     with Emulator(EmulatorConfig(job_seconds=3600.0)) as emu:
         async def the_emulator_keeps_virtual_time() -> None:
-            while True:  # the emulator's clock follows the virtual one, a minute at a time (cancelled at the end)
+            # once the job exists, the emulator's clock follows the virtual one a minute at a
+            # time, for 90 minutes at most: virtual time also jumps while a call is in a
+            # worker thread, so an unbounded follower could age the files past their 48 h
+            while not emu.stats()["batches"]:
+                await trio.sleep(1)
+            for _ in range(90):
                 await trio.sleep(60)
                 emu.advance(60)
 
