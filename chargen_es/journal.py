@@ -37,6 +37,7 @@ import msgspec
 
 from chargen_es.errors import JournalError, RunLocked
 from chargen_es.events import DECODER, ENCODER, AnyEvent, Event
+from chargen_es.fsio import fsync_dir
 
 JOURNAL_NAME = "journal.jsonl"
 LOCK_NAME = "run.lock"
@@ -180,14 +181,6 @@ def read_events(path: Path) -> list[AnyEvent]:
     except FileNotFoundError:
         raise JournalError(f"{path}: no journal here") from None
     return scan_bytes(data, str(path.name)).events
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class RunLock:

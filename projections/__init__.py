@@ -5,29 +5,15 @@ without touching the original (``project(a + b) == fold(project(a), b)``); ``ren
 the model into the canonical bytes of ``state.json``, ``files-cache.json``,
 ``report.json`` and ``plan.json``, each stamped with the ``seq`` it reflects.
 
-Of our code this package imports only ``chargen_es.events``: the folds are pure, and the
-only I/O is the atomic writer (``write_atomic``, ``write_projections``), kept apart so
-the engine can reuse it for images and downloads.
+Of our code this package imports only ``chargen_es.events``, and it does no I/O at all:
+the callers write the rendered bytes with ``chargen_es.fsio.write_files``.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from projections.atomic import sha256_file, write_atomic
 from projections.files import in_flight_uploads, workspace_files_cache
 from projections.model import MILESTONES, TERMINAL_TYPES, Projections, fold, project
 from projections.render import FILENAMES, canonical_json, render
-
-
-def write_projections(run_dir: Path | str, projections: Projections) -> dict[str, bool]:
-    """Write the four files atomically; return which ones changed on disk."""
-    run_dir = Path(run_dir)
-    return {
-        name: write_atomic(run_dir / name, data, skip_if_same=True)
-        for name, data in render(projections).items()
-    }
-
 
 __all__ = [
     "FILENAMES",
@@ -39,8 +25,5 @@ __all__ = [
     "in_flight_uploads",
     "project",
     "render",
-    "sha256_file",
     "workspace_files_cache",
-    "write_atomic",
-    "write_projections",
 ]

@@ -23,6 +23,7 @@ from chargen_es import events as ev
 from chargen_es.cli.common import root_option
 from chargen_es.engine.runs import list_runs, run_dir_for, runs_root
 from chargen_es.errors import JournalError, UsageError
+from chargen_es.fsio import write_files
 from chargen_es.journal import JOURNAL_NAME, RunLock, line_is_sealed, read_events
 from projections import (
     FILENAMES,
@@ -31,7 +32,6 @@ from projections import (
     canonical_json,
     project,
     render,
-    write_projections,
 )
 from projections.report import failures, report_view
 from projections.state import chunk_records, outcome_counts, state_view
@@ -336,7 +336,7 @@ def replay(ctx: click.Context, run_id: str, check: bool, until: int | None, root
     lock.acquire()  # refuses (naming the pid) while a process works on the run: it writes these itself
     try:
         model = project(read_events(folder / JOURNAL_NAME))
-        changed = write_projections(folder, model)
+        changed = write_files(folder, render(model))
     finally:
         lock.release()
     wrote = [name for name, did in changed.items() if did]

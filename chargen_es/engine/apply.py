@@ -30,7 +30,7 @@ from chargen_es.engine.crashpoints import crash_point
 from chargen_es.engine.durable import Durability, write_replace
 from chargen_es.engine.results import Outcome, parse_analysis
 from chargen_es.errors import ContentError
-from projections.atomic import sha256_file
+from chargen_es.fsio import sha256_file
 
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/jpg": "jpg", "image/webp": "webp", "image/gif": "gif"}
 _RAW_CAP = 64 * 1024
@@ -80,8 +80,16 @@ def _write_output(path: Path, data: bytes, digest: str, durability: Durability) 
     if sha256_file(path) == digest:  # a file already there with the expected hash is not written again
         return
     crash_point("before", "image.write")
-    write_replace(path, data, durability)
+    write_replace(path, data, durability, before_rename=_during_image_write)
     crash_point("after", "image.write")
+
+
+def _during_image_write() -> None:
+    crash_point("during", "image.write")
+
+
+def _during_imagery_write() -> None:
+    crash_point("during", "imagery.write")
 
 
 @dataclass
@@ -181,7 +189,7 @@ class Group:
     def commit(self) -> list[ev.Event]:
         """Update each imagery.yaml once, flush everything, hand back the events to append."""
         def write(path: Path, data: bytes, mode: int | None) -> None:
-            write_replace(path, data, self.durability, mode, sync_first=True)
+            write_replace(path, data, self.durability, mode, sync_first=True, before_rename=_during_imagery_write)
 
         for pending in self._writes:
             pending.result()  # every output file is in place before imagery.yaml names it

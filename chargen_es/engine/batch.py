@@ -15,7 +15,6 @@ the trio thread, so the journal has exactly one writer.
 from __future__ import annotations
 
 import enum
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,8 +32,8 @@ from chargen_es.engine.results import decode_line, from_line
 from chargen_es.engine.retry import RetryPolicy, with_retries
 from chargen_es.engine.view import JobRecord, RunView, UploadRecord
 from chargen_es.errors import ContentError, GeminiError, NotFound, TransientError
+from chargen_es.fsio import publish, sha256_file, temp_path
 from chargen_es.gateway import Gateway, RemoteFile, RemoteJob
-from projections.atomic import fsync_dir, sha256_file
 
 T = TypeVar("T")
 RESULT_FAILED_STATES = frozenset({"FAILED", "EXPIRED"})
@@ -89,12 +88,6 @@ def next_step(view: RunView, chunk: int, retry_failed: bool) -> Step:
     if chunk not in view.downloads:
         return Step.DOWNLOAD
     return Step.APPLY
-
-
-def _publish(part: Path, dest: Path) -> None:
-    """Rename a fully written, fsynced file into place and make the rename durable."""
-    os.replace(part, dest)
-    fsync_dir(dest.parent)
 
 
 def requests_rel(chunk: int, root: Path, run_dir: Path) -> str:
@@ -438,12 +431,15 @@ class BatchRunner:
         job = self.view.jobs[chunk]
         self.progress.phase("downloading", f"chunk {chunk}")
         dest = self.opt.run_dir / f"results-{chunk:03d}.jsonl"
-        part = dest.with_name(f".{dest.name}.part")
+        part = temp_path(dest)
         crash_point("before", "download")
         self.progress.start(f"download {chunk}", None, "bytes")
-        got = await self._read(self.gw.download, job.output_file, part,
-                               lambda n: self.progress.advance(f"download {chunk}", n))
-        await trio.to_thread.run_sync(_publish, part, dest)
+        def on_bytes(n: int) -> None:
+            crash_point("during", "download")  # the temp download is on disk, not yet renamed
+            self.progress.advance(f"download {chunk}", n)
+
+        got = await self._read(self.gw.download, job.output_file, part, on_bytes)
+        await trio.to_thread.run_sync(publish, part, dest)
         crash_point("after", "download")
         self.rec.record(ev.ResultsDownloaded(chunk=chunk, path=dest.relative_to(self.opt.root).as_posix(),
                                              sha256=got.sha256, bytes=got.bytes, lines=got.lines,

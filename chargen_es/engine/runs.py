@@ -32,6 +32,7 @@ from chargen_es.engine.recorder import Recorder
 from chargen_es.engine.view import RunView, UploadRecord
 from chargen_es.engine.view import build as build_view
 from chargen_es.errors import ChargenError, Interrupted, JournalError, RunNotFound
+from chargen_es.fsio import sweep_temp_files, write_files
 from chargen_es.gateway import Gateway
 from chargen_es.journal import JOURNAL_NAME, Journal, read_events
 
@@ -143,7 +144,7 @@ def open_for_resume(run_dir: Path) -> Journal:
 
 
 def write_projections(journal: Journal) -> None:
-    projections.write_projections(journal.run_dir, projections.project(journal.events))
+    write_files(journal.run_dir, projections.render(projections.project(journal.events)))
 
 
 RunnerFactory = Callable[[Recorder], Any]
@@ -158,6 +159,9 @@ def execute(journal: Journal, gateway: Gateway, options: EngineOptions, progress
     """
     recorder = Recorder(journal)
     runner_kind = recorder.view.runner
+    # what writers killed in an earlier invocation left behind (images, imagery.yaml,
+    # downloads): removed before this one writes again; the emulator's folder is its own
+    sweep_temp_files(options.root, skip=[options.root / ".chargen" / "emulator"])
 
     async def main() -> str:
         if runner_kind == "live":

@@ -94,8 +94,8 @@ def test_events_import_nothing_of_ours() -> None:
     assert not {n for n in _ours(MODULES["chargen_es.events"]) if n != "chargen_es"}
 
 
-def test_journal_imports_only_events_and_errors() -> None:
-    allowed = ("chargen_es.events", "chargen_es.errors")
+def test_journal_imports_only_events_errors_and_fsio() -> None:
+    allowed = ("chargen_es.events", "chargen_es.errors", "chargen_es.fsio")
     bad = {n for n in _ours(MODULES["chargen_es.journal"]) if n != "chargen_es" and not any(_is(n, a) for a in allowed)}
     assert not bad
 
@@ -107,6 +107,7 @@ LOWER_LAYER = {
     "chargen_es.gateway": ("chargen_es.errors",),
     "chargen_es.errors": (),
     "chargen_es.catalogue": (),
+    "chargen_es.fsio": (),  # the file system, one way: below the journal, the engine and the cli
 }
 
 
@@ -117,6 +118,17 @@ def test_the_middle_layer_stays_below_projections_and_the_engine(layer: str) -> 
                      and not any(_is(n, a) for a in allowed))
            for m, names in MODULES.items() if _is(m, layer)}
     assert not {m: n for m, n in bad.items() if n}, f"{layer} may import only {allowed}"
+
+
+IO_MODULES = {"os", "io", "shutil", "tempfile", "pathlib", "fcntl", "chargen_es.fsio"}
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if _is(m, "projections")))
+def test_projections_do_no_io(module: str) -> None:
+    """Pure folds and rendering only: the file system is ``chargen_es.fsio``'s, and the
+    engine must not get its fsync from here."""
+    bad = sorted(n for n in MODULES[module] if any(_is(n, io) for io in IO_MODULES))
+    assert not bad, f"{module} imports {bad}"
 
 
 def test_the_engine_knows_no_planner_emulator_or_cli() -> None:

@@ -8,8 +8,18 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from chargen_es.emulator import Emulator, EmulatorConfig
-from tests.engine.harness import RUN_ID, assert_exactly_once, chargen, copy_sample, run_args, start_process
+from tests.engine.harness import (
+    RUN_ID,
+    assert_exactly_once,
+    chargen,
+    copy_sample,
+    run_args,
+    start_process,
+    temp_files,
+)
 
 KILLS = 12
 
@@ -29,6 +39,7 @@ def _kill_somewhere(proc_args: tuple[str, ...], root: Path, base_url: str, rng: 
     return False
 
 
+@pytest.mark.slow
 def test_random_kills_then_resume(tmp_path: Path) -> None:
     rng = random.Random(20301)
     root = copy_sample(tmp_path / "tree")
@@ -46,6 +57,7 @@ def test_random_kills_then_resume(tmp_path: Path) -> None:
             assert done.returncode == 0, done.stdout + done.stderr
         assert kills >= 10, "the runs finished before enough kills landed; lengthen the jobs"
         assert_exactly_once(root, emu.stats())
+        assert temp_files(root) == [], "a killed writer's temp file outlived the resume"
         report = json.loads((journal.parent / "report.json").read_text())
         assert report["phase"] == "completed"
         assert report["summary"]["failed"] == 0 and report["summary"]["pending"] == 0
