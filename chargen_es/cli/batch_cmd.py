@@ -21,13 +21,14 @@ from chargen_es.cli.execute import (
     open_gateway,
     plan_record,
 )
-from chargen_es.engine import runs
 from chargen_es.errors import ChargenError, GeminiError, RunLocked, RunNotFound
 from chargen_es.journal import Journal, RunLock, read_events
 
 
 def execute_new_run(root: Path, plan: Any, *, mode: str, runner: str, run_id: str | None, settings: ExecSettings) -> int:
     """Journal the plan as a new run and execute it (the tail of ``chargen-es run``)."""
+    from chargen_es.engine import runs  # here, not at the top: `--help` must not load the SDK
+
     runs_dir = runs.runs_root(root)
     runs_dir.mkdir(parents=True, exist_ok=True)
     rid = run_id or runs.new_run_id(runs_dir)
@@ -64,6 +65,8 @@ def _set_aside_unsealed(run_dir: Path) -> None:
 @execution_options
 def resume(run_id: str | None, root: Path, **kwargs: Any) -> int:
     """Continue a run from its journal (the newest unfinished one when no id is given)."""
+    from chargen_es.engine import runs  # here, not at the top: `--help` must not load the SDK
+
     settings = ExecSettings.from_kwargs(kwargs)
     if run_id is None:
         candidates = runs.unfinished_runs(root)
@@ -98,6 +101,8 @@ def cancel(run_id: str, root: Path, wait: float, **kwargs: Any) -> int:
     A live run has no remote jobs: cancelling it stops the process working on it (calls
     in flight finish and are applied) and leaves it paused, so `resume` continues it.
     """
+    from chargen_es.engine import runs  # here, not at the top: `--help` must not load the SDK
+
     settings = ExecSettings.from_kwargs({**kwargs, **_EXEC_DEFAULTS})
     run_dir = runs.run_dir_for(root, run_id)
     view = runs.build_view(read_events(run_dir / "journal.jsonl"))
@@ -158,6 +163,7 @@ _EXEC_DEFAULTS: dict[str, Any] = {
                 default=Path("chargen-demo"))
 def demo(directory: Path) -> int:
     """Copy the sample tree to DIRECTORY and run generate, then analyze, on the embedded emulator."""
+    from chargen_es.engine import runs  # here, not at the top: `--help` must not load the SDK
     from chargen_es.planner import PlanOptions, build_plan, sample_tree
 
     if not directory.exists():

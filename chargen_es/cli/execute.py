@@ -15,17 +15,20 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from chargen_es import events as ev
-from chargen_es.cli.progress_view import make_progress
-from chargen_es.engine import runs
-from chargen_es.engine.batch import EngineOptions
-from chargen_es.engine.retry import RetryPolicy
 from chargen_es.errors import ChargenError, ConfigError
-from chargen_es.gateway import Backend, Gateway, resolve_api_key
+
+if TYPE_CHECKING:
+    from chargen_es.engine import runs
+    from chargen_es.engine.batch import EngineOptions
+    from chargen_es.gateway import Gateway
+
+# The engine, the gateway (google-genai) and trio are imported inside the functions that
+# drive a run: `--help`, `inspect`, `replay` and `run --dry-run` load this module for its
+# options and must start without them (tests/core/test_startup.py).
 
 F = TypeVar("F", bound=Callable[..., Any])
 EMULATOR_KEY = "emulator-key"
@@ -89,6 +92,8 @@ class ExecSettings:
 @contextlib.contextmanager
 def open_gateway(settings: ExecSettings, root: Path) -> Iterator[Gateway]:
     """The gateway for this invocation, with the embedded emulator running if asked."""
+    from chargen_es.gateway import Backend, Gateway, resolve_api_key
+
     if settings.use_emulator:
         from chargen_es.emulator import Emulator, EmulatorConfig
 
@@ -113,6 +118,9 @@ def open_gateway(settings: ExecSettings, root: Path) -> Iterator[Gateway]:
 
 
 def engine_options(settings: ExecSettings, root: Path, run_dir: Path) -> EngineOptions:
+    from chargen_es.engine.batch import EngineOptions
+    from chargen_es.engine.retry import RetryPolicy
+
     return EngineOptions(
         root=root,
         run_dir=run_dir,
@@ -129,6 +137,9 @@ def engine_options(settings: ExecSettings, root: Path, run_dir: Path) -> EngineO
 
 def drive(journal_factory: Callable[[], Any], settings: ExecSettings, root: Path) -> int:
     """Open the run's journal, execute it, print the outcome; returns the exit code."""
+    from chargen_es.cli.progress_view import make_progress
+    from chargen_es.engine import runs
+
     journal = journal_factory()
     run_dir = journal.run_dir
     try:
@@ -142,6 +153,8 @@ def drive(journal_factory: Callable[[], Any], settings: ExecSettings, root: Path
 
 
 def report_outcome(outcome: str, view: runs.RunView, root: Path, run_dir: Path) -> int:
+    from chargen_es.engine import runs
+
     counts = runs.summary(view)
     resume = f"chargen-es resume {view.run_id} --root {root}"
     line = (f"run {view.run_id}: {outcome}; {counts['ok']} ok, {counts['failed']} failed, "
@@ -164,6 +177,9 @@ def report_outcome(outcome: str, view: runs.RunView, root: Path, run_dir: Path) 
 
 def plan_record(plan: Any) -> runs.PlanRecord:
     """The planner's Plan, narrowed to what the engine journals."""
+    from chargen_es import events as ev
+    from chargen_es.engine import runs
+
     skipped = [ev.TaskSkipped(key=s.key, reason=s.reason, entity_type=s.entity_type, slug=s.slug, scene=s.scene,
                               detail=s.detail) for s in plan.skipped]
     config = dict(plan.config)

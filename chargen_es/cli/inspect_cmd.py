@@ -21,10 +21,10 @@ import click
 
 from chargen_es import events as ev
 from chargen_es.cli.common import root_option
-from chargen_es.engine.runs import list_runs, run_dir_for, runs_root
 from chargen_es.errors import JournalError, UsageError
 from chargen_es.fsio import write_files
 from chargen_es.journal import JOURNAL_NAME, RunLock, line_is_sealed, read_events
+from chargen_es.run_folders import list_runs, run_dir_for, runs_root
 from projections import (
     FILENAMES,
     TERMINAL_TYPES,

@@ -14,12 +14,9 @@ from typing import Any
 
 import click
 
-from chargen_es.cli.batch_cmd import execute_new_run
 from chargen_es.cli.common import root_option
 from chargen_es.cli.execute import ExecSettings, backend_options, confirm_or_refuse, execution_options
-from chargen_es.cli.plan_view import render_plan
-from chargen_es.engine import runs
-from chargen_es.planner import PlanOptions, build_plan
+from chargen_es.run_folders import new_run_id, run_stamp, runs_root
 
 
 @click.command("run")
@@ -45,10 +42,14 @@ def run(root: Path, mode: str, scope: str, only: tuple[str, ...], model: str | N
         chunk_size: int, max_cost: float | None, force: bool, skip_invalid: bool, run_id: str | None,
         yes: bool, dry_run: bool, as_json: bool, **kwargs: Any) -> int:
     """Plan the content tree and run it through the Gemini Batch API (or live calls)."""
+    # imported when the command runs, not when the cli loads: `inspect` needs no planner
+    from chargen_es.cli.plan_view import render_plan
+    from chargen_es.planner import PlanOptions, build_plan
+
     settings = ExecSettings.from_kwargs(kwargs)
-    rid = run_id or runs.new_run_id(runs.runs_root(root))
+    rid = run_id or new_run_id(runs_root(root))
     opts = PlanOptions(root=root, mode=mode, scope=scope, only=only, model=model, force=force,
-                       skip_invalid=skip_invalid, chunk_size=chunk_size, run_stamp=runs.run_stamp(rid),
+                       skip_invalid=skip_invalid, chunk_size=chunk_size, run_stamp=run_stamp(rid),
                        max_cost=max_cost, runner=runner, today=date.today())
     plan = build_plan(opts)
     if dry_run:
@@ -58,7 +59,11 @@ def run(root: Path, mode: str, scope: str, only: tuple[str, ...], model: str | N
     if not plan.tasks:
         click.echo("nothing to do: every task is already done")
         return 0
-    unfinished = runs.unfinished_runs(root)
+    # only now the engine (trio, the SDK): a dry run never loads it
+    from chargen_es.cli.batch_cmd import execute_new_run
+    from chargen_es.engine.runs import unfinished_runs
+
+    unfinished = unfinished_runs(root)
     if unfinished and not run_id:
         click.echo(f"note: run {unfinished[0]} of this tree is unfinished; `chargen-es resume {unfinished[0]} "
                    f"--root {root}` continues it", err=True)
