@@ -125,9 +125,24 @@ def _dicts(value: Any) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------- writing
 
 
+BATCH_TYPE = "batch"  # the entity type of batch-file items (chargen_es.planner.batchfile)
+
+
+def record_folder(task: Task) -> str:
+    """Root-relative folder whose imagery.yaml records the task.
+
+    A tree task is recorded in its entity's folder. A batch-file item has no entity: it
+    is recorded in the manifest beside its outputs, the imagery.yaml of its output folder
+    (same shapes, same by-key rules), which is what the batch file's skip check reads.
+    """
+    if task.entity_type == BATCH_TYPE:
+        return task.output_dir
+    return f"{task.entity_type}/{task.slug}"
+
+
 def imagery_path(root: Path, task: Task) -> Path:
-    """The imagery.yaml of the task's entity."""
-    return Path(root) / task.entity_type / task.slug / IMAGERY_FILE
+    """The imagery.yaml that records the task (its entity's, or its batch's manifest)."""
+    return Path(root) / record_folder(task) / IMAGERY_FILE
 
 
 Writer = Callable[[Path, bytes, "int | None"], None]
@@ -143,7 +158,7 @@ def generated_mutation(task: Task, outputs: Output | Sequence[Output], run_id: s
     """
     if isinstance(outputs, Output):
         outputs = (outputs,)
-    entity = f"{task.entity_type}/{task.slug}"
+    entity = record_folder(task)
     rels = [posixpath.relpath(o.path, entity) for o in outputs]
     shas = [o.sha256 for o in outputs]
 
@@ -176,7 +191,7 @@ def generated_mutation(task: Task, outputs: Output | Sequence[Output], run_id: s
 
 def analysis_mutation(task: Task, analysis_path: str, run_id: str, sha256: str = "") -> Mutation:
     """The change that records an analysis written to ``analysis_path`` (relative to root)."""
-    entity = f"{task.entity_type}/{task.slug}"
+    entity = record_folder(task)
     image = posixpath.relpath(task.input_image.path, entity) if task.input_image else ""
     entry: dict[str, Any] = {"task_key": task.key, "image": image,
                              "analysis_path": posixpath.relpath(analysis_path, entity),
@@ -209,7 +224,7 @@ def _list_at(data: dict[str, Any], field: str, task: Task) -> list[Any]:
     if value is None:
         value = data[field] = []
     if not isinstance(value, list):
-        raise ContentError(f"{task.entity_type}/{task.slug}/{IMAGERY_FILE}", f"{field} must be a list")
+        raise ContentError(f"{record_folder(task)}/{IMAGERY_FILE}", f"{field} must be a list")
     return value
 
 

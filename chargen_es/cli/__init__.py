@@ -3,9 +3,11 @@
 Commands live in sibling modules (each lists its commands in ``COMMANDS``) and are named
 in :data:`COMMAND_MODULES`; a module is imported only when one of its commands is looked
 up, so ``chargen-es inspect`` never loads the planner, the engine or the SDK (``--help``
-loads every command module, still without the SDK: tests/core/test_startup.py). Nothing
-in chargen-es imports this package: it is the top of the layer diagram. Every ``ChargenError`` is caught once, in :func:`main`, and printed as one line
-with its exit code; ``-v`` shows the traceback as well.
+loads every command module, still without the SDK: tests/core/test_startup.py);
+``chargen-es`` with no command opens the menu on a terminal. Nothing in chargen-es
+imports this package: it is the top of the layer diagram. Every ``ChargenError`` is
+caught once, in :func:`main`, and printed as one line with its exit code; ``-v`` shows
+the traceback as well.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from chargen_es.cli.common import run_cli
 COMMAND_MODULES = {
     "inspect": "inspect_cmd", "replay": "inspect_cmd", "emulator": "emulator_cmd", "run": "run_cmd",
     "resume": "batch_cmd", "cancel": "batch_cmd", "demo": "batch_cmd", "doctor": "doctor_cmd",
-    "models": "models_cmd",
+    "models": "models_cmd", "dashboard": "dashboard_cmd", "menu": "menu",
 }
 
 
@@ -40,7 +42,8 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             invoke_without_command=True)
 @click.version_option(__version__, prog_name="chargen-es")
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks and debug detail.")
 @click.pass_context
@@ -48,6 +51,10 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     """Batch-generate and batch-analyse story art through the Gemini Batch API."""
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
+    if ctx.invoked_subcommand is None:  # `chargen-es` alone: the menu on a terminal
+        from chargen_es.cli.menu import no_command
+
+        no_command(ctx)
 
 
 def main(argv: list[str] | None = None) -> None:

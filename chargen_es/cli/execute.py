@@ -153,6 +153,7 @@ def drive(journal_factory: Callable[[], Any], settings: ExecSettings, root: Path
 
 
 def report_outcome(outcome: str, view: runs.RunView, root: Path, run_dir: Path) -> int:
+    from chargen_es.cli.progress_view import final_lines
     from chargen_es.engine import runs
 
     counts = runs.summary(view)
@@ -160,6 +161,8 @@ def report_outcome(outcome: str, view: runs.RunView, root: Path, run_dir: Path) 
     line = (f"run {view.run_id}: {outcome}; {counts['ok']} ok, {counts['failed']} failed, "
             f"{counts['skipped']} skipped of {counts['tasks'] + counts['skipped']}")
     click.echo(line)
+    for text in final_lines(view, root, outcome):
+        click.echo(text)
     click.echo(f"report: {run_dir / 'report.json'}")
     if outcome == "completed":
         if counts["failed"]:

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from chargen_es.cli.common import root_option
 from chargen_es.cli.execute import ExecSettings, backend_options, confirm_or_refuse, execution_options
+from chargen_es.errors import UsageError
 from chargen_es.run_folders import new_run_id, run_stamp, runs_root
 
 
@@ -24,7 +26,11 @@ from chargen_es.run_folders import new_run_id, run_stamp, runs_root
 @click.option("--mode", type=click.Choice(["generate", "analyze"]), default="generate", show_default=True)
 @click.option("--scope", type=click.Choice(["all", "characters", "locations", "chapters"]), default="all",
               show_default=True)
-@click.option("--only", "only", multiple=True, metavar="SLUG", help="Plan only this entity (repeatable).")
+@click.option("--only", "only", multiple=True, metavar="GLOB",
+              help="Plan only entities whose slug or type/slug matches this glob, e.g. 'a*' (repeatable).")
+@click.option("--batch-file", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
+              help="Plan the items of this batch file (YAML or JSON) instead of the content tree; "
+                   "its folder is the root.")
 @click.option("--model", default=None, help="Override the model from chargen.yaml.")
 @click.option("--runner", type=click.Choice(["batch", "live"]), default="batch", show_default=True)
 @click.option("--chunk-size", type=click.IntRange(min=1), default=500, show_default=True)
@@ -38,20 +44,27 @@ from chargen_es.run_folders import new_run_id, run_stamp, runs_root
 @click.option("--json", "as_json", is_flag=True, help="With --dry-run: the plan as one JSON document.")
 @backend_options
 @execution_options
-def run(root: Path, mode: str, scope: str, only: tuple[str, ...], model: str | None, runner: str,
-        chunk_size: int, max_cost: float | None, force: bool, skip_invalid: bool, run_id: str | None,
+def run(root: Path, mode: str, scope: str, only: tuple[str, ...], batch_file: Path | None, model: str | None,
+        runner: str, chunk_size: int, max_cost: float | None, force: bool, skip_invalid: bool, run_id: str | None,
         yes: bool, dry_run: bool, as_json: bool, **kwargs: Any) -> int:
-    """Plan the content tree and run it through the Gemini Batch API (or live calls)."""
+    """Plan the content tree (or a batch file) and run it through the Gemini Batch API (or live calls)."""
     # imported when the command runs, not when the cli loads: `inspect` needs no planner
     from chargen_es.cli.plan_view import render_plan
     from chargen_es.planner import PlanOptions, build_plan
+    from chargen_es.planner.batchfile import build_batch_plan
 
     settings = ExecSettings.from_kwargs(kwargs)
+    if batch_file is not None:
+        root = _batch_root(batch_file, root)
     rid = run_id or new_run_id(runs_root(root))
     opts = PlanOptions(root=root, mode=mode, scope=scope, only=only, model=model, force=force,
                        skip_invalid=skip_invalid, chunk_size=chunk_size, run_stamp=run_stamp(rid),
                        max_cost=max_cost, runner=runner, today=date.today())
-    plan = build_plan(opts)
+    if batch_file is not None:
+        plan = build_batch_plan(batch_file, opts)
+        mode = plan.config["mode"]
+    else:
+        plan = build_plan(opts)
     if dry_run:
         render_plan(plan, click.echo, as_json)
         return 0
@@ -61,6 +74,7 @@ def run(root: Path, mode: str, scope: str, only: tuple[str, ...], model: str | N
         return 0
     # only now the engine (trio, the SDK): a dry run never loads it
     from chargen_es.cli.batch_cmd import execute_new_run
+    from chargen_es.cli.progress_view import plural
     from chargen_es.engine.runs import unfinished_runs
 
     unfinished = unfinished_runs(root)
@@ -72,8 +86,24 @@ def run(root: Path, mode: str, scope: str, only: tuple[str, ...], model: str | N
 
             ctx = click.get_current_context()
             return int(ctx.invoke(resume, run_id=unfinished[0], root=root, **_settings_kwargs(settings)))
-    confirm_or_refuse(yes, f"submit {len(plan.tasks)} task(s) in {plan.chunks} chunk(s)?")
+    confirm_or_refuse(yes, f"submit {plural(len(plan.tasks), 'task')} in {plural(plan.chunks, 'chunk')}?")
     return execute_new_run(root, plan, mode=mode, runner=runner, run_id=rid, settings=settings)
+
+
+def _batch_root(batch_file: Path, root: Path) -> Path:
+    """A batch file's folder is its run's root; options that select from a tree do not apply."""
+    ctx = click.get_current_context()
+    for name, flag in (("scope", "--scope"), ("only", "--only"), ("skip_invalid", "--skip-invalid"),
+                       ("mode", "--mode")):
+        if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None):
+            raise UsageError(f"{flag} does not apply with --batch-file (the file lists its items and its form)")
+    if not batch_file.is_file():
+        raise UsageError(f"--batch-file {batch_file}: no such file")
+    folder = batch_file.resolve().parent
+    if ctx.get_parameter_source("root") not in (ParameterSource.DEFAULT, None) and root.resolve() != folder:
+        raise UsageError(f"--batch-file {batch_file}: its folder {folder} is the run's root; "
+                         f"--root {root} names another folder")
+    return folder if ctx.get_parameter_source("root") in (ParameterSource.DEFAULT, None) else root
 
 
 def _settings_kwargs(settings: ExecSettings) -> dict[str, Any]:

@@ -150,7 +150,7 @@ class Group:
                                                   self.ctx.runner)
         self._imagery.setdefault(imagery.imagery_path(self.ctx.root, task), []).append((len(self.events), task, mutation))
         self.events.append(ev.LineApplied(key=task.key, chunk=task.chunk, outputs=(output,),
-                                          files_updated=(f"{task.entity_type}/{task.slug}/imagery.yaml",),
+                                          files_updated=(f"{imagery.record_folder(task)}/{imagery.IMAGERY_FILE}",),
                                           usage=usage))
 
     def fail(self, task: ev.Task, stage: str, code: str, message: str, retryable: bool, raw: bytes = b"") -> None:

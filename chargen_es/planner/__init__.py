@@ -8,7 +8,8 @@ Public surface (the engine and the cli depend on it)::
 Modules: :mod:`.yamlio` (YAML with line numbers), :mod:`.files` (reading, path safety,
 hashing), :mod:`.validate` (pre-flight checks), :mod:`.tree` (scanning entities),
 :mod:`.prompts` (the prompt compiler), :mod:`.keys` (task keys, safe names),
-:mod:`.pricing` (price table, estimate), :mod:`.plan` (putting it together). The
+:mod:`.pricing` (price table, estimate), :mod:`.plan` (putting it together),
+:mod:`.batchfile` (a batch file of ad-hoc items instead of a tree). The
 planner imports only ``chargen_es.events``, ``chargen_es.errors`` and
 ``chargen_es.imagery`` of our code.
 """
@@ -28,6 +29,11 @@ def sample_tree() -> Path:
     return Path(str(resources.files("chargen_es") / "sample"))
 
 
+def sample_batch() -> Path:
+    """The folder of the shipped sample batch file (``postcards.yaml`` and its references)."""
+    return Path(str(resources.files("chargen_es") / "sample_batch"))
+
+
 __all__ = [
     "Estimate",
     "ModelCost",
@@ -36,6 +42,7 @@ __all__ = [
     "Skip",
     "build_plan",
     "prompt_summary",
+    "sample_batch",
     "sample_tree",
     "utc_stamp",
 ]

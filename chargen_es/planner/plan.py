@@ -32,10 +32,10 @@ from chargen_es.planner.tree import (
     WORKSPACE_FILE,
     Entity,
     list_images,
-    list_slugs,
     load_entity,
     load_workspace,
     refused_images,
+    select,
 )
 from chargen_es.planner.validate import Workspace
 
@@ -213,23 +213,10 @@ def _check_options(opts: PlanOptions) -> None:
 
 
 def _select(root: Path, files: FileIndex, opts: PlanOptions) -> list[Entity]:
-    """Load the entities in scope and matching ``--only`` (``slug`` or ``type/slug``)."""
+    """Load the entities in scope and matching ``--only`` (globs on ``slug`` or ``type/slug``)."""
     types = list(ENTITY_FILES) if opts.scope == "all" else [opts.scope]
-    wanted = set(opts.only)
-    matched: set[str] = set()
-    out = []
-    for entity_type in types:
-        for slug in list_slugs(root, entity_type, files):
-            if wanted:
-                hits = wanted & {slug, f"{entity_type}/{slug}"}
-                if not hits:
-                    continue
-                matched |= hits
-            out.append(load_entity(root, files, entity_type, slug))
-    missing = sorted(wanted - matched)
-    if missing:
-        raise UsageError(f"--only {', '.join(missing)}: no such entity in scope {opts.scope}")
-    return out
+    return [load_entity(root, files, entity_type, slug)
+            for entity_type, slug in select(root, types, opts.only, files, opts.scope)]
 
 
 class _Builder:

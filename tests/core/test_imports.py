@@ -137,3 +137,15 @@ def test_the_engine_knows_no_planner_emulator_or_cli() -> None:
                                                                    "chargen_es.cli")))
            for m, names in MODULES.items() if _is(m, "chargen_es.engine")}
     assert not {m: n for m, n in bad.items() if n}
+
+
+def test_the_dashboard_sits_at_the_cli_level() -> None:
+    """It reads journals, projections and the engine's run folders; only the cli imports it."""
+    importers = sorted(m for m, names in MODULES.items()
+                       if not _is(m, "chargen_es.dashboard") and not _is(m, "chargen_es.cli")
+                       and any(_is(n, "chargen_es.dashboard") for n in names))
+    assert not importers, f"only chargen_es.cli may import chargen_es.dashboard: {importers}"
+    bad = {m: sorted(n for n in names if any(_is(n, p) for p in ("chargen_es.cli", "chargen_es.planner",
+                                                                   "chargen_es.gateway", "chargen_es.emulator")))
+           for m, names in MODULES.items() if _is(m, "chargen_es.dashboard")}
+    assert not {m: n for m, n in bad.items() if n}
