@@ -1,7 +1,7 @@
 """The event catalogue: every fact a run records, as data.
 
 Events are frozen, keyword-only msgspec Structs tagged by their public ``type`` name
-(design.md section 4). The tag names are a public contract: ``inspect --type`` filters by
+(a run on disk: docs/run-format.md). The tag names are a public contract: ``inspect --type`` filters by
 them and old journals must replay forever, so the schema-evolution rules are:
 
 1. a tag never changes meaning and is never reused;
@@ -20,8 +20,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import msgspec
-
-SCHEMA_VERSION = 1
 
 
 class Struct(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False):

@@ -15,7 +15,7 @@ The file is shared between chargen-es and its user, so the rules are strict:
   bits. Nothing is written when nothing changed. Comments
   are not preserved (PyYAML drops them); that is the price of a plain safe dump.
 
-Shapes (design.md section 2), paths relative to the entity folder:
+Shapes (docs/run-format.md, section 1), paths relative to the entity folder:
 
 - characters: ``generated_images: [{custom_id, file_name, file_path, prompt_used,
   provider, model, generated_at, batch_run_id, task_key, sha256}]``
@@ -66,7 +66,7 @@ class Record(NamedTuple):
     task_key: str
     path: str
     sha256: str
-    hash_required: bool = True  # image records carry their hash; design.md's analyses may not
+    hash_required: bool = True  # image records carry their hash; an analysis entry may not
 
 
 # ---------------------------------------------------------------------------- reading

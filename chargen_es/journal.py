@@ -8,7 +8,7 @@ The CRC-32 covers the line's bytes up to (not including) ``,"crc":``. It is alwa
 last member, so checking it costs one slice and one ``zlib.crc32`` call, and the decoder
 simply ignores it as an unknown field.
 
-Durability rules (design.md section 4):
+Durability rules (docs/run-format.md, section 2):
 
 * an append is whole lines in **one** ``os.write`` on an ``O_APPEND`` descriptor, then
   ``fsync``; ``append_many`` is group commit (many lines, one fsync) for bursts;
@@ -56,15 +56,6 @@ def seal_line(body: bytes) -> bytes:
     """Add the CRC member and the newline to an encoded event object."""
     head = body[:-1]
     return head + b',"crc":"%08x"}\n' % zlib.crc32(head)
-
-
-def line_is_sealed(line: bytes | memoryview) -> bool:
-    """True when the line (without its newline) carries a CRC that matches its bytes.
-
-    The CRC is compared as the exact lowercase hex that ``seal_line`` writes, so every
-    single-byte change to a line, the checksum's own digits included, is caught.
-    """
-    return _count_sealed([bytes(line)]) == 1
 
 
 @dataclass(frozen=True)
@@ -282,7 +273,6 @@ class Journal:
         self.last_seq = events[-1].seq if events else 0
         self._lock = lock
         self._broken: str | None = None
-        self.recovered_bytes = 0
 
     # -- opening -------------------------------------------------------------------
 
@@ -327,9 +317,7 @@ class Journal:
         except BaseException:
             os.close(fd)
             raise
-        journal = cls(run_dir, fd, scan.events, run_lock)
-        journal.recovered_bytes = scan.tail_bytes
-        return journal
+        return cls(run_dir, fd, scan.events, run_lock)
 
     # -- appending -----------------------------------------------------------------
 

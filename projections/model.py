@@ -23,7 +23,7 @@ from typing import Any
 from chargen_es import events as ev
 
 # Progress milestones in order; the phase is the furthest one reached unless the run
-# ended or paused (design.md section 4). "planning" covers run.started before plan.sealed.
+# ended or paused (docs/run-format.md, section 2). "planning" covers run.started before plan.sealed.
 MILESTONES: tuple[str, ...] = (
     "planning", "planned", "staging", "staged", "submitted", "running", "downloading", "applying",
 )

@@ -1,7 +1,7 @@
 """Running a plan or resuming a run from the command line: backend, progress, exit code.
 
-Shared by ``run``, ``resume`` and ``demo``. The backend is chosen here (design.md section
-3): ``--emulator`` starts the embedded emulator in-process on a free loopback port, with
+Shared by ``run``, ``resume`` and ``demo``. The backend is chosen here:
+``--emulator`` starts the embedded emulator in-process on a free loopback port, with
 its state in ``<root>/.chargen/emulator`` so a killed run resumes against the same jobs;
 ``--base-url`` (or ``GOOGLE_GEMINI_BASE_URL``) points the SDK elsewhere; otherwise Google.
 """
@@ -9,7 +9,6 @@ its state in ``<root>/.chargen/emulator`` so a killed run resumes against the sa
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -198,7 +197,3 @@ def confirm_or_refuse(yes: bool, question: str) -> None:
         raise ChargenError("no terminal to confirm on: pass --yes to run without asking", )
     if not click.confirm(question, default=True):
         raise click.exceptions.Abort()
-
-
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "") not in ("", "0", "false")

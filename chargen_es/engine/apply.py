@@ -1,6 +1,6 @@
 """Applying item outcomes to the content tree, idempotently, a group at a time.
 
-Order (design.md section 5): the image or analysis file (temp in the target folder,
+Order (docs/run-format.md, "Applying a result"): the image or analysis file (temp in the target folder,
 renamed to its deterministic name; not written at all when the file is already there
 with the expected hash), then ``imagery.yaml`` (set by task key, under its lock, one
 read-modify-write per entity for the whole group), then one flush that makes every file
@@ -72,7 +72,8 @@ class Folders:
 
 
 # Creating files is metadata-bound on the file systems here (about 0.5 ms each); a few
-# threads overlap those waits. The pool is shared and its threads are daemons.
+# threads overlap those waits. The pool is shared by every group of the process; its
+# threads are not daemons (ThreadPoolExecutor's never are), so exit waits for writes in flight.
 _WRITERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="chargen-write")
 
 

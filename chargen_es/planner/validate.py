@@ -60,10 +60,6 @@ class EntityDoc:
     references: list[tuple[str, int]] = field(default_factory=list)
 
 
-def _line(doc: Any, key: str) -> int:
-    return doc.line_of(key) if isinstance(doc, LineDict) else 1
-
-
 def _as_text(doc: LineDict, key: str, value: Any, file: str, problems: list[ContentError]) -> str:
     """Text as written; a number is taken as its text; anything else is a problem."""
     if isinstance(value, str):
