@@ -21,8 +21,10 @@ Shapes (docs/run-format.md, section 1), paths relative to the entity folder:
   provider, model, generated_at, batch_run_id, task_key, sha256}]``
 - locations, chapters: ``imagery_runs: [{run_id, generated_at, provider, model, mode,
   images: [{task_key, file_path, status, sha256}]}]``
-- analyses (any entity): ``analyses: [{task_key, image, analysis_path, model, run_id}]``
-  (plus ``sha256`` of the analysis JSON when the caller gives it).
+- analyses (any entity): ``analyses: [{task_key, image, analysis_path, model, run_id,
+  image_sha256}]`` (plus ``sha256`` of the analysis JSON when the caller gives it);
+  ``image_sha256`` is the analysed image's hash, so a later change of the image shows the
+  analysis as stale (planner.consistency).
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ _Dumper.add_representer(str, _str)
 # Fields whose change means a different result; generated_at is not one of them, so a
 # re-application with a later clock reading still changes nothing.
 _IDENTITY = ("custom_id", "file_name", "file_path", "prompt_used", "provider", "model",
-             "batch_run_id", "task_key", "sha256", "status", "image", "analysis_path", "run_id")
+             "batch_run_id", "task_key", "sha256", "status", "image", "analysis_path", "run_id",
+             "image_sha256")
 
 
 class Record(NamedTuple):
@@ -198,6 +201,8 @@ def analysis_mutation(task: Task, analysis_path: str, run_id: str, sha256: str =
                              "model": task.model, "run_id": run_id}
     if sha256:
         entry["sha256"] = sha256
+    if task.input_image is not None:
+        entry["image_sha256"] = task.input_image.sha256
 
     def mutate(data: dict[str, Any]) -> bool:
         return _set_by_key(_list_at(data, "analyses", task), task.key, [entry])

@@ -154,7 +154,7 @@ def _lock_after_stopping(run_dir: Path, holder: int | None, wait: float) -> Jour
 
 _EXEC_DEFAULTS: dict[str, Any] = {
     "workers": 5, "poll_interval": 30.0, "upload_concurrency": 5, "no_cleanup": False, "detach": False,
-    "backoff_base": 1.0, "reuse_margin_hours": 25.0,
+    "backoff_base": 1.0, "reuse_margin_hours": 47.0,
 }
 
 

@@ -61,8 +61,8 @@ def execution_options(f: F) -> F:
         click.option("--detach", is_flag=True, help="Return once jobs are submitted; `resume` collects."),
         click.option("--backoff-base", type=float, default=1.0, hidden=True,
                      help="Seconds of the first retry wait (1, 2, 4, 8, 16 s by default)."),
-        click.option("--reuse-margin-hours", type=float, default=25.0, hidden=True,
-                     help="Reuse an uploaded file while it has more life left than this."),
+        click.option("--reuse-margin-hours", type=float, default=47.0, hidden=True,
+                     help="Reuse an uploaded file while it has more life left than this (ARCHITECTURE.md, Lifetimes)."),
     ]
     for option in reversed(options):
         f = option(f)

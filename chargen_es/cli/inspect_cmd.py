@@ -116,6 +116,10 @@ SUMMARIES: dict[type, Callable[[Any], str]] = {
     ev.UploadStarted: lambda e: f"{e.purpose} {e.path} ({e.size} bytes)",
     ev.UploadCompleted: lambda e: f"{e.purpose} {e.path} -> {e.name}{' (adopted)' if e.adopted else ''}",
     ev.UploadReused: lambda e: f"{e.path} -> {e.name} from {e.from_run}",
+    ev.UploadLost: lambda e: f"{e.path or e.sha256[:12]}: {e.name} gone" + (f" ({e.reason})" if e.reason else ""),
+    ev.JobQueued: lambda e: f"chunk {e.chunk} attempt {e.attempt}: queued, asking again in {e.wait_s:g}s",
+    ev.ItemsReopened: lambda e: f"chunk {e.chunk}: {len(e.keys)} failed item(s) reopened"
+                                + (f" ({e.reason})" if e.reason else ""),
     ev.RequestsWritten: lambda e: f"chunk {e.chunk}: {e.path} ({e.lines} lines)",
     ev.JobSubmitting: lambda e: f"chunk {e.chunk} attempt {e.attempt}: {e.display_name}",
     ev.JobSubmitted: lambda e: f"chunk {e.chunk}: {e.job_name}{' (adopted)' if e.adopted else ''}",

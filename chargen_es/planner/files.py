@@ -77,6 +77,13 @@ class FileIndex:
         self._check_real(self.real_dir(posixpath.dirname(rel)), ref)
         return rel
 
+    def check_inside(self, rel: str, shown: str) -> None:
+        """Refuse a path whose real location (symlinks followed) is outside the root."""
+        folder, name = posixpath.split(rel)
+        full = os.path.join(self.real_dir(folder), name)
+        if os.path.islink(full):
+            self._check_real(os.path.realpath(full), shown)
+
     def real_dir(self, folder: str) -> str:
         """Real path of a root-relative folder, one ``lstat`` per folder not seen before.
 

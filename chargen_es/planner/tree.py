@@ -20,7 +20,7 @@ import yaml
 from chargen_es.errors import ContentError, UsageError
 from chargen_es.events import FileRef
 from chargen_es.imagery import IMAGERY_FILE, Record, index_records
-from chargen_es.planner import yamlio
+from chargen_es.planner import consistency, yamlio
 from chargen_es.planner.files import (
     ACCEPTED_KINDS,
     ANALYSABLE_EXTS,
@@ -67,6 +67,9 @@ class Entity:
     records: dict[str, list[Record]] = field(default_factory=dict)
     problems: list[ContentError] = field(default_factory=list)
     has_ideas: bool = True
+    references: tuple[FileRef, ...] = ()  # the entity file's own, resolved
+    consistency_from: tuple[FileRef, ...] | None = None  # an explicit consistency.from, resolved
+    analysis_entries: list[dict[str, Any]] = field(default_factory=list)  # imagery.yaml's analyses
 
 
 def load_yaml(root: Path, rel: str, problems: list[ContentError], required: bool) -> tuple[bool, Any]:
@@ -163,6 +166,8 @@ def load_entity(root: Path, files: FileIndex, entity_type: str, slug: str) -> En
         ent.doc, more = check_entity(doc, ent.file, ENTITY_KINDS[entity_type])
         problems.extend(more)
     base_refs = _resolve(files, rel, ent.doc.references, ent.file, problems)
+    ent.references = base_refs
+    ent.consistency_from = consistency.resolve_paths(files, rel, ent.doc.consistency, ent.file, problems)
     ideas = f"{rel}/{IDEAS_FILE}"
     before = len(problems)
     ok, doc = load_yaml(root, ideas, problems, required=False)
@@ -182,6 +187,7 @@ def load_entity(root: Path, files: FileIndex, entity_type: str, slug: str) -> En
         if doc is not None and not isinstance(doc, dict):
             problems.append(ContentError(imagery, "must be a mapping at the top level", 1))
         ent.records = index_records(doc)
+        ent.analysis_entries = consistency.analysis_entries(doc)
     return ent
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from chargen_es import catalogue
 from chargen_es.errors import ContentError
+from chargen_es.planner.consistency import Spec, check_spec
 from chargen_es.planner.prompts import DEFAULT_ANALYSIS_PROMPT
 from chargen_es.planner.yamlio import LineDict, LineList
 
@@ -36,6 +37,7 @@ class Workspace:
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
     generate_model_line: int = 0  # where chargen.yaml names the model (0: the default)
     analyze_model_line: int = 0
+    consistency: Spec = field(default_factory=Spec)  # the default for every entity
 
 
 @dataclass(slots=True)
@@ -58,6 +60,7 @@ class EntityDoc:
     description: str = ""
     style: str = ""
     references: list[tuple[str, int]] = field(default_factory=list)
+    consistency: Spec = field(default_factory=Spec)
 
 
 def _as_text(doc: LineDict, key: str, value: Any, file: str, problems: list[ContentError]) -> str:
@@ -152,6 +155,7 @@ def check_workspace(doc: Any, file: str) -> tuple[Workspace, list[ContentError]]
     elif analysis is not None:
         problems.append(ContentError(file, "analysis must be a mapping (prompt)", doc.line_of("analysis")))
     ws.prices = _prices(doc, file, problems)
+    ws.consistency = check_spec(doc, file, problems, workspace=True)
     return ws, problems
 
 
@@ -222,6 +226,7 @@ def check_entity(doc: Any, file: str, kind: str) -> tuple[EntityDoc, list[Conten
     ent.description = _required_text(doc, "description", kind, file, problems)
     ent.style = _opt_text(doc, "style", file, problems)
     ent.references = _references(doc, file, problems)
+    ent.consistency = check_spec(doc, file, problems, workspace=False)
     return ent, problems
 
 

@@ -76,7 +76,7 @@ def test_missing_and_escaping_references_are_each_named(tmp_path: Path) -> None:
         f"{f}:6: reference 'refs/missing.png' not found",
         f"{f}:7: reference '/etc/passwd' is an absolute path; use a path relative to the batch file",
         f"{f}:8: reference '../outside.png' leaves the root",
-        f"{f}:9: reference 'postcards.yaml' is not an image (gif, jpeg, jpg, png, webp)",
+        f"{f}:9: reference 'postcards.yaml' is not an image (heic, heif, jpeg, jpg, png, webp)",
     ]
 
 
@@ -148,3 +148,21 @@ def test_dry_run_json_shows_the_batch(tmp_path: Path) -> None:
     assert doc["config"]["batch_file"] == BATCH and doc["config"]["scope"] == "batch-file"
     assert doc["summary"]["tasks_by_entity_type"] == {"batch": 3}
     assert not (root / ".chargen").exists() and not (root / "postcards").exists()
+
+
+def test_analyze_first_is_refused_with_a_batch_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from chargen_es.cli import cli
+    from chargen_es.cli.common import run_cli
+
+    root = copy_batch(tmp_path / "batch")
+    code = run_cli(cli, ["run", "--batch-file", str(root / BATCH), "--analyze-first", "--dry-run"])
+    assert code == 2
+    assert "--analyze-first does not apply with --batch-file" in capsys.readouterr().err
+
+
+def test_a_batch_plan_has_no_consistency_part(tmp_path: Path) -> None:
+    root = copy_batch(tmp_path / "batch")
+    plan = build_batch_plan(root / BATCH, PlanOptions(root=root, run_stamp="20251219T120000Z"))
+    assert plan.tasks and plan.consistency == []
+    assert not any("Keep consistent with" in t.prompt for t in plan.tasks)
+    assert plan.config["analysis_schema_version"] == 2 and plan.config["consistency_only"] is False

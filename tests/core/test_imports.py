@@ -103,12 +103,14 @@ def test_journal_imports_only_events_errors_and_fsio() -> None:
 LOWER_LAYER = {
     # module prefix: what of ours it may import (itself always allowed)
     "chargen_es.imagery": ("chargen_es.events", "chargen_es.errors"),
-    "chargen_es.planner": ("chargen_es.events", "chargen_es.errors", "chargen_es.imagery", "chargen_es.catalogue"),
+    "chargen_es.planner": ("chargen_es.events", "chargen_es.errors", "chargen_es.imagery", "chargen_es.catalogue",
+                           "chargen_es.analysis"),
     "chargen_es.gateway": ("chargen_es.errors",),
     "chargen_es.errors": (),
     "chargen_es.catalogue": (),
     "chargen_es.fsio": (),  # the file system, one way: below the journal, the engine and the cli
     "chargen_es.run_folders": ("chargen_es.errors", "chargen_es.journal"),
+    "chargen_es.analysis": (),
 }
 
 
@@ -149,3 +151,15 @@ def test_the_dashboard_sits_at_the_cli_level() -> None:
                                                                    "chargen_es.gateway", "chargen_es.emulator")))
            for m, names in MODULES.items() if _is(m, "chargen_es.dashboard")}
     assert not {m: n for m, n in bad.items() if n}
+
+
+ENGINE_MAY_IMPORT = ("chargen_es.events", "chargen_es.errors", "chargen_es.journal", "chargen_es.imagery",
+                     "chargen_es.gateway", "chargen_es.catalogue", "chargen_es.analysis", "projections",
+                     "chargen_es.fsio", "chargen_es.run_folders", "chargen_es.engine")
+
+
+def test_the_engine_imports_only_the_layers_below_it() -> None:
+    bad = {m: sorted(n for n in _ours(names) if n != "chargen_es" and n != "chargen_es.__version__"
+                     and not any(_is(n, a) for a in ENGINE_MAY_IMPORT))
+           for m, names in MODULES.items() if _is(m, "chargen_es.engine")}
+    assert not {m: n for m, n in bad.items() if n}, f"the engine may import only {ENGINE_MAY_IMPORT}"
