@@ -71,6 +71,7 @@ def test_batch_generate_one_entity_runs_and_prints_the_equivalent_command(tmp_pa
     child.send("characters/dov")
     child.expect("characters/dov")
     child.send(ENTER)
+    choose(child, "Model")  # the current default, listed first
     choose(child, "Runner")  # batch
     choose(child, "Backend")  # the embedded emulator (no key set)
     child.expect(r"\$ chargen-es (run [^\r\n]*)")
@@ -122,6 +123,7 @@ def test_ctrl_c_at_a_prompt_exits_130_with_nothing_written(tmp_path: Path, at: s
         choose(child, "What do you want to do")
         if at == "Runner":
             choose(child, "Which part of the tree", downs=1)  # all characters
+            choose(child, "Model")
     child.expect(at)
     child.sendintr()
     code, _ = finish(child)
@@ -146,6 +148,7 @@ def test_a_filtered_set_becomes_an_only_glob(tmp_path: Path) -> None:
     child.send("zz*" + ENTER)
     child.expect("matches no entity")  # refused in place, the prompt stays
     child.send("\b" * 3 + "b*" + ENTER)
+    choose(child, "Model")
     choose(child, "Runner", downs=1)  # live
     child.expect("Workers")
     child.send("\b" + "3" + ENTER)
