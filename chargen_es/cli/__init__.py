@@ -1,8 +1,9 @@
 """The ``chargen-es`` command line: one click group, one error boundary.
 
-Commands live in sibling modules (``run_cmd``, ``inspect_cmd``, ``emulator_cmd``,
-``dashboard_cmd``, ``menu``, ...) and are registered here; ``chargen-es`` with no command
-opens the menu on a terminal. Nothing in chargen-es imports this package: it is the top of the layer
+Commands live in sibling modules named for them (``run_cmd``, ``resume_cmd``, ``cancel_cmd``,
+``demo_cmd``, ``inspect_cmd``, ``dashboard_cmd``, ``menu``, ...) and are registered here;
+``chargen-es`` with no command opens the menu on a terminal. Nothing in chargen-es imports
+this package: it is the top of the layer
 diagram. Every ``ChargenError`` is caught once, in :func:`main`, and printed as one line
 with its exit code; ``-v`` shows the traceback as well.
 """
@@ -33,13 +34,15 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 
 def _register() -> None:
     from chargen_es.cli import (
-        batch_cmd,
+        cancel_cmd,
         dashboard_cmd,
+        demo_cmd,
         doctor_cmd,
         emulator_cmd,
         inspect_cmd,
         menu,
         models_cmd,
+        resume_cmd,
         run_cmd,
     )
 
@@ -47,7 +50,9 @@ def _register() -> None:
         inspect_cmd,
         emulator_cmd,
         run_cmd,
-        batch_cmd,
+        resume_cmd,
+        cancel_cmd,
+        demo_cmd,
         doctor_cmd,
         models_cmd,
         dashboard_cmd,

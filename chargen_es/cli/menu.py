@@ -24,13 +24,13 @@ from typing import Any
 
 import click
 
-from chargen_es import catalogue
+from chargen_es import catalogue, engine
 from chargen_es.cli.common import root_option
-from chargen_es.engine import runs
 from chargen_es.errors import ChargenError, JournalError, UsageError
 from chargen_es.gateway import resolve_api_key
 from chargen_es.journal import read_events
 from chargen_es.planner.tree import ENTITY_FILES, list_slugs, load_workspace, select
+from projections import project
 
 NO_TTY = ("the menu needs a terminal; use the commands instead: `chargen-es run --help`, "
           "`chargen-es resume`, `chargen-es inspect` (or `chargen-es --help`)")
@@ -220,19 +220,18 @@ def ask_backend(args: list[str]) -> None:
 def run_progress(root: Path, run_id: str) -> str:
     """One line about an unfinished run: mode, runner, items settled, why it stopped."""
     try:
-        view = runs.build_view(read_events(runs.runs_root(root) / run_id / "journal.jsonl"))
+        model = project(read_events(engine.runs_root(root) / run_id / "journal.jsonl"))
     except JournalError as exc:
         return f"{run_id}  unreadable journal ({exc})"
-    settled = len(view.applied) + len(view.failed)
-    why = view.message or view.paused or "interrupted"
-    return f"{run_id}  {view.mode}, {view.runner}: {settled}/{len(view.tasks)} done; {why}"
+    why = model.message or "interrupted"
+    return f"{run_id}  {model.mode}, {model.runner}: {len(model.outcomes)}/{len(model.tasks)} done; {why}"
 
 
 def ask_resume(root: Path) -> list[str] | None:
     q = _q()
-    unfinished = runs.unfinished_runs(root)
+    unfinished = engine.unfinished_runs(root)
     if not unfinished:
-        click.echo(f"no unfinished runs under {runs.runs_root(root)}")
+        click.echo(f"no unfinished runs under {engine.runs_root(root)}")
         return None
     options = [q.Choice(run_progress(root, rid), rid) for rid in unfinished] + [q.Choice("back", "")]
     run_id = ask(q.select("Resume which run? (newest first)", choices=options))
@@ -245,9 +244,9 @@ def ask_resume(root: Path) -> list[str] | None:
 
 def ask_inspect(ctx: click.Context, command: click.Command, root: Path) -> None:
     q = _q()
-    ids = runs.list_runs(root)
+    ids = engine.list_runs(root)
     if not ids:
-        click.echo(f"no runs under {runs.runs_root(root)} yet")
+        click.echo(f"no runs under {engine.runs_root(root)} yet")
         return
     start(ctx, command, ["inspect", "--root", str(root)])
     run_id = ask(q.select("Show one run?", choices=[*reversed(ids), q.Choice("back", "")]))

@@ -1,7 +1,7 @@
 """``chargen-es run``: plan, show the summary, confirm, then execute and apply.
 
 Thin on purpose: planning lives in :mod:`chargen_es.planner`, rendering in
-:mod:`chargen_es.cli.plan_view`, execution in :mod:`chargen_es.cli.batch_cmd` and the
+:mod:`chargen_es.cli.plan_view`, execution in :mod:`chargen_es.cli.execute` and the
 engine. The run id is chosen before planning because output file names carry its stamp.
 
 ``--analyze-first`` (generate mode) is two runs, each journaled and resumable on its own:
@@ -21,12 +21,17 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from chargen_es.cli.batch_cmd import execute_new_run
+from chargen_es import engine
 from chargen_es.cli.common import root_option
-from chargen_es.cli.execute import ExecSettings, backend_options, confirm_or_refuse, execution_options
+from chargen_es.cli.execute import (
+    ExecSettings,
+    backend_options,
+    confirm_or_refuse,
+    execution_options,
+    start_and_drive,
+)
 from chargen_es.cli.plan_view import plan_document, render_plan
 from chargen_es.cli.progress_view import plural
-from chargen_es.engine import runs
 from chargen_es.errors import UsageError
 from chargen_es.planner import Plan, PlanOptions, build_plan
 from chargen_es.planner.batchfile import build_batch_plan
@@ -75,9 +80,9 @@ def run(root: Path, mode: str, scope: str, only: tuple[str, ...], batch_file: Pa
         return first.dry_run(as_json) if dry_run else first.execute(yes, settings)
     if batch_file is not None:
         root = _batch_root(batch_file, root)
-    rid = run_id or runs.new_run_id(runs.runs_root(root))
+    rid = run_id or engine.new_run_id(engine.runs_root(root))
     opts = PlanOptions(root=root, mode=mode, scope=scope, only=only, model=model, force=force,
-                       skip_invalid=skip_invalid, chunk_size=chunk_size, run_stamp=runs.run_stamp(rid),
+                       skip_invalid=skip_invalid, chunk_size=chunk_size, run_stamp=engine.run_stamp(rid),
                        max_cost=max_cost, runner=runner, today=date.today())
     if batch_file is not None:
         plan = build_batch_plan(batch_file, opts)
@@ -91,17 +96,17 @@ def run(root: Path, mode: str, scope: str, only: tuple[str, ...], batch_file: Pa
     if not plan.tasks:
         click.echo("nothing to do: every task is already done")
         return 0
-    unfinished = runs.unfinished_runs(root)
+    unfinished = engine.unfinished_runs(root)
     if unfinished and not run_id:
         click.echo(f"note: run {unfinished[0]} of this tree is unfinished; `chargen-es resume {unfinished[0]} "
                    f"--root {root}` continues it", err=True)
         if not yes and sys.stdin.isatty() and click.confirm(f"resume {unfinished[0]} instead?", default=True):
-            from chargen_es.cli.batch_cmd import resume
+            from chargen_es.cli.resume_cmd import resume
 
             ctx = click.get_current_context()
             return int(ctx.invoke(resume, run_id=unfinished[0], root=root, **_settings_kwargs(settings)))
     confirm_or_refuse(yes, f"submit {plural(len(plan.tasks), 'task')} in {plural(plan.chunks, 'chunk')}?")
-    return execute_new_run(root, plan, mode=mode, runner=runner, run_id=rid, settings=settings)
+    return start_and_drive(root, plan, mode=mode, runner=runner, run_id=rid, settings=settings)
 
 
 def _batch_root(batch_file: Path, root: Path) -> Path:
@@ -137,18 +142,18 @@ class _FirstAnalyses:
 
     def analyses(self, rid: str) -> Plan:
         # the analysis model comes from chargen.yaml: --model names the generation's
-        return build_plan(PlanOptions(mode="analyze", consistency_only=True, run_stamp=runs.run_stamp(rid),
+        return build_plan(PlanOptions(mode="analyze", consistency_only=True, run_stamp=engine.run_stamp(rid),
                                       **self.common))
 
     def generation(self, rid: str) -> Plan:
         return build_plan(PlanOptions(mode="generate", model=self.model, force=self.force,
-                                      run_stamp=runs.run_stamp(rid), **self.common))
+                                      run_stamp=engine.run_stamp(rid), **self.common))
 
     def ids(self) -> tuple[str, str]:
         """The analyses' run id and the generation's (``--run-id X``: ``X-analyses`` and ``X``)."""
         if self.run_id:
             return f"{self.run_id}-analyses", self.run_id
-        first = runs.new_run_id(runs.runs_root(self.root))
+        first = engine.new_run_id(engine.runs_root(self.root))
         return first, first  # the generation's id is drawn again once the first run exists
 
     def dry_run(self, as_json: bool) -> int:
@@ -176,13 +181,13 @@ class _FirstAnalyses:
                        "for the generation")
             render_plan(first, click.echo, False, tasks=False)
             confirm_or_refuse(yes, f"analyse {plural(len(first.tasks), 'image')} first?")
-            code = execute_new_run(root, first, mode="analyze", runner=self.runner, run_id=first_id,
+            code = start_and_drive(root, first, mode="analyze", runner=self.runner, run_id=first_id,
                                    settings=settings)
             if code:
                 click.echo("   some analyses failed (see the report): their entities are generated without them")
         else:
             click.echo("== run 1 of 2: no analyses to do first (none missing or stale) ==")
-        second_id = self.run_id or runs.new_run_id(runs.runs_root(root))
+        second_id = self.run_id or engine.new_run_id(engine.runs_root(root))
         second = self.generation(second_id)
         click.echo(f"== run 2 of 2: generation, run {second_id} ==")
         click.echo(f"   if it stops: `chargen-es resume {second_id} --root {root}`")
@@ -191,7 +196,7 @@ class _FirstAnalyses:
             click.echo("nothing to do: every task is already done")
             return code
         confirm_or_refuse(yes, f"submit {plural(len(second.tasks), 'task')} in {plural(second.chunks, 'chunk')}?")
-        return max(code, execute_new_run(root, second, mode="generate", runner=self.runner, run_id=second_id,
+        return max(code, start_and_drive(root, second, mode="generate", runner=self.runner, run_id=second_id,
                                          settings=settings))
 
 
