@@ -24,7 +24,7 @@ def in_flight_uploads(p: Projections) -> dict[str, dict[str, Any]]:
     return {
         sha: {"path": e.path, "purpose": e.purpose, "size": e.size, "mime": e.mime,
               "display_name": e.display_name, "chunk": e.chunk, "seq": e.seq, "at": e.at}
-        for sha, e in p.in_flight.items()
+        for sha, e in p.upload_intents.items()
     }
 
 

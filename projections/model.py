@@ -1,11 +1,30 @@
 """The fold: every journal event folded into one in-memory model of a run.
 
-The four projection files (``state.json``, ``files-cache.json``, ``report.json``,
-``plan.json``) are *views* of one model rather than four separate folds, so replay touches
-each event exactly once: one dictionary lookup on the event's class picks one handler, and
-every handler is O(1) (a few attribute and dict writes, never a copy). Anything that needs
-a pass over all tasks (counts per chunk, usage sums) is computed when a view is rendered,
-once, instead of on every event.
+This is the one fold of a run's events. The four projection files (``state.json``,
+``files-cache.json``, ``report.json``, ``plan.json``) are *views* of the model, and the
+engine decides from the same model (tasks by chunk, the live upload per content hash,
+upload intents without an outcome, the current job per chunk, each key's outcome, call
+attempts): it holds the model it folded while appending, so what the engine acts on and
+what ``report.json`` says can never disagree. Replay touches each event exactly once: one
+dictionary lookup on the event's class picks one handler, and every handler is O(1) (a
+few attribute and dict writes, never a copy). Anything that needs a pass over all tasks
+(counts per chunk, usage sums) is computed when a view is rendered, once.
+
+The rules where histories could be read two ways:
+
+- ``line.applied k`` then ``item.failed k``: *applied is final*. The key's files and
+  imagery entries were written and flushed before ``line.applied``; a later failure (a
+  stale duplicate, a retry that lost a race) stays in the journal but does not change the
+  outcome. ``item.failed`` then ``line.applied`` is a retry that worked: applied.
+- ``run.completed`` or ``run.cancelled`` then ``run.resumed``: *closed is final*. The
+  resume is history only and the run stays closed (the engine refuses to resume a closed
+  run). ``run.failed`` and ``run.paused`` are reopened by ``run.resumed``. A later ending
+  event is still the run's latest end: the committed sample journal, written when a
+  cancelled run could be resumed, goes cancelled → resumed → completed and must replay
+  to ``completed`` byte for byte.
+- ``job.state_changed`` for a job that is not the chunk's current one (an earlier
+  attempt's job, or before any ``job.submitting``) is history only: it changes neither the
+  chunk's job nor the phase.
 
 Purity: handlers read only the event. The clock enters as the events' ``at`` field, ids as
 event fields; nothing here touches the disk, the environment or randomness.
@@ -17,7 +36,7 @@ it (one copy per call, not per event), so ``project(a + b) == fold(project(a), b
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from chargen_es import events as ev
@@ -31,7 +50,41 @@ _PLANNED, _STAGING, _STAGED, _SUBMITTED, _RUNNING, _DOWNLOADING, _APPLYING = ran
 _RUNNING_STATES = frozenset({"PENDING", "RUNNING", "JOB_STATE_PENDING", "JOB_STATE_RUNNING"})
 _SUCCEEDED_STATES = frozenset({"SUCCEEDED", "JOB_STATE_SUCCEEDED"})
 
-Outcome = ev.LineApplied | ev.ItemFailed
+ItemOutcome = ev.LineApplied | ev.ItemFailed
+# A batch job that will not change state again (Google's states without the JOB_STATE_
+# prefix, as the gateway reports them).
+FINISHED_JOB_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"})
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """The live remote copy of one content hash (completed or reused upload)."""
+
+    sha256: str
+    name: str  # files/<id>
+    uri: str
+    expires: str  # RFC 3339
+    mime: str
+    size: int
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A chunk's current job attempt; replaced (never mutated) as its events arrive."""
+
+    attempt: int
+    display_name: str
+    input_file: str = ""
+    job_name: str = ""  # empty while only the intent (job.submitting) is durable
+    state: str = ""
+    output_file: str = ""
+    stats: dict[str, int] | None = None
+    error: str = ""
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED_JOB_STATES
 
 
 @dataclass(eq=True, slots=True)
@@ -39,7 +92,8 @@ class Projections:
     """Everything the journal says about one run, up to event ``seq``.
 
     Containers are mutated by the fold that owns the object; values inside them are
-    either immutable events or (for ``chunks``) small dicts that :meth:`copy` duplicates.
+    immutable (events, :class:`Upload`, :class:`Job`) or small containers that
+    :meth:`copy` duplicates (``chunks`` records, ``chunk_keys`` lists).
     """
 
     seq: int = 0
@@ -47,17 +101,26 @@ class Projections:
     run: ev.RunStarted | None = None
     resumes: list[ev.RunResumed] = field(default_factory=list)
     tasks: dict[str, ev.Task] = field(default_factory=dict)  # plan order
+    chunk_keys: dict[int, list[str]] = field(default_factory=dict)  # chunk -> its task keys, plan order
     skipped: dict[str, ev.TaskSkipped] = field(default_factory=dict)
     sealed: ev.PlanSealed | None = None
     milestone: int = 0
-    ended: ev.Event | None = None  # run.completed/failed/cancelled/paused, cleared by run.resumed
-    chunks: dict[int, dict[str, Any]] = field(default_factory=dict)
+    ended: ev.Event | None = None  # run.completed/failed/cancelled/paused; resumed clears failed/paused
+    chunks: dict[int, dict[str, Any]] = field(default_factory=dict)  # state.json's chunk records
     files: dict[str, dict[str, Any]] = field(default_factory=dict)  # local path -> upload record
     file_names: dict[str, tuple[str, ...]] = field(default_factory=dict)  # files/<id> -> paths
-    in_flight: dict[str, ev.UploadStarted] = field(default_factory=dict)  # sha256 -> intent
-    outcomes: dict[str, Outcome] = field(default_factory=dict)  # key -> latest outcome
+    upload_intents: dict[str, ev.UploadStarted] = field(default_factory=dict)  # sha256 -> intent, no outcome
+    uploads: dict[str, Upload] = field(default_factory=dict)  # sha256 -> latest live upload
+    requests: dict[int, ev.RequestsWritten] = field(default_factory=dict)
+    jobs: dict[int, Job] = field(default_factory=dict)  # chunk -> current attempt
+    downloads: dict[int, ev.ResultsDownloaded] = field(default_factory=dict)  # of the current attempt
+    lost: dict[str, str] = field(default_factory=dict)  # sha256 -> files/<id> found gone, until re-uploaded
+    reopened: dict[int, int] = field(default_factory=dict)  # chunk -> job attempt whose failures run again
+    queued: dict[int, ev.JobQueued] = field(default_factory=dict)  # chunk -> latest 429 on create
+    outcomes: dict[str, ItemOutcome] = field(default_factory=dict)  # key -> outcome (applied is final)
     ignored: list[ev.ResultIgnored] = field(default_factory=list)
     calls: int = 0
+    call_attempts: dict[str, int] = field(default_factory=dict)  # key -> latest call.started attempt
     call_failures: dict[str, int] = field(default_factory=dict)  # kind -> count
     deleted_files: list[str] = field(default_factory=list)
     deleted_jobs: list[str] = field(default_factory=list)
@@ -66,18 +129,61 @@ class Projections:
         """An independent copy: containers are duplicated, immutable events are shared."""
         return Projections(
             seq=self.seq, last_at=self.last_at, run=self.run, resumes=list(self.resumes),
-            tasks=dict(self.tasks), skipped=dict(self.skipped), sealed=self.sealed,
-            milestone=self.milestone, ended=self.ended,
+            tasks=dict(self.tasks), chunk_keys={k: list(v) for k, v in self.chunk_keys.items()},
+            skipped=dict(self.skipped), sealed=self.sealed, milestone=self.milestone, ended=self.ended,
             chunks={k: dict(v) for k, v in self.chunks.items()}, files=dict(self.files),
-            file_names=dict(self.file_names), in_flight=dict(self.in_flight),
-            outcomes=dict(self.outcomes), ignored=list(self.ignored), calls=self.calls,
-            call_failures=dict(self.call_failures), deleted_files=list(self.deleted_files),
-            deleted_jobs=list(self.deleted_jobs),
+            file_names=dict(self.file_names), upload_intents=dict(self.upload_intents),
+            uploads=dict(self.uploads), requests=dict(self.requests), jobs=dict(self.jobs),
+            downloads=dict(self.downloads), lost=dict(self.lost), reopened=dict(self.reopened),
+            queued=dict(self.queued), outcomes=dict(self.outcomes), ignored=list(self.ignored),
+            calls=self.calls, call_attempts=dict(self.call_attempts), call_failures=dict(self.call_failures),
+            deleted_files=list(self.deleted_files), deleted_jobs=list(self.deleted_jobs),
         )
 
     @property
     def run_id(self) -> str:
         return self.run.run_id if self.run else ""
+
+    @property
+    def mode(self) -> str:
+        return self.run.mode if self.run else ""
+
+    @property
+    def runner(self) -> str:
+        return self.run.runner if self.run else ""
+
+    @property
+    def closed(self) -> bool:
+        """Completed or cancelled: nothing may resume the run (see the rules above)."""
+        return isinstance(self.ended, CLOSING_TYPES)
+
+    @property
+    def message(self) -> str:
+        """Why the run last failed or paused ("" when it did neither)."""
+        e = self.ended
+        if isinstance(e, ev.RunFailed):
+            return e.message
+        if isinstance(e, ev.RunPaused):
+            return e.message or e.reason
+        return ""
+
+    # -- the engine's decision queries (pure reads) ----------------------------------
+
+    def settled(self, key: str) -> bool:
+        """The key has an outcome (applied, or failed and not reopened)."""
+        return key in self.outcomes
+
+    def pending_keys(self, chunk: int) -> list[str]:
+        outcomes = self.outcomes
+        return [k for k in self.chunk_keys.get(chunk, ()) if k not in outcomes]
+
+    def open_chunks(self) -> list[int]:
+        return [c for c in sorted(self.chunk_keys) if self.pending_keys(c)]
+
+    def outcome_counts(self) -> tuple[int, int]:
+        """(applied, failed), one pass over the outcomes."""
+        failed = sum(1 for o in self.outcomes.values() if o.__class__ is ev.ItemFailed)
+        return len(self.outcomes) - failed, failed
 
     @property
     def phase(self) -> str:
@@ -90,7 +196,8 @@ class Projections:
 _ENDED_PHASE: dict[type, str] = {
     ev.RunCompleted: "completed", ev.RunFailed: "failed", ev.RunCancelled: "cancelled", ev.RunPaused: "paused",
 }
-TERMINAL_TYPES: tuple[type[ev.Event], ...] = tuple(_ENDED_PHASE)
+ENDING_TYPES: tuple[type[ev.Event], ...] = tuple(_ENDED_PHASE)  # end or pause a run
+CLOSING_TYPES: tuple[type[ev.Event], ...] = (ev.RunCompleted, ev.RunCancelled)  # nothing resumes after
 
 
 def new_chunk(n: int) -> dict[str, Any]:
@@ -123,11 +230,17 @@ def _run_started(p: Projections, e: ev.RunStarted) -> None:
 
 def _run_resumed(p: Projections, e: ev.RunResumed) -> None:
     p.resumes.append(e)
-    p.ended = None
+    if not isinstance(p.ended, CLOSING_TYPES):
+        p.ended = None
 
 
 def _task_planned(p: Projections, e: ev.TaskPlanned) -> None:
-    p.tasks[e.task.key] = e.task
+    task = e.task
+    p.tasks[task.key] = task
+    try:
+        p.chunk_keys[task.chunk].append(task.key)
+    except KeyError:
+        p.chunk_keys[task.chunk] = [task.key]
 
 
 def _task_skipped(p: Projections, e: ev.TaskSkipped) -> None:
@@ -140,7 +253,7 @@ def _plan_sealed(p: Projections, e: ev.PlanSealed) -> None:
 
 
 def _upload_started(p: Projections, e: ev.UploadStarted) -> None:
-    p.in_flight[e.sha256] = e
+    p.upload_intents[e.sha256] = e
     if p.milestone < _STAGING:
         p.milestone = _STAGING
 
@@ -154,7 +267,9 @@ def _record_file(p: Projections, path: str, record: dict[str, Any]) -> None:
 
 
 def _upload_completed(p: Projections, e: ev.UploadCompleted) -> None:
-    p.in_flight.pop(e.sha256, None)
+    p.upload_intents.pop(e.sha256, None)
+    p.lost.pop(e.sha256, None)
+    p.uploads[e.sha256] = Upload(e.sha256, e.name, e.uri, e.expires, e.mime, e.size, e.path)
     _record_file(p, e.path, {
         "sha256": e.sha256, "mime": e.mime, "name": e.name, "uri": e.uri, "expires": e.expires,
         "from_run": p.run.run_id if p.run else "", "purpose": e.purpose, "size": e.size, "seq": e.seq,
@@ -166,7 +281,9 @@ def _upload_completed(p: Projections, e: ev.UploadCompleted) -> None:
 
 
 def _upload_reused(p: Projections, e: ev.UploadReused) -> None:
-    p.in_flight.pop(e.sha256, None)
+    p.upload_intents.pop(e.sha256, None)
+    p.lost.pop(e.sha256, None)
+    p.uploads[e.sha256] = Upload(e.sha256, e.name, e.uri, e.expires, e.mime, e.size, e.path)
     _record_file(p, e.path, {
         "sha256": e.sha256, "mime": e.mime, "name": e.name, "uri": e.uri, "expires": e.expires,
         "from_run": e.from_run, "purpose": e.purpose, "size": e.size, "seq": e.seq,
@@ -176,20 +293,27 @@ def _upload_reused(p: Projections, e: ev.UploadReused) -> None:
 
 
 def _requests_written(p: Projections, e: ev.RequestsWritten) -> None:
+    p.requests[e.chunk] = e
     _chunk(p, e.chunk)["requests"] = {"path": e.path, "sha256": e.sha256, "lines": e.lines, "bytes": e.bytes}
     _reach(p, _STAGING)
 
 
 def _job_submitting(p: Projections, e: ev.JobSubmitting) -> None:
+    p.jobs[e.chunk] = Job(attempt=e.attempt, display_name=e.display_name, input_file=e.input_file)
+    p.downloads.pop(e.chunk, None)
+    p.queued.pop(e.chunk, None)
     c = _chunk(p, e.chunk)
     c.update(attempt=e.attempt, display_name=e.display_name, job_name="", job_state="SUBMITTING",
-             stats=None, output_file="", error="")
+             stats=None, output_file="", error="", results=None)
     if e.input_file:
         c["input_file"] = e.input_file
     _reach(p, _STAGED)
 
 
 def _job_submitted(p: Projections, e: ev.JobSubmitted) -> None:
+    p.queued.pop(e.chunk, None)
+    job = p.jobs.get(e.chunk) or Job(attempt=e.attempt, display_name=e.display_name)
+    p.jobs[e.chunk] = replace(job, job_name=e.job_name, state=job.state or "PENDING")
     c = _chunk(p, e.chunk)
     c.update(job_name=e.job_name, display_name=e.display_name, job_state="SUBMITTED")
     if e.attempt > c["attempt"]:
@@ -198,6 +322,11 @@ def _job_submitted(p: Projections, e: ev.JobSubmitted) -> None:
 
 
 def _job_state_changed(p: Projections, e: ev.JobStateChanged) -> None:
+    job = p.jobs.get(e.chunk)
+    if job is None or job.job_name != e.job_name:
+        return  # not the chunk's current job: history only (see the rules above)
+    p.jobs[e.chunk] = replace(job, state=e.state, output_file=e.output_file or job.output_file,
+                              stats=dict(e.stats) if e.stats else None, error=e.error)
     c = _chunk(p, e.chunk)
     c["job_name"] = e.job_name
     c["job_state"] = e.state
@@ -213,11 +342,20 @@ def _job_state_changed(p: Projections, e: ev.JobStateChanged) -> None:
 
 
 def _results_downloaded(p: Projections, e: ev.ResultsDownloaded) -> None:
+    p.downloads[e.chunk] = e
     _chunk(p, e.chunk)["results"] = {"path": e.path, "sha256": e.sha256, "bytes": e.bytes, "lines": e.lines}
     _reach(p, _APPLYING)
 
 
-def _outcome(p: Projections, e: Outcome) -> None:
+def _line_applied(p: Projections, e: ev.LineApplied) -> None:
+    p.outcomes[e.key] = e
+    if p.milestone < _APPLYING:
+        p.milestone = _APPLYING
+
+
+def _item_failed(p: Projections, e: ev.ItemFailed) -> None:
+    if p.outcomes.get(e.key).__class__ is ev.LineApplied:
+        return  # applied is final: the failure stays in the journal only
     p.outcomes[e.key] = e
     if p.milestone < _APPLYING:
         p.milestone = _APPLYING
@@ -229,6 +367,7 @@ def _result_ignored(p: Projections, e: ev.ResultIgnored) -> None:
 
 def _call_started(p: Projections, e: ev.CallStarted) -> None:
     p.calls += 1
+    p.call_attempts[e.key] = e.attempt
     if p.milestone < _RUNNING:
         p.milestone = _RUNNING
 
@@ -244,11 +383,18 @@ def _files_deleted(p: Projections, e: ev.FilesDeleted) -> None:
             record = p.files.get(path)
             if record is not None and record["name"] == name:
                 del p.files[path]
+                upload = p.uploads.get(record["sha256"])
+                if upload is not None and upload.name == name:
+                    del p.uploads[record["sha256"]]  # a deleted file is not live
     p.deleted_jobs.extend(e.jobs)
 
 
 def _upload_lost(p: Projections, e: ev.UploadLost) -> None:
     """A lost file leaves the files cache: no later attempt or run may reuse it."""
+    upload = p.uploads.get(e.sha256)
+    if upload is not None and upload.name == e.name:
+        del p.uploads[e.sha256]
+        p.lost[e.sha256] = e.name
     for path in p.file_names.pop(e.name, ()):
         record = p.files.get(path)
         if record is not None and record["name"] == e.name:
@@ -256,12 +402,14 @@ def _upload_lost(p: Projections, e: ev.UploadLost) -> None:
 
 
 def _job_queued(p: Projections, e: ev.JobQueued) -> None:
+    p.queued[e.chunk] = e
     _chunk(p, e.chunk).update(attempt=e.attempt, display_name=e.display_name, job_state="QUEUED",
                               error=e.message)
 
 
 def _items_reopened(p: Projections, e: ev.ItemsReopened) -> None:
     """Reopened items are pending again: their old failure no longer counts."""
+    p.reopened[e.chunk] = e.attempt
     for key in e.keys:
         outcome = p.outcomes.get(key)
         if isinstance(outcome, ev.ItemFailed):
@@ -269,7 +417,7 @@ def _items_reopened(p: Projections, e: ev.ItemsReopened) -> None:
 
 
 def _ended(p: Projections, e: ev.Event) -> None:
-    p.ended = e
+    p.ended = e  # the latest end counts; only run.resumed is refused by a closed run
 
 
 Handler = Callable[[Projections, Any], None]
@@ -288,8 +436,8 @@ HANDLERS: dict[type, Handler] = {
     ev.JobSubmitted: _job_submitted,
     ev.JobStateChanged: _job_state_changed,
     ev.ResultsDownloaded: _results_downloaded,
-    ev.LineApplied: _outcome,
-    ev.ItemFailed: _outcome,
+    ev.LineApplied: _line_applied,
+    ev.ItemFailed: _item_failed,
     ev.ResultIgnored: _result_ignored,
     ev.CallStarted: _call_started,
     ev.CallFailed: _call_failed,
@@ -303,6 +451,13 @@ HANDLERS: dict[type, Handler] = {
     ev.ItemsReopened: _items_reopened,
 }
 assert set(HANDLERS) == set(ev.EVENT_TYPES), "every event type needs a handler"
+
+
+def mutate(p: Projections, event: ev.Event) -> None:
+    """Fold one event into ``p`` in place (the engine's owner of the model calls this)."""
+    HANDLERS[event.__class__](p, event)
+    p.seq = event.seq
+    p.last_at = event.at
 
 
 def _fold_into(p: Projections, events: Iterable[ev.Event]) -> Projections:

@@ -27,12 +27,13 @@ VIEWS: dict[str, Callable[[Projections], dict[str, Any]]] = {
 FILENAMES: tuple[str, ...] = tuple(VIEWS)
 
 
-def canonical_json(obj: Any) -> bytes:
-    """Deterministic, human-readable JSON (structs included)."""
+def pretty_json(obj: Any) -> bytes:
+    """Deterministic, human-readable JSON (structs included); not the planner's compact
+    ``canonical_json`` that task keys hash."""
     compact = msgspec.json.encode(obj, order="sorted")
     return msgspec.json.format(compact, indent=2) + b"\n"
 
 
 def render(projections: Projections) -> dict[str, bytes]:
     """File name → canonical bytes for all four projection files."""
-    return {name: canonical_json(view(projections)) for name, view in VIEWS.items()}
+    return {name: pretty_json(view(projections)) for name, view in VIEWS.items()}

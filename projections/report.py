@@ -12,7 +12,7 @@ from typing import Any
 
 from chargen_es import events as ev
 from projections.model import Projections
-from projections.state import event_fields, outcome_counts
+from projections.state import event_fields
 
 
 def _seconds_between(start: str, end: str) -> float | None:
@@ -69,7 +69,7 @@ def token_usage(p: Projections) -> dict[str, int]:
 
 
 def report_view(p: Projections) -> dict[str, Any]:
-    applied, failed = outcome_counts(p)
+    applied, failed = p.outcome_counts()
     run = p.run
     started = run.at if run else ""
     ended_at = p.ended.at if p.ended is not None else ""

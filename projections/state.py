@@ -1,6 +1,6 @@
 """``state.json``: where a run is (phase), each chunk's job, and the task counts.
 
-The engine's decisions and ``inspect`` read this view; it is computed from the model in
+``inspect`` reads this view (the engine decides from the model itself); it is computed from the model in
 one pass over the tasks and outcomes, so the per-event fold stays O(1).
 """
 
@@ -19,12 +19,6 @@ def event_fields(e: ev.Event | None) -> dict[str, Any] | None:
     data: dict[str, Any] = ev.to_builtins(e)
     data["type"] = ev.type_name(e)
     return data
-
-
-def outcome_counts(p: Projections) -> tuple[int, int]:
-    """(applied, failed) counted on each key's latest outcome."""
-    failed = sum(1 for o in p.outcomes.values() if o.__class__ is ev.ItemFailed)
-    return len(p.outcomes) - failed, failed
 
 
 def chunk_records(p: Projections) -> list[dict[str, Any]]:
@@ -54,7 +48,7 @@ def chunk_records(p: Projections) -> list[dict[str, Any]]:
 
 
 def state_view(p: Projections) -> dict[str, Any]:
-    applied, failed = outcome_counts(p)
+    applied, failed = p.outcome_counts()
     run = p.run
     return {
         "seq": p.seq,
@@ -77,6 +71,6 @@ def state_view(p: Projections) -> dict[str, Any]:
             "ignored": len(p.ignored),
         },
         "chunks": chunk_records(p),
-        "uploads": {"cached": len(p.files), "in_flight": len(p.in_flight)},
+        "uploads": {"cached": len(p.files), "in_flight": len(p.upload_intents)},
         "calls": {"started": p.calls, "failed": dict(p.call_failures)},
     }

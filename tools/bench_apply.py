@@ -2,7 +2,7 @@
 
 Builds a real run (a generated tree of characters, the plan journaled by the engine, a
 SUCCEEDED job and a downloaded results file of image lines of about 1.5 MB each), then
-times ``BatchRunner.apply`` on it: decode, per-key join, atomic image writes, imagery.yaml
+times ``Results.collect`` on it: decode, per-key join, atomic image writes, imagery.yaml
 updates and ``line.applied`` appends, all durable. The baseline decodes the same lines,
 base64-decodes the image, writes and fsyncs it, nothing else. Both run in child processes
 so peak RSS is measured per process; a second pass applies a results file of about 1 GB
@@ -30,11 +30,10 @@ from pathlib import Path
 import msgspec
 import trio
 
+from chargen_es import engine
 from chargen_es import events as ev
-from chargen_es.engine import runs
-from chargen_es.engine.batch import BatchRunner, EngineOptions
-from chargen_es.engine.progress import Progress
-from chargen_es.engine.recorder import Recorder
+from chargen_es.engine.collect import Results
+from chargen_es.journal import Journal
 from chargen_es.planner import PlanOptions, build_plan
 
 SCENES_PER_CHARACTER = 6
@@ -54,11 +53,11 @@ def make_tree(root: Path, images: int) -> None:
 def make_run(root: Path, images: int, image_bytes: int) -> tuple[Path, int]:
     """A journaled run whose only chunk is downloaded and ready to apply."""
     make_tree(root, images)
-    plan = build_plan(PlanOptions(root=root, run_stamp=runs.run_stamp(RUN_ID), chunk_size=images))
-    record = runs.PlanRecord(tasks=plan.tasks, skipped=[], chunks=plan.chunks, config=plan.config,
+    plan = build_plan(PlanOptions(root=root, run_stamp=engine.run_stamp(RUN_ID), chunk_size=images))
+    record = engine.PlanRecord(tasks=plan.tasks, skipped=[], chunks=plan.chunks, config=plan.config,
                              estimated_cost_usd=0.0, live_cost_usd=0.0)
-    run_dir = runs.runs_root(root) / RUN_ID
-    journal = runs.start(run_dir, RUN_ID, root, "generate", "batch", record)
+    run_dir = engine.runs_root(root) / RUN_ID
+    journal = engine.start(run_dir, RUN_ID, root, "generate", "batch", record).journal
     results = run_dir / "results-000.jsonl"
     digest = hashlib.sha256()
     size = 0
@@ -84,13 +83,13 @@ def make_run(root: Path, images: int, image_bytes: int) -> tuple[Path, int]:
 
 
 def child_ours(root: Path) -> None:
-    run_dir = runs.runs_root(root) / RUN_ID
-    journal = runs.Journal.open(run_dir)
-    recorder = Recorder(journal)
-    options = EngineOptions(root=root, run_dir=run_dir, cleanup=False, generated_at="2030-01-01T00:00:00Z")
-    runner = BatchRunner(recorder, None, options, Progress())  # type: ignore[arg-type]  # apply makes no call
+    run_dir = engine.runs_root(root) / RUN_ID
+    journal = Journal.open(run_dir)
+    recorder = engine.Recorder(journal)
+    options = engine.EngineOptions(root=root, run_dir=run_dir, cleanup=False, generated_at="2030-01-01T00:00:00Z")
+    results = Results(recorder, None, options, engine.Progress(), trio.CapacityLimiter(1))  # type: ignore[arg-type]
     start = time.perf_counter()
-    trio.run(runner.apply, 0)
+    trio.run(results.collect, 0)  # collecting makes no call
     elapsed = time.perf_counter() - start
     applied = sum(1 for e in journal.events if isinstance(e, ev.LineApplied))
     journal.close()

@@ -74,7 +74,7 @@ def baseline(root: Path, base_url: str) -> float:
         path = out / f"requests-{n // CHUNK}.jsonl"
         path.write_text("".join(json.dumps(line) + "\n" for line in lines[n:n + CHUNK]))
         src = client.files.upload(file=str(path), config={"mime_type": "application/jsonl"})
-        jobs.append(client.batches.create(model="gemini-3-pro-image-preview", src=src.name or ""))
+        jobs.append(client.batches.create(model="gemini-3-pro-image", src=src.name or ""))
     for job in jobs:
         while True:
             got = client.batches.get(name=job.name or "")
@@ -84,7 +84,8 @@ def baseline(root: Path, base_url: str) -> float:
         data = client.files.download(file=got.dest.file_name or "")  # type: ignore[union-attr]
         for raw in data.splitlines():
             line = json.loads(raw)
-            part = line["response"]["candidates"][0]["content"]["parts"][0]
+            parts = line["response"]["candidates"][0]["content"]["parts"]  # Gemini 3: thought parts first
+            part = next(p for p in reversed(parts) if "inlineData" in p and not p.get("thought"))
             (out / (line["key"].replace("/", "_") + ".png")).write_bytes(base64.b64decode(part["inlineData"]["data"]))
     return time.perf_counter() - start
 

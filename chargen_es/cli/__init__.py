@@ -1,7 +1,8 @@
 """The ``chargen-es`` command line: one click group, one error boundary.
 
-Commands live in sibling modules (each lists its commands in ``COMMANDS``) and are named
-in :data:`COMMAND_MODULES`; a module is imported only when one of its commands is looked
+Commands live in sibling modules named for them (``run_cmd``, ``resume_cmd``,
+``cancel_cmd``, ``demo_cmd``, ``inspect_cmd``, ``dashboard_cmd``, ``menu``, ...; each
+lists its commands in ``COMMANDS``) and are named in :data:`COMMAND_MODULES`; a module is imported only when one of its commands is looked
 up, so ``chargen-es inspect`` never loads the planner, the engine or the SDK (``--help``
 loads every command module, still without the SDK: tests/core/test_startup.py);
 ``chargen-es`` with no command opens the menu on a terminal. Nothing in chargen-es
@@ -23,7 +24,7 @@ from chargen_es.cli.common import run_cli
 # command name -> the module whose COMMANDS holds it (tests/core/test_startup.py checks both ways)
 COMMAND_MODULES = {
     "inspect": "inspect_cmd", "replay": "inspect_cmd", "emulator": "emulator_cmd", "run": "run_cmd",
-    "resume": "batch_cmd", "cancel": "batch_cmd", "demo": "batch_cmd", "doctor": "doctor_cmd",
+    "resume": "resume_cmd", "cancel": "cancel_cmd", "demo": "demo_cmd", "doctor": "doctor_cmd",
     "models": "models_cmd", "dashboard": "dashboard_cmd", "menu": "menu",
 }
 

@@ -37,12 +37,12 @@ def _backend_args(use_emulator: bool, base_url: str | None, api_version: str,
 def dashboard(root: Path, port: int, open_browser: bool, use_emulator: bool, base_url: str | None,
               api_version: str, emulator_job_seconds: float, poll_interval: float | None, refresh: float) -> int:
     """Serve a live web dashboard of this tree's runs on 127.0.0.1 (Ctrl-C stops it)."""
-    from chargen_es.cli import batch_cmd
+    from chargen_es.cli import resume_cmd
     from chargen_es.dashboard import DashboardSettings, run_dashboard
 
     backend = _backend_args(use_emulator, base_url, api_version, emulator_job_seconds)
     polling = ("--poll-interval", repr(poll_interval)) if poll_interval is not None else ()
-    takes_yes = any(p.name == "yes" for p in batch_cmd.resume.params)
+    takes_yes = any(p.name == "yes" for p in resume_cmd.resume.params)
     settings = DashboardSettings(root=root, port=port, open_browser=open_browser, refresh_s=refresh,
                                  resume_args=(*backend, *polling, *(("--yes",) if takes_yes else ())),
                                  cancel_args=backend)

@@ -1,7 +1,7 @@
 """Running a plan or resuming a run from the command line: backend, progress, exit code.
 
-Shared by ``run``, ``resume`` and ``demo``. The backend is chosen here:
-``--emulator`` starts the embedded emulator in-process on a free loopback port, with
+Shared by ``run``, ``resume`` and ``demo`` (``drive`` carries a run out through the
+engine's public surface). The backend is chosen here: ``--emulator`` starts the embedded emulator in-process on a free loopback port, with
 its state in ``<root>/.chargen/emulator`` so a killed run resumes against the same jobs;
 ``--base-url`` (or ``GOOGLE_GEMINI_BASE_URL``) points the SDK elsewhere; otherwise Google.
 """
@@ -21,12 +21,11 @@ import click
 from chargen_es.errors import ChargenError, ConfigError
 
 if TYPE_CHECKING:
-    from chargen_es.engine import runs
-    from chargen_es.engine.batch import EngineOptions
+    from chargen_es.engine import EngineOptions, PlanRecord, Recorder
     from chargen_es.gateway import Gateway
 
 # The engine, the gateway (google-genai) and trio are imported inside the functions that
-# drive a run: `--help`, `inspect`, `replay` and `run --dry-run` load this module for its
+# drive a run (the engine's public surface, chargen_es.engine, included): `--help`, `inspect`, `replay` and `run --dry-run` load this module for its
 # options and must start without them (tests/core/test_startup.py).
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -50,7 +49,7 @@ def backend_options(f: F) -> F:
 
 
 def execution_options(f: F) -> F:
-    """Options that shape how a run executes (run, resume, demo)."""
+    """Options that shape how a run is carried out (run, resume, demo)."""
     options = [
         click.option("--workers", type=click.IntRange(1, 64), default=5, show_default=True,
                      help="Live runner: concurrent calls at most."),
@@ -117,8 +116,7 @@ def open_gateway(settings: ExecSettings, root: Path) -> Iterator[Gateway]:
 
 
 def engine_options(settings: ExecSettings, root: Path, run_dir: Path) -> EngineOptions:
-    from chargen_es.engine.batch import EngineOptions
-    from chargen_es.engine.retry import RetryPolicy
+    from chargen_es.engine import EngineOptions, RetryPolicy
 
     return EngineOptions(
         root=root,
@@ -134,37 +132,36 @@ def engine_options(settings: ExecSettings, root: Path, run_dir: Path) -> EngineO
     )
 
 
-def drive(journal_factory: Callable[[], Any], settings: ExecSettings, root: Path) -> int:
-    """Open the run's journal, execute it, print the outcome; returns the exit code."""
+def drive(open_recorder: Callable[[], Recorder], settings: ExecSettings, root: Path) -> int:
+    """Open the run (journal and its fold), carry it out, print the outcome; the exit code."""
+    from chargen_es import engine
     from chargen_es.cli.progress_view import make_progress
-    from chargen_es.engine import runs
 
-    journal = journal_factory()
-    run_dir = journal.run_dir
+    recorder = open_recorder()
+    run_dir = recorder.journal.run_dir
     try:
         with open_gateway(settings, root) as gateway:
             progress = make_progress(sys.stderr.isatty())
-            outcome = runs.execute(journal, gateway, engine_options(settings, root, run_dir), progress)
-        view = runs.build_view(journal.events)
+            outcome = engine.carry_out(recorder, gateway, engine_options(settings, root, run_dir), progress)
     finally:
-        journal.close()
-    return report_outcome(outcome, view, root, run_dir)
+        recorder.journal.close()
+    return report_outcome(outcome, recorder, root, run_dir)
 
 
-def report_outcome(outcome: str, view: runs.RunView, root: Path, run_dir: Path) -> int:
+def report_outcome(outcome: str, recorder: Recorder, root: Path, run_dir: Path) -> int:
     from chargen_es.cli.progress_view import final_lines
-    from chargen_es.engine import runs
 
-    counts = runs.summary(view)
-    resume = f"chargen-es resume {view.run_id} --root {root}"
-    line = (f"run {view.run_id}: {outcome}; {counts['ok']} ok, {counts['failed']} failed, "
-            f"{counts['skipped']} skipped of {counts['tasks'] + counts['skipped']}")
-    click.echo(line)
-    for text in final_lines(view, root, outcome):
+    model = recorder.model
+    ok, failed = model.outcome_counts()
+    skipped = len(model.skipped)
+    resume = f"chargen-es resume {model.run_id} --root {root}"
+    click.echo(f"run {model.run_id}: {outcome}; {ok} ok, {failed} failed, {skipped} skipped of "
+               f"{len(model.tasks) + skipped}")
+    for text in final_lines(model, root, outcome):
         click.echo(text)
     click.echo(f"report: {run_dir / 'report.json'}")
     if outcome == "completed":
-        if counts["failed"]:
+        if failed:
             click.echo(f"failed items are listed in the report and in {run_dir / 'failed'}/")
             return 3
         return 0
@@ -173,19 +170,19 @@ def report_outcome(outcome: str, view: runs.RunView, root: Path, run_dir: Path) 
         return 0
     if outcome == "cancelled":
         return 1
-    reason = view.message or "see the report"
-    raise ChargenError(f"run {view.run_id} {outcome}: {reason}; continue it with `{resume}`")
+    reason = model.message or "see the report"
+    raise ChargenError(f"run {model.run_id} {outcome}: {reason}; continue it with `{resume}`")
 
 
-def plan_record(plan: Any) -> runs.PlanRecord:
+def plan_record(plan: Any) -> PlanRecord:
     """The planner's Plan, narrowed to what the engine journals."""
+    from chargen_es import engine
     from chargen_es import events as ev
-    from chargen_es.engine import runs
 
     skipped = [ev.TaskSkipped(key=s.key, reason=s.reason, entity_type=s.entity_type, slug=s.slug, scene=s.scene,
                               detail=s.detail) for s in plan.skipped]
     config = dict(plan.config)
-    return runs.PlanRecord(tasks=list(plan.tasks), skipped=skipped, chunks=plan.chunks, config=config,
+    return engine.PlanRecord(tasks=list(plan.tasks), skipped=skipped, chunks=plan.chunks, config=config,
                            estimated_cost_usd=plan.estimate.batch_usd, live_cost_usd=plan.estimate.live_usd)
 
 
@@ -197,3 +194,45 @@ def confirm_or_refuse(yes: bool, question: str) -> None:
         raise ChargenError("no terminal to confirm on: pass --yes to run without asking", )
     if not click.confirm(question, default=True):
         raise click.exceptions.Abort()
+
+
+EXEC_DEFAULTS: dict[str, Any] = {
+    "workers": 5, "poll_interval": 30.0, "upload_concurrency": 5, "no_cleanup": False, "detach": False,
+    "backoff_base": 1.0, "reuse_margin_hours": 47.0,
+}
+
+
+def start_and_drive(root: Path, plan: Any, *, mode: str, runner: str, run_id: str | None, settings: ExecSettings) -> int:
+    """Journal the plan as a new run and carry it out (the tail of ``run`` and ``demo``)."""
+    from chargen_es import engine
+
+    runs_dir = engine.runs_root(root)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    rid = run_id or engine.new_run_id(runs_dir)
+    _set_aside_unsealed(runs_dir / rid)
+    record = plan_record(plan)
+    return drive(lambda: engine.start(runs_dir / rid, rid, root, mode, runner, record), settings, root)
+
+
+def _set_aside_unsealed(run_dir: Path) -> None:
+    """A run id is free, or holds a run that died before its plan was durable.
+
+    Such a folder (no ``plan.sealed``: a crash inside the plan's group commit) is renamed
+    aside, not reused in place, so the new journal starts at seq 1 and nothing is lost.
+    """
+    from chargen_es import events as ev
+    from chargen_es.journal import Journal, read_events
+
+    journal = run_dir / "journal.jsonl"
+    if not journal.exists():
+        return
+    events = read_events(journal)
+    if any(ev.type_name(e) == "plan.sealed" for e in events):
+        raise ChargenError(f"run id {run_dir.name!r} is taken under {run_dir.parent}; pick another --run-id, "
+                           f"or `chargen-es resume {run_dir.name}`")
+    if events:
+        Journal.open(run_dir).close()  # refuses if a process still works on it
+        n = 1
+        while (aside := run_dir.with_name(f"{run_dir.name}.unsealed-{n}")).exists():
+            n += 1
+        run_dir.rename(aside)

@@ -26,15 +26,15 @@ from chargen_es.fsio import write_files
 from chargen_es.journal import JOURNAL_NAME, RunLock, read_events
 from chargen_es.run_folders import list_runs, run_dir_for, runs_root
 from projections import (
+    ENDING_TYPES,
     FILENAMES,
-    TERMINAL_TYPES,
     Projections,
-    canonical_json,
+    pretty_json,
     project,
     render,
 )
 from projections.report import failures, report_view
-from projections.state import chunk_records, outcome_counts, state_view
+from projections.state import chunk_records, state_view
 
 # ---------------------------------------------------------------------------- output
 
@@ -66,7 +66,7 @@ def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]
 
 
 def echo_json(obj: Any) -> None:
-    click.echo(canonical_json(obj).decode(), nl=False)
+    click.echo(pretty_json(obj).decode(), nl=False)
 
 
 def _duration(p: Projections) -> str:
@@ -198,7 +198,7 @@ def run_row(run_id: str, folder: Path) -> dict[str, Any]:
     except JournalError as exc:
         return {"id": run_id, "mode": "", "phase": "unreadable", "tasks": 0, "ok": 0, "failed": 0,
                 "skipped": 0, "started": "", "duration": "", "cost": "", "error": str(exc)}
-    ok, failed = outcome_counts(p)
+    ok, failed = p.outcome_counts()
     return {"id": run_id, "mode": p.run.mode if p.run else "", "phase": p.phase, "tasks": len(p.tasks),
             "ok": ok, "failed": failed, "skipped": len(p.skipped),
             "started": p.run.at if p.run else "", "duration": _duration(p), "cost": _cost(p), "error": ""}
@@ -337,7 +337,7 @@ def inspect(run_id: str | None, show_events: bool, types: tuple[str, ...], task:
     keep = event_filter(types, task)
     if follow:
         for e in journal.follow(folder / JOURNAL_NAME, interval=interval,
-                                until=lambda e: isinstance(e, TERMINAL_TYPES)):
+                                until=lambda e: isinstance(e, ENDING_TYPES)):
             if keep(e):
                 if as_json:
                     click.echo(json.dumps(event_record(e), sort_keys=True, separators=(",", ":")))

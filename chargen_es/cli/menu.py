@@ -229,24 +229,24 @@ def ask_backend(args: list[str]) -> None:
 
 def run_progress(root: Path, run_id: str) -> str:
     """One line about an unfinished run: mode, runner, items settled, why it stopped."""
-    from chargen_es.engine import runs  # lazily: `--help` loads this module
+    from chargen_es.run_folders import runs_root  # lazily: `--help` loads this module
+    from projections import project
 
     try:
-        view = runs.build_view(read_events(runs.runs_root(root) / run_id / "journal.jsonl"))
+        model = project(read_events(runs_root(root) / run_id / "journal.jsonl"))
     except JournalError as exc:
         return f"{run_id}  unreadable journal ({exc})"
-    settled = len(view.applied) + len(view.failed)
-    why = view.message or view.paused or "interrupted"
-    return f"{run_id}  {view.mode}, {view.runner}: {settled}/{len(view.tasks)} done; {why}"
+    why = model.message or "interrupted"
+    return f"{run_id}  {model.mode}, {model.runner}: {len(model.outcomes)}/{len(model.tasks)} done; {why}"
 
 
 def ask_resume(root: Path) -> list[str] | None:
-    from chargen_es.engine import runs  # lazily: `--help` loads this module
+    from chargen_es import engine  # lazily: `--help` loads this module
 
     q = _q()
-    unfinished = runs.unfinished_runs(root)
+    unfinished = engine.unfinished_runs(root)
     if not unfinished:
-        click.echo(f"no unfinished runs under {runs.runs_root(root)}")
+        click.echo(f"no unfinished runs under {engine.runs_root(root)}")
         return None
     options = [q.Choice(run_progress(root, rid), rid) for rid in unfinished] + [q.Choice("back", "")]
     run_id = ask(q.select("Resume which run? (newest first)", choices=options))

@@ -28,7 +28,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from chargen_es.engine.progress import Progress
+from chargen_es import events as ev
+from chargen_es.engine import Progress
 
 _CHUNK = re.compile(r"chunk (\d+)")
 _PLURAL_ONE = re.compile(r"\b1 (task|chunk|item|file)s\b")
@@ -301,14 +302,17 @@ def make_progress(tty: bool) -> Progress:
     return RichView() if tty else PlainView()
 
 
-def final_lines(view: Any, root: Any, outcome: str) -> list[str]:
+def final_lines(model: Any, root: Any, outcome: str) -> list[str]:
     """Where this run's files are and the command a person wants next.
 
-    ``view`` is the engine's RunView: the outputs of every applied item, grouped by folder
-    (relative to ``root`` as the user wrote it), a few names each.
+    ``model`` is the run's fold (``projections.Projections``): the outputs of every
+    applied item, grouped by folder (relative to ``root`` as the user wrote it), a few
+    names each.
     """
     folders: dict[str, list[str]] = {}
-    for applied in view.applied.values():
+    for applied in model.outcomes.values():
+        if applied.__class__ is not ev.LineApplied:
+            continue
         for out in applied.outputs:
             folder, _, name = out.path.rpartition("/")
             folders.setdefault(folder, []).append(name)
@@ -319,7 +323,7 @@ def final_lines(view: Any, root: Any, outcome: str) -> list[str]:
         lines.append(f"  {root}/{folder}/  {plural(len(names), 'file')}: {shown}")
     if lines:
         lines.insert(0, "files:")
-    rid = view.run_id
+    rid = model.run_id
     if outcome == "completed":
         lines.append(f"next: chargen-es inspect {rid} --root {root}   (or --failed, --events)")
     return lines

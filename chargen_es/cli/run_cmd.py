@@ -1,7 +1,7 @@
 """``chargen-es run``: plan, show the summary, confirm, then execute and apply.
 
 Thin on purpose: planning lives in :mod:`chargen_es.planner`, rendering in
-:mod:`chargen_es.cli.plan_view`, execution in :mod:`chargen_es.cli.batch_cmd` and the
+:mod:`chargen_es.cli.plan_view`, execution in :mod:`chargen_es.cli.execute` and the
 engine. The run id is chosen before planning because output file names carry its stamp.
 
 ``--analyze-first`` (generate mode) is two runs, each journaled and resumable on its own:
@@ -23,18 +23,17 @@ from click.core import ParameterSource
 
 from chargen_es import run_folders as runs
 from chargen_es.cli.common import root_option
-from chargen_es.cli.execute import ExecSettings, backend_options, confirm_or_refuse, execution_options
+from chargen_es.cli.execute import (
+    ExecSettings,
+    backend_options,
+    confirm_or_refuse,
+    execution_options,
+    start_and_drive,
+)
 from chargen_es.cli.plan_view import plan_document, render_plan
 from chargen_es.errors import UsageError
 from chargen_es.planner import Plan, PlanOptions, build_plan
 from chargen_es.planner.batchfile import build_batch_plan
-
-
-def execute_new_run(*args: Any, **kwargs: Any) -> int:
-    """``batch_cmd.execute_new_run``, imported on first use: it brings the engine and the SDK."""
-    from chargen_es.cli.batch_cmd import execute_new_run as execute
-
-    return execute(*args, **kwargs)
 
 
 def plural(n: int, word: str) -> str:
@@ -103,19 +102,19 @@ def run(root: Path, mode: str, scope: str, only: tuple[str, ...], batch_file: Pa
         click.echo("nothing to do: every task is already done")
         return 0
     # only now the engine (trio, the SDK): a dry run never loads it
-    from chargen_es.engine.runs import unfinished_runs
+    from chargen_es.engine import unfinished_runs
 
     unfinished = unfinished_runs(root)
     if unfinished and not run_id:
         click.echo(f"note: run {unfinished[0]} of this tree is unfinished; `chargen-es resume {unfinished[0]} "
                    f"--root {root}` continues it", err=True)
         if not yes and sys.stdin.isatty() and click.confirm(f"resume {unfinished[0]} instead?", default=True):
-            from chargen_es.cli.batch_cmd import resume
+            from chargen_es.cli.resume_cmd import resume
 
             ctx = click.get_current_context()
             return int(ctx.invoke(resume, run_id=unfinished[0], root=root, **_settings_kwargs(settings)))
     confirm_or_refuse(yes, f"submit {plural(len(plan.tasks), 'task')} in {plural(plan.chunks, 'chunk')}?")
-    return execute_new_run(root, plan, mode=mode, runner=runner, run_id=rid, settings=settings)
+    return start_and_drive(root, plan, mode=mode, runner=runner, run_id=rid, settings=settings)
 
 
 def _batch_root(batch_file: Path, root: Path) -> Path:
@@ -190,7 +189,7 @@ class _FirstAnalyses:
                        "for the generation")
             render_plan(first, click.echo, False, tasks=False)
             confirm_or_refuse(yes, f"analyse {plural(len(first.tasks), 'image')} first?")
-            code = execute_new_run(root, first, mode="analyze", runner=self.runner, run_id=first_id,
+            code = start_and_drive(root, first, mode="analyze", runner=self.runner, run_id=first_id,
                                    settings=settings)
             if code:
                 click.echo("   some analyses failed (see the report): their entities are generated without them")
@@ -205,7 +204,7 @@ class _FirstAnalyses:
             click.echo("nothing to do: every task is already done")
             return code
         confirm_or_refuse(yes, f"submit {plural(len(second.tasks), 'task')} in {plural(second.chunks, 'chunk')}?")
-        return max(code, execute_new_run(root, second, mode="generate", runner=self.runner, run_id=second_id,
+        return max(code, start_and_drive(root, second, mode="generate", runner=self.runner, run_id=second_id,
                                          settings=settings))
 
 

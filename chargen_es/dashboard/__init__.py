@@ -1,7 +1,7 @@
 """The live web dashboard (``chargen-es dashboard``): runs, items, thumbnails and controls.
 
 It sits at the cli's level: it reads journals through ``chargen_es.journal``'s follow API
-and folds them with ``projections``, finds runs with ``chargen_es.engine.runs``, and is
+and folds them with ``projections``, finds runs with ``chargen_es.engine``, and is
 imported only by ``chargen_es.cli.dashboard_cmd``. ``model`` is the pure per-run fold the
 pages show; ``workspace`` follows every journal of the tree and is the only reader of
 files; ``hub`` pushes changes to the Server-Sent Event streams; ``controls`` pauses

@@ -26,7 +26,7 @@ from typing import Any
 import projections
 from chargen_es import events as ev
 from projections.report import actual_cost
-from projections.state import chunk_records, outcome_counts
+from projections.state import chunk_records
 
 _SUBMITTED = frozenset({"SUBMITTING", "SUBMITTED", "PENDING", "JOB_STATE_PENDING"})
 _PROCESSING = frozenset({"RUNNING", "JOB_STATE_RUNNING", "SUCCEEDED", "JOB_STATE_SUCCEEDED"})
@@ -102,7 +102,7 @@ class RunModel:
     def summary(self, *, active: bool) -> dict[str, Any]:
         """One row of the runs page (and the head of the run page)."""
         p = self.p
-        ok, failed = outcome_counts(p)
+        ok, failed = p.outcome_counts()
         processing = sum(1 for k in p.tasks if self.item_state(k)[0] in ("processing", "submitted"))
         ended_at = p.ended.at if p.ended is not None else ""
         pending = len(p.tasks) - ok - failed
@@ -126,7 +126,7 @@ class RunModel:
         spent = _seconds(self.session_at, self.last_outcome_at)
         if not spent or spent <= 0:
             return ""
-        ok, failed = outcome_counts(self.p)
+        ok, failed = self.p.outcome_counts()
         pending = len(self.p.tasks) - ok - failed
         last = datetime.fromisoformat(self.last_outcome_at.replace("Z", "+00:00"))
         finish = last.timestamp() + pending * spent / self.session_settled

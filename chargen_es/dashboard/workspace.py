@@ -1,7 +1,7 @@
 """The workspace as the dashboard sees it: every run's model, kept current by following journals.
 
 ``refresh`` is the one place the dashboard reads journals. Each tick it lists the run
-folders (``engine.runs.list_runs``), stats each journal and, only when its size or mtime
+folders (``engine.list_runs``), stats each journal and, only when its size or mtime
 moved, asks that run's :class:`~chargen_es.journal.Follower` for the new events and folds
 them into the run's :class:`RunModel`. Which runs are being worked on comes from the
 kernel's lock table (``/proc/locks``) matched to each ``run.lock`` inode, read once per

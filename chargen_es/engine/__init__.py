@@ -1,0 +1,75 @@
+"""The engine: decide → act → journal, under trio. The cli imports only this surface.
+
+Names are loaded on first use (PEP 562), so a command that only lists runs does not pay
+for the runners, the gateway and the SDK they import.
+
+- runs: ``runs_root``, ``run_dir_for``, ``list_runs``, ``new_run_id``, ``run_stamp``,
+  ``unfinished_runs``, ``PlanRecord``; ``start`` (journal a plan), ``open_run`` (lock and
+  fold an existing run), ``open_for_resume``, ``carry_out`` (drive it to an end or pause);
+- ``Recorder`` (the journal with its fold), ``EngineOptions``, ``RetryPolicy``;
+- ``Progress`` and ``LineProgress`` (what the cli's progress display implements).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from chargen_es.engine.options import EngineOptions
+    from chargen_es.engine.progress import LineProgress, Progress
+    from chargen_es.engine.recorder import Recorder
+    from chargen_es.engine.retry import RetryPolicy
+    from chargen_es.engine.runs import (
+        PlanRecord,
+        carry_out,
+        list_runs,
+        new_run_id,
+        open_for_resume,
+        open_run,
+        run_dir_for,
+        run_stamp,
+        runs_root,
+        start,
+        unfinished_runs,
+    )
+
+_HOMES: dict[str, str] = {
+    "EngineOptions": "options",
+    "LineProgress": "progress",
+    "Progress": "progress",
+    "Recorder": "recorder",
+    "RetryPolicy": "retry",
+    **{name: "runs" for name in ("PlanRecord", "carry_out", "list_runs", "new_run_id", "open_for_resume",
+                                  "open_run", "run_dir_for", "run_stamp", "runs_root", "start",
+                                  "unfinished_runs")},
+}
+
+__all__ = [
+    "EngineOptions",
+    "LineProgress",
+    "PlanRecord",
+    "Progress",
+    "Recorder",
+    "RetryPolicy",
+    "carry_out",
+    "list_runs",
+    "new_run_id",
+    "open_for_resume",
+    "open_run",
+    "run_dir_for",
+    "run_stamp",
+    "runs_root",
+    "start",
+    "unfinished_runs",
+]
+assert sorted(_HOMES) == __all__, "every public name has a home module"
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'chargen_es.engine' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"chargen_es.engine.{home}"), name)
+    globals()[name] = value
+    return value

@@ -13,14 +13,15 @@ that instant to the server's RetryInfo delay (or a backoff); a new rate-limit ev
 halves the concurrency and sets the gap from the rate the quota was seen to accept, so
 calls start evenly just under that rate instead of bursting into the next refusal;
 successes raise the concurrency again (AIMD) and shrink the gap slowly to probe for room.
-A per-day quota (``QuotaFailure`` naming a per-day limit) stops the run cleanly
-and resumably instead of retrying into it.
+A per-day quota (``QuotaFailure`` naming a per-day limit) or a billing refusal stops the
+run cleanly and resumably instead of retrying into it (:mod:`chargen_es.engine.pauses`).
+Concurrency is a ``trio.CapacityLimiter`` whose ``total_tokens`` is assigned the
+throttle's limit after every call; starts are paced under one lock by the throttle's gap.
 """
 
 from __future__ import annotations
 
 import math
-import random
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,18 +31,19 @@ import trio
 
 from chargen_es import events as ev
 from chargen_es.engine import preflight
-from chargen_es.engine.apply import ApplyContext, apply_outcome, fail
-from chargen_es.engine.batch import EngineOptions, pause_message
 from chargen_es.engine.crashpoints import crash_point
+from chargen_es.engine.options import EngineOptions
+from chargen_es.engine.outputs import OutputContext, write_answer, write_failure
+from chargen_es.engine.pauses import pause_message
+from chargen_es.engine.preflight import models_ready
 from chargen_es.engine.progress import Progress
 from chargen_es.engine.recorder import Recorder
-from chargen_es.engine.results import RESPONSE_DECODER, from_response
+from chargen_es.engine.results import RESPONSE_DECODER, answer_from_response
 from chargen_es.engine.staging import needed_inputs, request_line
-from chargen_es.engine.view import RunView
+from chargen_es.engine.uploads import Uploads
 from chargen_es.errors import BillingError, DailyQuotaExhausted, GeminiError, RateLimited, TransientError
-from chargen_es.gateway import Gateway
-
-MAX_TRIES = 5
+from chargen_es.gateway import Gateway, RemoteModel
+from projections import Projections, Upload
 
 
 @dataclass
@@ -95,11 +97,20 @@ class Throttle:
         self.limit = float(self.ceiling)
         self.pad = self.margin
 
+    @property
+    def concurrency(self) -> int:
+        """Calls allowed in flight now (what the runner's ``CapacityLimiter`` is set to)."""
+        return max(1, math.floor(self.limit))
+
+    def start_delay(self, now: float) -> float:
+        """Seconds until the pace lets the next call start (``not_before`` and ``gap``)."""
+        return max(self.not_before - now, self.last_start + self.gap - now, 0.0)
+
     def may_start(self, now: float) -> float:
         """Seconds to wait before another call may start (0 = go, -1 = wait for a call to end)."""
-        if self.in_flight >= max(1, math.floor(self.limit)):
+        if self.in_flight >= self.concurrency:
             return -1.0  # wait for a call to finish
-        return max(self.not_before - now, self.last_start + self.gap - now, 0.0)
+        return self.start_delay(now)
 
     def started(self, now: float) -> None:
         self.in_flight += 1
@@ -164,35 +175,39 @@ class Throttle:
 
 
 class LiveRunner:
-    def __init__(self, recorder: Recorder, gateway: Gateway, options: EngineOptions, progress: Progress) -> None:
+    def __init__(self, recorder: Recorder, gateway: Gateway, options: EngineOptions, progress: Progress,
+                 workspace: dict[str, tuple[str, Upload]] | None = None) -> None:
         self.rec = recorder
         self.gw = gateway
         self.opt = options
         self.progress = progress
+        self.uploads = Uploads(recorder, gateway, options, progress, workspace)
         self.throttle = Throttle(ceiling=max(1, options.workers))
-        self.changed = trio.Condition()
+        # concurrency: the throttle's limit, assigned to the limiter as it changes (AIMD)
+        self.slots = trio.CapacityLimiter(self.throttle.concurrency)
+        self.pace = trio.Lock()  # one call start at a time, spaced by the throttle's gap
         self.stop_reason = ""
         self.stop_kind = ""  # the run.paused reason: daily_quota | billing
-        self.ctx = ApplyContext(root=options.root, run_dir=options.run_dir, run_id=recorder.view.run_id,
-                                generated_at=options.generated_at, runner="live")
+        self.ctx = OutputContext(root=options.root, run_dir=options.run_dir, run_id=recorder.model.run_id,
+                                 generated_at=options.generated_at, runner="live")
 
     @property
-    def view(self) -> RunView:
-        return self.rec.view
+    def model(self) -> Projections:
+        return self.rec.model
 
     async def run(self) -> str:
-        from chargen_es.engine.batch import BatchRunner  # staging is shared with the batch runner
-
-        keys = [k for c in sorted(self.view.chunks) for k in self.view.pending_keys(c)]
-        stager = BatchRunner(self.rec, self.gw, self.opt, self.progress)
-        if keys and not await stager.models_ready({self.view.tasks[k].model for k in keys}, preflight.LIVE_METHOD):
+        model = self.model
+        chunks = sorted(model.chunk_keys)
+        keys = [k for c in chunks for k in model.pending_keys(c)]
+        if keys and not await models_ready(self.rec, self.get_model, {model.tasks[k].model for k in keys},
+                                           preflight.LIVE_METHOD):
             return "failed"
-        if needed_inputs(self.view, sorted(self.view.chunks)):
+        if needed_inputs(model, chunks):
             self.progress.phase("staging", "uploading references")
-            await stager.stage_inputs(sorted(self.view.chunks))
+            await self.uploads.stage(chunks)
         self.progress.phase("calling", f"{len(keys)} items, up to {self.throttle.ceiling} at once")
-        self.progress.start("items", len(self.view.tasks), "items")
-        self.progress.advance("items", len(self.view.applied) + len(self.view.failed))
+        self.progress.start("items", len(model.tasks), "items")
+        self.progress.advance("items", len(model.outcomes))
         queue = list(reversed(keys))
         async with trio.open_nursery() as nursery:
             for _ in range(self.throttle.ceiling):
@@ -200,67 +215,66 @@ class LiveRunner:
         if self.stop_reason:
             self.rec.record(ev.RunPaused(reason=self.stop_kind, message=self.stop_reason))
             return "paused"
-        view = self.view
-        self.rec.record(ev.RunCompleted(ok=len(view.applied), failed=len(view.failed), skipped=view.skipped))
-        self.progress.phase("completed", f"{len(view.applied)} ok, {len(view.failed)} failed")
+        ok, failed = model.outcome_counts()
+        self.rec.record(ev.RunCompleted(ok=ok, failed=failed, skipped=len(model.skipped)))
+        self.progress.phase("completed", f"{ok} ok, {failed} failed")
         return "completed"
 
-    async def _acquire_slot(self) -> float:
-        """Wait until the throttle lets a call start; returns the start instant."""
-        while True:
-            now = trio.current_time()
-            wait = self.throttle.may_start(now)
-            if wait == 0.0:
-                self.throttle.started(now)
-                return now
-            async with self.changed:
-                if wait < 0:
-                    await self.changed.wait()
-                else:
-                    with trio.move_on_after(wait):
-                        await self.changed.wait()
+    async def get_model(self, model: str) -> RemoteModel:
+        return await self.opt.retry.call(trio.to_thread.run_sync, self.gw.get_model, model)
 
-    async def _release_slot(self) -> None:
+    async def wait_start(self) -> float:
+        """Wait (holding a slot) until the pace lets this call start; returns the start instant."""
+        async with self.pace:
+            while (delay := self.throttle.start_delay(trio.current_time())) > 0:
+                await trio.sleep(delay)
+            now = trio.current_time()
+            self.throttle.started(now)
+            return now
+
+    def _call_ended(self) -> None:
         self.throttle.finished()
-        async with self.changed:
-            self.changed.notify_all()
+        self.slots.total_tokens = self.throttle.concurrency
 
     async def worker(self, queue: list[str]) -> None:
         while queue and not self.stop_reason:
             key = queue.pop()
-            if self.view.settled(key):
+            if self.model.settled(key):
                 continue
             await self.do_item(key)
 
     async def do_item(self, key: str) -> None:
-        task = self.view.tasks[key]
-        request = request_line(task, self.view.uploads)
-        attempt = self.view.call_attempts.get(key, 0)
+        task = self.model.tasks[key]
+        request = request_line(task, self.model.uploads)
+        attempt = self.model.call_attempts.get(key, 0)
         tries = 0
         while True:
-            started_at = await self._acquire_slot()
-            attempt += 1
-            tries += 1
             wait: float | None = None
-            # shielded: a call in flight finishes and is applied even when Ctrl-C arrives
-            # (waits between tries happen outside, so Ctrl-C never waits on a backoff)
-            with trio.CancelScope(shield=True):
-                self.rec.record(ev.CallStarted(key=key, attempt=attempt))
-                try:
-                    crash_point("before", "call")
-                    raw = await trio.to_thread.run_sync(self._call, task.model, request)
-                    crash_point("after", "call")
-                except GeminiError as exc:
-                    await self._release_slot()
-                    if isinstance(exc, RateLimited):
-                        tries -= 1  # a rate limit is not the item's fault: no try spent
-                    wait = self._on_error(key, task, attempt, tries, exc, started_at)
-                    if wait is None:
-                        return
-                else:
-                    await self._release_slot()
-                    self.throttle.on_success(trio.current_time())
-                    self.rec.record(await trio.to_thread.run_sync(self._apply, task, raw))
+            async with self.slots:
+                started_at = await self.wait_start()
+                attempt += 1
+                tries += 1
+                # shielded: a call in flight finishes and is written even when Ctrl-C arrives
+                # (waits between tries happen outside, so Ctrl-C never waits on a backoff)
+                with trio.CancelScope(shield=True):
+                    self.rec.record(ev.CallStarted(key=key, attempt=attempt))
+                    try:
+                        crash_point("before", "call")
+                        raw = await trio.to_thread.run_sync(self._call, task.model, request)
+                        crash_point("after", "call")
+                    except GeminiError as exc:
+                        self._call_ended()
+                        if isinstance(exc, RateLimited):
+                            tries -= 1  # a rate limit is not the item's fault: no try spent
+                        wait = self._on_error(key, task, attempt, tries, exc, started_at)
+                        self.slots.total_tokens = self.throttle.concurrency
+                        if wait is None:
+                            return
+                    else:
+                        self._call_ended()
+                        self.throttle.on_success(trio.current_time())
+                        self.slots.total_tokens = self.throttle.concurrency
+                        self.rec.record(await trio.to_thread.run_sync(self._write, task, raw))
             if wait is not None:
                 await trio.sleep(wait)
                 continue
@@ -268,12 +282,12 @@ class LiveRunner:
             self._status()
             return
 
-    def _apply(self, task: ev.Task, raw: bytes) -> ev.Event:
-        """Apply a paid-for answer; anything that goes wrong fails the item, keeping the answer."""
+    def _write(self, task: ev.Task, raw: bytes) -> ev.Event:
+        """Write a paid-for answer; anything that goes wrong fails the item, keeping the answer."""
         try:
-            return apply_outcome(self.ctx, task, from_response(RESPONSE_DECODER.decode(raw)), raw)
+            return write_answer(self.ctx, task, answer_from_response(RESPONSE_DECODER.decode(raw)), raw)
         except Exception as exc:  # noqa: BLE001 - a response we paid for is never dropped silently
-            return fail(self.ctx, task, "apply", "apply_error", f"{type(exc).__name__}: {exc}", True, raw)
+            return write_failure(self.ctx, task, "apply", "apply_error", f"{type(exc).__name__}: {exc}", True, raw)
 
     def _call(self, model: str, request: dict[str, Any]) -> bytes:
         return msgspec.json.encode(self.gw.generate(model=model, request=request))
@@ -289,7 +303,8 @@ class LiveRunner:
                                           message=str(exc), retry_after=exc.retry_after))
             return None
         if isinstance(exc, RateLimited):
-            delay = exc.retry_after if exc.retry_after is not None else self.opt.retry.delay(min(tries, 5))
+            delay = exc.retry_after if exc.retry_after is not None else self.opt.retry.backoff(
+                min(max(tries, 1), self.opt.retry.attempts))
             self.throttle.on_rate_limited(now, delay, started_at)
             self.rec.record(ev.CallFailed(key=key, attempt=attempt, kind="rate_limit", status=exc.status,
                                           message=str(exc), retry_after=exc.retry_after))
@@ -298,15 +313,15 @@ class LiveRunner:
         if isinstance(exc, TransientError):
             self.rec.record(ev.CallFailed(key=key, attempt=attempt, kind="transient", status=exc.status,
                                           message=str(exc), retry_after=exc.retry_after))
-            if tries >= MAX_TRIES:
-                self.rec.record(fail(self.ctx, task, "call", f"http_{exc.status}" if exc.status else "transport",
+            if tries >= self.opt.retry.attempts:
+                self.rec.record(write_failure(self.ctx, task, "call", f"http_{exc.status}" if exc.status else "transport",
                                      f"gave up after {tries} tries: {exc}", True))
                 self.progress.advance("items")
                 return None
-            return self.opt.retry.delay(tries, exc.retry_after) * random.uniform(0.8, 1.0)
+            return self.opt.retry.backoff(tries, exc.retry_after)
         self.rec.record(ev.CallFailed(key=key, attempt=attempt, kind="permanent", status=exc.status,
                                       message=str(exc)))
-        self.rec.record(fail(self.ctx, task, "call", f"http_{exc.status}", str(exc), False))
+        self.rec.record(write_failure(self.ctx, task, "call", f"http_{exc.status}", str(exc), False))
         self.progress.advance("items")
         return None
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 
 from chargen_es import catalogue
+from chargen_es import events as ev
+from chargen_es.engine.recorder import Recorder
 from chargen_es.errors import NotFound, PermanentError
 from chargen_es.gateway import RemoteModel
 
@@ -53,3 +55,11 @@ async def check(models: Iterable[str], method: str, get_model: GetModel) -> list
             also = " (try --runner live)" if method == BATCH_METHOD and remote.supports(LIVE_METHOD) else ""
             problems.append(f"model {model} does not support {method}{also}; it offers {offers}; {_hint(model)}")
     return problems
+
+
+async def models_ready(recorder: Recorder, get_model: GetModel, models: Iterable[str], method: str) -> bool:
+    """The check, for a runner: a failure is journaled as ``run.failed`` (both runners)."""
+    problems = await check(models, method, get_model)
+    if problems:
+        recorder.record(ev.RunFailed(code=FAILED_CODE, message="; ".join(problems)))
+    return not problems

@@ -1,9 +1,11 @@
-"""Result lines and live responses, parsed into one outcome type both runners apply.
+"""Result lines and live responses, parsed into one :class:`Answer` both runners write.
 
 A batch output line is ``{"key": ..., "response": GenerateContentResponse}`` or
 ``{"key": ..., "error": Status}``; a live call returns the same response JSON. msgspec
 decodes only the fields we use (image bytes arrive base64-decoded by the decoder itself),
-so a 1.5 MB image line costs one pass. Nothing from the server names a path.
+so a 1.5 MB image line costs one pass. Nothing from the server names a path. The wire
+structs use Python names with ``rename="camel"``; proto JSON also accepts snake case, so
+the two fields seen both ways carry a second, explicitly named spelling.
 
 Thought parts: Gemini 3 image models send one or two interim draft images (parts with
 ``"thought": true``) before the final one, and thinking text models may send thought
@@ -17,27 +19,25 @@ drafts but no final image is the failure ``NO_IMAGE``, never a success.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any
 
 import msgspec
 
 
-class _Struct(msgspec.Struct, forbid_unknown_fields=False):
-    pass
+class _Struct(msgspec.Struct, forbid_unknown_fields=False, rename="camel"):
+    """Wire structs: Python names, Google's camelCase JSON names."""
 
 
 class InlineData(_Struct):
-    mimeType: str = ""  # noqa: N815 - wire names
     mime_type: str = ""
+    mime_type_snake: str = msgspec.field(default="", name="mime_type")  # proto JSON accepts both spellings
     data: bytes = b""
 
 
 class Part(_Struct):
     text: str | None = None
-    inlineData: InlineData | None = None  # noqa: N815
     inline_data: InlineData | None = None
+    inline_data_snake: InlineData | None = msgspec.field(default=None, name="inline_data")
     thought: bool = False
 
 
@@ -47,25 +47,25 @@ class Content(_Struct):
 
 class Candidate(_Struct):
     content: Content | None = None
-    finishReason: str = ""  # noqa: N815
+    finish_reason: str = ""
 
 
 class PromptFeedback(_Struct):
-    blockReason: str = ""  # noqa: N815
-    blockReasonMessage: str = ""  # noqa: N815
+    block_reason: str = ""
+    block_reason_message: str = ""
 
 
 class UsageMetadata(_Struct):
-    promptTokenCount: int = 0  # noqa: N815
-    candidatesTokenCount: int = 0  # noqa: N815
-    thoughtsTokenCount: int = 0  # noqa: N815 - billed as output by the thinking models
-    totalTokenCount: int = 0  # noqa: N815
+    prompt_token_count: int = 0
+    candidates_token_count: int = 0
+    thoughts_token_count: int = 0  # billed as output by the thinking models
+    total_token_count: int = 0
 
 
 class Response(_Struct):
     candidates: list[Candidate] = []
-    promptFeedback: PromptFeedback | None = None  # noqa: N815
-    usageMetadata: UsageMetadata | None = None  # noqa: N815
+    prompt_feedback: PromptFeedback | None = None
+    usage_metadata: UsageMetadata | None = None
 
 
 class Status(_Struct):
@@ -97,8 +97,8 @@ class Image:
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """What one item produced: images and text, or the reason it produced nothing usable."""
+class Answer:
+    """What the model answered for one item: images and text, or why nothing is usable."""
 
     images: tuple[Image, ...] = ()
     text: str = ""
@@ -112,57 +112,48 @@ class Outcome:
         return not self.error_code
 
 
-def from_response(response: Response) -> Outcome:
+def answer_from_response(response: Response) -> Answer:
     """Classify a response: images/text, or a safety block, a bad finish, no content."""
-    usage = response.usageMetadata or UsageMetadata()
-    tokens = (usage.promptTokenCount, usage.candidatesTokenCount + usage.thoughtsTokenCount, usage.totalTokenCount)
+    usage = response.usage_metadata or UsageMetadata()
+    tokens = (usage.prompt_token_count, usage.candidates_token_count + usage.thoughts_token_count, usage.total_token_count)
     if not response.candidates:
-        feedback = response.promptFeedback or PromptFeedback()
-        reason = feedback.blockReason or "NO_CANDIDATES"
-        return Outcome(usage=tokens, error_code=reason,
-                       error_message=f"no candidates: blocked ({reason}) {feedback.blockReasonMessage}".strip())
+        feedback = response.prompt_feedback or PromptFeedback()
+        reason = feedback.block_reason or "NO_CANDIDATES"
+        return Answer(usage=tokens, error_code=reason,
+                       error_message=f"no candidates: blocked ({reason}) {feedback.block_reason_message}".strip())
     candidate = response.candidates[0]
     images: list[Image] = []
     texts: list[str] = []
     drafts = 0
     for part in (candidate.content.parts if candidate.content else []):
-        data = part.inlineData or part.inline_data
+        data = part.inline_data or part.inline_data_snake
         if part.thought:  # a draft image or thinking text: never output
             drafts += data is not None and bool(data.data)
             continue
         if data is not None and data.data:
-            images.append(Image(data.mimeType or data.mime_type or "application/octet-stream", data.data))
+            images.append(Image(data.mime_type or data.mime_type_snake or "application/octet-stream", data.data))
         elif part.text:
             texts.append(part.text)
     text = "".join(texts)
-    if candidate.finishReason not in ("", "STOP"):
-        return Outcome(usage=tokens, text=text, error_code=candidate.finishReason,
-                       error_message=f"finishReason {candidate.finishReason}, no usable output",
-                       retryable=candidate.finishReason in RETRYABLE_FINISH)
+    if candidate.finish_reason not in ("", "STOP"):
+        return Answer(usage=tokens, text=text, error_code=candidate.finish_reason,
+                       error_message=f"finish_reason {candidate.finish_reason}, no usable output",
+                       retryable=candidate.finish_reason in RETRYABLE_FINISH)
     if drafts and not images:
-        return Outcome(usage=tokens, text=text, error_code="NO_IMAGE", retryable=True,
-                       error_message=f"only {drafts} draft (thought) image(s), no final image")
-    return Outcome(images=tuple(images), text=text, usage=tokens)
+        return Answer(usage=tokens, text=text, error_code="NO_IMAGE", retryable=True,
+                      error_message=f"only {drafts} draft (thought) image(s), no final image")
+    return Answer(images=tuple(images), text=text, usage=tokens)
 
 
-def from_line(line: ResultLine) -> Outcome:
+def answer_from_line(line: ResultLine) -> Answer:
     if line.error is not None:
-        return Outcome(error_code=f"rpc_{line.error.code}", error_message=line.error.message or "error",
+        return Answer(error_code=f"rpc_{line.error.code}", error_message=line.error.message or "error",
                        retryable=line.error.code in _RETRYABLE_RPC)
     if line.response is None:
-        return Outcome(error_code="empty_line", error_message="result line has neither response nor error")
-    return from_response(line.response)
+        return Answer(error_code="empty_line", error_message="result line has neither response nor error")
+    return answer_from_response(line.response)
 
 
 def decode_line(raw: bytes) -> ResultLine:
     """Decode one output line; raises ``msgspec.DecodeError`` on garbage."""
     return LINE_DECODER.decode(raw)
-
-
-def parse_analysis(text: str) -> dict[str, Any] | None:
-    """The analysis object, or None when the model's text is not a JSON object."""
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None

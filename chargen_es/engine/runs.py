@@ -1,10 +1,13 @@
 """Run folders and the life of a run: start from a plan, resume from a journal, cancel.
 
 ``start`` journals the plan (``run.started``, every ``task.planned`` / ``task.skipped``,
-``plan.sealed``) in one group commit, so a run either has its whole plan or none of it;
-``execute`` then hands the journal to the batch or live runner. ``resume`` is the same
-``execute`` on an existing journal after a ``run.resumed``. Projections are written at the
-end of every invocation, interrupted or not, and are always rebuilt from the journal.
+``plan.sealed``) in one group commit, so a run either has its whole plan or none of it,
+and returns a :class:`Recorder` (the journal and its fold). ``open_for_resume`` folds an
+existing journal once, under its lock, and appends ``run.resumed``. ``carry_out`` sweeps
+the temp files killed writers left under ``--root`` (``fsio.sweep_temp_files``), then hands
+the recorder to the batch or live runner. Projections are written at the end of every
+invocation, interrupted or not, rendered from the model the recorder folded while
+appending: the journal is read once per invocation and never re-folded at exit.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import contextlib
 import hashlib
 import os
 import signal
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,12 +26,12 @@ import trio
 import projections
 from chargen_es import __version__
 from chargen_es import events as ev
-from chargen_es.engine.batch import BatchRunner, EngineOptions, pause_message
+from chargen_es.engine.batch import BatchRunner
 from chargen_es.engine.crashpoints import crash_point
+from chargen_es.engine.options import EngineOptions
+from chargen_es.engine.pauses import pause_message
 from chargen_es.engine.progress import Progress
 from chargen_es.engine.recorder import Recorder
-from chargen_es.engine.view import RunView, UploadRecord
-from chargen_es.engine.view import build as build_view
 from chargen_es.errors import (
     BillingError,
     ChargenError,
@@ -38,7 +40,7 @@ from chargen_es.errors import (
     JournalError,
     RunNotFound,
 )
-from chargen_es.fsio import sweep_temp_files, write_files
+from chargen_es.fsio import sweep_temp_files
 from chargen_es.gateway import Gateway
 from chargen_es.journal import JOURNAL_NAME, Journal, read_events
 from chargen_es.run_folders import list_runs as list_runs
@@ -49,19 +51,19 @@ from chargen_es.run_folders import runs_root as runs_root
 
 
 def unfinished_runs(root: Path) -> list[str]:
-    """Runs whose journal has no terminal event (completed or cancelled), newest first."""
+    """Sealed runs that are not closed (completed or cancelled), newest first."""
     out = []
     for run_id in reversed(list_runs(root)):
         try:
-            view = build_view(read_events(runs_root(root) / run_id / JOURNAL_NAME))
+            model = projections.project(read_events(runs_root(root) / run_id / JOURNAL_NAME))
         except JournalError:
             continue
-        if view.terminal not in ("completed", "cancelled") and view.sealed:
+        if not model.closed and model.sealed:
             out.append(run_id)
     return out
 
 
-def workspace_uploads(root: Path, exclude: str = "") -> dict[str, tuple[str, UploadRecord]]:
+def workspace_uploads(root: Path, exclude: str = "") -> dict[str, tuple[str, projections.Upload]]:
     """Live uploads of every other run of this tree, for reuse (sha256 → (run, record))."""
     journals = []
     for run_id in list_runs(root):
@@ -73,7 +75,8 @@ def workspace_uploads(root: Path, exclude: str = "") -> dict[str, tuple[str, Upl
             continue
     cache = projections.workspace_files_cache(journals)
     return {
-        sha: (r["from_run"], UploadRecord(sha, r["name"], r["uri"], r["expires"], r["mime"], r["size"], r["path"]))
+        sha: (r["from_run"], projections.Upload(sha, r["name"], r["uri"], r["expires"], r["mime"], r["size"],
+                                                r["path"]))
         for sha, r in cache.items()
     }
 
@@ -90,7 +93,7 @@ class PlanRecord:
     live_cost_usd: float
 
 
-def start(run_dir: Path, run_id: str, root: Path, mode: str, runner: str, plan: PlanRecord) -> Journal:
+def start(run_dir: Path, run_id: str, root: Path, mode: str, runner: str, plan: PlanRecord) -> Recorder:
     """Create the run and journal its whole plan in one group commit."""
     journal = Journal.open(run_dir, create=True)
     crash_point("before", "append:run.started")
@@ -105,47 +108,43 @@ def start(run_dir: Path, run_id: str, root: Path, mode: str, runner: str, plan: 
                       estimated_cost_usd=plan.estimated_cost_usd, live_cost_usd=plan.live_cost_usd),
     ])
     crash_point("after", "append:run.started")
-    return journal
+    return Recorder(journal)
 
 
-def open_for_resume(run_dir: Path) -> Journal:
-    journal = Journal.open(run_dir)
-    view = build_view(journal.events)
-    if view.terminal in ("completed", "cancelled"):
-        journal.close()
-        raise RunNotFound(f"run {run_dir.name} is already {view.terminal}; nothing to resume")
-    journal.append(ev.RunResumed(pid=os.getpid(), tool_version=__version__, from_seq=journal.last_seq))
-    return journal
+def open_run(run_dir: Path) -> Recorder:
+    """Take the run's lock and fold its journal once (nothing appended)."""
+    return Recorder(Journal.open(run_dir))
 
 
-def write_projections(journal: Journal) -> None:
-    write_files(journal.run_dir, projections.render(projections.project(journal.events)))
+def open_for_resume(recorder: Recorder) -> Recorder:
+    """Append ``run.resumed`` to an open run that is sealed and not closed."""
+    model = recorder.model
+    if model.closed:
+        raise RunNotFound(f"run {recorder.journal.run_dir.name} is already {model.phase}; nothing to resume")
+    recorder.record(ev.RunResumed(pid=os.getpid(), tool_version=__version__, from_seq=recorder.journal.last_seq))
+    return recorder
 
 
-RunnerFactory = Callable[[Recorder], Any]
-
-
-def execute(journal: Journal, gateway: Gateway, options: EngineOptions, progress: Progress) -> str:
+def carry_out(recorder: Recorder, gateway: Gateway, options: EngineOptions, progress: Progress) -> str:
     """Drive the run to an end or a pause; returns completed | failed | cancelled | detached.
 
     SIGINT / SIGTERM cancel the work at the next checkpoint (calls in flight finish, so
     every effect lands with its outcome), the run is journaled as paused, and
     ``Interrupted`` tells the user which ``resume`` command continues it.
     """
-    recorder = Recorder(journal)
-    runner_kind = recorder.view.runner
+    model = recorder.model
     # what writers killed in an earlier invocation left behind (images, imagery.yaml,
     # downloads): removed before this one writes again; the emulator's folder is its own
     sweep_temp_files(options.root, skip=[options.root / ".chargen" / "emulator"])
 
     async def main() -> str:
-        if runner_kind == "live":
+        workspace = workspace_uploads(options.root, exclude=model.run_id)
+        if model.runner == "live":
             from chargen_es.engine.live import LiveRunner
 
-            runner: Any = LiveRunner(recorder, gateway, options, progress)
+            runner: Any = LiveRunner(recorder, gateway, options, progress, workspace)
         else:
-            runner = BatchRunner(recorder, gateway, options, progress,
-                                 workspace_uploads(options.root, exclude=recorder.view.run_id))
+            runner = BatchRunner(recorder, gateway, options, progress, workspace)
         outcome = "interrupted"
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async with trio.open_nursery() as nursery:
@@ -184,13 +183,13 @@ def execute(journal: Journal, gateway: Gateway, options: EngineOptions, progress
         if outcome == "interrupted":
             recorder.record(ev.RunPaused(reason="interrupted", message="stopped by a signal"))
             raise Interrupted(
-                f"interrupted; the run is safe: continue it with `chargen-es resume {recorder.view.run_id} "
+                f"interrupted; the run is safe: continue it with `chargen-es resume {model.run_id} "
                 f"--root {options.root}`"
             )
         return outcome
     finally:
         progress.close()
-        write_projections(journal)
+        recorder.write_projections()
 
 
 def _pause_for(recorder: Recorder, exc: BillingError | DailyQuotaExhausted) -> str:
@@ -216,8 +215,3 @@ def _first_leaf(group: BaseExceptionGroup) -> BaseException:
     while isinstance(first, BaseExceptionGroup):
         first = first.exceptions[0]
     return first
-
-
-def summary(view: RunView) -> dict[str, int]:
-    return {"ok": len(view.applied), "failed": len(view.failed), "skipped": view.skipped,
-            "tasks": len(view.tasks)}

@@ -23,8 +23,8 @@ from typing import Any
 import msgspec
 
 from chargen_es import events as ev
-from chargen_es.engine.view import RunView, UploadRecord
 from chargen_es.fsio import atomic_stream
+from projections import Projections, Upload
 
 DISPLAY_PREFIX = "chargen-es:"
 _ENCODER = msgspec.json.Encoder()
@@ -58,12 +58,12 @@ def seconds_left(expires: str, now_iso: str) -> float:
     return (end - now).total_seconds()
 
 
-def needed_inputs(view: RunView, chunks: Iterable[int]) -> list[Needed]:
+def needed_inputs(model: Projections, chunks: Iterable[int]) -> list[Needed]:
     """Unique input files of the pending tasks of ``chunks``, in plan order."""
     seen: dict[str, Needed] = {}
     for chunk in chunks:
-        for key in view.pending_keys(chunk):
-            task = view.tasks[key]
+        for key in model.pending_keys(chunk):
+            task = model.tasks[key]
             refs = list(task.references)
             purposes = ["reference"] * len(refs)
             if task.input_image is not None:
@@ -76,11 +76,11 @@ def needed_inputs(view: RunView, chunks: Iterable[int]) -> list[Needed]:
     return list(seen.values())
 
 
-def usable(record: UploadRecord | None, now_iso: str, margin_s: float) -> bool:
+def usable(record: Upload | None, now_iso: str, margin_s: float) -> bool:
     return record is not None and seconds_left(record.expires, now_iso) > margin_s
 
 
-def request_line(task: ev.Task, uris: dict[str, UploadRecord]) -> dict[str, Any]:
+def request_line(task: ev.Task, uris: dict[str, Upload]) -> dict[str, Any]:
     """The batch line (and live request) for a task: REST JSON, camelCase, fileData refs."""
     parts: list[dict[str, Any]] = []
     inputs = list(task.references)
@@ -96,7 +96,7 @@ def request_line(task: ev.Task, uris: dict[str, UploadRecord]) -> dict[str, Any]
     return request
 
 
-def write_requests(path: Path, tasks: Iterable[ev.Task], uris: dict[str, UploadRecord]) -> tuple[str, int, int]:
+def write_requests(path: Path, tasks: Iterable[ev.Task], uris: dict[str, Upload]) -> tuple[str, int, int]:
     """Stream the chunk's JSONL to a temp file, fsync, rename. Returns (sha256, lines, bytes)."""
     digest = hashlib.sha256()
     lines = 0

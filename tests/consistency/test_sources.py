@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from chargen_es import analysis as contract
 from chargen_es import events as ev
 from chargen_es.cli import cli
-from chargen_es.engine.apply import ApplyContext, Group
-from chargen_es.engine.results import Outcome
+from chargen_es.engine.outputs import OutputContext, OutputGroup
+from chargen_es.engine.results import Answer
 from chargen_es.errors import ValidationFailed
 from tests.consistency.helpers import analysis, keys_by_scene, plan, put_analysis
 from tests.planner.helpers import entity, png, write
@@ -174,8 +174,8 @@ def test_an_answer_that_does_not_fit_is_item_failed_and_nothing_is_written(tmp_p
     task = analyze_task(tmp_path)
     run_dir = tmp_path / ".chargen" / "batch" / "r"
     run_dir.mkdir(parents=True)
-    group = Group(ApplyContext(root=tmp_path, run_dir=run_dir, run_id="r", generated_at="T"))
-    group.add(task, Outcome(text=text), raw=text.encode())
+    group = OutputGroup(OutputContext(root=tmp_path, run_dir=run_dir, run_id="r", generated_at="T"))
+    group.write(task, Answer(text=text), raw=text.encode())
     (event,) = group.commit()
     assert isinstance(event, ev.ItemFailed) and event.code == "bad_analysis" and event.stage == "apply"
     assert event.message.startswith(reason)
@@ -189,8 +189,8 @@ def test_a_valid_answer_is_written_and_recorded_with_the_image_hash(tmp_path: Pa
     task = analyze_task(tmp_path)
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    group = Group(ApplyContext(root=tmp_path, run_dir=run_dir, run_id="r", generated_at="T"))
-    group.add(task, Outcome(text=json.dumps(analysis("ok"))))
+    group = OutputGroup(OutputContext(root=tmp_path, run_dir=run_dir, run_id="r", generated_at="T"))
+    group.write(task, Answer(text=json.dumps(analysis("ok"))))
     (event,) = group.commit()
     assert isinstance(event, ev.LineApplied)
     written = json.loads((tmp_path / ADA / "ref.png.analysis.json").read_text())

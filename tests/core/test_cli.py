@@ -16,7 +16,7 @@ import pytest
 from chargen_es import events as ev
 from chargen_es.cli import cli
 from chargen_es.cli.common import run_cli
-from chargen_es.engine.runs import runs_root as runs_dir
+from chargen_es.engine import runs_root as runs_dir
 from chargen_es.journal import Journal
 
 SAMPLE = Path(__file__).parent / "data" / "sample_run"

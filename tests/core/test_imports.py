@@ -141,6 +141,63 @@ def test_the_engine_knows_no_planner_emulator_or_cli() -> None:
     assert not {m: n for m, n in bad.items() if n}
 
 
+def test_the_cli_imports_only_the_engines_public_surface() -> None:
+    bad = {m: sorted(n for n in names if _is(n, "chargen_es.engine") and n.count(".") > 1
+                     and n.rsplit(".", 1)[0] != "chargen_es.engine")
+           for m, names in MODULES.items() if _is(m, "chargen_es.cli")}
+    assert not {m: n for m, n in bad.items() if n}, "the cli imports chargen_es.engine, never its submodules"
+
+
+def test_the_engines_public_surface_resolves() -> None:
+    import chargen_es.engine as engine
+
+    for name in engine.__all__:
+        assert getattr(engine, name) is not None, name
+
+
+# Inside the engine, imports go down this table: a module may import the engine modules
+# listed for it (and what they import), never one above it.
+ENGINE = {
+    "chargen_es.engine": ("*",),  # the public surface, loaded lazily
+    "chargen_es.engine.crashpoints": (),
+    "chargen_es.engine.progress": (),
+    "chargen_es.engine.retry": (),
+    "chargen_es.engine.options": ("retry",),
+    "chargen_es.engine.decide": (),
+    "chargen_es.engine.pauses": (),
+    "chargen_es.engine.durable": ("crashpoints",),
+    "chargen_es.engine.results": (),
+    "chargen_es.engine.recorder": ("crashpoints",),
+    "chargen_es.engine.preflight": ("recorder",),
+    "chargen_es.engine.staging": (),
+    "chargen_es.engine.outputs": ("crashpoints", "durable", "results"),
+    "chargen_es.engine.uploads": ("crashpoints", "options", "progress", "recorder", "retry", "staging"),
+    "chargen_es.engine.jobs": ("crashpoints", "options", "progress", "recorder", "retry", "staging", "uploads"),
+    "chargen_es.engine.collect": ("crashpoints", "decide", "options", "outputs", "progress", "recorder", "results",
+                                  "staging", "uploads"),
+    "chargen_es.engine.cleanup": ("recorder",),
+    "chargen_es.engine.batch": ("cleanup", "collect", "decide", "jobs", "options", "preflight", "progress",
+                                "recorder", "uploads"),
+    "chargen_es.engine.live": ("crashpoints", "options", "outputs", "pauses", "preflight", "progress", "recorder",
+                               "results", "staging", "uploads"),
+    "chargen_es.engine.runs": ("batch", "crashpoints", "live", "options", "pauses", "progress", "recorder"),
+}
+
+
+def test_every_engine_module_has_a_row() -> None:
+    assert {m for m in MODULES if _is(m, "chargen_es.engine")} == set(ENGINE)
+
+
+@pytest.mark.parametrize("module", sorted(ENGINE))
+def test_engine_modules_import_down_the_table(module: str) -> None:
+    allowed = ENGINE[module]
+    if allowed == ("*",):
+        return
+    used = {n.split(".")[2] for n in MODULES[module] if _is(n, "chargen_es.engine") and n.count(".") >= 2}
+    used.discard(module.rsplit(".", 1)[1])
+    assert used <= set(allowed), f"{module} imports {sorted(used - set(allowed))} of the engine"
+
+
 def test_the_dashboard_sits_at_the_cli_level() -> None:
     """It reads journals, projections and the engine's run folders; only the cli imports it."""
     importers = sorted(m for m, names in MODULES.items()

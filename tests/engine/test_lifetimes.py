@@ -136,10 +136,10 @@ def test_a_create_refused_with_429_waits_queued_and_never_fails_the_run(tmp_path
 
 def test_the_queue_waits_minutes_and_honours_retry_info() -> None:
     policy = RetryPolicy()
-    first = policy.queue_delay(1)
+    first = policy.queue_backoff(1)
     assert 60 <= first <= 66
-    assert 900 <= policy.queue_delay(12) <= 990  # capped at 15 minutes, never giving up
-    assert policy.queue_delay(1, retry_after=1800) >= 1800
+    assert 900 <= policy.queue_backoff(12) <= 990  # capped at 15 minutes, never giving up
+    assert policy.queue_backoff(1, retry_after=1800) >= 1800
 
 
 def test_an_empty_file_under_our_display_name_is_never_adopted(tmp_path: Path) -> None:

@@ -14,9 +14,9 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
+from chargen_es import engine
 from chargen_es import events as ev
 from chargen_es.emulator.png import render
-from chargen_es.engine import runs
 from chargen_es.journal import read_events
 from chargen_es.planner import PlanOptions, build_plan
 from tests.engine.harness import RUN_ID, chargen
@@ -29,11 +29,11 @@ def make_downloaded_run(root: Path, lines: Callable[[list[ev.Task]], list[bytes]
     (folder / "character.yaml").write_text("name: Ada\ndescription: A cartographer.\n")
     scenes = [{"id": f"scene-{n}", "prompt": f"scene {n}"} for n in range(5)]
     (folder / "image_ideas.yaml").write_text(json.dumps({"scenes": scenes}))
-    plan = build_plan(PlanOptions(root=root, run_stamp=runs.run_stamp(RUN_ID)))
-    record = runs.PlanRecord(tasks=plan.tasks, skipped=[], chunks=plan.chunks, config=plan.config,
+    plan = build_plan(PlanOptions(root=root, run_stamp=engine.run_stamp(RUN_ID)))
+    record = engine.PlanRecord(tasks=plan.tasks, skipped=[], chunks=plan.chunks, config=plan.config,
                              estimated_cost_usd=0.0, live_cost_usd=0.0)
-    run_dir = runs.runs_root(root) / RUN_ID
-    journal = runs.start(run_dir, RUN_ID, root, "generate", "batch", record)
+    run_dir = engine.runs_root(root) / RUN_ID
+    journal = engine.start(run_dir, RUN_ID, root, "generate", "batch", record).journal
     body = b"".join(line + b"\n" for line in lines(plan.tasks))
     results = run_dir / "results-000.jsonl"
     results.write_bytes(body)

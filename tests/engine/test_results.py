@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
-from chargen_es.engine.results import decode_line, from_line, parse_analysis
+from chargen_es.engine.results import answer_from_line, decode_line
 
 DRAFT_1 = b"\x89PNG draft one"
 DRAFT_2 = b"\x89PNG draft two"
@@ -29,7 +29,7 @@ def _line(parts: list[dict[str, object]], finish: str = "STOP") -> bytes:
 
 
 def test_the_final_image_is_kept_and_thought_drafts_are_not() -> None:
-    outcome = from_line(decode_line(_line([
+    outcome = answer_from_line(decode_line(_line([
         {"text": "Composing the harbour scene", "thought": True},
         _inline(DRAFT_1, thought=True),
         {"text": "Refining the light", "thought": True},
@@ -43,7 +43,7 @@ def test_the_final_image_is_kept_and_thought_drafts_are_not() -> None:
 
 
 def test_drafts_without_a_final_image_are_no_image_not_a_success() -> None:
-    outcome = from_line(decode_line(_line([_inline(DRAFT_1, thought=True), _inline(DRAFT_2, thought=True)])))
+    outcome = answer_from_line(decode_line(_line([_inline(DRAFT_1, thought=True), _inline(DRAFT_2, thought=True)])))
     assert not outcome.ok
     assert outcome.images == ()
     assert outcome.error_code == "NO_IMAGE"
@@ -52,17 +52,17 @@ def test_drafts_without_a_final_image_are_no_image_not_a_success() -> None:
 
 
 def test_finish_reason_no_image_is_a_retryable_failure() -> None:
-    outcome = from_line(decode_line(_line([_inline(DRAFT_1, thought=True)], finish="NO_IMAGE")))
+    outcome = answer_from_line(decode_line(_line([_inline(DRAFT_1, thought=True)], finish="NO_IMAGE")))
     assert (outcome.ok, outcome.error_code, outcome.retryable) == (False, "NO_IMAGE", True)
-    blocked = from_line(decode_line(_line([], finish="IMAGE_SAFETY")))
+    blocked = answer_from_line(decode_line(_line([], finish="IMAGE_SAFETY")))
     assert (blocked.error_code, blocked.retryable) == ("IMAGE_SAFETY", False)
 
 
 def test_an_analysis_reads_only_the_answer_text() -> None:
-    outcome = from_line(decode_line(_line([
+    outcome = answer_from_line(decode_line(_line([
         {"text": '{"draft": "thinking aloud, not the answer"}', "thought": True},
         {"text": '{"mood": "stormy", '},
         {"text": '"palette": ["slate"]}'},
     ])))
     assert outcome.ok
-    assert parse_analysis(outcome.text) == {"mood": "stormy", "palette": ["slate"]}
+    assert json.loads(outcome.text) == {"mood": "stormy", "palette": ["slate"]}

@@ -1,4 +1,6 @@
-"""Applying item outcomes to the content tree, idempotently, a group at a time.
+"""Writing items' outputs into the content tree, idempotently, a group at a time.
+
+(What the journal calls applying a line: ``line.applied`` follows these writes.)
 
 Order (docs/run-format.md, "Applying a result"): the image or analysis file (temp in the target folder,
 renamed to its deterministic name; not written at all when the file is already there
@@ -29,7 +31,7 @@ from chargen_es import events as ev
 from chargen_es import imagery
 from chargen_es.engine.crashpoints import crash_point
 from chargen_es.engine.durable import Durability, write_replace
-from chargen_es.engine.results import Outcome
+from chargen_es.engine.results import Answer
 from chargen_es.errors import ContentError
 from chargen_es.fsio import sha256_file
 
@@ -38,7 +40,7 @@ _RAW_CAP = 64 * 1024
 
 
 @dataclass(frozen=True)
-class ApplyContext:
+class OutputContext:
     root: Path
     run_dir: Path
     run_id: str
@@ -95,10 +97,10 @@ def _during_imagery_write() -> None:
 
 
 @dataclass
-class Group:
-    """Outcomes applied together: files first, imagery next, one flush, then events."""
+class OutputGroup:
+    """Items written together: files first, imagery next, one flush, then events."""
 
-    ctx: ApplyContext
+    ctx: OutputContext
     folders: Folders | None = None
     durability: Durability = field(default_factory=Durability)
     events: list[ev.Event] = field(default_factory=list)
@@ -106,8 +108,9 @@ class Group:
     _imagery: dict[Path, list[tuple[int, ev.Task, imagery.Mutation]]] = field(default_factory=dict)
     _writes: list[Future[None]] = field(default_factory=list)
 
-    def add(self, task: ev.Task, outcome: Outcome, raw: bytes = b"") -> None:
+    def write(self, task: ev.Task, answer: Answer, raw: bytes = b"") -> None:
         """Write the item's output file now; its imagery entry and event wait for commit."""
+        outcome = answer
         if not outcome.ok:
             self.fail(task, "result", outcome.error_code, outcome.error_message, outcome.retryable, raw)
             return
@@ -213,16 +216,16 @@ class Group:
         return events
 
 
-def apply_outcome(ctx: ApplyContext, task: ev.Task, outcome: Outcome, raw: bytes = b"") -> ev.Event:
-    """Apply one outcome on its own (the live runner): returns its durable-effects event."""
-    group = Group(ctx)
-    group.add(task, outcome, raw)
+def write_answer(ctx: OutputContext, task: ev.Task, answer: Answer, raw: bytes = b"") -> ev.Event:
+    """Write one answer on its own (the live runner): returns its durable-effects event."""
+    group = OutputGroup(ctx)
+    group.write(task, answer, raw)
     return group.commit()[0]
 
 
-def fail(ctx: ApplyContext, task: ev.Task, stage: str, code: str, message: str, retryable: bool,
+def write_failure(ctx: OutputContext, task: ev.Task, stage: str, code: str, message: str, retryable: bool,
          raw: bytes = b"") -> ev.Event:
     """Record one failure on its own: the detail file, flushed, and its event."""
-    group = Group(ctx)
+    group = OutputGroup(ctx)
     group.fail(task, stage, code, message, retryable, raw)
     return group.commit()[0]

@@ -1,0 +1,46 @@
+"""``chargen-es resume``: continue a run from its journal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from chargen_es.cli.common import root_option
+from chargen_es.cli.execute import ExecSettings, backend_options, drive, execution_options
+from chargen_es.errors import ChargenError, RunNotFound
+
+
+@click.command()
+@click.argument("run_id", required=False)
+@root_option
+@backend_options
+@execution_options
+def resume(run_id: str | None, root: Path, **kwargs: Any) -> int:
+    """Continue a run from its journal (the newest unfinished one when no id is given)."""
+    from chargen_es import engine  # here, not at the top: `--help` must not load the engine
+
+    settings = ExecSettings.from_kwargs(kwargs)
+    if run_id is None:
+        candidates = engine.unfinished_runs(root)
+        if not candidates:
+            raise RunNotFound(f"no unfinished run under {engine.runs_root(root)}")
+        run_id = candidates[0]
+    recorder = engine.open_run(engine.run_dir_for(root, run_id))  # the journal is read and folded once
+    model = recorder.model
+    if model.closed or not model.sealed:
+        try:
+            if model.closed:  # a crash may have come before the projections were written
+                recorder.write_projections()
+        finally:
+            recorder.journal.close()
+        if model.closed:
+            click.echo(f"run {run_id} is already {model.phase}; nothing to resume")
+            return 0
+        raise ChargenError(f"run {run_id} stopped before its plan was journaled; start it again with "
+                           f"`chargen-es run --run-id {run_id}` (the unfinished folder is set aside)")
+    return drive(lambda: engine.open_for_resume(recorder), settings, root)
+
+
+COMMANDS = [resume]
