@@ -10,10 +10,12 @@ never calls the network, which is what makes ``run --dry-run`` honest.
 from __future__ import annotations
 
 import gc
+import hashlib
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import msgspec
@@ -53,6 +55,11 @@ ANALYSIS_SCHEMA: dict[str, Any] = {
 }
 
 
+def prompt_digest(prompt: str) -> str:
+    """How the workspace history remembers a prompt (first 16 hex of its SHA-256)."""
+    return hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:16]
+
+
 def utc_stamp(now: datetime | None = None) -> str:
     """The run stamp used in output names: ``20251219T120000Z``."""
     return (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
@@ -73,6 +80,10 @@ class PlanOptions:
     run_stamp: str = field(default_factory=utc_stamp)
     max_cost: float | None = None
     runner: str = "batch"  # which price --max-cost is checked against: batch (50 %) or live
+    # What each scene was last made from (``character/ada/map-room`` -> ``key``, ``prompt_sha``,
+    # ``references``, ``model``, ``config``), from the workspace index: it turns a bare
+    # ``new`` into ``prompt changed`` / ``references changed`` / ``model changed`` / ...
+    history: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 class Skip(msgspec.Struct, frozen=True, kw_only=True):
@@ -199,6 +210,7 @@ class _Builder:
         self.skipped: list[Skip] = []
         self.usage: dict[str, list[int]] = {}
         self.warnings_extra: list[str] = []
+        self._scene_ids: dict[str, set[str]] = {}
         if opts.mode == "generate":
             self.model = opts.model or ws.generate_model
         else:
@@ -208,11 +220,13 @@ class _Builder:
 
     # -- the skip check ----------------------------------------------------------------
 
-    def _reason(self, ent: Entity, key: str, scene: str) -> str | None:
-        """``new``/``missing``/``changed``/``forced``, or None after recording a skip."""
-        records = ent.records.get(key)
+    def _reason(self, ent: Entity, key: str, scene: str,
+                inputs: tuple[str, list[str], str, dict[str, Any]]) -> str | None:
+        """``new`` (or what changed)/``missing``/``changed``/``forced``, or None after recording
+        a skip. A record under the older plural spelling of the key counts as the same task."""
+        records = ent.records.get(key) or ent.records.get(keys.legacy_key(key))
         if not records:
-            return "new"
+            return self._why_new(ent, key, inputs)
         status, detail = verdict(records, lambda p: self._sha_of(ent, p))
         if status != "done":
             return status
@@ -221,6 +235,25 @@ class _Builder:
         self.skipped.append(Skip(key=key, reason="done", entity_type=ent.entity_type, slug=ent.slug,
                                  scene=scene, detail=detail))
         return None
+
+    def _why_new(self, ent: Entity, key: str, inputs: tuple[str, list[str], str, dict[str, Any]]) -> str:
+        """Why a task with no record is planned: the input that changed since the scene's last
+        result (workspace history first, then any record of the same scene), or ``new``."""
+        scene_id = key.partition("@")[0]
+        prior = self.opts.history.get(scene_id)
+        if prior is not None and prior.get("key") != key:
+            prompt, refs, model, config = inputs
+            if prior.get("prompt_sha") != prompt_digest(prompt):
+                return "prompt changed"
+            if list(prior.get("references") or ()) != refs:
+                return "image changed" if "/analyze:" in scene_id else "references changed"
+            if prior.get("model") != model:
+                return "model changed"
+            return "config changed"
+        seen = self._scene_ids.get(ent.rel)
+        if seen is None:
+            seen = self._scene_ids[ent.rel] = {keys.canonical_key(k).partition("@")[0] for k in ent.records}
+        return "inputs changed" if scene_id in seen else "new"
 
     def _sha_of(self, ent: Entity, path: str) -> str | None:
         """The recorded file's hash; a path that leaves the entity's folder proves nothing."""
@@ -252,11 +285,12 @@ class _Builder:
             prompt = prompts.compile_scene(prefix, spec.prompt, spec.negative_prompt)
             config = {"responseModalities": ["IMAGE"],
                       "imageConfig": {"aspectRatio": spec.aspect_ratio or self.ws.aspect_ratio}}
+            ref_shas = [r.sha256 for r in scene.references]
             key = keys.generate_key(
                 ent.entity_type, ent.slug, spec.id, prompt=prompt,
-                references=[r.sha256 for r in scene.references], model=self.model, generation_config=config,
+                references=ref_shas, model=self.model, generation_config=config,
             )
-            reason = self._reason(ent, key, spec.id)
+            reason = self._reason(ent, key, spec.id, (prompt, ref_shas, self.model, config))
             if reason is None:
                 continue
             self.tasks.append(Task(
@@ -285,10 +319,10 @@ class _Builder:
             key = keys.analyze_key(ent.entity_type, ent.slug, stem, prompt=self.analysis_prompt,
                                    image_sha256=sha, model=self.model, generation_config=config)
             scene = f"analyze:{stem}"
-            reason = self._reason(ent, key, scene)
+            reason = self._reason(ent, key, scene, (self.analysis_prompt, [sha], self.model, config))
             if reason is None:
                 continue
-            if reason == "new" and self._has_older_analysis(ent, rel):
+            if reason in ("new", "inputs changed") and self._has_older_analysis(ent, rel):
                 reason = "changed"
             self.tasks.append(Task(
                 key=key, kind="analyze", entity_type=ent.entity_type, slug=ent.slug, scene=scene,
