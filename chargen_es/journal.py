@@ -78,7 +78,7 @@ class Scan:
     tail_bytes: int  # bytes after it (a torn or garbage tail), 0 when clean
 
 
-def scan_bytes(data: bytes, name: str = JOURNAL_NAME) -> Scan:
+def scan_bytes(data: bytes, name: str = JOURNAL_NAME, first_seq: int = 1) -> Scan:
     """Validate and decode a journal image.
 
     Returns the longest valid prefix. Raises ``JournalError`` when an invalid line is
@@ -94,9 +94,9 @@ def scan_bytes(data: bytes, name: str = JOURNAL_NAME) -> Scan:
     good = _count_sealed(lines)
     if good < len(lines):
         valid = sum(len(line) + 1 for line in lines[:good])
-        _raise_if_valid_line_follows(data, valid + len(lines[good]) + 1, good + 1, name,
+        _raise_if_valid_line_follows(data, valid + len(lines[good]) + 1, first_seq + good, name,
                                      "checksum mismatch or torn line")
-        _raise_if_edited(data, valid, good + 1, name)
+        _raise_if_edited(data, valid, first_seq + good, name)
     else:
         valid = len(data) - len(torn)
     try:
@@ -104,7 +104,7 @@ def scan_bytes(data: bytes, name: str = JOURNAL_NAME) -> Scan:
     except msgspec.DecodeError:
         _raise_undecodable(data, lines[:good], name)
         raise
-    for lineno, event in enumerate(events, 1):
+    for lineno, event in enumerate(events, first_seq):
         if event.seq != lineno:
             raise JournalError(f"{name}:{lineno}: seq {event.seq} where {lineno} was expected; lines were "
                                "removed, reordered or copied in")
@@ -180,6 +180,25 @@ def read_events(path: Path) -> list[AnyEvent]:
     except FileNotFoundError:
         raise JournalError(f"{path}: no journal here") from None
     return scan_bytes(data, str(path.name)).events
+
+
+def read_events_from(path: Path, offset: int, first_seq: int) -> tuple[list[AnyEvent], int]:
+    """Read-only, incremental: the events after byte ``offset`` and the offset they end at.
+
+    ``offset`` must be the end of a line already read, whose seq was ``first_seq - 1``
+    (what a previous call returned); only the bytes after it are read, so a reader that
+    keeps up with many journals (the workspace index) pays for new lines only. The rules
+    are ``read_events``'s: a torn last line is not returned yet, damage raises with the
+    line number, and seq must continue from ``first_seq``.
+    """
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except FileNotFoundError:
+        raise JournalError(f"{path}: no journal here") from None
+    scan = scan_bytes(data, str(path.name), first_seq)
+    return scan.events, offset + scan.valid_bytes
 
 
 def fsync_dir(path: Path) -> None:

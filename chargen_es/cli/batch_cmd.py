@@ -24,10 +24,12 @@ from chargen_es.cli.execute import (
 from chargen_es.engine import runs
 from chargen_es.errors import ChargenError, GeminiError, RunLocked, RunNotFound
 from chargen_es.journal import Journal, RunLock, read_events
+from chargen_es.statedir import state_dir
 
 
 def execute_new_run(root: Path, plan: Any, *, mode: str, runner: str, run_id: str | None, settings: ExecSettings) -> int:
     """Journal the plan as a new run and execute it (the tail of ``chargen-es run``)."""
+    state_dir(root)  # .chargen/ with its .gitignore, before anything lands in it
     runs_dir = runs.runs_root(root)
     runs_dir.mkdir(parents=True, exist_ok=True)
     rid = run_id or runs.new_run_id(runs_dir)

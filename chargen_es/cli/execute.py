@@ -26,6 +26,7 @@ from chargen_es.engine.batch import EngineOptions
 from chargen_es.engine.retry import RetryPolicy
 from chargen_es.errors import ChargenError, ConfigError
 from chargen_es.gateway import Backend, Gateway, resolve_api_key
+from chargen_es.statedir import state_dir
 
 F = TypeVar("F", bound=Callable[..., Any])
 EMULATOR_KEY = "emulator-key"
@@ -92,7 +93,7 @@ def open_gateway(settings: ExecSettings, root: Path) -> Iterator[Gateway]:
     if settings.use_emulator:
         from chargen_es.emulator import Emulator, EmulatorConfig
 
-        data = root / ".chargen" / "emulator"
+        data = state_dir(root) / "emulator"
         config = EmulatorConfig(job_seconds=settings.emulator_job_seconds, data_dir=data)
         with Emulator(config) as emu:
             gateway = Gateway(Backend(api_key=EMULATOR_KEY, base_url=emu.base_url, api_version=settings.api_version))

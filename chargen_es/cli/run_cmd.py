@@ -14,11 +14,12 @@ from typing import Any
 import click
 
 from chargen_es.cli.batch_cmd import execute_new_run
-from chargen_es.cli.common import root_option
+from chargen_es.cli.common import note, root_option
 from chargen_es.cli.execute import ExecSettings, backend_options, confirm_or_refuse, execution_options
 from chargen_es.cli.plan_view import render_plan
-from chargen_es.engine import runs
+from chargen_es.engine import runs, workspace
 from chargen_es.planner import PlanOptions, build_plan
+from projections import workspace as wsp
 
 
 @click.command("run")
@@ -46,9 +47,10 @@ def run(root: Path, mode: str, scope: str, only: tuple[str, ...], model: str | N
     """Plan the content tree and run it through the Gemini Batch API (or live calls)."""
     settings = ExecSettings.from_kwargs(kwargs)
     rid = run_id or runs.new_run_id(runs.runs_root(root))
+    index = workspace.load(root, write=not dry_run, note=note).index  # history + unfinished runs
     opts = PlanOptions(root=root, mode=mode, scope=scope, only=only, model=model, force=force,
                        skip_invalid=skip_invalid, chunk_size=chunk_size, run_stamp=runs.run_stamp(rid),
-                       max_cost=max_cost, runner=runner)
+                       max_cost=max_cost, runner=runner, history=wsp.history(index))
     plan = build_plan(opts)
     if dry_run:
         render_plan(plan, click.echo, as_json)
@@ -57,7 +59,7 @@ def run(root: Path, mode: str, scope: str, only: tuple[str, ...], model: str | N
     if not plan.tasks:
         click.echo("nothing to do: every task is already done")
         return 0
-    unfinished = runs.unfinished_runs(root)
+    unfinished = wsp.unfinished(index)
     if unfinished and not run_id:
         click.echo(f"note: run {unfinished[0]} of this tree is unfinished; `chargen-es resume {unfinished[0]} "
                    f"--root {root}` continues it", err=True)

@@ -23,6 +23,7 @@ import msgspec
 import trio
 
 import projections
+import projections.workspace
 from chargen_es import __version__
 from chargen_es import events as ev
 from chargen_es.engine.batch import BatchRunner, EngineOptions
@@ -33,7 +34,7 @@ from chargen_es.engine.view import RunView, UploadRecord
 from chargen_es.engine.view import build as build_view
 from chargen_es.errors import ChargenError, Interrupted, JournalError, RunNotFound
 from chargen_es.gateway import Gateway
-from chargen_es.journal import JOURNAL_NAME, Journal, read_events
+from chargen_es.journal import JOURNAL_NAME, Journal
 
 
 def runs_root(root: Path) -> Path:
@@ -73,29 +74,21 @@ def run_dir_for(root: Path, run_id: str) -> Path:
 
 
 def unfinished_runs(root: Path) -> list[str]:
-    """Runs whose journal has no terminal event (completed or cancelled), newest first."""
-    out = []
-    for run_id in reversed(list_runs(root)):
-        try:
-            view = build_view(read_events(runs_root(root) / run_id / JOURNAL_NAME))
-        except JournalError:
-            continue
-        if view.terminal not in ("completed", "cancelled") and view.sealed:
-            out.append(run_id)
-    return out
+    """Runs whose journal has no terminal event (completed or cancelled), newest first.
+
+    Read from the workspace index (``engine.workspace``), which folds only new journal
+    bytes, so this costs the same after a hundred runs as after one.
+    """
+    from chargen_es.engine import workspace
+
+    return projections.workspace.unfinished(workspace.load(root).index)
 
 
 def workspace_uploads(root: Path, exclude: str = "") -> dict[str, tuple[str, UploadRecord]]:
     """Live uploads of every other run of this tree, for reuse (sha256 → (run, record))."""
-    journals = []
-    for run_id in list_runs(root):
-        if run_id == exclude:
-            continue
-        try:
-            journals.append((run_id, read_events(runs_root(root) / run_id / JOURNAL_NAME)))
-        except JournalError:
-            continue
-    cache = projections.workspace_files_cache(journals)
+    from chargen_es.engine import workspace
+
+    cache = projections.workspace.files_cache(workspace.load(root).index, exclude_run=exclude)
     return {
         sha: (r["from_run"], UploadRecord(sha, r["name"], r["uri"], r["expires"], r["mime"], r["size"], r["path"]))
         for sha, r in cache.items()
@@ -207,6 +200,18 @@ def execute(journal: Journal, gateway: Gateway, options: EngineOptions, progress
     finally:
         progress.close()
         write_projections(journal)
+        _refresh_index(options.root)
+
+
+def _refresh_index(root: Path) -> None:
+    """Fold the run's new events into the workspace index so the next command starts warm.
+
+    Best effort: the index is a projection, and any reader catches up from the journals.
+    """
+    from chargen_es.engine import workspace
+
+    with contextlib.suppress(OSError, ChargenError):
+        workspace.load(root, point="index.write:end")
 
 
 def _record_failure(recorder: Recorder, exc: BaseException) -> None:

@@ -12,10 +12,10 @@ from __future__ import annotations
 import gc
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from collections.abc import Mapping
 from typing import Any, Literal
 
 import msgspec

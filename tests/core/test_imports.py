@@ -102,7 +102,8 @@ def test_journal_imports_only_events_and_errors() -> None:
 
 LOWER_LAYER = {
     # module prefix: what of ours it may import (itself always allowed)
-    "chargen_es.imagery": ("chargen_es.events", "chargen_es.errors"),
+    "chargen_es.imagery": ("chargen_es.events", "chargen_es.errors", "chargen_es.statedir"),
+    "chargen_es.statedir": (),
     "chargen_es.planner": ("chargen_es.events", "chargen_es.errors", "chargen_es.imagery", "chargen_es.catalogue"),
     "chargen_es.gateway": ("chargen_es.errors",),
     "chargen_es.errors": (),
