@@ -15,8 +15,8 @@ without bound. This fold keeps, across all runs:
 
 Pure like every fold here: events in, no clock, disk or environment. Handlers mutate the
 index they are given (the store loads a fresh one per invocation); per-task detail of a
-run is kept only while the run can still change (``open``) and dropped once it completed
-or was cancelled, so the index stays proportional to the tree, not to its history.
+run is kept only while the run can still change (``open``) and dropped once it
+completed, so the index stays proportional to the tree, not to its history.
 """
 
 from __future__ import annotations
@@ -154,8 +154,10 @@ def fold_run(index: WorkspaceIndex, run_id: str, events: Iterable[ev.Event]) -> 
             handler(index, row, e, deleted)
         row.seq = e.seq
         row.last_at = e.at
-    if row.ended in FINAL:
-        row.open = None  # nothing can change its tasks any more: keep the totals only
+    if row.ended == "completed":
+        # resume refuses a completed run, so its tasks no longer change: keep the totals only
+        # (a cancelled run's journal may still be resumed, so it keeps its detail)
+        row.open = None
     return index
 
 

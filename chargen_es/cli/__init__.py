@@ -27,9 +27,9 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 
 
 def _register() -> None:
-    from chargen_es.cli import batch_cmd, emulator_cmd, inspect_cmd, run_cmd
+    from chargen_es.cli import batch_cmd, emulator_cmd, inspect_cmd, run_cmd, stats_cmd, status_cmd
 
-    for module in (inspect_cmd, emulator_cmd, run_cmd, batch_cmd):
+    for module in (inspect_cmd, emulator_cmd, run_cmd, batch_cmd, status_cmd, stats_cmd):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -21,6 +21,9 @@ from chargen_es.engine import runs, workspace
 from chargen_es.planner import PlanOptions, build_plan
 from projections import workspace as wsp
 
+TODO_NOTE = ("these are exactly the scenes `chargen-es status` lists as missing, changed, outdated or never "
+             "generated (`status --export FILE` writes the list)")
+
 
 @click.command("run")
 @root_option
@@ -54,8 +57,11 @@ def run(root: Path, mode: str, scope: str, only: tuple[str, ...], model: str | N
     plan = build_plan(opts)
     if dry_run:
         render_plan(plan, click.echo, as_json)
+        if not as_json:
+            click.echo(TODO_NOTE)
         return 0
     render_plan(plan, click.echo, False, tasks=False)
+    click.echo(TODO_NOTE)
     if not plan.tasks:
         click.echo("nothing to do: every task is already done")
         return 0
