@@ -114,3 +114,15 @@ def test_replay_workspace_check_and_rebuild(tmp_path: Path) -> None:
         j.append(ev.RunResumed(pid=1, tool_version="t", from_seq=j.last_seq))
     stale = runner.invoke(cli, ["replay", "--workspace", "--check", "--root", str(root)])
     assert stale.exit_code == 1 and f"run {RUN} behind its journal" in stale.output
+
+
+def test_a_live_run_is_estimated_at_live_prices() -> None:
+    from projections.report import report_view
+
+    events = [ev.RunStarted(seq=1, at="2026-12-01T10:00:00.000Z", run_id="r", tool_version="t", mode="generate",
+                            runner="live"),
+              ev.PlanSealed(seq=2, at="2026-12-01T10:00:00.000Z", tasks=1, skipped=0, chunks=1, plan_sha256="x",
+                            estimated_cost_usd=0.5, live_cost_usd=1.0)]
+    assert report_view(project(events))["cost"]["estimated_usd"] == 1.0
+    row = wsp.build([("r", events)]).runs["r"]
+    assert wsp.estimate_at_runner(row) == 1.0 and wsp.saving_vs_live(row) == 0.0
