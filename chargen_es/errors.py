@@ -10,6 +10,7 @@ gateway sees SDK exceptions, and it translates them into ``GeminiError`` subclas
     ├── UsageError                    exit 2: bad options or arguments
     ├── ContentError                  the content tree: file:line and what is wrong
     │     └── ValidationFailed        several ContentErrors at once (pre-flight)
+    │           └── BatchFileInvalid  the same, for a batch file (no --skip-invalid there)
     ├── JournalError                  journal.jsonl:LINE: corrupt or unreadable journal
     ├── RunLocked                     another process holds run.lock (names its pid)
     ├── RunNotFound                   no such run id (lists the runs that exist)
@@ -19,8 +20,9 @@ gateway sees SDK exceptions, and it translates them into ``GeminiError`` subclas
     └── GeminiError                   the remote side, translated by the gateway
           ├── TransientError          408/429/5xx, timeouts, connection errors: retry
           │     └── RateLimited       429 RESOURCE_EXHAUSTED, with retry_after
+          │           └── BatchCapacityExceeded  429 on batches.create: wait minutes
           ├── DailyQuotaExhausted     429 whose QuotaFailure names a per-day quota
-          ├── BillingError            429/403 for credit, spend cap or billing: pause, never retry
+          ├── BillingError            402, or 429/403 for credit, spend cap or billing: pause
           ├── PermanentError          other 4xx: fail at once with the server's message
           └── NotFound                404 on a named resource
 """
@@ -58,6 +60,16 @@ class ValidationFailed(ChargenError):
         super().__init__(
             f"the content tree has {len(problems)} problem(s); fix them or pass --skip-invalid:\n{lines}"
         )
+
+
+class BatchFileInvalid(ValidationFailed):
+    """A batch file has problems; every one is listed with its ``file:line``."""
+
+    def __init__(self, file: str, problems: list[ContentError]) -> None:  # noqa: D107
+        self.problems = problems
+        lines = "\n".join(f"  {p}" for p in problems)
+        ChargenError.__init__(self, f"the batch file {file} has {len(problems)} problem(s); fix them and run "
+                                    f"again:\n{lines}")
 
 
 class JournalError(ChargenError):
@@ -102,6 +114,15 @@ class TransientError(GeminiError):
 
 class RateLimited(TransientError):
     pass
+
+
+class BatchCapacityExceeded(RateLimited):
+    """A 429 on ``batches.create``: too many concurrent batch jobs or enqueued tokens.
+
+    Still a rate limit (retryable, ``retry_after`` when Google sends RetryInfo), but one
+    that frees only as other jobs finish, so the engine waits minutes, not seconds, and
+    shows the chunk as queued instead of failing the run.
+    """
 
 
 class DailyQuotaExhausted(GeminiError):

@@ -23,8 +23,10 @@ Shapes (design.md section 2), paths relative to the entity folder:
   provider, model, generated_at, batch_run_id, task_key, sha256}]``
 - locations, chapters: ``imagery_runs: [{run_id, generated_at, provider, model, mode,
   images: [{task_key, file_path, status, sha256}]}]``
-- analyses (any entity): ``analyses: [{task_key, image, analysis_path, model, run_id}]``
-  (plus ``sha256`` of the analysis JSON when the caller gives it).
+- analyses (any entity): ``analyses: [{task_key, image, analysis_path, model, run_id,
+  image_sha256}]`` (plus ``sha256`` of the analysis JSON when the caller gives it);
+  ``image_sha256`` is the analysed image's hash, so a later change of the image shows the
+  analysis as stale (planner.consistency).
 """
 
 from __future__ import annotations
@@ -80,7 +82,8 @@ def _round_trip() -> YAML:
 # Fields whose change means a different result; generated_at is not one of them, so a
 # re-application with a later clock reading still changes nothing.
 _IDENTITY = ("custom_id", "file_name", "file_path", "prompt_used", "provider", "model",
-             "batch_run_id", "task_key", "sha256", "status", "image", "analysis_path", "run_id")
+             "batch_run_id", "task_key", "sha256", "status", "image", "analysis_path", "run_id",
+             "image_sha256")
 
 
 class Record(NamedTuple):
@@ -148,18 +151,38 @@ def _dicts(value: Any) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------- writing
 
 
+BATCH_TYPE = "batch"  # the entity type of batch-file items (chargen_es.planner.batchfile)
+
+
+def record_folder(task: Task) -> str:
+    """Root-relative folder whose imagery.yaml records the task.
+
+    A tree task is recorded in its entity's folder. A batch-file item has no entity: it
+    is recorded in the manifest beside its outputs, the imagery.yaml of its output folder
+    (same shapes, same by-key rules), which is what the batch file's skip check reads.
+    """
+    if task.entity_type == BATCH_TYPE:
+        return task.output_dir
+    return f"{task.entity_type}/{task.slug}"
+
+
 def imagery_path(root: Path, task: Task) -> Path:
-    """The imagery.yaml of the task's entity."""
-    return Path(root) / task.entity_type / task.slug / IMAGERY_FILE
+    """The imagery.yaml that records the task (its entity's, or its batch's manifest)."""
+    return Path(root) / record_folder(task) / IMAGERY_FILE
 
 
-def lock_path(path: Path) -> Path:
-    """Where the lock of ``<root>/<type>/<slug>/imagery.yaml`` lives: under
-    ``<root>/.chargen/locks/``, so the user's tree (and their git) never sees lock files."""
+def lock_path(path: Path, root: Path | None = None) -> Path:
+    """Where the lock of ``<root>/<folder>/imagery.yaml`` lives: under
+    ``<root>/.chargen/locks/`` (``characters/ada.imagery.yaml.lock``), so the user's tree
+    (and their git) never sees lock files. ``root`` defaults to the entity layout's
+    (``<root>/<type>/<slug>/``); a batch manifest's folder can be of any depth, so its
+    writers pass the root."""
     path = Path(path)
-    entity = path.parent
-    root = entity.parent.parent
-    return root / STATE_DIR / "locks" / entity.parent.name / f"{entity.name}.{path.name}.lock"
+    folder = path.parent
+    if root is None:
+        root = folder.parent.parent
+    rel = folder.relative_to(root)
+    return Path(root) / STATE_DIR / "locks" / rel.parent / f"{rel.name}.{path.name}.lock"
 
 
 Writer = Callable[[Path, bytes, "int | None"], None]
@@ -175,7 +198,7 @@ def generated_mutation(task: Task, outputs: Output | Sequence[Output], run_id: s
     """
     if isinstance(outputs, Output):
         outputs = (outputs,)
-    entity = f"{task.entity_type}/{task.slug}"
+    entity = record_folder(task)
     rels = [posixpath.relpath(o.path, entity) for o in outputs]
     shas = [o.sha256 for o in outputs]
 
@@ -208,13 +231,15 @@ def generated_mutation(task: Task, outputs: Output | Sequence[Output], run_id: s
 
 def analysis_mutation(task: Task, analysis_path: str, run_id: str, sha256: str = "") -> Mutation:
     """The change that records an analysis written to ``analysis_path`` (relative to root)."""
-    entity = f"{task.entity_type}/{task.slug}"
+    entity = record_folder(task)
     image = posixpath.relpath(task.input_image.path, entity) if task.input_image else ""
     entry: dict[str, Any] = {"task_key": task.key, "image": image,
                              "analysis_path": posixpath.relpath(analysis_path, entity),
                              "model": task.model, "run_id": run_id}
     if sha256:
         entry["sha256"] = sha256
+    if task.input_image is not None:
+        entry["image_sha256"] = task.input_image.sha256
 
     def mutate(data: dict[str, Any]) -> bool:
         return _set_by_key(_list_at(data, "analyses", task), task.key, [entry])
@@ -227,13 +252,15 @@ def record_generated(
     mode: str = "batch", *, write: Writer,
 ) -> bool:
     """Record one generation result; True when imagery.yaml was rewritten."""
-    return update(imagery_path(root, task), [generated_mutation(task, outputs, run_id, generated_at, mode)], write)
+    return update(imagery_path(root, task), [generated_mutation(task, outputs, run_id, generated_at, mode)], write,
+                  root=root)
 
 
 def record_analysis(root: Path, task: Task, analysis_path: str, run_id: str, sha256: str = "", *,
                     write: Writer) -> bool:
     """Record one analysis; True when imagery.yaml was rewritten."""
-    return update(imagery_path(root, task), [analysis_mutation(task, analysis_path, run_id, sha256)], write)
+    return update(imagery_path(root, task), [analysis_mutation(task, analysis_path, run_id, sha256)], write,
+                  root=root)
 
 
 def _list_at(data: dict[str, Any], field: str, task: Task) -> list[Any]:
@@ -241,7 +268,7 @@ def _list_at(data: dict[str, Any], field: str, task: Task) -> list[Any]:
     if value is None:
         value = data[field] = []
     if not isinstance(value, list):
-        raise ContentError(f"{task.entity_type}/{task.slug}/{IMAGERY_FILE}", f"{field} must be a list")
+        raise ContentError(f"{record_folder(task)}/{IMAGERY_FILE}", f"{field} must be a list")
     return value
 
 
@@ -264,16 +291,18 @@ def _set_by_key(entries: list[Any], key: str, new: list[dict[str, Any]]) -> bool
     return changed
 
 
-def update(path: Path, mutations: Sequence[Mutation], write: Writer) -> bool:
+def update(path: Path, mutations: Sequence[Mutation], write: Writer, *, root: Path | None = None) -> bool:
     """Apply ``mutations`` in one read-modify-write under the file's lock.
 
     ``write(path, data, mode)`` replaces the file's bytes atomically (temp file beside it,
     rename) keeping ``mode``; the caller decides when it becomes durable: the engine
     passes a writer whose flush it batches with the images of a whole group. This module
-    stays below ``projections`` and the engine, so it owns no writer of its own.
+    stays below ``projections`` and the engine, so it owns no writer of its own. ``root``
+    is the tree's (or batch file's folder); see :func:`lock_path`.
     """
-    lock = lock_path(path)
-    state_dir(lock.parents[3])
+    root = Path(root) if root is not None else Path(path).parent.parent.parent
+    lock = lock_path(path, root)
+    state_dir(root)
     lock.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(lock)):
         rt = _round_trip()

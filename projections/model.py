@@ -247,6 +247,27 @@ def _files_deleted(p: Projections, e: ev.FilesDeleted) -> None:
     p.deleted_jobs.extend(e.jobs)
 
 
+def _upload_lost(p: Projections, e: ev.UploadLost) -> None:
+    """A lost file leaves the files cache: no later attempt or run may reuse it."""
+    for path in p.file_names.pop(e.name, ()):
+        record = p.files.get(path)
+        if record is not None and record["name"] == e.name:
+            del p.files[path]
+
+
+def _job_queued(p: Projections, e: ev.JobQueued) -> None:
+    _chunk(p, e.chunk).update(attempt=e.attempt, display_name=e.display_name, job_state="QUEUED",
+                              error=e.message)
+
+
+def _items_reopened(p: Projections, e: ev.ItemsReopened) -> None:
+    """Reopened items are pending again: their old failure no longer counts."""
+    for key in e.keys:
+        outcome = p.outcomes.get(key)
+        if isinstance(outcome, ev.ItemFailed):
+            del p.outcomes[key]
+
+
 def _ended(p: Projections, e: ev.Event) -> None:
     p.ended = e
 
@@ -277,6 +298,9 @@ HANDLERS: dict[type, Handler] = {
     ev.RunCompleted: _ended,
     ev.RunFailed: _ended,
     ev.RunCancelled: _ended,
+    ev.UploadLost: _upload_lost,
+    ev.JobQueued: _job_queued,
+    ev.ItemsReopened: _items_reopened,
 }
 assert set(HANDLERS) == set(ev.EVENT_TYPES), "every event type needs a handler"
 

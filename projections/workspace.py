@@ -177,7 +177,10 @@ def _reach(row: RunRow, rank: int) -> None:
 def _run_started(ix: WorkspaceIndex, row: RunRow, e: ev.RunStarted, _d: set[str]) -> None:
     row.mode, row.runner, row.started_at = e.mode, e.runner, e.at
     prices = e.config.get("prices") or {}
-    row.prices = {str(m): {k: float(v) for k, v in (p or {}).items()} for m, p in prices.items()}
+    # the numbers only: a price entry also names its ``source`` (catalogue, chargen.yaml)
+    row.prices = {str(m): {k: float(v) for k, v in (p or {}).items()
+                           if isinstance(v, int | float) and not isinstance(v, bool)}
+                  for m, p in prices.items()}
     row.batch_discount = float(e.config.get("batch_discount", 0.5))
 
 

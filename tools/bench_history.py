@@ -36,8 +36,8 @@ from chargen_es import events as ev
 from chargen_es.journal import seal_line
 from chargen_es.planner import PlanOptions, build_plan
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_plan import make_tree  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tools.bench_plan import make_tree  # noqa: E402
 
 _ENC = msgspec.json.Encoder()
 

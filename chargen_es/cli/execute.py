@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import click
 
 from chargen_es import events as ev
-from chargen_es.cli.progress_view import make_progress
+from chargen_es.cli.progress_view import final_lines, make_progress
 from chargen_es.engine import runs
 from chargen_es.engine.batch import EngineOptions
 from chargen_es.engine.retry import RetryPolicy
@@ -60,8 +60,8 @@ def execution_options(f: F) -> F:
         click.option("--detach", is_flag=True, help="Return once jobs are submitted; `resume` collects."),
         click.option("--backoff-base", type=float, default=1.0, hidden=True,
                      help="Seconds of the first retry wait (1, 2, 4, 8, 16 s by default)."),
-        click.option("--reuse-margin-hours", type=float, default=25.0, hidden=True,
-                     help="Reuse an uploaded file while it has more life left than this."),
+        click.option("--reuse-margin-hours", type=float, default=47.0, hidden=True,
+                     help="Reuse an uploaded file while it has more life left than this (ARCHITECTURE.md, Lifetimes)."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -148,6 +148,8 @@ def report_outcome(outcome: str, view: runs.RunView, root: Path, run_dir: Path) 
     line = (f"run {view.run_id}: {outcome}; {counts['ok']} ok, {counts['failed']} failed, "
             f"{counts['skipped']} skipped of {counts['tasks'] + counts['skipped']}")
     click.echo(line)
+    for text in final_lines(view, root, outcome):
+        click.echo(text)
     click.echo(f"report: {run_dir / 'report.json'}")
     if outcome == "completed":
         if counts["failed"]:

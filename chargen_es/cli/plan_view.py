@@ -2,9 +2,11 @@
 
 Rendering only; every number comes from the :class:`~chargen_es.planner.Plan`. The text
 form lists each task (entity, scene, reason, prompt summary, output path, key), then the
-summary (tasks by entity type, skips by reason, chunks, estimated batch cost and the
-saving against live calls) and the warnings. ``--json`` prints the same as one JSON
-document, so a script never has to scrape the text.
+summary (tasks by entity type, skips by reason, chunks, the model with its catalogue
+status, estimated batch cost and the saving against live calls) and the warnings, which
+name a deprecated model with its shutdown date or a model the catalogue does not know (a
+shut-down model never gets here: the planner refuses it). ``--json`` prints the same as
+one JSON document, so a script never has to scrape the text.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import Any
 
 import msgspec
 
-from chargen_es.planner import Plan, prompt_summary
+from chargen_es import catalogue
+from chargen_es.planner import Plan, prompt_consistency, prompt_summary
 
 Echo = Callable[[str], Any]
 _JSON = msgspec.json.Encoder()
@@ -49,11 +52,30 @@ def summary_data(plan: Plan) -> dict[str, Any]:
         "skipped_by_reason": dict(sorted(skips.items())),
         "chunks": plan.chunks,
         "chunk_size": plan.config.get("chunk_size"),
+        "model": model_data(str(plan.config.get("model", ""))),
         "estimated_batch_usd": est.batch_usd,
         "estimated_live_usd": est.live_usd,
         "estimated_saving_usd": est.saving_usd,
         "warnings": len(plan.warnings),
     }
+
+
+def model_data(model: str) -> dict[str, Any]:
+    """The plan's model as the catalogue knows it (``unknown`` when it does not)."""
+    info = catalogue.lookup(model)
+    if info is None:
+        return {"id": model, "status": "unknown", "shutdown": None, "replacement": None}
+    return {"id": model, "status": info.status, "shutdown": info.shutdown.isoformat() if info.shutdown else None,
+            "replacement": info.replacement}
+
+
+def _model_line(model: dict[str, Any]) -> str:
+    text = f"{model['id']} ({model['status'].replace('_', ' ')}"
+    if model["shutdown"]:
+        text += f", shuts down {model['shutdown']}"
+    if model["replacement"]:
+        text += f", replacement {model['replacement']}"
+    return text + ")"
 
 
 def render_plan(plan: Plan, echo: Echo, json: bool = False, *, tasks: bool = True) -> None:
@@ -83,6 +105,9 @@ def _render_tasks(plan: Plan, echo: Echo) -> None:
             title = f" ({t.title})" if t.title and t.title != t.scene else ""
             echo(f"- {entity}  {t.scene}{title}  [{t.reason}]")
             echo(f"    prompt: {prompt_summary(t.prompt)}")
+            keep = prompt_consistency(t.prompt)
+            if keep:
+                echo(f"    keep:   {keep}")
             echo(f"    output: {t.output_dir}/{t.output_stem}.<ext>")
             if t.references:
                 echo(f"    refs:   {', '.join(r.path for r in t.references)}")
@@ -106,13 +131,34 @@ def _render_summary(plan: Plan, echo: Echo) -> None:
     echo(f"  tasks:    {data['tasks']} ({by_type})" + (f"; {by_reason}" if by_reason else ""))
     echo(f"  skipped:  {data['skipped']} ({skips})")
     echo(f"  chunks:   {data['chunks']} of up to {data['chunk_size']} task(s)")
+    echo(f"  model:    {_model_line(data['model'])}")
     echo(f"  estimate: {usd(est.batch_usd)} with the Batch API; {usd(est.live_usd)} as live calls "
          f"(saving {usd(est.saving_usd)})")
     for model, cost in est.by_model.items():
         priced = "" if cost.priced else " (no price known)"
         echo(f"    {model}: {cost.tasks} task(s), ~{cost.input_tokens:,} input + "
              f"~{cost.output_tokens:,} output tokens, {usd(cost.batch_usd)} batch{priced}")
+    _render_consistency(plan, echo)
     if plan.warnings:
         echo(f"Warnings ({len(plan.warnings)})")
         for w in plan.warnings:
             echo(f"  {w}")
+
+
+def _render_consistency(plan: Plan, echo: Echo) -> None:
+    """Per entity: the analyses its prompts keep consistent with, and the missing or stale ones."""
+    if not plan.consistency:
+        return
+    using = sum(1 for e in plan.consistency if any(s["status"] in ("ok", "stale", "unrecorded") for s in e["sources"]))
+    echo(f"Consistency: {using} of {len(plan.consistency)} entit{'y' if len(plan.consistency) == 1 else 'ies'} "
+         "with sources use analyses")
+    todo = 0
+    for entry in plan.consistency:
+        notes = [f"{s['status']} {s['image'].removeprefix(entry['entity'] + '/')}"
+                 + (f" ({s['detail']})" if s["status"] == "stale" else "")
+                 for s in entry["sources"] if s["status"] in ("missing", "stale", "invalid")]
+        if notes:
+            todo += 1
+            echo(f"  {entry['entity']}: {'; '.join(notes)}")
+    if todo:
+        echo("  `chargen-es run --mode generate --analyze-first` analyses the missing and stale ones first")

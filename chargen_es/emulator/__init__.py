@@ -1,9 +1,11 @@
 """The embedded Gemini API emulator: the unmodified google-genai SDK works against it.
 
 Nothing in this project can reach Google in tests, benchmarks or the demo, so this package
-speaks the wire protocol of ``gemini-wire-protocol.md`` on 127.0.0.1: resumable upload,
-files get/list/delete/download, generateContent, batches create/get/list/cancel/delete,
-``/v1`` and ``/v1beta``, google.rpc error bodies, and faults on demand. It is a standalone
+speaks the Gemini API's wire protocol on 127.0.0.1: resumable upload, files
+get/list/delete/download, models get/list, generateContent, batches
+create/get/list/cancel/delete, ``/v1`` and ``/v1beta``, google.rpc error bodies, Gemini 3
+thought parts, Google's 48 h lifetimes on an adjustable clock, and faults on demand
+(README.md in this folder documents every shape and each known difference from Google). It is a standalone
 component: it imports nothing from chargen_es outside this package and never imports
 google.genai. Use it in-process::
 
@@ -16,7 +18,10 @@ or as ``chargen-es emulator`` (prints the base URL as the first line of stdout).
 Control endpoints (no key needed): ``GET /_emulator/stats`` (counters by operation, by
 display name, by SHA-256 of uploaded bytes and of batch input files; ``calls``,
 ``calls_rejected``, ``downloads``, ``deletes``), ``GET /_emulator/faults`` and
-``POST /_emulator/faults`` (replaces the fault set; same JSON as ``--faults FILE``).
+``POST /_emulator/faults`` (replaces the fault set; same JSON as ``--faults FILE``),
+``GET|POST /_emulator/clock`` (``{"advance_s": N}`` or ``{"set": T}``),
+``POST /_emulator/release`` (end or deliver held jobs) and ``GET|POST /_emulator/models``
+(the served and the shut-down model ids).
 
 Fault format: a JSON list of rules, or ``{"faults": [rules]}``. Each rule is an object::
 
@@ -25,7 +30,8 @@ Fault format: a JSON list of rules, or ``{"faults": [rules]}``. Each rule is an 
 
 ``op`` names an operation (``files.upload_start``, ``files.upload_chunk``, ``files.get``,
 ``files.list``, ``files.delete``, ``files.download``, ``batches.create``, ``batches.get``,
-``batches.list``, ``batches.cancel``, ``batches.delete``, ``models.generateContent``) or
+``batches.list``, ``batches.cancel``, ``batches.delete``, ``models.get``, ``models.list``,
+``models.generateContent``) or
 ``*``. Selection: ``count`` N fires on the next N matching requests then stops; ``rate`` p
 fires with probability p (seeded RNG, ``EmulatorConfig.seed``); with both, each of the N
 firings is drawn with p; with neither, the rule fires every time. Rules are tried in order;
@@ -45,11 +51,17 @@ per request, every firing ``latency`` applies plus at most one other kind. Kinds
   ``line_kind``: ``error`` (a Status with ``code``, default 13; on generateContent the
   matching HTTP error), ``safety`` (no candidates, ``promptFeedback.blockReason``),
   ``image_safety`` (``finishReason: IMAGE_SAFETY``, no image), ``text_only`` (a text part
-  instead of the image). ``key_contains`` matches a substring of the batch line key, or of
+  instead of the image), ``no_image`` (``NO_IMAGE``), ``max_tokens`` (``MAX_TOKENS``),
+  ``drafts_only`` (thought drafts and no final image; ``finish_reason``, default STOP).
+  ``key_contains`` matches a substring of the batch line key, or of
   the prompt text for generateContent. ``op`` ``*`` (default) applies to both;
   ``batches.line`` to batch lines only; ``models.generateContent`` to live calls only.
 - ``job``: a new batch job (matched by ``display_name_contains``, ``count`` or ``rate``)
-  ends with ``job_state`` ``FAILED`` or ``EXPIRED``, or stays ``PENDING`` forever.
+  ends with ``job_state`` ``FAILED`` or ``EXPIRED``, is held ``PENDING`` (until released
+  or 48 h old), or with ``SUCCEEDED`` and ``delay_s`` is delivered late.
+- ``preset``: one of Google's real error bodies by name (``batch_concurrency``,
+  ``enqueued_tokens``: create-time 429 with RetryInfo; ``prepay_depleted``, ``spend_cap``:
+  billing 429 without details); see ``presets.py``.
 
 The RPM quota (``rpm``, window ``quota_window_s``) answers 429 RESOURCE_EXHAUSTED with the
 per-minute quota id ``GenerateRequestsPerMinutePerProjectPerModel`` and a RetryInfo

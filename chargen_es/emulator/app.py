@@ -18,15 +18,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chargen_es.emulator.batches import BatchesApi
+from chargen_es.emulator.catalog import ModelSet
+from chargen_es.emulator.clock import ShiftedClock
 from chargen_es.emulator.config import EmulatorConfig
 from chargen_es.emulator.faults import FaultError, Faults, parse_rules
 from chargen_es.emulator.files import FINAL, FilesApi
 from chargen_es.emulator.models import ModelsApi
+from chargen_es.emulator.presets import PRESETS
 from chargen_es.emulator.state import Store
 from chargen_es.emulator.wire import ApiError, decode, encode, quota_details
 
 _PATH_RE = re.compile(r"^(?P<prefix>(?:/[^/]+)*?)/(?P<kind>upload/|download/)?(?P<v>v1beta|v1)/(?P<rest>.*)$")
-_CONTROL_RE = re.compile(r"^(?P<prefix>.*?)/_emulator/(?P<what>stats|faults)$")
+_CONTROL_RE = re.compile(r"^(?P<prefix>.*?)/_emulator/(?P<what>stats|faults|clock|models|release)$")
 JSON_TYPE = "application/json; charset=UTF-8"
 
 
@@ -62,20 +65,26 @@ class _Route:
     run: Callable[[bool], Reply]  # argument: the daily_quota fault fired
     auth: bool = True
     chunk: bool = False
+    model: str = ""  # the model id in the path, for quota details
 
 
 class App:
     """The emulator's request handling, shared by all server threads."""
 
-    def __init__(self, config: EmulatorConfig, store: Store) -> None:
+    def __init__(self, config: EmulatorConfig, store: Store, clock: ShiftedClock) -> None:
         self.config = config
         self.store = store
+        self.clock = clock
         self.faults = Faults(config.seed)
         if config.faults:
             self.faults.replace(parse_rules(config.faults))
-        self.files = FilesApi(store, config)
-        self.batches = BatchesApi(store, config, self.files, self.faults)
-        self.models = ModelsApi(store, config, self.faults)
+        self.catalog = ModelSet.build(config.models, config.shut_down, config.thoughts)
+        self.files = FilesApi(store, config, clock)
+        self.batches = BatchesApi(store, config, self.files, self.faults, clock, self._catalog)
+        self.models = ModelsApi(store, config, self.faults, clock, self._catalog)
+
+    def _catalog(self) -> ModelSet:
+        return self.catalog
 
     def close(self) -> None:
         self.batches.close()
@@ -113,6 +122,10 @@ class App:
                 after_commit = True
             elif rule.kind == "daily_quota":
                 daily = True
+            elif rule.kind == "preset":
+                preset = PRESETS[rule.preset]
+                raise ApiError(preset.status, preset.message, preset.details(route.model or "model",
+                                                                             rule.retry_delay_s))
             elif rule.kind == "status":
                 details = []
                 if rule.status == 429:
@@ -143,14 +156,18 @@ class App:
         parts = rest.split("/")
         if parts[0] == "files":
             return self._files_route(req, parts, v, base)
+        if parts[0] == "models" and len(parts) == 1 and method == "GET":
+            return _Route("models.list", lambda _d: json_reply(self.catalog.list(req.query)))
+        if parts[0] == "models" and len(parts) == 2 and method == "GET" and ":" not in parts[1]:
+            return _Route("models.get", lambda _d: json_reply(self.catalog.get(parts[1], v)))
         if parts[0] == "models" and len(parts) == 2 and method == "POST" and ":" in parts[1]:
             model, _, verb = parts[1].rpartition(":")
             if verb == "generateContent":
                 return _Route("models.generateContent", lambda daily: json_reply(
-                    self.models.generate(model, self._json(req), daily)))
+                    self.models.generate(model, self._json(req), daily, v)), model=model)
             if verb == "batchGenerateContent":
                 return _Route("batches.create", lambda _d: json_reply(
-                    self.batches.operation(self.batches.create(model, self._json(req)))))
+                    self.batches.operation(self.batches.create(model, self._json(req), v))), model=model)
             return None
         if parts[0] == "batches":
             return self._batches_route(req, parts)
@@ -220,6 +237,20 @@ class App:
     def _control(self, req: Request, what: str) -> Reply:
         if what == "stats":
             return json_reply(self.store.stats())
+        if what == "clock":
+            if req.method == "GET":
+                return json_reply(self.clock.describe())
+            try:
+                return json_reply(self.clock.apply(self._json(req)))
+            except ValueError as exc:
+                raise ApiError(400, f"/_emulator/clock: {exc}") from exc
+        if what == "models":
+            return self._control_models(req)
+        if what == "release":
+            try:
+                return json_reply({"released": self.batches.release(self._json(req))})
+            except ValueError as exc:
+                raise ApiError(400, f"/_emulator/release: {exc}") from exc
         if req.method == "GET":
             return json_reply({"faults": self.faults.describe()})
         try:
@@ -227,3 +258,21 @@ class App:
         except FaultError as exc:
             raise ApiError(400, str(exc)) from exc
         return json_reply({"faults": self.faults.describe()})
+
+    def _control_models(self, req: Request) -> Reply:
+        """``GET``: the served ids and the shut-down ones; ``POST``: replace either or both."""
+        if req.method == "POST":
+            body = self._json(req)
+            if not isinstance(body, dict) or not set(body) <= {"models", "shut_down", "thoughts"}:
+                raise ApiError(400, "/_emulator/models: expected {\"models\": [...], \"shut_down\": [...], "
+                                    "\"thoughts\": bool} (each optional)")
+            models = body.get("models")
+            shut_down = body.get("shut_down")
+            try:
+                self.catalog = ModelSet.build(
+                    models if models is not None else list(self.catalog.models.values()),
+                    shut_down if shut_down is not None else self.catalog.shut_down,
+                    bool(body.get("thoughts", True)))
+            except (TypeError, ValueError) as exc:
+                raise ApiError(400, f"/_emulator/models: {exc}") from exc
+        return json_reply({"models": sorted(self.catalog.models), "shut_down": sorted(self.catalog.shut_down)})

@@ -1,22 +1,32 @@
 """The Batch API: create, get, list, cancel, delete, and the job clock.
 
-A job's life is ``job_seconds`` long: pending for the first half, running for the second,
-then final. Its results are computed by a background worker right after create (so a
-large job does not stall the first poll after it is due) but revealed only once due;
-with ``job_seconds=0`` the first get after create waits for them. Output lines are
-shuffled with a seeded RNG because Google does not keep input order, and clients must
-join on ``key``. Job faults (FAILED, EXPIRED, PENDING forever) and line faults are drawn
-at create time and stored with the job, so they are deterministic and survive a restart.
+A job's life is ``job_seconds`` long (or a ``job`` fault's ``delay_s``): pending for the
+first half, running for the second, then final. Its results are computed by a background
+worker right after create (so a large job does not stall the first poll after it is due)
+but revealed only once due; with ``job_seconds=0`` the first get after create waits for
+them. Output lines are shuffled with a seeded RNG because Google does not keep input
+order, and clients must join on ``key``. Job faults (FAILED, EXPIRED, held PENDING, late
+SUCCEEDED) and line faults are drawn at create time and stored with the job, so they are
+deterministic and survive a restart.
+
+Lifetimes follow Google's, on the emulator's clock: a job still PENDING or RUNNING
+``job_ttl_s`` (48 h) after create ends EXPIRED; a results file is created when its job
+ended and expires ``file_ttl_s`` later, so a client polling days later finds the job
+SUCCEEDED and its results file gone (404). The model must be served and support
+``batchGenerateContent``; otherwise create answers Google's 404 before reading the input.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
-import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from chargen_es.emulator import content
+from chargen_es.emulator.catalog import ModelSet, ModelSpec
+from chargen_es.emulator.clock import Clock
 from chargen_es.emulator.config import EmulatorConfig
 from chargen_es.emulator.faults import Faults
 from chargen_es.emulator.files import FilesApi
@@ -30,11 +40,14 @@ _OUTPUT_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1main.Generate
 class BatchesApi:
     """Batch operations over the shared :class:`Store`."""
 
-    def __init__(self, store: Store, config: EmulatorConfig, files: FilesApi, faults: Faults) -> None:
+    def __init__(self, store: Store, config: EmulatorConfig, files: FilesApi, faults: Faults, clock: Clock,
+                 catalog: Callable[[], ModelSet]) -> None:
         self.store = store
         self.config = config
         self.files = files
         self.faults = faults
+        self.clock = clock
+        self.catalog = catalog
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emulator-batch")
 
     def close(self) -> None:
@@ -75,7 +88,8 @@ class BatchesApi:
             entries.append(entry)
         return entries, True, sha256_hex(canonical(items)), {}
 
-    def create(self, model: str, body: Any) -> BatchRec:
+    def create(self, model: str, body: Any, version: str = "v1beta") -> BatchRec:
+        spec = self.catalog().require(model, "batchGenerateContent", version)
         batch = field(body, "batch") or {}
         entries, inline, sha, input_config = self._entries(field(batch, "inputConfig") or {})
         if not entries:
@@ -85,12 +99,16 @@ class BatchesApi:
             fault = content.LineFault.draw(self.faults, entry["key"], live=False)
             if fault is not None:
                 entry["fault"] = fault.to_json()
-        now = time.time()
+        now = self.clock.now()
         job_rule = self.faults.take_job(display)
-        rec = BatchRec(id=new_id(), seq=self.store.next_seq(), model=f"models/{model.removeprefix('models/')}",
-                       display_name=display, create_ts=now, due_ts=now + self.config.job_seconds,
+        seconds = self.config.job_seconds
+        if job_rule is not None and job_rule.delay_s is not None:
+            seconds = job_rule.delay_s
+        job_fault = job_rule.job_state if job_rule and job_rule.job_state != "SUCCEEDED" else None
+        rec = BatchRec(id=new_id(), seq=self.store.next_seq(), model=f"models/{spec.id}",
+                       display_name=display, create_ts=now, due_ts=now + seconds,
                        input_config=input_config, entries=entries, inline=inline, input_sha256=sha,
-                       job_fault=job_rule.job_state if job_rule else None)
+                       job_fault=job_fault, spec=dataclasses.asdict(spec))
         with self.store.lock:
             self.store.batch_inputs_by_sha256[sha] += 1
         self.store.count_name(display, "jobs_created")
@@ -104,10 +122,12 @@ class BatchesApi:
     def _compute(self, rec: BatchRec) -> tuple[list[dict[str, Any]], int, int]:
         results: list[dict[str, Any]] = []
         ok = bad = 0
+        spec = _spec_of(rec)
         for entry in rec.entries:
             out = content.generate(rec.model, entry["request"],
                                    fault=content.LineFault.from_json(entry.get("fault")),
-                                   live_file_sha=self._live_file_sha, image_bytes=self.config.image_bytes)
+                                   live_file_sha=self._live_file_sha, image_bytes=self.config.image_bytes,
+                                   spec=spec)
             line: dict[str, Any] = {} if rec.inline else {"key": entry["key"]}
             if out.error is not None:
                 line["error"] = out.error
@@ -127,8 +147,18 @@ class BatchesApi:
         return rec.sha256 if rec is not None else None
 
     def _settle(self, rec: BatchRec) -> None:
-        """Make a due job final: store its outputs, or its FAILED/EXPIRED ending."""
-        if rec.final_state is not None or rec.job_fault == "PENDING" or time.time() < rec.due_ts:
+        """Make a due job final: its outputs, its FAILED/EXPIRED ending, or EXPIRED by age."""
+        if rec.final_state is not None:
+            return
+        now = self.clock.now()
+        expire_at = rec.create_ts + self.config.job_ttl_s
+        held = rec.job_fault == "PENDING"
+        if now >= expire_at and (held or rec.due_ts > expire_at):
+            with rec.finish_lock:
+                if rec.final_state is None:
+                    self._end(rec, "EXPIRED", expire_at)
+            return
+        if held or now < rec.due_ts:
             return
         with rec.finish_lock:
             if rec.final_state is not None:
@@ -145,12 +175,64 @@ class BatchesApi:
                 else:
                     data = b"".join(encode(line) + b"\n" for line in results)
                     out = self.files.commit(f"batch-{rec.id}", data, "application/jsonl",
-                                            f"batch-{rec.id}-output", source="GENERATED")
+                                            f"batch-{rec.id}-output", source="GENERATED",
+                                            created=rec.due_ts)  # it expires counting from then
                     rec.output_file = f"files/{out.id}"
                 rec.final_state = "SUCCEEDED"
             rec.future = None
-            rec.end_ts = time.time()
+            rec.end_ts = rec.due_ts  # the job ended when due, however late it is looked at
             self.store.put_batch(rec)
+
+    def _end(self, rec: BatchRec, state: str, when: float) -> None:
+        """A final state without results (caller holds ``finish_lock``)."""
+        rec.final_state = state
+        rec.end_ts = when
+        if rec.future is not None:
+            rec.future.cancel()
+            rec.future = None
+        self.store.put_batch(rec)
+
+    def release(self, body: Any) -> list[str]:
+        """``POST /_emulator/release``: end or deliver jobs that are not final yet.
+
+        ``{"name": "batches/x"}`` or ``{"display_name_contains": "..."}`` (neither: every
+        unfinished job), ``"state"``: ``SUCCEEDED`` (default; results after ``delay_s``
+        more seconds, default 0), ``EXPIRED`` or ``FAILED`` (now). Held PENDING jobs are what
+        this is for; a running job can be ended early the same way.
+        """
+        if not isinstance(body, dict):
+            raise ValueError("body must be a JSON object")
+        state = str(body.get("state", "SUCCEEDED")).upper().removeprefix("JOB_STATE_").removeprefix("BATCH_STATE_")
+        if state not in ("SUCCEEDED", "EXPIRED", "FAILED"):
+            raise ValueError(f"state must be SUCCEEDED, EXPIRED or FAILED, got {state!r}")
+        delay = float(body.get("delay_s", 0.0))
+        name = body.get("name")
+        contains = body.get("display_name_contains")
+        with self.store.lock:
+            records = sorted(self.store.batches.values(), key=lambda r: r.seq)
+        released: list[str] = []
+        for rec in records:
+            self._settle(rec)
+            if name is not None and f"batches/{rec.id}" != str(name) and rec.id != str(name):
+                continue
+            if contains is not None and str(contains) not in rec.display_name:
+                continue
+            with rec.finish_lock:
+                if rec.final_state is not None:
+                    continue
+                now = self.clock.now()
+                rec.due_ts = now + delay
+                if state == "SUCCEEDED":
+                    rec.job_fault = None
+                    if rec.future is None:
+                        rec.future = self.pool.submit(self._compute, rec)
+                else:
+                    rec.job_fault = state
+                self.store.put_batch(rec)
+            released.append(f"batches/{rec.id}")
+        for rec in records:
+            self._settle(rec)
+        return released
 
     def state_of(self, rec: BatchRec) -> str:
         if rec.final_state is not None:
@@ -158,7 +240,7 @@ class BatchesApi:
         if rec.job_fault == "PENDING":
             return "PENDING"
         half = rec.create_ts + (rec.due_ts - rec.create_ts) / 2
-        return "PENDING" if time.time() < half or rec.due_ts <= rec.create_ts else "RUNNING"
+        return "PENDING" if self.clock.now() < half or rec.due_ts <= rec.create_ts else "RUNNING"
 
     def operation(self, rec: BatchRec) -> dict[str, Any]:
         """The Operation envelope of protocol §5, exactly."""
@@ -230,12 +312,7 @@ class BatchesApi:
         self._settle(rec)
         with rec.finish_lock:
             if rec.final_state is None:
-                rec.final_state = "CANCELLED"
-                rec.end_ts = time.time()
-                if rec.future is not None:
-                    rec.future.cancel()
-                    rec.future = None
-                self.store.put_batch(rec)
+                self._end(rec, "CANCELLED", self.clock.now())
         return {}
 
     def delete(self, bid: str) -> dict[str, Any]:
@@ -246,3 +323,12 @@ class BatchesApi:
         with self.store.lock:
             self.store.totals["deletes"] += 1
         return {}
+
+
+def _spec_of(rec: BatchRec) -> ModelSpec | None:
+    """The model's spec stored with the job (None for jobs persisted before specs were)."""
+    if not rec.spec:
+        return None
+    raw = dict(rec.spec)
+    raw["methods"] = tuple(raw.get("methods", ()))
+    return ModelSpec(**raw)

@@ -4,7 +4,7 @@ A rule is a JSON object (see the package docstring and README.md for the full fo
 Rules are matched in order; ``count`` makes a rule fire on the next N matches only,
 ``rate`` fires with that probability from one seeded RNG, and a rule with neither fires
 on every match. Request-level kinds (``status``, ``drop``, ``latency``,
-``drop_after_commit``, ``daily_quota``) are taken by the server per operation; ``line``
+``drop_after_commit``, ``daily_quota``, ``preset``) are taken by the server per operation; ``line``
 rules are taken by the content generator per batch line or generateContent call; ``job``
 rules are taken once per ``batches.create``.
 """
@@ -16,10 +16,15 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-REQUEST_KINDS = frozenset({"status", "drop", "latency", "drop_after_commit", "daily_quota"})
-LINE_KINDS = frozenset({"error", "safety", "image_safety", "text_only"})
-JOB_STATES = frozenset({"FAILED", "EXPIRED", "PENDING"})
-KINDS = REQUEST_KINDS | {"line", "job"}
+from chargen_es.emulator import presets
+
+REQUEST_KINDS = frozenset({"status", "drop", "latency", "drop_after_commit", "daily_quota", "preset"})
+LINE_KINDS = frozenset({"error", "safety", "image_safety", "text_only", "no_image", "max_tokens",
+                        "drafts_only"})
+# PENDING: held until released (POST /_emulator/release) or expired by age; SUCCEEDED with
+# delay_s: delivered late, after that much emulator time.
+JOB_STATES = frozenset({"FAILED", "EXPIRED", "PENDING", "SUCCEEDED"})
+KINDS = REQUEST_KINDS | {"line", "job", "preset"}
 
 # Which ``op`` values a line rule may name, per place it applies.
 _LINE_OPS_BATCH = frozenset({"*", "batches.line", "batches.create", "batches.get"})
@@ -47,6 +52,9 @@ class Rule:
     job_state: str = "FAILED"
     display_name_contains: str | None = None
     retry_delay_s: float = 7.0
+    finish_reason: str | None = None
+    delay_s: float | None = None
+    preset: str = ""
 
     @classmethod
     def parse(cls, raw: Any) -> Rule:
@@ -56,6 +64,11 @@ class Rule:
         if kind not in KINDS:
             raise FaultError(f"unknown fault kind {kind!r} (one of {sorted(KINDS)})")
         default_op = {"line": "*", "job": "batches.create", "daily_quota": "models.generateContent"}
+        if kind == "preset":
+            rule_preset = str(raw.get("preset", ""))
+            if rule_preset not in presets.PRESETS:
+                raise FaultError(f"unknown preset {rule_preset!r} (one of {sorted(presets.PRESETS)})")
+            default_op["preset"] = presets.PRESETS[rule_preset].default_op
         op = str(raw.get("op", default_op.get(kind, "*")))
         rule = cls(op=op, kind=kind)
         if "status" in raw:
@@ -77,6 +90,14 @@ class Rule:
             raise FaultError(f"unknown job_state {rule.job_state!r} (one of {sorted(JOB_STATES)})")
         rule.display_name_contains = raw.get("display_name_contains", raw.get("displayNameContains"))
         rule.retry_delay_s = float(raw.get("retry_delay_s") or raw.get("retryDelaySeconds") or 7.0)
+        finish = raw.get("finish_reason", raw.get("finishReason"))
+        rule.finish_reason = None if finish is None else str(finish).upper()
+        if raw.get("delay_s") is not None:
+            rule.delay_s = float(raw["delay_s"])
+        if kind == "job" and rule.job_state == "SUCCEEDED" and rule.delay_s is None:
+            raise FaultError("a job rule with job_state SUCCEEDED needs delay_s (deliver late)")
+        if kind == "preset":
+            rule.preset = str(raw["preset"])
         return rule
 
     def describe(self) -> dict[str, Any]:

@@ -10,9 +10,9 @@ status header) is accepted idempotently by cutting the buffer back to its offset
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
+from chargen_es.emulator.clock import Clock
 from chargen_es.emulator.config import EmulatorConfig
 from chargen_es.emulator.state import FileRec, Store, UploadSession, paginate, sha256_hex
 from chargen_es.emulator.wire import ApiError, field, new_id
@@ -24,9 +24,10 @@ FINAL = {"x-goog-upload-status": "final"}
 class FilesApi:
     """File operations over the shared :class:`Store`."""
 
-    def __init__(self, store: Store, config: EmulatorConfig) -> None:
+    def __init__(self, store: Store, config: EmulatorConfig, clock: Clock) -> None:
         self.store = store
         self.config = config
+        self.clock = clock
 
     # -- upload ---------------------------------------------------------------------------
 
@@ -101,9 +102,9 @@ class FilesApi:
         return {"x-goog-upload-status": "final"}, {"file": rec.resource(version, base_url)}
 
     def commit(self, fid: str, data: bytes, mime: str, display: str | None,
-               source: str = "UPLOADED", sha256: str | None = None) -> FileRec:
-        """Store a complete file (an upload or a generated output)."""
-        now = time.time()
+               source: str = "UPLOADED", sha256: str | None = None, created: float | None = None) -> FileRec:
+        """Store a complete file (an upload, or a generated output dated when its job ended)."""
+        now = self.clock.now() if created is None else created
         rec = FileRec(id=fid, seq=self.store.next_seq(), display_name=display, mime_type=mime,
                       create_ts=now, expire_ts=now + self.config.file_ttl_s, sha256=sha256 or sha256_hex(data),
                       source=source, data=data)

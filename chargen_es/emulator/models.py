@@ -1,5 +1,8 @@
 """``models.generateContent``: the live call, same content as a batch line, under a quota.
 
+The model must be in the served set (``catalog``) and support ``generateContent``; a
+shut-down or unknown id answers Google's 404 before the quota is consulted.
+
 Quota refusals follow Google's 429 shape: RESOURCE_EXHAUSTED with QuotaFailure (a
 per-minute quota id normally, a per-day one when the ``daily_quota`` fault fires, the case
 where retrying is pointless) and RetryInfo. Only accepted calls count against the window,
@@ -8,9 +11,12 @@ as with Google.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from chargen_es.emulator import content
+from chargen_es.emulator.catalog import ModelSet
+from chargen_es.emulator.clock import Clock
 from chargen_es.emulator.config import EmulatorConfig
 from chargen_es.emulator.faults import Faults
 from chargen_es.emulator.quota import Quota
@@ -23,18 +29,21 @@ _HTTP_FOR_CODE = {code: http for http, code in RPC_CODES.items()}
 class ModelsApi:
     """generateContent over the shared :class:`Store` (for file references and counters)."""
 
-    def __init__(self, store: Store, config: EmulatorConfig, faults: Faults) -> None:
+    def __init__(self, store: Store, config: EmulatorConfig, faults: Faults, clock: Clock,
+                 catalog: Callable[[], ModelSet]) -> None:
         self.store = store
         self.config = config
         self.faults = faults
-        self.quota = Quota(config.rpm, config.quota_window_s)
+        self.catalog = catalog
+        self.quota = Quota(config.rpm, config.quota_window_s, clock)
 
     def _live_file_sha(self, fid: str) -> str | None:
         rec = self.store.live_file(fid)
         return rec.sha256 if rec is not None else None
 
-    def generate(self, model: str, body: Any, daily_quota: bool) -> dict[str, Any]:
-        short = model.removeprefix("models/")
+    def generate(self, model: str, body: Any, daily_quota: bool, version: str = "v1beta") -> dict[str, Any]:
+        spec = self.catalog().require(model, "generateContent", version)  # 404 before any quota
+        short = spec.id
         if daily_quota:
             self._reject()
             raise ApiError(429, f"You exceeded your current quota for {short} (requests per day).",
@@ -46,7 +55,7 @@ class ModelsApi:
                            quota_details(False, short, self.config.rpm or 0, wait))
         fault = content.LineFault.draw(self.faults, content.prompt_text(body), live=True)
         out = content.generate(model, body, fault=fault, live_file_sha=self._live_file_sha,
-                               image_bytes=self.config.image_bytes)
+                               image_bytes=self.config.image_bytes, spec=spec)
         with self.store.lock:
             self.store.totals["calls"] += 1
         if out.error is not None:

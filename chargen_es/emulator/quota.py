@@ -9,8 +9,9 @@ is configurable so benchmarks can run many "minutes" per second.
 from __future__ import annotations
 
 import threading
-import time
 from collections import deque
+
+from chargen_es.emulator.clock import Clock, WallClock
 
 
 class Quota:
@@ -19,8 +20,9 @@ class Quota:
     Per model, like Google's ``...PerProjectPerModel`` quotas.
     """
 
-    def __init__(self, limit: int | None, window_s: float = 60.0) -> None:
+    def __init__(self, limit: int | None, window_s: float = 60.0, clock: Clock | None = None) -> None:
         self.limit = limit
+        self.clock: Clock = clock or WallClock()
         self.window_s = window_s
         self._lock = threading.Lock()
         self._accepted: dict[str, deque[float]] = {}
@@ -29,7 +31,7 @@ class Quota:
         """Record an accepted call and return None, or return the seconds to wait."""
         if self.limit is None:
             return None
-        now = time.monotonic()
+        now = self.clock.now()
         with self._lock:
             accepted = self._accepted.setdefault(model, deque())
             horizon = now - self.window_s

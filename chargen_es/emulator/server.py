@@ -19,9 +19,11 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from chargen_es.emulator.app import App, Reply, Request
+from chargen_es.emulator.clock import ShiftedClock, WallClock
 from chargen_es.emulator.config import EmulatorConfig
 from chargen_es.emulator.faults import parse_rules
-from chargen_es.emulator.state import Store
+from chargen_es.emulator.state import Store, atomic_write
+from chargen_es.emulator.wire import decode, encode
 
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
             409: "Conflict", 429: "Too Many Requests", 499: "Client Closed Request",
@@ -165,8 +167,9 @@ class Emulator:
         if self._server is not None:
             return self
         data_dir = Path(self.config.data_dir) if self.config.data_dir is not None else None
-        store = Store(data_dir)
-        self._app = App(self.config, store)
+        clock = _clock(self.config, data_dir)
+        store = Store(data_dir, clock)
+        self._app = App(self.config, store, clock)
         self._server = _Server((self.config.host, self.config.port), self._app)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="chargen-emulator", daemon=True)
@@ -199,8 +202,32 @@ class Emulator:
         """Replace the fault set, like ``POST /_emulator/faults``."""
         self._live_app().faults.replace(parse_rules(rules))
 
+    @property
+    def clock(self) -> ShiftedClock:
+        """The emulator's clock (``advance``, ``set``, ``now``), as ``POST /_emulator/clock``."""
+        return self._live_app().clock
+
+    def advance(self, seconds: float) -> None:
+        """Move the emulator's time forward, like ``POST /_emulator/clock {"advance_s": N}``."""
+        self._live_app().clock.advance(seconds)
+
     def __enter__(self) -> Emulator:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _clock(config: EmulatorConfig, data_dir: Path | None) -> ShiftedClock:
+    """The configured clock behind a shift; with ``--data`` the shift survives a restart."""
+    base = config.clock or WallClock()
+    if data_dir is None:
+        return ShiftedClock(base)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "clock.json"
+    offset = float(decode(path.read_bytes())["offset_s"]) if path.exists() else 0.0
+
+    def save(value: float) -> None:
+        atomic_write(path, encode({"offset_s": value}))
+
+    return ShiftedClock(base, offset, save)

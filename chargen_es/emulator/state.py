@@ -15,7 +15,6 @@ import contextlib
 import hashlib
 import os
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import Future
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from chargen_es.emulator.clock import Clock, WallClock
 from chargen_es.emulator.wire import decode, encode, rfc3339
 
 API_HOST = "https://generativelanguage.googleapis.com"
@@ -47,7 +47,8 @@ class FileRec:
                                "sizeBytes": str(len(self.data)), "createTime": rfc3339(self.create_ts),
                                "updateTime": rfc3339(self.create_ts),
                                "expirationTime": rfc3339(self.expire_ts),
-                               "sha256Hash": base64.b64encode(bytes.fromhex(self.sha256)).decode(),
+                               # base64 of the *hex* digest, as the live service sends it
+                               "sha256Hash": base64.b64encode(self.sha256.encode("ascii")).decode(),
                                "uri": f"{API_HOST}/{version}/files/{self.id}",
                                "state": "ACTIVE", "source": self.source}
         if self.display_name is not None:
@@ -88,13 +89,14 @@ class BatchRec:
     entries: list[dict[str, Any]]  # {"key", "request", "metadata"?}
     inline: bool
     input_sha256: str
-    job_fault: str | None = None  # FAILED | EXPIRED | PENDING
+    job_fault: str | None = None  # FAILED | EXPIRED | PENDING (held until released or expired)
     final_state: str | None = None  # SUCCEEDED | FAILED | CANCELLED | EXPIRED
     end_ts: float | None = None
     succeeded: int = 0
     failed: int = 0
     output_file: str | None = None
     inline_responses: list[dict[str, Any]] | None = None
+    spec: dict[str, Any] | None = None  # the model's catalog entry at create time
     future: Future[Any] | None = None
     finish_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -104,7 +106,7 @@ class BatchRec:
                 "inline": self.inline, "input_sha256": self.input_sha256, "job_fault": self.job_fault,
                 "final_state": self.final_state, "end_ts": self.end_ts, "succeeded": self.succeeded,
                 "failed": self.failed, "output_file": self.output_file,
-                "inline_responses": self.inline_responses}
+                "inline_responses": self.inline_responses, "spec": self.spec}
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -155,8 +157,9 @@ def paginate(items: Iterable[T], page_size: Any, token: Any) -> tuple[list[T], s
 class Store:
     """All records, counters and the optional on-disk copy; thread-safe via ``lock``."""
 
-    def __init__(self, data_dir: Path | None) -> None:
+    def __init__(self, data_dir: Path | None, clock: Clock | None = None) -> None:
         self.lock = threading.RLock()
+        self.clock: Clock = clock or WallClock()
         self.data_dir = data_dir
         self.files: dict[str, FileRec] = {}
         self.uploads: dict[str, UploadSession] = {}
@@ -208,13 +211,13 @@ class Store:
             rec = self.files.get(fid)
             if rec is None:
                 return None
-            if rec.expire_ts <= (now if now is not None else time.time()):
+            if rec.expire_ts <= (now if now is not None else self.clock.now()):
                 self.drop_file(fid)
                 return None
             return rec
 
     def live_files(self) -> list[FileRec]:
-        now = time.time()
+        now = self.clock.now()
         with self.lock:
             return [r for r in list(self.files.values()) if self.live_file(r.id, now) is not None]
 

@@ -24,11 +24,12 @@ from pathlib import Path
 
 import msgspec
 
+from chargen_es import analysis as analysis_contract
 from chargen_es import events as ev
 from chargen_es import imagery
 from chargen_es.engine.crashpoints import crash_point
 from chargen_es.engine.durable import Durability, write_replace
-from chargen_es.engine.results import Outcome, parse_analysis
+from chargen_es.engine.results import Outcome
 from chargen_es.errors import ContentError
 from projections.atomic import sha256_file
 
@@ -104,9 +105,10 @@ class Group:
         usage = ev.Usage(prompt_tokens=outcome.usage[0], output_tokens=outcome.usage[1],
                          total_tokens=outcome.usage[2])
         if task.kind == "analyze":
-            analysis = parse_analysis(outcome.text)
+            # checked against the analysis schema before anything is written (chargen_es.analysis)
+            analysis, problem = analysis_contract.parse(outcome.text)
             if analysis is None:
-                self.fail(task, "apply", "bad_analysis", "the model's answer is not a JSON object", True, raw)
+                self.fail(task, "apply", "bad_analysis", problem, True, raw)
                 return
             rel = f"{task.output_dir}/{task.output_stem}.analysis.json"
             data = (json.dumps(analysis, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
@@ -142,7 +144,7 @@ class Group:
                                                   self.ctx.runner)
         self._imagery.setdefault(imagery.imagery_path(self.ctx.root, task), []).append((len(self.events), task, mutation))
         self.events.append(ev.LineApplied(key=task.key, chunk=task.chunk, outputs=(output,),
-                                          files_updated=(f"{task.entity_type}/{task.slug}/imagery.yaml",),
+                                          files_updated=(f"{imagery.record_folder(task)}/{imagery.IMAGERY_FILE}",),
                                           usage=usage))
 
     def fail(self, task: ev.Task, stage: str, code: str, message: str, retryable: bool, raw: bytes = b"") -> None:
@@ -166,12 +168,12 @@ class Group:
                              detail_path=rel, chunk=task.chunk)
 
     @staticmethod
-    def _update_imagery(path: Path, items: list[tuple[int, ev.Task, imagery.Mutation]],
+    def _update_imagery(root: Path, path: Path, items: list[tuple[int, ev.Task, imagery.Mutation]],
                         write: imagery.Writer) -> ContentError | None:
         for _ in items:
             crash_point("before", "imagery.write")
         try:
-            imagery.update(path, [mutation for _, _, mutation in items], write)
+            imagery.update(path, [mutation for _, _, mutation in items], write, root=root)
         except ContentError as exc:
             return exc
         for _ in items:
@@ -189,7 +191,7 @@ class Group:
 
         # each entity's file is independent (own lock), so their updates, each fsyncing its
         # temp file, overlap on the writer pool instead of queueing behind one another
-        updates = {path: _WRITERS.submit(self._update_imagery, path, items, write)
+        updates = {path: _WRITERS.submit(self._update_imagery, self.ctx.root, path, items, write)
                    for path, items in self._imagery.items()}
         for path, update in updates.items():
             error = update.result()

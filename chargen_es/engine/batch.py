@@ -24,7 +24,7 @@ from typing import TypeVar
 import trio
 
 from chargen_es import events as ev
-from chargen_es.engine import staging
+from chargen_es.engine import preflight, staging
 from chargen_es.engine.apply import ApplyContext, Group
 from chargen_es.engine.crashpoints import crash_point
 from chargen_es.engine.progress import Progress
@@ -32,7 +32,15 @@ from chargen_es.engine.recorder import Recorder
 from chargen_es.engine.results import decode_line, from_line
 from chargen_es.engine.retry import RetryPolicy, with_retries
 from chargen_es.engine.view import JobRecord, RunView, UploadRecord
-from chargen_es.errors import ContentError, GeminiError, NotFound, TransientError
+from chargen_es.errors import (
+    BillingError,
+    ContentError,
+    DailyQuotaExhausted,
+    GeminiError,
+    NotFound,
+    RateLimited,
+    TransientError,
+)
 from chargen_es.gateway import Gateway, RemoteFile, RemoteJob
 from projections.atomic import fsync_dir, sha256_file
 
@@ -44,6 +52,18 @@ UPLOAD_GROUP = 32  # upload outcomes per journal group commit while staging
 # touched imagery.yaml is one locked, fsynced read-modify-write per group.
 APPLY_GROUP = 1024
 APPLY_GROUP_BYTES = 64 << 20  # ... or fewer, once this much result data is waiting
+# Failures a new attempt of the chunk fixes by itself: its results file was lost (404 on
+# download), or a file its line referenced was gone when the job read it. They are
+# retryable, the run pauses instead of completing, and ``resume`` reopens them.
+RESULTS_LOST = "results_lost"
+FILE_MISSING = "file_missing"
+RERUN_CODES = frozenset({RESULTS_LOST, FILE_MISSING})
+# A reference is reused only while it has this much of its 48 h left (see ARCHITECTURE.md,
+# "Lifetimes"): a job may stay pending or running up to 48 h, so a reused file must be
+# about as young as a fresh upload. Files: 48 h (ai.google.dev/gemini-api/docs/files);
+# jobs: pending or running past 48 h become EXPIRED (ai.google.dev/gemini-api/docs/batch-api),
+# both as given in the project's wire-protocol notes, read 2026-12-02.
+REUSE_MARGIN_S = 47 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -55,7 +75,7 @@ class EngineOptions:
     max_jobs: int = 100
     cleanup: bool = True
     detach: bool = False
-    reuse_margin_s: float = 25 * 3600.0
+    reuse_margin_s: float = REUSE_MARGIN_S
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     workers: int = 5
     generated_at: str = ""
@@ -80,6 +100,8 @@ def next_step(view: RunView, chunk: int, retry_failed: bool) -> Step:
         return Step.SUBMIT
     if not job.job_name:
         return Step.SETTLE_JOB
+    if view.reopened.get(chunk) == job.attempt and job.done:
+        return Step.SUBMIT  # failed items of this attempt were reopened: a new attempt runs them
     if job.state in RESULT_FAILED_STATES:
         return Step.SUBMIT if retry_failed else Step.BLOCKED
     if job.state == "CANCELLED":
@@ -95,6 +117,34 @@ def _publish(part: Path, dest: Path) -> None:
     """Rename a fully written, fsynced file into place and make the rename durable."""
     os.replace(part, dest)
     fsync_dir(dest.parent)
+
+
+_RERUN_WHY = "results lost or referenced files gone before the job read them"
+
+
+def _lost_refs(task: ev.Task, gone: dict[str, str]) -> list[str]:
+    refs = (*task.references, *((task.input_image,) if task.input_image else ()))
+    return [f"{ref.path} ({gone[ref.sha256]})" for ref in refs if ref.sha256 in gone]
+
+
+def _adoptable(match: RemoteFile, need: staging.Needed) -> bool:
+    """A listed file may settle an upload intent only when it is whole: the size we sent
+    (an empty or partial file is not ours to trust), a state other than FAILED, and, when
+    the server gives one, the SHA-256 of our bytes."""
+    if match.size == 0 or (need.size and match.size != need.size):
+        return False
+    if match.state in ("FAILED", "STATE_FAILED"):
+        return False
+    return not (match.sha256 and match.sha256 != need.sha256)
+
+
+def pause_message(exc: BillingError | DailyQuotaExhausted) -> tuple[str, str]:
+    """(reason, message) of the pause an account-level refusal causes: no retry frees it."""
+    if isinstance(exc, BillingError):
+        return "billing", (f"billing: Google refused the call for a billing reason ({exc}): prepaid credit "
+                           "used up, a spend cap reached or a billing account problem; fix it in AI Studio or "
+                           "Cloud billing, then resume; nothing was lost")
+    return "daily_quota", f"per-day quota exhausted ({exc}); resume when it resets"
 
 
 def requests_rel(chunk: int, root: Path, run_dir: Path) -> str:
@@ -136,9 +186,16 @@ class BatchRunner:
     async def run(self) -> str:
         """Drive every open chunk to its end; returns completed | failed | detached."""
         retry_failed = True  # jobs that failed before this invocation get a fresh attempt
+        self.reopen_rerunnable()
         chunks = self.view.open_chunks()
+        # only chunks that will send requests need their inputs live (and their model
+        # checked): a chunk past its create must not re-upload (and so forget) a reference
+        # its job found gone
+        sending = [c for c in chunks if next_step(self.view, c, retry_failed) in (Step.SUBMIT, Step.SETTLE_JOB)]
+        if not await self.models_ready({self._chunk_model(c) for c in sending}, preflight.BATCH_METHOD):
+            return "failed"
         self.progress.phase("staging", f"{len(self.view.tasks)} tasks in {len(self.view.chunks)} chunks")
-        await self.stage_inputs(chunks)
+        await self.stage_inputs(sending)
         self.progress.phase("submitted" if chunks else "applying")
         self.progress.start("items", len(self.view.tasks), "items")
         self.progress.advance("items", len(self.view.applied) + len(self.view.failed))
@@ -161,12 +218,48 @@ class BatchRunner:
             self.rec.record(ev.RunFailed(code="job_failed", message=f"{states}; uploads are kept and `resume` "
                                          "submits a new attempt for these chunks only"))
             return "failed"
+        rerun = self.rerunnable()
+        if rerun:
+            lines = []
+            for chunk, keys in sorted(rerun.items()):
+                codes = sorted({self.view.failed[k].code for k in keys})
+                lines.append(f"chunk {chunk}: {len(keys)} item(s) {' / '.join(codes)}")
+            message = (f"{'; '.join(lines)} ({_RERUN_WHY}); they are marked failed (retryable) and "
+                       "`resume` runs them again in a new attempt")
+            self.rec.record(ev.RunPaused(reason="retry", message=message))
+            self.progress.phase("paused", message)
+            return "paused"
         if self.opt.cleanup:
             await self.cleanup()
         view = self.view
         self.rec.record(ev.RunCompleted(ok=len(view.applied), failed=len(view.failed), skipped=view.skipped))
         self.progress.phase("completed", f"{len(view.applied)} ok, {len(view.failed)} failed, {view.skipped} skipped")
         return "completed"
+
+    async def models_ready(self, models: set[str], method: str) -> bool:
+        """The pre-flight check (``engine.preflight``); a failure is journaled as run.failed."""
+        problems = await preflight.check(models, method, lambda m: self._read(self.gw.get_model, m))
+        if problems:
+            self.rec.record(ev.RunFailed(code=preflight.FAILED_CODE, message="; ".join(problems)))
+        return not problems
+
+    def rerunnable(self) -> dict[int, list[str]]:
+        """Failed keys a new attempt fixes, per chunk whose job has ended (nothing in flight)."""
+        out: dict[int, list[str]] = {}
+        for key, failure in self.view.failed.items():
+            if failure.code not in RERUN_CODES or failure.chunk is None:
+                continue
+            job = self.view.jobs.get(failure.chunk)
+            if job is not None and job.job_name and job.done:
+                out.setdefault(failure.chunk, []).append(key)
+        return out
+
+    def reopen_rerunnable(self) -> None:
+        """At the start of an invocation: failures a new attempt fixes become pending again."""
+        events = [ev.ItemsReopened(chunk=chunk, keys=tuple(keys), attempt=self.view.jobs[chunk].attempt,
+                                   reason=",".join(sorted({self.view.failed[k].code for k in keys})))
+                  for chunk, keys in sorted(self.rerunnable().items())]
+        self.rec.record(*events)
 
     # -- staging -------------------------------------------------------------------
 
@@ -283,7 +376,7 @@ class BatchRunner:
     def _adoption(self, listing: dict[str, RemoteFile], need: staging.Needed) -> ev.UploadCompleted | None:
         """Settle an upload intent: a live remote file with our display name and size, if any."""
         match = listing.get(staging.display_name_for(need.sha256))
-        if match is None or (match.size and need.size and match.size != need.size):
+        if match is None or not _adoptable(match, need):
             return None
         if not staging.usable(UploadRecord(need.sha256, match.name, match.uri, match.expires, need.mime,
                                            need.size, need.path), self.view.last_at, self.opt.reuse_margin_s):
@@ -328,7 +421,7 @@ class BatchRunner:
     async def prepare_requests(self, chunk: int) -> UploadRecord:
         """Write (or verify) the chunk's requests file and make sure it is uploaded."""
         view = self.view
-        tasks = [view.tasks[k] for k in view.chunks[chunk]]
+        tasks = [view.tasks[k] for k in view.pending_keys(chunk)]  # a new attempt runs what is still open
         for task in tasks:  # a reference may have been re-uploaded (expired): make sure all are live
             for ref in (*task.references, *((task.input_image,) if task.input_image else ())):
                 if not staging.usable(view.uploads.get(ref.sha256), view.last_at, self.opt.reuse_margin_s):
@@ -387,11 +480,25 @@ class BatchRunner:
         job = self.view.jobs[chunk]
         input_file = job.input_file or self.view.uploads[self.view.requests[chunk].sha256].name
         attempt = 1
+        queued = 0
         while True:
             try:
                 crash_point("before", "job.create")
                 remote = await self._call(self._create_call, self._chunk_model(chunk), input_file, job.display_name)
                 crash_point("after", "job.create")
+            except RateLimited as exc:
+                # too many concurrent jobs or enqueued tokens: a definite refusal (nothing was
+                # created) that frees only as other jobs finish, so wait long and ask again
+                queued += 1
+                wait = self.opt.retry.queue_delay(queued, exc.retry_after)
+                self.rec.record(ev.JobQueued(chunk=chunk, display_name=job.display_name, attempt=job.attempt,
+                                             message=str(exc), retry_after=exc.retry_after, wait_s=round(wait, 3)))
+                self.progress.status("job", f"chunk {chunk} queued: the API refused a new job ({exc}); "
+                                     f"asking again in {wait:.0f} s")
+                await trio.sleep(wait)
+                if not self._inputs_usable(chunk):
+                    return await self.submit(chunk)  # the wait aged its inputs: a new attempt re-stages
+                continue
             except TransientError as exc:
                 if await self._adopt_job(chunk, job):  # committed, reply lost
                     return
@@ -403,6 +510,15 @@ class BatchRunner:
             self.rec.record(ev.JobSubmitted(chunk=chunk, job_name=remote.name, display_name=job.display_name,
                                             attempt=job.attempt))
             return
+
+    def _inputs_usable(self, chunk: int) -> bool:
+        view = self.view
+        for key in view.pending_keys(chunk):
+            task = view.tasks[key]
+            for ref in (*task.references, *((task.input_image,) if task.input_image else ())):
+                if not staging.usable(view.uploads.get(ref.sha256), view.last_at, self.opt.reuse_margin_s):
+                    return False
+        return True
 
     def _create_call(self, model: str, input_file: str, display_name: str) -> RemoteJob:
         return self.gw.create_batch(model=model, input_file=input_file, display_name=display_name)
@@ -441,14 +557,37 @@ class BatchRunner:
         part = dest.with_name(f".{dest.name}.part")
         crash_point("before", "download")
         self.progress.start(f"download {chunk}", None, "bytes")
-        got = await self._read(self.gw.download, job.output_file, part,
-                               lambda n: self.progress.advance(f"download {chunk}", n))
+        try:
+            got = await self._read(self.gw.download, job.output_file, part,
+                                   lambda n: self.progress.advance(f"download {chunk}", n))
+        except NotFound as exc:
+            await self._results_lost(chunk, job, exc)
+            return
         await trio.to_thread.run_sync(_publish, part, dest)
         crash_point("after", "download")
         self.rec.record(ev.ResultsDownloaded(chunk=chunk, path=dest.relative_to(self.opt.root).as_posix(),
                                              sha256=got.sha256, bytes=got.bytes, lines=got.lines,
                                              remote_name=job.output_file))
         self._fresh_downloads.add(chunk)
+
+    async def _results_lost(self, chunk: int, job: JobRecord, exc: NotFound) -> None:
+        """The job's output is gone (expired, deleted): its open items fail, retryably.
+
+        Not a run failure: the run pauses at its end and ``resume`` runs them in a new attempt.
+        """
+        message = (f"the results file {job.output_file or '?'} of {job.job_name} is gone from the server "
+                   f"({exc}); a new attempt runs this item again")
+        self.progress.phase("results lost", f"chunk {chunk}: {job.output_file} answered 404")
+
+        def fail_all() -> list[ev.Event]:
+            group = Group(self.ctx)
+            for key in self.view.pending_keys(chunk):
+                group.fail(self.view.tasks[key], "result", RESULTS_LOST, message, True)
+            return group.commit()
+
+        events = await trio.to_thread.run_sync(fail_all)
+        self.rec.record(*events)
+        self.progress.advance("items", len(events))
 
     # -- applying ------------------------------------------------------------------
 
@@ -460,12 +599,45 @@ class BatchRunner:
             await self.download(chunk)  # a results file that is gone or changed is fetched again
             record = self.view.downloads[chunk]
         self.progress.phase("applying", f"chunk {chunk}")
+        gone = await self._lost_references(chunk)
         token = trio.lowlevel.current_trio_token()
         ignored = {(k, r) for c, k, r in self.view.ignored if c == chunk}  # read on the trio thread
-        await trio.to_thread.run_sync(self._apply_file, chunk, path, ignored, token)
+        await trio.to_thread.run_sync(self._apply_file, chunk, path, ignored, token, gone)
+
+    async def _lost_references(self, chunk: int) -> dict[str, str]:
+        """Files the chunk's lines reference that the server no longer has (sha256 → name).
+
+        Asked only when the job reports failed lines: one listing tells a line that failed
+        because its reference expired or was deleted (retryable: the next attempt uploads it
+        again) from one the model refused. Each lost file is journaled (``upload.lost``), so
+        no attempt or run reuses it.
+        """
+        view = self.view
+        job = view.jobs[chunk]
+        if job.stats and not job.stats.get("failedRequestCount"):
+            return {}
+        refs = {ref.sha256: ref for key in view.pending_keys(chunk)
+                for ref in (*view.tasks[key].references,
+                            *((view.tasks[key].input_image,) if view.tasks[key].input_image else ()))}
+        if not refs:
+            return {}
+        listing = await self._remote_files(fresh=True)
+        gone: dict[str, str] = {}
+        already = {sha: view.lost[sha] for sha in refs if sha in view.lost}  # journaled lost before a crash
+        for sha in refs:
+            record = view.uploads.get(sha)
+            if record is None:
+                continue
+            live = listing.get(staging.display_name_for(sha))
+            if live is None or live.name != record.name:
+                gone[sha] = record.name
+        self.rec.record(*(ev.UploadLost(sha256=sha, name=name, path=refs[sha].path,
+                                        reason=f"not listed when chunk {chunk}'s results were applied")
+                          for sha, name in gone.items()))
+        return {**already, **gone}
 
     def _apply_file(self, chunk: int, path: Path, ignored: set[tuple[str, str]],
-                    token: trio.lowlevel.TrioToken) -> None:
+                    token: trio.lowlevel.TrioToken, gone: dict[str, str] | None = None) -> None:
         """Worker thread: stream the results file and apply it a group of lines at a time.
 
         A group's files are written, its imagery.yaml entries set, everything flushed once,
@@ -505,7 +677,16 @@ class BatchRunner:
                 seen.add(key)
                 if parsed is None or view.settled(key):
                     continue
-                group.add(view.tasks[key], from_line(parsed), line)
+                outcome = from_line(parsed)
+                task = view.tasks[key]
+                lost = _lost_refs(task, gone) if gone and parsed.error is not None else []
+                if lost:
+                    group.fail(task, "result", FILE_MISSING,
+                               f"{', '.join(lost)} gone from the server when the job read it "
+                               f"({outcome.error_code}: {outcome.error_message}); a new attempt uploads it again",
+                               True, line)
+                else:
+                    group.add(task, outcome, line)
                 self.progress.advance("items")
                 pending_bytes += len(line)
                 if len(group.events) >= APPLY_GROUP or pending_bytes >= APPLY_GROUP_BYTES:

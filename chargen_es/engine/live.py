@@ -29,15 +29,16 @@ import msgspec
 import trio
 
 from chargen_es import events as ev
+from chargen_es.engine import preflight
 from chargen_es.engine.apply import ApplyContext, apply_outcome, fail
-from chargen_es.engine.batch import EngineOptions
+from chargen_es.engine.batch import EngineOptions, pause_message
 from chargen_es.engine.crashpoints import crash_point
 from chargen_es.engine.progress import Progress
 from chargen_es.engine.recorder import Recorder
 from chargen_es.engine.results import RESPONSE_DECODER, from_response
 from chargen_es.engine.staging import needed_inputs, request_line
 from chargen_es.engine.view import RunView
-from chargen_es.errors import DailyQuotaExhausted, GeminiError, RateLimited, TransientError
+from chargen_es.errors import BillingError, DailyQuotaExhausted, GeminiError, RateLimited, TransientError
 from chargen_es.gateway import Gateway
 
 MAX_TRIES = 5
@@ -171,6 +172,7 @@ class LiveRunner:
         self.throttle = Throttle(ceiling=max(1, options.workers))
         self.changed = trio.Condition()
         self.stop_reason = ""
+        self.stop_kind = ""  # the run.paused reason: daily_quota | billing
         self.ctx = ApplyContext(root=options.root, run_dir=options.run_dir, run_id=recorder.view.run_id,
                                 generated_at=options.generated_at, runner="live")
 
@@ -182,9 +184,12 @@ class LiveRunner:
         from chargen_es.engine.batch import BatchRunner  # staging is shared with the batch runner
 
         keys = [k for c in sorted(self.view.chunks) for k in self.view.pending_keys(c)]
+        stager = BatchRunner(self.rec, self.gw, self.opt, self.progress)
+        if keys and not await stager.models_ready({self.view.tasks[k].model for k in keys}, preflight.LIVE_METHOD):
+            return "failed"
         if needed_inputs(self.view, sorted(self.view.chunks)):
             self.progress.phase("staging", "uploading references")
-            await BatchRunner(self.rec, self.gw, self.opt, self.progress).stage_inputs(sorted(self.view.chunks))
+            await stager.stage_inputs(sorted(self.view.chunks))
         self.progress.phase("calling", f"{len(keys)} items, up to {self.throttle.ceiling} at once")
         self.progress.start("items", len(self.view.tasks), "items")
         self.progress.advance("items", len(self.view.applied) + len(self.view.failed))
@@ -193,7 +198,7 @@ class LiveRunner:
             for _ in range(self.throttle.ceiling):
                 nursery.start_soon(self.worker, queue)
         if self.stop_reason:
-            self.rec.record(ev.RunPaused(reason="daily_quota", message=self.stop_reason))
+            self.rec.record(ev.RunPaused(reason=self.stop_kind, message=self.stop_reason))
             return "paused"
         view = self.view
         self.rec.record(ev.RunCompleted(ok=len(view.applied), failed=len(view.failed), skipped=view.skipped))
@@ -277,10 +282,11 @@ class LiveRunner:
                   started_at: float | None = None) -> float | None:
         """Journal the failed try; return the seconds to wait before the next, or None to stop."""
         now = trio.current_time()
-        if isinstance(exc, DailyQuotaExhausted):
-            self.rec.record(ev.CallFailed(key=key, attempt=attempt, kind="daily_quota", status=exc.status,
+        if isinstance(exc, DailyQuotaExhausted | BillingError):
+            # no wait frees these: every worker stops, the item stays open, the run pauses
+            self.stop_kind, self.stop_reason = pause_message(exc)
+            self.rec.record(ev.CallFailed(key=key, attempt=attempt, kind=self.stop_kind, status=exc.status,
                                           message=str(exc), retry_after=exc.retry_after))
-            self.stop_reason = f"per-day quota exhausted ({exc}); resume when it resets"
             return None
         if isinstance(exc, RateLimited):
             delay = exc.retry_after if exc.retry_after is not None else self.opt.retry.delay(min(tries, 5))

@@ -26,13 +26,20 @@ import projections
 import projections.workspace
 from chargen_es import __version__
 from chargen_es import events as ev
-from chargen_es.engine.batch import BatchRunner, EngineOptions
+from chargen_es.engine.batch import BatchRunner, EngineOptions, pause_message
 from chargen_es.engine.crashpoints import crash_point
 from chargen_es.engine.progress import Progress
 from chargen_es.engine.recorder import Recorder
 from chargen_es.engine.view import RunView, UploadRecord
 from chargen_es.engine.view import build as build_view
-from chargen_es.errors import ChargenError, Interrupted, JournalError, RunNotFound
+from chargen_es.errors import (
+    BillingError,
+    ChargenError,
+    DailyQuotaExhausted,
+    Interrupted,
+    JournalError,
+    RunNotFound,
+)
 from chargen_es.gateway import Gateway
 from chargen_es.journal import JOURNAL_NAME, Journal
 
@@ -182,11 +189,16 @@ def execute(journal: Journal, gateway: Gateway, options: EngineOptions, progress
             outcome = trio.run(main)
         except BaseExceptionGroup as group:
             leaf = _first_leaf(group)
-            if not isinstance(leaf, KeyboardInterrupt | Interrupted):
-                _record_failure(recorder, leaf)
-            raise leaf from None
+            if isinstance(leaf, BillingError | DailyQuotaExhausted):
+                outcome = _pause_for(recorder, leaf)
+            else:
+                if not isinstance(leaf, KeyboardInterrupt | Interrupted):
+                    _record_failure(recorder, leaf)
+                raise leaf from None
         except (KeyboardInterrupt, Interrupted):
             raise
+        except (BillingError, DailyQuotaExhausted) as exc:
+            outcome = _pause_for(recorder, exc)
         except Exception as exc:
             _record_failure(recorder, exc)
             raise
@@ -212,6 +224,12 @@ def _refresh_index(root: Path) -> None:
 
     with contextlib.suppress(OSError, ChargenError):
         workspace.load(root, point="index.write:end")
+
+
+def _pause_for(recorder: Recorder, exc: BillingError | DailyQuotaExhausted) -> str:
+    reason, message = pause_message(exc)
+    recorder.record(ev.RunPaused(reason=reason, message=message))
+    return "paused"
 
 
 def _record_failure(recorder: Recorder, exc: BaseException) -> None:

@@ -64,6 +64,9 @@ class RunView:
     ignored: set[tuple[int, str, str]] = field(default_factory=set)
     call_attempts: dict[str, int] = field(default_factory=dict)
     deleted_files: set[str] = field(default_factory=set)
+    lost: dict[str, str] = field(default_factory=dict)  # sha256 -> files/<id> found gone, until re-uploaded
+    reopened: dict[int, int] = field(default_factory=dict)  # chunk -> job attempt whose failures run again
+    queued: dict[int, ev.JobQueued] = field(default_factory=dict)  # chunk -> latest 429 on create
     terminal: str = ""  # completed | failed | cancelled, "" while open
     paused: str = ""  # reason of the last run.paused, cleared by run.resumed
     message: str = ""  # why the run last failed or paused
@@ -107,10 +110,17 @@ def apply(view: RunView, event: ev.Event) -> RunView:
             view.upload_intents[event.sha256] = event
         case ev.UploadCompleted():
             view.upload_intents.pop(event.sha256, None)
+            view.lost.pop(event.sha256, None)
             view.uploads[event.sha256] = UploadRecord(event.sha256, event.name, event.uri, event.expires,
                                                       event.mime, event.size, event.path)
+        case ev.UploadLost():
+            record = view.uploads.get(event.sha256)
+            if record is not None and record.name == event.name:
+                del view.uploads[event.sha256]
+                view.lost[event.sha256] = event.name
         case ev.UploadReused():
             view.upload_intents.pop(event.sha256, None)
+            view.lost.pop(event.sha256, None)
             view.uploads[event.sha256] = UploadRecord(event.sha256, event.name, event.uri, event.expires,
                                                       event.mime, event.size, event.path)
         case ev.RequestsWritten():
@@ -119,7 +129,15 @@ def apply(view: RunView, event: ev.Event) -> RunView:
             view.jobs[event.chunk] = JobRecord(attempt=event.attempt, display_name=event.display_name,
                                                input_file=event.input_file)
             view.downloads.pop(event.chunk, None)
+            view.queued.pop(event.chunk, None)
+        case ev.JobQueued():
+            view.queued[event.chunk] = event
+        case ev.ItemsReopened():
+            for key in event.keys:
+                view.failed.pop(key, None)
+            view.reopened[event.chunk] = event.attempt
         case ev.JobSubmitted():
+            view.queued.pop(event.chunk, None)
             job = view.jobs.setdefault(event.chunk, JobRecord(attempt=event.attempt, display_name=event.display_name))
             job.job_name = event.job_name
             job.state = job.state or "PENDING"

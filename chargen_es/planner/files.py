@@ -16,15 +16,26 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# The image types Gemini accepts as input, for references and analysed images alike:
+# PNG, JPEG, WEBP, HEIC and HEIF ("Images must be in one of the following image data MIME
+# types", https://ai.google.dev/gemini-api/docs/prompting_with_media, "Image formats";
+# skywork.ai's 2025 quote of the image-understanding page lists the same five; read
+# 2026-12-02). Anything else
+# fails at the server item by item, so the planner refuses it up front.
 MIME_BY_EXT = {
     ".png": "image/png",
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",
     ".webp": "image/webp",
-    ".gif": "image/gif",
+    ".heic": "image/heic",
+    ".heif": "image/heif",
 }
+ACCEPTED_KINDS = "png, jpeg, webp, heic or heif"
+# Image files Gemini refuses; found in an entity's images/ they are a validation problem
+# (a file there that is no image at all, such as a sidecar .json, is simply not analysed).
+REFUSED_IMAGE_EXTS = frozenset({".gif", ".bmp", ".tif", ".tiff", ".avif", ".svg", ".ico", ".jxl", ".jp2"})
 _DRIVE = re.compile(r"[A-Za-z]:/")  # C:/... or C:\... once backslashes are separators
-ANALYSABLE_EXTS = frozenset({".png", ".jpg", ".jpeg", ".webp"})
+ANALYSABLE_EXTS = frozenset(MIME_BY_EXT)
 
 
 class PathProblem(Exception):

@@ -2,9 +2,12 @@
 
 :func:`build_plan` reads the whole selected tree first (every problem is collected),
 then turns each valid entity into tasks in a fixed order (characters, locations,
-chapters; slugs sorted; scenes in file order; images by name), drops the ones
-``imagery.yaml`` proves done, assigns chunks and prices the result. It never writes and
-never calls the network, which is what makes ``run --dry-run`` honest.
+chapters; slugs sorted; scenes in file order; images by name, then the entity's
+consistency sources not among them), drops the ones ``imagery.yaml`` proves done,
+assigns chunks and prices the result. When generating it also reads each entity's
+consistency analyses (:mod:`.consistency`): they enter the prompts and keys, and the
+plan reports every source's state. It never writes and never calls the network, which
+is what makes ``run --dry-run`` honest.
 """
 
 from __future__ import annotations
@@ -12,52 +15,73 @@ from __future__ import annotations
 import gc
 import hashlib
 import os
+import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
 
-from chargen_es.errors import CostLimitExceeded, UsageError, ValidationFailed
+from chargen_es import analysis, catalogue
+from chargen_es.errors import ContentError, CostLimitExceeded, UsageError, ValidationFailed
 from chargen_es.events import FileRef, Task
 from chargen_es.imagery import verdict
-from chargen_es.planner import keys, pricing, prompts
+from chargen_es.planner import consistency, keys, pricing, prompts
+from chargen_es.planner.consistency import EntityConsistency
 from chargen_es.planner.files import FileIndex, PathProblem, mime_for
 from chargen_es.planner.pricing import Estimate
 from chargen_es.planner.tree import (
     ENTITY_FILES,
     IDEAS_FILE,
     IMAGES_DIR,
+    WORKSPACE_FILE,
     Entity,
     list_images,
-    list_slugs,
     load_entity,
     load_workspace,
+    refused_images,
+    select,
 )
 from chargen_es.planner.validate import Workspace
 
 SCOPES = ("all", "characters", "locations", "chapters")
 MODES = ("generate", "analyze")
 
-ANALYSIS_SCHEMA: dict[str, Any] = {
-    "type": "OBJECT",
-    "properties": {
-        "archetype": {"type": "STRING"},
-        "traits": {"type": "ARRAY", "items": {"type": "STRING"}},
-        "palette": {"type": "ARRAY", "items": {"type": "STRING"}},
-        "mood": {"type": "STRING"},
-        "style": {"type": "STRING"},
-    },
-    "required": ["archetype", "traits", "palette", "mood", "style"],
-    "propertyOrdering": ["archetype", "traits", "palette", "mood", "style"],
-}
+ANALYSIS_SCHEMA: dict[str, Any] = analysis.SCHEMA
+ANALYSIS_CHANGED = "analysis changed"  # the reason a scene is planned again because of a new analysis
+# the reasons of a task with no record of its key (``_Builder._why_new``)
+_NO_RECORD = frozenset({"new", "inputs changed", "prompt changed", "references changed", "model changed",
+                        "config changed"})
 
 
 def prompt_digest(prompt: str) -> str:
     """How the workspace history remembers a prompt (first 16 hex of its SHA-256)."""
     return hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:16]
+
+
+def changed_input(history: Mapping[str, Mapping[str, Any]], key: str,
+                  inputs: tuple[str, list[str], str, dict[str, Any]]) -> str | None:
+    """The input (references, model, prompt, config) that changed since the scene's last
+    result in the workspace history, or None when the history has no other key for it.
+
+    References come first: the prompt is partly derived from them (a consistency clause
+    is compiled from the analyses of an entity's images), so a repainted reference that
+    also changed the clause is named by its cause, not by the prompt.
+    """
+    scene_id = key.partition("@")[0]
+    prior = history.get(scene_id)
+    if prior is None or prior.get("key") == key:
+        return None
+    prompt, refs, model, _config = inputs
+    if list(prior.get("references") or ()) != refs:
+        return "image changed" if "/analyze:" in scene_id else "references changed"
+    if prior.get("model") != model:
+        return "model changed"
+    if prior.get("prompt_sha") != prompt_digest(prompt):
+        return "prompt changed"
+    return "config changed"
 
 
 def utc_stamp(now: datetime | None = None) -> str:
@@ -84,6 +108,12 @@ class PlanOptions:
     # ``references``, ``model``, ``config``), from the workspace index: it turns a bare
     # ``new`` into ``prompt changed`` / ``references changed`` / ``model changed`` / ...
     history: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # analyze mode: only the consistency sources whose analyses are missing, stale or
+    # invalid (the first run of ``run --mode generate --analyze-first``)
+    consistency_only: bool = False
+    # The day a model's fate is judged on (shut down or not); the cli passes today's date,
+    # tests pass a fixed one. Nothing in the planner reads the clock for it.
+    today: date = field(default_factory=date.today)
 
 
 class Skip(msgspec.Struct, frozen=True, kw_only=True):
@@ -107,6 +137,7 @@ class Plan:
     chunks: int
     config: dict[str, Any]
     estimate: Estimate
+    consistency: list[dict[str, Any]] = field(default_factory=list)  # per entity, generate mode
 
     def to_builtins(self) -> dict[str, Any]:
         return {
@@ -116,6 +147,7 @@ class Plan:
             "warnings": list(self.warnings),
             "chunks": self.chunks,
             "estimate": msgspec.to_builtins(self.estimate),
+            "consistency": self.consistency,
         }
 
 
@@ -142,8 +174,13 @@ def _build(opts: PlanOptions) -> Plan:
         raise UsageError(f"--root {root}: not a folder")
     files = FileIndex(root)
     workspace, ws_problems = load_workspace(root)
+    # A shut-down model is refused before anything else is read (one line, no API call).
+    warnings: list[str] = [] if ws_problems else _model_warnings(opts, workspace)
     entities = _select(root, files, opts)
-    warnings: list[str] = []
+    states = _consistency(root, files, workspace, entities, opts)
+    if opts.mode == "analyze":
+        for ent in entities:
+            ent.problems.extend(refused_images(root, ent.rel))
     broken = [p for e in entities for p in e.problems]
     if ws_problems or (broken and not opts.skip_invalid):
         raise ValidationFailed(ws_problems + broken)
@@ -157,13 +194,68 @@ def _build(opts: PlanOptions) -> Plan:
         warnings.append(f"{root}: no characters/, locations/ or chapters/ folder here; is --root right?")
     builder = _Builder(opts, workspace, files)
     for ent in valid:
+        state = states.get(ent.rel)
         if opts.mode == "generate":
             if not ent.has_ideas:
                 warnings.append(f"{ent.rel}: no {IDEAS_FILE}, so no scenes to generate")
-            builder.generate(ent)
+            builder.generate(ent, state)
         else:
-            builder.analyze(root, ent)
+            builder.analyze(root, ent, state)
     return builder.finish(warnings)
+
+
+def _consistency(root: Path, files: FileIndex, ws: Workspace, entities: list[Entity],
+                 opts: PlanOptions) -> dict[str, EntityConsistency]:
+    """Each entity's consistency sources, read when they matter (generating, or
+    choosing what ``--analyze-first`` analyses); an invalid analysis is a problem of its
+    entity when generating, since its prompts depend on it."""
+    if opts.mode != "generate" and not opts.consistency_only:
+        return {}
+    out = {}
+    for ent in entities:
+        sources, fields = consistency.effective(ws.consistency, ent.doc.consistency, ent.consistency_from,
+                                                ent.references)
+        if not sources:
+            continue
+        state = consistency.gather(root, files, ent.rel, sources, fields, ent.analysis_entries)
+        out[ent.rel] = state
+        if opts.mode == "generate":
+            ent.problems.extend(s.problem for s in state.sources if s.problem is not None)
+    return out
+
+
+def chosen_model(opts: PlanOptions, ws: Workspace) -> tuple[str, str]:
+    """The plan's model and where it was chosen: ``--model``, ``chargen.yaml:LINE`` or the default."""
+    if opts.model:
+        return opts.model, "--model"
+    model, line = ((ws.generate_model, ws.generate_model_line) if opts.mode == "generate"
+                   else (ws.analyze_model, ws.analyze_model_line))
+    return model, (f"{WORKSPACE_FILE}:{line}" if line else "the default")
+
+
+def _model_warnings(opts: PlanOptions, ws: Workspace) -> list[str]:
+    """Judge the plan's model offline on ``opts.today``: refuse a shut-down one, warn otherwise.
+
+    The refusal is one line naming the model, where it was chosen and its replacement, so
+    nothing is uploaded for a job that would answer 404.
+    """
+    model, where = chosen_model(opts, ws)
+    verdict = catalogue.fate(model, opts.today)
+    if verdict.verdict == "shut_down":
+        if where == "--model":
+            raise UsageError(f"--model {model}: {verdict.text}")
+        if where == "the default":
+            raise UsageError(f"{verdict.text} (the built-in default; set models.{opts.mode} in {WORKSPACE_FILE})")
+        line = ws.generate_model_line if opts.mode == "generate" else ws.analyze_model_line
+        raise ContentError(WORKSPACE_FILE, f"models.{opts.mode}: {verdict.text}", line)
+    out = []
+    if verdict.verdict in ("deprecated", "unknown"):
+        out.append(f"{verdict.text} (chosen by {where})")
+    info = verdict.info
+    if info is not None and info.price_until is not None and opts.today > info.price_until:
+        out.append(f"the catalogue's price for {model} held until {info.price_until.isoformat()}; the estimate "
+                   f"may be off (set prices.{model} in {WORKSPACE_FILE})")
+    return out
 
 
 def _check_options(opts: PlanOptions) -> None:
@@ -180,23 +272,10 @@ def _check_options(opts: PlanOptions) -> None:
 
 
 def _select(root: Path, files: FileIndex, opts: PlanOptions) -> list[Entity]:
-    """Load the entities in scope and matching ``--only`` (``slug`` or ``type/slug``)."""
+    """Load the entities in scope and matching ``--only`` (globs on ``slug`` or ``type/slug``)."""
     types = list(ENTITY_FILES) if opts.scope == "all" else [opts.scope]
-    wanted = set(opts.only)
-    matched: set[str] = set()
-    out = []
-    for entity_type in types:
-        for slug in list_slugs(root, entity_type, files):
-            if wanted:
-                hits = wanted & {slug, f"{entity_type}/{slug}"}
-                if not hits:
-                    continue
-                matched |= hits
-            out.append(load_entity(root, files, entity_type, slug))
-    missing = sorted(wanted - matched)
-    if missing:
-        raise UsageError(f"--only {', '.join(missing)}: no such entity in scope {opts.scope}")
-    return out
+    return [load_entity(root, files, entity_type, slug)
+            for entity_type, slug in select(root, types, opts.only, files, opts.scope)]
 
 
 class _Builder:
@@ -208,13 +287,13 @@ class _Builder:
         self.files = files
         self.tasks: list[Task] = []
         self.skipped: list[Skip] = []
+        self.consistency: list[dict[str, Any]] = []
         self.usage: dict[str, list[int]] = {}
         self.warnings_extra: list[str] = []
         self._scene_ids: dict[str, set[str]] = {}
-        if opts.mode == "generate":
-            self.model = opts.model or ws.generate_model
-        else:
-            self.model = opts.model or ws.analyze_model
+        self.model = chosen_model(opts, ws)[0]
+        self.prices = pricing.price_table(ws.prices)
+        self.counts = pricing.counting(self.model, self.prices)
         self.analysis_prompt = prompts.compile_analysis_prompt(ws.analysis_prompt)
         self.analysis_config = {"responseMimeType": "application/json", "responseSchema": ANALYSIS_SCHEMA}
 
@@ -236,20 +315,18 @@ class _Builder:
                                  scene=scene, detail=detail))
         return None
 
+    @staticmethod
+    def _has_record(ent: Entity, key: str) -> bool:
+        """A record under the key, in either spelling of its entity type."""
+        return key in ent.records or keys.legacy_key(key) in ent.records
+
     def _why_new(self, ent: Entity, key: str, inputs: tuple[str, list[str], str, dict[str, Any]]) -> str:
         """Why a task with no record is planned: the input that changed since the scene's last
         result (workspace history first, then any record of the same scene), or ``new``."""
         scene_id = key.partition("@")[0]
-        prior = self.opts.history.get(scene_id)
-        if prior is not None and prior.get("key") != key:
-            prompt, refs, model, config = inputs
-            if prior.get("prompt_sha") != prompt_digest(prompt):
-                return "prompt changed"
-            if list(prior.get("references") or ()) != refs:
-                return "image changed" if "/analyze:" in scene_id else "references changed"
-            if prior.get("model") != model:
-                return "model changed"
-            return "config changed"
+        changed = changed_input(self.opts.history, key, inputs)
+        if changed is not None:
+            return changed
         seen = self._scene_ids.get(ent.rel)
         if seen is None:
             seen = self._scene_ids[ent.rel] = {keys.canonical_key(k).partition("@")[0] for k in ent.records}
@@ -266,33 +343,50 @@ class _Builder:
             return None
 
     def _count(self, kind: str, prompt: str, images_in: int) -> None:
-        tin, tout = pricing.task_tokens(kind, self.model, prompt, images_in)
-        acc = self.usage.setdefault(self.model, [0, 0, 0])
+        tin, tout, timg = pricing.task_tokens(kind, self.counts, prompt, images_in)
+        acc = self.usage.setdefault(self.model, [0, 0, 0, 0])
         acc[0] += 1
         acc[1] += tin
         acc[2] += tout
+        acc[3] += timg
 
     # -- generation ----------------------------------------------------------------------
 
-    def generate(self, ent: Entity) -> None:
+    def generate(self, ent: Entity, state: EntityConsistency | None = None) -> None:
         doc = ent.doc
         out_dir = f"{ent.rel}/{IMAGES_DIR}"
         names = keys.unique_safe_names([s.spec.id for s in ent.scenes])
         stamp = self.opts.run_stamp
-        prefix = prompts.entity_prefix(self.ws.style, doc.style, doc.name, doc.description)
+        base = prompts.entity_prefix(self.ws.style, doc.style, doc.name, doc.description)
+        part = state.key_part() if state is not None else None
+        prefix = prompts.with_consistency(base, state.clause()) if part is not None and state else base
+        if state is not None:
+            self.consistency.append(state.report())
         for scene, safe in zip(ent.scenes, names, strict=True):
             spec = scene.spec
             prompt = prompts.compile_scene(prefix, spec.prompt, spec.negative_prompt)
+            # the key hashes the prompt without its consistency part plus the analyses' hashes (keys.py)
+            bare = prompt if part is None else prompts.compile_scene(base, spec.prompt, spec.negative_prompt)
             config = {"responseModalities": ["IMAGE"],
                       "imageConfig": {"aspectRatio": spec.aspect_ratio or self.ws.aspect_ratio}}
-            ref_shas = [r.sha256 for r in scene.references]
+            refs = [r.sha256 for r in scene.references]
             key = keys.generate_key(
-                ent.entity_type, ent.slug, spec.id, prompt=prompt,
-                references=ref_shas, model=self.model, generation_config=config,
+                ent.entity_type, ent.slug, spec.id, prompt=bare, references=refs, model=self.model,
+                generation_config=config, consistency=part,
             )
-            reason = self._reason(ent, key, spec.id, (prompt, ref_shas, self.model, config))
+            reason = self._reason(ent, key, spec.id, (prompt, refs, self.model, config))
             if reason is None:
                 continue
+            # no record of this key, but one of the key the scene had under an older analysis:
+            # only the analysis changed, which names it better than ``new`` or ``prompt changed``
+            # (the consistency part is in the prompt)
+            if reason in _NO_RECORD and state is not None and any(
+                self._has_record(ent, keys.generate_key(
+                    ent.entity_type, ent.slug, spec.id, prompt=bare, references=refs,
+                    model=self.model, generation_config=config, consistency=earlier))
+                for earlier in state.earlier_key_parts()
+            ):
+                reason = ANALYSIS_CHANGED
             self.tasks.append(Task(
                 key=key, kind="generate", entity_type=ent.entity_type, slug=ent.slug, scene=spec.id,
                 prompt=prompt, model=self.model, output_dir=out_dir, output_stem=f"{safe}-{stamp}",
@@ -303,16 +397,12 @@ class _Builder:
 
     # -- analysis --------------------------------------------------------------------------
 
-    def analyze(self, root: Path, ent: Entity) -> None:
-        for rel in list_images(root, self.files, ent.rel):
-            try:
-                sha, size = self.files.digest(rel)
-            except PathProblem as exc:
-                self.warnings_extra.append(f"{rel}: {exc}; not analysed")
-                continue
-            except OSError as exc:
-                self.warnings_extra.append(f"{rel}: cannot be read ({exc.strerror or exc}); not analysed")
-                continue
+    def analyze(self, root: Path, ent: Entity, state: EntityConsistency | None = None) -> None:
+        """The entity's images (``images/``), then its consistency sources not among them.
+
+        With ``consistency_only``, only the sources whose analyses must be redone.
+        """
+        for rel, sha, size in self._analysable(root, ent, state):
             name = os.path.basename(rel)
             stem = os.path.splitext(name)[0]
             config = dict(self.analysis_config)
@@ -326,12 +416,34 @@ class _Builder:
                 reason = "changed"
             self.tasks.append(Task(
                 key=key, kind="analyze", entity_type=ent.entity_type, slug=ent.slug, scene=scene,
-                prompt=self.analysis_prompt, model=self.model, output_dir=f"{ent.rel}/{IMAGES_DIR}",
+                prompt=self.analysis_prompt, model=self.model, output_dir=posixpath.dirname(rel),
                 output_stem=name, input_image=FileRef(path=rel, sha256=sha, size=size, mime=mime_for(rel)),
                 generation_config=config, reason=reason, chunk=len(self.tasks) // self.opts.chunk_size,
                 entity_file=ent.file,
             ))
             self._count("analyze", self.analysis_prompt, 1)
+
+    def _analysable(self, root: Path, ent: Entity,
+                    state: EntityConsistency | None) -> list[tuple[str, str, int]]:
+        if self.opts.consistency_only:
+            return [(s.image.path, s.image.sha256, s.image.size) for s in (state.sources if state else [])
+                    if s.status in consistency.REDO]
+        out = []
+        for rel in list_images(root, self.files, ent.rel):
+            try:
+                sha, size = self.files.digest(rel)
+            except PathProblem as exc:
+                self.warnings_extra.append(f"{rel}: {exc}; not analysed")
+                continue
+            except OSError as exc:
+                self.warnings_extra.append(f"{rel}: cannot be read ({exc.strerror or exc}); not analysed")
+                continue
+            out.append((rel, sha, size))
+        listed = {rel for rel, _, _ in out}
+        sources, _ = consistency.effective(self.ws.consistency, ent.doc.consistency, ent.consistency_from,
+                                           ent.references)
+        out += [(r.path, r.sha256, r.size) for r in sources if r.path not in listed]
+        return out
 
     def _has_older_analysis(self, ent: Entity, rel: str) -> bool:
         """An analysis of this image under another key: the image or the request changed."""
@@ -344,7 +456,7 @@ class _Builder:
         tasks = self.tasks
         size = self.opts.chunk_size
         chunks = (len(tasks) + size - 1) // size
-        prices = pricing.merge_prices(self.ws.prices)
+        prices = self.prices
         est = pricing.estimate(self.usage, prices)
         warnings = warnings + self.warnings_extra
         for model in est.unpriced:
@@ -352,7 +464,7 @@ class _Builder:
                             f"(add prices.{model} to chargen.yaml)")
         self._check_cost(est)
         return Plan(tasks=tasks, skipped=self.skipped, warnings=warnings, chunks=chunks,
-                    config=self._config(prices), estimate=est)
+                    config=self._config(prices), estimate=est, consistency=self.consistency)
 
     def _check_cost(self, est: Estimate) -> None:
         limit = self.opts.max_cost
@@ -370,7 +482,7 @@ class _Builder:
                 "narrow it with --scope/--only or raise the limit"
             )
 
-    def _config(self, prices: dict[str, dict[str, float]]) -> dict[str, Any]:
+    def _config(self, prices: dict[str, pricing.ModelPrice]) -> dict[str, Any]:
         o, ws = self.opts, self.ws
         return {
             "mode": o.mode, "scope": o.scope, "only": list(o.only), "model": self.model,
@@ -379,7 +491,9 @@ class _Builder:
             "chunk_size": o.chunk_size, "force": o.force, "skip_invalid": o.skip_invalid,
             "run_stamp": o.run_stamp, "max_cost": o.max_cost,
             "key_version": keys.KEY_VERSION, "analysis_schema_version": keys.ANALYSIS_SCHEMA_VERSION,
-            "prices": {m: prices[m] for m in sorted(prices)}, "batch_discount": pricing.BATCH_DISCOUNT,
+            "consistency_version": consistency.CONSISTENCY_VERSION, "consistency_only": o.consistency_only,
+            "prices": {m: msgspec.to_builtins(prices[m]) for m in sorted(prices) if m == self.model},
+            "batch_discount": pricing.BATCH_DISCOUNT,
         }
 
 

@@ -13,14 +13,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from chargen_es import catalogue
 from chargen_es.errors import ContentError
+from chargen_es.planner.consistency import Spec, check_spec
 from chargen_es.planner.prompts import DEFAULT_ANALYSIS_PROMPT
 from chargen_es.planner.yamlio import LineDict, LineList
 
 ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 _ASPECT_SET = frozenset(ASPECT_RATIOS)
-DEFAULT_GENERATE_MODEL = "gemini-3-pro-image-preview"
-DEFAULT_ANALYZE_MODEL = "gemini-2.5-flash"
+DEFAULT_GENERATE_MODEL = catalogue.DEFAULT_GENERATE_MODEL
+DEFAULT_ANALYZE_MODEL = catalogue.DEFAULT_ANALYZE_MODEL
 DEFAULT_ASPECT_RATIO = "1:1"
 
 
@@ -34,6 +36,9 @@ class Workspace:
     aspect_ratio: str = DEFAULT_ASPECT_RATIO
     analysis_prompt: str = DEFAULT_ANALYSIS_PROMPT
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
+    generate_model_line: int = 0  # where chargen.yaml names the model (0: the default)
+    analyze_model_line: int = 0
+    consistency: Spec = field(default_factory=Spec)  # the default for every entity
 
 
 @dataclass(slots=True)
@@ -56,6 +61,7 @@ class EntityDoc:
     description: str = ""
     style: str = ""
     references: list[tuple[str, int]] = field(default_factory=list)
+    consistency: Spec = field(default_factory=Spec)
 
 
 def _line(doc: Any, key: str) -> int:
@@ -135,8 +141,10 @@ def check_workspace(doc: Any, file: str) -> tuple[Workspace, list[ContentError]]
                 problems.append(ContentError(file, f"models.{key} must be a model name", models.line_of(key)))
             elif key == "generate":
                 ws.generate_model = value.strip()
+                ws.generate_model_line = models.line_of(key)
             else:
                 ws.analyze_model = value.strip()
+                ws.analyze_model_line = models.line_of(key)
     elif models is not None:
         problems.append(ContentError(file, "models must be a mapping (generate, analyze)", doc.line_of("models")))
     if "aspect_ratio" in doc:
@@ -152,10 +160,16 @@ def check_workspace(doc: Any, file: str) -> tuple[Workspace, list[ContentError]]
     elif analysis is not None:
         problems.append(ContentError(file, "analysis must be a mapping (prompt)", doc.line_of("analysis")))
     ws.prices = _prices(doc, file, problems)
+    ws.consistency = check_spec(doc, file, problems, workspace=True)
     return ws, problems
 
 
+_PRICE_FIELDS = ("input", "output", "image_output")
+_TOKEN_FIELDS = ("image_tokens", "image_input_tokens", "thinking_tokens")
+
+
 def _prices(doc: LineDict, file: str, problems: list[ContentError]) -> dict[str, dict[str, float]]:
+    """``prices: {model: {input, output, image_output, image_tokens, ...}}``: see planner.pricing."""
     prices = doc.get("prices")
     if prices is None:
         return {}
@@ -163,20 +177,24 @@ def _prices(doc: LineDict, file: str, problems: list[ContentError]) -> dict[str,
         problems.append(ContentError(file, "prices must map model names to {input, output}", doc.line_of("prices")))
         return {}
     out: dict[str, dict[str, float]] = {}
+    allowed = ", ".join(_PRICE_FIELDS + _TOKEN_FIELDS)
     for model, entry in prices.items():
         line = prices.line_of(model)
         if not isinstance(entry, LineDict):
             problems.append(ContentError(file, f"prices.{model} must be a mapping of input/output USD per 1M tokens", line))
             continue
         parsed: dict[str, float] = {}
-        for side in ("input", "output"):
-            value = entry.get(side)
-            if value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        for side, value in entry.items():
+            if side not in _PRICE_FIELDS and side not in _TOKEN_FIELDS:
+                problems.append(ContentError(file, f"prices.{model}.{side} is not a price field; use {allowed}",
+                                             entry.line_of(side)))
+            elif isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 problems.append(ContentError(file, f"prices.{model}.{side} must be a number >= 0", entry.line_of(side)))
+            elif side in _TOKEN_FIELDS and not float(value).is_integer():
+                problems.append(ContentError(file, f"prices.{model}.{side} must be a whole number of tokens",
+                                             entry.line_of(side)))
             else:
-                parsed[side] = float(value)
+                parsed[str(side)] = float(value)
         out[str(model)] = parsed
     return out
 
@@ -229,6 +247,7 @@ def check_entity(doc: Any, file: str, kind: str) -> tuple[EntityDoc, list[Conten
     ent.description = _required_text(doc, "description", kind, file, problems)
     ent.style = _opt_text(doc, "style", file, problems)
     ent.references = _references(doc, file, problems)
+    ent.consistency = check_spec(doc, file, problems, workspace=False)
     return ent, problems
 
 

@@ -101,6 +101,13 @@ def sample_steps() -> list[tuple[float, list[ev.Event]]]:
             usage=ev.Usage(prompt_tokens=305, output_tokens=1290, total_tokens=1595))]),
         (958.0, [ev.FilesDeleted(names=("files/req-0",), jobs=("batches/job-0",))]),
         (958.5, [ev.RunCompleted(ok=3, failed=1, skipped=1)]),
+        # appended later (the lines above stay byte-identical): the real-service events
+        (958.6, [ev.UploadLost(sha256=sha_b, name="files/ref-ada", path="characters/ada/images/ref.png",
+                                reason="not listed when chunk 0's results were applied")]),
+        (958.7, [ev.JobQueued(chunk=0, display_name=f"chargen-es:{RUN}:0:2", attempt=2,
+                               message="429 RESOURCE_EXHAUSTED: too many concurrent batch jobs", retry_after=120.0,
+                               wait_s=120.0)]),
+        (958.8, [ev.ItemsReopened(chunk=0, keys=(keys[3],), attempt=1, reason="file_missing")]),
     ]
 
 

@@ -80,8 +80,8 @@ def test_nothing_imports_the_cli() -> None:
 
 def test_only_the_gateway_imports_google_genai() -> None:
     offenders = sorted(m for m, names in MODULES.items()
-                       if m != "chargen_es.gateway" and any(_is(n, "google.genai") or n == "google" for n in names))
-    assert not offenders, f"only chargen_es/gateway.py may import google.genai: {offenders}"
+                       if not _is(m, "chargen_es.gateway") and any(_is(n, "google.genai") or n == "google" for n in names))
+    assert not offenders, f"only chargen_es/gateway/ may import google.genai: {offenders}"
 
 
 def test_the_emulator_imports_nothing_of_ours_outside_itself() -> None:
@@ -104,10 +104,12 @@ LOWER_LAYER = {
     # module prefix: what of ours it may import (itself always allowed)
     "chargen_es.imagery": ("chargen_es.events", "chargen_es.errors", "chargen_es.statedir"),
     "chargen_es.statedir": (),
-    "chargen_es.planner": ("chargen_es.events", "chargen_es.errors", "chargen_es.imagery", "chargen_es.catalogue"),
+    "chargen_es.planner": ("chargen_es.events", "chargen_es.errors", "chargen_es.imagery", "chargen_es.catalogue",
+                           "chargen_es.analysis"),
     "chargen_es.gateway": ("chargen_es.errors",),
     "chargen_es.errors": (),
     "chargen_es.catalogue": (),
+    "chargen_es.analysis": (),
 }
 
 
@@ -125,3 +127,27 @@ def test_the_engine_knows_no_planner_emulator_or_cli() -> None:
                                                                    "chargen_es.cli")))
            for m, names in MODULES.items() if _is(m, "chargen_es.engine")}
     assert not {m: n for m, n in bad.items() if n}
+
+
+def test_the_dashboard_sits_at_the_cli_level() -> None:
+    """It reads journals, projections and the engine's run folders; only the cli imports it."""
+    importers = sorted(m for m, names in MODULES.items()
+                       if not _is(m, "chargen_es.dashboard") and not _is(m, "chargen_es.cli")
+                       and any(_is(n, "chargen_es.dashboard") for n in names))
+    assert not importers, f"only chargen_es.cli may import chargen_es.dashboard: {importers}"
+    bad = {m: sorted(n for n in names if any(_is(n, p) for p in ("chargen_es.cli", "chargen_es.planner",
+                                                                   "chargen_es.gateway", "chargen_es.emulator")))
+           for m, names in MODULES.items() if _is(m, "chargen_es.dashboard")}
+    assert not {m: n for m, n in bad.items() if n}
+
+
+ENGINE_MAY_IMPORT = ("chargen_es.events", "chargen_es.errors", "chargen_es.journal", "chargen_es.imagery",
+                     "chargen_es.gateway", "chargen_es.catalogue", "chargen_es.analysis", "chargen_es.statedir",
+                     "projections", "chargen_es.engine")
+
+
+def test_the_engine_imports_only_the_layers_below_it() -> None:
+    bad = {m: sorted(n for n in _ours(names) if n != "chargen_es" and n != "chargen_es.__version__"
+                     and not any(_is(n, a) for a in ENGINE_MAY_IMPORT))
+           for m, names in MODULES.items() if _is(m, "chargen_es.engine")}
+    assert not {m: n for m, n in bad.items() if n}, f"the engine may import only {ENGINE_MAY_IMPORT}"

@@ -32,3 +32,17 @@ def upload_bytes(client: genai.Client, data: bytes, mime: str = "application/oct
 def image_request(prompt: str, ratio: str = "1:1") -> dict[str, Any]:
     return {"contents": [{"role": "user", "parts": [{"text": prompt}]}],
             "generationConfig": {"responseModalities": ["IMAGE"], "imageConfig": {"aspectRatio": ratio}}}
+
+
+def answer_part(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The last part not marked ``thought``: the answer, after any thought text and drafts."""
+    answers = [p for p in parts if not p.get("thought")]
+    assert answers, f"no answer part among {[sorted(p) for p in parts]}"
+    return answers[-1]
+
+
+def sdk_answer_part(response: Any) -> Any:
+    """The same through the SDK's types: the last ``Part`` whose ``thought`` is not set."""
+    answers = [p for p in response.candidates[0].content.parts if not p.thought]
+    assert answers
+    return answers[-1]

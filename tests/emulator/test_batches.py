@@ -14,11 +14,11 @@ from google.genai import errors
 
 from chargen_es.emulator import Emulator, EmulatorConfig
 
-from .helpers import image_request, jsonl, make_client, upload_bytes
+from .helpers import answer_part, image_request, jsonl, make_client, sdk_answer_part, upload_bytes
 
 
 def _run_batch(client: genai.Client, lines: list[dict[str, Any]], name: str = "job",
-               model: str = "gemini-2.5-flash-image") -> tuple[Any, dict[str, dict[str, Any]]]:
+               model: str = "gemini-3-pro-image") -> tuple[Any, dict[str, dict[str, Any]]]:
     src = upload_bytes(client, jsonl(lines), "jsonl", f"{name}-input")
     job = client.batches.create(model=model, src=src.name, config={"display_name": name})
     assert job.state.name == "JOB_STATE_PENDING"
@@ -74,11 +74,11 @@ def test_full_batch_with_references(emu: Emulator, client: genai.Client) -> None
 
 def test_output_is_shuffled_but_deterministic(client: genai.Client) -> None:
     lines = [{"key": f"k{i:02d}", "request": {"contents": [{"parts": [{"text": f"t{i}"}]}]}} for i in range(20)]
-    _, by_key = _run_batch(client, lines, "shuffle", model="gemini-2.5-flash")
+    _, by_key = _run_batch(client, lines, "shuffle", model="gemini-3.5-flash")
     job = list(client.batches.list())[0]
     order = [json.loads(x)["key"] for x in client.files.download(file=job.dest.file_name).decode().splitlines()]
     assert sorted(order) == [f"k{i:02d}" for i in range(20)] and order != sorted(order)
-    _, again = _run_batch(client, lines, "shuffle-2", model="gemini-2.5-flash")
+    _, again = _run_batch(client, lines, "shuffle-2", model="gemini-3.5-flash")
     assert again == by_key  # same requests, same responses
 
 
@@ -86,7 +86,7 @@ def test_unshuffled_keeps_order() -> None:
     with Emulator(EmulatorConfig(shuffle=False)) as emu:
         client = make_client(emu)
         lines = [{"key": f"k{i}", "request": {"contents": [{"parts": [{"text": "x"}]}]}} for i in range(6)]
-        job, _ = _run_batch(client, lines, "ordered", model="gemini-2.5-flash")
+        job, _ = _run_batch(client, lines, "ordered", model="gemini-3.5-flash")
         raw = client.files.download(file=job.dest.file_name).decode().splitlines()
         assert [json.loads(x)["key"] for x in raw] == [f"k{i}" for i in range(6)]
 
@@ -95,13 +95,13 @@ def test_inline_batch(client: genai.Client) -> None:
     src = [{"contents": [{"parts": [{"text": "a fox"}], "role": "user"}],
             "config": {"response_modalities": ["IMAGE"]}, "metadata": {"key": "fox"}},
            {"contents": [{"parts": [{"text": "hello"}], "role": "user"}]}]
-    job = client.batches.create(model="gemini-2.5-flash", src=src, config={"display_name": "inline"})
+    job = client.batches.create(model="gemini-3.5-flash", src=src, config={"display_name": "inline"})
     job = client.batches.get(name=job.name)
     assert job.state.name == "JOB_STATE_SUCCEEDED"
     responses = job.dest.inlined_responses
     assert len(responses) == 2
     assert responses[0].metadata == {"key": "fox"}
-    assert responses[0].response.candidates[0].content.parts[0].inline_data.data.startswith(b"\x89PNG")
+    assert sdk_answer_part(responses[0].response).inline_data.data.startswith(b"\x89PNG")
     assert responses[1].response.text.startswith("Emulated reply")
 
 
@@ -109,7 +109,7 @@ def test_job_clock_pending_running_succeeded() -> None:
     with Emulator(EmulatorConfig(job_seconds=0.6)) as emu:
         client = make_client(emu, "v1beta")
         src = upload_bytes(client, jsonl([{"key": "a", "request": image_request("x")}]), "jsonl")
-        job = client.batches.create(model="gemini-2.5-flash-image", src=src.name)
+        job = client.batches.create(model="gemini-3-pro-image", src=src.name)
         assert client.batches.get(name=job.name).state.name == "JOB_STATE_PENDING"
         time.sleep(0.35)
         assert client.batches.get(name=job.name).state.name == "JOB_STATE_RUNNING"
@@ -120,7 +120,7 @@ def test_job_clock_pending_running_succeeded() -> None:
 
 def test_list_pagination_and_operations_key(emu: Emulator, client: genai.Client) -> None:
     src = upload_bytes(client, jsonl([{"key": "a", "request": image_request("x")}]), "jsonl")
-    names = {client.batches.create(model="gemini-2.5-flash-image", src=src.name,
+    names = {client.batches.create(model="gemini-3-pro-image", src=src.name,
                                    config={"display_name": f"j{i}"}).name for i in range(5)}
     pager = client.batches.list(config={"page_size": 2})
     assert len(pager.page) == 2
@@ -133,7 +133,7 @@ def test_cancel_and_delete() -> None:
     with Emulator(EmulatorConfig(job_seconds=30)) as emu:
         client = make_client(emu)
         src = upload_bytes(client, jsonl([{"key": "a", "request": image_request("x")}]), "jsonl")
-        job = client.batches.create(model="gemini-2.5-flash-image", src=src.name)
+        job = client.batches.create(model="gemini-3-pro-image", src=src.name)
         assert client.batches.cancel(name=job.name) is None
         got = client.batches.get(name=job.name)
         assert got.state.name == "JOB_STATE_CANCELLED" and got.done
@@ -147,15 +147,15 @@ def test_cancel_and_delete() -> None:
 
 def test_create_from_missing_or_bad_file(client: genai.Client) -> None:
     with pytest.raises(errors.ClientError) as info:
-        client.batches.create(model="gemini-2.5-flash", src="files/absent")
+        client.batches.create(model="gemini-3.5-flash", src="files/absent")
     assert info.value.code == 404
     empty = upload_bytes(client, b"\n", "jsonl")
     with pytest.raises(errors.ClientError) as info:
-        client.batches.create(model="gemini-2.5-flash", src=empty.name)
+        client.batches.create(model="gemini-3.5-flash", src=empty.name)
     assert info.value.code == 400
     bad = upload_bytes(client, b"{not json\n", "jsonl")
     with pytest.raises(errors.ClientError) as info:
-        client.batches.create(model="gemini-2.5-flash", src=bad.name)
+        client.batches.create(model="gemini-3.5-flash", src=bad.name)
     assert info.value.code == 400
 
 
@@ -168,7 +168,7 @@ def test_reference_expired_before_the_job_ran() -> None:
         time.sleep(0.5)
         src = upload_bytes(client, jsonl([line]), "jsonl")
         time.sleep(0.6)  # the reference has expired, the input file has not
-        job = client.batches.create(model="gemini-2.5-flash", src=src.name)
+        job = client.batches.create(model="gemini-3.5-flash", src=src.name)
         client.batches.get(name=job.name)
         raw = _raw_get(emu, job.name)
         assert raw["metadata"]["batchStats"] == {"requestCount": "1", "failedRequestCount": "1"}
@@ -184,11 +184,11 @@ def _raw_get(emu: Emulator, name: str) -> dict[str, Any]:
 def _png_of(line: dict[str, Any]) -> bytes:
     import base64
 
-    data = line["response"]["candidates"][0]["content"]["parts"][0]["inlineData"]["data"]
+    data = answer_part(line["response"]["candidates"][0]["content"]["parts"])["inlineData"]["data"]
     png = base64.b64decode(data)
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     return png
 
 
 def _text_of(line: dict[str, Any]) -> str:
-    return str(line["response"]["candidates"][0]["content"]["parts"][0]["text"])
+    return str(answer_part(line["response"]["candidates"][0]["content"]["parts"])["text"])

@@ -25,7 +25,8 @@ def test_upload_get_roundtrip(client: genai.Client) -> None:
     assert f.size_bytes == len(data)
     assert f.mime_type == "image/png"
     assert f.display_name == "ref-1"
-    assert f.sha256_hash == base64.b64encode(hashlib.sha256(data).digest()).decode()
+    # base64 of the hex digest, as Google sends it (googleapis/js-genai#381)
+    assert f.sha256_hash == base64.b64encode(hashlib.sha256(data).hexdigest().encode()).decode()
     assert f.state.name == "ACTIVE" and f.source.name == "UPLOADED"
     assert f.uri.startswith("https://generativelanguage.googleapis.com/")
     assert f.create_time is not None and f.expiration_time is not None

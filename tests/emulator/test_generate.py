@@ -15,7 +15,7 @@ from google.genai import errors
 from chargen_es.emulator import Emulator, EmulatorConfig
 from chargen_es.emulator import png as png_mod
 
-from .helpers import make_client, upload_bytes
+from .helpers import make_client, sdk_answer_part, upload_bytes
 
 IMAGE_CONFIG = {"response_modalities": ["IMAGE"], "image_config": {"aspect_ratio": "16:9"}}
 
@@ -36,17 +36,17 @@ def _chunks(data: bytes) -> list[tuple[bytes, bytes]]:
 
 
 def _image(response: Any) -> bytes:
-    data = response.candidates[0].content.parts[0].inline_data.data
+    data = sdk_answer_part(response).inline_data.data
     assert isinstance(data, bytes)
     return data
 
 
 def test_png_is_valid_deterministic_and_sized(client: genai.Client) -> None:
-    a = _image(client.models.generate_content(model="gemini-2.5-flash-image", contents="a fox",
+    a = _image(client.models.generate_content(model="gemini-3-pro-image", contents="a fox",
                                               config=IMAGE_CONFIG))
-    b = _image(client.models.generate_content(model="gemini-2.5-flash-image", contents="a fox",
+    b = _image(client.models.generate_content(model="gemini-3-pro-image", contents="a fox",
                                               config=IMAGE_CONFIG))
-    c = _image(client.models.generate_content(model="gemini-2.5-flash-image", contents="a wolf",
+    c = _image(client.models.generate_content(model="gemini-3-pro-image", contents="a wolf",
                                               config=IMAGE_CONFIG))
     assert a == b and a != c
     chunks = dict(_chunks(a))
@@ -68,13 +68,13 @@ def test_aspect_ratios(ratio: str, wide: bool | None) -> None:
 def test_padding_to_image_bytes() -> None:
     with Emulator(EmulatorConfig(image_bytes=200_000)) as emu:
         client = make_client(emu)
-        data = _image(client.models.generate_content(model="gemini-2.5-flash-image", contents="big"))
+        data = _image(client.models.generate_content(model="gemini-3-pro-image", contents="big"))
         assert 190_000 <= len(data) <= 210_000
         assert any(kind == b"emPd" for kind, _ in _chunks(data))
 
 
 def test_image_model_reply_has_usage(client: genai.Client) -> None:
-    r = client.models.generate_content(model="gemini-2.5-flash-image", contents="usage")
+    r = client.models.generate_content(model="gemini-3-pro-image", contents="usage")
     assert r.usage_metadata.total_token_count > 0
     assert r.candidates[0].finish_reason.name == "STOP"
 
@@ -87,7 +87,7 @@ class Verdict(pydantic.BaseModel):
 
 
 def test_pydantic_response_schema_parses(client: genai.Client) -> None:
-    r = client.models.generate_content(model="gemini-2.5-flash", contents="judge",
+    r = client.models.generate_content(model="gemini-3.5-flash", contents="judge",
                                        config={"response_mime_type": "application/json",
                                                "response_schema": Verdict})
     assert isinstance(r.parsed, Verdict)
@@ -102,7 +102,7 @@ def test_response_json_schema(client: genai.Client) -> None:
                                              "maybe": {"type": ["string", "null"]}},
                               "$defs": {"Item": {"type": "object", "properties": {"ok": {"type": "boolean"}},
                                                  "required": ["ok"]}}}
-    r = client.models.generate_content(model="gemini-2.5-flash", contents="x",
+    r = client.models.generate_content(model="gemini-3.5-flash", contents="x",
                                        config={"response_mime_type": "application/json",
                                                "response_json_schema": schema})
     obj = r.parsed
@@ -114,11 +114,11 @@ def test_response_json_schema(client: genai.Client) -> None:
 def test_plain_text_and_file_reference(client: genai.Client) -> None:
     ref = upload_bytes(client, b"img", "image/png")
     part = genai.types.Part.from_uri(file_uri=ref.uri, mime_type="image/png")
-    r = client.models.generate_content(model="gemini-2.5-flash", contents=[part, "describe"])
+    r = client.models.generate_content(model="gemini-3.5-flash", contents=[part, "describe"])
     assert r.text is not None and r.text.startswith("Emulated reply")
     client.files.delete(name=ref.name)
     with pytest.raises(errors.ClientError) as info:
-        client.models.generate_content(model="gemini-2.5-flash", contents=[part, "describe"])
+        client.models.generate_content(model="gemini-3.5-flash", contents=[part, "describe"])
     assert info.value.code == 404
 
 
@@ -126,20 +126,20 @@ def test_rpm_quota_429_with_retry_info() -> None:
     with Emulator(EmulatorConfig(rpm=3, quota_window_s=0.5)) as emu:
         client = make_client(emu)
         for _ in range(3):
-            client.models.generate_content(model="gemini-2.5-flash", contents="q")
+            client.models.generate_content(model="gemini-3.5-flash", contents="q")
         with pytest.raises(errors.ClientError) as info:
-            client.models.generate_content(model="gemini-2.5-flash", contents="q")
+            client.models.generate_content(model="gemini-3.5-flash", contents="q")
         err = info.value
         assert err.code == 429 and err.status == "RESOURCE_EXHAUSTED"
         details = {d["@type"].rsplit(".", 1)[-1]: d for d in err.details["error"]["details"]}
         quota = details["QuotaFailure"]["violations"][0]
         assert quota["quotaId"] == "GenerateRequestsPerMinutePerProjectPerModel"
-        assert quota["quotaDimensions"]["model"] == "gemini-2.5-flash"
+        assert quota["quotaDimensions"]["model"] == "gemini-3.5-flash"
         delay = float(details["RetryInfo"]["retryDelay"].removesuffix("s"))
         assert 0 < delay <= 0.5
         client.models.generate_content(model="gemini-2.5-pro", contents="q")  # quotas are per model
         time.sleep(delay + 0.01)
-        client.models.generate_content(model="gemini-2.5-flash", contents="q")
+        client.models.generate_content(model="gemini-3.5-flash", contents="q")
         stats = emu.stats()
         assert stats["calls"] == 5 and stats["calls_rejected"] == 1
 
@@ -147,7 +147,7 @@ def test_rpm_quota_429_with_retry_info() -> None:
 def test_daily_quota_fault(emu: Emulator, client: genai.Client) -> None:
     emu.set_faults([{"kind": "daily_quota", "count": 1}])
     with pytest.raises(errors.ClientError) as info:
-        client.models.generate_content(model="gemini-2.5-flash", contents="d")
+        client.models.generate_content(model="gemini-3.5-flash", contents="d")
     ids = [v["quotaId"] for d in info.value.details["error"]["details"] for v in d.get("violations", [])]
     assert ids == ["GenerateRequestsPerDayPerProjectPerModel"]
-    client.models.generate_content(model="gemini-2.5-flash", contents="d")
+    client.models.generate_content(model="gemini-3.5-flash", contents="d")

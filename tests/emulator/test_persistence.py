@@ -17,9 +17,9 @@ def test_state_survives_restart(tmp_path: Path) -> None:
         client = make_client(first)
         ref = upload_bytes(client, b"reference bytes", "image/png", "ref")
         src = upload_bytes(client, jsonl([{"key": "a", "request": image_request("x")}]), "jsonl", "in")
-        done = client.batches.create(model="gemini-2.5-flash-image", src=src.name, config={"display_name": "d"})
+        done = client.batches.create(model="gemini-3-pro-image", src=src.name, config={"display_name": "d"})
         done = client.batches.get(name=done.name)
-        pending = client.batches.create(model="gemini-2.5-flash-image", src=src.name,
+        pending = client.batches.create(model="gemini-3-pro-image", src=src.name,
                                         config={"display_name": "p"})
         output = client.files.download(file=done.dest.file_name)
         stats_before = first.stats()

@@ -64,16 +64,16 @@ def test_query_and_cancel(http: httpx2.Client) -> None:
 def test_errors_are_google_rpc_shaped(http: httpx2.Client) -> None:
     r = http.get("/v1/nowhere", headers=KEY)
     assert r.status_code == 404 and r.json()["error"]["status"] == "NOT_FOUND"
-    r = http.post("/v1/models/m:batchGenerateContent", headers=KEY, content=b"{oops")
+    r = http.post("/v1/models/gemini-3.5-flash:batchGenerateContent", headers=KEY, content=b"{oops")
     assert r.status_code == 400 and r.json()["error"]["code"] == 400
-    r = http.post("/v1/models/m:batchGenerateContent", headers=KEY, json={"batch": {}})
+    r = http.post("/v1/models/gemini-3.5-flash:batchGenerateContent", headers=KEY, json={"batch": {}})
     assert r.status_code == 400 and r.json()["error"]["status"] == "INVALID_ARGUMENT"
 
 
 def test_batch_delete_post_form_and_inline_snake_case(http: httpx2.Client) -> None:
     body = {"batch": {"display_name": "snake", "input_config": {"requests": {"requests": [
         {"request": {"contents": [{"parts": [{"text": "hi"}]}]}, "metadata": {"key": "k1"}}]}}}}
-    op = http.post("/v1beta/models/gemini-2.5-flash:batchGenerateContent", headers=KEY, json=body).json()
+    op = http.post("/v1beta/models/gemini-3.5-flash:batchGenerateContent", headers=KEY, json=body).json()
     assert op["metadata"]["displayName"] == "snake" and op["metadata"]["state"] == "BATCH_STATE_PENDING"
     assert op["metadata"]["batchStats"] == {"requestCount": "1", "pendingRequestCount": "1"}
     done = http.get(f"/v1beta/{op['name']}", headers=KEY).json()

@@ -9,8 +9,10 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -97,3 +99,34 @@ def assert_exactly_once(root: Path, stats: dict[str, Any], reference: dict[str, 
     check = subprocess.run([sys.executable, "-m", "chargen_es", "replay", RUN_ID, "--check", "--root", str(root)],
                            capture_output=True, text=True, check=False)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def journal_lines(journal: Path) -> int:
+    return journal.read_bytes().count(b"\n") if journal.exists() else 0
+
+
+def next_args(journal: Path, first_run: tuple[str, ...]) -> tuple[str, ...]:
+    """``resume`` once the plan is sealed, else the first ``run`` again (a torn plan is set aside)."""
+    sealed = journal.exists() and b'"plan.sealed"' in journal.read_bytes()
+    return ("resume", RUN_ID) if sealed else first_run
+
+
+def kill_after_growth(proc: subprocess.Popen[str], journal: Path, lines: int, timeout_s: float = 300.0) -> bool:
+    """SIGKILL ``proc`` once the journal has grown by ``lines`` lines; True when it finished first.
+
+    Kills are placed by the run's own progress, not by wall time, so where they land does not
+    depend on how fast this machine starts Python or answers requests.
+    """
+    target = journal_lines(journal) + lines
+    deadline = time.monotonic() + timeout_s
+    while journal_lines(journal) < target:
+        if proc.poll() is not None:
+            proc.communicate()
+            assert proc.returncode == 0, f"{proc.args} failed with {proc.returncode}"
+            return True
+        assert time.monotonic() < deadline, f"{proc.args}: the journal stopped growing"
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    return False
+

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from chargen_es.errors import CostLimitExceeded, UsageError
@@ -10,8 +12,11 @@ from chargen_es.planner.plan import ANALYSIS_SCHEMA
 from chargen_es.planner.prompts import compile_prompt
 from tests.planner.helpers import STAMP, entity, write
 
+TODAY = date(2026, 12, 2)
+
 
 def plan(root, **kw):
+    kw.setdefault("today", TODAY)
     return build_plan(PlanOptions(root=root, run_stamp=STAMP, **kw))
 
 
@@ -43,7 +48,7 @@ def test_chunks(tree):
 
 
 def test_task_fields(tmp_path):
-    write(tmp_path, "chargen.yaml", "style: Ink.\naspect_ratio: '3:2'\nmodels: {generate: gemini-2.5-flash-image}\n")
+    write(tmp_path, "chargen.yaml", "style: Ink.\naspect_ratio: '3:2'\nmodels: {generate: gemini-3.1-flash-image}\n")
     entity(tmp_path, "characters", "ada", """
         scenes:
           - id: Map Room
@@ -55,7 +60,7 @@ def test_task_fields(tmp_path):
     write(tmp_path, "characters/ada/extra.png", b"\x89PNG fake but non-empty")
     (t,) = plan(tmp_path).tasks
     assert t.kind == "generate" and t.scene == "Map Room" and t.title == "The map room"
-    assert t.model == "gemini-2.5-flash-image"
+    assert t.model == "gemini-3.1-flash-image"
     assert t.output_dir == "characters/ada/images" and t.output_stem == f"Map-Room-{STAMP}"
     assert t.entity_file == "characters/ada/character.yaml"
     assert [r.path for r in t.references] == ["characters/ada/ref.png", "characters/ada/extra.png"]
@@ -73,17 +78,18 @@ def test_prompt_order_is_documented_and_stable():
 
 
 def test_analysis_tasks(tmp_path):
-    entity(tmp_path, "locations", "port")
+    entity(tmp_path, "locations", "port", refs=())  # no references: no consistency sources to analyse
     write(tmp_path, "locations/port/images/b.png", b"\x89PNG b")
     write(tmp_path, "locations/port/images/a.jpeg", b"\xff\xd8 a")
     (a, b) = plan(tmp_path, mode="analyze").tasks
     assert a.scene == "analyze:a" and a.output_stem == "a.jpeg" and a.input_image.mime == "image/jpeg"
     assert a.key.startswith("location/port/analyze:a@sha256:")
-    assert a.model == "gemini-2.5-flash" and a.references == ()
+    assert a.model == "gemini-3.5-flash" and a.references == ()
     assert a.generation_config == {"responseMimeType": "application/json", "responseSchema": ANALYSIS_SCHEMA}
     schema = ANALYSIS_SCHEMA
     assert schema["type"] == "OBJECT" and set(schema["required"]) == {"archetype", "traits", "palette", "mood", "style"}
-    assert schema["properties"]["traits"] == {"type": "ARRAY", "items": {"type": "STRING"}}
+    assert schema["properties"]["traits"]["items"] == {"type": "STRING", "minLength": 1}
+    assert schema["properties"]["traits"]["minItems"] == 1
     assert b.input_image.path == "locations/port/images/b.png"
 
 
@@ -91,8 +97,10 @@ def test_estimate_and_max_cost(tree):
     p = plan(tree)
     est = p.estimate
     assert est.batch_usd == pytest.approx(est.live_usd / 2) and est.saving_usd == pytest.approx(est.batch_usd)
-    assert est.output_tokens == 8 * 1120
-    assert est.by_model["gemini-3-pro-image-preview"].tasks == 8
+    # gemini-3-pro-image: a 1K image is 1120 image tokens plus ~800 thinking tokens at the text rate
+    assert est.output_tokens == 8 * (1120 + 800) and est.by_model["gemini-3-pro-image"].image_output_tokens == 8 * 1120
+    assert est.by_model["gemini-3-pro-image"].tasks == 8
+    assert est.live_usd == pytest.approx((est.input_tokens * 2.00 + 8 * 800 * 12.00 + 8 * 1120 * 120.00) / 1e6)
     assert plan(tree, max_cost=100).tasks
     with pytest.raises(CostLimitExceeded):
         plan(tree, max_cost=0.01)

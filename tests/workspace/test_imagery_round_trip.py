@@ -3,8 +3,10 @@ updates, and no lock file appears in the content tree (locks live under .chargen
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
+import msgspec
 import yaml
 
 from chargen_es import imagery
@@ -64,6 +66,26 @@ def test_no_lock_file_in_the_content_tree(tmp_path: Path) -> None:
     assert imagery.lock_path(imagery.imagery_path(tmp_path, t)) == (
         tmp_path / ".chargen" / "locks" / "characters" / "ada.imagery.yaml.lock")
     assert not list(tmp_path.rglob("imagery.yaml.lock"))
+
+
+def test_a_batch_manifest_locks_under_its_own_root(tmp_path: Path) -> None:
+    """A batch file's manifest sits in its output folder, of any depth: the lock is still
+    under the batch file's folder's .chargen/, never above the root or in the outputs."""
+    for output_dir in ("out", "renders/postcards/v2"):
+        root = tmp_path / output_dir.replace("/", "-")
+        t = msgspec.structs.replace(task(entity_type=imagery.BATCH_TYPE, slug="postcards"), output_dir=output_dir)
+        data = b"\x89PNG batch"
+        (root / output_dir).mkdir(parents=True)
+        (root / output_dir / "one.png").write_bytes(data)
+        out = imagery.Output(path=f"{output_dir}/one.png", sha256=hashlib.sha256(data).hexdigest(),
+                             bytes=len(data), mime="image/png")
+        assert imagery.record_generated(root, t, [out], "run-1", "2025-12-19T12:00:00.000Z", write=durable)
+        assert (root / output_dir / "imagery.yaml").is_file()
+        folder, _, name = output_dir.rpartition("/")
+        lock = imagery.lock_path(imagery.imagery_path(root, t), root)
+        assert lock == root / ".chargen" / "locks" / folder / f"{name}.imagery.yaml.lock"
+        assert lock.is_file() and (root / ".chargen" / ".gitignore").is_file()
+        assert not list(root.rglob("imagery.yaml.lock")) and not (tmp_path / ".chargen").exists()
 
 
 def test_the_state_folder_ignores_itself_in_git(tmp_path: Path) -> None:

@@ -81,3 +81,21 @@ def test_history_names_the_input_that_changed(tmp_path):
     assert reason(config={"responseModalities": ["TEXT"]}) == "config changed"
     assert reason(key=t.key) == "new"  # the same key: nothing recorded, nothing changed
     assert {x.scene: x.reason for x in plan(tmp_path).tasks} == {"one": "new", "two": "new"}
+    # both changed: the references are named, the prompt may be derived from them (consistency)
+    assert reason(prompt_sha="0" * 16, references=["0" * 64]) == "references changed"
+
+
+def test_history_names_the_change_of_a_batch_file_item(tmp_path):
+    from chargen_es.planner.batchfile import build_batch_plan
+    from tests.batchfile.helpers import BATCH, copy_batch
+
+    root = copy_batch(tmp_path / "batch")
+    opts = PlanOptions(root=root, run_stamp=STAMP)
+    t = build_batch_plan(root / BATCH, opts).tasks[0]
+    assert t.key.startswith("batch/") and t.reason == "new"
+    scene_id = t.key.partition("@")[0]
+    history = {scene_id: {"key": f"{scene_id}@sha256:ffffffffffffffff", "prompt_sha": "0" * 16,
+                          "references": [r.sha256 for r in t.references], "model": t.model,
+                          "config": t.generation_config}}
+    again = build_batch_plan(root / BATCH, PlanOptions(root=root, run_stamp=STAMP, history=history))
+    assert {x.key: x.reason for x in again.tasks}[t.key] == "prompt changed"

@@ -1,0 +1,127 @@
+"""``chargen-es models``: the models this key can use, next to what the catalogue knows.
+
+Why: model ids change every few months and a key may not see every model (preview
+access, region, a shut-down model answering 404). One ``models.list`` shows what the key
+can use, whether each model takes batch jobs (``batchGenerateContent`` among its
+supported methods), and the catalogue's status, shutdown date, replacement and prices.
+Catalogue models the key cannot see are listed as such, so a user learns before a run
+that the model in ``chargen.yaml`` is not available to them. ``--json`` gives the same as
+one document. Reads only; the backend flags are those of ``run`` (``--emulator``,
+``--base-url``).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+import msgspec
+
+from chargen_es import catalogue
+from chargen_es.cli.common import root_option
+from chargen_es.cli.execute import ExecSettings, backend_options, open_gateway
+from chargen_es.gateway import RemoteModel
+
+BATCH_METHOD = "batchGenerateContent"
+LIVE_METHOD = "generateContent"
+_JSON = msgspec.json.Encoder()
+
+
+def _prices(info: catalogue.ModelInfo) -> dict[str, Any] | None:
+    if not info.priced:
+        return None
+    live = {"input": info.input_usd, "output": info.output_usd, "image_output": info.image_output_usd}
+    return {"live": live, "batch": {k: round(v * catalogue.BATCH_DISCOUNT, 6) for k, v in live.items()}}
+
+
+def _catalogue_data(info: catalogue.ModelInfo | None, today: date) -> dict[str, Any] | None:
+    if info is None:
+        return None
+    return {"purpose": info.purpose, "status": info.status, "usable": info.usable_on(today),
+            "shutdown": info.shutdown.isoformat() if info.shutdown else None,
+            "replacement": info.replacement, "prices": _prices(info), "source": info.source}
+
+
+def models_document(remote: list[RemoteModel], today: date) -> dict[str, Any]:
+    """Visible models first (as the key lists them, sorted), then catalogue models it cannot see.
+
+    ``usable`` is the catalogue's verdict on ``today`` (false once the shutdown date has come,
+    even while the service still lists the model).
+    """
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for m in sorted(remote, key=lambda r: r.model_id):
+        seen.add(m.model_id)
+        rows.append({"id": m.model_id, "visible": True, "batch": m.supports(BATCH_METHOD),
+                     "live": m.supports(LIVE_METHOD), "methods": list(m.supported_methods),
+                     "display_name": m.display_name, "catalogue": _catalogue_data(catalogue.lookup(m.model_id), today)})
+    hidden = [info for mid, info in sorted(catalogue.MODELS.items()) if mid not in seen]
+    for info in hidden:
+        rows.append({"id": info.id, "visible": False, "batch": None, "live": None, "methods": [],
+                     "display_name": "", "catalogue": _catalogue_data(info, today)})
+    return {"visible": len(seen), "not_visible": len(hidden), "models": rows,
+            "catalogue_read": catalogue.READ_ON.isoformat()}
+
+
+def _usd(value: float) -> str:
+    return f"{value:g}"
+
+
+def _row_text(row: dict[str, Any]) -> str:
+    cat = row["catalogue"]
+    batch = ("batch" if row["batch"] else "no batch") if row["visible"] else "not visible to this key"
+    if cat is None:
+        fate = "not in the catalogue"
+        price = ""
+    else:
+        fate = cat["status"].replace("_", " ") if cat["usable"] else "shut down"
+        if cat["shutdown"]:
+            fate += f", shutdown {cat['shutdown']}"
+        if cat["replacement"]:
+            fate += f", use {cat['replacement']}"
+        p = cat["prices"]
+        if p is None:
+            price = "; price unknown"
+        else:
+            live = p["live"]
+            price = f"; ${_usd(live['input'])} in / ${_usd(live['output'])} out"
+            if live["image_output"]:
+                price += f" / ${_usd(live['image_output'])} image"
+            price += " per 1M live (batch 50 %)"
+    return f"  {row['id']}  [{batch}]  {fate}{price}"
+
+
+def render_models(doc: dict[str, Any]) -> list[str]:
+    lines = [f"Models this key can use: {doc['visible']}"]
+    lines += [_row_text(r) for r in doc["models"] if r["visible"]]
+    lines.append(f"Catalogue models this key cannot see: {doc['not_visible']}")
+    lines += [_row_text(r) for r in doc["models"] if not r["visible"]]
+    lines.append(f"(catalogue facts read {doc['catalogue_read']}; prices USD)")
+    return lines
+
+
+@click.command("models")
+@root_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON document instead of text.")
+@backend_options
+def models(root: Path, as_json: bool, **kwargs: Any) -> int:
+    """List the models this key can use, with batch support, catalogue status and prices."""
+    # ``models`` runs nothing: the execution settings open_gateway carries stay at run's defaults.
+    settings = ExecSettings(use_emulator=kwargs["use_emulator"], base_url=kwargs["base_url"],
+                            api_version=kwargs["api_version"], emulator_job_seconds=kwargs["emulator_job_seconds"],
+                            workers=5, poll_interval=30.0, upload_concurrency=5, no_cleanup=False, detach=False,
+                            backoff_base=1.0, reuse_margin_hours=25.0)
+    with open_gateway(settings, root) as gateway:
+        remote = gateway.list_models()
+    doc = models_document(remote, date.today())
+    if as_json:
+        click.echo(_JSON.encode(doc).decode("utf-8"))
+    else:
+        for line in render_models(doc):
+            click.echo(line)
+    return 0
+
+
+COMMANDS: list[click.Command] = [models]

@@ -1,0 +1,59 @@
+"""``chargen-es models``: what the key can use next to the catalogue, text and --json."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from chargen_es import catalogue
+from chargen_es.cli import cli
+from chargen_es.cli.common import run_cli
+from chargen_es.cli.models_cmd import models_document, render_models
+from chargen_es.gateway import RemoteModel
+
+
+def test_document_joins_the_listing_with_the_catalogue():
+    remote = [
+        RemoteModel(name="models/gemini-3-pro-image", supported_methods=("generateContent", "batchGenerateContent")),
+        RemoteModel(name="models/gemini-3.5-flash", supported_methods=("generateContent",)),
+        RemoteModel(name="models/gemini-9-ultra", supported_methods=("generateContent", "batchGenerateContent")),
+        RemoteModel(name="models/gemini-2.5-pro", supported_methods=("generateContent", "batchGenerateContent")),
+    ]
+    doc = models_document(remote, date(2026, 12, 2))
+    rows = {r["id"]: r for r in doc["models"]}
+    assert doc["visible"] == 4 and doc["not_visible"] == len(catalogue.MODELS) - 3
+    assert rows["gemini-3-pro-image"]["batch"] is True and rows["gemini-3.5-flash"]["batch"] is False
+    assert rows["gemini-3-pro-image"]["catalogue"]["prices"]["batch"]["image_output"] == 60.0
+    assert rows["gemini-9-ultra"]["catalogue"] is None
+    hidden = rows["gemini-3-pro-image-preview"]
+    assert hidden["visible"] is False and hidden["catalogue"]["status"] == "shut_down"
+    assert hidden["catalogue"]["replacement"] == "gemini-3-pro-image"
+    text = render_models(doc)
+    assert text[0] == "Models this key can use: 4"
+    # still listed by the service, but past the catalogue's shutdown date: shown as shut down
+    assert rows["gemini-2.5-pro"]["catalogue"]["usable"] is False
+    assert any(line.startswith("  gemini-2.5-pro  [batch]  shut down, shutdown 2026-12-01, use gemini-3.8-flash")
+               for line in text)
+    assert ("  gemini-3-pro-image  [batch]  ga; $2 in / $12 out / $120 image per 1M live (batch 50 %)") in text
+    assert "  gemini-3.5-flash  [no batch]  ga; $1.5 in / $9 out per 1M live (batch 50 %)" in text
+    assert "  gemini-9-ultra  [batch]  not in the catalogue" in text
+    assert ("  gemini-2.5-flash-image  [not visible to this key]  shut down, shutdown 2026-10-02, "
+            "use gemini-3.1-flash-image; $0.3 in / $2.5 out / $30 image per 1M live (batch 50 %)") in text
+    assert "  gemini-3.6-flash  [not visible to this key]  ga; price unknown" in text
+
+
+def test_models_against_the_emulator_through_the_sdk(tmp_path, capsys):
+    code = run_cli(cli, ["models", "--emulator", "--root", str(tmp_path), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    doc = json.loads(out)
+    visible = [r for r in doc["models"] if r["visible"]]
+    assert visible and doc["visible"] == len(visible)
+    for row in visible:
+        assert row["batch"] == ("batchGenerateContent" in row["methods"])
+    ids = {r["id"] for r in visible}
+    assert {catalogue.DEFAULT_GENERATE_MODEL, catalogue.DEFAULT_ANALYZE_MODEL} <= ids
+    assert "gemini-3-pro-image-preview" not in ids  # shut down: the emulator, like Google, does not list it
+    code = run_cli(cli, ["models", "--emulator", "--root", str(tmp_path)])
+    out, _ = capsys.readouterr()
+    assert code == 0 and out.startswith(f"Models this key can use: {len(visible)}\n")
