@@ -44,6 +44,8 @@ def _register() -> None:
         models_cmd,
         resume_cmd,
         run_cmd,
+        stats_cmd,
+        status_cmd,
     )
 
     for module in (
@@ -53,6 +55,8 @@ def _register() -> None:
         resume_cmd,
         cancel_cmd,
         demo_cmd,
+        status_cmd,
+        stats_cmd,
         doctor_cmd,
         models_cmd,
         dashboard_cmd,

@@ -27,6 +27,7 @@ from chargen_es.engine import EngineOptions, Recorder, RetryPolicy
 from chargen_es.errors import ChargenError, ConfigError
 from chargen_es.gateway import Backend, Gateway, resolve_api_key
 from chargen_es.journal import Journal, read_events
+from chargen_es.statedir import state_dir
 
 F = TypeVar("F", bound=Callable[..., Any])
 EMULATOR_KEY = "emulator-key"
@@ -93,7 +94,7 @@ def open_gateway(settings: ExecSettings, root: Path) -> Iterator[Gateway]:
     if settings.use_emulator:
         from chargen_es.emulator import Emulator, EmulatorConfig
 
-        data = root / ".chargen" / "emulator"
+        data = state_dir(root) / "emulator"
         config = EmulatorConfig(job_seconds=settings.emulator_job_seconds, data_dir=data)
         with Emulator(config) as emu:
             gateway = Gateway(Backend(api_key=EMULATOR_KEY, base_url=emu.base_url, api_version=settings.api_version))
@@ -196,6 +197,7 @@ EXEC_DEFAULTS: dict[str, Any] = {
 
 def start_and_drive(root: Path, plan: Any, *, mode: str, runner: str, run_id: str | None, settings: ExecSettings) -> int:
     """Journal the plan as a new run and carry it out (the tail of ``run`` and ``demo``)."""
+    state_dir(root)  # .chargen/ with its .gitignore, before anything lands in it
     runs_dir = engine.runs_root(root)
     runs_dir.mkdir(parents=True, exist_ok=True)
     rid = run_id or engine.new_run_id(runs_dir)

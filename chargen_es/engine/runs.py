@@ -24,6 +24,7 @@ import msgspec
 import trio
 
 import projections
+import projections.workspace
 from chargen_es import __version__
 from chargen_es import events as ev
 from chargen_es.engine.batch import BatchRunner
@@ -41,7 +42,7 @@ from chargen_es.errors import (
     RunNotFound,
 )
 from chargen_es.gateway import Gateway
-from chargen_es.journal import JOURNAL_NAME, Journal, read_events
+from chargen_es.journal import JOURNAL_NAME, Journal
 
 
 def runs_root(root: Path) -> Path:
@@ -81,29 +82,21 @@ def run_dir_for(root: Path, run_id: str) -> Path:
 
 
 def unfinished_runs(root: Path) -> list[str]:
-    """Sealed runs that are not closed (completed or cancelled), newest first."""
-    out = []
-    for run_id in reversed(list_runs(root)):
-        try:
-            model = projections.project(read_events(runs_root(root) / run_id / JOURNAL_NAME))
-        except JournalError:
-            continue
-        if not model.closed and model.sealed:
-            out.append(run_id)
-    return out
+    """Runs whose journal has no terminal event (completed or cancelled), newest first.
+
+    Read from the workspace index (``engine.workspace``), which folds only new journal
+    bytes, so this costs the same after a hundred runs as after one.
+    """
+    from chargen_es.engine import workspace
+
+    return projections.workspace.unfinished(workspace.load(root).index)
 
 
 def workspace_uploads(root: Path, exclude: str = "") -> dict[str, tuple[str, projections.Upload]]:
     """Live uploads of every other run of this tree, for reuse (sha256 → (run, record))."""
-    journals = []
-    for run_id in list_runs(root):
-        if run_id == exclude:
-            continue
-        try:
-            journals.append((run_id, read_events(runs_root(root) / run_id / JOURNAL_NAME)))
-        except JournalError:
-            continue
-    cache = projections.workspace_files_cache(journals)
+    from chargen_es.engine import workspace
+
+    cache = projections.workspace.files_cache(workspace.load(root).index, exclude_run=exclude)
     return {
         sha: (r["from_run"], projections.Upload(sha, r["name"], r["uri"], r["expires"], r["mime"], r["size"],
                                                 r["path"]))
@@ -217,6 +210,18 @@ def carry_out(recorder: Recorder, gateway: Gateway, options: EngineOptions, prog
     finally:
         progress.close()
         recorder.write_projections()
+        _refresh_index(options.root)
+
+
+def _refresh_index(root: Path) -> None:
+    """Fold the run's new events into the workspace index so the next command starts warm.
+
+    Best effort: the index is a projection, and any reader catches up from the journals.
+    """
+    from chargen_es.engine import workspace
+
+    with contextlib.suppress(OSError, ChargenError):
+        workspace.load(root, point="index.write:end")
 
 
 def _pause_for(recorder: Recorder, exc: BillingError | DailyQuotaExhausted) -> str:
