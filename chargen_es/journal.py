@@ -222,6 +222,22 @@ def follow(path: Path, *, interval: float = 0.5,
         time.sleep(interval)
 
 
+def read_events_from(path: Path, offset: int, first_seq: int) -> tuple[list[AnyEvent], int]:
+    """Read-only, incremental: the events after byte ``offset`` and the offset they end at.
+
+    ``offset`` must be the end of a line already read, whose seq was ``first_seq - 1``
+    (what a previous call returned); only the bytes after it are read, so a reader that
+    keeps up with many journals (the workspace index) pays for new lines only. It is one
+    :meth:`Follower.poll` from that point, so the rules are :func:`scan_bytes`'s: a torn
+    last line is not returned yet, damage raises with the line number, seq must continue
+    from ``first_seq``, and a journal shorter than ``offset`` is an error.
+    """
+    follower = Follower(path)
+    follower.offset, follower.last_seq = offset, first_seq - 1
+    events = follower.poll()
+    return events, follower.offset
+
+
 class RunLock:
     """``run.lock`` held for the life of a process working on a run.
 

@@ -95,7 +95,9 @@ def report_view(p: Projections) -> dict[str, Any]:
             "resumes": len(p.resumes),
         },
         "cost": {
-            "estimated_usd": p.sealed.estimated_cost_usd if p.sealed else None,
+            # at the prices of the runner that ran it: a live run pays full price
+            "estimated_usd": ((p.sealed.live_cost_usd if run and run.runner == "live" else p.sealed.estimated_cost_usd)
+                              if p.sealed else None),
             "live_estimate_usd": p.sealed.live_cost_usd if p.sealed else None,
             "actual_usd": actual_cost(p),
         },

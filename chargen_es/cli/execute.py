@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from chargen_es.errors import ChargenError, ConfigError
+from chargen_es.statedir import state_dir
 
 if TYPE_CHECKING:
     from chargen_es.engine import EngineOptions, PlanRecord, Recorder
@@ -95,7 +96,7 @@ def open_gateway(settings: ExecSettings, root: Path) -> Iterator[Gateway]:
     if settings.use_emulator:
         from chargen_es.emulator import Emulator, EmulatorConfig
 
-        data = root / ".chargen" / "emulator"
+        data = state_dir(root) / "emulator"
         config = EmulatorConfig(job_seconds=settings.emulator_job_seconds, data_dir=data)
         with Emulator(config) as emu:
             gateway = Gateway(Backend(api_key=EMULATOR_KEY, base_url=emu.base_url, api_version=settings.api_version))
@@ -206,6 +207,7 @@ def start_and_drive(root: Path, plan: Any, *, mode: str, runner: str, run_id: st
     """Journal the plan as a new run and carry it out (the tail of ``run`` and ``demo``)."""
     from chargen_es import engine
 
+    state_dir(root)  # .chargen/ with its .gitignore, before anything lands in it
     runs_dir = engine.runs_root(root)
     runs_dir.mkdir(parents=True, exist_ok=True)
     rid = run_id or engine.new_run_id(runs_dir)

@@ -22,7 +22,7 @@ import click
 from click.core import ParameterSource
 
 from chargen_es import run_folders as runs
-from chargen_es.cli.common import root_option
+from chargen_es.cli.common import note, root_option
 from chargen_es.cli.execute import (
     ExecSettings,
     backend_options,
@@ -31,9 +31,14 @@ from chargen_es.cli.execute import (
     start_and_drive,
 )
 from chargen_es.cli.plan_view import plan_document, render_plan
+from chargen_es.engine import workspace  # the index store only: no trio, no SDK (test_startup)
 from chargen_es.errors import UsageError
 from chargen_es.planner import Plan, PlanOptions, build_plan
 from chargen_es.planner.batchfile import build_batch_plan
+from projections import workspace as wsp
+
+TODO_NOTE = ("these are exactly the scenes `chargen-es status` lists as missing, changed, outdated or never "
+             "generated (`status --export FILE` writes the list)")
 
 
 def plural(n: int, word: str) -> str:
@@ -86,25 +91,28 @@ def run(root: Path, mode: str, scope: str, only: tuple[str, ...], batch_file: Pa
     if batch_file is not None:
         root = _batch_root(batch_file, root)
     rid = run_id or runs.new_run_id(runs.runs_root(root))
+    index = workspace.load(root, write=not dry_run, note=note).index  # history + unfinished runs
     opts = PlanOptions(root=root, mode=mode, scope=scope, only=only, model=model, force=force,
                        skip_invalid=skip_invalid, chunk_size=chunk_size, run_stamp=runs.run_stamp(rid),
-                       max_cost=max_cost, runner=runner, today=date.today())
+                       max_cost=max_cost, runner=runner, today=date.today(), history=wsp.history(index))
     if batch_file is not None:
         plan = build_batch_plan(batch_file, opts)
         mode = plan.config["mode"]
     else:
         plan = build_plan(opts)
+    todo_note = batch_file is None  # status lists the content tree's scenes, not a batch file's items
     if dry_run:
         render_plan(plan, click.echo, as_json)
+        if todo_note and not as_json:
+            click.echo(TODO_NOTE)
         return 0
     render_plan(plan, click.echo, False, tasks=False)
+    if todo_note:
+        click.echo(TODO_NOTE)
     if not plan.tasks:
         click.echo("nothing to do: every task is already done")
         return 0
-    # only now the engine (trio, the SDK): a dry run never loads it
-    from chargen_es.engine import unfinished_runs
-
-    unfinished = unfinished_runs(root)
+    unfinished = wsp.unfinished(index)
     if unfinished and not run_id:
         click.echo(f"note: run {unfinished[0]} of this tree is unfinished; `chargen-es resume {unfinished[0]} "
                    f"--root {root}` continues it", err=True)
@@ -153,9 +161,12 @@ class _FirstAnalyses:
         return build_plan(PlanOptions(mode="analyze", consistency_only=True, run_stamp=runs.run_stamp(rid),
                                       **self.common))
 
-    def generation(self, rid: str) -> Plan:
+    def generation(self, rid: str, *, write: bool = True) -> Plan:
+        # the history is read after the analyses' run, which the workspace index then includes
+        index = workspace.load(self.root, write=write, note=note).index
         return build_plan(PlanOptions(mode="generate", model=self.model, force=self.force,
-                                      run_stamp=runs.run_stamp(rid), **self.common))
+                                      run_stamp=runs.run_stamp(rid), history=wsp.history(index),
+                                      **self.common))
 
     def ids(self) -> tuple[str, str]:
         """The analyses' run id and the generation's (``--run-id X``: ``X-analyses`` and ``X``)."""
@@ -166,7 +177,7 @@ class _FirstAnalyses:
 
     def dry_run(self, as_json: bool) -> int:
         first_id, second_id = self.ids()
-        first, second = self.analyses(first_id), self.generation(second_id)
+        first, second = self.analyses(first_id), self.generation(second_id, write=False)
         if as_json:
             click.echo(json.dumps({"analyses": plan_document(first), "generation": plan_document(second)},
                                   ensure_ascii=False))

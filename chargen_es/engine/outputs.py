@@ -180,12 +180,12 @@ class OutputGroup:
                              detail_path=rel, chunk=task.chunk)
 
     @staticmethod
-    def _update_imagery(path: Path, items: list[tuple[int, ev.Task, imagery.Mutation]],
+    def _update_imagery(root: Path, path: Path, items: list[tuple[int, ev.Task, imagery.Mutation]],
                         write: imagery.Writer) -> ContentError | None:
         for _ in items:
             crash_point("before", "imagery.write")
         try:
-            imagery.update(path, [mutation for _, _, mutation in items], write)
+            imagery.update(path, [mutation for _, _, mutation in items], write, root=root)
         except ContentError as exc:
             return exc
         for _ in items:
@@ -203,7 +203,7 @@ class OutputGroup:
 
         # each entity's file is independent (own lock), so their updates, each fsyncing its
         # temp file, overlap on the writer pool instead of queueing behind one another
-        updates = {path: _WRITERS.submit(self._update_imagery, path, items, write)
+        updates = {path: _WRITERS.submit(self._update_imagery, self.ctx.root, path, items, write)
                    for path, items in self._imagery.items()}
         for path, update in updates.items():
             error = update.result()

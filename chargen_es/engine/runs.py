@@ -24,6 +24,7 @@ import msgspec
 import trio
 
 import projections
+import projections.workspace
 from chargen_es import __version__
 from chargen_es import events as ev
 from chargen_es.engine.batch import BatchRunner
@@ -42,7 +43,7 @@ from chargen_es.errors import (
 )
 from chargen_es.fsio import sweep_temp_files
 from chargen_es.gateway import Gateway
-from chargen_es.journal import JOURNAL_NAME, Journal, read_events
+from chargen_es.journal import Journal
 from chargen_es.run_folders import list_runs as list_runs
 from chargen_es.run_folders import new_run_id as new_run_id  # re-exported: the engine's callers use runs.*
 from chargen_es.run_folders import run_dir_for as run_dir_for
@@ -51,29 +52,21 @@ from chargen_es.run_folders import runs_root as runs_root
 
 
 def unfinished_runs(root: Path) -> list[str]:
-    """Sealed runs that are not closed (completed or cancelled), newest first."""
-    out = []
-    for run_id in reversed(list_runs(root)):
-        try:
-            model = projections.project(read_events(runs_root(root) / run_id / JOURNAL_NAME))
-        except JournalError:
-            continue
-        if not model.closed and model.sealed:
-            out.append(run_id)
-    return out
+    """Runs whose journal has no terminal event (completed or cancelled), newest first.
+
+    Read from the workspace index (``engine.workspace``), which folds only new journal
+    bytes, so this costs the same after a hundred runs as after one.
+    """
+    from chargen_es.engine import workspace
+
+    return projections.workspace.unfinished(workspace.load(root).index)
 
 
 def workspace_uploads(root: Path, exclude: str = "") -> dict[str, tuple[str, projections.Upload]]:
     """Live uploads of every other run of this tree, for reuse (sha256 → (run, record))."""
-    journals = []
-    for run_id in list_runs(root):
-        if run_id == exclude:
-            continue
-        try:
-            journals.append((run_id, read_events(runs_root(root) / run_id / JOURNAL_NAME)))
-        except JournalError:
-            continue
-    cache = projections.workspace_files_cache(journals)
+    from chargen_es.engine import workspace
+
+    cache = projections.workspace.files_cache(workspace.load(root).index, exclude_run=exclude)
     return {
         sha: (r["from_run"], projections.Upload(sha, r["name"], r["uri"], r["expires"], r["mime"], r["size"],
                                                 r["path"]))
@@ -190,6 +183,18 @@ def carry_out(recorder: Recorder, gateway: Gateway, options: EngineOptions, prog
     finally:
         progress.close()
         recorder.write_projections()
+        _refresh_index(options.root)
+
+
+def _refresh_index(root: Path) -> None:
+    """Fold the run's new events into the workspace index so the next command starts warm.
+
+    Best effort: the index is a projection, and any reader catches up from the journals.
+    """
+    from chargen_es.engine import workspace
+
+    with contextlib.suppress(OSError, ChargenError):
+        workspace.load(root, point="index.write:end")
 
 
 def _pause_for(recorder: Recorder, exc: BillingError | DailyQuotaExhausted) -> str:

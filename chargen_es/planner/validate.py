@@ -9,6 +9,7 @@ per run.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,6 +195,22 @@ def _prices(doc: LineDict, file: str, problems: list[ContentError]) -> dict[str,
     return out
 
 
+# A scene id names an output file and is part of the task key, so anything a file system
+# or a key reader would take as structure is refused up front, never silently sanitised.
+_UNSAFE_ID = re.compile(r"[/\\\x00-\x1f\x7f-\x9f]|\.\.")
+
+
+def scene_id_problem(sid: str) -> str | None:
+    """Why a scene id cannot be used, or None: ``/``, ``\\``, ``..`` or a control character."""
+    m = _UNSAFE_ID.search(sid)
+    if m is None:
+        return None
+    found = m.group()
+    what = {"/": "'/'", "\\": "'\\'", "..": "'..'"}.get(found, f"a control character (U+{ord(found[0]):04X})")
+    shown = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in sid)
+    return f'scene id "{shown}" contains {what}; scene ids name files: use letters, digits, spaces, - or _'
+
+
 _PLAIN_KEYS = frozenset({"id", "prompt", "title", "aspect_ratio", "negative_prompt"})
 
 
@@ -206,7 +223,7 @@ def _plain_scene(item: LineDict) -> SceneSpec | None:
     prompt = item.get("prompt")
     if sid.__class__ is not str or prompt.__class__ is not str or not item.keys() <= _PLAIN_KEYS:
         return None
-    if not sid.strip() or not prompt.strip():
+    if not sid.strip() or not prompt.strip() or _UNSAFE_ID.search(sid):
         return None
     title = item.get("title", "")
     negative = item.get("negative_prompt", "")
@@ -279,6 +296,9 @@ def _scene(item: LineDict, file: str, problems: list[ContentError]) -> SceneSpec
     if ratio is not None and not aspect_ratio_ok(ratio):
         problems.append(ContentError(file, _aspect_problem(ratio), item.line_of("aspect_ratio")))
     refs = _references(item, file, problems)
+    if sid and (problem := scene_id_problem(sid.strip())):
+        problems.append(ContentError(file, problem, item.line_of("id")))
+        return None
     if len(problems) != before and not sid:
         return None
     return SceneSpec(

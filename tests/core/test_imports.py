@@ -102,7 +102,8 @@ def test_journal_imports_only_events_errors_and_fsio() -> None:
 
 LOWER_LAYER = {
     # module prefix: what of ours it may import (itself always allowed)
-    "chargen_es.imagery": ("chargen_es.events", "chargen_es.errors"),
+    "chargen_es.imagery": ("chargen_es.events", "chargen_es.errors", "chargen_es.statedir"),
+    "chargen_es.statedir": (),
     "chargen_es.planner": ("chargen_es.events", "chargen_es.errors", "chargen_es.imagery", "chargen_es.catalogue",
                            "chargen_es.analysis"),
     "chargen_es.gateway": ("chargen_es.errors",),
@@ -180,7 +181,9 @@ ENGINE = {
                                 "recorder", "uploads"),
     "chargen_es.engine.live": ("crashpoints", "options", "outputs", "pauses", "preflight", "progress", "recorder",
                                "results", "staging", "uploads"),
-    "chargen_es.engine.runs": ("batch", "crashpoints", "live", "options", "pauses", "progress", "recorder"),
+    "chargen_es.engine.workspace": ("crashpoints",),
+    "chargen_es.engine.runs": ("batch", "crashpoints", "live", "options", "pauses", "progress", "recorder",
+                               "workspace"),
 }
 
 
@@ -211,8 +214,8 @@ def test_the_dashboard_sits_at_the_cli_level() -> None:
 
 
 ENGINE_MAY_IMPORT = ("chargen_es.events", "chargen_es.errors", "chargen_es.journal", "chargen_es.imagery",
-                     "chargen_es.gateway", "chargen_es.catalogue", "chargen_es.analysis", "projections",
-                     "chargen_es.fsio", "chargen_es.run_folders", "chargen_es.engine")
+                     "chargen_es.gateway", "chargen_es.catalogue", "chargen_es.analysis", "chargen_es.statedir",
+                     "projections", "chargen_es.fsio", "chargen_es.run_folders", "chargen_es.engine")
 
 
 def test_the_engine_imports_only_the_layers_below_it() -> None:
