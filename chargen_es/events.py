@@ -214,6 +214,7 @@ class LineApplied(Event, tag="line.applied", kw_only=True, frozen=True):
     outputs: tuple[Output, ...] = ()
     files_updated: tuple[str, ...] = ()
     usage: Usage | None = None
+    via: str = ""  # batch | live: the path that delivered it ("" in old journals: the run's runner)
 
 
 class ItemFailed(Event, tag="item.failed", kw_only=True, frozen=True):
@@ -231,8 +232,10 @@ class ResultIgnored(Event, tag="result.ignored", kw_only=True, frozen=True):
 
     key: str
     chunk: int
-    reason: str  # duplicate | unknown | unparseable
+    reason: str  # duplicate | unknown | unparseable | already_applied (the other path delivered it first)
     line: int = 0
+    via: str = ""  # already_applied: the path whose result was ignored (batch | live), a paid duplicate
+    usage: Usage | None = None  # already_applied: what the ignored result cost in tokens
 
 
 class CallStarted(Event, tag="call.started", kw_only=True, frozen=True):
@@ -249,6 +252,48 @@ class CallFailed(Event, tag="call.failed", kw_only=True, frozen=True):
     retry_after: float | None = None
 
 
+class FallbackPolicy(Event, tag="fallback.policy", kw_only=True, frozen=True):
+    """When a chunk's remaining work leaves the batch path for live calls (the latest one holds).
+
+    ``deadline`` is decided once, when the policy is journaled: the ``at`` of the run's
+    latest ``run.started`` / ``run.resumed`` plus ``duration_s`` ("" = no deadline: only
+    EXPIRED and FAILED jobs fall back). ``max_cost`` bounds the run's projected cost once
+    a fallback is priced at live prices (None: no limit).
+    """
+
+    deadline: str = ""
+    duration_s: float | None = None
+    fallback: str = "live"  # live | none
+    keep_batch: bool = False  # let the batch job run on; the first delivery of a key wins
+    max_cost: float | None = None
+
+
+class ChunkFallback(Event, tag="chunk.fallback", kw_only=True, frozen=True):
+    """A chunk's unapplied tasks go live (decided once per chunk, before any cancel or call)."""
+
+    chunk: int
+    reason: str  # deadline | expired | failed
+    job_name: str = ""
+    keys: int = 0  # tasks not applied yet when it was decided
+    keep_batch: bool = False
+    live_cost_usd: float = 0.0  # those tasks at live prices, as checked against --max-cost
+
+
+class JobCancelling(Event, tag="job.cancelling", kw_only=True, frozen=True):
+    """Intent: ``batches.cancel`` is about to be called (settled on resume by getting the job)."""
+
+    chunk: int
+    job_name: str
+
+
+class JobCancelConfirmed(Event, tag="job.cancel_confirmed", kw_only=True, frozen=True):
+    """Outcome of a cancel: the state the job reported afterwards (SUCCEEDED if it won the race)."""
+
+    chunk: int
+    job_name: str
+    state: str
+
+
 class FilesDeleted(Event, tag="files.deleted", kw_only=True, frozen=True):
     names: tuple[str, ...] = ()
     jobs: tuple[str, ...] = ()
@@ -257,7 +302,7 @@ class FilesDeleted(Event, tag="files.deleted", kw_only=True, frozen=True):
 class RunPaused(Event, tag="run.paused", kw_only=True, frozen=True):
     """The run stopped on purpose and can be resumed (Ctrl-C, --detach, daily quota)."""
 
-    reason: str  # interrupted | detached | daily_quota
+    reason: str  # interrupted | detached | daily_quota | max_cost
     message: str = ""
 
 
@@ -296,6 +341,10 @@ AnyEvent = (
     | ResultIgnored
     | CallStarted
     | CallFailed
+    | FallbackPolicy
+    | ChunkFallback
+    | JobCancelling
+    | JobCancelConfirmed
     | FilesDeleted
     | RunPaused
     | RunCompleted

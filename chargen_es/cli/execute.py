@@ -13,7 +13,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,10 +23,11 @@ import click
 from chargen_es import engine
 from chargen_es import events as ev
 from chargen_es.cli.progress_view import make_progress
-from chargen_es.engine import EngineOptions, Recorder, RetryPolicy
+from chargen_es.engine import EngineOptions, FallbackOptions, Recorder, RetryPolicy
 from chargen_es.errors import ChargenError, ConfigError
 from chargen_es.gateway import Backend, Gateway, resolve_api_key
 from chargen_es.journal import Journal, read_events
+from chargen_es.planner.durations import parse_duration
 
 F = TypeVar("F", bound=Callable[..., Any])
 EMULATOR_KEY = "emulator-key"
@@ -48,6 +49,15 @@ def backend_options(f: F) -> F:
     return f
 
 
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def execution_options(f: F) -> F:
     """Options that shape how a run is carried out (run, resume, demo)."""
     options = [
@@ -62,6 +72,15 @@ def execution_options(f: F) -> F:
                      help="Seconds of the first retry wait (1, 2, 4, 8, 16 s by default)."),
         click.option("--reuse-margin-hours", type=float, default=25.0, hidden=True,
                      help="Reuse an uploaded file while it has more life left than this."),
+        click.option("--emulator-faults", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+                     default=None, hidden=True, help="Embedded emulator: a fault rules JSON file."),
+        click.option("--deadline", "deadline_s", default=None, metavar="DURATION", callback=_duration,
+                     help="After this (30s, 2h; from now), batch work not done finishes live."),
+        click.option("--fallback", type=click.Choice(["live", "none"]), default=None,
+                     help="Where a missed deadline or an EXPIRED/FAILED job goes [default: live with a deadline]."),
+        click.option("--keep-batch/--cancel-batch", "keep_batch", default=None,
+                     help="On fallback let the batch job run on (first delivery wins, duplicates are paid) "
+                          "instead of cancelling it first."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -81,10 +100,16 @@ class ExecSettings:
     detach: bool
     backoff_base: float
     reuse_margin_hours: float
+    deadline_s: float | None = None
+    fallback: str | None = None
+    keep_batch: bool | None = None
+    max_cost: float | None = None  # resume: a new limit for the fallback's cost check
+    emulator_faults: Path | None = None
 
     @classmethod
     def from_kwargs(cls, kwargs: dict[str, Any]) -> ExecSettings:
-        return cls(**{name: kwargs.pop(name) for name in cls.__dataclass_fields__})
+        fields = cls.__dataclass_fields__
+        return cls(**{name: kwargs.pop(name) for name in fields if name in kwargs or fields[name].default is MISSING})
 
 
 @contextlib.contextmanager
@@ -94,7 +119,8 @@ def open_gateway(settings: ExecSettings, root: Path) -> Iterator[Gateway]:
         from chargen_es.emulator import Emulator, EmulatorConfig
 
         data = root / ".chargen" / "emulator"
-        config = EmulatorConfig(job_seconds=settings.emulator_job_seconds, data_dir=data)
+        faults = _fault_rules(settings.emulator_faults) if settings.emulator_faults else None
+        config = EmulatorConfig(job_seconds=settings.emulator_job_seconds, data_dir=data, faults=faults)
         with Emulator(config) as emu:
             gateway = Gateway(Backend(api_key=EMULATOR_KEY, base_url=emu.base_url, api_version=settings.api_version))
             try:
@@ -113,6 +139,20 @@ def open_gateway(settings: ExecSettings, root: Path) -> Iterator[Gateway]:
         gateway.close()
 
 
+def _fault_rules(path: Path) -> list[dict[str, Any]]:
+    """The embedded emulator's faults (tests and demos: a job held PENDING, say)."""
+    import json
+
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: not a fault rules JSON file ({exc})") from None
+    rules = raw.get("faults") if isinstance(raw, dict) else raw
+    if not isinstance(rules, list):
+        raise ConfigError(f"{path}: expected a JSON list of fault rules or {{\"faults\": [...]}}")
+    return rules
+
+
 def engine_options(settings: ExecSettings, root: Path, run_dir: Path) -> EngineOptions:
     return EngineOptions(
         root=root,
@@ -124,6 +164,8 @@ def engine_options(settings: ExecSettings, root: Path, run_dir: Path) -> EngineO
         reuse_margin_s=settings.reuse_margin_hours * 3600.0,
         retry=RetryPolicy(base=settings.backoff_base),
         workers=settings.workers,
+        fallback=FallbackOptions(deadline_s=settings.deadline_s, fallback=settings.fallback,
+                                 keep_batch=settings.keep_batch, max_cost=settings.max_cost),
         generated_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
 

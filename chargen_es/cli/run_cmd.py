@@ -8,6 +8,7 @@ engine. The run id is chosen before planning because output file names carry its
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -73,11 +74,13 @@ def run(root: Path, mode: str, scope: str, only: tuple[str, ...], model: str | N
             ctx = click.get_current_context()
             return int(ctx.invoke(resume, run_id=unfinished[0], root=root, **_settings_kwargs(settings)))
     confirm_or_refuse(yes, f"submit {len(plan.tasks)} task(s) in {plan.chunks} chunk(s)?")
+    if settings.deadline_s is None and plan.config.get("deadline_s") is not None:
+        settings = replace(settings, deadline_s=plan.config["deadline_s"])  # chargen.yaml's deadline:
     return start_and_drive(root, plan, mode=mode, runner=runner, run_id=rid, settings=settings)
 
 
 def _settings_kwargs(settings: ExecSettings) -> dict[str, Any]:
-    return {name: getattr(settings, name) for name in ExecSettings.__dataclass_fields__}
+    return {name: getattr(settings, name) for name in ExecSettings.__dataclass_fields__ if name != "max_cost"}
 
 
 COMMANDS: list[click.Command] = [run]

@@ -146,7 +146,7 @@ class OutputGroup:
         self._imagery.setdefault(imagery.imagery_path(self.ctx.root, task), []).append((len(self.events), task, mutation))
         self.events.append(ev.LineApplied(key=task.key, chunk=task.chunk, outputs=(output,),
                                           files_updated=(f"{task.entity_type}/{task.slug}/imagery.yaml",),
-                                          usage=usage))
+                                          usage=usage, via=self.ctx.runner))
 
     def fail(self, task: ev.Task, stage: str, code: str, message: str, retryable: bool, raw: bytes = b"") -> None:
         """Write the failure's detail file; its ``item.failed`` event waits for commit."""

@@ -391,6 +391,7 @@ class _Builder:
             "key_version": keys.KEY_VERSION, "analysis_schema_version": keys.ANALYSIS_SCHEMA_VERSION,
             "prices": {m: msgspec.to_builtins(prices[m]) for m in sorted(prices) if m == self.model},
             "batch_discount": pricing.BATCH_DISCOUNT,
+            **({"deadline_s": ws.deadline_s} if ws.deadline_s is not None else {}),
         }
 
 
