@@ -10,6 +10,7 @@ gateway sees SDK exceptions, and it translates them into ``GeminiError`` subclas
     ├── UsageError                    exit 2: bad options or arguments
     ├── ContentError                  the content tree: file:line and what is wrong
     │     └── ValidationFailed        several ContentErrors at once (pre-flight)
+    │           └── BatchFileInvalid  the same, for a batch file (no --skip-invalid there)
     ├── JournalError                  journal.jsonl:LINE: corrupt or unreadable journal
     ├── RunLocked                     another process holds run.lock (names its pid)
     ├── RunNotFound                   no such run id (lists the runs that exist)
@@ -59,6 +60,16 @@ class ValidationFailed(ChargenError):
         super().__init__(
             f"the content tree has {len(problems)} problem(s); fix them or pass --skip-invalid:\n{lines}"
         )
+
+
+class BatchFileInvalid(ValidationFailed):
+    """A batch file has problems; every one is listed with its ``file:line``."""
+
+    def __init__(self, file: str, problems: list[ContentError]) -> None:  # noqa: D107
+        self.problems = problems
+        lines = "\n".join(f"  {p}" for p in problems)
+        ChargenError.__init__(self, f"the batch file {file} has {len(problems)} problem(s); fix them and run "
+                                    f"again:\n{lines}")
 
 
 class JournalError(ChargenError):

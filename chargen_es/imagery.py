@@ -21,8 +21,10 @@ Shapes (design.md section 2), paths relative to the entity folder:
   provider, model, generated_at, batch_run_id, task_key, sha256}]``
 - locations, chapters: ``imagery_runs: [{run_id, generated_at, provider, model, mode,
   images: [{task_key, file_path, status, sha256}]}]``
-- analyses (any entity): ``analyses: [{task_key, image, analysis_path, model, run_id}]``
-  (plus ``sha256`` of the analysis JSON when the caller gives it).
+- analyses (any entity): ``analyses: [{task_key, image, analysis_path, model, run_id,
+  image_sha256}]`` (plus ``sha256`` of the analysis JSON when the caller gives it);
+  ``image_sha256`` is the analysed image's hash, so a later change of the image shows the
+  analysis as stale (planner.consistency).
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ _Dumper.add_representer(str, _str)
 # Fields whose change means a different result; generated_at is not one of them, so a
 # re-application with a later clock reading still changes nothing.
 _IDENTITY = ("custom_id", "file_name", "file_path", "prompt_used", "provider", "model",
-             "batch_run_id", "task_key", "sha256", "status", "image", "analysis_path", "run_id")
+             "batch_run_id", "task_key", "sha256", "status", "image", "analysis_path", "run_id",
+             "image_sha256")
 
 
 class Record(NamedTuple):
@@ -125,9 +128,24 @@ def _dicts(value: Any) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------- writing
 
 
+BATCH_TYPE = "batch"  # the entity type of batch-file items (chargen_es.planner.batchfile)
+
+
+def record_folder(task: Task) -> str:
+    """Root-relative folder whose imagery.yaml records the task.
+
+    A tree task is recorded in its entity's folder. A batch-file item has no entity: it
+    is recorded in the manifest beside its outputs, the imagery.yaml of its output folder
+    (same shapes, same by-key rules), which is what the batch file's skip check reads.
+    """
+    if task.entity_type == BATCH_TYPE:
+        return task.output_dir
+    return f"{task.entity_type}/{task.slug}"
+
+
 def imagery_path(root: Path, task: Task) -> Path:
-    """The imagery.yaml of the task's entity."""
-    return Path(root) / task.entity_type / task.slug / IMAGERY_FILE
+    """The imagery.yaml that records the task (its entity's, or its batch's manifest)."""
+    return Path(root) / record_folder(task) / IMAGERY_FILE
 
 
 Writer = Callable[[Path, bytes, "int | None"], None]
@@ -143,7 +161,7 @@ def generated_mutation(task: Task, outputs: Output | Sequence[Output], run_id: s
     """
     if isinstance(outputs, Output):
         outputs = (outputs,)
-    entity = f"{task.entity_type}/{task.slug}"
+    entity = record_folder(task)
     rels = [posixpath.relpath(o.path, entity) for o in outputs]
     shas = [o.sha256 for o in outputs]
 
@@ -176,13 +194,15 @@ def generated_mutation(task: Task, outputs: Output | Sequence[Output], run_id: s
 
 def analysis_mutation(task: Task, analysis_path: str, run_id: str, sha256: str = "") -> Mutation:
     """The change that records an analysis written to ``analysis_path`` (relative to root)."""
-    entity = f"{task.entity_type}/{task.slug}"
+    entity = record_folder(task)
     image = posixpath.relpath(task.input_image.path, entity) if task.input_image else ""
     entry: dict[str, Any] = {"task_key": task.key, "image": image,
                              "analysis_path": posixpath.relpath(analysis_path, entity),
                              "model": task.model, "run_id": run_id}
     if sha256:
         entry["sha256"] = sha256
+    if task.input_image is not None:
+        entry["image_sha256"] = task.input_image.sha256
 
     def mutate(data: dict[str, Any]) -> bool:
         return _set_by_key(_list_at(data, "analyses", task), task.key, [entry])
@@ -209,7 +229,7 @@ def _list_at(data: dict[str, Any], field: str, task: Task) -> list[Any]:
     if value is None:
         value = data[field] = []
     if not isinstance(value, list):
-        raise ContentError(f"{task.entity_type}/{task.slug}/{IMAGERY_FILE}", f"{field} must be a list")
+        raise ContentError(f"{record_folder(task)}/{IMAGERY_FILE}", f"{field} must be a list")
     return value
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import time
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,10 +63,7 @@ def line_is_sealed(line: bytes | memoryview) -> bool:
     The CRC is compared as the exact lowercase hex that ``seal_line`` writes, so every
     single-byte change to a line, the checksum's own digits included, is caught.
     """
-    n = len(line)
-    if n <= _TRAILER_LEN or bytes(line[n - _TRAILER_LEN : n - 10]) != _CRC_PREFIX or line[n - 2 : n] != b'"}':
-        return False
-    return b"%08x" % zlib.crc32(line[: n - _TRAILER_LEN]) == bytes(line[n - 10 : n - 2])
+    return _count_sealed([bytes(line)]) == 1
 
 
 @dataclass(frozen=True)
@@ -78,12 +75,15 @@ class Scan:
     tail_bytes: int  # bytes after it (a torn or garbage tail), 0 when clean
 
 
-def scan_bytes(data: bytes, name: str = JOURNAL_NAME) -> Scan:
-    """Validate and decode a journal image.
+def scan_bytes(data: bytes, name: str = JOURNAL_NAME, first_seq: int = 1) -> Scan:
+    """Validate and decode a journal image, or the part of one that starts at ``first_seq``.
 
     Returns the longest valid prefix. Raises ``JournalError`` when an invalid line is
     followed by a valid one (corruption in the middle), when a sealed line does not decode,
-    or when sequence numbers are not contiguous from 1.
+    or when sequence numbers are not contiguous from ``first_seq``. Both ways of reading a
+    journal go through here: :func:`read_events` and :meth:`Journal.open` with the whole
+    file, :class:`Follower` with the bytes after the last line it took (line numbers in
+    messages are seq numbers, so they are the same either way).
 
     Three tight passes rather than one loop doing everything per line: one C-level split
     and a CRC check per line, one ``decode_lines`` call over the valid prefix, one seq
@@ -94,17 +94,22 @@ def scan_bytes(data: bytes, name: str = JOURNAL_NAME) -> Scan:
     good = _count_sealed(lines)
     if good < len(lines):
         valid = sum(len(line) + 1 for line in lines[:good])
-        _raise_if_valid_line_follows(data, valid + len(lines[good]) + 1, good + 1, name,
-                                     "checksum mismatch or torn line")
-        _raise_if_edited(data, valid, good + 1, name)
+        bad = first_seq + good
+        if _sealed_line_after(data, valid + len(lines[good]) + 1):
+            raise _damaged(name, bad, "checksum mismatch or torn line")
+        if _sealed_line_after(data, valid, strip=True):
+            raise JournalError(
+                f"{name}:{bad}: a journal line whose white space or line endings were changed; "
+                "restore the file's original bytes (e.g. undo a CRLF conversion) and try again"
+            )
     else:
         valid = len(data) - len(torn)
     try:
         events: list[AnyEvent] = DECODER.decode_lines(memoryview(data)[:valid])
     except msgspec.DecodeError:
-        _raise_undecodable(data, lines[:good], name)
+        _raise_undecodable(data, lines[:good], name, first_seq)
         raise
-    for lineno, event in enumerate(events, 1):
+    for lineno, event in enumerate(events, first_seq):
         if event.seq != lineno:
             raise JournalError(f"{name}:{lineno}: seq {event.seq} where {lineno} was expected; lines were "
                                "removed, reordered or copied in")
@@ -112,7 +117,7 @@ def scan_bytes(data: bytes, name: str = JOURNAL_NAME) -> Scan:
 
 
 def _count_sealed(lines: list[bytes]) -> int:
-    """How many lines from the start carry a CRC that matches their bytes."""
+    """How many lines from the start carry a CRC that matches their bytes (the one CRC rule)."""
     crc32 = zlib.crc32
     prefix = _CRC_PREFIX
     cut = _TRAILER_LEN
@@ -124,49 +129,37 @@ def _count_sealed(lines: list[bytes]) -> int:
     return len(lines)
 
 
-def _raise_undecodable(data: bytes, lines: list[bytes], name: str) -> None:
+def _damaged(name: str, lineno: int, why: str) -> JournalError:
+    return JournalError(f"{name}:{lineno}: {why}, and valid lines follow it: the journal was damaged in the "
+                        "middle; restore it from a backup or move the run folder aside")
+
+
+def _raise_undecodable(data: bytes, lines: list[bytes], name: str, first_seq: int) -> None:
     """Find the sealed line that does not decode and say where (the slow path, on error only)."""
     pos = 0
-    for lineno, line in enumerate(lines, 1):
+    for lineno, line in enumerate(lines, first_seq):
         pos += len(line) + 1
         try:
             DECODER.decode(line)
         except msgspec.DecodeError as exc:
-            _raise_if_valid_line_follows(data, pos, lineno, name, f"undecodable event ({exc})")
+            if _sealed_line_after(data, pos):
+                raise _damaged(name, lineno, f"undecodable event ({exc})") from None
             raise JournalError(f"{name}:{lineno}: undecodable event ({exc}); the journal's writer is newer "
                                "than this chargen-es, or the line was edited") from None
 
 
-def _raise_if_edited(data: bytes, start: int, lineno: int, name: str) -> None:
-    """A tail is cut only when it is crash debris; lines that are whole journal lines but
-    for their white space or line endings (an editor, ``git autocrlf``) are never cut."""
-    pos = start
-    while pos < len(data):
-        nl = data.find(b"\n", pos)
-        if nl < 0:
-            return
-        if line_is_sealed(data[pos:nl].strip(b" \t\r")):
-            raise JournalError(
-                f"{name}:{lineno}: a journal line whose white space or line endings were changed; "
-                "restore the file's original bytes (e.g. undo a CRLF conversion) and try again"
-            )
-        pos = nl + 1
-        lineno += 1
+def _sealed_line_after(data: bytes, start: int, *, strip: bool = False) -> bool:
+    """Whether a whole, sealed line comes at or after byte ``start``.
 
-
-def _raise_if_valid_line_follows(data: bytes, start: int, lineno: int, name: str, why: str) -> None:
-    """A bad line is a crash artefact only if nothing valid comes after it."""
-    pos = start
-    while pos < len(data):
-        nl = data.find(b"\n", pos)
-        if nl < 0:
-            return
-        if line_is_sealed(memoryview(data)[pos:nl]):
-            raise JournalError(
-                f"{name}:{lineno}: {why}, and valid lines follow it: the journal was damaged in the "
-                "middle; restore it from a backup or move the run folder aside"
-            )
-        pos = nl + 1
+    A bad line is a crash artefact only if nothing valid comes after it. With ``strip``,
+    lines that are whole journal lines but for their white space or line endings (an
+    editor, ``git autocrlf``) count too: such a tail is never cut.
+    """
+    lines = data[start:].split(b"\n")
+    lines.pop()  # a line without its newline is never whole
+    if strip:
+        lines = [line.strip(b" \t\r") for line in lines]
+    return any(_count_sealed([line]) for line in lines)
 
 
 def read_events(path: Path) -> list[AnyEvent]:
@@ -180,6 +173,61 @@ def read_events(path: Path) -> list[AnyEvent]:
     except FileNotFoundError:
         raise JournalError(f"{path}: no journal here") from None
     return scan_bytes(data, str(path.name)).events
+
+
+class Follower:
+    """Reads a journal incrementally while another process may be appending to it.
+
+    No lock, no repair: each :meth:`poll` reads only the bytes after the last whole valid
+    line it took, so a torn tail that the next writer cuts and overwrites is simply read
+    again as it is now. The rules are :func:`scan_bytes`'s (CRC, contiguous seq, damage in
+    the middle is an error naming ``journal.jsonl:SEQ``), applied to the new bytes only,
+    so following a journal of any length costs the size of what was appended.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.offset = 0  # bytes taken: the end of the last whole valid line
+        self.last_seq = 0
+        self.pending_bytes = 0  # bytes after ``offset`` that are not (yet) a whole valid line
+
+    def poll(self) -> list[AnyEvent]:
+        """The events appended since the last poll (possibly none)."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise JournalError(f"{self.path}: no journal here (it was removed or moved)") from None
+        try:
+            size = os.fstat(fd).st_size
+            if size < self.offset:
+                raise JournalError(f"{self.path.name}:{self.last_seq}: the journal is shorter than the lines "
+                                   "already read; it was truncated or replaced")
+            data = _read_from(fd, self.offset, size)
+        finally:
+            os.close(fd)
+        scan = scan_bytes(data, self.path.name, first_seq=self.last_seq + 1)
+        self.offset += scan.valid_bytes
+        self.pending_bytes = scan.tail_bytes
+        if scan.events:
+            self.last_seq = scan.events[-1].seq
+        return scan.events
+
+
+def follow(path: Path, *, interval: float = 0.5,
+           until: Callable[[AnyEvent], bool] | None = None) -> Iterator[AnyEvent]:
+    """Yield every event of a journal as it is appended, polling every ``interval`` seconds.
+
+    Ends when ``until`` is true of the newest event and nothing is pending after it (a
+    run that was resumed goes on); never ends without ``until``.
+    """
+    follower = Follower(path)
+    last: AnyEvent | None = None
+    while True:
+        for last in follower.poll():
+            yield last
+        if until is not None and last is not None and until(last) and not follower.pending_bytes:
+            return
+        time.sleep(interval)
 
 
 def fsync_dir(path: Path) -> None:
@@ -343,9 +391,11 @@ class Journal:
 
 
 def _read_all(fd: int) -> bytes:
-    size = os.fstat(fd).st_size
+    return _read_from(fd, 0, os.fstat(fd).st_size)
+
+
+def _read_from(fd: int, offset: int, size: int) -> bytes:
     chunks = []
-    offset = 0
     while offset < size:
         chunk = os.pread(fd, min(size - offset, 1 << 24), offset)
         if not chunk:

@@ -1,4 +1,4 @@
-"""``chargen-es demo``: the sample tree generated and analysed on the embedded emulator."""
+"""``chargen-es demo``: the sample tree and batch file run on the embedded emulator."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ from chargen_es.cli.execute import EXEC_DEFAULTS, ExecSettings, start_and_drive
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path),
                 default=Path("chargen-demo"))
 def demo(directory: Path) -> int:
-    """Copy the sample tree to DIRECTORY and run generate, then analyze, on the embedded emulator."""
-    from chargen_es.planner import PlanOptions, build_plan, sample_tree
+    """Copy the sample tree to DIRECTORY and run generate, then analyze, then the sample
+    batch file, on the embedded emulator."""
+    from chargen_es.planner import PlanOptions, build_plan, sample_batch, sample_tree
+    from chargen_es.planner.batchfile import build_batch_plan
 
     if not directory.exists():
         shutil.copytree(sample_tree(), directory)
@@ -34,11 +36,27 @@ def demo(directory: Path) -> int:
             click.echo(f"nothing to {mode}: every task is already done ({len(plan.skipped)} skipped)")
             continue
         code = max(code, start_and_drive(directory, plan, mode=mode, runner="batch", run_id=rid, settings=settings))
+    # a batch file is its own root: it gets a folder of its own beside the tree's entities
+    batch_root = directory / "batch-file"
+    if not batch_root.exists():
+        shutil.copytree(sample_batch(), batch_root)
+    batch_file = batch_root / "postcards.yaml"
+    click.echo(f"\n== batch file {batch_file} ==")
+    rid = engine.new_run_id(engine.runs_root(batch_root))
+    plan = build_batch_plan(batch_file, PlanOptions(root=batch_root, run_stamp=engine.run_stamp(rid)))
+    if plan.tasks:
+        code = max(code, start_and_drive(batch_root, plan, mode="generate", runner="batch", run_id=rid,
+                                         settings=settings))
+    else:
+        click.echo(f"nothing to generate: every item is already done ({len(plan.skipped)} skipped)")
     images = sorted(p for p in directory.glob("*/*/images/*") if p.suffix in (".png", ".jpg", ".webp"))
     click.echo(f"\n{len(images)} images under {directory}/*/*/images/, e.g.:")
     for path in images[:5]:
         click.echo(f"  {path}")
-    click.echo(f"inspect the runs with: chargen-es inspect --root {directory}")
+    click.echo(f"the batch file's images are in {batch_root / 'postcards'}/")
+    click.echo(f"inspect the runs with: chargen-es inspect --root {directory}  (the batch file's: --root {batch_root})")
+    click.echo(f"the two ways in: `chargen-es menu --root {directory}`, "
+               f"`chargen-es run --batch-file {batch_file} --emulator`")
     return code
 
 

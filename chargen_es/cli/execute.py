@@ -22,7 +22,7 @@ import click
 
 from chargen_es import engine
 from chargen_es import events as ev
-from chargen_es.cli.progress_view import make_progress
+from chargen_es.cli.progress_view import final_lines, make_progress
 from chargen_es.engine import EngineOptions, FallbackOptions, Recorder, RetryPolicy
 from chargen_es.errors import ChargenError, ConfigError
 from chargen_es.gateway import Backend, Gateway, resolve_api_key
@@ -190,6 +190,8 @@ def report_outcome(outcome: str, recorder: Recorder, root: Path, run_dir: Path) 
     resume = f"chargen-es resume {model.run_id} --root {root}"
     click.echo(f"run {model.run_id}: {outcome}; {ok} ok, {failed} failed, {skipped} skipped of "
                f"{len(model.tasks) + skipped}")
+    for text in final_lines(model, root, outcome):
+        click.echo(text)
     click.echo(f"report: {run_dir / 'report.json'}")
     if outcome == "completed":
         if failed:

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,11 @@ from typing import Any
 import click
 
 from chargen_es import events as ev
+from chargen_es import journal
 from chargen_es.cli.common import root_option
 from chargen_es.engine import list_runs, run_dir_for, runs_root
 from chargen_es.errors import JournalError, UsageError
-from chargen_es.journal import JOURNAL_NAME, RunLock, line_is_sealed, read_events
+from chargen_es.journal import JOURNAL_NAME, RunLock, read_events
 from projections import (
     ENDING_TYPES,
     FILENAMES,
@@ -184,48 +184,6 @@ def print_events(events: Sequence[ev.Event], as_json: bool) -> None:
     print_table("", ["seq", "at", "type", "summary"], [(e.seq, e.at, ev.type_name(e), summary(e)) for e in events])
 
 
-# ---------------------------------------------------------------------------- follow
-
-
-def follow_journal(path: Path, interval: float) -> Iterator[ev.Event]:
-    """Yield every event of a journal as it is appended, until it ends with a terminal event.
-
-    Read-only polling (no lock): each poll re-reads from the end of the last good line, so
-    a torn tail that the next writer cuts and overwrites is simply read again as it is
-    now. Only complete lines whose CRC checks are taken; a bad line is waited on while it
-    is the last line (a crashed writer's debris), and is an error once a good line
-    follows it, as in ``read_events``. A terminal event stops the tail only when it is
-    the newest line: a resumed run goes on.
-    """
-    good = 0  # byte offset just after the last line yielded
-    expected = 1
-    last: ev.Event | None = None
-    while True:
-        try:
-            with open(path, "rb") as f:
-                f.seek(good)
-                data = f.read()
-        except FileNotFoundError:
-            raise JournalError(f"{path}: the journal disappeared") from None
-        start = 0
-        while (nl := data.find(b"\n", start)) >= 0 and line_is_sealed(data[start:nl]):
-            event = ev.decode(data[start:nl])
-            if event.seq != expected:
-                raise JournalError(f"{path.name}:{expected}: seq {event.seq} where {expected} was expected")
-            start = nl + 1
-            expected += 1
-            last = event
-            yield event
-        good += start
-        rest = data[start:]
-        if rest and (nl := rest.find(b"\n")) >= 0 and any(
-                line_is_sealed(line) for line in rest[nl + 1:].split(b"\n")):
-            raise JournalError(f"{path.name}:{expected}: checksum mismatch, and valid lines follow it")
-        if isinstance(last, ENDING_TYPES) and not rest:
-            return
-        time.sleep(interval)
-
-
 # ---------------------------------------------------------------------------- views
 
 
@@ -374,7 +332,8 @@ def inspect(run_id: str | None, show_events: bool, types: tuple[str, ...], task:
     folder = run_dir_for(root, run_id)
     keep = event_filter(types, task)
     if follow:
-        for e in follow_journal(folder / JOURNAL_NAME, interval):
+        for e in journal.follow(folder / JOURNAL_NAME, interval=interval,
+                                until=lambda e: isinstance(e, ENDING_TYPES)):
             if keep(e):
                 if as_json:
                     click.echo(json.dumps(event_record(e), sort_keys=True, separators=(",", ":")))

@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 
 from chargen_es import catalogue
-from chargen_es.planner import Plan, prompt_summary
+from chargen_es.planner import Plan, prompt_consistency, prompt_summary
 
 Echo = Callable[[str], Any]
 _JSON = msgspec.json.Encoder()
@@ -105,6 +105,9 @@ def _render_tasks(plan: Plan, echo: Echo) -> None:
             title = f" ({t.title})" if t.title and t.title != t.scene else ""
             echo(f"- {entity}  {t.scene}{title}  [{t.reason}]")
             echo(f"    prompt: {prompt_summary(t.prompt)}")
+            keep = prompt_consistency(t.prompt)
+            if keep:
+                echo(f"    keep:   {keep}")
             echo(f"    output: {t.output_dir}/{t.output_stem}.<ext>")
             if t.references:
                 echo(f"    refs:   {', '.join(r.path for r in t.references)}")
@@ -135,7 +138,27 @@ def _render_summary(plan: Plan, echo: Echo) -> None:
         priced = "" if cost.priced else " (no price known)"
         echo(f"    {model}: {cost.tasks} task(s), ~{cost.input_tokens:,} input + "
              f"~{cost.output_tokens:,} output tokens, {usd(cost.batch_usd)} batch{priced}")
+    _render_consistency(plan, echo)
     if plan.warnings:
         echo(f"Warnings ({len(plan.warnings)})")
         for w in plan.warnings:
             echo(f"  {w}")
+
+
+def _render_consistency(plan: Plan, echo: Echo) -> None:
+    """Per entity: the analyses its prompts keep consistent with, and the missing or stale ones."""
+    if not plan.consistency:
+        return
+    using = sum(1 for e in plan.consistency if any(s["status"] in ("ok", "stale", "unrecorded") for s in e["sources"]))
+    echo(f"Consistency: {using} of {len(plan.consistency)} entit{'y' if len(plan.consistency) == 1 else 'ies'} "
+         "with sources use analyses")
+    todo = 0
+    for entry in plan.consistency:
+        notes = [f"{s['status']} {s['image'].removeprefix(entry['entity'] + '/')}"
+                 + (f" ({s['detail']})" if s["status"] == "stale" else "")
+                 for s in entry["sources"] if s["status"] in ("missing", "stale", "invalid")]
+        if notes:
+            todo += 1
+            echo(f"  {entry['entity']}: {'; '.join(notes)}")
+    if todo:
+        echo("  `chargen-es run --mode generate --analyze-first` analyses the missing and stale ones first")

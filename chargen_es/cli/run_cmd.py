@@ -3,10 +3,16 @@
 Thin on purpose: planning lives in :mod:`chargen_es.planner`, rendering in
 :mod:`chargen_es.cli.plan_view`, execution in :mod:`chargen_es.cli.execute` and the
 engine. The run id is chosen before planning because output file names carry its stamp.
+
+``--analyze-first`` (generate mode) is two runs, each journaled and resumable on its own:
+run 1 analyses the consistency sources whose analyses are missing, stale or invalid
+(``PlanOptions.consistency_only``), run 2 is planned only after run 1 has applied, so its
+prompts carry the fresh analyses. The output names both runs and how to resume each.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import replace
 from datetime import date
@@ -14,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from chargen_es import engine
 from chargen_es.cli.common import root_option
@@ -24,8 +31,11 @@ from chargen_es.cli.execute import (
     execution_options,
     start_and_drive,
 )
-from chargen_es.cli.plan_view import render_plan
-from chargen_es.planner import PlanOptions, build_plan
+from chargen_es.cli.plan_view import plan_document, render_plan
+from chargen_es.cli.progress_view import plural
+from chargen_es.errors import UsageError
+from chargen_es.planner import Plan, PlanOptions, build_plan
+from chargen_es.planner.batchfile import build_batch_plan
 
 
 @click.command("run")
@@ -33,7 +43,11 @@ from chargen_es.planner import PlanOptions, build_plan
 @click.option("--mode", type=click.Choice(["generate", "analyze"]), default="generate", show_default=True)
 @click.option("--scope", type=click.Choice(["all", "characters", "locations", "chapters"]), default="all",
               show_default=True)
-@click.option("--only", "only", multiple=True, metavar="SLUG", help="Plan only this entity (repeatable).")
+@click.option("--only", "only", multiple=True, metavar="GLOB",
+              help="Plan only entities whose slug or type/slug matches this glob, e.g. 'a*' (repeatable).")
+@click.option("--batch-file", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
+              help="Plan the items of this batch file (YAML or JSON) instead of the content tree; "
+                   "its folder is the root.")
 @click.option("--model", default=None, help="Override the model from chargen.yaml.")
 @click.option("--runner", type=click.Choice(["batch", "live"]), default="batch", show_default=True)
 @click.option("--chunk-size", type=click.IntRange(min=1), default=500, show_default=True)
@@ -45,18 +59,37 @@ from chargen_es.planner import PlanOptions, build_plan
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (required without a TTY).")
 @click.option("--dry-run", is_flag=True, help="Show the plan; no API call, nothing written.")
 @click.option("--json", "as_json", is_flag=True, help="With --dry-run: the plan as one JSON document.")
+@click.option("--analyze-first", is_flag=True,
+              help="With --mode generate: first analyse the consistency sources whose analyses are missing or "
+                   "stale (a run of its own), then generate with them.")
 @backend_options
 @execution_options
-def run(root: Path, mode: str, scope: str, only: tuple[str, ...], model: str | None, runner: str,
-        chunk_size: int, max_cost: float | None, force: bool, skip_invalid: bool, run_id: str | None,
-        yes: bool, dry_run: bool, as_json: bool, **kwargs: Any) -> int:
-    """Plan the content tree and run it through the Gemini Batch API (or live calls)."""
+def run(root: Path, mode: str, scope: str, only: tuple[str, ...], batch_file: Path | None, model: str | None,
+        runner: str, chunk_size: int, max_cost: float | None, force: bool, skip_invalid: bool, run_id: str | None,
+        yes: bool, dry_run: bool, as_json: bool, analyze_first: bool, **kwargs: Any) -> int:
+    """Plan the content tree (or a batch file) and run it through the Gemini Batch API (or live calls)."""
     settings = ExecSettings.from_kwargs(kwargs)
+    if analyze_first:
+        if batch_file is not None:
+            raise UsageError("--analyze-first does not apply with --batch-file (a batch file has no "
+                             "consistency sources)")
+        if mode != "generate":
+            raise UsageError("--analyze-first goes with --mode generate")
+        if settings.detach:
+            raise UsageError("--analyze-first cannot --detach: the generation is planned from the analyses' results")
+        first = _FirstAnalyses(root, scope, only, model, runner, chunk_size, max_cost, force, skip_invalid, run_id)
+        return first.dry_run(as_json) if dry_run else first.execute(yes, settings)
+    if batch_file is not None:
+        root = _batch_root(batch_file, root)
     rid = run_id or engine.new_run_id(engine.runs_root(root))
     opts = PlanOptions(root=root, mode=mode, scope=scope, only=only, model=model, force=force,
                        skip_invalid=skip_invalid, chunk_size=chunk_size, run_stamp=engine.run_stamp(rid),
                        max_cost=max_cost, runner=runner, today=date.today())
-    plan = build_plan(opts)
+    if batch_file is not None:
+        plan = build_batch_plan(batch_file, opts)
+        mode = plan.config["mode"]
+    else:
+        plan = build_plan(opts)
     if dry_run:
         render_plan(plan, click.echo, as_json)
         return 0
@@ -73,14 +106,101 @@ def run(root: Path, mode: str, scope: str, only: tuple[str, ...], model: str | N
 
             ctx = click.get_current_context()
             return int(ctx.invoke(resume, run_id=unfinished[0], root=root, **_settings_kwargs(settings)))
-    confirm_or_refuse(yes, f"submit {len(plan.tasks)} task(s) in {plan.chunks} chunk(s)?")
+    confirm_or_refuse(yes, f"submit {plural(len(plan.tasks), 'task')} in {plural(plan.chunks, 'chunk')}?")
     if settings.deadline_s is None and plan.config.get("deadline_s") is not None:
         settings = replace(settings, deadline_s=plan.config["deadline_s"])  # chargen.yaml's deadline:
     return start_and_drive(root, plan, mode=mode, runner=runner, run_id=rid, settings=settings)
 
 
+def _batch_root(batch_file: Path, root: Path) -> Path:
+    """A batch file's folder is its run's root; options that select from a tree do not apply."""
+    ctx = click.get_current_context()
+    for name, flag in (("scope", "--scope"), ("only", "--only"), ("skip_invalid", "--skip-invalid"),
+                       ("mode", "--mode")):
+        if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None):
+            raise UsageError(f"{flag} does not apply with --batch-file (the file lists its items and its form)")
+    if not batch_file.is_file():
+        raise UsageError(f"--batch-file {batch_file}: no such file")
+    folder = batch_file.resolve().parent
+    if ctx.get_parameter_source("root") not in (ParameterSource.DEFAULT, None) and root.resolve() != folder:
+        raise UsageError(f"--batch-file {batch_file}: its folder {folder} is the run's root; "
+                         f"--root {root} names another folder")
+    return folder if ctx.get_parameter_source("root") in (ParameterSource.DEFAULT, None) else root
+
+
 def _settings_kwargs(settings: ExecSettings) -> dict[str, Any]:
     return {name: getattr(settings, name) for name in ExecSettings.__dataclass_fields__ if name != "max_cost"}
+
+
+class _FirstAnalyses:
+    """``run --mode generate --analyze-first``: the analyses run, then the generation run."""
+
+    def __init__(self, root: Path, scope: str, only: tuple[str, ...], model: str | None, runner: str,
+                 chunk_size: int, max_cost: float | None, force: bool, skip_invalid: bool,
+                 run_id: str | None) -> None:
+        self.root, self.runner, self.model, self.force, self.run_id = root, runner, model, force, run_id
+        self.common: dict[str, Any] = {"root": root, "scope": scope, "only": only, "skip_invalid": skip_invalid,
+                                       "chunk_size": chunk_size, "max_cost": max_cost, "runner": runner,
+                                       "today": date.today()}
+
+    def analyses(self, rid: str) -> Plan:
+        # the analysis model comes from chargen.yaml: --model names the generation's
+        return build_plan(PlanOptions(mode="analyze", consistency_only=True, run_stamp=engine.run_stamp(rid),
+                                      **self.common))
+
+    def generation(self, rid: str) -> Plan:
+        return build_plan(PlanOptions(mode="generate", model=self.model, force=self.force,
+                                      run_stamp=engine.run_stamp(rid), **self.common))
+
+    def ids(self) -> tuple[str, str]:
+        """The analyses' run id and the generation's (``--run-id X``: ``X-analyses`` and ``X``)."""
+        if self.run_id:
+            return f"{self.run_id}-analyses", self.run_id
+        first = engine.new_run_id(engine.runs_root(self.root))
+        return first, first  # the generation's id is drawn again once the first run exists
+
+    def dry_run(self, as_json: bool) -> int:
+        first_id, second_id = self.ids()
+        first, second = self.analyses(first_id), self.generation(second_id)
+        if as_json:
+            click.echo(json.dumps({"analyses": plan_document(first), "generation": plan_document(second)},
+                                  ensure_ascii=False))
+            return 0
+        click.echo("== run 1 of 2: the analyses the generation needs first (missing or stale) ==")
+        render_plan(first, click.echo)
+        click.echo("== run 2 of 2: the generation, as the analyses on disk stand now "
+                   "(run 1 changes the prompts of the entities it analyses) ==")
+        render_plan(second, click.echo)
+        return 0
+
+    def execute(self, yes: bool, settings: ExecSettings) -> int:
+        root = self.root
+        first_id, _ = self.ids()
+        first = self.analyses(first_id)
+        code = 0
+        if first.tasks:
+            click.echo(f"== run 1 of 2: analyses, run {first_id} ==")
+            click.echo(f"   if it stops: `chargen-es resume {first_id} --root {root}`, then this command again "
+                       "for the generation")
+            render_plan(first, click.echo, False, tasks=False)
+            confirm_or_refuse(yes, f"analyse {plural(len(first.tasks), 'image')} first?")
+            code = start_and_drive(root, first, mode="analyze", runner=self.runner, run_id=first_id,
+                                   settings=settings)
+            if code:
+                click.echo("   some analyses failed (see the report): their entities are generated without them")
+        else:
+            click.echo("== run 1 of 2: no analyses to do first (none missing or stale) ==")
+        second_id = self.run_id or engine.new_run_id(engine.runs_root(root))
+        second = self.generation(second_id)
+        click.echo(f"== run 2 of 2: generation, run {second_id} ==")
+        click.echo(f"   if it stops: `chargen-es resume {second_id} --root {root}`")
+        render_plan(second, click.echo, False, tasks=False)
+        if not second.tasks:
+            click.echo("nothing to do: every task is already done")
+            return code
+        confirm_or_refuse(yes, f"submit {plural(len(second.tasks), 'task')} in {plural(second.chunks, 'chunk')}?")
+        return max(code, start_and_drive(root, second, mode="generate", runner=self.runner, run_id=second_id,
+                                         settings=settings))
 
 
 COMMANDS: list[click.Command] = [run]

@@ -26,11 +26,12 @@ from pathlib import Path
 
 import msgspec
 
+from chargen_es import analysis as analysis_contract
 from chargen_es import events as ev
 from chargen_es import imagery
 from chargen_es.engine.crashpoints import crash_point
 from chargen_es.engine.durable import Durability, write_replace
-from chargen_es.engine.results import Answer, parse_analysis
+from chargen_es.engine.results import Answer
 from chargen_es.errors import ContentError
 from projections.atomic import sha256_file
 
@@ -107,9 +108,10 @@ class OutputGroup:
         usage = ev.Usage(prompt_tokens=outcome.usage[0], output_tokens=outcome.usage[1],
                          total_tokens=outcome.usage[2])
         if task.kind == "analyze":
-            analysis = parse_analysis(outcome.text)
+            # checked against the analysis schema before anything is written (chargen_es.analysis)
+            analysis, problem = analysis_contract.parse(outcome.text)
             if analysis is None:
-                self.fail(task, "apply", "bad_analysis", "the model's answer is not a JSON object", True, raw)
+                self.fail(task, "apply", "bad_analysis", problem, True, raw)
                 return
             rel = f"{task.output_dir}/{task.output_stem}.analysis.json"
             data = (json.dumps(analysis, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
@@ -145,7 +147,7 @@ class OutputGroup:
                                                   self.ctx.runner)
         self._imagery.setdefault(imagery.imagery_path(self.ctx.root, task), []).append((len(self.events), task, mutation))
         self.events.append(ev.LineApplied(key=task.key, chunk=task.chunk, outputs=(output,),
-                                          files_updated=(f"{task.entity_type}/{task.slug}/imagery.yaml",),
+                                          files_updated=(f"{imagery.record_folder(task)}/{imagery.IMAGERY_FILE}",),
                                           usage=usage, via=self.ctx.runner))
 
     def fail(self, task: ev.Task, stage: str, code: str, message: str, retryable: bool, raw: bytes = b"") -> None:

@@ -8,9 +8,7 @@ so a 1.5 MB image line costs one pass. Nothing from the server names a path.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any
 
 import msgspec
 
@@ -137,12 +135,3 @@ def answer_from_line(line: ResultLine) -> Answer:
 def decode_line(raw: bytes) -> ResultLine:
     """Decode one output line; raises ``msgspec.DecodeError`` on garbage."""
     return LINE_DECODER.decode(raw)
-
-
-def parse_analysis(text: str) -> dict[str, Any] | None:
-    """The analysis object, or None when the model's text is not a JSON object."""
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None

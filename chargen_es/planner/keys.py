@@ -8,6 +8,14 @@ image SHA-256 and :data:`ANALYSIS_SCHEMA_VERSION`. Paths, run stamps and dict or
 enter it, so the key is the same across runs and machines, and any change of intent
 gives a new key.
 
+A scene kept consistent with analyses (:mod:`.consistency`) adds one member,
+``consistency: {v, fields, analyses: [SHA-256 of each analysis JSON, in source order]}``,
+and its ``prompt`` member is the prompt *without* the consistency part: that part is a
+pure function of the analyses' bytes, the fields and ``v``, so nothing is lost, and the
+key a scene had under an older analysis can be recomputed from the analysis hashes
+``imagery.yaml`` keeps (which is how the plan says ``analysis changed``). A scene with
+no analysis to use has exactly the key it had before consistency existed.
+
 Output names come from scene ids, which are free text. :func:`safe_name` turns one into
 a single path component that cannot climb out of the entity's ``images`` folder.
 """
@@ -23,8 +31,10 @@ from typing import Any
 
 import msgspec
 
+from chargen_es import analysis
+
 KEY_VERSION = 1
-ANALYSIS_SCHEMA_VERSION = 1
+ANALYSIS_SCHEMA_VERSION = analysis.SCHEMA_VERSION
 _ENCODER = msgspec.json.Encoder(order="sorted")
 _UNSAFE = re.compile(r"[^\w\-]+", re.UNICODE)
 _DASHES = re.compile(r"-{2,}")
@@ -46,10 +56,14 @@ def digest16(doc: Any) -> str:
 
 def generate_key(
     entity_type: str, slug: str, scene: str, *, prompt: str, references: Sequence[str], model: str,
-    generation_config: dict[str, Any],
+    generation_config: dict[str, Any], consistency: dict[str, Any] | None = None,
 ) -> str:
-    """Key of a generation task; ``references`` are SHA-256 hex digests in order."""
-    doc = {
+    """Key of a generation task; ``references`` are SHA-256 hex digests in order.
+
+    ``consistency`` (see the module docstring) is left out of the document when None,
+    and ``prompt`` is then the whole prompt.
+    """
+    doc: dict[str, Any] = {
         "v": KEY_VERSION,
         "kind": "generate",
         "prompt": prompt,
@@ -57,6 +71,8 @@ def generate_key(
         "model": model,
         "generation_config": generation_config,
     }
+    if consistency is not None:
+        doc["consistency"] = consistency
     return f"{entity_type}/{_nfc(slug)}/{_nfc(scene)}@sha256:{digest16(doc)}"
 
 

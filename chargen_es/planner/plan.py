@@ -2,15 +2,19 @@
 
 :func:`build_plan` reads the whole selected tree first (every problem is collected),
 then turns each valid entity into tasks in a fixed order (characters, locations,
-chapters; slugs sorted; scenes in file order; images by name), drops the ones
-``imagery.yaml`` proves done, assigns chunks and prices the result. It never writes and
-never calls the network, which is what makes ``run --dry-run`` honest.
+chapters; slugs sorted; scenes in file order; images by name, then the entity's
+consistency sources not among them), drops the ones ``imagery.yaml`` proves done,
+assigns chunks and prices the result. When generating it also reads each entity's
+consistency analyses (:mod:`.consistency`): they enter the prompts and keys, and the
+plan reports every source's state. It never writes and never calls the network, which
+is what makes ``run --dry-run`` honest.
 """
 
 from __future__ import annotations
 
 import gc
 import os
+import posixpath
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -18,11 +22,12 @@ from typing import Any, Literal
 
 import msgspec
 
-from chargen_es import catalogue
+from chargen_es import analysis, catalogue
 from chargen_es.errors import ContentError, CostLimitExceeded, UsageError, ValidationFailed
 from chargen_es.events import FileRef, Task
 from chargen_es.imagery import verdict
-from chargen_es.planner import keys, pricing, prompts
+from chargen_es.planner import consistency, keys, pricing, prompts
+from chargen_es.planner.consistency import EntityConsistency
 from chargen_es.planner.files import FileIndex, PathProblem, mime_for
 from chargen_es.planner.pricing import Estimate
 from chargen_es.planner.tree import (
@@ -32,28 +37,18 @@ from chargen_es.planner.tree import (
     WORKSPACE_FILE,
     Entity,
     list_images,
-    list_slugs,
     load_entity,
     load_workspace,
     refused_images,
+    select,
 )
 from chargen_es.planner.validate import Workspace
 
 SCOPES = ("all", "characters", "locations", "chapters")
 MODES = ("generate", "analyze")
 
-ANALYSIS_SCHEMA: dict[str, Any] = {
-    "type": "OBJECT",
-    "properties": {
-        "archetype": {"type": "STRING"},
-        "traits": {"type": "ARRAY", "items": {"type": "STRING"}},
-        "palette": {"type": "ARRAY", "items": {"type": "STRING"}},
-        "mood": {"type": "STRING"},
-        "style": {"type": "STRING"},
-    },
-    "required": ["archetype", "traits", "palette", "mood", "style"],
-    "propertyOrdering": ["archetype", "traits", "palette", "mood", "style"],
-}
+ANALYSIS_SCHEMA: dict[str, Any] = analysis.SCHEMA
+ANALYSIS_CHANGED = "analysis changed"  # the reason a scene is planned again because of a new analysis
 
 
 def utc_stamp(now: datetime | None = None) -> str:
@@ -76,6 +71,9 @@ class PlanOptions:
     run_stamp: str = field(default_factory=utc_stamp)
     max_cost: float | None = None
     runner: str = "batch"  # which price --max-cost is checked against: batch (50 %) or live
+    # analyze mode: only the consistency sources whose analyses are missing, stale or
+    # invalid (the first run of ``run --mode generate --analyze-first``)
+    consistency_only: bool = False
     # The day a model's fate is judged on (shut down or not); the cli passes today's date,
     # tests pass a fixed one. Nothing in the planner reads the clock for it.
     today: date = field(default_factory=date.today)
@@ -102,6 +100,7 @@ class Plan:
     chunks: int
     config: dict[str, Any]
     estimate: Estimate
+    consistency: list[dict[str, Any]] = field(default_factory=list)  # per entity, generate mode
 
     def to_builtins(self) -> dict[str, Any]:
         return {
@@ -111,6 +110,7 @@ class Plan:
             "warnings": list(self.warnings),
             "chunks": self.chunks,
             "estimate": msgspec.to_builtins(self.estimate),
+            "consistency": self.consistency,
         }
 
 
@@ -140,6 +140,7 @@ def _build(opts: PlanOptions) -> Plan:
     # A shut-down model is refused before anything else is read (one line, no API call).
     warnings: list[str] = [] if ws_problems else _model_warnings(opts, workspace)
     entities = _select(root, files, opts)
+    states = _consistency(root, files, workspace, entities, opts)
     if opts.mode == "analyze":
         for ent in entities:
             ent.problems.extend(refused_images(root, ent.rel))
@@ -156,13 +157,34 @@ def _build(opts: PlanOptions) -> Plan:
         warnings.append(f"{root}: no characters/, locations/ or chapters/ folder here; is --root right?")
     builder = _Builder(opts, workspace, files)
     for ent in valid:
+        state = states.get(ent.rel)
         if opts.mode == "generate":
             if not ent.has_ideas:
                 warnings.append(f"{ent.rel}: no {IDEAS_FILE}, so no scenes to generate")
-            builder.generate(ent)
+            builder.generate(ent, state)
         else:
-            builder.analyze(root, ent)
+            builder.analyze(root, ent, state)
     return builder.finish(warnings)
+
+
+def _consistency(root: Path, files: FileIndex, ws: Workspace, entities: list[Entity],
+                 opts: PlanOptions) -> dict[str, EntityConsistency]:
+    """Each entity's consistency sources, read when they matter (generating, or
+    choosing what ``--analyze-first`` analyses); an invalid analysis is a problem of its
+    entity when generating, since its prompts depend on it."""
+    if opts.mode != "generate" and not opts.consistency_only:
+        return {}
+    out = {}
+    for ent in entities:
+        sources, fields = consistency.effective(ws.consistency, ent.doc.consistency, ent.consistency_from,
+                                                ent.references)
+        if not sources:
+            continue
+        state = consistency.gather(root, files, ent.rel, sources, fields, ent.analysis_entries)
+        out[ent.rel] = state
+        if opts.mode == "generate":
+            ent.problems.extend(s.problem for s in state.sources if s.problem is not None)
+    return out
 
 
 def chosen_model(opts: PlanOptions, ws: Workspace) -> tuple[str, str]:
@@ -213,23 +235,10 @@ def _check_options(opts: PlanOptions) -> None:
 
 
 def _select(root: Path, files: FileIndex, opts: PlanOptions) -> list[Entity]:
-    """Load the entities in scope and matching ``--only`` (``slug`` or ``type/slug``)."""
+    """Load the entities in scope and matching ``--only`` (globs on ``slug`` or ``type/slug``)."""
     types = list(ENTITY_FILES) if opts.scope == "all" else [opts.scope]
-    wanted = set(opts.only)
-    matched: set[str] = set()
-    out = []
-    for entity_type in types:
-        for slug in list_slugs(root, entity_type, files):
-            if wanted:
-                hits = wanted & {slug, f"{entity_type}/{slug}"}
-                if not hits:
-                    continue
-                matched |= hits
-            out.append(load_entity(root, files, entity_type, slug))
-    missing = sorted(wanted - matched)
-    if missing:
-        raise UsageError(f"--only {', '.join(missing)}: no such entity in scope {opts.scope}")
-    return out
+    return [load_entity(root, files, entity_type, slug)
+            for entity_type, slug in select(root, types, opts.only, files, opts.scope)]
 
 
 class _Builder:
@@ -241,6 +250,7 @@ class _Builder:
         self.files = files
         self.tasks: list[Task] = []
         self.skipped: list[Skip] = []
+        self.consistency: list[dict[str, Any]] = []
         self.usage: dict[str, list[int]] = {}
         self.warnings_extra: list[str] = []
         self.model = chosen_model(opts, ws)[0]
@@ -285,24 +295,37 @@ class _Builder:
 
     # -- generation ----------------------------------------------------------------------
 
-    def generate(self, ent: Entity) -> None:
+    def generate(self, ent: Entity, state: EntityConsistency | None = None) -> None:
         doc = ent.doc
         out_dir = f"{ent.rel}/{IMAGES_DIR}"
         names = keys.unique_safe_names([s.spec.id for s in ent.scenes])
         stamp = self.opts.run_stamp
-        prefix = prompts.entity_prefix(self.ws.style, doc.style, doc.name, doc.description)
+        base = prompts.entity_prefix(self.ws.style, doc.style, doc.name, doc.description)
+        part = state.key_part() if state is not None else None
+        prefix = prompts.with_consistency(base, state.clause()) if part is not None and state else base
+        if state is not None:
+            self.consistency.append(state.report())
         for scene, safe in zip(ent.scenes, names, strict=True):
             spec = scene.spec
             prompt = prompts.compile_scene(prefix, spec.prompt, spec.negative_prompt)
+            # the key hashes the prompt without its consistency part plus the analyses' hashes (keys.py)
+            bare = prompt if part is None else prompts.compile_scene(base, spec.prompt, spec.negative_prompt)
             config = {"responseModalities": ["IMAGE"],
                       "imageConfig": {"aspectRatio": spec.aspect_ratio or self.ws.aspect_ratio}}
+            refs = [r.sha256 for r in scene.references]
             key = keys.generate_key(
-                ent.entity_type, ent.slug, spec.id, prompt=prompt,
-                references=[r.sha256 for r in scene.references], model=self.model, generation_config=config,
+                ent.entity_type, ent.slug, spec.id, prompt=bare, references=refs, model=self.model,
+                generation_config=config, consistency=part,
             )
             reason = self._reason(ent, key, spec.id)
             if reason is None:
                 continue
+            if reason == "new" and state is not None and any(
+                keys.generate_key(ent.entity_type, ent.slug, spec.id, prompt=bare, references=refs,
+                                  model=self.model, generation_config=config, consistency=earlier) in ent.records
+                for earlier in state.earlier_key_parts()
+            ):
+                reason = ANALYSIS_CHANGED
             self.tasks.append(Task(
                 key=key, kind="generate", entity_type=ent.entity_type, slug=ent.slug, scene=spec.id,
                 prompt=prompt, model=self.model, output_dir=out_dir, output_stem=f"{safe}-{stamp}",
@@ -313,16 +336,12 @@ class _Builder:
 
     # -- analysis --------------------------------------------------------------------------
 
-    def analyze(self, root: Path, ent: Entity) -> None:
-        for rel in list_images(root, self.files, ent.rel):
-            try:
-                sha, size = self.files.digest(rel)
-            except PathProblem as exc:
-                self.warnings_extra.append(f"{rel}: {exc}; not analysed")
-                continue
-            except OSError as exc:
-                self.warnings_extra.append(f"{rel}: cannot be read ({exc.strerror or exc}); not analysed")
-                continue
+    def analyze(self, root: Path, ent: Entity, state: EntityConsistency | None = None) -> None:
+        """The entity's images (``images/``), then its consistency sources not among them.
+
+        With ``consistency_only``, only the sources whose analyses must be redone.
+        """
+        for rel, sha, size in self._analysable(root, ent, state):
             name = os.path.basename(rel)
             stem = os.path.splitext(name)[0]
             config = dict(self.analysis_config)
@@ -336,12 +355,34 @@ class _Builder:
                 reason = "changed"
             self.tasks.append(Task(
                 key=key, kind="analyze", entity_type=ent.entity_type, slug=ent.slug, scene=scene,
-                prompt=self.analysis_prompt, model=self.model, output_dir=f"{ent.rel}/{IMAGES_DIR}",
+                prompt=self.analysis_prompt, model=self.model, output_dir=posixpath.dirname(rel),
                 output_stem=name, input_image=FileRef(path=rel, sha256=sha, size=size, mime=mime_for(rel)),
                 generation_config=config, reason=reason, chunk=len(self.tasks) // self.opts.chunk_size,
                 entity_file=ent.file,
             ))
             self._count("analyze", self.analysis_prompt, 1)
+
+    def _analysable(self, root: Path, ent: Entity,
+                    state: EntityConsistency | None) -> list[tuple[str, str, int]]:
+        if self.opts.consistency_only:
+            return [(s.image.path, s.image.sha256, s.image.size) for s in (state.sources if state else [])
+                    if s.status in consistency.REDO]
+        out = []
+        for rel in list_images(root, self.files, ent.rel):
+            try:
+                sha, size = self.files.digest(rel)
+            except PathProblem as exc:
+                self.warnings_extra.append(f"{rel}: {exc}; not analysed")
+                continue
+            except OSError as exc:
+                self.warnings_extra.append(f"{rel}: cannot be read ({exc.strerror or exc}); not analysed")
+                continue
+            out.append((rel, sha, size))
+        listed = {rel for rel, _, _ in out}
+        sources, _ = consistency.effective(self.ws.consistency, ent.doc.consistency, ent.consistency_from,
+                                           ent.references)
+        out += [(r.path, r.sha256, r.size) for r in sources if r.path not in listed]
+        return out
 
     def _has_older_analysis(self, ent: Entity, rel: str) -> bool:
         """An analysis of this image under another key: the image or the request changed."""
@@ -362,7 +403,7 @@ class _Builder:
                             f"(add prices.{model} to chargen.yaml)")
         self._check_cost(est)
         return Plan(tasks=tasks, skipped=self.skipped, warnings=warnings, chunks=chunks,
-                    config=self._config(prices), estimate=est)
+                    config=self._config(prices), estimate=est, consistency=self.consistency)
 
     def _check_cost(self, est: Estimate) -> None:
         limit = self.opts.max_cost
@@ -389,6 +430,7 @@ class _Builder:
             "chunk_size": o.chunk_size, "force": o.force, "skip_invalid": o.skip_invalid,
             "run_stamp": o.run_stamp, "max_cost": o.max_cost,
             "key_version": keys.KEY_VERSION, "analysis_schema_version": keys.ANALYSIS_SCHEMA_VERSION,
+            "consistency_version": consistency.CONSISTENCY_VERSION, "consistency_only": o.consistency_only,
             "prices": {m: msgspec.to_builtins(prices[m]) for m in sorted(prices) if m == self.model},
             "batch_discount": pricing.BATCH_DISCOUNT,
             **({"deadline_s": ws.deadline_s} if ws.deadline_s is not None else {}),

@@ -7,8 +7,10 @@ documented and part of the contract (changing it changes every key):
 1. the workspace ``style`` from ``chargen.yaml``;
 2. the entity's own ``style``;
 3. ``Subject: <name>.`` followed by the entity's ``description``;
-4. ``Scene: <scene prompt>``;
-5. ``Avoid: <negative_prompt>``.
+4. ``Keep consistent with: <field>: <values>; ...`` from the entity's analysed
+   consistency sources (see :func:`consistency_clause` and docs/consistency.md);
+5. ``Scene: <scene prompt>``;
+6. ``Avoid: <negative_prompt>``.
 
 Parts are separated by one blank line; empty parts are left out. Inside a part, line
 endings become ``\\n`` and each line loses its trailing whitespace. The scene ``title`` is
@@ -17,11 +19,13 @@ for people and is not part of the prompt.
 
 from __future__ import annotations
 
-DEFAULT_ANALYSIS_PROMPT = (
-    "Analyse this story illustration. Return JSON with: archetype (the character or place "
-    "archetype it shows), traits (short visual traits), palette (dominant colours as names "
-    "or hex codes), mood (one phrase) and style (the art style)."
-)
+from collections.abc import Mapping, Sequence
+
+from chargen_es.analysis import DEFAULT_PROMPT as DEFAULT_ANALYSIS_PROMPT
+from chargen_es.analysis import FIELDS as ANALYSIS_FIELDS
+
+CONSISTENCY_LEAD = "Keep consistent with: "
+MAX_CONSISTENCY_ITEMS = 8  # per field, after merging sources: a prompt, not an inventory
 
 
 def clean(text: str | None) -> str:
@@ -60,8 +64,51 @@ def entity_prefix(style: str, entity_style: str, name: str, description: str) ->
     return "\n\n".join(p for p in parts if p)
 
 
+def consistency_clause(values: Mapping[str, Sequence[str]]) -> str:
+    """Part 4: ``Keep consistent with: traits: a, b; palette: c, d.`` ('' when empty).
+
+    Fields come in the analysis schema's order (archetype, traits, palette, mood,
+    style) whatever order the user listed them in; values in the order given (sources
+    in their listed order, each source's items in its own order), each value's white
+    space collapsed, repeats (ignoring case) dropped, at most
+    :data:`MAX_CONSISTENCY_ITEMS` per field. Changing this format changes prompts, so
+    it bumps ``consistency.CONSISTENCY_VERSION``.
+    """
+    parts = []
+    for name in ANALYSIS_FIELDS:
+        seen: set[str] = set()
+        kept: list[str] = []
+        for raw in values.get(name, ()):
+            text = " ".join(str(raw).split()).strip(" ;,.")
+            if text and text.casefold() not in seen:
+                seen.add(text.casefold())
+                kept.append(text)
+        if kept:
+            parts.append(f"{name}: {', '.join(kept[:MAX_CONSISTENCY_ITEMS])}")
+    return f"{CONSISTENCY_LEAD}{'; '.join(parts)}." if parts else ""
+
+
+def with_consistency(prefix: str, clause: str) -> str:
+    """An entity's prefix (parts 1-3) with part 4 appended."""
+    if not clause:
+        return prefix
+    return f"{prefix}\n\n{clause}" if prefix else clause
+
+
+def consistency_of(prompt: str) -> str:
+    """The consistency part of a compiled prompt, without its lead ('' when it has none)."""
+    start = prompt.find("\n\n" + CONSISTENCY_LEAD)
+    if start < 0:
+        if not prompt.startswith(CONSISTENCY_LEAD):
+            return ""
+        start = -2
+    text = prompt[start + 2 + len(CONSISTENCY_LEAD):]
+    end = text.find("\n\n")
+    return text if end < 0 else text[:end]
+
+
 def compile_scene(prefix: str, prompt: str, negative_prompt: str) -> str:
-    """Parts 4-5 appended to an entity's prefix."""
+    """Parts 5-6 appended to an entity's prefix (which may carry part 4)."""
     parts = [prefix] if prefix else []
     body = clean(prompt)
     if body:

@@ -9,6 +9,7 @@ root-relative paths, checked to stay inside the root, and hashed once per plan.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +17,10 @@ from typing import Any
 
 import yaml
 
-from chargen_es.errors import ContentError
+from chargen_es.errors import ContentError, UsageError
 from chargen_es.events import FileRef
 from chargen_es.imagery import IMAGERY_FILE, Record, index_records
-from chargen_es.planner import yamlio
+from chargen_es.planner import consistency, yamlio
 from chargen_es.planner.files import (
     ACCEPTED_KINDS,
     ANALYSABLE_EXTS,
@@ -66,6 +67,9 @@ class Entity:
     records: dict[str, list[Record]] = field(default_factory=dict)
     problems: list[ContentError] = field(default_factory=list)
     has_ideas: bool = True
+    references: tuple[FileRef, ...] = ()  # the entity file's own, resolved
+    consistency_from: tuple[FileRef, ...] | None = None  # an explicit consistency.from, resolved
+    analysis_entries: list[dict[str, Any]] = field(default_factory=list)  # imagery.yaml's analyses
 
 
 def load_yaml(root: Path, rel: str, problems: list[ContentError], required: bool) -> tuple[bool, Any]:
@@ -114,6 +118,39 @@ def list_slugs(root: Path, entity_type: str, files: FileIndex | None = None) -> 
     return sorted(e.name for e in entries)
 
 
+def select(root: Path, types: list[str], only: tuple[str, ...], files: FileIndex | None = None,
+           scope: str = "all") -> list[tuple[str, str]]:
+    """``(type, slug)`` of the entities in ``types`` that ``only`` selects, in plan order.
+
+    Each ``--only`` value is a glob (``fnmatch``, case-sensitive: slugs are file names)
+    matched against the slug, or against ``type/slug`` when it holds a ``/``; so ``ada``,
+    ``a*``, ``characters/*`` and ``*/harbor-*`` all work, and ``*a*`` does not match every
+    slug through its type's name. A plain slug is a glob that matches itself. Every pattern must match something, or the whole selection is refused with
+    the patterns named: a typo must not quietly plan less than the user meant.
+    """
+    out: list[tuple[str, str]] = []
+    matched: set[str] = set()
+    patterns = list(dict.fromkeys(only))
+    for entity_type in types:
+        for slug in list_slugs(root, entity_type, files):
+            if patterns:
+                hits = [p for p in patterns if _glob(f"{entity_type}/{slug}" if "/" in p else slug, p)]
+                if not hits:
+                    continue
+                matched.update(hits)
+            out.append((entity_type, slug))
+    missing = [p for p in patterns if p not in matched]
+    if missing:
+        shown = ", ".join(missing)
+        raise UsageError(f"--only {shown}: matches no entity in scope {scope} "
+                         f"(globs match a slug or type/slug, e.g. 'a*' or 'characters/*')")
+    return out
+
+
+def _glob(name: str, pattern: str) -> bool:
+    return name == pattern or fnmatch.fnmatchcase(name, pattern)
+
+
 def load_entity(root: Path, files: FileIndex, entity_type: str, slug: str) -> Entity:
     """Read one entity's files, validate them and resolve its references."""
     rel = f"{entity_type}/{slug}"
@@ -129,6 +166,8 @@ def load_entity(root: Path, files: FileIndex, entity_type: str, slug: str) -> En
         ent.doc, more = check_entity(doc, ent.file, ENTITY_KINDS[entity_type])
         problems.extend(more)
     base_refs = _resolve(files, rel, ent.doc.references, ent.file, problems)
+    ent.references = base_refs
+    ent.consistency_from = consistency.resolve_paths(files, rel, ent.doc.consistency, ent.file, problems)
     ideas = f"{rel}/{IDEAS_FILE}"
     before = len(problems)
     ok, doc = load_yaml(root, ideas, problems, required=False)
@@ -148,6 +187,7 @@ def load_entity(root: Path, files: FileIndex, entity_type: str, slug: str) -> En
         if doc is not None and not isinstance(doc, dict):
             problems.append(ContentError(imagery, "must be a mapping at the top level", 1))
         ent.records = index_records(doc)
+        ent.analysis_entries = consistency.analysis_entries(doc)
     return ent
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from chargen_es import catalogue
 from chargen_es.errors import ContentError
+from chargen_es.planner.consistency import Spec, check_spec
 from chargen_es.planner.durations import parse_duration
 from chargen_es.planner.prompts import DEFAULT_ANALYSIS_PROMPT
 from chargen_es.planner.yamlio import LineDict, LineList
@@ -38,6 +39,7 @@ class Workspace:
     generate_model_line: int = 0  # where chargen.yaml names the model (0: the default)
     analyze_model_line: int = 0
     deadline_s: float | None = None  # ``deadline:``: batch work left after it finishes live
+    consistency: Spec = field(default_factory=Spec)  # the default for every entity
 
 
 @dataclass(slots=True)
@@ -60,6 +62,7 @@ class EntityDoc:
     description: str = ""
     style: str = ""
     references: list[tuple[str, int]] = field(default_factory=list)
+    consistency: Spec = field(default_factory=Spec)
 
 
 def _line(doc: Any, key: str) -> int:
@@ -163,6 +166,7 @@ def check_workspace(doc: Any, file: str) -> tuple[Workspace, list[ContentError]]
             ws.deadline_s = parse_duration(doc["deadline"])
         except ValueError as exc:
             problems.append(ContentError(file, f"deadline: {exc}", doc.line_of("deadline")))
+    ws.consistency = check_spec(doc, file, problems, workspace=True)
     return ws, problems
 
 
@@ -233,6 +237,7 @@ def check_entity(doc: Any, file: str, kind: str) -> tuple[EntityDoc, list[Conten
     ent.description = _required_text(doc, "description", kind, file, problems)
     ent.style = _opt_text(doc, "style", file, problems)
     ent.references = _references(doc, file, problems)
+    ent.consistency = check_spec(doc, file, problems, workspace=False)
     return ent, problems
 
 

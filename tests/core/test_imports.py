@@ -103,10 +103,12 @@ def test_journal_imports_only_events_and_errors() -> None:
 LOWER_LAYER = {
     # module prefix: what of ours it may import (itself always allowed)
     "chargen_es.imagery": ("chargen_es.events", "chargen_es.errors"),
-    "chargen_es.planner": ("chargen_es.events", "chargen_es.errors", "chargen_es.imagery", "chargen_es.catalogue"),
+    "chargen_es.planner": ("chargen_es.events", "chargen_es.errors", "chargen_es.imagery", "chargen_es.catalogue",
+                           "chargen_es.analysis"),
     "chargen_es.gateway": ("chargen_es.errors",),
     "chargen_es.errors": (),
     "chargen_es.catalogue": (),
+    "chargen_es.analysis": (),
 }
 
 
@@ -177,3 +179,15 @@ def test_engine_modules_import_down_the_table(module: str) -> None:
     used = {n.split(".")[2] for n in MODULES[module] if _is(n, "chargen_es.engine") and n.count(".") >= 2}
     used.discard(module.rsplit(".", 1)[1])
     assert used <= set(allowed), f"{module} imports {sorted(used - set(allowed))} of the engine"
+
+
+def test_the_dashboard_sits_at_the_cli_level() -> None:
+    """It reads journals, projections and the engine's run folders; only the cli imports it."""
+    importers = sorted(m for m, names in MODULES.items()
+                       if not _is(m, "chargen_es.dashboard") and not _is(m, "chargen_es.cli")
+                       and any(_is(n, "chargen_es.dashboard") for n in names))
+    assert not importers, f"only chargen_es.cli may import chargen_es.dashboard: {importers}"
+    bad = {m: sorted(n for n in names if any(_is(n, p) for p in ("chargen_es.cli", "chargen_es.planner",
+                                                                   "chargen_es.gateway", "chargen_es.emulator")))
+           for m, names in MODULES.items() if _is(m, "chargen_es.dashboard")}
+    assert not {m: n for m, n in bad.items() if n}

@@ -9,8 +9,10 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -103,26 +105,28 @@ def journal_lines(journal: Path) -> int:
     return journal.read_bytes().count(b"\n") if journal.exists() else 0
 
 
-def kill_after_progress(proc: subprocess.Popen[str], journal: Path, lines: int, limit_s: float = 120.0) -> bool:
-    """SIGKILL ``proc`` once its journal has grown by ``lines`` lines; True when it ended first.
+def next_args(journal: Path, first_run: tuple[str, ...]) -> tuple[str, ...]:
+    """``resume`` once the plan is sealed, else the first ``run`` again (a torn plan is set aside)."""
+    sealed = journal.exists() and b'"plan.sealed"' in journal.read_bytes()
+    return ("resume", RUN_ID) if sealed else first_run
 
-    Kills land after a number of journal events, not after a time, so how many land and
-    where does not depend on the machine's speed. ``limit_s`` only guards a hung process.
+
+def kill_after_growth(proc: subprocess.Popen[str], journal: Path, lines: int, timeout_s: float = 300.0) -> bool:
+    """SIGKILL ``proc`` once the journal has grown by ``lines`` lines; True when it finished first.
+
+    Kills are placed by the run's own progress, not by wall time, so where they land does not
+    depend on how fast this machine starts Python or answers requests.
     """
-    import signal
-    import time
-
     target = journal_lines(journal) + lines
-    deadline = time.monotonic() + limit_s
-    while proc.poll() is None:
-        if journal_lines(journal) >= target:
-            proc.send_signal(signal.SIGKILL)
+    deadline = time.monotonic() + timeout_s
+    while journal_lines(journal) < target:
+        if proc.poll() is not None:
             proc.communicate()
-            return False
-        if time.monotonic() > deadline:
-            proc.kill()
-            proc.communicate()
-            raise AssertionError(f"no progress in {limit_s:.0f} s: {proc.args}")
+            assert proc.returncode == 0, f"{proc.args} failed with {proc.returncode}"
+            return True
+        assert time.monotonic() < deadline, f"{proc.args}: the journal stopped growing"
         time.sleep(0.005)
-    out, err = proc.communicate()
-    return True
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    return False
+

@@ -59,9 +59,11 @@ def test_dry_run_analyze_only(tmp_path):
     result = CliRunner().invoke(cli, ["run", "--dry-run", "--root", str(root), "--mode", "analyze", "--only", "ada",
                                       "--model", "gemini-3.8-flash"])
     assert result.exit_code == 0, result.output
-    assert "Plan: 1 task(s) to analyze" in result.output
+    # her image, and her second consistency source (a reference) beside itself
+    assert "Plan: 2 task(s) to analyze" in result.output
     assert "output: characters/ada/images/ada-portrait.png.analysis.json" in result.output
-    assert "gemini-3.8-flash: 1 task(s)" in result.output
+    assert "output: characters/ada/refs/ada-face.png.analysis.json" in result.output
+    assert "gemini-3.8-flash: 2 task(s)" in result.output
 
 
 def test_broken_tree_exits_1_listing_every_problem(tmp_path, capsys):

@@ -109,7 +109,7 @@ def test_analysis_entry(tmp_path):
     assert not imagery.record_analysis(tmp_path, t, rel, "run-1", write=durable)
     assert load(tmp_path, t) == {"analyses": [{
         "task_key": t.key, "image": "images/pic.png", "analysis_path": "images/pic.png.analysis.json",
-        "model": t.model, "run_id": "run-1"}]}
+        "model": t.model, "run_id": "run-1", "image_sha256": t.input_image.sha256}]}
 
 
 def test_file_mode_is_kept_and_nothing_is_left_behind(tmp_path):

@@ -78,7 +78,7 @@ def test_prompt_order_is_documented_and_stable():
 
 
 def test_analysis_tasks(tmp_path):
-    entity(tmp_path, "locations", "port")
+    entity(tmp_path, "locations", "port", refs=())  # no references: no consistency sources to analyse
     write(tmp_path, "locations/port/images/b.png", b"\x89PNG b")
     write(tmp_path, "locations/port/images/a.jpeg", b"\xff\xd8 a")
     (a, b) = plan(tmp_path, mode="analyze").tasks
@@ -88,7 +88,8 @@ def test_analysis_tasks(tmp_path):
     assert a.generation_config == {"responseMimeType": "application/json", "responseSchema": ANALYSIS_SCHEMA}
     schema = ANALYSIS_SCHEMA
     assert schema["type"] == "OBJECT" and set(schema["required"]) == {"archetype", "traits", "palette", "mood", "style"}
-    assert schema["properties"]["traits"] == {"type": "ARRAY", "items": {"type": "STRING"}}
+    assert schema["properties"]["traits"]["items"] == {"type": "STRING", "minLength": 1}
+    assert schema["properties"]["traits"]["minItems"] == 1
     assert b.input_image.path == "locations/port/images/b.png"
 
 

@@ -104,7 +104,7 @@ def test_one_intact_record_is_enough(tmp_path):
 
 
 def test_analysis_skip_missing_and_changed(tmp_path):
-    entity(tmp_path, "characters", "ada")
+    entity(tmp_path, "characters", "ada", refs=())
     write(tmp_path, "characters/ada/images/a.png", png("a"))
     write(tmp_path, "characters/ada/images/b.jpg", png("b"))
     write(tmp_path, "characters/ada/images/c.webp", png("c"))

@@ -1,0 +1,517 @@
+"""Batch files: a list of ad-hoc items, planned like a content tree but without one.
+
+A batch file (YAML or JSON, format in docs/batch-files.md) names a batch, sets defaults
+(``model``, ``aspect_ratio``, ``style``, ``output`` folder) and lists either ``items`` to
+generate (``id``, ``prompt``, optional ``references``, ``aspect_ratio``,
+``negative_prompt``, ``model``, ``output``) or ``images`` to analyse. It becomes the same
+:class:`~chargen_es.planner.Plan` a tree does, so the journal, exactly-once rules, resume,
+inspect and replay need nothing new:
+
+- the folder the file is in is the run's root: references, images and the output folder
+  are relative to it and may not leave it (the tree's path rules, :mod:`.files`);
+- tasks have entity type ``batch`` and the batch ``name`` as slug, so their keys are
+  ``batch/<name>/<id>@sha256:...`` (:mod:`.keys`, same canonical hash);
+- the skip check reads the manifest beside the outputs, ``<output>/imagery.yaml``, with
+  :mod:`chargen_es.imagery`'s rules; the engine writes it there (``imagery.record_folder``);
+- every problem in the file is collected with its ``file:line`` before anything runs.
+
+Reads only, like the rest of the planner.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chargen_es.errors import BatchFileInvalid, ContentError, UsageError
+from chargen_es.events import FileRef, Task
+from chargen_es.imagery import BATCH_TYPE, IMAGERY_FILE, Record, index_records, verdict
+from chargen_es.planner import keys, prompts, yamlio
+from chargen_es.planner.files import ANALYSABLE_EXTS, MIME_BY_EXT, FileIndex, PathProblem, mime_for, read_text
+from chargen_es.planner.plan import Plan, PlanOptions, Skip, _Builder
+from chargen_es.planner.validate import (
+    ASPECT_RATIOS,
+    DEFAULT_ANALYZE_MODEL,
+    DEFAULT_ASPECT_RATIO,
+    DEFAULT_GENERATE_MODEL,
+    Workspace,
+    aspect_ratio_ok,
+)
+from chargen_es.planner.yamlio import LineDict, LineList
+
+TOP_KEYS = ("name", "mode", "model", "aspect_ratio", "style", "output", "prompt", "items", "images")
+ITEM_KEYS = ("id", "prompt", "title", "references", "aspect_ratio", "negative_prompt", "model", "output")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_IMAGE_EXTS = frozenset(MIME_BY_EXT) - {".gif"}
+
+
+@dataclass(slots=True)
+class BatchItem:
+    """One generation item as written (references still as written, with their lines)."""
+
+    id: str
+    prompt: str
+    line: int
+    title: str = ""
+    aspect_ratio: str = ""
+    negative_prompt: str = ""
+    model: str = ""
+    output: str = ""  # file name stem chosen by the user, "" for ``<id>-<run stamp>``
+    references: list[tuple[str, int]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class BatchFile:
+    """A parsed, checked batch file."""
+
+    path: Path
+    name: str = ""
+    mode: str = "generate"
+    model: str = ""
+    aspect_ratio: str = DEFAULT_ASPECT_RATIO
+    style: str = ""
+    output: str = ""  # root-relative posix folder
+    prompt: str = ""  # analysis prompt
+    items: list[BatchItem] = field(default_factory=list)
+    images: list[tuple[str, int]] = field(default_factory=list)
+
+
+def is_batch_plan(config: dict[str, Any]) -> bool:
+    """True for the config of a plan made from a batch file."""
+    return bool(config.get("batch_file"))
+
+
+def load(path: Path) -> BatchFile:
+    """Read and check ``path``; raises BatchFileInvalid listing every problem."""
+    batch, problems = read(path)
+    if problems:
+        raise BatchFileInvalid(str(path), problems)
+    return batch
+
+
+def read(path: Path) -> tuple[BatchFile, list[ContentError]]:
+    """Read, parse and check ``path``: what could be made of it, and every problem."""
+    shown = str(path)
+    text, problem, line = read_text(path)
+    if text is None:
+        return BatchFile(path=path), [ContentError(shown, problem or "file not found", line)]
+    doc, problems = _parse(text, shown, path.suffix.lower() == ".json")
+    if problems:
+        return BatchFile(path=path), problems
+    return check(doc, shown, path)
+
+
+def _parse(text: str, shown: str, is_json: bool) -> tuple[Any, list[ContentError]]:
+    """The document with line-keeping containers; JSON syntax errors get JSON's own line."""
+    if is_json:
+        try:
+            plain = json.loads(text)
+        except json.JSONDecodeError as exc:
+            return None, [ContentError(shown, f"invalid JSON: {exc.msg}", exc.lineno)]
+        try:  # JSON is YAML: the YAML loader gives the same data plus line numbers
+            return yamlio.load(text), []
+        except yaml.YAMLError:  # the rare JSON YAML refuses (tabs): same data, no lines
+            return _unlocated(plain), []
+    try:
+        return yamlio.load(text), []
+    except yaml.YAMLError as exc:
+        return None, [ContentError(shown, yamlio.error_text(exc), yamlio.error_line(exc))]
+
+
+def _unlocated(value: Any) -> Any:
+    if isinstance(value, dict):
+        out = LineDict()
+        out.update({k: _unlocated(v) for k, v in value.items()})
+        return out
+    if isinstance(value, list):
+        seq = LineList()
+        seq.extend(_unlocated(v) for v in value)
+        return seq
+    return value
+
+
+# ---------------------------------------------------------------------------- checks
+
+
+def check(doc: Any, shown: str, path: Path) -> tuple[BatchFile, list[ContentError]]:
+    """Validate a parsed batch file, collecting every problem with its line."""
+    batch = BatchFile(path=path)
+    problems: list[ContentError] = []
+
+    def bad(message: str, line: int | None) -> None:
+        problems.append(ContentError(shown, message, line or None))
+
+    if not isinstance(doc, LineDict):
+        bad("must be a mapping with name and items (or images)", 1)
+        return batch, problems
+    for key in doc:
+        if key not in TOP_KEYS:
+            bad(f"unknown field {key!r}; a batch file has {', '.join(TOP_KEYS)}", doc.line_of(key))
+    name = doc.get("name")
+    if not isinstance(name, str) or not name.strip():
+        bad("missing required field 'name'", doc.line_of("name") if "name" in doc else doc.line)
+    elif not _NAME.match(name.strip()):
+        bad(f"name {name!r} must be letters, digits, '.', '_' or '-' (it names the output folder and the "
+            "task keys)", doc.line_of("name"))
+    else:
+        batch.name = name.strip()
+    batch.style = _text(doc, "style", bad)
+    batch.model = _text(doc, "model", bad).strip()
+    batch.prompt = _text(doc, "prompt", bad)
+    if "aspect_ratio" in doc:
+        if aspect_ratio_ok(doc["aspect_ratio"]):
+            batch.aspect_ratio = doc["aspect_ratio"]
+        else:
+            bad(_aspect(doc["aspect_ratio"]), doc.line_of("aspect_ratio"))
+    batch.output = _folder(doc, batch.name or "batch", bad)
+    has_items, has_images = doc.get("items") is not None, doc.get("images") is not None
+    mode = doc.get("mode")
+    if mode is not None and mode not in ("generate", "analyze"):
+        bad(f"mode {mode!r}: use generate (with items) or analyze (with images)", doc.line_of("mode"))
+    if has_items and has_images:
+        bad("a batch file has items (generate) or images (analyze), not both", doc.line_of("images"))
+    elif not has_items and not has_images:
+        bad("missing 'items' (prompts to generate) or 'images' (paths to analyse)", doc.line)
+    elif has_items:
+        batch.mode = "generate"
+        if mode == "analyze":
+            bad("mode analyze needs 'images', not 'items'", doc.line_of("mode"))
+        batch.items = _items(doc, bad)
+    else:
+        batch.mode = "analyze"
+        if mode == "generate":
+            bad("mode generate needs 'items', not 'images'", doc.line_of("mode"))
+        batch.images = _images(doc, bad)
+    return batch, problems
+
+
+def _text(doc: LineDict, key: str, bad: Any) -> str:
+    value = doc.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    bad(f"{key} must be text", doc.line_of(key))
+    return ""
+
+
+def _aspect(value: Any) -> str:
+    return f"unknown aspect ratio {value!r}; use one of {', '.join(ASPECT_RATIOS)}"
+
+
+def _folder(doc: LineDict, default: str, bad: Any) -> str:
+    """The output folder, root-relative and normalised; it may not leave the root."""
+    value = doc.get("output", default)
+    line = doc.line_of("output")
+    if not isinstance(value, str) or not value.strip():
+        bad("output must be a folder path relative to the batch file", line)
+        return default
+    text = value.strip().replace("\\", "/")
+    folder = posixpath.normpath(text)
+    if text.startswith("/") or re.match(r"[A-Za-z]:/", text):
+        bad(f"output {value!r} is an absolute path; use a folder relative to the batch file", line)
+    elif folder == ".." or folder.startswith("../"):
+        bad(f"output {value!r} leaves the batch file's folder", line)
+    elif folder == "." or folder.split("/")[0] == ".chargen":
+        bad(f"output {value!r}: use a folder of its own (not the batch file's folder or .chargen)", line)
+    else:
+        return folder
+    return default
+
+
+def _items(doc: LineDict, bad: Any) -> list[BatchItem]:
+    items = doc["items"]
+    if not isinstance(items, list) or not items:
+        bad("items must be a non-empty list of {id, prompt}", doc.line_of("items"))
+        return []
+    out: list[BatchItem] = []
+    first_id: dict[str, int] = {}
+    first_output: dict[str, int] = {}
+    for i, item in enumerate(items):
+        line = items.line_of(i) if isinstance(items, LineList) else 0
+        if not isinstance(item, LineDict):
+            bad("an item must be a mapping with id and prompt", line)
+            continue
+        for key in item:
+            if key not in ITEM_KEYS:
+                bad(f"unknown item field {key!r}; an item has {', '.join(ITEM_KEYS)}", item.line_of(key))
+        sid = item.get("id")
+        if isinstance(sid, (int, float)) and not isinstance(sid, bool):
+            sid = str(sid)
+        if not isinstance(sid, str) or not sid.strip():
+            bad("item is missing required field 'id'", item.line_of("id"))
+            sid = ""
+        sid = sid.strip()
+        prompt = item.get("prompt")
+        if not isinstance(prompt, str) or not prompt.strip():
+            bad(f"item {sid!r} is missing required field 'prompt'" if sid else "item is missing required field "
+                "'prompt'", item.line_of("prompt"))
+            prompt = ""
+        entry = BatchItem(id=sid, prompt=prompt, line=item.line_of("id"), title=_text(item, "title", bad),
+                          negative_prompt=_text(item, "negative_prompt", bad), model=_text(item, "model", bad).strip())
+        ratio = item.get("aspect_ratio")
+        if ratio is not None:
+            if aspect_ratio_ok(ratio):
+                entry.aspect_ratio = ratio
+            else:
+                bad(_aspect(ratio), item.line_of("aspect_ratio"))
+        entry.references = _paths(item, "references", "reference", bad)
+        entry.output = _output_name(item, bad)
+        if sid:
+            if sid in first_id:
+                bad(f"item id {sid!r} used twice (first at line {first_id[sid]})", item.line_of("id"))
+                continue
+            first_id[sid] = item.line_of("id")
+        if entry.output:
+            folded = entry.output.casefold()
+            if folded in first_output:
+                bad(f"output {entry.output!r} used twice (first at line {first_output[folded]})",
+                    item.line_of("output"))
+                continue
+            first_output[folded] = item.line_of("output")
+        out.append(entry)
+    return out
+
+
+def _output_name(item: LineDict, bad: Any) -> str:
+    """The item's file name stem: one path component; an image extension is dropped
+    (the real extension comes from the image the model returns)."""
+    value = item.get("output")
+    if value is None:
+        return ""
+    line = item.line_of("output")
+    if not isinstance(value, str) or not value.strip():
+        bad("output must be a file name", line)
+        return ""
+    stem, ext = os.path.splitext(value.strip())
+    if ext and ext.lower() not in _IMAGE_EXTS:
+        stem = value.strip()  # a dot inside the name, not an extension
+    if "/" in value or "\\" in value or stem in ("", ".", "..") or keys.safe_name(stem) != stem:
+        bad(f"output {value!r} must be a plain file name (letters, digits, '-', '_'; the folder is the "
+            "batch's output)", line)
+        return ""
+    return stem
+
+
+def _paths(doc: LineDict, key: str, what: str, bad: Any) -> list[tuple[str, int]]:
+    value = doc.get(key)
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [(value, doc.line_of(key))]
+    if not isinstance(value, list):
+        bad(f"{key} must be a list of paths", doc.line_of(key))
+        return []
+    out = []
+    for i, entry in enumerate(value):
+        line = value.line_of(i) if isinstance(value, LineList) else doc.line_of(key)
+        if not isinstance(entry, str) or not entry.strip():
+            bad(f"a {what} must be a non-empty path", line)
+        else:
+            out.append((entry, line))
+    return out
+
+
+def _images(doc: LineDict, bad: Any) -> list[tuple[str, int]]:
+    images = _paths(doc, "images", "image", bad)
+    if not images and isinstance(doc.get("images"), list):
+        bad("images must list at least one image path", doc.line_of("images"))
+    return images
+
+
+# ---------------------------------------------------------------------------- planning
+
+
+def build_batch_plan(path: Path, opts: PlanOptions) -> Plan:
+    """Plan the batch file at ``path``; ``opts.root`` must be the folder it is in.
+
+    ``opts.model`` overrides the file's default model (not an item's own); ``opts.force``,
+    ``chunk_size``, ``run_stamp``, ``max_cost`` and ``runner`` mean what they mean for a
+    tree; ``scope``, ``only`` and ``skip_invalid`` do not apply.
+    """
+    root = Path(opts.root)
+    if Path(os.path.realpath(path)).parent != Path(os.path.realpath(root)):
+        raise UsageError(f"--batch-file {path}: its folder is the run's root, so --root must be that folder")
+    batch, problems = read(path)  # file paths are checked below too, so all problems come at once
+    if problems and not (batch.items or batch.images):
+        raise BatchFileInvalid(str(path), problems)
+    batch.name = batch.name or "batch"  # a bad name is already a problem; go on finding the others
+    opts = replace(opts, mode=batch.mode)
+    shown = path.name
+    files = FileIndex(root)
+    default = batch.model or (DEFAULT_GENERATE_MODEL if batch.mode == "generate" else DEFAULT_ANALYZE_MODEL)
+    ws = Workspace(style=batch.style, generate_model=default, analyze_model=default,
+                   aspect_ratio=batch.aspect_ratio,
+                   analysis_prompt=batch.prompt or prompts.DEFAULT_ANALYSIS_PROMPT)
+    # The tree's builder does the pricing, the --max-cost check and the config, so a batch
+    # file's plan is priced and described exactly like a tree's.
+    builder = _Builder(replace(opts, model=opts.model or default), ws, files)
+    records = _manifest(root, batch.output)
+    collect = _Collect(builder, files, batch, records, str(path), problems)
+    if batch.mode == "generate":
+        collect.generate(opts.model)
+    else:
+        collect.analyze()
+    if problems:
+        raise BatchFileInvalid(str(path), problems)
+    plan = builder.finish([])
+    plan.config.update({"scope": "batch-file", "batch_file": shown, "batch_name": batch.name,
+                        "output": batch.output, "style": batch.style, "aspect_ratio": batch.aspect_ratio})
+    return plan
+
+
+def _manifest(root: Path, folder: str) -> dict[str, list[Record]]:
+    """The records of ``<output>/imagery.yaml``; an unreadable manifest proves nothing done."""
+    manifest = f"{folder}/{IMAGERY_FILE}"
+    text, problem, line = read_text(root / manifest)
+    if text is None:
+        if problem is not None:
+            raise ContentError(manifest, problem, line)
+        return {}
+    try:
+        doc = yamlio.load(text)
+    except yaml.YAMLError as exc:
+        raise ContentError(manifest, yamlio.error_text(exc), yamlio.error_line(exc)) from exc
+    if doc is not None and not isinstance(doc, dict):
+        raise ContentError(manifest, "must be a mapping at the top level", 1)
+    return index_records(doc)
+
+
+class _Collect:
+    """Turns checked items into tasks and skips, resolving paths against the root."""
+
+    def __init__(self, builder: _Builder, files: FileIndex, batch: BatchFile, records: dict[str, list[Record]],
+                 shown: str, problems: list[ContentError]) -> None:
+        self.b = builder
+        self.files = files
+        self.batch = batch
+        self.records = records
+        self.shown = shown
+        self.entity_file = os.path.basename(shown)
+        self.problems = problems
+
+    def _ref(self, written: str, line: int, what: str, exts: frozenset[str] | None = None) -> FileRef | None:
+        try:
+            rel = self.files.rel_reference("", written)
+            mime = mime_for(rel)
+            if not mime or (exts is not None and os.path.splitext(rel)[1].lower() not in exts):
+                kinds = ", ".join(sorted(e.lstrip(".") for e in (exts or frozenset(MIME_BY_EXT))))
+                raise PathProblem(f"{what} {written!r} is not an image ({kinds})")
+            sha, size = self.files.digest(rel)
+        except PathProblem as exc:
+            message = str(exc).replace("reference ", f"{what} ", 1)
+            self.problems.append(ContentError(self.shown, message.replace("the entity folder", "the batch file"),
+                                              line))
+            return None
+        except FileNotFoundError:
+            self.problems.append(ContentError(self.shown, f"{what} {written!r} not found", line))
+            return None
+        except OSError as exc:
+            self.problems.append(ContentError(self.shown, f"{what} {written!r} cannot be read: "
+                                              f"{exc.strerror or exc}", line))
+            return None
+        if size == 0:
+            self.problems.append(ContentError(self.shown, f"{what} {written!r} is an empty file", line))
+            return None
+        return FileRef(path=rel, sha256=sha, size=size, mime=mime)
+
+    def _reason(self, key: str, scene: str) -> str | None:
+        """Same verdicts as the tree's skip check, read from the batch's manifest."""
+        records = self.records.get(key)
+        if not records:
+            return "new"
+        folder = self.batch.output
+        status, detail = verdict(records, lambda p: self._sha_of(folder, p))
+        if status != "done":
+            return status
+        if self.b.opts.force:
+            return "forced"
+        self.b.skipped.append(Skip(key=key, reason="done", entity_type=BATCH_TYPE, slug=self.batch.name,
+                                   scene=scene, detail=detail))
+        return None
+
+    def _sha_of(self, folder: str, path: str) -> str | None:
+        try:
+            rel = self.files.rel_reference(folder, path)
+            if not rel.startswith(folder + "/"):
+                return None
+            return self.files.digest(rel)[0]
+        except (PathProblem, OSError):
+            return None
+
+    def generate(self, override: str | None) -> None:
+        batch, b = self.batch, self.b
+        prefix = prompts.entity_prefix(batch.style, "", "", "")
+        names = keys.unique_safe_names([item.id for item in batch.items])
+        for item, safe in zip(batch.items, names, strict=True):
+            refs = [r for r in (self._ref(w, line, "reference") for w, line in item.references) if r is not None]
+            if len(refs) != len(item.references):
+                continue
+            refs = list({r.path: r for r in refs}.values())
+            model = item.model or override or b.model
+            prompt = prompts.compile_scene(prefix, item.prompt, item.negative_prompt)
+            config = {"responseModalities": ["IMAGE"],
+                      "imageConfig": {"aspectRatio": item.aspect_ratio or batch.aspect_ratio}}
+            key = keys.generate_key(BATCH_TYPE, batch.name, item.id, prompt=prompt,
+                                    references=[r.sha256 for r in refs], model=model, generation_config=config)
+            reason = self._reason(key, item.id)
+            if reason is None:
+                continue
+            stem = item.output or f"{safe}-{b.opts.run_stamp}"
+            b.tasks.append(Task(
+                key=key, kind="generate", entity_type=BATCH_TYPE, slug=batch.name, scene=item.id, prompt=prompt,
+                model=model, output_dir=batch.output, output_stem=stem, title=item.title, references=tuple(refs),
+                generation_config=config, reason=reason, chunk=len(b.tasks) // b.opts.chunk_size,
+                entity_file=self.entity_file,
+            ))
+            self._count(model, "generate", prompt, len(refs))
+
+    def analyze(self) -> None:
+        batch, b = self.batch, self.b
+        seen: dict[str, int] = {}
+        for written, line in self.batch.images:
+            ref = self._ref(written, line, "image", ANALYSABLE_EXTS)
+            if ref is None:
+                continue
+            name = posixpath.basename(ref.path)
+            if name.casefold() in seen:
+                self.problems.append(ContentError(self.shown, f"image {written!r}: another image is also named "
+                                                  f"{name!r} (line {seen[name.casefold()]}); their analyses would "
+                                                  "share a file name", line))
+                continue
+            seen[name.casefold()] = line
+            stem = os.path.splitext(name)[0]
+            config = dict(b.analysis_config)
+            key = keys.analyze_key(BATCH_TYPE, batch.name, stem, prompt=b.analysis_prompt, image_sha256=ref.sha256,
+                                   model=b.model, generation_config=config)
+            scene = f"analyze:{stem}"
+            reason = self._reason(key, scene)
+            if reason is None:
+                continue
+            b.tasks.append(Task(
+                key=key, kind="analyze", entity_type=BATCH_TYPE, slug=batch.name, scene=scene,
+                prompt=b.analysis_prompt, model=b.model, output_dir=batch.output, output_stem=name,
+                input_image=ref, generation_config=config, reason=reason, chunk=len(b.tasks) // b.opts.chunk_size,
+                entity_file=self.entity_file,
+            ))
+            self._count(b.model, "analyze", b.analysis_prompt, 1)
+
+    def _count(self, model: str, kind: str, prompt: str, images_in: int) -> None:
+        default = self.b.model
+        self.b.model = model  # the builder counts usage under its current model
+        try:
+            self.b._count(kind, prompt, images_in)
+        finally:
+            self.b.model = default
+
+
+__all__ = ["BatchFile", "BatchItem", "build_batch_plan", "check", "is_batch_plan", "load"]

@@ -1,0 +1,114 @@
+"""Real parts for the dashboard tests: a demo workspace, the dashboard and runs as child processes.
+
+The dashboard is started exactly as a user starts it (``python -m chargen_es dashboard``)
+and talked to over HTTP on loopback; runs are real ``chargen-es run --emulator`` children,
+whose embedded emulator keeps its state in the tree, so a paused run resumes against the
+same jobs. Waiting is always for a condition, with a generous deadline that only turns a
+hang into a failure; no assertion depends on how fast the machine is.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+T = TypeVar("T")
+DEADLINE_S = 90.0
+FAST = ["--poll-interval", "0.2", "--backoff-base", "0.01"]
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGEN_ES_")}
+    env.update({"NO_PROXY": "127.0.0.1,localhost", "COLUMNS": "200"}, **extra)
+    return env
+
+
+def chargen(*args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([sys.executable, "-m", "chargen_es", *args], env=env or child_env(), capture_output=True,
+                          text=True, timeout=DEADLINE_S * 2, check=False)
+    if check and done.returncode != 0:
+        raise AssertionError(f"chargen-es {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+def start_run(root: Path, *args: str, job_seconds: float = 1.0) -> subprocess.Popen[str]:
+    """``chargen-es run --emulator --yes`` as a background child."""
+    cmd = [sys.executable, "-m", "chargen_es", "run", "--yes", "--root", str(root), "--emulator",
+           "--emulator-job-seconds", str(job_seconds), *FAST, *args]
+    return subprocess.Popen(cmd, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+def wait_for(what: str, probe: Callable[[], T | None], deadline_s: float = DEADLINE_S) -> T:
+    """Poll ``probe`` until it returns something truthy; fail naming ``what`` at the deadline."""
+    end = time.monotonic() + deadline_s
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.05)
+
+
+@dataclass
+class Dashboard:
+    process: subprocess.Popen[str]
+    url: str  # as printed: http://127.0.0.1:PORT/?token=...
+
+    @property
+    def base(self) -> str:
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def token(self) -> str:
+        return self.url.split("token=", 1)[1]
+
+
+@contextmanager
+def dashboard(root: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Dashboard]:
+    """``chargen-es dashboard`` as a child; stopped with SIGINT (as Ctrl-C) at the end."""
+    cmd = [sys.executable, "-m", "chargen_es", "dashboard", "--root", str(root), "--refresh", "0.05", *args]
+    process = subprocess.Popen(cmd, env=env or child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        if not url:
+            raise AssertionError(f"the dashboard printed no URL: {process.communicate(timeout=10)}")
+        yield Dashboard(process, url)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    """End a run child this test started (if it is still going) and collect it."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    for stream in (process.stdout, process.stderr):
+        if stream is not None:
+            stream.close()
