@@ -208,7 +208,9 @@ class ResultsDownloaded(Event, tag="results.downloaded", kw_only=True, frozen=Tr
     remote_name: str = ""
 
 
-class LineApplied(Event, tag="line.applied", kw_only=True, frozen=True):
+class LineApplied(Event, tag="line.applied", kw_only=True, frozen=True, omit_defaults=True):
+    """``omit_defaults``: ``via`` came later; a line without it re-encodes byte for byte."""
+
     key: str
     chunk: int
     outputs: tuple[Output, ...] = ()
@@ -227,8 +229,9 @@ class ItemFailed(Event, tag="item.failed", kw_only=True, frozen=True):
     chunk: int | None = None
 
 
-class ResultIgnored(Event, tag="result.ignored", kw_only=True, frozen=True):
-    """A result line that was reported and ignored: a duplicate or unplanned key."""
+class ResultIgnored(Event, tag="result.ignored", kw_only=True, frozen=True, omit_defaults=True):
+    """A result that was reported and ignored: a duplicate or unplanned key, or a key the other
+    path (batch / live) applied first. ``omit_defaults``: ``via`` and ``usage`` came later."""
 
     key: str
     chunk: int

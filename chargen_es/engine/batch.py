@@ -44,7 +44,8 @@ class BatchRunner:
         self.jobs = Jobs(recorder, gateway, options, progress, self.uploads)
         self.results = Results(recorder, gateway, options, progress, self.uploads.calls)
         self.job_slots = trio.CapacityLimiter(options.max_jobs)
-        self.fallback = Fallback(self)
+        self.fallback = Fallback(recorder, gateway, options, progress, self.uploads, self.jobs, self.results,
+                                 self.stop)
         self._scope: trio.CancelScope | None = None
 
     def stop(self) -> None:

@@ -35,6 +35,7 @@ outcome costs at most that one call again, and no key is ever applied twice.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -43,12 +44,17 @@ import trio
 from chargen_es import events as ev
 from chargen_es.engine.claims import Claims
 from chargen_es.engine.crashpoints import crash_point
-from chargen_es.engine.options import FallbackOptions
+from chargen_es.engine.options import EngineOptions, FallbackOptions
 from projections import Projections
 
 if TYPE_CHECKING:
-    from chargen_es.engine.batch import BatchRunner
+    from chargen_es.engine.collect import Results
+    from chargen_es.engine.jobs import Jobs
     from chargen_es.engine.live import LiveRunner
+    from chargen_es.engine.progress import Progress
+    from chargen_es.engine.recorder import Recorder
+    from chargen_es.engine.uploads import Uploads
+    from chargen_es.gateway import Gateway
 
 SUCCEEDED = "SUCCEEDED"
 ENDED_WITHOUT_RESULTS = {"EXPIRED": "expired", "FAILED": "failed"}
@@ -139,11 +145,13 @@ def refusal(model: Projections, chunk: int) -> str:
 class Fallback:
     """The batch runner's fallback path: decide, cancel (or keep), call live, apply once."""
 
-    def __init__(self, runner: BatchRunner) -> None:
-        self.runner = runner
-        self.rec = runner.rec
+    def __init__(self, recorder: Recorder, gateway: Gateway, options: EngineOptions, progress: Progress,
+                 uploads: Uploads, jobs: Jobs, results: Results, stop: Callable[[], None]) -> None:
+        """The batch runner's own parts (shared uploads, job polling, collect) and its stop."""
+        self.rec, self.gw, self.opt, self.progress = recorder, gateway, options, progress
+        self.uploads, self.jobs, self.results, self.stop = uploads, jobs, results, stop
         self.claims = Claims()
-        runner.results.claims = self.claims
+        results.claims = self.claims
         self._live: LiveRunner | None = None
         self.pause_reason = ""  # max_cost | daily_quota, once the run must pause
         self.pause_message = ""
@@ -172,7 +180,7 @@ class Fallback:
     def pause(self, reason: str, message: str) -> None:
         if not self.pause_reason:
             self.pause_reason, self.pause_message = reason, message
-        self.runner.stop()
+        self.stop()
 
     async def drive(self, chunk: int) -> None:
         """Carry ``chunk`` through its fallback, from wherever the journal left it."""
@@ -189,7 +197,7 @@ class Fallback:
             self.rec.record(ev.ChunkFallback(chunk=chunk, reason=reason, job_name=job.job_name if job else "",
                                              keys=keys, keep_batch=bool(policy and policy.keep_batch),
                                              live_cost_usd=round(keys * live_price_per_task(model), 6)))
-            self.runner.progress.phase("fallback", f"chunk {chunk}: {reason}; {keys} items go live")
+            self.progress.phase("fallback", f"chunk {chunk}: {reason}; {keys} items go live")
         fb = model.fallbacks[chunk]
         if chunk in model.cancel_intents:
             await self.settle_cancel(chunk)
@@ -218,18 +226,18 @@ class Fallback:
     async def settle_cancel(self, chunk: int) -> None:
         """A cancel intent without outcome: ask the job; cancel again only if it still runs."""
         intent = self.model.cancel_intents[chunk]
-        remote = await self.runner.jobs._read(self.runner.gw.get_batch, intent.job_name)
+        remote = await self.jobs._read(self.gw.get_batch, intent.job_name)
         if remote.state in ("SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"):
             self._confirmed(chunk, intent.job_name, remote)
             return
         await self._cancel_and_confirm(chunk, intent.job_name)
 
     async def _cancel_and_confirm(self, chunk: int, job_name: str) -> None:
-        jobs = self.runner.jobs
+        jobs = self.jobs
         crash_point("before", "job.cancel")
-        await jobs.opt.retry.call(jobs._call, self.runner.gw.cancel_batch, job_name)  # idempotent
+        await self.opt.retry.call(jobs._call, self.gw.cancel_batch, job_name)  # idempotent
         crash_point("after", "job.cancel")
-        remote = await jobs._read(self.runner.gw.get_batch, job_name)
+        remote = await jobs._read(self.gw.get_batch, job_name)
         self._confirmed(chunk, job_name, remote)
 
     def _confirmed(self, chunk: int, job_name: str, remote: object) -> None:
@@ -245,13 +253,13 @@ class Fallback:
     async def follow_batch(self, chunk: int, polling: trio.CancelScope) -> None:
         """``--keep-batch``: wait for the job beside the live calls; collect it if it delivers."""
         with polling:
-            await self.runner.jobs.wait_finished(chunk)
+            await self.jobs.wait_finished(chunk)
         job = self.model.jobs[chunk]
         if job.state == SUCCEEDED and self.model.pending_keys(chunk):
             await self.collect_batch(chunk)
 
     async def collect_batch(self, chunk: int) -> None:
-        results = self.runner.results
+        results = self.results
         if chunk not in self.model.downloads:
             await results.download(chunk)
         await results.collect(chunk)
@@ -260,8 +268,8 @@ class Fallback:
         if self._live is None:
             from chargen_es.engine.live import LiveRunner
 
-            r = self.runner
-            self._live = LiveRunner(self.rec, r.gw, r.opt, r.progress, uploads=r.uploads, claims=self.claims)
+            self._live = LiveRunner(self.rec, self.gw, self.opt, self.progress, uploads=self.uploads,
+                                    claims=self.claims)
         return self._live
 
     async def call_live(self, chunk: int) -> None:

@@ -20,6 +20,7 @@ from chargen_es.engine import runs_root as runs_dir
 from chargen_es.journal import Journal
 
 SAMPLE = Path(__file__).parent / "data" / "sample_run"
+SAMPLE_EVENTS = len((SAMPLE / "journal.jsonl").read_bytes().splitlines())  # grows as event types are added
 RUN = "2025-12-19T12-00-00Z"
 FILES = ("state.json", "files-cache.json", "report.json", "plan.json")
 
@@ -48,7 +49,7 @@ def test_replay_writes_the_expected_bytes_every_time(root: Path, capsys: pytest.
     for name in FILES:
         (folder / name).unlink()
     code, out, _ = _run(capsys, "replay", RUN, "--root", str(root))
-    assert code == 0 and "replayed 36 events" in out
+    assert code == 0 and f"replayed {SAMPLE_EVENTS} events" in out
     assert {name: (folder / name).read_bytes() for name in FILES} == first
 
 
@@ -89,7 +90,7 @@ def test_replay_until_prints_the_state_after_that_event(root: Path, capsys: pyte
     assert code == 0 and state["seq"] == 7 and state["phase"] == "planned"
     assert state["counts"]["planned"] == 4 and state["counts"]["skipped"] == 1
     code, _, err = _run(capsys, "replay", RUN, "--until", "99", "--root", str(root))
-    assert code == 2 and "ends at seq 36" in err
+    assert code == 2 and f"ends at seq {SAMPLE_EVENTS}" in err
 
 
 def test_unknown_run_id_lists_the_runs_that_exist(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
