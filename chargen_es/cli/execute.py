@@ -153,6 +153,11 @@ def _fault_rules(path: Path) -> list[dict[str, Any]]:
     return rules
 
 
+def fallback_options(settings: ExecSettings) -> FallbackOptions:
+    return FallbackOptions(deadline_s=settings.deadline_s, fallback=settings.fallback,
+                           keep_batch=settings.keep_batch, max_cost=settings.max_cost)
+
+
 def engine_options(settings: ExecSettings, root: Path, run_dir: Path) -> EngineOptions:
     return EngineOptions(
         root=root,
@@ -164,8 +169,7 @@ def engine_options(settings: ExecSettings, root: Path, run_dir: Path) -> EngineO
         reuse_margin_s=settings.reuse_margin_hours * 3600.0,
         retry=RetryPolicy(base=settings.backoff_base),
         workers=settings.workers,
-        fallback=FallbackOptions(deadline_s=settings.deadline_s, fallback=settings.fallback,
-                                 keep_batch=settings.keep_batch, max_cost=settings.max_cost),
+        fallback=fallback_options(settings),
         generated_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
 
@@ -243,7 +247,9 @@ def start_and_drive(root: Path, plan: Any, *, mode: str, runner: str, run_id: st
     rid = run_id or engine.new_run_id(runs_dir)
     _set_aside_unsealed(runs_dir / rid)
     record = plan_record(plan)
-    return drive(lambda: engine.start(runs_dir / rid, rid, root, mode, runner, record), settings, root)
+    wanted = fallback_options(settings)
+    return drive(lambda: engine.start(runs_dir / rid, rid, root, mode, runner, record,
+                                      wanted if wanted.given else None), settings, root)
 
 
 def _set_aside_unsealed(run_dir: Path) -> None:

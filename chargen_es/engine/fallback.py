@@ -69,20 +69,18 @@ def _stamp(epoch: float) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
-def policy_for(model: Projections, wanted: FallbackOptions) -> ev.FallbackPolicy | None:
-    """The policy event to journal for this invocation (None: the journal's one stands).
+def make_policy(wanted: FallbackOptions, current: ev.FallbackPolicy | None, base_at: str,
+                planned_max_cost: float | None) -> ev.FallbackPolicy | None:
+    """The policy to journal (None: the journal's one stands); pure.
 
-    A duration counts from the invocation's own start (``run.started``, or the
-    ``run.resumed`` just appended); what is not given is inherited from the current policy,
-    and ``max_cost`` from the run's plan when nothing else set it.
+    A duration counts from ``base_at`` (the invocation's own start); what is not given is
+    inherited from ``current``, and ``max_cost`` from the plan when nothing else set it.
     """
     if not wanted.given:
         return None
-    current = model.fallback_policy
-    base = model.resumes[-1].at if model.resumes else (model.run.at if model.run else "")
     if wanted.deadline_s is not None:
         duration: float | None = wanted.deadline_s
-        deadline = _stamp(_parse_at(base) + wanted.deadline_s) if base else ""
+        deadline = _stamp(_parse_at(base_at) + wanted.deadline_s) if base_at else ""
     else:
         duration, deadline = (current.duration_s, current.deadline) if current else (None, "")
     fallback = wanted.fallback or (current.fallback if current else "live")
@@ -92,10 +90,20 @@ def policy_for(model: Projections, wanted: FallbackOptions) -> ev.FallbackPolicy
     elif current is not None:
         max_cost = current.max_cost
     else:
-        planned = (model.run.config if model.run else {}).get("max_cost")
-        max_cost = float(planned) if planned is not None else None
+        max_cost = planned_max_cost
     return ev.FallbackPolicy(deadline=deadline, duration_s=duration, fallback=fallback, keep_batch=keep,
                              max_cost=max_cost)
+
+
+def policy_for(model: Projections, wanted: FallbackOptions) -> ev.FallbackPolicy | None:
+    """The policy a resumed (or started) run journals for this invocation's options."""
+    base = model.resumes[-1].at if model.resumes else (model.run.at if model.run else "")
+    planned = (model.run.config if model.run else {}).get("max_cost")
+    return make_policy(wanted, model.fallback_policy, base, float(planned) if planned is not None else None)
+
+
+def _fields(policy: ev.FallbackPolicy) -> tuple[object, ...]:
+    return policy.deadline, policy.duration_s, policy.fallback, policy.keep_batch, policy.max_cost
 
 
 def deadline_epoch(model: Projections) -> float | None:
@@ -162,8 +170,9 @@ class Fallback:
 
     def record_policy(self, wanted: FallbackOptions) -> None:
         policy = policy_for(self.model, wanted)
-        if policy is not None:
-            self.rec.record(policy)
+        current = self.model.fallback_policy
+        if policy is not None and (current is None or _fields(policy) != _fields(current)):
+            self.rec.record(policy)  # (a fresh run journaled its policy with its plan already)
 
     def deadline(self) -> float | None:
         return deadline_epoch(self.model)

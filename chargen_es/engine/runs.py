@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import os
 import signal
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,12 +29,13 @@ from chargen_es import __version__
 from chargen_es import events as ev
 from chargen_es.engine.batch import BatchRunner
 from chargen_es.engine.crashpoints import crash_point
-from chargen_es.engine.options import EngineOptions
+from chargen_es.engine.fallback import make_policy
+from chargen_es.engine.options import EngineOptions, FallbackOptions
 from chargen_es.engine.progress import Progress
 from chargen_es.engine.recorder import Recorder
 from chargen_es.errors import ChargenError, Interrupted, JournalError, RunNotFound
 from chargen_es.gateway import Gateway
-from chargen_es.journal import JOURNAL_NAME, Journal, read_events
+from chargen_es.journal import JOURNAL_NAME, Journal, read_events, utc_now_ms
 
 
 def runs_root(root: Path) -> Path:
@@ -115,11 +117,20 @@ class PlanRecord:
     live_cost_usd: float
 
 
-def start(run_dir: Path, run_id: str, root: Path, mode: str, runner: str, plan: PlanRecord) -> Recorder:
-    """Create the run and journal its whole plan in one group commit."""
+def start(run_dir: Path, run_id: str, root: Path, mode: str, runner: str, plan: PlanRecord,
+          fallback: FallbackOptions | None = None) -> Recorder:
+    """Create the run and journal its whole plan in one group commit.
+
+    A batch run's ``--deadline`` policy is part of that commit (its instant counts from the
+    commit's own ``at``), so a crash can never lose it.
+    """
     journal = Journal.open(run_dir, create=True)
     crash_point("before", "append:run.started")
     plan_bytes = msgspec.json.encode([msgspec.to_builtins(t) for t in plan.tasks])
+    now = time.time()
+    planned_max = plan.config.get("max_cost")
+    policy = make_policy(fallback, None, utc_now_ms(now), float(planned_max) if planned_max is not None else None) \
+        if fallback is not None and runner == "batch" else None
     journal.append_many([
         ev.RunStarted(run_id=run_id, tool_version=__version__, mode=mode, runner=runner,
                       root=str(root.resolve()), pid=os.getpid(), config=plan.config),
@@ -128,7 +139,8 @@ def start(run_dir: Path, run_id: str, root: Path, mode: str, runner: str, plan: 
         ev.PlanSealed(tasks=len(plan.tasks), skipped=len(plan.skipped), chunks=plan.chunks,
                       plan_sha256=hashlib.sha256(plan_bytes).hexdigest(),
                       estimated_cost_usd=plan.estimated_cost_usd, live_cost_usd=plan.live_cost_usd),
-    ])
+        *((policy,) if policy is not None else ()),
+    ], now=now)
     crash_point("after", "append:run.started")
     return Recorder(journal)
 

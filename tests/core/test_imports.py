@@ -167,7 +167,7 @@ ENGINE = {
                                    "recorder", "uploads"),
     "chargen_es.engine.batch": ("cleanup", "collect", "decide", "fallback", "jobs", "options", "progress",
                                 "recorder", "uploads"),
-    "chargen_es.engine.runs": ("batch", "crashpoints", "live", "options", "progress", "recorder"),
+    "chargen_es.engine.runs": ("batch", "crashpoints", "fallback", "live", "options", "progress", "recorder"),
 }
 
 
