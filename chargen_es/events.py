@@ -166,6 +166,16 @@ class UploadReused(Event, tag="upload.reused", kw_only=True, frozen=True):
     size: int = 0
 
 
+class UploadLost(Event, tag="upload.lost", kw_only=True, frozen=True):
+    """A remote file this run relied on is gone before its recorded expiry (expired by the
+    server's clock, deleted): found by listing, so no attempt or run uses it again."""
+
+    sha256: str
+    name: str  # files/<id>
+    path: str = ""
+    reason: str = ""
+
+
 class RequestsWritten(Event, tag="requests.written", kw_only=True, frozen=True):
     chunk: int
     path: str
@@ -180,6 +190,28 @@ class JobSubmitting(Event, tag="job.submitting", kw_only=True, frozen=True):
     attempt: int
     model: str = ""
     input_file: str = ""  # files/<id> of the uploaded requests JSONL
+
+
+class JobQueued(Event, tag="job.queued", kw_only=True, frozen=True):
+    """``batches.create`` answered 429 (too many concurrent jobs or enqueued tokens): the
+    chunk waits ``wait_s`` and asks again under the same intent; nothing was created."""
+
+    chunk: int
+    display_name: str
+    attempt: int
+    message: str = ""
+    retry_after: float | None = None  # the server's RetryInfo, if any
+    wait_s: float = 0.0
+
+
+class ItemsReopened(Event, tag="items.reopened", kw_only=True, frozen=True):
+    """Failed items a new attempt of their chunk runs again (their results file was lost,
+    or a file they reference was gone): they count as pending from here on."""
+
+    chunk: int
+    keys: tuple[str, ...]
+    attempt: int  # the job attempt whose failures are reopened
+    reason: str = ""
 
 
 class JobSubmitted(Event, tag="job.submitted", kw_only=True, frozen=True):
@@ -249,7 +281,7 @@ class CallStarted(Event, tag="call.started", kw_only=True, frozen=True):
 class CallFailed(Event, tag="call.failed", kw_only=True, frozen=True):
     key: str
     attempt: int
-    kind: str  # rate_limit | transient | permanent | daily_quota
+    kind: str  # rate_limit | transient | permanent | daily_quota | billing | file_missing
     status: int = 0
     message: str = ""
     retry_after: float | None = None
@@ -305,7 +337,7 @@ class FilesDeleted(Event, tag="files.deleted", kw_only=True, frozen=True):
 class RunPaused(Event, tag="run.paused", kw_only=True, frozen=True):
     """The run stopped on purpose and can be resumed (Ctrl-C, --detach, daily quota)."""
 
-    reason: str  # interrupted | detached | daily_quota | max_cost
+    reason: str  # interrupted | detached | daily_quota | billing | retry | max_cost
     message: str = ""
 
 
@@ -353,6 +385,9 @@ AnyEvent = (
     | RunCompleted
     | RunFailed
     | RunCancelled
+    | UploadLost
+    | JobQueued
+    | ItemsReopened
 )
 
 EVENT_TYPES: tuple[type[Event], ...] = AnyEvent.__args__

@@ -114,6 +114,9 @@ class Projections:
     requests: dict[int, ev.RequestsWritten] = field(default_factory=dict)
     jobs: dict[int, Job] = field(default_factory=dict)  # chunk -> current attempt
     downloads: dict[int, ev.ResultsDownloaded] = field(default_factory=dict)  # of the current attempt
+    lost: dict[str, str] = field(default_factory=dict)  # sha256 -> files/<id> found gone, until re-uploaded
+    reopened: dict[int, int] = field(default_factory=dict)  # chunk -> job attempt whose failures run again
+    queued: dict[int, ev.JobQueued] = field(default_factory=dict)  # chunk -> latest 429 on create
     outcomes: dict[str, ItemOutcome] = field(default_factory=dict)  # key -> outcome (applied is final)
     ignored: list[ev.ResultIgnored] = field(default_factory=list)
     calls: int = 0
@@ -135,7 +138,8 @@ class Projections:
             chunks={k: dict(v) for k, v in self.chunks.items()}, files=dict(self.files),
             file_names=dict(self.file_names), upload_intents=dict(self.upload_intents),
             uploads=dict(self.uploads), requests=dict(self.requests), jobs=dict(self.jobs),
-            downloads=dict(self.downloads), outcomes=dict(self.outcomes), ignored=list(self.ignored),
+            downloads=dict(self.downloads), lost=dict(self.lost), reopened=dict(self.reopened),
+            queued=dict(self.queued), outcomes=dict(self.outcomes), ignored=list(self.ignored),
             calls=self.calls, call_attempts=dict(self.call_attempts), call_failures=dict(self.call_failures),
             deleted_files=list(self.deleted_files), deleted_jobs=list(self.deleted_jobs),
             fallback_policy=self.fallback_policy, fallbacks=dict(self.fallbacks),
@@ -274,6 +278,7 @@ def _record_file(p: Projections, path: str, record: dict[str, Any]) -> None:
 
 def _upload_completed(p: Projections, e: ev.UploadCompleted) -> None:
     p.upload_intents.pop(e.sha256, None)
+    p.lost.pop(e.sha256, None)
     p.uploads[e.sha256] = Upload(e.sha256, e.name, e.uri, e.expires, e.mime, e.size, e.path)
     _record_file(p, e.path, {
         "sha256": e.sha256, "mime": e.mime, "name": e.name, "uri": e.uri, "expires": e.expires,
@@ -287,6 +292,7 @@ def _upload_completed(p: Projections, e: ev.UploadCompleted) -> None:
 
 def _upload_reused(p: Projections, e: ev.UploadReused) -> None:
     p.upload_intents.pop(e.sha256, None)
+    p.lost.pop(e.sha256, None)
     p.uploads[e.sha256] = Upload(e.sha256, e.name, e.uri, e.expires, e.mime, e.size, e.path)
     _record_file(p, e.path, {
         "sha256": e.sha256, "mime": e.mime, "name": e.name, "uri": e.uri, "expires": e.expires,
@@ -305,6 +311,7 @@ def _requests_written(p: Projections, e: ev.RequestsWritten) -> None:
 def _job_submitting(p: Projections, e: ev.JobSubmitting) -> None:
     p.jobs[e.chunk] = Job(attempt=e.attempt, display_name=e.display_name, input_file=e.input_file)
     p.downloads.pop(e.chunk, None)
+    p.queued.pop(e.chunk, None)
     c = _chunk(p, e.chunk)
     c.update(attempt=e.attempt, display_name=e.display_name, job_name="", job_state="SUBMITTING",
              stats=None, output_file="", error="", results=None)
@@ -314,6 +321,7 @@ def _job_submitting(p: Projections, e: ev.JobSubmitting) -> None:
 
 
 def _job_submitted(p: Projections, e: ev.JobSubmitted) -> None:
+    p.queued.pop(e.chunk, None)
     job = p.jobs.get(e.chunk) or Job(attempt=e.attempt, display_name=e.display_name)
     p.jobs[e.chunk] = replace(job, job_name=e.job_name, state=job.state or "PENDING")
     c = _chunk(p, e.chunk)
@@ -391,6 +399,33 @@ def _files_deleted(p: Projections, e: ev.FilesDeleted) -> None:
     p.deleted_jobs.extend(e.jobs)
 
 
+def _upload_lost(p: Projections, e: ev.UploadLost) -> None:
+    """A lost file leaves the files cache: no later attempt or run may reuse it."""
+    upload = p.uploads.get(e.sha256)
+    if upload is not None and upload.name == e.name:
+        del p.uploads[e.sha256]
+        p.lost[e.sha256] = e.name
+    for path in p.file_names.pop(e.name, ()):
+        record = p.files.get(path)
+        if record is not None and record["name"] == e.name:
+            del p.files[path]
+
+
+def _job_queued(p: Projections, e: ev.JobQueued) -> None:
+    p.queued[e.chunk] = e
+    _chunk(p, e.chunk).update(attempt=e.attempt, display_name=e.display_name, job_state="QUEUED",
+                              error=e.message)
+
+
+def _items_reopened(p: Projections, e: ev.ItemsReopened) -> None:
+    """Reopened items are pending again: their old failure no longer counts."""
+    p.reopened[e.chunk] = e.attempt
+    for key in e.keys:
+        outcome = p.outcomes.get(key)
+        if isinstance(outcome, ev.ItemFailed):
+            del p.outcomes[key]
+
+
 def _fallback_policy(p: Projections, e: ev.FallbackPolicy) -> None:
     p.fallback_policy = e
 
@@ -448,6 +483,9 @@ HANDLERS: dict[type, Handler] = {
     ev.RunCompleted: _ended,
     ev.RunFailed: _ended,
     ev.RunCancelled: _ended,
+    ev.UploadLost: _upload_lost,
+    ev.JobQueued: _job_queued,
+    ev.ItemsReopened: _items_reopened,
 }
 assert set(HANDLERS) == set(ev.EVENT_TYPES), "every event type needs a handler"
 

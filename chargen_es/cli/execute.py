@@ -70,8 +70,8 @@ def execution_options(f: F) -> F:
         click.option("--detach", is_flag=True, help="Return once jobs are submitted; `resume` collects."),
         click.option("--backoff-base", type=float, default=1.0, hidden=True,
                      help="Seconds of the first retry wait (1, 2, 4, 8, 16 s by default)."),
-        click.option("--reuse-margin-hours", type=float, default=25.0, hidden=True,
-                     help="Reuse an uploaded file while it has more life left than this."),
+        click.option("--reuse-margin-hours", type=float, default=47.0, hidden=True,
+                     help="Reuse an uploaded file while it has more life left than this (ARCHITECTURE.md, Lifetimes)."),
         click.option("--emulator-faults", type=click.Path(dir_okay=False, exists=True, path_type=Path),
                      default=None, hidden=True, help="Embedded emulator: a fault rules JSON file."),
         click.option("--deadline", "deadline_s", default=None, metavar="DURATION", callback=_duration,
@@ -236,7 +236,7 @@ def env_flag(name: str) -> bool:
 
 EXEC_DEFAULTS: dict[str, Any] = {
     "workers": 5, "poll_interval": 30.0, "upload_concurrency": 5, "no_cleanup": False, "detach": False,
-    "backoff_base": 1.0, "reuse_margin_hours": 25.0,
+    "backoff_base": 1.0, "reuse_margin_hours": 47.0,
 }
 
 

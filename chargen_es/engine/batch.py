@@ -20,17 +20,21 @@ from __future__ import annotations
 import trio
 
 from chargen_es import events as ev
+from chargen_es.engine import preflight
 from chargen_es.engine.cleanup import delete_run_files
 from chargen_es.engine.collect import Results
-from chargen_es.engine.decide import Step, next_step
+from chargen_es.engine.decide import Step, next_step, rerunnable
 from chargen_es.engine.fallback import Fallback
 from chargen_es.engine.jobs import Jobs
 from chargen_es.engine.options import EngineOptions
+from chargen_es.engine.preflight import models_ready
 from chargen_es.engine.progress import Progress
 from chargen_es.engine.recorder import Recorder
 from chargen_es.engine.uploads import Uploads
 from chargen_es.gateway import Gateway
 from projections import Projections, Upload
+
+_RERUN_WHY = "results lost or referenced files gone before the job read them"
 
 
 class BatchRunner:
@@ -42,7 +46,7 @@ class BatchRunner:
         self.progress = progress
         self.uploads = Uploads(recorder, gateway, options, progress, workspace)
         self.jobs = Jobs(recorder, gateway, options, progress, self.uploads)
-        self.results = Results(recorder, gateway, options, progress, self.uploads.calls)
+        self.results = Results(recorder, gateway, options, progress, self.uploads)
         self.job_slots = trio.CapacityLimiter(options.max_jobs)
         self.fallback = Fallback(recorder, gateway, options, progress, self.uploads, self.jobs, self.results,
                                  self.stop)
@@ -58,12 +62,20 @@ class BatchRunner:
         return self.rec.model
 
     async def run(self) -> str:
-        """Drive every open chunk to its end; returns completed | failed | cancelled | detached."""
+        """Drive every open chunk to its end; returns completed | failed | cancelled | detached | paused."""
         model = self.model
+        self.reopen_rerunnable()
         self.fallback.record_policy(self.opt.fallback)
         chunks = model.open_chunks()
+        # only chunks that will send requests need their inputs live (and their model
+        # checked): a chunk past its create must not re-upload (and so forget) a reference
+        # its job found gone
+        sending = [c for c in chunks if next_step(model, c, True) in (Step.SUBMIT, Step.SETTLE_JOB)]
+        if not await models_ready(self.rec, self.jobs.get_model, {self.jobs.chunk_model(c) for c in sending},
+                                  preflight.BATCH_METHOD):
+            return "failed"
         self.progress.phase("staging", f"{len(model.tasks)} tasks in {len(model.chunk_keys)} chunks")
-        await self.uploads.stage(chunks)
+        await self.uploads.stage(sending)
         self.progress.phase("submitted" if chunks else "applying")
         self.progress.start("items", len(model.tasks), "items")
         self.progress.advance("items", len(model.outcomes))
@@ -71,6 +83,8 @@ class BatchRunner:
             self._scope = nursery.cancel_scope
             for chunk in chunks:  # jobs that failed before this invocation get a fresh attempt
                 nursery.start_soon(self.drive_chunk, chunk, True)
+        if self.fallback.failed:
+            return "failed"
         if self.fallback.pause_reason:
             self.rec.record(ev.RunPaused(reason=self.fallback.pause_reason, message=self.fallback.pause_message))
             return "paused"
@@ -95,6 +109,17 @@ class BatchRunner:
             self.rec.record(ev.RunFailed(code="job_failed", message=f"{states}; uploads are kept and `resume` "
                                          "submits a new attempt for these chunks only"))
             return "failed"
+        rerun = rerunnable(model)
+        if rerun:
+            lines = []
+            for chunk, keys in sorted(rerun.items()):
+                codes = sorted({model.outcomes[k].code for k in keys})  # type: ignore[union-attr]
+                lines.append(f"chunk {chunk}: {len(keys)} item(s) {' / '.join(codes)}")
+            message = (f"{'; '.join(lines)} ({_RERUN_WHY}); they are marked failed (retryable) and "
+                       "`resume` runs them again in a new attempt")
+            self.rec.record(ev.RunPaused(reason="retry", message=message))
+            self.progress.phase("paused", message)
+            return "paused"
         if self.opt.cleanup:
             await delete_run_files(self.rec, self.gw, self.uploads.calls)
         ok, failed = model.outcome_counts()
@@ -102,6 +127,14 @@ class BatchRunner:
         self.rec.record(ev.RunCompleted(ok=ok, failed=failed, skipped=skipped))
         self.progress.phase("completed", f"{ok} ok, {failed} failed, {skipped} skipped")
         return "completed"
+
+    def reopen_rerunnable(self) -> None:
+        """At the start of an invocation: failures a new attempt fixes become pending again."""
+        model = self.model
+        self.rec.record(*(ev.ItemsReopened(chunk=chunk, keys=tuple(keys), attempt=model.jobs[chunk].attempt,
+                                           reason=",".join(sorted({model.outcomes[k].code  # type: ignore[union-attr]
+                                                                   for k in keys})))
+                          for chunk, keys in sorted(rerunnable(model).items())))
 
     async def drive_chunk(self, chunk: int, retry_failed: bool) -> None:
         async with self.job_slots:

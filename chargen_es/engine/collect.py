@@ -6,6 +6,9 @@ each line to its task by key (never by position), writes each item's outputs a g
 a time (:mod:`chargen_es.engine.outputs`) and appends the group's events only after its
 files are flushed. Lines with unknown, duplicate or unparseable keys are reported
 (``result.ignored``), never applied; planned keys without a line fail as ``missing``.
+A results file gone from the server fails the chunk's open items as ``results_lost``, and
+a failed line whose reference the server no longer lists as ``file_missing``: both
+retryable, both reopened by the next invocation in a new attempt (``decide.rerunnable``).
 """
 
 from __future__ import annotations
@@ -17,15 +20,19 @@ from pathlib import Path
 import trio
 
 from chargen_es import events as ev
+from chargen_es.engine import staging
 from chargen_es.engine.claims import Claims
 from chargen_es.engine.crashpoints import crash_point
+from chargen_es.engine.decide import FILE_MISSING, RESULTS_LOST
 from chargen_es.engine.options import EngineOptions
 from chargen_es.engine.outputs import OutputContext, OutputGroup
 from chargen_es.engine.progress import Progress
 from chargen_es.engine.recorder import Recorder
 from chargen_es.engine.results import Answer, answer_from_line, decode_line
+from chargen_es.engine.uploads import Uploads
+from chargen_es.errors import NotFound
 from chargen_es.gateway import Download, Gateway
-from projections import Projections
+from projections import Job, Projections
 from projections.atomic import fsync_dir, sha256_file
 
 # Line outcomes per flush and journal group commit. Large, because Gemini returns lines
@@ -33,6 +40,14 @@ from projections.atomic import fsync_dir, sha256_file
 # imagery.yaml is one locked, fsynced read-modify-write per group.
 COLLECT_GROUP = 1024
 COLLECT_GROUP_BYTES = 64 << 20  # ... or fewer, once this much result data is waiting
+
+
+def _inputs(task: ev.Task) -> tuple[ev.FileRef, ...]:
+    return (*task.references, *((task.input_image,) if task.input_image else ()))
+
+
+def _lost_refs(task: ev.Task, gone: dict[str, str]) -> list[str]:
+    return [f"{ref.path} ({gone[ref.sha256]})" for ref in _inputs(task) if ref.sha256 in gone]
 
 
 def _publish(part: Path, dest: Path) -> None:
@@ -43,14 +58,15 @@ def _publish(part: Path, dest: Path) -> None:
 
 class Results:
     def __init__(self, recorder: Recorder, gateway: Gateway, options: EngineOptions, progress: Progress,
-                 calls: trio.CapacityLimiter, claims: Claims | None = None) -> None:
+                 uploads: Uploads, claims: Claims | None = None) -> None:
         """``claims``: shared with the live path of fallback chunks (engine.fallback)."""
         self.claims = claims
         self.rec = recorder
         self.gw = gateway
         self.opt = options
         self.progress = progress
-        self.calls = calls
+        self.uploads = uploads  # the listing that tells a lost reference
+        self.calls = uploads.calls
         self._fresh: set[int] = set()  # downloaded (and hashed) in this invocation
         self.ctx = OutputContext(root=options.root, run_dir=options.run_dir, run_id=recorder.model.run_id,
                                  generated_at=options.generated_at)
@@ -66,13 +82,37 @@ class Results:
         part = dest.with_name(f".{dest.name}.part")
         crash_point("before", "download")
         self.progress.start(f"download {chunk}", None, "bytes")
-        got = await self.opt.retry.call(self._fetch, job.output_file, part, self._on_bytes(chunk))
+        try:
+            got = await self.opt.retry.call(self._fetch, job.output_file, part, self._on_bytes(chunk))
+        except NotFound as exc:
+            await self._results_lost(chunk, job, exc)
+            return
         await trio.to_thread.run_sync(_publish, part, dest)
         crash_point("after", "download")
         self.rec.record(ev.ResultsDownloaded(chunk=chunk, path=dest.relative_to(self.opt.root).as_posix(),
                                              sha256=got.sha256, bytes=got.bytes, lines=got.lines,
                                              remote_name=job.output_file))
         self._fresh.add(chunk)
+
+    async def _results_lost(self, chunk: int, job: Job, exc: NotFound) -> None:
+        """The job's output is gone (expired, deleted): its open items fail, retryably.
+
+        Not a run failure: the run pauses at its end and ``resume`` runs them in a new attempt.
+        """
+        message = (f"the results file {job.output_file or '?'} of {job.job_name} is gone from the server "
+                   f"({exc}); a new attempt runs this item again")
+        self.progress.phase("results lost", f"chunk {chunk}: {job.output_file} answered 404")
+        tasks = [self.model.tasks[k] for k in self.model.pending_keys(chunk)]
+
+        def fail_all() -> list[ev.Event]:
+            group = OutputGroup(self.ctx)
+            for task in tasks:
+                group.fail(task, "result", RESULTS_LOST, message, True)
+            return group.commit()
+
+        events = await trio.to_thread.run_sync(fail_all)
+        self.rec.record(*events)
+        self.progress.advance("items", len(events))
 
     async def _fetch(self, name: str, part: Path, on_bytes: Callable[[int], None]) -> Download:
         return await trio.to_thread.run_sync(self.gw.download, name, part, on_bytes, limiter=self.calls)
@@ -88,10 +128,41 @@ class Results:
             await self.download(chunk)  # a results file that is gone or changed is fetched again
             record = self.model.downloads[chunk]
         self.progress.phase("applying", f"chunk {chunk}")
+        gone = await self._lost_references(chunk)
         token = trio.lowlevel.current_trio_token()
         ignored = {(i.key, f"{i.reason}:{i.via}" if i.via else i.reason)  # read on the trio thread
                    for i in self.model.ignored if i.chunk == chunk}
-        await trio.to_thread.run_sync(self._collect_file, chunk, path, ignored, token)
+        await trio.to_thread.run_sync(self._collect_file, chunk, path, ignored, token, gone)
+
+    async def _lost_references(self, chunk: int) -> dict[str, str]:
+        """Files the chunk's lines reference that the server no longer has (sha256 → name).
+
+        Asked only when the job reports failed lines: one listing tells a line that failed
+        because its reference expired or was deleted (retryable: the next attempt uploads it
+        again) from one the model refused. Each lost file is journaled (``upload.lost``), so
+        no attempt or run reuses it.
+        """
+        model = self.model
+        job = model.jobs[chunk]
+        if job.stats and not job.stats.get("failedRequestCount"):
+            return {}
+        refs = {ref.sha256: ref for key in model.pending_keys(chunk) for ref in _inputs(model.tasks[key])}
+        if not refs:
+            return {}
+        listing = await self.uploads.remote_files(fresh=True)
+        already = {sha: model.lost[sha] for sha in refs if sha in model.lost}  # journaled lost before a crash
+        gone: dict[str, str] = {}
+        for sha in refs:
+            record = model.uploads.get(sha)
+            if record is None:
+                continue
+            live = listing.get(staging.display_name_for(sha))
+            if live is None or live.name != record.name:
+                gone[sha] = record.name
+        self.rec.record(*(ev.UploadLost(sha256=sha, name=name, path=refs[sha].path,
+                                        reason=f"not listed when chunk {chunk}'s results were applied")
+                          for sha, name in gone.items()))
+        return {**already, **gone}
 
     def _duplicate(self, chunk: int, key: str, lineno: int, answer: Answer) -> ev.ResultIgnored | None:
         """A batch line for a key the live path delivered first: a paid duplicate (None: the
@@ -104,7 +175,7 @@ class Results:
                                 usage=ev.Usage(prompt_tokens=prompt, output_tokens=output, total_tokens=total))
 
     def _collect_file(self, chunk: int, path: Path, ignored: set[tuple[str, str]],
-                      token: trio.lowlevel.TrioToken) -> None:
+                      token: trio.lowlevel.TrioToken, gone: dict[str, str]) -> None:
         """Worker thread: stream the results file and write it a group of lines at a time.
 
         Journal appends hop back to the trio thread (one writer).
@@ -142,6 +213,7 @@ class Results:
                 seen.add(key)
                 if parsed is None:
                     continue
+                task = model.tasks[key]
                 answer = answer_from_line(parsed)
                 if model.applied(key) or (answer.ok and self.claims is not None
                                           and not self.claims.take(key, "batch")):
@@ -152,7 +224,14 @@ class Results:
                     continue
                 if model.settled(key):
                     continue
-                group.write(model.tasks[key], answer, line)
+                lost = _lost_refs(task, gone) if gone and parsed.error is not None else []
+                if lost:
+                    group.fail(task, "result", FILE_MISSING,
+                               f"{', '.join(lost)} gone from the server when the job read it "
+                               f"({answer.error_code}: {answer.error_message}); a new attempt uploads it again",
+                               True, line)
+                else:
+                    group.write(task, answer, line)
                 self.progress.advance("items")
                 pending_bytes += len(line)
                 if len(group.events) >= COLLECT_GROUP or pending_bytes >= COLLECT_GROUP_BYTES:

@@ -9,9 +9,16 @@ from __future__ import annotations
 
 import enum
 
+from chargen_es import events as ev
 from projections import Projections
 
 RESULT_FAILED_STATES = frozenset({"FAILED", "EXPIRED"})
+# Failures a new attempt of the chunk fixes by itself: its results file was lost (404 on
+# download), or a file its line referenced was gone when the job read it. They are
+# retryable, the run pauses instead of completing, and ``resume`` reopens them.
+RESULTS_LOST = "results_lost"
+FILE_MISSING = "file_missing"
+RERUN_CODES = frozenset({RESULTS_LOST, FILE_MISSING})
 
 
 class Step(enum.Enum):
@@ -33,6 +40,8 @@ def next_step(model: Projections, chunk: int, retry_failed: bool) -> Step:
         return Step.SUBMIT
     if not job.job_name:
         return Step.SETTLE_JOB
+    if model.reopened.get(chunk) == job.attempt and job.finished:
+        return Step.SUBMIT  # failed items of this attempt were reopened: a new attempt runs them
     if job.state in RESULT_FAILED_STATES:
         return Step.SUBMIT if retry_failed else Step.BLOCKED
     if job.state == "CANCELLED":
@@ -42,3 +51,15 @@ def next_step(model: Projections, chunk: int, retry_failed: bool) -> Step:
     if chunk not in model.downloads:
         return Step.DOWNLOAD
     return Step.COLLECT
+
+
+def rerunnable(model: Projections) -> dict[int, list[str]]:
+    """Failed keys a new attempt fixes, per chunk whose job has finished (nothing in flight)."""
+    out: dict[int, list[str]] = {}
+    for key, outcome in model.outcomes.items():
+        if not isinstance(outcome, ev.ItemFailed) or outcome.code not in RERUN_CODES or outcome.chunk is None:
+            continue
+        job = model.jobs.get(outcome.chunk)
+        if job is not None and job.job_name and job.finished:
+            out.setdefault(outcome.chunk, []).append(key)
+    return out

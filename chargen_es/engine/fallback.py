@@ -42,9 +42,11 @@ from typing import TYPE_CHECKING
 import trio
 
 from chargen_es import events as ev
+from chargen_es.engine import preflight
 from chargen_es.engine.claims import Claims
 from chargen_es.engine.crashpoints import crash_point
 from chargen_es.engine.options import EngineOptions, FallbackOptions
+from chargen_es.engine.preflight import models_ready
 from projections import Projections
 
 if TYPE_CHECKING:
@@ -161,8 +163,10 @@ class Fallback:
         self.claims = Claims()
         results.claims = self.claims
         self._live: LiveRunner | None = None
-        self.pause_reason = ""  # max_cost | daily_quota, once the run must pause
+        self.pause_reason = ""  # max_cost | daily_quota | billing, once the run must pause
         self.pause_message = ""
+        self.failed = False  # the live model failed its pre-flight (run.failed is journaled)
+        self._checked: set[str] = set()  # models that passed the generateContent pre-flight
 
     @property
     def model(self) -> Projections:
@@ -179,7 +183,7 @@ class Fallback:
 
     def takes(self, chunk: int) -> bool:
         """True when this chunk goes (or went) the fallback way; reads the clock for the deadline."""
-        if self.pause_reason:
+        if self.pause_reason or self.failed:
             return False
         model = self.model
         if chunk in model.fallbacks:
@@ -284,10 +288,17 @@ class Fallback:
     async def call_live(self, chunk: int) -> None:
         live = self.live()
         keys = self.model.pending_keys(chunk)
+        models = {self.model.tasks[k].model for k in keys} - self._checked
+        if models:  # the same pre-flight as a live run: one models.get per model, generateContent
+            if not await models_ready(self.rec, live.get_model, models, preflight.LIVE_METHOD):
+                self.failed = True
+                self.stop()
+                return
+            self._checked |= models
         queue = list(reversed(keys))
         async with trio.open_nursery() as nursery:
             for _ in range(min(live.throttle.ceiling, len(keys))):
                 nursery.start_soon(live.worker, queue)
         if live.stop_reason:
-            self.pause("daily_quota", live.stop_reason)
+            self.pause(live.stop_kind, live.stop_reason)
 

@@ -24,8 +24,8 @@ from chargen_es.engine.progress import Progress
 from chargen_es.engine.recorder import Recorder
 from chargen_es.engine.retry import is_retry
 from chargen_es.engine.uploads import Uploads
-from chargen_es.errors import TransientError
-from chargen_es.gateway import Gateway
+from chargen_es.errors import RateLimited, TransientError
+from chargen_es.gateway import Gateway, RemoteModel
 from projections import Job, Projections, Upload
 
 T = TypeVar("T")
@@ -56,13 +56,16 @@ class Jobs:
         """A read (get, list): retried by the policy on transient errors."""
         return await self.opt.retry.call(self._call, fn, *args)
 
+    async def get_model(self, model: str) -> RemoteModel:
+        return await self._read(self.gw.get_model, model)
+
     def chunk_model(self, chunk: int) -> str:
         return self.model.tasks[self.model.chunk_keys[chunk][0]].model
 
     async def prepare_requests(self, chunk: int) -> Upload:
         """Write (or verify) the chunk's requests file and make sure it is uploaded."""
         model = self.model
-        tasks = [model.tasks[k] for k in model.chunk_keys[chunk]]
+        tasks = [model.tasks[k] for k in model.pending_keys(chunk)]  # a new attempt runs what is still open
         for task in tasks:  # a reference may have been re-uploaded (expired): make sure all are live
             for ref in (*task.references, *((task.input_image,) if task.input_image else ())):
                 if not self.uploads.live(ref.sha256):
@@ -114,17 +117,42 @@ class Jobs:
     async def _create(self, chunk: int) -> None:
         job = self.model.jobs[chunk]
         input_file = job.input_file or self.model.uploads[self.model.requests[chunk].sha256].name
-        async for attempt in self.opt.retry.retrying():
-            with attempt:
-                if is_retry(attempt) and await self._adopt(chunk, job):
-                    return  # settle by listing before any retry: committed, reply lost
-                crash_point("before", "job.create")
-                create = functools.partial(self.gw.create_batch, model=self.chunk_model(chunk),
-                                           input_file=input_file, display_name=job.display_name)
-                remote = await self._call(create)
-                crash_point("after", "job.create")
+        create = functools.partial(self.gw.create_batch, model=self.chunk_model(chunk), input_file=input_file,
+                                   display_name=job.display_name)
+        queued = 0
+        while True:
+            try:
+                async for attempt in self.opt.retry.retrying(except_=(RateLimited,)):
+                    with attempt:
+                        if is_retry(attempt) and await self._adopt(chunk, job):
+                            return  # settle by listing before any retry: committed, reply lost
+                        crash_point("before", "job.create")
+                        remote = await self._call(create)
+                        crash_point("after", "job.create")
+                break
+            except RateLimited as exc:
+                # too many concurrent jobs or enqueued tokens: a definite refusal (nothing was
+                # created) that frees only as other jobs finish, so wait long and ask again
+                queued += 1
+                wait = self.opt.retry.queue_backoff(queued, exc.retry_after)
+                self.rec.record(ev.JobQueued(chunk=chunk, display_name=job.display_name, attempt=job.attempt,
+                                             message=str(exc), retry_after=exc.retry_after, wait_s=round(wait, 3)))
+                self.progress.status("job", f"chunk {chunk} queued: the API refused a new job ({exc}); "
+                                     f"asking again in {wait:.0f} s")
+                await trio.sleep(wait)
+                if not self._inputs_usable(chunk):
+                    return await self.submit(chunk)  # the wait aged its inputs: a new attempt re-stages
         self.rec.record(ev.JobSubmitted(chunk=chunk, job_name=remote.name, display_name=job.display_name,
                                         attempt=job.attempt))
+
+    def _inputs_usable(self, chunk: int) -> bool:
+        model = self.model
+        for key in model.pending_keys(chunk):
+            task = model.tasks[key]
+            for ref in (*task.references, *((task.input_image,) if task.input_image else ())):
+                if not self.uploads.live(ref.sha256):
+                    return False
+        return True
 
     async def wait_finished(self, chunk: int, until: float | None = None) -> None:
         """Poll the chunk's job until it finishes, journaling each state it reports.
@@ -141,7 +169,7 @@ class Jobs:
                 # a job runs for hours: a network outage or a sleeping laptop is waited out
                 outage += 1
                 self.progress.status("job", f"chunk {chunk}: cannot reach the API ({exc}); retrying")
-                await trio.sleep(min(self.opt.retry.wait_for(min(outage, POLL_OUTAGE_STEPS)),
+                await trio.sleep(min(self.opt.retry.backoff(min(outage, POLL_OUTAGE_STEPS)),
                                      max(self.opt.poll_interval, 60.0)))
                 continue
             outage = 0

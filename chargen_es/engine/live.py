@@ -13,8 +13,10 @@ that instant to the server's RetryInfo delay (or a backoff); a new rate-limit ev
 halves the concurrency and sets the gap from the rate the quota was seen to accept, so
 calls start evenly just under that rate instead of bursting into the next refusal;
 successes raise the concurrency again (AIMD) and shrink the gap slowly to probe for room.
-A per-day quota (``QuotaFailure`` naming a per-day limit) stops the run cleanly
-and resumably instead of retrying into it.
+A per-day quota (``QuotaFailure`` naming a per-day limit) or a billing refusal stops the
+run cleanly and resumably instead of retrying into it (:mod:`chargen_es.engine.pauses`).
+Concurrency is a ``trio.CapacityLimiter`` whose ``total_tokens`` is assigned the
+throttle's limit after every call; starts are paced under one lock by the throttle's gap.
 """
 
 from __future__ import annotations
@@ -28,17 +30,20 @@ import msgspec
 import trio
 
 from chargen_es import events as ev
+from chargen_es.engine import preflight
 from chargen_es.engine.claims import Claims
 from chargen_es.engine.crashpoints import crash_point
 from chargen_es.engine.options import EngineOptions
 from chargen_es.engine.outputs import OutputContext, write_answer, write_failure
+from chargen_es.engine.pauses import pause_message
+from chargen_es.engine.preflight import models_ready
 from chargen_es.engine.progress import Progress
 from chargen_es.engine.recorder import Recorder
 from chargen_es.engine.results import RESPONSE_DECODER, answer_from_response
 from chargen_es.engine.staging import needed_inputs, request_line
 from chargen_es.engine.uploads import Uploads
-from chargen_es.errors import DailyQuotaExhausted, GeminiError, RateLimited, TransientError
-from chargen_es.gateway import Gateway
+from chargen_es.errors import BillingError, DailyQuotaExhausted, GeminiError, RateLimited, TransientError
+from chargen_es.gateway import Gateway, RemoteModel
 from projections import Projections, Upload
 
 
@@ -186,6 +191,7 @@ class LiveRunner:
         self.slots = trio.CapacityLimiter(self.throttle.concurrency)
         self.pace = trio.Lock()  # one call start at a time, spaced by the throttle's gap
         self.stop_reason = ""
+        self.stop_kind = ""  # the run.paused reason: daily_quota | billing
         self.ctx = OutputContext(root=options.root, run_dir=options.run_dir, run_id=recorder.model.run_id,
                                  generated_at=options.generated_at, runner="live")
 
@@ -197,6 +203,9 @@ class LiveRunner:
         model = self.model
         chunks = sorted(model.chunk_keys)
         keys = [k for c in chunks for k in model.pending_keys(c)]
+        if keys and not await models_ready(self.rec, self.get_model, {model.tasks[k].model for k in keys},
+                                           preflight.LIVE_METHOD):
+            return "failed"
         if needed_inputs(model, chunks):
             self.progress.phase("staging", "uploading references")
             await self.uploads.stage(chunks)
@@ -208,12 +217,15 @@ class LiveRunner:
             for _ in range(self.throttle.ceiling):
                 nursery.start_soon(self.worker, queue)
         if self.stop_reason:
-            self.rec.record(ev.RunPaused(reason="daily_quota", message=self.stop_reason))
+            self.rec.record(ev.RunPaused(reason=self.stop_kind, message=self.stop_reason))
             return "paused"
         ok, failed = model.outcome_counts()
         self.rec.record(ev.RunCompleted(ok=ok, failed=failed, skipped=len(model.skipped)))
         self.progress.phase("completed", f"{ok} ok, {failed} failed")
         return "completed"
+
+    async def get_model(self, model: str) -> RemoteModel:
+        return await self.opt.retry.call(trio.to_thread.run_sync, self.gw.get_model, model)
 
     async def wait_start(self) -> float:
         """Wait (holding a slot) until the pace lets this call start; returns the start instant."""
@@ -300,13 +312,14 @@ class LiveRunner:
                   started_at: float | None = None) -> float | None:
         """Journal the failed try; return the seconds to wait before the next, or None to stop."""
         now = trio.current_time()
-        if isinstance(exc, DailyQuotaExhausted):
-            self.rec.record(ev.CallFailed(key=key, attempt=attempt, kind="daily_quota", status=exc.status,
+        if isinstance(exc, DailyQuotaExhausted | BillingError):
+            # no wait frees these: every worker stops, the item stays open, the run pauses
+            self.stop_kind, self.stop_reason = pause_message(exc)
+            self.rec.record(ev.CallFailed(key=key, attempt=attempt, kind=self.stop_kind, status=exc.status,
                                           message=str(exc), retry_after=exc.retry_after))
-            self.stop_reason = f"per-day quota exhausted ({exc}); resume when it resets"
             return None
         if isinstance(exc, RateLimited):
-            delay = exc.retry_after if exc.retry_after is not None else self.opt.retry.wait_for(
+            delay = exc.retry_after if exc.retry_after is not None else self.opt.retry.backoff(
                 min(max(tries, 1), self.opt.retry.attempts))
             self.throttle.on_rate_limited(now, delay, started_at)
             self.rec.record(ev.CallFailed(key=key, attempt=attempt, kind="rate_limit", status=exc.status,
@@ -321,7 +334,7 @@ class LiveRunner:
                                      f"gave up after {tries} tries: {exc}", True))
                 self.progress.advance("items")
                 return None
-            return self.opt.retry.wait_for(tries, exc.retry_after)
+            return self.opt.retry.backoff(tries, exc.retry_after)
         self.rec.record(ev.CallFailed(key=key, attempt=attempt, kind="permanent", status=exc.status,
                                       message=str(exc)))
         self.rec.record(write_failure(self.ctx, task, "call", f"http_{exc.status}", str(exc), False))

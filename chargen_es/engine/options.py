@@ -11,6 +11,13 @@ from pathlib import Path
 
 from chargen_es.engine.retry import RetryPolicy
 
+# A reference is reused only while it has this much of its 48 h left (ARCHITECTURE.md,
+# "Lifetimes"): a job may stay pending or running up to 48 h, so a reused file must be
+# about as young as a fresh upload. Files: 48 h (ai.google.dev/gemini-api/docs/files);
+# jobs: pending or running past 48 h become EXPIRED (ai.google.dev/gemini-api/docs/batch-api),
+# read 2026-12-02.
+REUSE_MARGIN_S = 47 * 3600.0
+
 
 @dataclass(frozen=True)
 class FallbackOptions:
@@ -35,7 +42,7 @@ class EngineOptions:
     max_jobs: int = 100  # chunks between submit and download at once
     cleanup: bool = True  # delete the run's remote request and result files at the end
     detach: bool = False  # return once every job is submitted
-    reuse_margin_s: float = 25 * 3600.0  # reuse an upload while it has more life left than this
+    reuse_margin_s: float = REUSE_MARGIN_S  # reuse an upload while it has more life left than this
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     workers: int = 5  # live runner: concurrent calls at most
     generated_at: str = ""  # stamp written into imagery.yaml entries

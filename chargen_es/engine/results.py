@@ -3,7 +3,18 @@
 A batch output line is ``{"key": ..., "response": GenerateContentResponse}`` or
 ``{"key": ..., "error": Status}``; a live call returns the same response JSON. msgspec
 decodes only the fields we use (image bytes arrive base64-decoded by the decoder itself),
-so a 1.5 MB image line costs one pass. Nothing from the server names a path.
+so a 1.5 MB image line costs one pass. Nothing from the server names a path. The wire
+structs use Python names with ``rename="camel"``; proto JSON also accepts snake case, so
+the two fields seen both ways carry a second, explicitly named spelling.
+
+Thought parts: Gemini 3 image models send one or two interim draft images (parts with
+``"thought": true``) before the final one, and thinking text models may send thought
+text first. Only parts that are not thoughts are output: Google's own examples skip
+``part.thought`` before reading ``inlineData`` (google-gemini/cookbook
+quickstarts-js/Image_out.js, ``if (part.thought) continue;``; ``Part.thought``,
+"Indicates if the part is thought from the model", googleapis
+google/ai/generativelanguage/v1beta/content.proto; both read 2026-12-02). An answer with
+drafts but no final image is the failure ``NO_IMAGE``, never a success.
 """
 
 from __future__ import annotations
@@ -73,6 +84,10 @@ RESPONSE_DECODER = msgspec.json.Decoder(Response)
 
 # google.rpc canonical codes worth retrying in a new attempt
 _RETRYABLE_RPC = frozenset({4, 8, 10, 13, 14})
+# finishReason values (googleapis generative_service.proto Candidate.FinishReason, read
+# 2026-12-02) after which a new attempt may well succeed: no policy decided against the
+# content, the model just stopped short or drew nothing
+RETRYABLE_FINISH = frozenset({"MAX_TOKENS", "OTHER", "IMAGE_OTHER", "NO_IMAGE"})
 
 
 @dataclass(frozen=True)
@@ -109,17 +124,24 @@ def answer_from_response(response: Response) -> Answer:
     candidate = response.candidates[0]
     images: list[Image] = []
     texts: list[str] = []
+    drafts = 0
     for part in (candidate.content.parts if candidate.content else []):
         data = part.inline_data or part.inline_data_snake
+        if part.thought:  # a draft image or thinking text: never output
+            drafts += data is not None and bool(data.data)
+            continue
         if data is not None and data.data:
             images.append(Image(data.mime_type or data.mime_type_snake or "application/octet-stream", data.data))
-        elif part.text and not part.thought:
+        elif part.text:
             texts.append(part.text)
     text = "".join(texts)
     if candidate.finish_reason not in ("", "STOP"):
         return Answer(usage=tokens, text=text, error_code=candidate.finish_reason,
                        error_message=f"finish_reason {candidate.finish_reason}, no usable output",
-                       retryable=candidate.finish_reason in ("MAX_TOKENS", "OTHER"))
+                       retryable=candidate.finish_reason in RETRYABLE_FINISH)
+    if drafts and not images:
+        return Answer(usage=tokens, text=text, error_code="NO_IMAGE", retryable=True,
+                      error_message=f"only {drafts} draft (thought) image(s), no final image")
     return Answer(images=tuple(images), text=text, usage=tokens)
 
 

@@ -16,6 +16,7 @@ import hashlib
 import os
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,9 +32,17 @@ from chargen_es.engine.batch import BatchRunner
 from chargen_es.engine.crashpoints import crash_point
 from chargen_es.engine.fallback import make_policy
 from chargen_es.engine.options import EngineOptions, FallbackOptions
+from chargen_es.engine.pauses import pause_message
 from chargen_es.engine.progress import Progress
 from chargen_es.engine.recorder import Recorder
-from chargen_es.errors import ChargenError, Interrupted, JournalError, RunNotFound
+from chargen_es.errors import (
+    BillingError,
+    ChargenError,
+    DailyQuotaExhausted,
+    Interrupted,
+    JournalError,
+    RunNotFound,
+)
 from chargen_es.gateway import Gateway
 from chargen_es.journal import JOURNAL_NAME, Journal, read_events, utc_now_ms
 
@@ -159,8 +168,13 @@ def open_for_resume(recorder: Recorder) -> Recorder:
     return recorder
 
 
-def carry_out(recorder: Recorder, gateway: Gateway, options: EngineOptions, progress: Progress) -> str:
-    """Drive the run to an end or a pause; returns completed | failed | cancelled | detached.
+def carry_out(recorder: Recorder, gateway: Gateway, options: EngineOptions, progress: Progress,
+              clock: trio.abc.Clock | None = None, also: Callable[[], Awaitable[None]] | None = None) -> str:
+    """Drive the run to an end or a pause; returns completed | failed | cancelled | detached | paused.
+
+    ``clock`` is trio's (``trio.testing.MockClock`` in tests: hours of polling and
+    backoff in milliseconds); ``also`` runs beside the work in the same nursery and is
+    cancelled with it (a test moves the emulator's clock from there).
 
     SIGINT / SIGTERM cancel the work at the next checkpoint (calls in flight finish, so
     every effect lands with its outcome), the run is journaled as paused, and
@@ -191,18 +205,25 @@ def carry_out(recorder: Recorder, gateway: Gateway, options: EngineOptions, prog
 
                 nursery.start_soon(watch)
                 nursery.start_soon(work)
+                if also is not None:
+                    nursery.start_soon(also)
         return outcome
 
     try:
         try:
-            outcome = trio.run(main)
+            outcome = trio.run(main, clock=clock)
         except BaseExceptionGroup as group:
             leaf = _first_leaf(group)
-            if not isinstance(leaf, KeyboardInterrupt | Interrupted):
-                _record_failure(recorder, leaf)
-            raise leaf from None
+            if isinstance(leaf, BillingError | DailyQuotaExhausted):
+                outcome = _pause_for(recorder, leaf)
+            else:
+                if not isinstance(leaf, KeyboardInterrupt | Interrupted):
+                    _record_failure(recorder, leaf)
+                raise leaf from None
         except (KeyboardInterrupt, Interrupted):
             raise
+        except (BillingError, DailyQuotaExhausted) as exc:
+            outcome = _pause_for(recorder, exc)
         except Exception as exc:
             _record_failure(recorder, exc)
             raise
@@ -216,6 +237,12 @@ def carry_out(recorder: Recorder, gateway: Gateway, options: EngineOptions, prog
     finally:
         progress.close()
         recorder.write_projections()
+
+
+def _pause_for(recorder: Recorder, exc: BillingError | DailyQuotaExhausted) -> str:
+    reason, message = pause_message(exc)
+    recorder.record(ev.RunPaused(reason=reason, message=message))
+    return "paused"
 
 
 def _record_failure(recorder: Recorder, exc: BaseException) -> None:

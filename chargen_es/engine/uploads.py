@@ -32,6 +32,17 @@ T = TypeVar("T")
 UPLOAD_GROUP = 32  # upload outcomes per journal group commit while staging
 
 
+def _adoptable(match: RemoteFile, need: staging.Needed) -> bool:
+    """A listed file may settle an upload intent only when it is whole: the size we sent
+    (an empty or partial file is not ours to trust), a state other than FAILED, and, when
+    the server gives one, the SHA-256 of our bytes."""
+    if match.size == 0 or (need.size and match.size != need.size):
+        return False
+    if match.state in ("FAILED", "STATE_FAILED"):
+        return False
+    return not (match.sha256 and match.sha256 != need.sha256)
+
+
 class Uploads:
     """The upload side of a run: staging, one file on demand, and settling by listing."""
 
@@ -73,7 +84,7 @@ class Uploads:
         self.progress.advance("uploads", len(needs) - len(missing))
         self.progress.start("upload bytes", sum(n.size for n in missing), "bytes")
         if any(n.sha256 in model.upload_intents for n in missing):
-            listing = await self._remote_files(fresh=True)
+            listing = await self.remote_files(fresh=True)
             self.rec.record(*(e for n in missing if n.sha256 in model.upload_intents
                               and (e := self._adoption(listing, n)) is not None))
         announce: list[ev.Event] = []
@@ -115,7 +126,7 @@ class Uploads:
             if self.live(need.sha256):
                 return self.model.uploads[need.sha256]
             if need.sha256 in self.model.upload_intents:
-                adopted = self._adoption(await self._remote_files(fresh=True), need)
+                adopted = self._adoption(await self.remote_files(fresh=True), need)
                 if adopted is not None:
                     self.rec.record(adopted)
                     return self.model.uploads[need.sha256]
@@ -147,7 +158,7 @@ class Uploads:
         return self._completed(need, remote, adopted=False)
 
     async def _settle(self, need: staging.Needed) -> ev.UploadCompleted | None:
-        return self._adoption(await self._remote_files(fresh=True), need)
+        return self._adoption(await self.remote_files(fresh=True), need)
 
     def _completed(self, need: staging.Needed, remote: RemoteFile, adopted: bool) -> ev.UploadCompleted:
         return ev.UploadCompleted(purpose=need.purpose, path=need.path, sha256=need.sha256, size=need.size,
@@ -158,14 +169,14 @@ class Uploads:
     def _adoption(self, listing: dict[str, RemoteFile], need: staging.Needed) -> ev.UploadCompleted | None:
         """Settle an upload intent: a live remote file with our display name and size, if any."""
         match = listing.get(staging.display_name_for(need.sha256))
-        if match is None or (match.size and need.size and match.size != need.size):
+        if match is None or not _adoptable(match, need):
             return None
         candidate = Upload(need.sha256, match.name, match.uri, match.expires, need.mime, need.size, need.path)
         if not staging.usable(candidate, self.model.last_at, self.opt.reuse_margin_s):
             return None
         return self._completed(need, match, adopted=True)
 
-    async def _remote_files(self, fresh: bool) -> dict[str, RemoteFile]:
+    async def remote_files(self, fresh: bool) -> dict[str, RemoteFile]:
         async with self._listing_lock:
             if self._listing is None or fresh:
                 files = await self.opt.retry.call(self._call, self.gw.list_files)

@@ -101,9 +101,16 @@ def sample_steps() -> list[tuple[float, list[ev.Event]]]:
             usage=ev.Usage(prompt_tokens=305, output_tokens=1290, total_tokens=1595))]),
         (958.0, [ev.FilesDeleted(names=("files/req-0",), jobs=("batches/job-0",))]),
         (958.5, [ev.RunCompleted(ok=3, failed=1, skipped=1)]),
-        # issue 14 (appended later; the lines above stay byte-identical): a deadline, a chunk
+        # appended later (the lines above stay byte-identical): the real-service events
+        (958.6, [ev.UploadLost(sha256=sha_b, name="files/ref-ada", path="characters/ada/images/ref.png",
+                                reason="not listed when chunk 0's results were applied")]),
+        (958.7, [ev.JobQueued(chunk=0, display_name=f"chargen-es:{RUN}:0:2", attempt=2,
+                               message="429 RESOURCE_EXHAUSTED: too many concurrent batch jobs", retry_after=120.0,
+                               wait_s=120.0)]),
+        (958.8, [ev.ItemsReopened(chunk=0, keys=(keys[3],), attempt=1, reason="file_missing")]),
+        # issue 14 (appended after those): a deadline, a chunk
         # that falls back, its cancel racing a SUCCEEDED job, and a paid duplicate
-        (960.0, [ev.RunResumed(pid=104, tool_version="0.1.0", from_seq=37)]),
+        (960.0, [ev.RunResumed(pid=104, tool_version="0.1.0", from_seq=39)]),
         (960.5, [ev.FallbackPolicy(deadline="2025-12-19T12:16:30.000Z", duration_s=30.0, fallback="live",
                                    keep_batch=False, max_cost=5.0)]),
         (961.0, [ev.ChunkFallback(chunk=0, reason="deadline", job_name="batches/job-0", keys=1,

@@ -151,23 +151,27 @@ ENGINE = {
     "chargen_es.engine.retry": (),
     "chargen_es.engine.options": ("retry",),
     "chargen_es.engine.decide": (),
+    "chargen_es.engine.pauses": (),
     "chargen_es.engine.durable": ("crashpoints",),
     "chargen_es.engine.results": (),
     "chargen_es.engine.recorder": ("crashpoints",),
+    "chargen_es.engine.preflight": ("recorder",),
     "chargen_es.engine.staging": (),
     "chargen_es.engine.outputs": ("crashpoints", "durable", "results"),
     "chargen_es.engine.uploads": ("crashpoints", "options", "progress", "recorder", "retry", "staging"),
     "chargen_es.engine.jobs": ("crashpoints", "options", "progress", "recorder", "retry", "staging", "uploads"),
     "chargen_es.engine.claims": (),
-    "chargen_es.engine.collect": ("claims", "crashpoints", "options", "outputs", "progress", "recorder", "results"),
+    "chargen_es.engine.collect": ("claims", "crashpoints", "decide", "options", "outputs", "progress", "recorder",
+                                  "results", "staging", "uploads"),
     "chargen_es.engine.cleanup": ("recorder",),
-    "chargen_es.engine.live": ("claims", "crashpoints", "options", "outputs", "progress", "recorder", "results",
-                               "staging", "uploads"),
-    "chargen_es.engine.fallback": ("claims", "collect", "crashpoints", "jobs", "live", "options", "progress",
-                                   "recorder", "uploads"),
-    "chargen_es.engine.batch": ("cleanup", "collect", "decide", "fallback", "jobs", "options", "progress",
-                                "recorder", "uploads"),
-    "chargen_es.engine.runs": ("batch", "crashpoints", "fallback", "live", "options", "progress", "recorder"),
+    "chargen_es.engine.live": ("claims", "crashpoints", "options", "outputs", "pauses", "preflight", "progress",
+                               "recorder", "results", "staging", "uploads"),
+    "chargen_es.engine.fallback": ("claims", "collect", "crashpoints", "jobs", "live", "options", "preflight",
+                                   "progress", "recorder", "uploads"),
+    "chargen_es.engine.batch": ("cleanup", "collect", "decide", "fallback", "jobs", "options", "preflight",
+                                "progress", "recorder", "uploads"),
+    "chargen_es.engine.runs": ("batch", "crashpoints", "fallback", "live", "options", "pauses", "progress",
+                               "recorder"),
 }
 
 
@@ -195,3 +199,15 @@ def test_the_dashboard_sits_at_the_cli_level() -> None:
                                                                    "chargen_es.gateway", "chargen_es.emulator")))
            for m, names in MODULES.items() if _is(m, "chargen_es.dashboard")}
     assert not {m: n for m, n in bad.items() if n}
+
+
+ENGINE_MAY_IMPORT = ("chargen_es.events", "chargen_es.errors", "chargen_es.journal", "chargen_es.imagery",
+                     "chargen_es.gateway", "chargen_es.catalogue", "chargen_es.analysis", "projections",
+                     "chargen_es.engine")
+
+
+def test_the_engine_imports_only_the_layers_below_it() -> None:
+    bad = {m: sorted(n for n in _ours(names) if n != "chargen_es" and n != "chargen_es.__version__"
+                     and not any(_is(n, a) for a in ENGINE_MAY_IMPORT))
+           for m, names in MODULES.items() if _is(m, "chargen_es.engine")}
+    assert not {m: n for m, n in bad.items() if n}, f"the engine may import only {ENGINE_MAY_IMPORT}"
