@@ -27,6 +27,13 @@ The rule:
   (``already_applied``, with its path and usage: a paid duplicate). Once live has
   delivered every key, the job is no longer followed.
 
+Facts about Google this relies on (read 2026-12-02): the Batch API's target turnaround is
+24 hours, "in majority of cases" much quicker (ai.google.dev/gemini-api/docs/batch-mode);
+jobs have PENDING / RUNNING / SUCCEEDED / FAILED / CANCELLED / EXPIRED states and a
+``batches.cancel`` method (ai.google.dev/api/batch-mode; python-genai ``batches.cancel``).
+Whether the requests a cancelled job already finished are billed was not found documented,
+so the ``--max-cost`` check counts the whole plan at batch prices as well as the live part.
+
 A crash anywhere leaves a journal this module continues from: ``chunk.fallback`` is final
 for its chunk, a cancel intent is settled by asking Google, a ``call.started`` without
 outcome costs at most that one call again, and no key is ever applied twice.
