@@ -235,12 +235,13 @@ def show_run(p: Projections, as_json: bool) -> None:
     ]
     d = report["delivery"]
     if d["fallbacks"] or d["duplicates"]:
-        lines.append(("delivered", f"{d['by_path'].get('batch', 0)} by batch, {d['by_path'].get('live', 0)} live; "
+        lines.append(("paths", f"{d['by_path'].get('batch', 0)} by batch, {d['by_path'].get('live', 0)} live; "
                                    f"{d['duplicates']} paid duplicate(s) {_usd(d['duplicates_usd'])}; all batch "
                                    f"{_usd(d['all_batch_usd'])}, all live {_usd(d['all_live_usd'])}"))
-        lines += [(f"fallback {f['chunk']}", f"{f['reason']}: {f['keys']} item(s) went live"
-                                             f"{' (batch kept running)' if f['keep_batch'] else ''}")
-                  for f in d["fallbacks"]]
+        if d["fallbacks"]:
+            lines.append(("fallback", "; ".join(f"chunk {f['chunk']} {f['reason']}: {f['keys']} item(s) went live"
+                                                f"{' (batch kept running)' if f['keep_batch'] else ''}"
+                                                for f in d["fallbacks"])))
     if p.ended is not None and not isinstance(p.ended, ev.RunCompleted):
         lines.append(("ended by", f"{ev.type_name(p.ended)}: {summary(p.ended)}"))
     width = max(len(k) for k, _ in lines)
