@@ -33,6 +33,7 @@ import trio
 from chargen_es import engine
 from chargen_es import events as ev
 from chargen_es.engine.collect import Results
+from chargen_es.engine.uploads import Uploads
 from chargen_es.journal import Journal
 from chargen_es.planner import PlanOptions, build_plan
 
@@ -87,9 +88,11 @@ def child_ours(root: Path) -> None:
     journal = Journal.open(run_dir)
     recorder = engine.Recorder(journal)
     options = engine.EngineOptions(root=root, run_dir=run_dir, cleanup=False, generated_at="2030-01-01T00:00:00Z")
-    results = Results(recorder, None, options, engine.Progress(), trio.CapacityLimiter(1))  # type: ignore[arg-type]
+    progress = engine.Progress()
+    uploads = Uploads(recorder, None, options, progress)  # type: ignore[arg-type]  # collecting makes no call
+    results = Results(recorder, None, options, progress, uploads)  # type: ignore[arg-type]
     start = time.perf_counter()
-    trio.run(results.collect, 0)  # collecting makes no call
+    trio.run(results.collect, 0)
     elapsed = time.perf_counter() - start
     applied = sum(1 for e in journal.events if isinstance(e, ev.LineApplied))
     journal.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from chargen_es.errors import ChargenError, ConfigError
+from chargen_es.planner.durations import parse_duration
 from chargen_es.statedir import state_dir
 
 if TYPE_CHECKING:
-    from chargen_es.engine import EngineOptions, PlanRecord, Recorder
+    from chargen_es.engine import EngineOptions, FallbackOptions, PlanRecord, Recorder
     from chargen_es.gateway import Gateway
 
 # The engine, the gateway (google-genai) and trio are imported inside the functions that
@@ -49,6 +50,15 @@ def backend_options(f: F) -> F:
     return f
 
 
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def execution_options(f: F) -> F:
     """Options that shape how a run is carried out (run, resume, demo)."""
     options = [
@@ -63,6 +73,15 @@ def execution_options(f: F) -> F:
                      help="Seconds of the first retry wait (1, 2, 4, 8, 16 s by default)."),
         click.option("--reuse-margin-hours", type=float, default=47.0, hidden=True,
                      help="Reuse an uploaded file while it has more life left than this (ARCHITECTURE.md, Lifetimes)."),
+        click.option("--emulator-faults", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+                     default=None, hidden=True, help="Embedded emulator: a fault rules JSON file."),
+        click.option("--deadline", "deadline_s", default=None, metavar="DURATION", callback=_duration,
+                     help="After this (30s, 2h; from now), batch work not done finishes live."),
+        click.option("--fallback", type=click.Choice(["live", "none"]), default=None,
+                     help="Where a missed deadline or an EXPIRED/FAILED job goes [default: live with a deadline]."),
+        click.option("--keep-batch/--cancel-batch", "keep_batch", default=None,
+                     help="On fallback let the batch job run on (first delivery wins, duplicates are paid) "
+                          "instead of cancelling it first."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -82,10 +101,16 @@ class ExecSettings:
     detach: bool
     backoff_base: float
     reuse_margin_hours: float
+    deadline_s: float | None = None
+    fallback: str | None = None
+    keep_batch: bool | None = None
+    max_cost: float | None = None  # resume: a new limit for the fallback's cost check
+    emulator_faults: Path | None = None
 
     @classmethod
     def from_kwargs(cls, kwargs: dict[str, Any]) -> ExecSettings:
-        return cls(**{name: kwargs.pop(name) for name in cls.__dataclass_fields__})
+        fields = cls.__dataclass_fields__
+        return cls(**{name: kwargs.pop(name) for name in fields if name in kwargs or fields[name].default is MISSING})
 
 
 @contextlib.contextmanager
@@ -97,7 +122,8 @@ def open_gateway(settings: ExecSettings, root: Path) -> Iterator[Gateway]:
         from chargen_es.emulator import Emulator, EmulatorConfig
 
         data = state_dir(root) / "emulator"
-        config = EmulatorConfig(job_seconds=settings.emulator_job_seconds, data_dir=data)
+        faults = _fault_rules(settings.emulator_faults) if settings.emulator_faults else None
+        config = EmulatorConfig(job_seconds=settings.emulator_job_seconds, data_dir=data, faults=faults)
         with Emulator(config) as emu:
             gateway = Gateway(Backend(api_key=EMULATOR_KEY, base_url=emu.base_url, api_version=settings.api_version))
             try:
@@ -116,6 +142,27 @@ def open_gateway(settings: ExecSettings, root: Path) -> Iterator[Gateway]:
         gateway.close()
 
 
+def _fault_rules(path: Path) -> list[dict[str, Any]]:
+    """The embedded emulator's faults (tests and demos: a job held PENDING, say)."""
+    import json
+
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: not a fault rules JSON file ({exc})") from None
+    rules = raw.get("faults") if isinstance(raw, dict) else raw
+    if not isinstance(rules, list):
+        raise ConfigError(f"{path}: expected a JSON list of fault rules or {{\"faults\": [...]}}")
+    return rules
+
+
+def fallback_options(settings: ExecSettings) -> FallbackOptions:
+    from chargen_es.engine import FallbackOptions
+
+    return FallbackOptions(deadline_s=settings.deadline_s, fallback=settings.fallback,
+                           keep_batch=settings.keep_batch, max_cost=settings.max_cost)
+
+
 def engine_options(settings: ExecSettings, root: Path, run_dir: Path) -> EngineOptions:
     from chargen_es.engine import EngineOptions, RetryPolicy
 
@@ -129,6 +176,7 @@ def engine_options(settings: ExecSettings, root: Path, run_dir: Path) -> EngineO
         reuse_margin_s=settings.reuse_margin_hours * 3600.0,
         retry=RetryPolicy(base=settings.backoff_base),
         workers=settings.workers,
+        fallback=fallback_options(settings),
         generated_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
 
@@ -213,7 +261,9 @@ def start_and_drive(root: Path, plan: Any, *, mode: str, runner: str, run_id: st
     rid = run_id or engine.new_run_id(runs_dir)
     _set_aside_unsealed(runs_dir / rid)
     record = plan_record(plan)
-    return drive(lambda: engine.start(runs_dir / rid, rid, root, mode, runner, record), settings, root)
+    wanted = fallback_options(settings)
+    return drive(lambda: engine.start(runs_dir / rid, rid, root, mode, runner, record,
+                                      wanted if wanted.given else None), settings, root)
 
 
 def _set_aside_unsealed(run_dir: Path) -> None:

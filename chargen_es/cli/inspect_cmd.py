@@ -126,6 +126,12 @@ SUMMARIES: dict[type, Callable[[Any], str]] = {
     ev.JobQueued: lambda e: f"chunk {e.chunk} attempt {e.attempt}: queued, asking again in {e.wait_s:g}s",
     ev.ItemsReopened: lambda e: f"chunk {e.chunk}: {len(e.keys)} failed item(s) reopened"
                                 + (f" ({e.reason})" if e.reason else ""),
+    ev.ChunkFallback: lambda e: (f"chunk {e.chunk}: {e.keys} item(s) go live ({e.reason}"
+                                 + (", batch kept" if e.keep_batch else "") + f", ${e.live_cost_usd:.2f} at live prices)"),
+    ev.FallbackPolicy: lambda e: (f"fallback {e.fallback}" + (f", deadline {e.deadline}" if e.deadline else "")
+                                  + (", batch kept" if e.keep_batch else "")),
+    ev.JobCancelling: lambda e: f"chunk {e.chunk}: cancelling {e.job_name}",
+    ev.JobCancelConfirmed: lambda e: f"chunk {e.chunk}: {e.job_name} {e.state}",
     ev.RequestsWritten: lambda e: f"chunk {e.chunk}: {e.path} ({e.lines} lines)",
     ev.JobSubmitting: lambda e: f"chunk {e.chunk} attempt {e.attempt}: {e.display_name}",
     ev.JobSubmitted: lambda e: f"chunk {e.chunk}: {e.job_name}{' (adopted)' if e.adopted else ''}",
@@ -266,6 +272,15 @@ def show_run(p: Projections, as_json: bool) -> None:
         ("cost", f"estimated {_cost(p) or '-'}, actual {_usd(report['cost']['actual_usd'])}; "
                  f"tokens in {usage['prompt_tokens']}, out {usage['output_tokens']}"),
     ]
+    d = report["delivery"]
+    if d["fallbacks"] or d["duplicates"]:
+        lines.append(("paths", f"{d['by_path'].get('batch', 0)} by batch, {d['by_path'].get('live', 0)} live; "
+                                   f"{d['duplicates']} paid duplicate(s) {_usd(d['duplicates_usd'])}; all batch "
+                                   f"{_usd(d['all_batch_usd'])}, all live {_usd(d['all_live_usd'])}"))
+        if d["fallbacks"]:
+            lines.append(("fallback", "; ".join(f"chunk {f['chunk']} {f['reason']}: {f['keys']} item(s) went live"
+                                                f"{' (batch kept running)' if f['keep_batch'] else ''}"
+                                                for f in d["fallbacks"])))
     if p.ended is not None and not isinstance(p.ended, ev.RunCompleted):
         lines.append(("ended by", f"{ev.type_name(p.ended)}: {summary(p.ended)}"))
     width = max(len(k) for k, _ in lines)
@@ -275,6 +290,10 @@ def show_run(p: Projections, as_json: bool) -> None:
         print_table("chunks", ["chunk", "tasks", "attempt", "job", "state", "stats", "downloaded", "ok", "failed"],
                     [(c["chunk"], c["tasks"], c["attempt"], c["job_name"], c["job_state"], _stats(c["stats"]).strip(),
                       "yes" if c["results_downloaded"] else "no", c["applied"], c["failed"]) for c in chunks])
+    items = report["items"]
+    if items:
+        print_table("items by path", ["key", "chunk", "via", "cost"],
+                    [(i["key"], i["chunk"], i["via"], _usd(i["cost_usd"])) for i in items])
     show_failures(p, as_json=False)
 
 

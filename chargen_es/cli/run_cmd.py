@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,8 @@ def run(root: Path, mode: str, scope: str, only: tuple[str, ...], batch_file: Pa
             ctx = click.get_current_context()
             return int(ctx.invoke(resume, run_id=unfinished[0], root=root, **_settings_kwargs(settings)))
     confirm_or_refuse(yes, f"submit {plural(len(plan.tasks), 'task')} in {plural(plan.chunks, 'chunk')}?")
+    if settings.deadline_s is None and plan.config.get("deadline_s") is not None:
+        settings = replace(settings, deadline_s=plan.config["deadline_s"])  # chargen.yaml's deadline:
     return start_and_drive(root, plan, mode=mode, runner=runner, run_id=rid, settings=settings)
 
 
@@ -142,7 +145,7 @@ def _batch_root(batch_file: Path, root: Path) -> Path:
 
 
 def _settings_kwargs(settings: ExecSettings) -> dict[str, Any]:
-    return {name: getattr(settings, name) for name in ExecSettings.__dataclass_fields__}
+    return {name: getattr(settings, name) for name in ExecSettings.__dataclass_fields__ if name != "max_cost"}
 
 
 class _FirstAnalyses:

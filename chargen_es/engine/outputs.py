@@ -157,7 +157,7 @@ class OutputGroup:
         self._imagery.setdefault(imagery.imagery_path(self.ctx.root, task), []).append((len(self.events), task, mutation))
         self.events.append(ev.LineApplied(key=task.key, chunk=task.chunk, outputs=(output,),
                                           files_updated=(f"{imagery.record_folder(task)}/{imagery.IMAGERY_FILE}",),
-                                          usage=usage))
+                                          usage=usage, via=self.ctx.runner))
 
     def fail(self, task: ev.Task, stage: str, code: str, message: str, retryable: bool, raw: bytes = b"") -> None:
         """Write the failure's detail file; its ``item.failed`` event waits for commit."""

@@ -16,6 +16,8 @@ import contextlib
 import hashlib
 import os
 import signal
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,8 @@ from chargen_es import __version__
 from chargen_es import events as ev
 from chargen_es.engine.batch import BatchRunner
 from chargen_es.engine.crashpoints import crash_point
-from chargen_es.engine.options import EngineOptions
+from chargen_es.engine.fallback import make_policy
+from chargen_es.engine.options import EngineOptions, FallbackOptions
 from chargen_es.engine.pauses import pause_message
 from chargen_es.engine.progress import Progress
 from chargen_es.engine.recorder import Recorder
@@ -43,7 +46,7 @@ from chargen_es.errors import (
 )
 from chargen_es.fsio import sweep_temp_files
 from chargen_es.gateway import Gateway
-from chargen_es.journal import Journal
+from chargen_es.journal import Journal, utc_now_ms
 from chargen_es.run_folders import list_runs as list_runs
 from chargen_es.run_folders import new_run_id as new_run_id  # re-exported: the engine's callers use runs.*
 from chargen_es.run_folders import run_dir_for as run_dir_for
@@ -86,11 +89,20 @@ class PlanRecord:
     live_cost_usd: float
 
 
-def start(run_dir: Path, run_id: str, root: Path, mode: str, runner: str, plan: PlanRecord) -> Recorder:
-    """Create the run and journal its whole plan in one group commit."""
+def start(run_dir: Path, run_id: str, root: Path, mode: str, runner: str, plan: PlanRecord,
+          fallback: FallbackOptions | None = None) -> Recorder:
+    """Create the run and journal its whole plan in one group commit.
+
+    A batch run's ``--deadline`` policy is part of that commit (its instant counts from the
+    commit's own ``at``), so a crash can never lose it.
+    """
     journal = Journal.open(run_dir, create=True)
     crash_point("before", "append:run.started")
     plan_bytes = msgspec.json.encode([msgspec.to_builtins(t) for t in plan.tasks])
+    now = time.time()
+    planned_max = plan.config.get("max_cost")
+    policy = make_policy(fallback, None, utc_now_ms(now), float(planned_max) if planned_max is not None else None) \
+        if fallback is not None and runner == "batch" else None
     journal.append_many([
         ev.RunStarted(run_id=run_id, tool_version=__version__, mode=mode, runner=runner,
                       root=str(root.resolve()), pid=os.getpid(), config=plan.config),
@@ -99,7 +111,8 @@ def start(run_dir: Path, run_id: str, root: Path, mode: str, runner: str, plan: 
         ev.PlanSealed(tasks=len(plan.tasks), skipped=len(plan.skipped), chunks=plan.chunks,
                       plan_sha256=hashlib.sha256(plan_bytes).hexdigest(),
                       estimated_cost_usd=plan.estimated_cost_usd, live_cost_usd=plan.live_cost_usd),
-    ])
+        *((policy,) if policy is not None else ()),
+    ], now=now)
     crash_point("after", "append:run.started")
     return Recorder(journal)
 
@@ -118,8 +131,13 @@ def open_for_resume(recorder: Recorder) -> Recorder:
     return recorder
 
 
-def carry_out(recorder: Recorder, gateway: Gateway, options: EngineOptions, progress: Progress) -> str:
-    """Drive the run to an end or a pause; returns completed | failed | cancelled | detached.
+def carry_out(recorder: Recorder, gateway: Gateway, options: EngineOptions, progress: Progress,
+              clock: trio.abc.Clock | None = None, also: Callable[[], Awaitable[None]] | None = None) -> str:
+    """Drive the run to an end or a pause; returns completed | failed | cancelled | detached | paused.
+
+    ``clock`` is trio's (``trio.testing.MockClock`` in tests: hours of polling and
+    backoff in milliseconds); ``also`` runs beside the work in the same nursery and is
+    cancelled with it (a test moves the emulator's clock from there).
 
     SIGINT / SIGTERM cancel the work at the next checkpoint (calls in flight finish, so
     every effect lands with its outcome), the run is journaled as paused, and
@@ -153,11 +171,13 @@ def carry_out(recorder: Recorder, gateway: Gateway, options: EngineOptions, prog
 
                 nursery.start_soon(watch)
                 nursery.start_soon(work)
+                if also is not None:
+                    nursery.start_soon(also)
         return outcome
 
     try:
         try:
-            outcome = trio.run(main)
+            outcome = trio.run(main, clock=clock)
         except BaseExceptionGroup as group:
             leaf = _first_leaf(group)
             if isinstance(leaf, BillingError | DailyQuotaExhausted):

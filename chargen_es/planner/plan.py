@@ -494,6 +494,7 @@ class _Builder:
             "consistency_version": consistency.CONSISTENCY_VERSION, "consistency_only": o.consistency_only,
             "prices": {m: msgspec.to_builtins(prices[m]) for m in sorted(prices) if m == self.model},
             "batch_discount": pricing.BATCH_DISCOUNT,
+            **({"deadline_s": ws.deadline_s} if ws.deadline_s is not None else {}),
         }
 
 

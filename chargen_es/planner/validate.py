@@ -16,6 +16,7 @@ from typing import Any
 from chargen_es import catalogue
 from chargen_es.errors import ContentError
 from chargen_es.planner.consistency import Spec, check_spec
+from chargen_es.planner.durations import parse_duration
 from chargen_es.planner.prompts import DEFAULT_ANALYSIS_PROMPT
 from chargen_es.planner.yamlio import LineDict, LineList
 
@@ -38,6 +39,7 @@ class Workspace:
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
     generate_model_line: int = 0  # where chargen.yaml names the model (0: the default)
     analyze_model_line: int = 0
+    deadline_s: float | None = None  # ``deadline:``: batch work left after it finishes live
     consistency: Spec = field(default_factory=Spec)  # the default for every entity
 
 
@@ -156,6 +158,11 @@ def check_workspace(doc: Any, file: str) -> tuple[Workspace, list[ContentError]]
     elif analysis is not None:
         problems.append(ContentError(file, "analysis must be a mapping (prompt)", doc.line_of("analysis")))
     ws.prices = _prices(doc, file, problems)
+    if doc.get("deadline") is not None:
+        try:
+            ws.deadline_s = parse_duration(doc["deadline"])
+        except ValueError as exc:
+            problems.append(ContentError(file, f"deadline: {exc}", doc.line_of("deadline")))
     ws.consistency = check_spec(doc, file, problems, workspace=True)
     return ws, problems
 

@@ -20,6 +20,7 @@ from chargen_es.engine import runs_root as runs_dir
 from chargen_es.journal import Journal
 
 SAMPLE = Path(__file__).parent / "data" / "sample_run"
+SAMPLE_EVENTS = len((SAMPLE / "journal.jsonl").read_bytes().splitlines())  # grows as event types are added
 RUN = "2025-12-19T12-00-00Z"
 FILES = ("state.json", "files-cache.json", "report.json", "plan.json")
 SAMPLE_EVENTS = len((SAMPLE / "journal.jsonl").read_bytes().splitlines())  # grows as event types are added
