@@ -1,7 +1,7 @@
 """The analysis contract: what an image analysis holds, how it is asked for, how it is checked.
 
 An analysis is the JSON object the model returns for one existing image, stored beside
-it as ``<image>.analysis.json`` (design.md section 2). Two sides depend on its shape: the
+it as ``<image>.analysis.json`` (docs/run-format.md, section 1). Two sides depend on its shape: the
 engine, which must refuse an answer that does not fit before writing anything, and the
 planner, which reads analyses back to keep new pictures consistent
 (:mod:`chargen_es.planner.consistency`). Both import this module, which imports nothing of

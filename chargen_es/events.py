@@ -1,7 +1,7 @@
 """The event catalogue: every fact a run records, as data.
 
 Events are frozen, keyword-only msgspec Structs tagged by their public ``type`` name
-(design.md section 4). The tag names are a public contract: ``inspect --type`` filters by
+(a run on disk: docs/run-format.md). The tag names are a public contract: ``inspect --type`` filters by
 them and old journals must replay forever, so the schema-evolution rules are:
 
 1. a tag never changes meaning and is never reused;
@@ -20,8 +20,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import msgspec
-
-SCHEMA_VERSION = 1
 
 
 class Struct(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False):
@@ -240,12 +238,15 @@ class ResultsDownloaded(Event, tag="results.downloaded", kw_only=True, frozen=Tr
     remote_name: str = ""
 
 
-class LineApplied(Event, tag="line.applied", kw_only=True, frozen=True):
+class LineApplied(Event, tag="line.applied", kw_only=True, frozen=True, omit_defaults=True):
+    """``omit_defaults``: ``via`` came later; a line without it re-encodes byte for byte."""
+
     key: str
     chunk: int
     outputs: tuple[Output, ...] = ()
     files_updated: tuple[str, ...] = ()
     usage: Usage | None = None
+    via: str = ""  # batch | live: the path that delivered it ("" in old journals: the run's runner)
 
 
 class ItemFailed(Event, tag="item.failed", kw_only=True, frozen=True):
@@ -258,13 +259,16 @@ class ItemFailed(Event, tag="item.failed", kw_only=True, frozen=True):
     chunk: int | None = None
 
 
-class ResultIgnored(Event, tag="result.ignored", kw_only=True, frozen=True):
-    """A result line that was reported and ignored: a duplicate or unplanned key."""
+class ResultIgnored(Event, tag="result.ignored", kw_only=True, frozen=True, omit_defaults=True):
+    """A result that was reported and ignored: a duplicate or unplanned key, or a key the other
+    path (batch / live) applied first. ``omit_defaults``: ``via`` and ``usage`` came later."""
 
     key: str
     chunk: int
-    reason: str  # duplicate | unknown | unparseable
+    reason: str  # duplicate | unknown | unparseable | already_applied (the other path delivered it first)
     line: int = 0
+    via: str = ""  # already_applied: the path whose result was ignored (batch | live), a paid duplicate
+    usage: Usage | None = None  # already_applied: what the ignored result cost in tokens
 
 
 class CallStarted(Event, tag="call.started", kw_only=True, frozen=True):
@@ -281,6 +285,48 @@ class CallFailed(Event, tag="call.failed", kw_only=True, frozen=True):
     retry_after: float | None = None
 
 
+class FallbackPolicy(Event, tag="fallback.policy", kw_only=True, frozen=True):
+    """When a chunk's remaining work leaves the batch path for live calls (the latest one holds).
+
+    ``deadline`` is decided once, when the policy is journaled: the ``at`` of the run's
+    latest ``run.started`` / ``run.resumed`` plus ``duration_s`` ("" = no deadline: only
+    EXPIRED and FAILED jobs fall back). ``max_cost`` bounds the run's projected cost once
+    a fallback is priced at live prices (None: no limit).
+    """
+
+    deadline: str = ""
+    duration_s: float | None = None
+    fallback: str = "live"  # live | none
+    keep_batch: bool = False  # let the batch job run on; the first delivery of a key wins
+    max_cost: float | None = None
+
+
+class ChunkFallback(Event, tag="chunk.fallback", kw_only=True, frozen=True):
+    """A chunk's unapplied tasks go live (decided once per chunk, before any cancel or call)."""
+
+    chunk: int
+    reason: str  # deadline | expired | failed
+    job_name: str = ""
+    keys: int = 0  # tasks not applied yet when it was decided
+    keep_batch: bool = False
+    live_cost_usd: float = 0.0  # those tasks at live prices, as checked against --max-cost
+
+
+class JobCancelling(Event, tag="job.cancelling", kw_only=True, frozen=True):
+    """Intent: ``batches.cancel`` is about to be called (settled on resume by getting the job)."""
+
+    chunk: int
+    job_name: str
+
+
+class JobCancelConfirmed(Event, tag="job.cancel_confirmed", kw_only=True, frozen=True):
+    """Outcome of a cancel: the state the job reported afterwards (SUCCEEDED if it won the race)."""
+
+    chunk: int
+    job_name: str
+    state: str
+
+
 class FilesDeleted(Event, tag="files.deleted", kw_only=True, frozen=True):
     names: tuple[str, ...] = ()
     jobs: tuple[str, ...] = ()
@@ -289,7 +335,7 @@ class FilesDeleted(Event, tag="files.deleted", kw_only=True, frozen=True):
 class RunPaused(Event, tag="run.paused", kw_only=True, frozen=True):
     """The run stopped on purpose and can be resumed (Ctrl-C, --detach, daily quota)."""
 
-    reason: str  # interrupted | detached | daily_quota | billing | retry
+    reason: str  # interrupted | detached | daily_quota | billing | retry | max_cost
     message: str = ""
 
 
@@ -328,6 +374,10 @@ AnyEvent = (
     | ResultIgnored
     | CallStarted
     | CallFailed
+    | FallbackPolicy
+    | ChunkFallback
+    | JobCancelling
+    | JobCancelConfirmed
     | FilesDeleted
     | RunPaused
     | RunCompleted

@@ -10,12 +10,14 @@ The file is shared between chargen-es and its user, so the rules are strict:
 - **Writing (applying a result).** :func:`record_generated` and :func:`record_analysis`
   set entries *by task_key* (never a blind append), so applying one result twice changes
   nothing and returns ``False``. Keys the user wrote, at the top level and inside our
-  entries, are kept. The write happens under ``imagery.yaml.lock`` beside the file, by an
-  atomic writer the caller passes (see :func:`update`), and the file keeps its permission
-  bits. Nothing is written when nothing changed. Comments
-  are not preserved (PyYAML drops them); that is the price of a plain safe dump.
+  entries, are kept, and so are their comments, key order and quoting: the file is
+  loaded and dumped with ruamel.yaml's round-trip mode, which carries them through, and
+  only the entries we set change (``tools/bench_apply.py`` measures the cost against the
+  apply budget). The write happens under a lock kept in ``<root>/.chargen/locks/``, never
+  beside the user's file, by an atomic writer the caller passes (see :func:`update`), and
+  the file keeps its permission bits. Nothing is written when nothing changed.
 
-Shapes (design.md section 2), paths relative to the entity folder:
+Shapes (docs/run-format.md, section 1), paths relative to the entity folder:
 
 - characters: ``generated_images: [{custom_id, file_name, file_path, prompt_used,
   provider, model, generated_at, batch_run_id, task_key, sha256}]``
@@ -29,25 +31,24 @@ Shapes (design.md section 2), paths relative to the entity folder:
 
 from __future__ import annotations
 
+import io
 import os
 import posixpath
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import yaml
 from filelock import FileLock
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.representer import RoundTripRepresenter
 
 from chargen_es.errors import ContentError
 from chargen_es.events import Output, Task
+from chargen_es.statedir import STATE_DIR, state_dir
 
 IMAGERY_FILE = "imagery.yaml"
 PROVIDER = "google"
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
-    """Safe dumper writing multi-line strings (prompts) as readable ``|`` blocks."""
 
 
 def _str(dumper: Any, data: str) -> Any:
@@ -55,7 +56,29 @@ def _str(dumper: Any, data: str) -> Any:
     return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
 
 
-_Dumper.add_representer(str, _str)
+class _Representer(RoundTripRepresenter):
+    """Round-trip representer that writes new multi-line strings (prompts) as ``|`` blocks;
+    strings loaded from the file keep the style they had (``preserve_quotes``)."""
+
+
+_Representer.add_representer(str, _str)
+
+
+def _round_trip() -> YAML:
+    """A ruamel round-trip YAML: comments, key order and quotes survive load + dump.
+
+    ``width`` is huge so long prompts are never re-wrapped; indentation matches the
+    PyYAML layout earlier releases wrote (``- `` at the parent's column).
+    """
+    rt = YAML(typ="rt")
+    rt.Representer = _Representer
+    rt.preserve_quotes = True
+    rt.width = 1 << 30
+    rt.allow_unicode = True
+    rt.indent(mapping=2, sequence=2, offset=0)
+    return rt
+
+
 # Fields whose change means a different result; generated_at is not one of them, so a
 # re-application with a later clock reading still changes nothing.
 _IDENTITY = ("custom_id", "file_name", "file_path", "prompt_used", "provider", "model",
@@ -69,7 +92,7 @@ class Record(NamedTuple):
     task_key: str
     path: str
     sha256: str
-    hash_required: bool = True  # image records carry their hash; design.md's analyses may not
+    hash_required: bool = True  # image records carry their hash; an analysis entry may not
 
 
 # ---------------------------------------------------------------------------- reading
@@ -148,6 +171,20 @@ def imagery_path(root: Path, task: Task) -> Path:
     return Path(root) / record_folder(task) / IMAGERY_FILE
 
 
+def lock_path(path: Path, root: Path | None = None) -> Path:
+    """Where the lock of ``<root>/<folder>/imagery.yaml`` lives: under
+    ``<root>/.chargen/locks/`` (``characters/ada.imagery.yaml.lock``), so the user's tree
+    (and their git) never sees lock files. ``root`` defaults to the entity layout's
+    (``<root>/<type>/<slug>/``); a batch manifest's folder can be of any depth, so its
+    writers pass the root."""
+    path = Path(path)
+    folder = path.parent
+    if root is None:
+        root = folder.parent.parent
+    rel = folder.relative_to(root)
+    return Path(root) / STATE_DIR / "locks" / rel.parent / f"{rel.name}.{path.name}.lock"
+
+
 Writer = Callable[[Path, bytes, "int | None"], None]
 Mutation = Callable[[dict[str, Any]], bool]
 
@@ -215,13 +252,15 @@ def record_generated(
     mode: str = "batch", *, write: Writer,
 ) -> bool:
     """Record one generation result; True when imagery.yaml was rewritten."""
-    return update(imagery_path(root, task), [generated_mutation(task, outputs, run_id, generated_at, mode)], write)
+    return update(imagery_path(root, task), [generated_mutation(task, outputs, run_id, generated_at, mode)], write,
+                  root=root)
 
 
 def record_analysis(root: Path, task: Task, analysis_path: str, run_id: str, sha256: str = "", *,
                     write: Writer) -> bool:
     """Record one analysis; True when imagery.yaml was rewritten."""
-    return update(imagery_path(root, task), [analysis_mutation(task, analysis_path, run_id, sha256)], write)
+    return update(imagery_path(root, task), [analysis_mutation(task, analysis_path, run_id, sha256)], write,
+                  root=root)
 
 
 def _list_at(data: dict[str, Any], field: str, task: Task) -> list[Any]:
@@ -252,27 +291,34 @@ def _set_by_key(entries: list[Any], key: str, new: list[dict[str, Any]]) -> bool
     return changed
 
 
-def update(path: Path, mutations: Sequence[Mutation], write: Writer) -> bool:
+def update(path: Path, mutations: Sequence[Mutation], write: Writer, *, root: Path | None = None) -> bool:
     """Apply ``mutations`` in one read-modify-write under the file's lock.
 
     ``write(path, data, mode)`` replaces the file's bytes atomically (temp file beside it,
     rename) keeping ``mode``; the caller decides when it becomes durable: the engine
     passes a writer whose flush it batches with the images of a whole group. This module
-    stays below ``projections`` and the engine, so it owns no writer of its own.
+    stays below ``projections`` and the engine, so it owns no writer of its own. ``root``
+    is the tree's (or batch file's folder); see :func:`lock_path`.
     """
-    with FileLock(f"{path}.lock"):
-        data, mode = _read(path)
+    root = Path(root) if root is not None else Path(path).parent.parent.parent
+    lock = lock_path(path, root)
+    state_dir(root)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(lock)):
+        rt = _round_trip()
+        data, mode = _read(path, rt)
         changed = False
         for mutate in mutations:
             changed = mutate(data) or changed
         if not changed:
             return False
-        text = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False)
-        write(path, text.encode("utf-8"), mode)
+        out = io.StringIO()
+        rt.dump(data, out)
+        write(path, out.getvalue().encode("utf-8"), mode)
         return True
 
 
-def _read(path: Path) -> tuple[dict[str, Any], int | None]:
+def _read(path: Path, rt: YAML) -> tuple[dict[str, Any], int | None]:
     try:
         st = os.stat(path)
         text = path.read_text(encoding="utf-8")
@@ -281,13 +327,15 @@ def _read(path: Path) -> tuple[dict[str, Any], int | None]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ContentError(str(path), f"cannot read: {exc}") from exc
     try:
-        data = yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ContentError(str(path), f"invalid YAML: {getattr(exc, 'problem', exc)}",
+        data = rt.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        raise ContentError(str(path), f"invalid YAML: {exc.problem or exc}",
                            mark.line + 1 if mark else None) from exc
+    except Exception as exc:  # noqa: BLE001 - ruamel raises several unrelated classes for bad input
+        raise ContentError(str(path), f"invalid YAML: {exc}") from exc
     if data is None:
-        data = {}
+        data = rt.load("{}")
     if not isinstance(data, dict):
         raise ContentError(str(path), "must be a mapping at the top level")
     return data, st.st_mode & 0o7777

@@ -8,7 +8,7 @@ The CRC-32 covers the line's bytes up to (not including) ``,"crc":``. It is alwa
 last member, so checking it costs one slice and one ``zlib.crc32`` call, and the decoder
 simply ignores it as an unknown field.
 
-Durability rules (design.md section 4):
+Durability rules (docs/run-format.md, section 2):
 
 * an append is whole lines in **one** ``os.write`` on an ``O_APPEND`` descriptor, then
   ``fsync``; ``append_many`` is group commit (many lines, one fsync) for bursts;
@@ -37,6 +37,7 @@ import msgspec
 
 from chargen_es.errors import JournalError, RunLocked
 from chargen_es.events import DECODER, ENCODER, AnyEvent, Event
+from chargen_es.fsio import fsync_dir
 
 JOURNAL_NAME = "journal.jsonl"
 LOCK_NAME = "run.lock"
@@ -55,15 +56,6 @@ def seal_line(body: bytes) -> bytes:
     """Add the CRC member and the newline to an encoded event object."""
     head = body[:-1]
     return head + b',"crc":"%08x"}\n' % zlib.crc32(head)
-
-
-def line_is_sealed(line: bytes | memoryview) -> bool:
-    """True when the line (without its newline) carries a CRC that matches its bytes.
-
-    The CRC is compared as the exact lowercase hex that ``seal_line`` writes, so every
-    single-byte change to a line, the checksum's own digits included, is caught.
-    """
-    return _count_sealed([bytes(line)]) == 1
 
 
 @dataclass(frozen=True)
@@ -230,12 +222,20 @@ def follow(path: Path, *, interval: float = 0.5,
         time.sleep(interval)
 
 
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def read_events_from(path: Path, offset: int, first_seq: int) -> tuple[list[AnyEvent], int]:
+    """Read-only, incremental: the events after byte ``offset`` and the offset they end at.
+
+    ``offset`` must be the end of a line already read, whose seq was ``first_seq - 1``
+    (what a previous call returned); only the bytes after it are read, so a reader that
+    keeps up with many journals (the workspace index) pays for new lines only. It is one
+    :meth:`Follower.poll` from that point, so the rules are :func:`scan_bytes`'s: a torn
+    last line is not returned yet, damage raises with the line number, seq must continue
+    from ``first_seq``, and a journal shorter than ``offset`` is an error.
+    """
+    follower = Follower(path)
+    follower.offset, follower.last_seq = offset, first_seq - 1
+    events = follower.poll()
+    return events, follower.offset
 
 
 class RunLock:
@@ -289,7 +289,6 @@ class Journal:
         self.last_seq = events[-1].seq if events else 0
         self._lock = lock
         self._broken: str | None = None
-        self.recovered_bytes = 0
 
     # -- opening -------------------------------------------------------------------
 
@@ -334,9 +333,7 @@ class Journal:
         except BaseException:
             os.close(fd)
             raise
-        journal = cls(run_dir, fd, scan.events, run_lock)
-        journal.recovered_bytes = scan.tail_bytes
-        return journal
+        return cls(run_dir, fd, scan.events, run_lock)
 
     # -- appending -----------------------------------------------------------------
 

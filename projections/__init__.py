@@ -6,16 +6,12 @@ without touching the original (``project(a + b) == fold(project(a), b)``); ``ren
 the model into the canonical bytes of ``state.json``, ``files-cache.json``,
 ``report.json`` and ``plan.json``, each stamped with the ``seq`` it reflects.
 
-Of our code this package imports only ``chargen_es.events``: the folds are pure, and the
-only I/O is the atomic writer (``write_atomic``, ``write_projections``), kept apart so
-the engine can reuse it for images and downloads.
+Of our code this package imports only ``chargen_es.events``, and it does no I/O at all:
+the callers write the rendered bytes with ``chargen_es.fsio.write_files``.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from projections.atomic import sha256_file, write_atomic
 from projections.files import in_flight_uploads, workspace_files_cache
 from projections.model import (
     ENDING_TYPES,
@@ -29,16 +25,6 @@ from projections.model import (
     project,
 )
 from projections.render import FILENAMES, pretty_json, render
-
-
-def write_projections(run_dir: Path | str, projections: Projections) -> dict[str, bool]:
-    """Write the four files atomically; return which ones changed on disk."""
-    run_dir = Path(run_dir)
-    return {
-        name: write_atomic(run_dir / name, data, skip_if_same=True)
-        for name, data in render(projections).items()
-    }
-
 
 __all__ = [
     "ENDING_TYPES",
@@ -54,8 +40,5 @@ __all__ = [
     "pretty_json",
     "project",
     "render",
-    "sha256_file",
     "workspace_files_cache",
-    "write_atomic",
-    "write_projections",
 ]

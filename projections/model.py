@@ -42,7 +42,7 @@ from typing import Any
 from chargen_es import events as ev
 
 # Progress milestones in order; the phase is the furthest one reached unless the run
-# ended or paused (design.md section 4). "planning" covers run.started before plan.sealed.
+# ended or paused (docs/run-format.md, section 2). "planning" covers run.started before plan.sealed.
 MILESTONES: tuple[str, ...] = (
     "planning", "planned", "staging", "staged", "submitted", "running", "downloading", "applying",
 )
@@ -124,6 +124,10 @@ class Projections:
     call_failures: dict[str, int] = field(default_factory=dict)  # kind -> count
     deleted_files: list[str] = field(default_factory=list)
     deleted_jobs: list[str] = field(default_factory=list)
+    fallback_policy: ev.FallbackPolicy | None = None  # the latest one
+    fallbacks: dict[int, ev.ChunkFallback] = field(default_factory=dict)  # chunk -> its fallback decision
+    cancel_intents: dict[int, ev.JobCancelling] = field(default_factory=dict)  # chunk -> cancel, no outcome
+    cancels: dict[int, ev.JobCancelConfirmed] = field(default_factory=dict)  # chunk -> confirmed cancel
 
     def copy(self) -> Projections:
         """An independent copy: containers are duplicated, immutable events are shared."""
@@ -138,6 +142,8 @@ class Projections:
             queued=dict(self.queued), outcomes=dict(self.outcomes), ignored=list(self.ignored),
             calls=self.calls, call_attempts=dict(self.call_attempts), call_failures=dict(self.call_failures),
             deleted_files=list(self.deleted_files), deleted_jobs=list(self.deleted_jobs),
+            fallback_policy=self.fallback_policy, fallbacks=dict(self.fallbacks),
+            cancel_intents=dict(self.cancel_intents), cancels=dict(self.cancels),
         )
 
     @property
@@ -172,6 +178,10 @@ class Projections:
     def settled(self, key: str) -> bool:
         """The key has an outcome (applied, or failed and not reopened)."""
         return key in self.outcomes
+
+    def applied(self, key: str) -> bool:
+        """The key's outputs are in the tree (``line.applied``): final, whichever path delivered it."""
+        return self.outcomes.get(key).__class__ is ev.LineApplied
 
     def pending_keys(self, chunk: int) -> list[str]:
         outcomes = self.outcomes
@@ -416,6 +426,29 @@ def _items_reopened(p: Projections, e: ev.ItemsReopened) -> None:
             del p.outcomes[key]
 
 
+def _fallback_policy(p: Projections, e: ev.FallbackPolicy) -> None:
+    p.fallback_policy = e
+
+
+def _chunk_fallback(p: Projections, e: ev.ChunkFallback) -> None:
+    p.fallbacks[e.chunk] = e
+    _chunk(p, e.chunk)["fallback"] = {"reason": e.reason, "job_name": e.job_name, "keys": e.keys,
+                                      "keep_batch": e.keep_batch, "at": e.at}
+
+
+def _job_cancelling(p: Projections, e: ev.JobCancelling) -> None:
+    p.cancel_intents[e.chunk] = e
+
+
+def _job_cancel_confirmed(p: Projections, e: ev.JobCancelConfirmed) -> None:
+    p.cancel_intents.pop(e.chunk, None)
+    p.cancels[e.chunk] = e
+    job = p.jobs.get(e.chunk)
+    if job is not None and job.job_name == e.job_name and job.state != e.state:
+        p.jobs[e.chunk] = replace(job, state=e.state)
+        _chunk(p, e.chunk)["job_state"] = e.state
+
+
 def _ended(p: Projections, e: ev.Event) -> None:
     p.ended = e  # the latest end counts; only run.resumed is refused by a closed run
 
@@ -442,6 +475,10 @@ HANDLERS: dict[type, Handler] = {
     ev.CallStarted: _call_started,
     ev.CallFailed: _call_failed,
     ev.FilesDeleted: _files_deleted,
+    ev.FallbackPolicy: _fallback_policy,
+    ev.ChunkFallback: _chunk_fallback,
+    ev.JobCancelling: _job_cancelling,
+    ev.JobCancelConfirmed: _job_cancel_confirmed,
     ev.RunPaused: _ended,
     ev.RunCompleted: _ended,
     ev.RunFailed: _ended,

@@ -34,27 +34,87 @@ def failures(p: Projections) -> list[dict[str, Any]]:
     ]
 
 
+def _pricing(p: Projections) -> tuple[dict[str, Any], float]:
+    config = p.run.config if p.run else {}
+    return config.get("prices") or {}, float(config.get("batch_discount", 0.5))
+
+
+def via_of(p: Projections, o: ev.LineApplied | ev.ResultIgnored) -> str:
+    """The path that delivered a result: its own field, else (old journals) the run's runner."""
+    return o.via or (p.run.runner if p.run else "batch")
+
+
+def usage_cost(p: Projections, key: str, usage: ev.Usage | None, via: str) -> float | None:
+    """USD for one result's tokens at the run's price snapshot, batch-discounted when it came by batch."""
+    prices, discount = _pricing(p)
+    task = p.tasks.get(key)
+    if not prices or usage is None or task is None:
+        return None
+    price = prices.get(task.model) or {}
+    live = (usage.prompt_tokens * float(price.get("input", 0.0))
+            + usage.output_tokens * float(price.get("output", 0.0))) / 1e6
+    return live * (discount if via == "batch" else 1.0)
+
+
 def actual_cost(p: Projections) -> float | None:
     """USD from the tokens the model reported, at the run's own price snapshot.
 
     The prices come from ``run.started`` (the plan's config), so the figure is a pure
-    function of the journal; batch runs get the batch discount recorded beside them.
+    function of the journal; each applied result is priced by the path that delivered it
+    (batch results get the batch discount recorded beside the prices), and results ignored
+    because the other path delivered first are paid duplicates, counted too.
     """
-    config = p.run.config if p.run else {}
-    prices = config.get("prices") or {}
-    if not prices:
+    if not _pricing(p)[0]:
         return None
-    factor = float(config.get("batch_discount", 0.5)) if (p.run and p.run.runner == "batch") else 1.0
     total = 0.0
     for key, o in p.outcomes.items():
-        usage = getattr(o, "usage", None)
-        task = p.tasks.get(key)
-        if usage is None or task is None:
+        if isinstance(o, ev.LineApplied):
+            total += usage_cost(p, key, o.usage, via_of(p, o)) or 0.0
+    for i in p.ignored:
+        if i.reason == "already_applied":
+            total += usage_cost(p, i.key, i.usage, via_of(p, i)) or 0.0
+    return round(total, 6)
+
+
+def delivery(p: Projections) -> dict[str, Any]:
+    """Which path delivered what: counts, paid duplicates, the fallbacks, and the cost of the
+    applied results had they all come by batch or all live (the comparison the report gives)."""
+    counts = {"batch": 0, "live": 0}
+    all_batch = all_live = 0.0
+    priced = bool(_pricing(p)[0])
+    for key, o in p.outcomes.items():
+        if not isinstance(o, ev.LineApplied):
             continue
-        price = prices.get(task.model) or {}
-        total += (usage.prompt_tokens * float(price.get("input", 0.0))
-                  + usage.output_tokens * float(price.get("output", 0.0))) / 1e6
-    return round(total * factor, 6)
+        via = via_of(p, o)
+        counts[via] = counts.get(via, 0) + 1
+        all_batch += usage_cost(p, key, o.usage, "batch") or 0.0
+        all_live += usage_cost(p, key, o.usage, "live") or 0.0
+    dups = [i for i in p.ignored if i.reason == "already_applied"]
+    dup_cost = sum(usage_cost(p, i.key, i.usage, via_of(p, i)) or 0.0 for i in dups)
+    return {
+        "by_path": counts,
+        "duplicates": len(dups),
+        "duplicates_usd": round(float(dup_cost), 6) if priced else None,
+        "all_batch_usd": round(all_batch, 6) if priced else None,
+        "all_live_usd": round(all_live, 6) if priced else None,
+        "fallbacks": [{"chunk": f.chunk, "reason": f.reason, "job_name": f.job_name, "keys": f.keys,
+                       "keep_batch": f.keep_batch, "live_cost_usd": f.live_cost_usd, "seq": f.seq}
+                      for f in sorted(p.fallbacks.values(), key=lambda f: f.chunk)],
+    }
+
+
+def item_rows(p: Projections) -> list[dict[str, Any]]:
+    """Per applied item: the path that delivered it and what it cost (runs that fell back only:
+    elsewhere every item came by the run's runner and ``delivery`` says so in two numbers)."""
+    if not p.fallbacks and not any(i.reason == "already_applied" for i in p.ignored):
+        return []
+    rows = []
+    for key, o in p.outcomes.items():
+        if isinstance(o, ev.LineApplied):
+            cost = usage_cost(p, key, o.usage, via_of(p, o))
+            rows.append({"key": key, "chunk": o.chunk, "via": via_of(p, o),
+                         "cost_usd": round(cost, 6) if cost is not None else None})
+    return rows
 
 
 def token_usage(p: Projections) -> dict[str, int]:
@@ -95,13 +155,18 @@ def report_view(p: Projections) -> dict[str, Any]:
             "resumes": len(p.resumes),
         },
         "cost": {
-            "estimated_usd": p.sealed.estimated_cost_usd if p.sealed else None,
+            # at the prices of the runner that ran it: a live run pays full price
+            "estimated_usd": ((p.sealed.live_cost_usd if run and run.runner == "live" else p.sealed.estimated_cost_usd)
+                              if p.sealed else None),
             "live_estimate_usd": p.sealed.live_cost_usd if p.sealed else None,
             "actual_usd": actual_cost(p),
         },
+        "delivery": delivery(p),
+        "items": item_rows(p),
         "usage": token_usage(p),
         "failures": failures(p),
-        "ignored": [{"key": i.key, "chunk": i.chunk, "reason": i.reason, "line": i.line} for i in p.ignored],
+        "ignored": [{"key": i.key, "chunk": i.chunk, "reason": i.reason, "line": i.line,
+                     **({"via": i.via} if i.via else {})} for i in p.ignored],
         "calls": {"started": p.calls, "failed": dict(p.call_failures)},
         "cleanup": {"files_deleted": len(p.deleted_files), "jobs_deleted": len(p.deleted_jobs)},
     }

@@ -1,6 +1,6 @@
 """Benchmark: planning 10,000 entities against bare ``yaml.CSafeLoader`` parsing.
 
-design.md section 7 budgets planning at <= 1.5x the time it takes just to parse the same
+docs/run-format.md (section 3) budgets planning at <= 1.5x the time it takes just to parse the same
 YAML files with PyYAML's C loader. This script writes a tree of 10,000 entities (6,000
 characters, 2,000 locations, 2,000 chapters; 6 scenes each, so 60,000 scenes; one small
 reference PNG per entity) to a temp folder, then times, in the same process and

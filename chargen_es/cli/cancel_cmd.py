@@ -10,13 +10,14 @@ from typing import Any
 
 import click
 
-from chargen_es import engine
 from chargen_es import events as ev
+from chargen_es import run_folders
 from chargen_es.cli.common import root_option
 from chargen_es.cli.execute import EXEC_DEFAULTS, ExecSettings, backend_options, open_gateway
 from chargen_es.errors import ChargenError, GeminiError, RunLocked
+from chargen_es.fsio import write_files
 from chargen_es.journal import Journal, RunLock, read_events
-from projections import project, write_projections
+from projections import project, render
 
 
 @click.command()
@@ -32,7 +33,7 @@ def cancel(run_id: str, root: Path, wait: float, **kwargs: Any) -> int:
     in flight finish and are applied) and leaves it paused, so `resume` continues it.
     """
     settings = ExecSettings.from_kwargs({**kwargs, **EXEC_DEFAULTS})
-    run_dir = engine.run_dir_for(root, run_id)
+    run_dir = run_folders.run_dir_for(root, run_id)
     model = project(read_events(run_dir / "journal.jsonl"))
     if model.closed:
         raise ChargenError(f"run {run_id} is already {model.phase}")
@@ -55,7 +56,7 @@ def cancel(run_id: str, root: Path, wait: float, **kwargs: Any) -> int:
                 except GeminiError as exc:
                     click.echo(f"warning: could not cancel {job.name}: {exc}", err=True)
         journal.append(ev.RunCancelled(by=f"user (pid {os.getpid()})", jobs=tuple(cancelled)))
-        write_projections(run_dir, project(journal.events))
+        write_files(run_dir, render(project(journal.events)))
     finally:
         journal.close()
     click.echo(f"run {run_id} cancelled ({len(cancelled)} remote job(s) cancelled); uploads expire on their own")

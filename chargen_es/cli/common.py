@@ -26,6 +26,11 @@ def root_option(f: F) -> F:
     )(f)
 
 
+def note(line: str) -> None:
+    """A one-line notice on stderr (an index rebuilt, an unfinished run)."""
+    click.echo(f"note: {line}", err=True)
+
+
 def run_cli(group: click.Group, argv: list[str] | None) -> int:
     """Run the click group; turn every ChargenError into one line and an exit code."""
     verbose = "-v" in (argv if argv is not None else sys.argv[1:]) or "--verbose" in (

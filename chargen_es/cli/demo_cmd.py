@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from chargen_es import engine
+from chargen_es import run_folders
 from chargen_es.cli.execute import EXEC_DEFAULTS, ExecSettings, start_and_drive
 
 
@@ -30,8 +30,8 @@ def demo(directory: Path) -> int:
     code = 0
     for mode in ("generate", "analyze"):
         click.echo(f"\n== {mode} ==")
-        rid = engine.new_run_id(engine.runs_root(directory))
-        plan = build_plan(PlanOptions(root=directory, mode=mode, run_stamp=engine.run_stamp(rid)))
+        rid = run_folders.new_run_id(run_folders.runs_root(directory))
+        plan = build_plan(PlanOptions(root=directory, mode=mode, run_stamp=run_folders.run_stamp(rid)))
         if not plan.tasks:
             click.echo(f"nothing to {mode}: every task is already done ({len(plan.skipped)} skipped)")
             continue
@@ -42,8 +42,8 @@ def demo(directory: Path) -> int:
         shutil.copytree(sample_batch(), batch_root)
     batch_file = batch_root / "postcards.yaml"
     click.echo(f"\n== batch file {batch_file} ==")
-    rid = engine.new_run_id(engine.runs_root(batch_root))
-    plan = build_batch_plan(batch_file, PlanOptions(root=batch_root, run_stamp=engine.run_stamp(rid)))
+    rid = run_folders.new_run_id(run_folders.runs_root(batch_root))
+    plan = build_batch_plan(batch_file, PlanOptions(root=batch_root, run_stamp=run_folders.run_stamp(rid)))
     if plan.tasks:
         code = max(code, start_and_drive(batch_root, plan, mode="generate", runner="batch", run_id=rid,
                                          settings=settings))

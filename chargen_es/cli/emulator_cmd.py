@@ -17,8 +17,6 @@ from typing import Any
 
 import click
 
-from chargen_es.emulator import Emulator, EmulatorConfig, FaultError
-
 
 def _load_faults(path: Path | None) -> list[dict[str, Any]] | None:
     if path is None:
@@ -53,6 +51,8 @@ def _load_faults(path: Path | None) -> list[dict[str, Any]] | None:
 def emulator(host: str, port: int, data_dir: Path | None, job_seconds: float, faults_file: Path | None,
              rpm: int | None, quota_window: float, image_bytes: int, file_ttl: float, seed: int) -> None:
     """Serve the embedded Gemini API emulator; prints its base URL first."""
+    from chargen_es.emulator import Emulator, EmulatorConfig, FaultError  # not for `--help`
+
     if not (host.startswith("127.") or host in ("localhost", "::1")):
         # any key is accepted, so the emulator must never be reachable from the network
         raise click.BadParameter(f"{host}: the emulator binds loopback addresses only", param_hint="--host")

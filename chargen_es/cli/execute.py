@@ -1,8 +1,7 @@
 """Running a plan or resuming a run from the command line: backend, progress, exit code.
 
 Shared by ``run``, ``resume`` and ``demo`` (``drive`` carries a run out through the
-engine's public surface). The backend is chosen here (design.md section
-3): ``--emulator`` starts the embedded emulator in-process on a free loopback port, with
+engine's public surface). The backend is chosen here: ``--emulator`` starts the embedded emulator in-process on a free loopback port, with
 its state in ``<root>/.chargen/emulator`` so a killed run resumes against the same jobs;
 ``--base-url`` (or ``GOOGLE_GEMINI_BASE_URL``) points the SDK elsewhere; otherwise Google.
 """
@@ -10,23 +9,26 @@ its state in ``<root>/.chargen/emulator`` so a killed run resumes against the sa
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from chargen_es import engine
-from chargen_es import events as ev
-from chargen_es.cli.progress_view import final_lines, make_progress
-from chargen_es.engine import EngineOptions, Recorder, RetryPolicy
 from chargen_es.errors import ChargenError, ConfigError
-from chargen_es.gateway import Backend, Gateway, resolve_api_key
-from chargen_es.journal import Journal, read_events
+from chargen_es.planner.durations import parse_duration
+from chargen_es.statedir import state_dir
+
+if TYPE_CHECKING:
+    from chargen_es.engine import EngineOptions, FallbackOptions, PlanRecord, Recorder
+    from chargen_es.gateway import Gateway
+
+# The engine, the gateway (google-genai) and trio are imported inside the functions that
+# drive a run (the engine's public surface, chargen_es.engine, included): `--help`, `inspect`, `replay` and `run --dry-run` load this module for its
+# options and must start without them (tests/core/test_startup.py).
 
 F = TypeVar("F", bound=Callable[..., Any])
 EMULATOR_KEY = "emulator-key"
@@ -48,6 +50,15 @@ def backend_options(f: F) -> F:
     return f
 
 
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def execution_options(f: F) -> F:
     """Options that shape how a run is carried out (run, resume, demo)."""
     options = [
@@ -62,6 +73,15 @@ def execution_options(f: F) -> F:
                      help="Seconds of the first retry wait (1, 2, 4, 8, 16 s by default)."),
         click.option("--reuse-margin-hours", type=float, default=47.0, hidden=True,
                      help="Reuse an uploaded file while it has more life left than this (ARCHITECTURE.md, Lifetimes)."),
+        click.option("--emulator-faults", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+                     default=None, hidden=True, help="Embedded emulator: a fault rules JSON file."),
+        click.option("--deadline", "deadline_s", default=None, metavar="DURATION", callback=_duration,
+                     help="After this (30s, 2h; from now), batch work not done finishes live."),
+        click.option("--fallback", type=click.Choice(["live", "none"]), default=None,
+                     help="Where a missed deadline or an EXPIRED/FAILED job goes [default: live with a deadline]."),
+        click.option("--keep-batch/--cancel-batch", "keep_batch", default=None,
+                     help="On fallback let the batch job run on (first delivery wins, duplicates are paid) "
+                          "instead of cancelling it first."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -81,20 +101,29 @@ class ExecSettings:
     detach: bool
     backoff_base: float
     reuse_margin_hours: float
+    deadline_s: float | None = None
+    fallback: str | None = None
+    keep_batch: bool | None = None
+    max_cost: float | None = None  # resume: a new limit for the fallback's cost check
+    emulator_faults: Path | None = None
 
     @classmethod
     def from_kwargs(cls, kwargs: dict[str, Any]) -> ExecSettings:
-        return cls(**{name: kwargs.pop(name) for name in cls.__dataclass_fields__})
+        fields = cls.__dataclass_fields__
+        return cls(**{name: kwargs.pop(name) for name in fields if name in kwargs or fields[name].default is MISSING})
 
 
 @contextlib.contextmanager
 def open_gateway(settings: ExecSettings, root: Path) -> Iterator[Gateway]:
     """The gateway for this invocation, with the embedded emulator running if asked."""
+    from chargen_es.gateway import Backend, Gateway, resolve_api_key
+
     if settings.use_emulator:
         from chargen_es.emulator import Emulator, EmulatorConfig
 
-        data = root / ".chargen" / "emulator"
-        config = EmulatorConfig(job_seconds=settings.emulator_job_seconds, data_dir=data)
+        data = state_dir(root) / "emulator"
+        faults = _fault_rules(settings.emulator_faults) if settings.emulator_faults else None
+        config = EmulatorConfig(job_seconds=settings.emulator_job_seconds, data_dir=data, faults=faults)
         with Emulator(config) as emu:
             gateway = Gateway(Backend(api_key=EMULATOR_KEY, base_url=emu.base_url, api_version=settings.api_version))
             try:
@@ -113,7 +142,30 @@ def open_gateway(settings: ExecSettings, root: Path) -> Iterator[Gateway]:
         gateway.close()
 
 
+def _fault_rules(path: Path) -> list[dict[str, Any]]:
+    """The embedded emulator's faults (tests and demos: a job held PENDING, say)."""
+    import json
+
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: not a fault rules JSON file ({exc})") from None
+    rules = raw.get("faults") if isinstance(raw, dict) else raw
+    if not isinstance(rules, list):
+        raise ConfigError(f"{path}: expected a JSON list of fault rules or {{\"faults\": [...]}}")
+    return rules
+
+
+def fallback_options(settings: ExecSettings) -> FallbackOptions:
+    from chargen_es.engine import FallbackOptions
+
+    return FallbackOptions(deadline_s=settings.deadline_s, fallback=settings.fallback,
+                           keep_batch=settings.keep_batch, max_cost=settings.max_cost)
+
+
 def engine_options(settings: ExecSettings, root: Path, run_dir: Path) -> EngineOptions:
+    from chargen_es.engine import EngineOptions, RetryPolicy
+
     return EngineOptions(
         root=root,
         run_dir=run_dir,
@@ -124,12 +176,16 @@ def engine_options(settings: ExecSettings, root: Path, run_dir: Path) -> EngineO
         reuse_margin_s=settings.reuse_margin_hours * 3600.0,
         retry=RetryPolicy(base=settings.backoff_base),
         workers=settings.workers,
+        fallback=fallback_options(settings),
         generated_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
 
 
 def drive(open_recorder: Callable[[], Recorder], settings: ExecSettings, root: Path) -> int:
     """Open the run (journal and its fold), carry it out, print the outcome; the exit code."""
+    from chargen_es import engine
+    from chargen_es.cli.progress_view import make_progress
+
     recorder = open_recorder()
     run_dir = recorder.journal.run_dir
     try:
@@ -142,6 +198,8 @@ def drive(open_recorder: Callable[[], Recorder], settings: ExecSettings, root: P
 
 
 def report_outcome(outcome: str, recorder: Recorder, root: Path, run_dir: Path) -> int:
+    from chargen_es.cli.progress_view import final_lines
+
     model = recorder.model
     ok, failed = model.outcome_counts()
     skipped = len(model.skipped)
@@ -165,8 +223,11 @@ def report_outcome(outcome: str, recorder: Recorder, root: Path, run_dir: Path) 
     raise ChargenError(f"run {model.run_id} {outcome}: {reason}; continue it with `{resume}`")
 
 
-def plan_record(plan: Any) -> engine.PlanRecord:
+def plan_record(plan: Any) -> PlanRecord:
     """The planner's Plan, narrowed to what the engine journals."""
+    from chargen_es import engine
+    from chargen_es import events as ev
+
     skipped = [ev.TaskSkipped(key=s.key, reason=s.reason, entity_type=s.entity_type, slug=s.slug, scene=s.scene,
                               detail=s.detail) for s in plan.skipped]
     config = dict(plan.config)
@@ -184,10 +245,6 @@ def confirm_or_refuse(yes: bool, question: str) -> None:
         raise click.exceptions.Abort()
 
 
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "") not in ("", "0", "false")
-
-
 EXEC_DEFAULTS: dict[str, Any] = {
     "workers": 5, "poll_interval": 30.0, "upload_concurrency": 5, "no_cleanup": False, "detach": False,
     "backoff_base": 1.0, "reuse_margin_hours": 47.0,
@@ -196,12 +253,17 @@ EXEC_DEFAULTS: dict[str, Any] = {
 
 def start_and_drive(root: Path, plan: Any, *, mode: str, runner: str, run_id: str | None, settings: ExecSettings) -> int:
     """Journal the plan as a new run and carry it out (the tail of ``run`` and ``demo``)."""
+    from chargen_es import engine
+
+    state_dir(root)  # .chargen/ with its .gitignore, before anything lands in it
     runs_dir = engine.runs_root(root)
     runs_dir.mkdir(parents=True, exist_ok=True)
     rid = run_id or engine.new_run_id(runs_dir)
     _set_aside_unsealed(runs_dir / rid)
     record = plan_record(plan)
-    return drive(lambda: engine.start(runs_dir / rid, rid, root, mode, runner, record), settings, root)
+    wanted = fallback_options(settings)
+    return drive(lambda: engine.start(runs_dir / rid, rid, root, mode, runner, record,
+                                      wanted if wanted.given else None), settings, root)
 
 
 def _set_aside_unsealed(run_dir: Path) -> None:
@@ -210,6 +272,9 @@ def _set_aside_unsealed(run_dir: Path) -> None:
     Such a folder (no ``plan.sealed``: a crash inside the plan's group commit) is renamed
     aside, not reused in place, so the new journal starts at seq 1 and nothing is lost.
     """
+    from chargen_es import events as ev
+    from chargen_es.journal import Journal, read_events
+
     journal = run_dir / "journal.jsonl"
     if not journal.exists():
         return

@@ -20,10 +20,12 @@ import click
 
 from chargen_es import events as ev
 from chargen_es import journal
-from chargen_es.cli.common import root_option
-from chargen_es.engine import list_runs, run_dir_for, runs_root
-from chargen_es.errors import JournalError, UsageError
+from chargen_es.cli.common import note, root_option
+from chargen_es.engine import workspace  # the index store only: no trio, no SDK (test_startup)
+from chargen_es.errors import UsageError
+from chargen_es.fsio import write_files
 from chargen_es.journal import JOURNAL_NAME, RunLock, read_events
+from chargen_es.run_folders import run_dir_for, runs_root
 from projections import (
     ENDING_TYPES,
     FILENAMES,
@@ -31,8 +33,8 @@ from projections import (
     pretty_json,
     project,
     render,
-    write_projections,
 )
+from projections import workspace as wsp
 from projections.report import failures, report_view
 from projections.state import chunk_records, state_view
 
@@ -96,7 +98,11 @@ def _usd(amount: float | None) -> str:
 
 
 def _cost(p: Projections) -> str:
-    return f"${p.sealed.estimated_cost_usd:.2f}" if p.sealed else ""
+    """The plan's estimate at the prices of the runner that ran it (live pays full price)."""
+    if not p.sealed:
+        return ""
+    live = p.run is not None and p.run.runner == "live"
+    return f"${(p.sealed.live_cost_usd if live else p.sealed.estimated_cost_usd):.2f}"
 
 
 # ---------------------------------------------------------------------------- events
@@ -116,6 +122,16 @@ SUMMARIES: dict[type, Callable[[Any], str]] = {
     ev.UploadStarted: lambda e: f"{e.purpose} {e.path} ({e.size} bytes)",
     ev.UploadCompleted: lambda e: f"{e.purpose} {e.path} -> {e.name}{' (adopted)' if e.adopted else ''}",
     ev.UploadReused: lambda e: f"{e.path} -> {e.name} from {e.from_run}",
+    ev.UploadLost: lambda e: f"{e.path or e.sha256[:12]}: {e.name} gone" + (f" ({e.reason})" if e.reason else ""),
+    ev.JobQueued: lambda e: f"chunk {e.chunk} attempt {e.attempt}: queued, asking again in {e.wait_s:g}s",
+    ev.ItemsReopened: lambda e: f"chunk {e.chunk}: {len(e.keys)} failed item(s) reopened"
+                                + (f" ({e.reason})" if e.reason else ""),
+    ev.ChunkFallback: lambda e: (f"chunk {e.chunk}: {e.keys} item(s) go live ({e.reason}"
+                                 + (", batch kept" if e.keep_batch else "") + f", ${e.live_cost_usd:.2f} at live prices)"),
+    ev.FallbackPolicy: lambda e: (f"fallback {e.fallback}" + (f", deadline {e.deadline}" if e.deadline else "")
+                                  + (", batch kept" if e.keep_batch else "")),
+    ev.JobCancelling: lambda e: f"chunk {e.chunk}: cancelling {e.job_name}",
+    ev.JobCancelConfirmed: lambda e: f"chunk {e.chunk}: {e.job_name} {e.state}",
     ev.RequestsWritten: lambda e: f"chunk {e.chunk}: {e.path} ({e.lines} lines)",
     ev.JobSubmitting: lambda e: f"chunk {e.chunk} attempt {e.attempt}: {e.display_name}",
     ev.JobSubmitted: lambda e: f"chunk {e.chunk}: {e.job_name}{' (adopted)' if e.adopted else ''}",
@@ -187,30 +203,53 @@ def print_events(events: Sequence[ev.Event], as_json: bool) -> None:
 # ---------------------------------------------------------------------------- views
 
 
-def run_row(run_id: str, folder: Path) -> dict[str, Any]:
-    """One line of the runs table; a journal that cannot be read shows why instead."""
+def run_row(row: wsp.RunRow) -> dict[str, Any]:
+    """One line of the runs table, from the workspace index; an unreadable journal says why."""
+    if row.error:
+        return {"id": row.run_id, "mode": "", "runner": "", "phase": "unreadable", "tasks": 0, "ok": 0,
+                "failed": 0, "skipped": 0, "started": "", "duration": "", "cost": "", "error": row.error}
+    estimate = wsp.estimate_at_runner(row)
+    return {"id": row.run_id, "mode": row.mode, "runner": row.runner, "phase": row.phase, "tasks": row.tasks,
+            "ok": row.ok, "failed": row.failed, "skipped": row.skipped, "started": row.started_at,
+            "duration": _hms(row_seconds(row)), "cost": "" if estimate is None else f"${estimate:.2f}",
+            "error": ""}
+
+
+def row_seconds(row: wsp.RunRow) -> float | None:
+    """Seconds from run.started to its end, or to the latest event of a run still going."""
+    return _seconds(row.started_at, row.ended_at or row.last_at) if row.started_at else None
+
+
+def _seconds(start: str, end: str) -> float | None:
     try:
-        p = project(read_events(folder / JOURNAL_NAME))
-    except JournalError as exc:
-        return {"id": run_id, "mode": "", "phase": "unreadable", "tasks": 0, "ok": 0, "failed": 0,
-                "skipped": 0, "started": "", "duration": "", "cost": "", "error": str(exc)}
-    ok, failed = p.outcome_counts()
-    return {"id": run_id, "mode": p.run.mode if p.run else "", "phase": p.phase, "tasks": len(p.tasks),
-            "ok": ok, "failed": failed, "skipped": len(p.skipped),
-            "started": p.run.at if p.run else "", "duration": _duration(p), "cost": _cost(p), "error": ""}
+        a = datetime.fromisoformat(start.replace("Z", "+00:00"))
+        b = datetime.fromisoformat(end.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (b - a).total_seconds()
+
+
+def _hms(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}"
 
 
 def show_runs(root: Path, as_json: bool) -> None:
-    rows = [run_row(run_id, runs_root(root) / run_id) for run_id in list_runs(root)]
+    index = workspace.load(root, note=note).index
+    rows = [run_row(index.runs[run_id]) for run_id in sorted(index.runs)]
     if as_json:
         echo_json(rows)
         return
     if not rows:
         click.echo(f"no runs under {runs_root(root)}")
         return
-    print_table("runs", ["id", "mode", "phase", "tasks", "ok/failed/skipped", "started", "duration", "cost"],
-                [(r["id"], r["mode"], r["phase"], r["tasks"], f"{r['ok']}/{r['failed']}/{r['skipped']}",
-                  r["started"], r["duration"], r["cost"]) for r in rows])
+    print_table("runs", ["id", "mode", "phase", "tasks", "ok/failed/skipped", "started", "duration", "estimate"],
+                [(r["id"], f"{r['mode']} ({r['runner']})" if r["runner"] else r["mode"], r["phase"], r["tasks"],
+                  f"{r['ok']}/{r['failed']}/{r['skipped']}", r["started"], r["duration"], r["cost"])
+                 for r in rows])
     for r in rows:
         if r["error"]:
             click.echo(f"{r['id']}: {r['error']}", err=True)
@@ -233,6 +272,15 @@ def show_run(p: Projections, as_json: bool) -> None:
         ("cost", f"estimated {_cost(p) or '-'}, actual {_usd(report['cost']['actual_usd'])}; "
                  f"tokens in {usage['prompt_tokens']}, out {usage['output_tokens']}"),
     ]
+    d = report["delivery"]
+    if d["fallbacks"] or d["duplicates"]:
+        lines.append(("paths", f"{d['by_path'].get('batch', 0)} by batch, {d['by_path'].get('live', 0)} live; "
+                                   f"{d['duplicates']} paid duplicate(s) {_usd(d['duplicates_usd'])}; all batch "
+                                   f"{_usd(d['all_batch_usd'])}, all live {_usd(d['all_live_usd'])}"))
+        if d["fallbacks"]:
+            lines.append(("fallback", "; ".join(f"chunk {f['chunk']} {f['reason']}: {f['keys']} item(s) went live"
+                                                f"{' (batch kept running)' if f['keep_batch'] else ''}"
+                                                for f in d["fallbacks"])))
     if p.ended is not None and not isinstance(p.ended, ev.RunCompleted):
         lines.append(("ended by", f"{ev.type_name(p.ended)}: {summary(p.ended)}"))
     width = max(len(k) for k, _ in lines)
@@ -242,6 +290,10 @@ def show_run(p: Projections, as_json: bool) -> None:
         print_table("chunks", ["chunk", "tasks", "attempt", "job", "state", "stats", "downloaded", "ok", "failed"],
                     [(c["chunk"], c["tasks"], c["attempt"], c["job_name"], c["job_state"], _stats(c["stats"]).strip(),
                       "yes" if c["results_downloaded"] else "no", c["applied"], c["failed"]) for c in chunks])
+    items = report["items"]
+    if items:
+        print_table("items by path", ["key", "chunk", "via", "cost"],
+                    [(i["key"], i["chunk"], i["via"], _usd(i["cost_usd"])) for i in items])
     show_failures(p, as_json=False)
 
 
@@ -261,16 +313,25 @@ def show_failures(p: Projections, as_json: bool) -> None:
 
 
 @click.command("replay")
-@click.argument("run_id")
+@click.argument("run_id", required=False)
 @click.option("--check", is_flag=True, help="Rebuild in memory; exit 1 naming each projection that differs.")
 @click.option("--until", "until", type=click.IntRange(min=0), default=None, metavar="SEQ",
               help="Print the state as it was after event SEQ (JSON).")
+@click.option("--workspace", "whole", is_flag=True,
+              help="The workspace index (.chargen/workspace.json) over all runs instead of one run.")
 @root_option
 @click.pass_context
-def replay(ctx: click.Context, run_id: str, check: bool, until: int | None, root: Path) -> None:
+def replay(ctx: click.Context, run_id: str | None, check: bool, until: int | None, whole: bool, root: Path) -> None:
     """Rebuild state.json, files-cache.json, report.json and plan.json from the journal."""
     if check and until is not None:
         raise UsageError("--check and --until do not combine; use one")
+    if whole:
+        if run_id is not None or until is not None:
+            raise UsageError("--workspace covers every run: give no RUN_ID and no --until")
+        replay_workspace(ctx, root, check)
+        return
+    if run_id is None:
+        raise UsageError("replay needs a RUN_ID, or --workspace for the workspace index")
     folder = run_dir_for(root, run_id)
     events = read_events(folder / JOURNAL_NAME)
     if until is not None:
@@ -294,12 +355,31 @@ def replay(ctx: click.Context, run_id: str, check: bool, until: int | None, root
     lock.acquire()  # refuses (naming the pid) while a process works on the run: it writes these itself
     try:
         model = project(read_events(folder / JOURNAL_NAME))
-        changed = write_projections(folder, model)
+        changed = write_files(folder, render(model))
     finally:
         lock.release()
     wrote = [name for name, did in changed.items() if did]
     click.echo(f"{run_id}: replayed {model.seq} events; "
                + (f"wrote {', '.join(wrote)}" if wrote else "projections already up to date"))
+
+
+def replay_workspace(ctx: click.Context, root: Path, check: bool) -> None:
+    """Rebuild (or ``--check``) the workspace index from every journal of the tree."""
+    if check:
+        problems = workspace.check(root)
+        for line in problems:
+            click.echo(line, err=True)
+        if problems:
+            click.echo("chargen-es: the workspace index is stale; `chargen-es replay --workspace` rebuilds it "
+                       "(any command that reads it also refreshes it)", err=True)
+            ctx.exit(1)
+        index = workspace.rebuild(root).index
+        click.echo(f"{workspace.index_path(root)}: matches the journals of {len(index.runs)} run(s)")
+        return
+    loaded = workspace.rebuild(root)
+    wrote = workspace.save(root, loaded.index)
+    click.echo(f"{workspace.index_path(root)}: rebuilt from {len(loaded.index.runs)} run(s), "
+               f"{loaded.folded_bytes} journal bytes; " + ("written" if wrote else "already up to date"))
 
 
 def _read(path: Path) -> bytes | None:

@@ -24,13 +24,10 @@ from typing import Any
 
 import click
 
-from chargen_es import catalogue, engine
+from chargen_es import catalogue
 from chargen_es.cli.common import root_option
 from chargen_es.errors import ChargenError, JournalError, UsageError
-from chargen_es.gateway import resolve_api_key
 from chargen_es.journal import read_events
-from chargen_es.planner.tree import ENTITY_FILES, list_slugs, load_workspace, select
-from projections import project
 
 NO_TTY = ("the menu needs a terminal; use the commands instead: `chargen-es run --help`, "
           "`chargen-es resume`, `chargen-es inspect` (or `chargen-es --help`)")
@@ -79,7 +76,12 @@ def menu(ctx: click.Context, root: Path) -> int:
     if not is_terminal():
         raise UsageError(NO_TTY)
     group = ctx.find_root().command
-    commands = group.commands if isinstance(group, click.Group) else {}
+    # through get_command: the group loads command modules lazily (chargen_es.cli.LazyGroup)
+    commands: dict[str, click.Command] = {}
+    if isinstance(group, click.Group):
+        for name in group.list_commands(ctx):
+            if (command := group.get_command(ctx, name)) is not None:
+                commands[name] = command
     while True:
         entries = ["Batch Generate", "Batch Analyze", "Resume a run", "Inspect runs"]
         entries += [label for name, label in (("status", "Status"), ("dashboard", "Dashboard")) if name in commands]
@@ -123,10 +125,14 @@ def ask_run(choices: Choices) -> None:
 
 
 def entities(root: Path) -> list[str]:
+    from chargen_es.planner.tree import ENTITY_FILES, list_slugs  # lazily: `--help` loads this module
+
     return [f"{t}/{s}" for t in ENTITY_FILES for s in list_slugs(root, t)]
 
 
 def ask_scope(choices: Choices) -> None:
+    from chargen_es.planner.tree import ENTITY_FILES, select  # lazily: `--help` loads this module
+
     q = _q()
     found = entities(choices.root)
     if not found:
@@ -173,6 +179,8 @@ def model_choices(mode: str, current: str, today: date | None = None) -> list[tu
 
 
 def ask_model(choices: Choices) -> None:
+    from chargen_es.planner.tree import load_workspace  # lazily: `--help` loads this module
+
     q = _q()
     ws, _ = load_workspace(choices.root)
     current = ws.generate_model if choices.mode == "generate" else ws.analyze_model
@@ -201,6 +209,8 @@ def ask_runner(choices: Choices) -> None:
 
 
 def ask_backend(args: list[str]) -> None:
+    from chargen_es.gateway import resolve_api_key  # lazily: `--help` loads this module
+
     q = _q()
     emulator = q.Choice("the embedded emulator (no key, no cost, placeholder images)", "emulator")
     if resolve_api_key():
@@ -219,8 +229,11 @@ def ask_backend(args: list[str]) -> None:
 
 def run_progress(root: Path, run_id: str) -> str:
     """One line about an unfinished run: mode, runner, items settled, why it stopped."""
+    from chargen_es.run_folders import runs_root  # lazily: `--help` loads this module
+    from projections import project
+
     try:
-        model = project(read_events(engine.runs_root(root) / run_id / "journal.jsonl"))
+        model = project(read_events(runs_root(root) / run_id / "journal.jsonl"))
     except JournalError as exc:
         return f"{run_id}  unreadable journal ({exc})"
     why = model.message or "interrupted"
@@ -228,6 +241,8 @@ def run_progress(root: Path, run_id: str) -> str:
 
 
 def ask_resume(root: Path) -> list[str] | None:
+    from chargen_es import engine  # lazily: `--help` loads this module
+
     q = _q()
     unfinished = engine.unfinished_runs(root)
     if not unfinished:
@@ -243,10 +258,12 @@ def ask_resume(root: Path) -> list[str] | None:
 
 
 def ask_inspect(ctx: click.Context, command: click.Command, root: Path) -> None:
+    from chargen_es.run_folders import list_runs, runs_root  # lazily: `--help` loads this module
+
     q = _q()
-    ids = engine.list_runs(root)
+    ids = list_runs(root)
     if not ids:
-        click.echo(f"no runs under {engine.runs_root(root)} yet")
+        click.echo(f"no runs under {runs_root(root)} yet")
         return
     start(ctx, command, ["inspect", "--root", str(root)])
     run_id = ask(q.select("Show one run?", choices=[*reversed(ids), q.Choice("back", "")]))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import msgspec
@@ -22,7 +22,9 @@ import msgspec
 from chargen_es import catalogue
 from chargen_es.cli.common import root_option
 from chargen_es.cli.execute import ExecSettings, backend_options, open_gateway
-from chargen_es.gateway import RemoteModel
+
+if TYPE_CHECKING:
+    from chargen_es.gateway import RemoteModel
 
 BATCH_METHOD = "batchGenerateContent"
 LIVE_METHOD = "generateContent"

@@ -65,7 +65,6 @@ class Narrator(Progress):
         self.say = say  # (label, text)
         self.staging = False
         self.inputs_total = 0
-        self.inputs_done = 0
         self.upload_bytes = 0
         self.uploaded = 0
         self.submitting: set[str] = set()
@@ -75,7 +74,6 @@ class Narrator(Progress):
         self.items_total: int | None = None
         self.calling: float | None = None
         self.called = 0
-        self.live_note = ""
         self.items_before = 0  # settled by earlier invocations (a resumed run)
         self._first_items = False
 
@@ -138,7 +136,6 @@ class Narrator(Progress):
     def start(self, bar: str, total: int | None, unit: str = "") -> None:
         if bar == "uploads":
             self.inputs_total = total or 0
-            self.inputs_done = 0
         elif bar == "items":
             self.items_total = total
             self._first_items = True  # the engine's next advance counts what was settled before
@@ -146,9 +143,7 @@ class Narrator(Progress):
             self._bar(bar, f"chunk {bar.split()[1]}", None)
 
     def advance(self, bar: str, amount: int = 1) -> None:
-        if bar == "uploads":
-            self.inputs_done += amount
-        elif bar == "upload bytes":
+        if bar == "upload bytes":
             if not self.uploaded:  # the first byte that moves: now a bar is worth drawing
                 self._bar("upload files", "uploading", None)
             self.uploaded += 1
@@ -176,7 +171,6 @@ class Narrator(Progress):
             state = text.split(" ", 2)[2] if text.startswith("chunk ") and text.count(" ") >= 2 else text
             self._note(f"job {chunk}", state.replace("JOB_STATE_", "").lower())
         elif bar == "live":
-            self.live_note = text
             self._note("items", text)
 
     def close(self) -> None:

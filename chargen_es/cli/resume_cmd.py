@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
 
-from chargen_es import engine
 from chargen_es.cli.common import root_option
 from chargen_es.cli.execute import ExecSettings, backend_options, drive, execution_options
 from chargen_es.errors import ChargenError, RunNotFound
@@ -16,11 +16,15 @@ from chargen_es.errors import ChargenError, RunNotFound
 @click.command()
 @click.argument("run_id", required=False)
 @root_option
+@click.option("--max-cost", type=click.FloatRange(min=0), default=None, metavar="USD",
+              help="A new limit for the live fallback's cost check (the run's own --max-cost otherwise).")
 @backend_options
 @execution_options
-def resume(run_id: str | None, root: Path, **kwargs: Any) -> int:
+def resume(run_id: str | None, root: Path, max_cost: float | None = None, **kwargs: Any) -> int:
     """Continue a run from its journal (the newest unfinished one when no id is given)."""
-    settings = ExecSettings.from_kwargs(kwargs)
+    from chargen_es import engine  # here, not at the top: `--help` must not load the engine
+
+    settings = replace(ExecSettings.from_kwargs(kwargs), max_cost=max_cost)
     if run_id is None:
         candidates = engine.unfinished_runs(root)
         if not candidates:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,8 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from chargen_es import engine
-from chargen_es.cli.common import root_option
+from chargen_es import run_folders as runs
+from chargen_es.cli.common import note, root_option
 from chargen_es.cli.execute import (
     ExecSettings,
     backend_options,
@@ -31,10 +32,20 @@ from chargen_es.cli.execute import (
     start_and_drive,
 )
 from chargen_es.cli.plan_view import plan_document, render_plan
-from chargen_es.cli.progress_view import plural
+from chargen_es.engine import workspace  # the index store only: no trio, no SDK (test_startup)
 from chargen_es.errors import UsageError
 from chargen_es.planner import Plan, PlanOptions, build_plan
 from chargen_es.planner.batchfile import build_batch_plan
+from projections import workspace as wsp
+
+TODO_NOTE = ("these are exactly the scenes `chargen-es status` lists as missing, changed, outdated or never "
+             "generated (`status --export FILE` writes the list)")
+
+
+def plural(n: int, word: str) -> str:
+    from chargen_es.cli.progress_view import plural as _plural  # it subclasses the engine's Progress
+
+    return _plural(n, word)
 
 
 @click.command("run")
@@ -80,23 +91,29 @@ def run(root: Path, mode: str, scope: str, only: tuple[str, ...], batch_file: Pa
         return first.dry_run(as_json) if dry_run else first.execute(yes, settings)
     if batch_file is not None:
         root = _batch_root(batch_file, root)
-    rid = run_id or engine.new_run_id(engine.runs_root(root))
+    rid = run_id or runs.new_run_id(runs.runs_root(root))
+    index = workspace.load(root, write=not dry_run, note=note).index  # history + unfinished runs
     opts = PlanOptions(root=root, mode=mode, scope=scope, only=only, model=model, force=force,
-                       skip_invalid=skip_invalid, chunk_size=chunk_size, run_stamp=engine.run_stamp(rid),
-                       max_cost=max_cost, runner=runner, today=date.today())
+                       skip_invalid=skip_invalid, chunk_size=chunk_size, run_stamp=runs.run_stamp(rid),
+                       max_cost=max_cost, runner=runner, today=date.today(), history=wsp.history(index))
     if batch_file is not None:
         plan = build_batch_plan(batch_file, opts)
         mode = plan.config["mode"]
     else:
         plan = build_plan(opts)
+    todo_note = batch_file is None  # status lists the content tree's scenes, not a batch file's items
     if dry_run:
         render_plan(plan, click.echo, as_json)
+        if todo_note and not as_json:
+            click.echo(TODO_NOTE)
         return 0
     render_plan(plan, click.echo, False, tasks=False)
+    if todo_note:
+        click.echo(TODO_NOTE)
     if not plan.tasks:
         click.echo("nothing to do: every task is already done")
         return 0
-    unfinished = engine.unfinished_runs(root)
+    unfinished = wsp.unfinished(index)
     if unfinished and not run_id:
         click.echo(f"note: run {unfinished[0]} of this tree is unfinished; `chargen-es resume {unfinished[0]} "
                    f"--root {root}` continues it", err=True)
@@ -106,6 +123,8 @@ def run(root: Path, mode: str, scope: str, only: tuple[str, ...], batch_file: Pa
             ctx = click.get_current_context()
             return int(ctx.invoke(resume, run_id=unfinished[0], root=root, **_settings_kwargs(settings)))
     confirm_or_refuse(yes, f"submit {plural(len(plan.tasks), 'task')} in {plural(plan.chunks, 'chunk')}?")
+    if settings.deadline_s is None and plan.config.get("deadline_s") is not None:
+        settings = replace(settings, deadline_s=plan.config["deadline_s"])  # chargen.yaml's deadline:
     return start_and_drive(root, plan, mode=mode, runner=runner, run_id=rid, settings=settings)
 
 
@@ -126,7 +145,7 @@ def _batch_root(batch_file: Path, root: Path) -> Path:
 
 
 def _settings_kwargs(settings: ExecSettings) -> dict[str, Any]:
-    return {name: getattr(settings, name) for name in ExecSettings.__dataclass_fields__}
+    return {name: getattr(settings, name) for name in ExecSettings.__dataclass_fields__ if name != "max_cost"}
 
 
 class _FirstAnalyses:
@@ -142,23 +161,26 @@ class _FirstAnalyses:
 
     def analyses(self, rid: str) -> Plan:
         # the analysis model comes from chargen.yaml: --model names the generation's
-        return build_plan(PlanOptions(mode="analyze", consistency_only=True, run_stamp=engine.run_stamp(rid),
+        return build_plan(PlanOptions(mode="analyze", consistency_only=True, run_stamp=runs.run_stamp(rid),
                                       **self.common))
 
-    def generation(self, rid: str) -> Plan:
+    def generation(self, rid: str, *, write: bool = True) -> Plan:
+        # the history is read after the analyses' run, which the workspace index then includes
+        index = workspace.load(self.root, write=write, note=note).index
         return build_plan(PlanOptions(mode="generate", model=self.model, force=self.force,
-                                      run_stamp=engine.run_stamp(rid), **self.common))
+                                      run_stamp=runs.run_stamp(rid), history=wsp.history(index),
+                                      **self.common))
 
     def ids(self) -> tuple[str, str]:
         """The analyses' run id and the generation's (``--run-id X``: ``X-analyses`` and ``X``)."""
         if self.run_id:
             return f"{self.run_id}-analyses", self.run_id
-        first = engine.new_run_id(engine.runs_root(self.root))
+        first = runs.new_run_id(runs.runs_root(self.root))
         return first, first  # the generation's id is drawn again once the first run exists
 
     def dry_run(self, as_json: bool) -> int:
         first_id, second_id = self.ids()
-        first, second = self.analyses(first_id), self.generation(second_id)
+        first, second = self.analyses(first_id), self.generation(second_id, write=False)
         if as_json:
             click.echo(json.dumps({"analyses": plan_document(first), "generation": plan_document(second)},
                                   ensure_ascii=False))
@@ -187,7 +209,7 @@ class _FirstAnalyses:
                 click.echo("   some analyses failed (see the report): their entities are generated without them")
         else:
             click.echo("== run 1 of 2: no analyses to do first (none missing or stale) ==")
-        second_id = self.run_id or engine.new_run_id(engine.runs_root(root))
+        second_id = self.run_id or runs.new_run_id(runs.runs_root(root))
         second = self.generation(second_id)
         click.echo(f"== run 2 of 2: generation, run {second_id} ==")
         click.echo(f"   if it stops: `chargen-es resume {second_id} --root {root}`")

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from chargen_es.dashboard.model import ENDED_PHASES, IMAGE_MIMES, RunModel
-from chargen_es.engine import list_runs, runs_root
 from chargen_es.errors import JournalError
 from chargen_es.journal import JOURNAL_NAME, LOCK_NAME, Follower
+from chargen_es.run_folders import list_runs, runs_root
 
 
 @dataclass

@@ -6,7 +6,7 @@ for the runners, the gateway and the SDK they import.
 - runs: ``runs_root``, ``run_dir_for``, ``list_runs``, ``new_run_id``, ``run_stamp``,
   ``unfinished_runs``, ``PlanRecord``; ``start`` (journal a plan), ``open_run`` (lock and
   fold an existing run), ``open_for_resume``, ``carry_out`` (drive it to an end or pause);
-- ``Recorder`` (the journal with its fold), ``EngineOptions``, ``RetryPolicy``;
+- ``Recorder`` (the journal with its fold), ``EngineOptions``, ``FallbackOptions``, ``RetryPolicy``;
 - ``Progress`` and ``LineProgress`` (what the cli's progress display implements).
 """
 
@@ -16,7 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from chargen_es.engine.options import EngineOptions
+    from chargen_es.engine.options import EngineOptions, FallbackOptions
     from chargen_es.engine.progress import LineProgress, Progress
     from chargen_es.engine.recorder import Recorder
     from chargen_es.engine.retry import RetryPolicy
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 _HOMES: dict[str, str] = {
     "EngineOptions": "options",
+    "FallbackOptions": "options",
     "LineProgress": "progress",
     "Progress": "progress",
     "Recorder": "recorder",
@@ -47,6 +48,7 @@ _HOMES: dict[str, str] = {
 
 __all__ = [
     "EngineOptions",
+    "FallbackOptions",
     "LineProgress",
     "PlanRecord",
     "Progress",

@@ -24,6 +24,7 @@ from chargen_es.engine import preflight
 from chargen_es.engine.cleanup import delete_run_files
 from chargen_es.engine.collect import Results
 from chargen_es.engine.decide import Step, next_step, rerunnable
+from chargen_es.engine.fallback import Fallback
 from chargen_es.engine.jobs import Jobs
 from chargen_es.engine.options import EngineOptions
 from chargen_es.engine.preflight import models_ready
@@ -47,6 +48,14 @@ class BatchRunner:
         self.jobs = Jobs(recorder, gateway, options, progress, self.uploads)
         self.results = Results(recorder, gateway, options, progress, self.uploads)
         self.job_slots = trio.CapacityLimiter(options.max_jobs)
+        self.fallback = Fallback(recorder, gateway, options, progress, self.uploads, self.jobs, self.results,
+                                 self.stop)
+        self._scope: trio.CancelScope | None = None
+
+    def stop(self) -> None:
+        """Stop every chunk at its next checkpoint (a pause: effects in flight land first)."""
+        if self._scope is not None:
+            self._scope.cancel()
 
     @property
     def model(self) -> Projections:
@@ -56,6 +65,7 @@ class BatchRunner:
         """Drive every open chunk to its end; returns completed | failed | cancelled | detached | paused."""
         model = self.model
         self.reopen_rerunnable()
+        self.fallback.record_policy(self.opt.fallback)
         chunks = model.open_chunks()
         # only chunks that will send requests need their inputs live (and their model
         # checked): a chunk past its create must not re-upload (and so forget) a reference
@@ -70,8 +80,14 @@ class BatchRunner:
         self.progress.start("items", len(model.tasks), "items")
         self.progress.advance("items", len(model.outcomes))
         async with trio.open_nursery() as nursery:
+            self._scope = nursery.cancel_scope
             for chunk in chunks:  # jobs that failed before this invocation get a fresh attempt
                 nursery.start_soon(self.drive_chunk, chunk, True)
+        if self.fallback.failed:
+            return "failed"
+        if self.fallback.pause_reason:
+            self.rec.record(ev.RunPaused(reason=self.fallback.pause_reason, message=self.fallback.pause_message))
+            return "paused"
         if self.opt.detach and any(next_step(model, c, False) == Step.POLL for c in model.chunk_keys):
             self.rec.record(ev.RunPaused(reason="detached", message="jobs submitted; `resume` collects them"))
             return "detached"
@@ -79,6 +95,11 @@ class BatchRunner:
 
     async def finish(self) -> str:
         model = self.model
+        unfinished = [c for c in sorted(model.fallbacks) if model.pending_keys(c)]
+        if unfinished:
+            self.rec.record(ev.RunFailed(code="fallback_incomplete", message=f"chunks {unfinished} still have "
+                                         "items the live fallback did not deliver; `resume` continues them"))
+            return "failed"
         blocked = [c for c in sorted(model.chunk_keys) if next_step(model, c, False) == Step.BLOCKED]
         if blocked:
             states = ", ".join(f"chunk {c}: {model.jobs[c].state}" for c in blocked)
@@ -118,6 +139,9 @@ class BatchRunner:
     async def drive_chunk(self, chunk: int, retry_failed: bool) -> None:
         async with self.job_slots:
             while True:
+                if self.fallback.takes(chunk):
+                    await self.fallback.drive(chunk)
+                    return
                 step = next_step(self.model, chunk, retry_failed)
                 if step in (Step.DONE, Step.BLOCKED):
                     return
@@ -129,7 +153,7 @@ class BatchRunner:
                 elif step == Step.POLL:
                     if self.opt.detach:
                         return
-                    await self.jobs.wait_finished(chunk)
+                    await self.jobs.wait_finished(chunk, until=self.fallback.deadline())
                 elif step == Step.DOWNLOAD:
                     await self.results.download(chunk)
                 elif step == Step.COLLECT:

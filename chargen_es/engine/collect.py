@@ -13,7 +13,6 @@ retryable, both reopened by the next invocation in a new attempt (``decide.rerun
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,18 +20,19 @@ import trio
 
 from chargen_es import events as ev
 from chargen_es.engine import staging
+from chargen_es.engine.claims import Claims
 from chargen_es.engine.crashpoints import crash_point
 from chargen_es.engine.decide import FILE_MISSING, RESULTS_LOST
 from chargen_es.engine.options import EngineOptions
 from chargen_es.engine.outputs import OutputContext, OutputGroup
 from chargen_es.engine.progress import Progress
 from chargen_es.engine.recorder import Recorder
-from chargen_es.engine.results import answer_from_line, decode_line
+from chargen_es.engine.results import Answer, answer_from_line, decode_line
 from chargen_es.engine.uploads import Uploads
 from chargen_es.errors import NotFound
+from chargen_es.fsio import publish, sha256_file, temp_path
 from chargen_es.gateway import Download, Gateway
 from projections import Job, Projections
-from projections.atomic import fsync_dir, sha256_file
 
 # Line outcomes per flush and journal group commit. Large, because Gemini returns lines
 # in no order: a small group touches most entities of the chunk, and each touched
@@ -49,15 +49,11 @@ def _lost_refs(task: ev.Task, gone: dict[str, str]) -> list[str]:
     return [f"{ref.path} ({gone[ref.sha256]})" for ref in _inputs(task) if ref.sha256 in gone]
 
 
-def _publish(part: Path, dest: Path) -> None:
-    """Rename a fully written, fsynced file into place and make the rename durable."""
-    os.replace(part, dest)
-    fsync_dir(dest.parent)
-
-
 class Results:
     def __init__(self, recorder: Recorder, gateway: Gateway, options: EngineOptions, progress: Progress,
-                 uploads: Uploads) -> None:
+                 uploads: Uploads, claims: Claims | None = None) -> None:
+        """``claims``: shared with the live path of fallback chunks (engine.fallback)."""
+        self.claims = claims
         self.rec = recorder
         self.gw = gateway
         self.opt = options
@@ -76,7 +72,7 @@ class Results:
         job = self.model.jobs[chunk]
         self.progress.phase("downloading", f"chunk {chunk}")
         dest = self.opt.run_dir / f"results-{chunk:03d}.jsonl"
-        part = dest.with_name(f".{dest.name}.part")
+        part = temp_path(dest)
         crash_point("before", "download")
         self.progress.start(f"download {chunk}", None, "bytes")
         try:
@@ -84,7 +80,7 @@ class Results:
         except NotFound as exc:
             await self._results_lost(chunk, job, exc)
             return
-        await trio.to_thread.run_sync(_publish, part, dest)
+        await trio.to_thread.run_sync(publish, part, dest)
         crash_point("after", "download")
         self.rec.record(ev.ResultsDownloaded(chunk=chunk, path=dest.relative_to(self.opt.root).as_posix(),
                                              sha256=got.sha256, bytes=got.bytes, lines=got.lines,
@@ -116,7 +112,12 @@ class Results:
 
     def _on_bytes(self, chunk: int) -> Callable[[int], None]:
         bar = f"download {chunk}"
-        return lambda n: self.progress.advance(bar, n)
+
+        def on_bytes(n: int) -> None:
+            crash_point("during", "download")  # the temp download is on disk, not yet renamed
+            self.progress.advance(bar, n)
+
+        return on_bytes
 
     async def collect(self, chunk: int) -> None:
         record = self.model.downloads[chunk]
@@ -127,7 +128,8 @@ class Results:
         self.progress.phase("applying", f"chunk {chunk}")
         gone = await self._lost_references(chunk)
         token = trio.lowlevel.current_trio_token()
-        ignored = {(i.key, i.reason) for i in self.model.ignored if i.chunk == chunk}  # read on the trio thread
+        ignored = {(i.key, f"{i.reason}:{i.via}" if i.via else i.reason)  # read on the trio thread
+                   for i in self.model.ignored if i.chunk == chunk}
         await trio.to_thread.run_sync(self._collect_file, chunk, path, ignored, token, gone)
 
     async def _lost_references(self, chunk: int) -> dict[str, str]:
@@ -159,6 +161,16 @@ class Results:
                                         reason=f"not listed when chunk {chunk}'s results were applied")
                           for sha, name in gone.items()))
         return {**already, **gone}
+
+    def _duplicate(self, chunk: int, key: str, lineno: int, answer: Answer) -> ev.ResultIgnored | None:
+        """A batch line for a key the live path delivered first: a paid duplicate (None: the
+        key was applied from this very file before a crash, nothing to report)."""
+        outcome = self.model.outcomes.get(key)
+        if isinstance(outcome, ev.LineApplied) and outcome.via != "live":
+            return None
+        prompt, output, total = answer.usage
+        return ev.ResultIgnored(key=key, chunk=chunk, reason="already_applied", line=lineno, via="batch",
+                                usage=ev.Usage(prompt_tokens=prompt, output_tokens=output, total_tokens=total))
 
     def _collect_file(self, chunk: int, path: Path, ignored: set[tuple[str, str]],
                       token: trio.lowlevel.TrioToken, gone: dict[str, str]) -> None:
@@ -197,10 +209,19 @@ class Results:
                         ignored_events.append(ev.ResultIgnored(key=key, chunk=chunk, reason=reason, line=lineno))
                     continue
                 seen.add(key)
-                if parsed is None or model.settled(key):
+                if parsed is None:
                     continue
                 task = model.tasks[key]
                 answer = answer_from_line(parsed)
+                if model.applied(key) or (answer.ok and self.claims is not None
+                                          and not self.claims.take(key, "batch")):
+                    duplicate = self._duplicate(chunk, key, lineno, answer)
+                    if duplicate is not None and (key, "already_applied:batch") not in ignored:
+                        ignored.add((key, "already_applied:batch"))
+                        ignored_events.append(duplicate)
+                    continue
+                if model.settled(key):
+                    continue
                 lost = _lost_refs(task, gone) if gone and parsed.error is not None else []
                 if lost:
                     group.fail(task, "result", FILE_MISSING,
@@ -214,7 +235,8 @@ class Results:
                 if len(group.events) >= COLLECT_GROUP or pending_bytes >= COLLECT_GROUP_BYTES:
                     flush()
                     pending_bytes = 0
-        for key in model.chunk_keys[chunk]:
+        live_owns_rest = chunk in model.fallbacks  # its live path delivers what the file lacks
+        for key in () if live_owns_rest else model.chunk_keys[chunk]:
             if key not in seen and not model.settled(key):
                 group.fail(model.tasks[key], "result", "missing", "the job's output has no line for this key", True)
                 self.progress.advance("items")

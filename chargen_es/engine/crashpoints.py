@@ -1,7 +1,9 @@
 """Test-only crash points: SIGKILL this process right before or after a named effect.
 
 ``CHARGEN_ES_CRASH_AT=before:job.create`` kills the process the first time it is about to
-create a batch job; ``after:image.write#3`` the third time it has just written an image.
+create a batch job; ``after:image.write#3`` the third time it has just written an image;
+``during:`` (``image.write``, ``imagery.write``, ``download``) kills it with the temp file
+written and not yet renamed, which the next run or resume must sweep away.
 Names: ``upload``, ``job.create``, ``download``, ``image.write``, ``imagery.write``,
 ``call`` (live), and ``append:<event type>`` for every journal append kind. The crash
 tests use it to prove that ``resume`` finishes every run exactly once, from every effect

@@ -16,9 +16,10 @@ import ctypes
 import ctypes.util
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
-from projections.atomic import fsync_dir
+from chargen_es.fsio import fsync_dir, replace_atomic
 
 _libc_name = ctypes.util.find_library("c")
 _libc = ctypes.CDLL(_libc_name, use_errno=True) if _libc_name else None
@@ -61,25 +62,15 @@ class Durability:
 
 
 def write_replace(path: Path, data: bytes, durability: Durability, mode: int | None = None, *,
-                  sync_first: bool = False) -> None:
+                  sync_first: bool = False, before_rename: Callable[[], None] | None = None) -> None:
     """Temp file beside ``path``, write, rename over it; durable at the next flush.
 
-    ``mode`` keeps an existing file's permission bits; a new file follows the umask.
+    The temp file follows :func:`chargen_es.fsio.temp_path` and is removed on any error.
+    ``mode`` sets the permission bits (by default an existing file keeps its own and a
+    new one follows the umask).
     ``sync_first`` fsyncs the temp file before the rename: for files that are merged into
     rather than trusted by hash (imagery.yaml), where a power cut must never leave an
     empty file under the old name on file systems that do not order the two.
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)  # less the umask
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        if mode is not None:
-            os.fchmod(fd, mode)
-        if sync_first:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    replace_atomic(path, data, mode=mode, fsync_file=sync_first, fsync_folder=False, before_rename=before_rename)
     durability.wrote(path)

@@ -9,6 +9,7 @@ without outcome is settled by listing batches and adopting the job with that dis
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -153,8 +154,11 @@ class Jobs:
                     return False
         return True
 
-    async def wait_finished(self, chunk: int) -> None:
-        """Poll the chunk's job until it finishes, journaling each state it reports."""
+    async def wait_finished(self, chunk: int, until: float | None = None) -> None:
+        """Poll the chunk's job until it finishes, journaling each state it reports.
+
+        ``until`` (epoch seconds: a fallback deadline) ends the wait early, unfinished.
+        """
         job = self.model.jobs[chunk]
         self.progress.phase("running", f"chunk {chunk}: {job.job_name}")
         outage = 0
@@ -179,4 +183,10 @@ class Jobs:
                 job = self.model.jobs[chunk]
             if job.finished:
                 return
-            await trio.sleep(self.opt.poll_interval)
+            wait = self.opt.poll_interval
+            if until is not None:
+                left = until - time.time()  # the wall clock the journal stamps events with
+                if left <= 0:
+                    return
+                wait = min(wait, left)
+            await trio.sleep(wait)

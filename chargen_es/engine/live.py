@@ -31,6 +31,7 @@ import trio
 
 from chargen_es import events as ev
 from chargen_es.engine import preflight
+from chargen_es.engine.claims import Claims
 from chargen_es.engine.crashpoints import crash_point
 from chargen_es.engine.options import EngineOptions
 from chargen_es.engine.outputs import OutputContext, write_answer, write_failure
@@ -176,12 +177,15 @@ class Throttle:
 
 class LiveRunner:
     def __init__(self, recorder: Recorder, gateway: Gateway, options: EngineOptions, progress: Progress,
-                 workspace: dict[str, tuple[str, Upload]] | None = None) -> None:
+                 workspace: dict[str, tuple[str, Upload]] | None = None, uploads: Uploads | None = None,
+                 claims: Claims | None = None) -> None:
+        """``uploads`` and ``claims`` are the batch runner's when this runs a fallback (engine.fallback)."""
         self.rec = recorder
         self.gw = gateway
         self.opt = options
         self.progress = progress
-        self.uploads = Uploads(recorder, gateway, options, progress, workspace)
+        self.uploads = uploads or Uploads(recorder, gateway, options, progress, workspace)
+        self.claims = claims
         self.throttle = Throttle(ceiling=max(1, options.workers))
         # concurrency: the throttle's limit, assigned to the limiter as it changes (AIMD)
         self.slots = trio.CapacityLimiter(self.throttle.concurrency)
@@ -274,7 +278,10 @@ class LiveRunner:
                         self._call_ended()
                         self.throttle.on_success(trio.current_time())
                         self.slots.total_tokens = self.throttle.concurrency
-                        self.rec.record(await trio.to_thread.run_sync(self._write, task, raw))
+                        if self.claims is not None and not self.claims.take(key, "live"):
+                            self.rec.record(self._duplicate(task, raw))  # the batch delivered it first
+                        else:
+                            self.rec.record(await trio.to_thread.run_sync(self._write, task, raw))
             if wait is not None:
                 await trio.sleep(wait)
                 continue
@@ -288,6 +295,15 @@ class LiveRunner:
             return write_answer(self.ctx, task, answer_from_response(RESPONSE_DECODER.decode(raw)), raw)
         except Exception as exc:  # noqa: BLE001 - a response we paid for is never dropped silently
             return write_failure(self.ctx, task, "apply", "apply_error", f"{type(exc).__name__}: {exc}", True, raw)
+
+    def _duplicate(self, task: ev.Task, raw: bytes) -> ev.Event:
+        """A paid live answer for a key the batch path applied first: reported, never applied."""
+        try:
+            prompt, output, total = answer_from_response(RESPONSE_DECODER.decode(raw)).usage
+            usage: ev.Usage | None = ev.Usage(prompt_tokens=prompt, output_tokens=output, total_tokens=total)
+        except Exception:  # noqa: BLE001 - an unreadable duplicate is still reported
+            usage = None
+        return ev.ResultIgnored(key=task.key, chunk=task.chunk, reason="already_applied", via="live", usage=usage)
 
     def _call(self, model: str, request: dict[str, Any]) -> bytes:
         return msgspec.json.encode(self.gw.generate(model=model, request=request))

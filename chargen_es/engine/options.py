@@ -20,6 +20,20 @@ REUSE_MARGIN_S = 47 * 3600.0
 
 
 @dataclass(frozen=True)
+class FallbackOptions:
+    """What this invocation was told (None: keep what the journal's policy says)."""
+
+    deadline_s: float | None = None
+    fallback: str | None = None  # live | none
+    keep_batch: bool | None = None
+    max_cost: float | None = None
+
+    @property
+    def given(self) -> bool:
+        return any(v is not None for v in (self.deadline_s, self.fallback, self.keep_batch, self.max_cost))
+
+
+@dataclass(frozen=True)
 class EngineOptions:
     root: Path
     run_dir: Path
@@ -32,3 +46,4 @@ class EngineOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     workers: int = 5  # live runner: concurrent calls at most
     generated_at: str = ""  # stamp written into imagery.yaml entries
+    fallback: FallbackOptions = field(default_factory=FallbackOptions)  # deadline, live fallback (batch runs)

@@ -2,7 +2,7 @@
 
 (What the journal calls applying a line: ``line.applied`` follows these writes.)
 
-Order (design.md section 5): the image or analysis file (temp in the target folder,
+Order (docs/run-format.md, "Applying a result"): the image or analysis file (temp in the target folder,
 renamed to its deterministic name; not written at all when the file is already there
 with the expected hash), then ``imagery.yaml`` (set by task key, under its lock, one
 read-modify-write per entity for the whole group), then one flush that makes every file
@@ -33,7 +33,7 @@ from chargen_es.engine.crashpoints import crash_point
 from chargen_es.engine.durable import Durability, write_replace
 from chargen_es.engine.results import Answer
 from chargen_es.errors import ContentError
-from projections.atomic import sha256_file
+from chargen_es.fsio import sha256_file
 
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/jpg": "jpg", "image/webp": "webp", "image/gif": "gif"}
 _RAW_CAP = 64 * 1024
@@ -75,7 +75,8 @@ class Folders:
 
 
 # Creating files is metadata-bound on the file systems here (about 0.5 ms each); a few
-# threads overlap those waits. The pool is shared by the whole process.
+# threads overlap those waits. The pool is shared by every group of the process; its
+# threads are not daemons (ThreadPoolExecutor's never are), so exit waits for writes in flight.
 _WRITERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="chargen-write")
 
 
@@ -83,8 +84,16 @@ def _write_output(path: Path, data: bytes, digest: str, durability: Durability) 
     if sha256_file(path) == digest:  # a file already there with the expected hash is not written again
         return
     crash_point("before", "image.write")
-    write_replace(path, data, durability)
+    write_replace(path, data, durability, before_rename=_during_image_write)
     crash_point("after", "image.write")
+
+
+def _during_image_write() -> None:
+    crash_point("during", "image.write")
+
+
+def _during_imagery_write() -> None:
+    crash_point("during", "imagery.write")
 
 
 @dataclass
@@ -148,7 +157,7 @@ class OutputGroup:
         self._imagery.setdefault(imagery.imagery_path(self.ctx.root, task), []).append((len(self.events), task, mutation))
         self.events.append(ev.LineApplied(key=task.key, chunk=task.chunk, outputs=(output,),
                                           files_updated=(f"{imagery.record_folder(task)}/{imagery.IMAGERY_FILE}",),
-                                          usage=usage))
+                                          usage=usage, via=self.ctx.runner))
 
     def fail(self, task: ev.Task, stage: str, code: str, message: str, retryable: bool, raw: bytes = b"") -> None:
         """Write the failure's detail file; its ``item.failed`` event waits for commit."""
@@ -171,12 +180,12 @@ class OutputGroup:
                              detail_path=rel, chunk=task.chunk)
 
     @staticmethod
-    def _update_imagery(path: Path, items: list[tuple[int, ev.Task, imagery.Mutation]],
+    def _update_imagery(root: Path, path: Path, items: list[tuple[int, ev.Task, imagery.Mutation]],
                         write: imagery.Writer) -> ContentError | None:
         for _ in items:
             crash_point("before", "imagery.write")
         try:
-            imagery.update(path, [mutation for _, _, mutation in items], write)
+            imagery.update(path, [mutation for _, _, mutation in items], write, root=root)
         except ContentError as exc:
             return exc
         for _ in items:
@@ -186,7 +195,7 @@ class OutputGroup:
     def commit(self) -> list[ev.Event]:
         """Update each imagery.yaml once, flush everything, hand back the events to append."""
         def write(path: Path, data: bytes, mode: int | None) -> None:
-            write_replace(path, data, self.durability, mode, sync_first=True)
+            write_replace(path, data, self.durability, mode, sync_first=True, before_rename=_during_imagery_write)
 
         for pending in self._writes:
             pending.result()  # every output file is in place before imagery.yaml names it
@@ -194,7 +203,7 @@ class OutputGroup:
 
         # each entity's file is independent (own lock), so their updates, each fsyncing its
         # temp file, overlap on the writer pool instead of queueing behind one another
-        updates = {path: _WRITERS.submit(self._update_imagery, path, items, write)
+        updates = {path: _WRITERS.submit(self._update_imagery, self.ctx.root, path, items, write)
                    for path, items in self._imagery.items()}
         for path, update in updates.items():
             error = update.result()

@@ -1,7 +1,7 @@
 """How the engine reports progress, without knowing how it is shown.
 
 The engine calls a :class:`Progress`; the cli passes a rich implementation on a TTY and
-:class:`LineProgress` otherwise (one line per phase change, as design.md section 3 asks).
+:class:`LineProgress` otherwise (one line per phase change, so logs stay readable).
 """
 
 from __future__ import annotations

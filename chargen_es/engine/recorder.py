@@ -11,6 +11,7 @@ from __future__ import annotations
 import projections
 from chargen_es import events as ev
 from chargen_es.engine.crashpoints import crash_point
+from chargen_es.fsio import write_files
 from chargen_es.journal import Journal
 from projections import Projections
 
@@ -38,4 +39,4 @@ class Recorder:
 
     def write_projections(self) -> None:
         """Render the four projection files from the model held (no re-fold)."""
-        projections.write_projections(self.journal.run_dir, self.model)
+        write_files(self.journal.run_dir, projections.render(self.model))

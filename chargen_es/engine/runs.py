@@ -3,7 +3,8 @@
 ``start`` journals the plan (``run.started``, every ``task.planned`` / ``task.skipped``,
 ``plan.sealed``) in one group commit, so a run either has its whole plan or none of it,
 and returns a :class:`Recorder` (the journal and its fold). ``open_for_resume`` folds an
-existing journal once, under its lock, and appends ``run.resumed``. ``carry_out`` hands
+existing journal once, under its lock, and appends ``run.resumed``. ``carry_out`` sweeps
+the temp files killed writers left under ``--root`` (``fsio.sweep_temp_files``), then hands
 the recorder to the batch or live runner. Projections are written at the end of every
 invocation, interrupted or not, rendered from the model the recorder folded while
 appending: the journal is read once per invocation and never re-folded at exit.
@@ -15,9 +16,9 @@ import contextlib
 import hashlib
 import os
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,13 @@ import msgspec
 import trio
 
 import projections
+import projections.workspace
 from chargen_es import __version__
 from chargen_es import events as ev
 from chargen_es.engine.batch import BatchRunner
 from chargen_es.engine.crashpoints import crash_point
-from chargen_es.engine.options import EngineOptions
+from chargen_es.engine.fallback import make_policy
+from chargen_es.engine.options import EngineOptions, FallbackOptions
 from chargen_es.engine.pauses import pause_message
 from chargen_es.engine.progress import Progress
 from chargen_es.engine.recorder import Recorder
@@ -41,70 +44,32 @@ from chargen_es.errors import (
     JournalError,
     RunNotFound,
 )
+from chargen_es.fsio import sweep_temp_files
 from chargen_es.gateway import Gateway
-from chargen_es.journal import JOURNAL_NAME, Journal, read_events
-
-
-def runs_root(root: Path) -> Path:
-    return root / ".chargen" / "batch"
-
-
-def new_run_id(runs: Path, now: datetime | None = None) -> str:
-    """``2025-12-19T12-00-00Z``, with ``-2``, ``-3`` ... when that second is taken."""
-    stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H-%M-%SZ")
-    candidate, n = stamp, 1
-    while (runs / candidate).exists():
-        n += 1
-        candidate = f"{stamp}-{n}"
-    return candidate
-
-
-def run_stamp(run_id: str) -> str:
-    """The compact stamp used in output file names: ``20251219T120000Z`` (+ suffix)."""
-    return run_id.replace("-", "").replace(":", "")
-
-
-def list_runs(root: Path) -> list[str]:
-    """Run ids under ``--root``, oldest first (ids are UTC stamps, so names sort by time)."""
-    base = runs_root(root)
-    if not base.is_dir():
-        return []
-    return sorted(p.name for p in base.iterdir() if (p / JOURNAL_NAME).is_file())
-
-
-def run_dir_for(root: Path, run_id: str) -> Path:
-    """The folder of an existing run, or RunNotFound naming the runs that do exist."""
-    folder = runs_root(root) / run_id
-    if run_id and "/" not in run_id and run_id not in (".", "..") and (folder / JOURNAL_NAME).is_file():
-        return folder
-    known = ", ".join(list_runs(root)) or "none yet"
-    raise RunNotFound(f"no run {run_id!r} under {runs_root(root)} (runs: {known})")
+from chargen_es.journal import Journal, utc_now_ms
+from chargen_es.run_folders import list_runs as list_runs
+from chargen_es.run_folders import new_run_id as new_run_id  # re-exported: the engine's callers use runs.*
+from chargen_es.run_folders import run_dir_for as run_dir_for
+from chargen_es.run_folders import run_stamp as run_stamp
+from chargen_es.run_folders import runs_root as runs_root
 
 
 def unfinished_runs(root: Path) -> list[str]:
-    """Sealed runs that are not closed (completed or cancelled), newest first."""
-    out = []
-    for run_id in reversed(list_runs(root)):
-        try:
-            model = projections.project(read_events(runs_root(root) / run_id / JOURNAL_NAME))
-        except JournalError:
-            continue
-        if not model.closed and model.sealed:
-            out.append(run_id)
-    return out
+    """Runs whose journal has no terminal event (completed or cancelled), newest first.
+
+    Read from the workspace index (``engine.workspace``), which folds only new journal
+    bytes, so this costs the same after a hundred runs as after one.
+    """
+    from chargen_es.engine import workspace
+
+    return projections.workspace.unfinished(workspace.load(root).index)
 
 
 def workspace_uploads(root: Path, exclude: str = "") -> dict[str, tuple[str, projections.Upload]]:
     """Live uploads of every other run of this tree, for reuse (sha256 → (run, record))."""
-    journals = []
-    for run_id in list_runs(root):
-        if run_id == exclude:
-            continue
-        try:
-            journals.append((run_id, read_events(runs_root(root) / run_id / JOURNAL_NAME)))
-        except JournalError:
-            continue
-    cache = projections.workspace_files_cache(journals)
+    from chargen_es.engine import workspace
+
+    cache = projections.workspace.files_cache(workspace.load(root).index, exclude_run=exclude)
     return {
         sha: (r["from_run"], projections.Upload(sha, r["name"], r["uri"], r["expires"], r["mime"], r["size"],
                                                 r["path"]))
@@ -124,11 +89,20 @@ class PlanRecord:
     live_cost_usd: float
 
 
-def start(run_dir: Path, run_id: str, root: Path, mode: str, runner: str, plan: PlanRecord) -> Recorder:
-    """Create the run and journal its whole plan in one group commit."""
+def start(run_dir: Path, run_id: str, root: Path, mode: str, runner: str, plan: PlanRecord,
+          fallback: FallbackOptions | None = None) -> Recorder:
+    """Create the run and journal its whole plan in one group commit.
+
+    A batch run's ``--deadline`` policy is part of that commit (its instant counts from the
+    commit's own ``at``), so a crash can never lose it.
+    """
     journal = Journal.open(run_dir, create=True)
     crash_point("before", "append:run.started")
     plan_bytes = msgspec.json.encode([msgspec.to_builtins(t) for t in plan.tasks])
+    now = time.time()
+    planned_max = plan.config.get("max_cost")
+    policy = make_policy(fallback, None, utc_now_ms(now), float(planned_max) if planned_max is not None else None) \
+        if fallback is not None and runner == "batch" else None
     journal.append_many([
         ev.RunStarted(run_id=run_id, tool_version=__version__, mode=mode, runner=runner,
                       root=str(root.resolve()), pid=os.getpid(), config=plan.config),
@@ -137,7 +111,8 @@ def start(run_dir: Path, run_id: str, root: Path, mode: str, runner: str, plan: 
         ev.PlanSealed(tasks=len(plan.tasks), skipped=len(plan.skipped), chunks=plan.chunks,
                       plan_sha256=hashlib.sha256(plan_bytes).hexdigest(),
                       estimated_cost_usd=plan.estimated_cost_usd, live_cost_usd=plan.live_cost_usd),
-    ])
+        *((policy,) if policy is not None else ()),
+    ], now=now)
     crash_point("after", "append:run.started")
     return Recorder(journal)
 
@@ -169,6 +144,9 @@ def carry_out(recorder: Recorder, gateway: Gateway, options: EngineOptions, prog
     ``Interrupted`` tells the user which ``resume`` command continues it.
     """
     model = recorder.model
+    # what writers killed in an earlier invocation left behind (images, imagery.yaml,
+    # downloads): removed before this one writes again; the emulator's folder is its own
+    sweep_temp_files(options.root, skip=[options.root / ".chargen" / "emulator"])
 
     async def main() -> str:
         workspace = workspace_uploads(options.root, exclude=model.run_id)
@@ -225,6 +203,18 @@ def carry_out(recorder: Recorder, gateway: Gateway, options: EngineOptions, prog
     finally:
         progress.close()
         recorder.write_projections()
+        _refresh_index(options.root)
+
+
+def _refresh_index(root: Path) -> None:
+    """Fold the run's new events into the workspace index so the next command starts warm.
+
+    Best effort: the index is a projection, and any reader catches up from the journals.
+    """
+    from chargen_es.engine import workspace
+
+    with contextlib.suppress(OSError, ChargenError):
+        workspace.load(root, point="index.write:end")
 
 
 def _pause_for(recorder: Recorder, exc: BillingError | DailyQuotaExhausted) -> str:

@@ -14,7 +14,6 @@ streaming to a temp file, fsynced and renamed, it is byte-identical whenever it 
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,8 +23,8 @@ from typing import Any
 import msgspec
 
 from chargen_es import events as ev
+from chargen_es.fsio import atomic_stream
 from projections import Projections, Upload
-from projections.atomic import fsync_dir
 
 DISPLAY_PREFIX = "chargen-es:"
 _ENCODER = msgspec.json.Encoder()
@@ -102,16 +101,11 @@ def write_requests(path: Path, tasks: Iterable[ev.Task], uris: dict[str, Upload]
     digest = hashlib.sha256()
     lines = 0
     size = 0
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
+    with atomic_stream(path) as f:
         for task in tasks:
             data = _ENCODER.encode({"key": task.key, "request": request_line(task, uris)}) + b"\n"
             f.write(data)
             digest.update(data)
             lines += 1
             size += len(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
     return digest.hexdigest(), lines, size

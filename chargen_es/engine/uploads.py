@@ -24,9 +24,9 @@ from chargen_es.engine.progress import Progress
 from chargen_es.engine.recorder import Recorder
 from chargen_es.engine.retry import is_retry
 from chargen_es.errors import ContentError
+from chargen_es.fsio import sha256_file
 from chargen_es.gateway import Gateway, RemoteFile
 from projections import Projections, Upload
-from projections.atomic import sha256_file
 
 T = TypeVar("T")
 UPLOAD_GROUP = 32  # upload outcomes per journal group commit while staging

@@ -35,7 +35,7 @@ from chargen_es.events import FileRef, Task
 from chargen_es.imagery import BATCH_TYPE, IMAGERY_FILE, Record, index_records, verdict
 from chargen_es.planner import keys, prompts, yamlio
 from chargen_es.planner.files import ANALYSABLE_EXTS, MIME_BY_EXT, FileIndex, PathProblem, mime_for, read_text
-from chargen_es.planner.plan import Plan, PlanOptions, Skip, _Builder
+from chargen_es.planner.plan import Plan, PlanOptions, Skip, _Builder, changed_input
 from chargen_es.planner.validate import (
     ASPECT_RATIOS,
     DEFAULT_ANALYZE_MODEL,
@@ -424,11 +424,12 @@ class _Collect:
             return None
         return FileRef(path=rel, sha256=sha, size=size, mime=mime)
 
-    def _reason(self, key: str, scene: str) -> str | None:
-        """Same verdicts as the tree's skip check, read from the batch's manifest."""
+    def _reason(self, key: str, scene: str, inputs: tuple[str, list[str], str, dict[str, Any]]) -> str | None:
+        """Same verdicts as the tree's skip check, read from the batch's manifest; a task
+        with no record names the input that changed since the workspace history's result."""
         records = self.records.get(key)
         if not records:
-            return "new"
+            return changed_input(self.b.opts.history, key, inputs) or "new"
         folder = self.batch.output
         status, detail = verdict(records, lambda p: self._sha_of(folder, p))
         if status != "done":
@@ -463,7 +464,7 @@ class _Collect:
                       "imageConfig": {"aspectRatio": item.aspect_ratio or batch.aspect_ratio}}
             key = keys.generate_key(BATCH_TYPE, batch.name, item.id, prompt=prompt,
                                     references=[r.sha256 for r in refs], model=model, generation_config=config)
-            reason = self._reason(key, item.id)
+            reason = self._reason(key, item.id, (prompt, [r.sha256 for r in refs], model, config))
             if reason is None:
                 continue
             stem = item.output or f"{safe}-{b.opts.run_stamp}"
@@ -494,7 +495,7 @@ class _Collect:
             key = keys.analyze_key(BATCH_TYPE, batch.name, stem, prompt=b.analysis_prompt, image_sha256=ref.sha256,
                                    model=b.model, generation_config=config)
             scene = f"analyze:{stem}"
-            reason = self._reason(key, scene)
+            reason = self._reason(key, scene, (b.analysis_prompt, [ref.sha256], b.model, config))
             if reason is None:
                 continue
             b.tasks.append(Task(

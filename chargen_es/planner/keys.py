@@ -1,12 +1,20 @@
 """Task keys and safe output names.
 
-A task key is ``{entity_type}/{slug}/{scene}@sha256:{16 hex}``; for analysis the scene
+A task key is ``{entity}/{slug}/{scene}@sha256:{16 hex}`` with the *singular* entity type
+(``character/ada/map-room@sha256:…``, as the chargen spec writes keys; the folder stays
+``characters/``); for analysis the scene
 part is ``analyze:{image stem}``. The hash is over a canonical JSON document (sorted
 keys, no whitespace, UTF-8) of everything that changes the result and nothing else:
 prompt text, reference SHA-256s in order, model, generation config, and for analysis the
 image SHA-256 and :data:`ANALYSIS_SCHEMA_VERSION`. Paths, run stamps and dict order do not
 enter it, so the key is the same across runs and machines, and any change of intent
 gives a new key.
+
+Keys written before the singular form (``characters/ada/map-room@…``) carry the same hash:
+:func:`legacy_key` gives that spelling so the skip check still finds old ``imagery.yaml``
+entries and journals, and :func:`canonical_key` maps either spelling to the current one.
+A batch file's entries (:mod:`.batchfile`) are keyed ``batch/{name}/{id}@sha256:…``;
+``batch`` is already singular and has no legacy spelling.
 
 A scene kept consistent with analyses (:mod:`.consistency`) adds one member,
 ``consistency: {v, fields, analyses: [SHA-256 of each analysis JSON, in source order]}``,
@@ -44,6 +52,28 @@ _RESERVED = frozenset(
 MAX_NAME_BYTES = 100
 
 
+# folder name -> the singular type used in task keys (design.md: ``character/<slug>/<scene>``)
+SINGULAR: dict[str, str] = {"characters": "character", "locations": "location", "chapters": "chapter"}
+PLURAL: dict[str, str] = {v: k for k, v in SINGULAR.items()}
+
+
+def key_type(entity_type: str) -> str:
+    """The entity type as a key writes it: ``characters`` -> ``character``."""
+    return SINGULAR.get(entity_type, entity_type)
+
+
+def legacy_key(key: str) -> str:
+    """The plural spelling older releases wrote for the same task (same hash)."""
+    head, sep, rest = key.partition("/")
+    return f"{PLURAL[head]}{sep}{rest}" if head in PLURAL else key
+
+
+def canonical_key(key: str) -> str:
+    """Either spelling of a key, in the current singular form."""
+    head, sep, rest = key.partition("/")
+    return f"{SINGULAR[head]}{sep}{rest}" if head in SINGULAR else key
+
+
 def canonical_json(doc: Any) -> bytes:
     """Sorted-key, whitespace-free UTF-8 JSON: the bytes that get hashed."""
     return _ENCODER.encode(doc)
@@ -73,7 +103,7 @@ def generate_key(
     }
     if consistency is not None:
         doc["consistency"] = consistency
-    return f"{entity_type}/{_nfc(slug)}/{_nfc(scene)}@sha256:{digest16(doc)}"
+    return f"{key_type(entity_type)}/{_nfc(slug)}/{_nfc(scene)}@sha256:{digest16(doc)}"
 
 
 def analyze_key(
@@ -90,7 +120,7 @@ def analyze_key(
         "generation_config": generation_config,
         "schema_version": ANALYSIS_SCHEMA_VERSION,
     }
-    return f"{entity_type}/{_nfc(slug)}/analyze:{_nfc(image_stem)}@sha256:{digest16(doc)}"
+    return f"{key_type(entity_type)}/{_nfc(slug)}/analyze:{_nfc(image_stem)}@sha256:{digest16(doc)}"
 
 
 def _nfc(text: str) -> str:

@@ -13,8 +13,10 @@ is what makes ``run --dry-run`` honest.
 from __future__ import annotations
 
 import gc
+import hashlib
 import os
 import posixpath
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -49,6 +51,37 @@ MODES = ("generate", "analyze")
 
 ANALYSIS_SCHEMA: dict[str, Any] = analysis.SCHEMA
 ANALYSIS_CHANGED = "analysis changed"  # the reason a scene is planned again because of a new analysis
+# the reasons of a task with no record of its key (``_Builder._why_new``)
+_NO_RECORD = frozenset({"new", "inputs changed", "prompt changed", "references changed", "model changed",
+                        "config changed"})
+
+
+def prompt_digest(prompt: str) -> str:
+    """How the workspace history remembers a prompt (first 16 hex of its SHA-256)."""
+    return hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:16]
+
+
+def changed_input(history: Mapping[str, Mapping[str, Any]], key: str,
+                  inputs: tuple[str, list[str], str, dict[str, Any]]) -> str | None:
+    """The input (references, model, prompt, config) that changed since the scene's last
+    result in the workspace history, or None when the history has no other key for it.
+
+    References come first: the prompt is partly derived from them (a consistency clause
+    is compiled from the analyses of an entity's images), so a repainted reference that
+    also changed the clause is named by its cause, not by the prompt.
+    """
+    scene_id = key.partition("@")[0]
+    prior = history.get(scene_id)
+    if prior is None or prior.get("key") == key:
+        return None
+    prompt, refs, model, _config = inputs
+    if list(prior.get("references") or ()) != refs:
+        return "image changed" if "/analyze:" in scene_id else "references changed"
+    if prior.get("model") != model:
+        return "model changed"
+    if prior.get("prompt_sha") != prompt_digest(prompt):
+        return "prompt changed"
+    return "config changed"
 
 
 def utc_stamp(now: datetime | None = None) -> str:
@@ -71,6 +104,10 @@ class PlanOptions:
     run_stamp: str = field(default_factory=utc_stamp)
     max_cost: float | None = None
     runner: str = "batch"  # which price --max-cost is checked against: batch (50 %) or live
+    # What each scene was last made from (``character/ada/map-room`` -> ``key``, ``prompt_sha``,
+    # ``references``, ``model``, ``config``), from the workspace index: it turns a bare
+    # ``new`` into ``prompt changed`` / ``references changed`` / ``model changed`` / ...
+    history: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # analyze mode: only the consistency sources whose analyses are missing, stale or
     # invalid (the first run of ``run --mode generate --analyze-first``)
     consistency_only: bool = False
@@ -253,6 +290,7 @@ class _Builder:
         self.consistency: list[dict[str, Any]] = []
         self.usage: dict[str, list[int]] = {}
         self.warnings_extra: list[str] = []
+        self._scene_ids: dict[str, set[str]] = {}
         self.model = chosen_model(opts, ws)[0]
         self.prices = pricing.price_table(ws.prices)
         self.counts = pricing.counting(self.model, self.prices)
@@ -261,11 +299,13 @@ class _Builder:
 
     # -- the skip check ----------------------------------------------------------------
 
-    def _reason(self, ent: Entity, key: str, scene: str) -> str | None:
-        """``new``/``missing``/``changed``/``forced``, or None after recording a skip."""
-        records = ent.records.get(key)
+    def _reason(self, ent: Entity, key: str, scene: str,
+                inputs: tuple[str, list[str], str, dict[str, Any]]) -> str | None:
+        """``new`` (or what changed)/``missing``/``changed``/``forced``, or None after recording
+        a skip. A record under the older plural spelling of the key counts as the same task."""
+        records = ent.records.get(key) or ent.records.get(keys.legacy_key(key))
         if not records:
-            return "new"
+            return self._why_new(ent, key, inputs)
         status, detail = verdict(records, lambda p: self._sha_of(ent, p))
         if status != "done":
             return status
@@ -274,6 +314,23 @@ class _Builder:
         self.skipped.append(Skip(key=key, reason="done", entity_type=ent.entity_type, slug=ent.slug,
                                  scene=scene, detail=detail))
         return None
+
+    @staticmethod
+    def _has_record(ent: Entity, key: str) -> bool:
+        """A record under the key, in either spelling of its entity type."""
+        return key in ent.records or keys.legacy_key(key) in ent.records
+
+    def _why_new(self, ent: Entity, key: str, inputs: tuple[str, list[str], str, dict[str, Any]]) -> str:
+        """Why a task with no record is planned: the input that changed since the scene's last
+        result (workspace history first, then any record of the same scene), or ``new``."""
+        scene_id = key.partition("@")[0]
+        changed = changed_input(self.opts.history, key, inputs)
+        if changed is not None:
+            return changed
+        seen = self._scene_ids.get(ent.rel)
+        if seen is None:
+            seen = self._scene_ids[ent.rel] = {keys.canonical_key(k).partition("@")[0] for k in ent.records}
+        return "inputs changed" if scene_id in seen else "new"
 
     def _sha_of(self, ent: Entity, path: str) -> str | None:
         """The recorded file's hash; a path that leaves the entity's folder proves nothing."""
@@ -317,12 +374,16 @@ class _Builder:
                 ent.entity_type, ent.slug, spec.id, prompt=bare, references=refs, model=self.model,
                 generation_config=config, consistency=part,
             )
-            reason = self._reason(ent, key, spec.id)
+            reason = self._reason(ent, key, spec.id, (prompt, refs, self.model, config))
             if reason is None:
                 continue
-            if reason == "new" and state is not None and any(
-                keys.generate_key(ent.entity_type, ent.slug, spec.id, prompt=bare, references=refs,
-                                  model=self.model, generation_config=config, consistency=earlier) in ent.records
+            # no record of this key, but one of the key the scene had under an older analysis:
+            # only the analysis changed, which names it better than ``new`` or ``prompt changed``
+            # (the consistency part is in the prompt)
+            if reason in _NO_RECORD and state is not None and any(
+                self._has_record(ent, keys.generate_key(
+                    ent.entity_type, ent.slug, spec.id, prompt=bare, references=refs,
+                    model=self.model, generation_config=config, consistency=earlier))
                 for earlier in state.earlier_key_parts()
             ):
                 reason = ANALYSIS_CHANGED
@@ -348,10 +409,10 @@ class _Builder:
             key = keys.analyze_key(ent.entity_type, ent.slug, stem, prompt=self.analysis_prompt,
                                    image_sha256=sha, model=self.model, generation_config=config)
             scene = f"analyze:{stem}"
-            reason = self._reason(ent, key, scene)
+            reason = self._reason(ent, key, scene, (self.analysis_prompt, [sha], self.model, config))
             if reason is None:
                 continue
-            if reason == "new" and self._has_older_analysis(ent, rel):
+            if reason in ("new", "inputs changed") and self._has_older_analysis(ent, rel):
                 reason = "changed"
             self.tasks.append(Task(
                 key=key, kind="analyze", entity_type=ent.entity_type, slug=ent.slug, scene=scene,
@@ -433,6 +494,7 @@ class _Builder:
             "consistency_version": consistency.CONSISTENCY_VERSION, "consistency_only": o.consistency_only,
             "prices": {m: msgspec.to_builtins(prices[m]) for m in sorted(prices) if m == self.model},
             "batch_discount": pricing.BATCH_DISCOUNT,
+            **({"deadline_s": ws.deadline_s} if ws.deadline_s is not None else {}),
         }
 
 

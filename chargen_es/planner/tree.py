@@ -1,6 +1,6 @@
 """Scanning the content tree: which entities exist and what their files say.
 
-The layout is fixed (design.md section 2): ``<type>/<slug>/<type file>`` plus optional
+The layout is fixed (docs/run-format.md, section 1): ``<type>/<slug>/<type file>`` plus optional
 ``image_ideas.yaml``, ``imagery.yaml`` and ``images/``. Each file is read once, as bytes,
 decoded and parsed with the line-keeping loader; every problem is kept on the entity so
 ``--skip-invalid`` can drop exactly the broken ones. References are resolved to

@@ -9,12 +9,14 @@ per run.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from chargen_es import catalogue
 from chargen_es.errors import ContentError
 from chargen_es.planner.consistency import Spec, check_spec
+from chargen_es.planner.durations import parse_duration
 from chargen_es.planner.prompts import DEFAULT_ANALYSIS_PROMPT
 from chargen_es.planner.yamlio import LineDict, LineList
 
@@ -37,6 +39,7 @@ class Workspace:
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
     generate_model_line: int = 0  # where chargen.yaml names the model (0: the default)
     analyze_model_line: int = 0
+    deadline_s: float | None = None  # ``deadline:``: batch work left after it finishes live
     consistency: Spec = field(default_factory=Spec)  # the default for every entity
 
 
@@ -61,10 +64,6 @@ class EntityDoc:
     style: str = ""
     references: list[tuple[str, int]] = field(default_factory=list)
     consistency: Spec = field(default_factory=Spec)
-
-
-def _line(doc: Any, key: str) -> int:
-    return doc.line_of(key) if isinstance(doc, LineDict) else 1
 
 
 def _as_text(doc: LineDict, key: str, value: Any, file: str, problems: list[ContentError]) -> str:
@@ -159,6 +158,11 @@ def check_workspace(doc: Any, file: str) -> tuple[Workspace, list[ContentError]]
     elif analysis is not None:
         problems.append(ContentError(file, "analysis must be a mapping (prompt)", doc.line_of("analysis")))
     ws.prices = _prices(doc, file, problems)
+    if doc.get("deadline") is not None:
+        try:
+            ws.deadline_s = parse_duration(doc["deadline"])
+        except ValueError as exc:
+            problems.append(ContentError(file, f"deadline: {exc}", doc.line_of("deadline")))
     ws.consistency = check_spec(doc, file, problems, workspace=True)
     return ws, problems
 
@@ -198,6 +202,22 @@ def _prices(doc: LineDict, file: str, problems: list[ContentError]) -> dict[str,
     return out
 
 
+# A scene id names an output file and is part of the task key, so anything a file system
+# or a key reader would take as structure is refused up front, never silently sanitised.
+_UNSAFE_ID = re.compile(r"[/\\\x00-\x1f\x7f-\x9f]|\.\.")
+
+
+def scene_id_problem(sid: str) -> str | None:
+    """Why a scene id cannot be used, or None: ``/``, ``\\``, ``..`` or a control character."""
+    m = _UNSAFE_ID.search(sid)
+    if m is None:
+        return None
+    found = m.group()
+    what = {"/": "'/'", "\\": "'\\'", "..": "'..'"}.get(found, f"a control character (U+{ord(found[0]):04X})")
+    shown = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in sid)
+    return f'scene id "{shown}" contains {what}; scene ids name files: use letters, digits, spaces, - or _'
+
+
 _PLAIN_KEYS = frozenset({"id", "prompt", "title", "aspect_ratio", "negative_prompt"})
 
 
@@ -210,7 +230,7 @@ def _plain_scene(item: LineDict) -> SceneSpec | None:
     prompt = item.get("prompt")
     if sid.__class__ is not str or prompt.__class__ is not str or not item.keys() <= _PLAIN_KEYS:
         return None
-    if not sid.strip() or not prompt.strip():
+    if not sid.strip() or not prompt.strip() or _UNSAFE_ID.search(sid):
         return None
     title = item.get("title", "")
     negative = item.get("negative_prompt", "")
@@ -283,6 +303,9 @@ def _scene(item: LineDict, file: str, problems: list[ContentError]) -> SceneSpec
     if ratio is not None and not aspect_ratio_ok(ratio):
         problems.append(ContentError(file, _aspect_problem(ratio), item.line_of("aspect_ratio")))
     refs = _references(item, file, problems)
+    if sid and (problem := scene_id_problem(sid.strip())):
+        problems.append(ContentError(file, problem, item.line_of("id")))
+        return None
     if len(problems) != before and not sid:
         return None
     return SceneSpec(

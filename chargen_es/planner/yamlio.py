@@ -59,11 +59,6 @@ class LineDict(_Located, dict[str, Any]):
                 return key_node.start_mark.line + 1
         return self.line
 
-    @property
-    def key_lines(self) -> dict[Any, int]:
-        """Every key's line (for tests and tools; validation uses :meth:`line_of`)."""
-        return {k: self.line_of(k) for k in self}
-
 
 class LineList(_Located, list[Any]):
     """A sequence from YAML that can say on which line it, or one of its items, is."""
@@ -78,10 +73,6 @@ class LineList(_Located, list[Any]):
         if 0 <= index < len(node.value):
             return node.value[index].start_mark.line + 1
         return self.line
-
-    @property
-    def item_lines(self) -> list[int]:
-        return [self.line_of(i) for i in range(len(self))]
 
 
 class LineLoader(_BaseLoader):  # type: ignore[valid-type,misc]

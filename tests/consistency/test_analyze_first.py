@@ -77,7 +77,9 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str],
         edited = chargen(root, emu.base_url, *run_args("--analyze-first", run_id="2030-01-03T00-00-00Z"))
         assert edited.returncode == 0, edited.stdout + edited.stderr
         plan = json.loads((root / ".chargen/batch/2030-01-03T00-00-00Z/plan.json").read_text())
-        assert {(t["slug"], t["reason"]) for t in plan["tasks"]} == {("ada", "analysis changed"), ("ada", "new")}
+        # the scene with the portrait among its references: the workspace history names the cause
+        assert {(t["slug"], t["reason"]) for t in plan["tasks"]} == {("ada", "analysis changed"),
+                                                                     ("ada", "references changed")}
         assert len(plan["tasks"]) == 3
         first = json.loads((root / ".chargen/batch/2030-01-03T00-00-00Z-analyses/plan.json").read_text())
         assert [t["scene"] for t in first["tasks"]] == ["analyze:ada-portrait"]

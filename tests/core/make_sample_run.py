@@ -108,6 +108,18 @@ def sample_steps() -> list[tuple[float, list[ev.Event]]]:
                                message="429 RESOURCE_EXHAUSTED: too many concurrent batch jobs", retry_after=120.0,
                                wait_s=120.0)]),
         (958.8, [ev.ItemsReopened(chunk=0, keys=(keys[3],), attempt=1, reason="file_missing")]),
+        # issue 14 (appended after those): a deadline, a chunk
+        # that falls back, its cancel racing a SUCCEEDED job, and a paid duplicate
+        (960.0, [ev.RunResumed(pid=104, tool_version="0.1.0", from_seq=39)]),
+        (960.5, [ev.FallbackPolicy(deadline="2025-12-19T12:16:30.000Z", duration_s=30.0, fallback="live",
+                                   keep_batch=False, max_cost=5.0)]),
+        (961.0, [ev.ChunkFallback(chunk=0, reason="deadline", job_name="batches/job-0", keys=1,
+                                  live_cost_usd=0.145)]),
+        (961.5, [ev.JobCancelling(chunk=0, job_name="batches/job-0")]),
+        (962.0, [ev.JobCancelConfirmed(chunk=0, job_name="batches/job-0", state="SUCCEEDED")]),
+        (962.5, [ev.ResultIgnored(key=keys[1], chunk=0, reason="already_applied", via="live",
+                                  usage=ev.Usage(prompt_tokens=300, output_tokens=1290, total_tokens=1590))]),
+        (963.0, [ev.RunCompleted(ok=3, failed=1, skipped=1)]),
     ]
 
 

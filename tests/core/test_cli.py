@@ -20,6 +20,7 @@ from chargen_es.engine import runs_root as runs_dir
 from chargen_es.journal import Journal
 
 SAMPLE = Path(__file__).parent / "data" / "sample_run"
+SAMPLE_EVENTS = len((SAMPLE / "journal.jsonl").read_bytes().splitlines())  # grows as event types are added
 RUN = "2025-12-19T12-00-00Z"
 FILES = ("state.json", "files-cache.json", "report.json", "plan.json")
 SAMPLE_EVENTS = len((SAMPLE / "journal.jsonl").read_bytes().splitlines())  # grows as event types are added
@@ -197,3 +198,12 @@ def test_replay_refuses_to_write_while_a_process_works_on_the_run(root: Path,
         code, _, err = _run(capsys, "replay", RUN, "--root", str(root))
     assert code == 1 and f"pid {os.getpid()}" in err
     assert {name: (folder / name).read_bytes() if (folder / name).exists() else None for name in before} == before
+
+
+def test_every_event_type_has_an_inspect_summary() -> None:
+    """``inspect --events`` summarises every event of the union (a new one must be added)."""
+    import typing
+
+    from chargen_es.cli.inspect_cmd import SUMMARIES
+
+    assert set(typing.get_args(ev.AnyEvent)) <= set(SUMMARIES)

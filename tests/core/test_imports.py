@@ -94,20 +94,23 @@ def test_events_import_nothing_of_ours() -> None:
     assert not {n for n in _ours(MODULES["chargen_es.events"]) if n != "chargen_es"}
 
 
-def test_journal_imports_only_events_and_errors() -> None:
-    allowed = ("chargen_es.events", "chargen_es.errors")
+def test_journal_imports_only_events_errors_and_fsio() -> None:
+    allowed = ("chargen_es.events", "chargen_es.errors", "chargen_es.fsio")
     bad = {n for n in _ours(MODULES["chargen_es.journal"]) if n != "chargen_es" and not any(_is(n, a) for a in allowed)}
     assert not bad
 
 
 LOWER_LAYER = {
     # module prefix: what of ours it may import (itself always allowed)
-    "chargen_es.imagery": ("chargen_es.events", "chargen_es.errors"),
+    "chargen_es.imagery": ("chargen_es.events", "chargen_es.errors", "chargen_es.statedir"),
+    "chargen_es.statedir": (),
     "chargen_es.planner": ("chargen_es.events", "chargen_es.errors", "chargen_es.imagery", "chargen_es.catalogue",
                            "chargen_es.analysis"),
     "chargen_es.gateway": ("chargen_es.errors",),
     "chargen_es.errors": (),
     "chargen_es.catalogue": (),
+    "chargen_es.fsio": (),  # the file system, one way: below the journal, the engine and the cli
+    "chargen_es.run_folders": ("chargen_es.errors", "chargen_es.journal"),
     "chargen_es.analysis": (),
 }
 
@@ -119,6 +122,17 @@ def test_the_middle_layer_stays_below_projections_and_the_engine(layer: str) -> 
                      and not any(_is(n, a) for a in allowed))
            for m, names in MODULES.items() if _is(m, layer)}
     assert not {m: n for m, n in bad.items() if n}, f"{layer} may import only {allowed}"
+
+
+IO_MODULES = {"os", "io", "shutil", "tempfile", "pathlib", "fcntl", "chargen_es.fsio"}
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if _is(m, "projections")))
+def test_projections_do_no_io(module: str) -> None:
+    """Pure folds and rendering only: the file system is ``chargen_es.fsio``'s, and the
+    engine must not get its fsync from here."""
+    bad = sorted(n for n in MODULES[module] if any(_is(n, io) for io in IO_MODULES))
+    assert not bad, f"{module} imports {bad}"
 
 
 def test_the_engine_knows_no_planner_emulator_or_cli() -> None:
@@ -160,14 +174,19 @@ ENGINE = {
     "chargen_es.engine.outputs": ("crashpoints", "durable", "results"),
     "chargen_es.engine.uploads": ("crashpoints", "options", "progress", "recorder", "retry", "staging"),
     "chargen_es.engine.jobs": ("crashpoints", "options", "progress", "recorder", "retry", "staging", "uploads"),
-    "chargen_es.engine.collect": ("crashpoints", "decide", "options", "outputs", "progress", "recorder", "results",
-                                  "staging", "uploads"),
+    "chargen_es.engine.claims": (),
+    "chargen_es.engine.collect": ("claims", "crashpoints", "decide", "options", "outputs", "progress", "recorder",
+                                  "results", "staging", "uploads"),
     "chargen_es.engine.cleanup": ("recorder",),
-    "chargen_es.engine.batch": ("cleanup", "collect", "decide", "jobs", "options", "preflight", "progress",
-                                "recorder", "uploads"),
-    "chargen_es.engine.live": ("crashpoints", "options", "outputs", "pauses", "preflight", "progress", "recorder",
-                               "results", "staging", "uploads"),
-    "chargen_es.engine.runs": ("batch", "crashpoints", "live", "options", "pauses", "progress", "recorder"),
+    "chargen_es.engine.live": ("claims", "crashpoints", "options", "outputs", "pauses", "preflight", "progress",
+                               "recorder", "results", "staging", "uploads"),
+    "chargen_es.engine.fallback": ("claims", "collect", "crashpoints", "jobs", "live", "options", "preflight",
+                                   "progress", "recorder", "uploads"),
+    "chargen_es.engine.batch": ("cleanup", "collect", "decide", "fallback", "jobs", "options", "preflight",
+                                "progress", "recorder", "uploads"),
+    "chargen_es.engine.workspace": ("crashpoints",),
+    "chargen_es.engine.runs": ("batch", "crashpoints", "fallback", "live", "options", "pauses", "progress",
+                               "recorder", "workspace"),
 }
 
 
@@ -198,8 +217,8 @@ def test_the_dashboard_sits_at_the_cli_level() -> None:
 
 
 ENGINE_MAY_IMPORT = ("chargen_es.events", "chargen_es.errors", "chargen_es.journal", "chargen_es.imagery",
-                     "chargen_es.gateway", "chargen_es.catalogue", "chargen_es.analysis", "projections",
-                     "chargen_es.engine")
+                     "chargen_es.gateway", "chargen_es.catalogue", "chargen_es.analysis", "chargen_es.statedir",
+                     "projections", "chargen_es.fsio", "chargen_es.run_folders", "chargen_es.engine")
 
 
 def test_the_engine_imports_only_the_layers_below_it() -> None:

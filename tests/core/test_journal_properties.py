@@ -1,4 +1,4 @@
-"""Property tests of the journal line format and its recovery rules (design.md section 4)."""
+"""Property tests of the journal line format and its recovery rules (docs/run-format.md, section 2)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,8 @@
-"""Unit tests of the folds' meaning: phases, the files cache, the report, the writer."""
+"""Unit tests of the folds' meaning: phases, the files cache, the report."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from chargen_es import events as ev
@@ -14,8 +13,6 @@ from projections import (
     project,
     render,
     workspace_files_cache,
-    write_atomic,
-    write_projections,
 )
 from tests.core.strategies import stamp
 
@@ -80,21 +77,3 @@ def test_report_counts_latest_outcome_per_key_and_sums_usage_once() -> None:
     assert [f["key"] for f in report["failures"]] == ["j"]
 
 
-def test_write_atomic_skips_identical_bytes_and_replaces_otherwise(tmp_path: Path) -> None:
-    target = tmp_path / "out.bin"
-    assert write_atomic(target, b"one") is True
-    inode = target.stat().st_ino
-    assert write_atomic(target, b"one", skip_if_same=True) is False
-    assert target.stat().st_ino == inode, "a skipped write leaves the very same file"
-    assert write_atomic(target, b"two", skip_if_same=True) is True
-    assert target.read_bytes() == b"two"
-    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"], "no temp file left behind"
-
-
-def test_write_projections_writes_the_rendered_bytes(tmp_path: Path) -> None:
-    model = project(read_events(SAMPLE))
-    assert all(write_projections(tmp_path, model).values())
-    for name, data in render(model).items():
-        assert (tmp_path / name).read_bytes() == data
-        assert oct(os.stat(tmp_path / name).st_mode & 0o777) == "0o644"
-    assert not any(write_projections(tmp_path, model).values())

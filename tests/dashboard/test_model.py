@@ -30,10 +30,9 @@ def test_batch_items_follow_their_chunks_job_then_their_outcome() -> None:
     assert model.item_state("s") == ("skipped", "done: intact")
     assert model.take(_stamp([ev.JobSubmitting(chunk=0, display_name="d", attempt=1)], 7)) == {"a", "b"}
     assert model.item_state("a")[0] == "submitted" and model.item_state("c")[0] == "queued"
-    # the job is the chunk's current one once job.submitted names it (a state of any other
-    # job is history only: projections/model.py)
-    model.take(_stamp([ev.JobSubmitted(chunk=0, job_name="j", display_name="d"),
-                       ev.JobStateChanged(chunk=0, job_name="j", state="RUNNING")], 8))
+    model.take(_stamp([ev.JobSubmitted(chunk=0, job_name="j", display_name="d", attempt=1)], 8))
+    assert model.item_state("a")[0] == "submitted"
+    model.take(_stamp([ev.JobStateChanged(chunk=0, job_name="j", state="RUNNING")], 9))
     assert model.item_state("b")[0] == "processing"
     touched = model.take(_stamp([ev.LineApplied(key="a", chunk=0),
                                  ev.ItemFailed(key="b", stage="result", code="SAFETY", message="blocked"),

@@ -85,6 +85,13 @@ def files_containing(root: Path, needle: str) -> list[str]:
     return hits
 
 
+def temp_files(root: Path) -> list[str]:
+    """Temp files anywhere in the tree (ours, ``.<name>.chargen-<pid>.tmp``, or any other
+    ``.tmp`` / ``.part`` name): after a finished run there must be none."""
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
+                  if p.is_file() and (".chargen-" in p.name or p.name.endswith((".tmp", ".part"))))
+
+
 def assert_exactly_once(root: Path, stats: dict[str, Any], reference: dict[str, str] | None = None) -> None:
     """The checks every exactly-once scenario ends with."""
     for name, keys in imagery_keys(root).items():

@@ -4,7 +4,8 @@ For each crash point the run SIGKILLs itself right before or after the effect; `
 (or, when the crash came before the plan was durable, ``run`` again) must then finish
 with the same image bytes as an uninterrupted run, one imagery.yaml entry per key, every
 uploaded content and every batch input seen by the server exactly once, a journal that
-``replay --check`` accepts, and no API key in any file.
+``replay --check`` accepts, no API key in any file, and no temp file anywhere in the tree
+(the ``during:`` points kill a writer between its temp file and the rename).
 """
 
 from __future__ import annotations
@@ -15,7 +16,15 @@ from pathlib import Path
 import pytest
 
 from chargen_es.emulator import Emulator, EmulatorConfig
-from tests.engine.harness import RUN_ID, assert_exactly_once, chargen, copy_sample, outputs, run_args
+from tests.engine.harness import (
+    RUN_ID,
+    assert_exactly_once,
+    chargen,
+    copy_sample,
+    outputs,
+    run_args,
+    temp_files,
+)
 
 EFFECTS = ["upload", "job.create", "download", "image.write", "imagery.write"]
 APPENDS = ["run.started", "upload.started", "upload.completed", "requests.written", "job.submitting",
@@ -26,6 +35,8 @@ POINTS = (
     + [f"{when}:append:{kind}" for kind in APPENDS for when in ("before", "after")]
     + ["after:image.write#4", "before:imagery.write#7", "after:append:line.applied#9", "after:upload#3"]
 )
+# killed with a temp file written and not yet renamed: the resume must sweep it away
+DURING = ["during:image.write", "during:image.write#5", "during:imagery.write", "during:download"]
 
 
 def emulator_config() -> EmulatorConfig:
@@ -43,7 +54,8 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return outputs(root)
 
 
-@pytest.mark.parametrize("point", POINTS)
+@pytest.mark.slow
+@pytest.mark.parametrize("point", POINTS + DURING)
 def test_resume_after_crash_converges(point: str, tmp_path: Path, reference: dict[str, str]) -> None:
     root = copy_sample(tmp_path / "tree")
     with Emulator(emulator_config()) as emu:
@@ -51,6 +63,9 @@ def test_resume_after_crash_converges(point: str, tmp_path: Path, reference: dic
         assert crashed.returncode == -signal.SIGKILL, f"{point} was never reached: {crashed.stderr[-2000:]}"
         journal = root / ".chargen" / "batch" / RUN_ID / "journal.jsonl"
         plan_durable = journal.exists() and b'"plan.sealed"' in journal.read_bytes()
+        if point in DURING:
+            assert temp_files(root), f"{point} left no temp file, so the sweep went untested"
         again = chargen(root, emu.base_url, *(["resume", RUN_ID] if plan_durable else run_args()))
         assert again.returncode == 0, again.stdout + again.stderr
         assert_exactly_once(root, emu.stats(), reference)
+        assert temp_files(root) == [], "a killed writer's temp file outlived the resume"

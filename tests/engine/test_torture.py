@@ -6,6 +6,8 @@ import json
 import random
 from pathlib import Path
 
+import pytest
+
 from chargen_es.emulator import Emulator, EmulatorConfig
 from tests.engine.harness import (
     RUN_ID,
@@ -16,11 +18,13 @@ from tests.engine.harness import (
     next_args,
     run_args,
     start_process,
+    temp_files,
 )
 
 KILLS = 12
 
 
+@pytest.mark.slow
 def test_random_kills_then_resume(tmp_path: Path) -> None:
     rng = random.Random(20301)
     root = copy_sample(tmp_path / "tree")
@@ -36,6 +40,7 @@ def test_random_kills_then_resume(tmp_path: Path) -> None:
             done = chargen(root, emu.base_url, *next_args(journal, tuple(run_args())))
             assert done.returncode == 0, done.stdout + done.stderr
         assert_exactly_once(root, emu.stats())
+        assert temp_files(root) == [], "a killed writer's temp file outlived the resume"
         report = json.loads((journal.parent / "report.json").read_text())
         assert report["phase"] == "completed"
         assert report["summary"]["failed"] == 0 and report["summary"]["pending"] == 0

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pexpect
 import pytest
 
@@ -23,6 +24,8 @@ from tests.engine.harness import copy_sample
 
 DOWN, ENTER = "\x1b[B", "\r"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+COMMANDS = set(cli.list_commands(click.Context(cli)))  # the group loads its commands lazily
 
 
 def env() -> dict[str, str]:
@@ -63,14 +66,15 @@ def test_batch_generate_one_entity_runs_and_prints_the_equivalent_command(tmp_pa
     child.expect("What do you want to do")
     child.expect("Quit")
     menu_text = plain(child.before)
-    assert ("Status" in menu_text) == ("status" in cli.commands)
-    assert ("Dashboard" in menu_text) == ("dashboard" in cli.commands)
+    assert ("Status" in menu_text) == ("status" in COMMANDS)
+    assert ("Dashboard" in menu_text) == ("dashboard" in COMMANDS)
     child.send(ENTER)  # Batch Generate
     choose(child, "Which part of the tree", downs=4)  # one entity
     child.expect("Entity")
     child.send("characters/dov")
     child.expect("characters/dov")
     child.send(ENTER)
+    choose(child, "Model:")  # the current default: no --model flag
     choose(child, "Runner")  # batch
     choose(child, "Backend")  # the embedded emulator (no key set)
     child.expect(r"\$ chargen-es (run [^\r\n]*)")
@@ -122,6 +126,7 @@ def test_ctrl_c_at_a_prompt_exits_130_with_nothing_written(tmp_path: Path, at: s
         choose(child, "What do you want to do")
         if at == "Runner":
             choose(child, "Which part of the tree", downs=1)  # all characters
+            choose(child, "Model:")
     child.expect(at)
     child.sendintr()
     code, _ = finish(child)
@@ -132,7 +137,7 @@ def test_ctrl_c_at_a_prompt_exits_130_with_nothing_written(tmp_path: Path, at: s
 def test_no_command_on_a_terminal_opens_the_menu(tmp_path: Path) -> None:
     root = copy_sample(tmp_path / "tree")
     child = spawn(cwd=root)
-    choose(child, "What do you want to do", downs=4 + sum(n in cli.commands for n in ("status", "dashboard")))
+    choose(child, "What do you want to do", downs=4 + sum(n in COMMANDS for n in ("status", "dashboard")))
     code, _ = finish(child)  # Quit
     assert code == 0
 
@@ -146,6 +151,7 @@ def test_a_filtered_set_becomes_an_only_glob(tmp_path: Path) -> None:
     child.send("zz*" + ENTER)
     child.expect("matches no entity")  # refused in place, the prompt stays
     child.send("\b" * 3 + "b*" + ENTER)
+    choose(child, "Model:")
     choose(child, "Runner", downs=1)  # live
     child.expect("Workers")
     child.send("\b" + "3" + ENTER)

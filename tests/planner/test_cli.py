@@ -28,7 +28,7 @@ def test_dry_run_text(tmp_path):
     assert out.startswith("Plan: 17 task(s) to generate")
     assert "- characters/ada  map-room (The map room)  [new]" in out
     assert "    output: characters/ada/images/map-room-" in out
-    assert "    key:    characters/ada/map-room@sha256:" in out
+    assert "    key:    character/ada/map-room@sha256:" in out
     assert "- characters/bram  tavern-story  [done]" in out
     assert "  tasks:    17 (characters 9, locations 4, chapters 4); new 17" in out
     assert "  skipped:  2 (done 2)" in out

@@ -32,7 +32,7 @@ def test_same_inputs_same_key_whatever_dict_order(prompt, refs, model, ratio):
     b = generate_key("characters", "ada", "s", prompt=prompt, references=list(refs), model=model,
                      generation_config=_config(ratio, True))
     assert a == b
-    assert a.startswith("characters/ada/s@sha256:") and len(a.rsplit(":", 1)[1]) == 16
+    assert a.startswith("character/ada/s@sha256:") and len(a.rsplit(":", 1)[1]) == 16
 
 
 @given(prompt=text, refs=st.lists(sha_hex, min_size=1, max_size=3), model=text, ratio=ratios, data=st.data())
@@ -69,7 +69,7 @@ def test_analysis_key_covers_the_image(image, other):
     cfg = {"responseMimeType": "application/json"}
     a = analyze_key("characters", "ada", "pic", prompt="p", image_sha256=image, model="m", generation_config=cfg)
     b = analyze_key("characters", "ada", "pic", prompt="p", image_sha256=other, model="m", generation_config=cfg)
-    assert a.startswith("characters/ada/analyze:pic@sha256:")
+    assert a.startswith("character/ada/analyze:pic@sha256:")
     assert (a == b) == (image == other)
 
 

@@ -1,0 +1,163 @@
+"""``chargen-es status``: per entity and scene, what is done and what is missing, and why.
+
+The answer is the planner's own skip check, run for both modes with the workspace
+history, so ``status`` can never disagree with ``run``: a scene that ``status`` lists as
+missing, changed, outdated or never generated is exactly a task ``run`` plans with the
+same ``--scope`` / ``--only``, and ``--export FILE`` writes that list (tested to agree).
+
+States of a scene: ``done`` (with its file and the run that made it), ``missing`` (the
+recorded file is gone), ``changed`` (its bytes differ from the recorded hash),
+``outdated`` (its prompt, references, model or config changed since its last picture, so
+its task key is new), ``never generated``. Of an image's analysis: ``present``, ``stale``
+(the image, or the analysis request, changed since), ``absent``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import click
+
+from chargen_es.cli.common import note, root_option
+from chargen_es.engine import workspace
+from chargen_es.errors import UsageError
+from chargen_es.planner import Plan, PlanOptions, build_plan
+from projections import pretty_json
+from projections import workspace as wsp
+
+SCENE_STATES = ("done", "missing", "changed", "outdated", "never generated")
+ANALYSIS_STATES = ("present", "stale", "absent")
+_STAMP = "00000000T000000Z"  # output names are not shown; any valid stamp plans the same keys
+
+
+def scene_state(reason: str) -> str:
+    """A planned task's reason as a scene state."""
+    if reason in ("missing", "changed"):
+        return reason
+    if reason == "new":
+        return "never generated"
+    return "outdated"  # prompt / references / model / config / inputs changed
+
+
+def analysis_state(reason: str) -> str:
+    return "absent" if reason in ("new", "missing") else "stale"
+
+
+def _plans(root: Path, scope: str, only: tuple[str, ...], history: dict[str, Any]) -> tuple[Plan, Plan]:
+    def plan(mode: str) -> Plan:
+        return build_plan(PlanOptions(root=root, mode=mode, scope=scope, only=only, run_stamp=_STAMP,
+                                      history=history))
+
+    return plan("generate"), plan("analyze")
+
+
+def status_document(root: Path, scope: str, only: tuple[str, ...]) -> dict[str, Any]:
+    """Everything ``status`` shows, as data (the ``--json`` form)."""
+    index = workspace.load(root, note=note).index
+    history = wsp.history(index)
+    gen, ana = _plans(root, scope, only, history)
+    scenes: list[dict[str, Any]] = []
+    for s in gen.skipped:
+        made = history.get(wsp.scene_id(s.key))
+        scenes.append({"entity": f"{s.entity_type}/{s.slug}", "scene": s.scene, "state": "done",
+                       "file": f"{s.entity_type}/{s.slug}/{s.detail}" if s.detail else "",
+                       "run": made["run"] if made and made["key"] == s.key else "", "key": s.key, "reason": ""})
+    for t in gen.tasks:
+        scenes.append({"entity": f"{t.entity_type}/{t.slug}", "scene": t.scene, "state": scene_state(t.reason),
+                       "file": "", "run": "", "key": t.key, "reason": t.reason})
+    analyses: list[dict[str, Any]] = []
+    for s in ana.skipped:
+        analyses.append({"entity": f"{s.entity_type}/{s.slug}", "image": s.scene.removeprefix("analyze:"),
+                         "state": "present", "file": f"{s.entity_type}/{s.slug}/{s.detail}" if s.detail else "",
+                         "key": s.key, "reason": ""})
+    for t in ana.tasks:
+        analyses.append({"entity": f"{t.entity_type}/{t.slug}", "image": t.input_image.path if t.input_image else "",
+                         "state": analysis_state(t.reason), "file": "", "key": t.key, "reason": t.reason})
+    order = {k: i for i, k in enumerate(("characters", "locations", "chapters"))}
+    scenes.sort(key=lambda r: (order.get(r["entity"].split("/")[0], 9), r["entity"]))
+    analyses.sort(key=lambda r: (order.get(r["entity"].split("/")[0], 9), r["entity"], r["image"]))
+    scene_counts = Counter(r["state"] for r in scenes)
+    analysis_counts = Counter(r["state"] for r in analyses)
+    return {
+        "root": str(root), "scope": scope, "only": list(only),
+        "scenes": scenes, "analyses": analyses,
+        "totals": {"scenes": {s: scene_counts[s] for s in SCENE_STATES},
+                   "analyses": {s: analysis_counts[s] for s in ANALYSIS_STATES}},
+        "warnings": gen.warnings + [w for w in ana.warnings if w not in gen.warnings],
+        "todo": {"generate": [t.key for t in gen.tasks], "analyze": [t.key for t in ana.tasks]},
+    }
+
+
+def run_command(root: Path, scope: str, only: tuple[str, ...], mode: str) -> str:
+    parts = ["chargen-es", "run", "--root", str(root)]
+    if mode != "generate":
+        parts += ["--mode", mode]
+    if scope != "all":
+        parts += ["--scope", scope]
+    for slug in only:
+        parts += ["--only", slug]
+    return " ".join(parts)
+
+
+def export_document(doc: dict[str, Any], root: Path, scope: str, only: tuple[str, ...]) -> dict[str, Any]:
+    """The to-do list: what ``run`` (and ``run --mode analyze``) will plan, key by key."""
+    def items(rows: list[dict[str, Any]], what: str) -> list[dict[str, Any]]:
+        return [{"key": r["key"], "entity": r["entity"], what: r[what], "state": r["state"], "reason": r["reason"]}
+                for r in rows if r["state"] not in ("done", "present")]
+
+    return {
+        "generate": {"command": run_command(root, scope, only, "generate"), "tasks": items(doc["scenes"], "scene")},
+        "analyze": {"command": run_command(root, scope, only, "analyze"), "tasks": items(doc["analyses"], "image")},
+    }
+
+
+def print_status(doc: dict[str, Any]) -> None:
+    entity = None
+    for r in doc["scenes"]:
+        if r["entity"] != entity:
+            entity = r["entity"]
+            click.echo(entity)
+        detail = r["file"] + (f" (run {r['run']})" if r["run"] else "") if r["state"] == "done" else r["reason"]
+        if r["state"] == "never generated":
+            detail = ""
+        click.echo(f"  {r['scene']:<28} {r['state']:<16} {detail}".rstrip())
+    if doc["analyses"]:
+        click.echo("analyses")
+        for r in doc["analyses"]:
+            detail = r["file"] if r["state"] == "present" else ("" if r["reason"] == "new" else r["reason"])
+            click.echo(f"  {r['entity'] + '/' + r['image'].split('/')[-1]:<44} {r['state']:<8} {detail}".rstrip())
+    for w in doc["warnings"]:
+        click.echo(f"warning: {w}", err=True)
+    scenes, analyses = doc["totals"]["scenes"], doc["totals"]["analyses"]
+    click.echo("totals: " + ", ".join(f"{v} {k}" for k, v in scenes.items())
+               + "; analyses: " + ", ".join(f"{v} {k}" for k, v in analyses.items()))
+
+
+@click.command("status")
+@root_option
+@click.option("--scope", type=click.Choice(["all", "characters", "locations", "chapters"]), default="all",
+              show_default=True)
+@click.option("--only", "only", multiple=True, metavar="SLUG", help="Only this entity (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--export", "export", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
+              help="Write the to-do list (what `run` will plan) to FILE as JSON.")
+def status(root: Path, scope: str, only: tuple[str, ...], as_json: bool, export: Path | None) -> None:
+    """Per entity, each scene: done, missing, changed, outdated or never generated; analyses too."""
+    if not root.is_dir():
+        raise UsageError(f"--root {root}: not a folder")
+    doc = status_document(root, scope, only)
+    if export is not None:
+        todo = export_document(doc, root, scope, only)
+        export.write_bytes(pretty_json(todo))
+        n_gen, n_ana = len(todo["generate"]["tasks"]), len(todo["analyze"]["tasks"])
+        click.echo(f"wrote {export}: {n_gen} scene(s) to generate, {n_ana} image(s) to analyse; "
+                   f"`{todo['generate']['command']}` plans exactly these scenes", err=as_json)
+    if as_json:
+        click.echo(pretty_json(doc).decode(), nl=False)
+        return
+    print_status(doc)
+
+
+COMMANDS: list[click.Command] = [status]

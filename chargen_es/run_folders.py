@@ -1,0 +1,49 @@
+"""Where runs live under ``--root``: ``.chargen/batch/<run id>/``, and how they are named.
+
+Kept apart from the engine so the offline commands (``inspect``, ``replay``,
+``run --dry-run``) find runs without importing the engine, trio or the SDK.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from chargen_es.errors import RunNotFound
+from chargen_es.journal import JOURNAL_NAME
+
+
+def runs_root(root: Path) -> Path:
+    return root / ".chargen" / "batch"
+
+
+def new_run_id(runs: Path, now: datetime | None = None) -> str:
+    """``2025-12-19T12-00-00Z``, with ``-2``, ``-3`` ... when that second is taken."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H-%M-%SZ")
+    candidate, n = stamp, 1
+    while (runs / candidate).exists():
+        n += 1
+        candidate = f"{stamp}-{n}"
+    return candidate
+
+
+def run_stamp(run_id: str) -> str:
+    """The compact stamp used in output file names: ``20251219T120000Z`` (+ suffix)."""
+    return run_id.replace("-", "").replace(":", "")
+
+
+def list_runs(root: Path) -> list[str]:
+    """Run ids under ``--root``, oldest first (ids are UTC stamps, so names sort by time)."""
+    base = runs_root(root)
+    if not base.is_dir():
+        return []
+    return sorted(p.name for p in base.iterdir() if (p / JOURNAL_NAME).is_file())
+
+
+def run_dir_for(root: Path, run_id: str) -> Path:
+    """The folder of an existing run, or RunNotFound naming the runs that do exist."""
+    folder = runs_root(root) / run_id
+    if run_id and "/" not in run_id and run_id not in (".", "..") and (folder / JOURNAL_NAME).is_file():
+        return folder
+    known = ", ".join(list_runs(root)) or "none yet"
+    raise RunNotFound(f"no run {run_id!r} under {runs_root(root)} (runs: {known})")

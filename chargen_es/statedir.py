@@ -1,0 +1,36 @@
+"""``<root>/.chargen/``: the one folder chargen-es keeps in a content tree.
+
+Run journals (``batch/``), the embedded emulator's state, locks and the workspace index
+live here, and nowhere else in the user's tree. The folder gets its own ``.gitignore``
+(``*``) the first time it is made, so run folders never end up in the user's git even when
+the tree's own ``.gitignore`` does not mention it. Imports nothing of ours, so every layer
+may use it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+STATE_DIR = ".chargen"
+GITIGNORE = (
+    "# chargen-es keeps run journals, emulator state, locks and its workspace index here;\n"
+    "# none of it belongs in the content tree's history.\n"
+    "*\n"
+)
+
+
+def state_dir(root: Path) -> Path:
+    """``<root>/.chargen``, created (with its ``.gitignore``) when missing."""
+    folder = Path(root) / STATE_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    ignore = folder / ".gitignore"
+    if not ignore.exists():
+        with contextlib.suppress(FileExistsError):
+            fd = os.open(ignore, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                os.write(fd, GITIGNORE.encode())
+            finally:
+                os.close(fd)
+    return folder

@@ -1,0 +1,387 @@
+"""The workspace index: one fold over every run's journal of a content tree.
+
+A tree is run hundreds of times; reading every earlier journal at the start of each run
+(to find live uploads and unfinished runs) and in ``inspect`` (one row per run) grew
+without bound. This fold keeps, across all runs:
+
+- ``runs``: one summary row per run (mode, runner, counts, timing, estimate, tokens,
+  retries, 429s, the phase), stamped by the store with the journal size and last line it
+  reflects, so only new journal bytes are ever read again;
+- ``uploads``: every live remote copy of a local file (the workspace files cache; the
+  same answer as :func:`projections.files.workspace_files_cache`), minus deleted names;
+- ``scenes``: per scene (``character/ada/map-room``), what its latest applied result was
+  made from (key, prompt digest, reference hashes, model, config) and where it landed: the
+  history behind ``status`` and the plan's ``prompt changed`` / ``model changed`` reasons.
+
+Pure like every fold here: events in, no clock, disk or environment. Handlers mutate the
+index they are given (the store loads a fresh one per invocation); per-task detail of a
+run is kept only while the run can still change (``open``) and dropped once it
+completed, so the index stays proportional to the tree, not to its history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+
+from chargen_es import events as ev
+from projections.files import _expiry_key
+
+INDEX_VERSION = 1
+_SINGULAR = {"characters": "character", "locations": "location", "chapters": "chapter"}
+_RUNNING_STATES = frozenset({"PENDING", "RUNNING", "JOB_STATE_PENDING", "JOB_STATE_RUNNING"})
+_SUCCEEDED_STATES = frozenset({"SUCCEEDED", "JOB_STATE_SUCCEEDED"})
+_MILESTONES = ("planning", "planned", "staging", "staged", "submitted", "running", "downloading", "applying")
+_ENDED = {ev.RunCompleted: "completed", ev.RunFailed: "failed", ev.RunCancelled: "cancelled",
+          ev.RunPaused: "paused"}
+FINAL = frozenset({"completed", "cancelled"})  # a run that can no longer change
+
+
+class OpenTask(msgspec.Struct, array_like=True):
+    """What the index needs of a planned task while its run is open."""
+
+    model: str
+    scene: str  # canonical scene id: character/ada/map-room
+    prompt_sha: str
+    references: list[str]
+    config: dict[str, Any]
+    status: str = ""  # "" | ok | failed
+    prompt_tokens: int = 0
+    output_tokens: int = 0
+
+
+class RunRow(msgspec.Struct, kw_only=True):
+    """One run, as the runs table, ``stats`` and ``resume`` need it."""
+
+    run_id: str
+    size: int = 0  # journal bytes folded (stamped by the store)
+    tail_crc: str = ""  # CRC of the last folded line (stamped by the store)
+    error: str = ""  # why the journal could not be read, if it could not
+    seq: int = 0
+    mode: str = ""
+    runner: str = ""
+    started_at: str = ""
+    last_at: str = ""
+    ended: str = ""  # completed | failed | cancelled | paused | "" while going
+    ended_at: str = ""
+    milestone: int = 0
+    sealed: bool = False
+    tasks: int = 0
+    skipped: int = 0
+    ok: int = 0
+    failed: int = 0
+    estimated_batch_usd: float | None = None
+    estimated_live_usd: float | None = None
+    prices: dict[str, dict[str, float]] = {}
+    batch_discount: float = 0.5
+    tokens: dict[str, list[int]] = {}  # model -> [prompt, output] over each key's latest outcome
+    retries: int = 0  # repeated calls and resubmitted jobs
+    rate_limited: int = 0  # calls refused with 429 (rate limit or daily quota)
+    resumes: int = 0
+    open: dict[str, OpenTask] | None = None  # per planned key, while the run can change
+
+    @property
+    def phase(self) -> str:
+        return self.ended or _MILESTONES[self.milestone]
+
+    @property
+    def unfinished(self) -> bool:
+        """Sealed and neither completed nor cancelled: ``resume`` can continue it."""
+        return self.sealed and self.ended not in FINAL and not self.error
+
+
+class Upload(msgspec.Struct, kw_only=True):
+    sha256: str
+    path: str
+    mime: str
+    name: str
+    uri: str
+    expires: str
+    size: int
+    purpose: str
+    from_run: str  # the run that uploaded it
+    run: str  # the run whose journal recorded it
+
+
+class Scene(msgspec.Struct, kw_only=True):
+    """The latest applied result of a scene (or of an image's analysis)."""
+
+    key: str
+    run: str
+    at: str
+    model: str
+    prompt_sha: str
+    references: list[str]
+    config: dict[str, Any]
+    outputs: list[str]  # paths relative to the root
+
+
+class WorkspaceIndex(msgspec.Struct, kw_only=True):
+    version: int = INDEX_VERSION
+    runs: dict[str, RunRow] = {}
+    uploads: dict[str, list[Upload]] = {}  # sha256 -> every live record of it
+    upload_names: dict[str, str] = {}  # files/<id> -> sha256
+    deleted: list[str] = []  # remote names some run deleted (order of folding)
+    scenes: dict[str, Scene] = {}
+
+
+def prompt_digest(prompt: str) -> str:
+    """How a prompt is remembered (the planner computes the same: first 16 hex of SHA-256)."""
+    return hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:16]
+
+
+def scene_id(key: str) -> str:
+    """``characters/ada/x@sha256:…`` or ``character/ada/x@…`` -> ``character/ada/x``."""
+    head, sep, rest = key.partition("@")[0].partition("/")
+    return f"{_SINGULAR.get(head, head)}{sep}{rest}"
+
+
+# ------------------------------------------------------------------------ the fold
+
+
+def fold_run(index: WorkspaceIndex, run_id: str, events: Iterable[ev.Event]) -> WorkspaceIndex:
+    """Fold more events of one run (in journal order) into the index; returns it."""
+    row = index.runs.get(run_id)
+    if row is None:
+        row = index.runs[run_id] = RunRow(run_id=run_id, open={})
+    deleted = set(index.deleted) if index.deleted else set()
+    for e in events:
+        handler = _HANDLERS.get(e.__class__)
+        if handler is not None:
+            handler(index, row, e, deleted)
+        row.seq = e.seq
+        row.last_at = e.at
+    if row.ended == "completed":
+        # resume refuses a completed run, so its tasks no longer change: keep the totals only
+        # (a cancelled run's journal may still be resumed, so it keeps its detail)
+        row.open = None
+    return index
+
+
+def build(journals: Iterable[tuple[str, Iterable[ev.Event]]]) -> WorkspaceIndex:
+    """The index from nothing, folding each run's whole journal (run-id order)."""
+    index = WorkspaceIndex()
+    for run_id, events in journals:
+        fold_run(index, run_id, events)
+    return index
+
+
+def _reach(row: RunRow, rank: int) -> None:
+    if row.milestone < rank:
+        row.milestone = rank
+
+
+def _run_started(ix: WorkspaceIndex, row: RunRow, e: ev.RunStarted, _d: set[str]) -> None:
+    row.mode, row.runner, row.started_at = e.mode, e.runner, e.at
+    prices = e.config.get("prices") or {}
+    # the numbers only: a price entry also names its ``source`` (catalogue, chargen.yaml)
+    row.prices = {str(m): {k: float(v) for k, v in (p or {}).items()
+                           if isinstance(v, int | float) and not isinstance(v, bool)}
+                  for m, p in prices.items()}
+    row.batch_discount = float(e.config.get("batch_discount", 0.5))
+
+
+def _run_resumed(ix: WorkspaceIndex, row: RunRow, e: ev.RunResumed, _d: set[str]) -> None:
+    row.resumes += 1
+    row.ended = row.ended_at = ""
+
+
+def _task_planned(ix: WorkspaceIndex, row: RunRow, e: ev.TaskPlanned, _d: set[str]) -> None:
+    t = e.task
+    row.tasks += 1
+    if row.open is not None:
+        refs = [r.sha256 for r in t.references] + ([t.input_image.sha256] if t.input_image else [])
+        row.open[t.key] = OpenTask(model=t.model, scene=scene_id(t.key), prompt_sha=prompt_digest(t.prompt),
+                                   references=refs, config=dict(t.generation_config))
+
+
+def _task_skipped(ix: WorkspaceIndex, row: RunRow, e: ev.TaskSkipped, _d: set[str]) -> None:
+    row.skipped += 1
+
+
+def _plan_sealed(ix: WorkspaceIndex, row: RunRow, e: ev.PlanSealed, _d: set[str]) -> None:
+    row.sealed = True
+    row.estimated_batch_usd = e.estimated_cost_usd
+    row.estimated_live_usd = e.live_cost_usd
+    _reach(row, 1)
+
+
+def _staging(ix: WorkspaceIndex, row: RunRow, e: ev.Event, _d: set[str]) -> None:
+    _reach(row, 2)
+
+
+def _upload(ix: WorkspaceIndex, row: RunRow, e: ev.UploadCompleted | ev.UploadReused, deleted: set[str]) -> None:
+    _reach(row, 2)
+    if e.name in deleted:
+        return
+    from_run = e.from_run if isinstance(e, ev.UploadReused) else row.run_id
+    ix.uploads.setdefault(e.sha256, []).append(Upload(
+        sha256=e.sha256, path=e.path, mime=e.mime, name=e.name, uri=e.uri, expires=e.expires, size=e.size,
+        purpose=e.purpose, from_run=from_run, run=row.run_id))
+    ix.upload_names[e.name] = e.sha256
+
+
+def _job_submitting(ix: WorkspaceIndex, row: RunRow, e: ev.JobSubmitting, _d: set[str]) -> None:
+    _reach(row, 3)
+    if e.attempt > 1:
+        row.retries += 1
+
+
+def _job_submitted(ix: WorkspaceIndex, row: RunRow, e: ev.JobSubmitted, _d: set[str]) -> None:
+    _reach(row, 4)
+
+
+def _job_state(ix: WorkspaceIndex, row: RunRow, e: ev.JobStateChanged, _d: set[str]) -> None:
+    if e.state in _RUNNING_STATES:
+        _reach(row, 5)
+    elif e.state in _SUCCEEDED_STATES:
+        _reach(row, 6)
+
+
+def _downloaded(ix: WorkspaceIndex, row: RunRow, e: ev.ResultsDownloaded, _d: set[str]) -> None:
+    _reach(row, 7)
+
+
+def _outcome(ix: WorkspaceIndex, row: RunRow, e: ev.LineApplied | ev.ItemFailed, _d: set[str]) -> None:
+    _reach(row, 7)
+    task = row.open.get(e.key) if row.open is not None else None
+    if task is None:  # not planned by this run, or the run already final: count nothing twice
+        return
+    if task.status == "ok":
+        row.ok -= 1
+        _add_tokens(row, task.model, -task.prompt_tokens, -task.output_tokens)
+    elif task.status == "failed":
+        row.failed -= 1
+    if isinstance(e, ev.ItemFailed):
+        task.status, task.prompt_tokens, task.output_tokens = "failed", 0, 0
+        row.failed += 1
+        return
+    usage = e.usage
+    task.status = "ok"
+    task.prompt_tokens = usage.prompt_tokens if usage else 0
+    task.output_tokens = usage.output_tokens if usage else 0
+    row.ok += 1
+    _add_tokens(row, task.model, task.prompt_tokens, task.output_tokens)
+    current = ix.scenes.get(task.scene)
+    if current is None or e.at >= current.at:
+        ix.scenes[task.scene] = Scene(key=e.key, run=row.run_id, at=e.at, model=task.model,
+                                      prompt_sha=task.prompt_sha, references=list(task.references),
+                                      config=task.config, outputs=[o.path for o in e.outputs])
+
+
+def _add_tokens(row: RunRow, model: str, prompt: int, output: int) -> None:
+    acc = row.tokens.setdefault(model, [0, 0])
+    acc[0] += prompt
+    acc[1] += output
+
+
+def _call_started(ix: WorkspaceIndex, row: RunRow, e: ev.CallStarted, _d: set[str]) -> None:
+    _reach(row, 5)
+    if e.attempt > 1:
+        row.retries += 1
+
+
+def _call_failed(ix: WorkspaceIndex, row: RunRow, e: ev.CallFailed, _d: set[str]) -> None:
+    if e.kind in ("rate_limit", "daily_quota") or e.status == 429:
+        row.rate_limited += 1
+
+
+def _files_deleted(ix: WorkspaceIndex, row: RunRow, e: ev.FilesDeleted, deleted: set[str]) -> None:
+    for name in e.names:
+        if name in deleted:
+            continue
+        deleted.add(name)
+        ix.deleted.append(name)
+        sha = ix.upload_names.pop(name, None)
+        if sha is not None:
+            kept = [u for u in ix.uploads.get(sha, ()) if u.name != name]
+            if kept:
+                ix.uploads[sha] = kept
+            else:
+                ix.uploads.pop(sha, None)
+
+
+def _ended(ix: WorkspaceIndex, row: RunRow, e: ev.Event, _d: set[str]) -> None:
+    row.ended = _ENDED[e.__class__]
+    row.ended_at = e.at
+
+
+_HANDLERS: dict[type, Any] = {
+    ev.RunStarted: _run_started, ev.RunResumed: _run_resumed, ev.TaskPlanned: _task_planned,
+    ev.TaskSkipped: _task_skipped, ev.PlanSealed: _plan_sealed, ev.UploadStarted: _staging,
+    ev.UploadCompleted: _upload, ev.UploadReused: _upload, ev.RequestsWritten: _staging,
+    ev.JobSubmitting: _job_submitting, ev.JobSubmitted: _job_submitted, ev.JobStateChanged: _job_state,
+    ev.ResultsDownloaded: _downloaded, ev.LineApplied: _outcome, ev.ItemFailed: _outcome,
+    ev.CallStarted: _call_started, ev.CallFailed: _call_failed, ev.FilesDeleted: _files_deleted,
+    ev.RunPaused: _ended, ev.RunCompleted: _ended, ev.RunFailed: _ended, ev.RunCancelled: _ended,
+}
+
+
+# ------------------------------------------------------------------------ views
+
+
+def files_cache(index: WorkspaceIndex, exclude_run: str = "") -> dict[str, dict[str, Any]]:
+    """SHA-256 -> the live upload with the latest expiry, as ``workspace_files_cache`` gives
+    it (records of ``exclude_run``'s own journal left out: a run knows its own uploads)."""
+    out: dict[str, dict[str, Any]] = {}
+    for sha, records in sorted(index.uploads.items()):
+        best: Upload | None = None
+        for u in records:
+            if u.run == exclude_run:
+                continue
+            if best is None or _expiry_key(u.expires) > _expiry_key(best.expires):
+                best = u
+        if best is not None:
+            out[sha] = {"sha256": best.sha256, "path": best.path, "mime": best.mime, "name": best.name,
+                        "uri": best.uri, "expires": best.expires, "size": best.size, "purpose": best.purpose,
+                        "from_run": best.from_run}
+    return out
+
+
+def unfinished(index: WorkspaceIndex) -> list[str]:
+    """Runs ``resume`` can continue, newest first."""
+    return sorted((r.run_id for r in index.runs.values() if r.unfinished), reverse=True)
+
+
+def history(index: WorkspaceIndex) -> dict[str, dict[str, Any]]:
+    """Per scene, what its latest result was made from (the planner's ``history`` option)."""
+    return {sid: {"key": s.key, "prompt_sha": s.prompt_sha, "references": s.references, "model": s.model,
+                  "config": s.config, "run": s.run, "outputs": s.outputs}
+            for sid, s in index.scenes.items()}
+
+
+def estimate_at_runner(row: RunRow) -> float | None:
+    """The plan's estimate at the prices of the runner that ran it (live pays full price)."""
+    return row.estimated_live_usd if row.runner == "live" else row.estimated_batch_usd
+
+
+def token_cost(row: RunRow, factor: float) -> float | None:
+    if not row.prices:
+        return None
+    total = 0.0
+    for model, (tin, tout) in row.tokens.items():
+        price = row.prices.get(model) or {}
+        total += (tin * float(price.get("input", 0.0)) + tout * float(price.get("output", 0.0))) / 1e6
+    return round(total * factor, 6)
+
+
+def actual_cost(row: RunRow) -> float | None:
+    """USD from the reported tokens at the run's own price snapshot and runner."""
+    return token_cost(row, row.batch_discount if row.runner == "batch" else 1.0)
+
+
+def saving_vs_live(row: RunRow) -> float | None:
+    """What the same work would have cost as live calls, minus what it cost."""
+    actual = actual_cost(row)
+    if actual is not None and row.tokens:
+        live = token_cost(row, 1.0)
+        return None if live is None else round(live - actual, 6)
+    est, live_est = estimate_at_runner(row), row.estimated_live_usd
+    return None if est is None or live_est is None else round(live_est - est, 6)
+
+
+ENCODER = msgspec.json.Encoder()
+DECODER = msgspec.json.Decoder(WorkspaceIndex)
