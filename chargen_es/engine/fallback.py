@@ -148,12 +148,18 @@ def refusal(model: Projections, chunk: int) -> str:
     policy = model.fallback_policy
     if policy is None or policy.max_cost is None or model.sealed is None:
         return ""
+    # Every open chunk whose batch job has not succeeded may still fall back, so the check
+    # prices all of them at once: the verdict does not depend on which chunk reaches its
+    # deadline first (a small last chunk alone could pass where the run as a whole cannot).
     per = live_price_per_task(model)
-    live = sum(f.live_cost_usd for f in model.fallbacks.values()) + per * len(model.pending_keys(chunk))
+    exposed = [c for c in model.open_chunks() if c not in model.fallbacks
+               and not ((job := model.jobs.get(c)) is not None and job.state == SUCCEEDED)]
+    items = sum(len(model.pending_keys(c)) for c in exposed) or len(model.pending_keys(chunk))
+    live = sum(f.live_cost_usd for f in model.fallbacks.values()) + per * items
     projected = model.sealed.estimated_cost_usd + live
     if projected <= policy.max_cost:
         return ""
-    return (f"falling back to live calls for chunk {chunk} ({len(model.pending_keys(chunk))} items) would bring "
+    return (f"falling back to live calls for chunk {chunk} (with every open chunk: {items} items) would bring "
             f"the run to an estimated ${projected:.4f} (the plan at batch prices ${model.sealed.estimated_cost_usd:.4f}"
             f" + ${live:.4f} live), above --max-cost ${policy.max_cost:.4f}; the batch jobs keep running: "
             "`resume` collects them, `resume --max-cost USD` raises the limit, `resume --fallback none` waits")
