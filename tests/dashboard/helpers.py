@@ -88,24 +88,15 @@ def dashboard(root: Path, *args: str, env: dict[str, str] | None = None) -> Iter
             raise AssertionError(f"the dashboard printed no URL: {process.communicate(timeout=10)}")
         yield Dashboard(process, url)
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
+        stop(process, signal.SIGINT, 20)
 
 
-def stop(process: subprocess.Popen[str]) -> None:
-    """End a run child this test started (if it is still going) and collect it."""
+def stop(process: subprocess.Popen[str], sig: int = signal.SIGTERM, timeout: float = 30) -> None:
+    """End a child this test started (if it is still going), with ``sig``, and collect it."""
     if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(sig)
         try:
-            process.wait(timeout=30)
+            process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
