@@ -138,11 +138,14 @@ def publish(tmp: Path, path: Path) -> None:
     fsync_dir(path.parent)
 
 
-def write_files(folder: Path | str, files: dict[str, bytes]) -> dict[str, bool]:
+def write_files(folder: Path | str, files: dict[str, bytes],
+                before_rename: Callable[[], None] | None = None) -> dict[str, bool]:
     """Replace each named file of ``folder`` atomically, skipping those already holding
-    the bytes; returns which ones changed on disk."""
+    the bytes; returns which ones changed on disk (``before_rename`` as for
+    :func:`replace_atomic`, for each file written)."""
     folder = Path(folder)
-    return {name: replace_atomic(folder / name, data, skip_if_same=True) for name, data in files.items()}
+    return {name: replace_atomic(folder / name, data, skip_if_same=True, before_rename=before_rename)
+            for name, data in files.items()}
 
 
 def _alive(pid: int) -> bool:

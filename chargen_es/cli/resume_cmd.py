@@ -35,6 +35,7 @@ def resume(run_id: str | None, root: Path, max_cost: float | None = None, **kwar
     if model.closed or not model.sealed:
         try:
             if model.closed:  # a crash may have come before the projections were written
+                engine.sweep_leftovers(root)
                 recorder.write_projections()
         finally:
             recorder.journal.close()

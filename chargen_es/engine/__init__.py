@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         run_stamp,
         runs_root,
         start,
+        sweep_leftovers,
         unfinished_runs,
     )
 
@@ -43,7 +44,7 @@ _HOMES: dict[str, str] = {
     "RetryPolicy": "retry",
     **{name: "runs" for name in ("PlanRecord", "carry_out", "list_runs", "new_run_id", "open_for_resume",
                                   "open_run", "run_dir_for", "run_stamp", "runs_root", "start",
-                                  "unfinished_runs")},
+                                  "sweep_leftovers", "unfinished_runs")},
 }
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "run_stamp",
     "runs_root",
     "start",
+    "sweep_leftovers",
     "unfinished_runs",
 ]
 assert sorted(_HOMES) == __all__, "every public name has a home module"

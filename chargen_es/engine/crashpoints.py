@@ -2,7 +2,7 @@
 
 ``CHARGEN_ES_CRASH_AT=before:job.create`` kills the process the first time it is about to
 create a batch job; ``after:image.write#3`` the third time it has just written an image;
-``during:`` (``image.write``, ``imagery.write``, ``download``) kills it with the temp file
+``during:`` (``image.write``, ``imagery.write``, ``download``, ``projections.write``) kills it with the temp file
 written and not yet renamed, which the next run or resume must sweep away.
 Names: ``upload``, ``job.create``, ``download``, ``image.write``, ``imagery.write``,
 ``call`` (live), and ``append:<event type>`` for every journal append kind. The crash

@@ -131,6 +131,17 @@ def open_for_resume(recorder: Recorder) -> Recorder:
     return recorder
 
 
+def sweep_leftovers(root: Path) -> list[Path]:
+    """Remove the temp files writers killed in an earlier invocation left under ``root``
+    (images, imagery.yaml, downloads, projections), before this one writes again.
+
+    Every command that takes a run's lock to write calls it: ``resume`` of a run that
+    is already closed too, since a kill after ``run.completed`` can leave a projection's
+    temp file. The emulator's folder is its own and is not walked.
+    """
+    return sweep_temp_files(root, skip=[root / ".chargen" / "emulator"])
+
+
 def carry_out(recorder: Recorder, gateway: Gateway, options: EngineOptions, progress: Progress,
               clock: trio.abc.Clock | None = None, also: Callable[[], Awaitable[None]] | None = None) -> str:
     """Drive the run to an end or a pause; returns completed | failed | cancelled | detached | paused.
@@ -144,9 +155,7 @@ def carry_out(recorder: Recorder, gateway: Gateway, options: EngineOptions, prog
     ``Interrupted`` tells the user which ``resume`` command continues it.
     """
     model = recorder.model
-    # what writers killed in an earlier invocation left behind (images, imagery.yaml,
-    # downloads): removed before this one writes again; the emulator's folder is its own
-    sweep_temp_files(options.root, skip=[options.root / ".chargen" / "emulator"])
+    sweep_leftovers(options.root)
 
     async def main() -> str:
         workspace = workspace_uploads(options.root, exclude=model.run_id)

@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import random
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +19,7 @@ import yaml
 from chargen_es.emulator import Emulator, EmulatorConfig
 from tests.batchfile.helpers import BATCH, assert_exactly_once, copy_batch, manifest_keys, outputs
 from tests.engine.harness import RUN_ID, chargen
+from tests.procs import run_child
 
 POINTS = [f"{when}:{effect}" for effect in ("upload", "job.create", "download", "image.write", "imagery.write")
           for when in ("before", "after")]
@@ -116,21 +115,18 @@ def test_inspect_and_replay_read_a_batch_file_run(tmp_path: Path) -> None:
     root = copy_batch(tmp_path / "batch")
     with Emulator(emulator_config()) as emu:
         assert chargen(root, emu.base_url, *run_batch(root)).returncode == 0
-    shown = subprocess.run([sys.executable, "-m", "chargen_es", "inspect", RUN_ID, "--root", str(root), "--events",
-                            "--type", "line.applied"],
-                           capture_output=True, text=True, check=False)
+    shown = run_child(["inspect", RUN_ID, "--root", str(root), "--events",
+                            "--type", "line.applied"])
     assert shown.returncode == 0, shown.stderr
     assert "batch/harbor-postcards/lighthouse@sha256:" in shown.stdout
-    replayed = subprocess.run([sys.executable, "-m", "chargen_es", "replay", RUN_ID, "--root", str(root)],
-                              capture_output=True, text=True, check=False)
+    replayed = run_child(["replay", RUN_ID, "--root", str(root)])
     assert replayed.returncode == 0, replayed.stderr
     report = json.loads((root / ".chargen" / "batch" / RUN_ID / "report.json").read_text())
     assert report["seq"] > 0
 
 
 def test_the_demo_also_runs_the_sample_batch_file(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "chargen_es", "demo", str(tmp_path / "demo")],
-                          capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
+    done = run_child(["demo", str(tmp_path / "demo")])
     assert done.returncode == 0, done.stdout + done.stderr
     folder = tmp_path / "demo" / "batch-file"
     assert len(outputs(folder / "postcards")) == 3 and len(manifest_keys(folder / "postcards")) == 3

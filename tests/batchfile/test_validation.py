@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ from chargen_es.errors import BatchFileInvalid
 from chargen_es.planner import PlanOptions
 from chargen_es.planner.batchfile import build_batch_plan
 from tests.batchfile.helpers import BATCH, copy_batch
+from tests.procs import run_child
 
 BROKEN = """\
 name: bad name!
@@ -124,8 +123,8 @@ def test_yaml_and_json_forms_plan_the_same_keys(tmp_path: Path) -> None:
 def test_the_cli_prints_every_problem_and_exits_1(tmp_path: Path) -> None:
     root = copy_batch(tmp_path / "batch")
     (root / "broken.yaml").write_text(BROKEN)
-    done = subprocess.run([sys.executable, "-m", "chargen_es", "run", "--batch-file", str(root / "broken.yaml"),
-                           "--dry-run"], capture_output=True, text=True, check=False)
+    done = run_child(["run", "--batch-file", str(root / "broken.yaml"),
+                           "--dry-run"])
     assert done.returncode == 1
     assert "has 13 problem(s)" in done.stderr
     assert f"{root / 'broken.yaml'}:16: an item must be a mapping" in done.stderr
@@ -133,16 +132,16 @@ def test_the_cli_prints_every_problem_and_exits_1(tmp_path: Path) -> None:
 
 def test_tree_options_are_refused_with_a_batch_file(tmp_path: Path) -> None:
     root = copy_batch(tmp_path / "batch")
-    done = subprocess.run([sys.executable, "-m", "chargen_es", "run", "--batch-file", str(root / BATCH), "--only",
-                           "a*", "--dry-run"], capture_output=True, text=True, check=False)
+    done = run_child(["run", "--batch-file", str(root / BATCH), "--only",
+                           "a*", "--dry-run"])
     assert done.returncode == 2
     assert "--only does not apply with --batch-file" in done.stderr
 
 
 def test_dry_run_json_shows_the_batch(tmp_path: Path) -> None:
     root = copy_batch(tmp_path / "batch")
-    done = subprocess.run([sys.executable, "-m", "chargen_es", "run", "--batch-file", str(root / BATCH),
-                           "--dry-run", "--json"], capture_output=True, text=True, check=False)
+    done = run_child(["run", "--batch-file", str(root / BATCH),
+                           "--dry-run", "--json"])
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
     assert doc["config"]["batch_file"] == BATCH and doc["config"]["scope"] == "batch-file"

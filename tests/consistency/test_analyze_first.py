@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,7 @@ import yaml
 
 from chargen_es.emulator import Emulator, EmulatorConfig
 from tests.engine.harness import RUN_ID, assert_exactly_once, chargen, copy_sample, outputs, run_args
+from tests.procs import run_child
 
 FIRST = f"{RUN_ID}-analyses"
 ARGS = run_args("--analyze-first")
@@ -31,8 +30,7 @@ def analyses(root: Path) -> dict[str, str]:
 
 
 def replay_check(root: Path, run_id: str) -> None:
-    check = subprocess.run([sys.executable, "-m", "chargen_es", "replay", run_id, "--check", "--root", str(root)],
-                           capture_output=True, text=True, check=False)
+    check = run_child(["replay", run_id, "--check", "--root", str(root)])
     assert check.returncode == 0, check.stdout + check.stderr
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -18,6 +16,7 @@ from chargen_es.cli import cli
 from chargen_es.cli.common import run_cli
 from chargen_es.engine import runs_root as runs_dir
 from chargen_es.journal import Journal
+from tests.procs import run_child
 
 SAMPLE = Path(__file__).parent / "data" / "sample_run"
 SAMPLE_EVENTS = len((SAMPLE / "journal.jsonl").read_bytes().splitlines())  # grows as event types are added
@@ -76,11 +75,9 @@ def test_replay_check_names_a_missing_projection(root: Path, capsys: pytest.Capt
 
 def test_replay_check_through_the_console_entry_point(root: Path) -> None:
     folder = runs_dir(root) / RUN
-    subprocess.run([sys.executable, "-m", "chargen_es", "replay", RUN, "--root", str(root)], check=True,
-                   capture_output=True)
+    run_child(["replay", RUN, "--root", str(root)], check=True)
     (folder / "state.json").write_bytes((folder / "state.json").read_bytes().replace(b'"completed"', b'"running"'))
-    done = subprocess.run([sys.executable, "-m", "chargen_es", "replay", RUN, "--check", "--root", str(root)],
-                          capture_output=True, text=True)
+    done = run_child(["replay", RUN, "--check", "--root", str(root)])
     assert done.returncode == 1
     assert "state.json" in done.stderr
 

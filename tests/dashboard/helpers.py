@@ -1,6 +1,7 @@
 """Real parts for the dashboard tests: a demo workspace, the dashboard and runs as child processes.
 
-The dashboard is started exactly as a user starts it (``python -m chargen_es dashboard``)
+The dashboard is started exactly as a user starts it (``python -m chargen_es dashboard``,
+forked warm by ``tests.procs``)
 and talked to over HTTP on loopback; runs are real ``chargen-es run --emulator`` children,
 whose embedded emulator keeps its state in the tree, so a paused run resumes against the
 same jobs. Waiting is always for a condition, with a generous deadline that only turns a
@@ -12,7 +13,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
+
+from tests.procs import CliProcess, run_child, start_child
 
 T = TypeVar("T")
 DEADLINE_S = 90.0
@@ -33,19 +35,16 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 def chargen(*args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([sys.executable, "-m", "chargen_es", *args], env=env or child_env(), capture_output=True,
-                          text=True, timeout=DEADLINE_S * 2, check=False)
+    done = run_child([*args], env=env or child_env(), timeout=DEADLINE_S * 2)
     if check and done.returncode != 0:
         raise AssertionError(f"chargen-es {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
     return done
 
 
-def start_run(root: Path, *args: str, job_seconds: float = 1.0) -> subprocess.Popen[str]:
+def start_run(root: Path, *args: str, job_seconds: float = 1.0) -> CliProcess:
     """``chargen-es run --emulator --yes`` as a background child."""
-    cmd = [sys.executable, "-m", "chargen_es", "run", "--yes", "--root", str(root), "--emulator",
-           "--emulator-job-seconds", str(job_seconds), *FAST, *args]
-    return subprocess.Popen(cmd, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    return start_child(["run", "--yes", "--root", str(root), "--emulator", "--emulator-job-seconds", str(job_seconds),
+                      *FAST, *args], env=child_env(), start_new_session=True)
 
 
 def wait_for(what: str, probe: Callable[[], T | None], deadline_s: float = DEADLINE_S) -> T:
@@ -62,7 +61,7 @@ def wait_for(what: str, probe: Callable[[], T | None], deadline_s: float = DEADL
 
 @dataclass
 class Dashboard:
-    process: subprocess.Popen[str]
+    process: CliProcess
     url: str  # as printed: http://127.0.0.1:PORT/?token=...
 
     @property
@@ -78,9 +77,7 @@ class Dashboard:
 @contextmanager
 def dashboard(root: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Dashboard]:
     """``chargen-es dashboard`` as a child; stopped with SIGINT (as Ctrl-C) at the end."""
-    cmd = [sys.executable, "-m", "chargen_es", "dashboard", "--root", str(root), "--refresh", "0.05", *args]
-    process = subprocess.Popen(cmd, env=env or child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+    process = start_child(["dashboard", "--root", str(root), "--refresh", "0.05", *args], env=env or child_env())
     try:
         assert process.stdout is not None
         url = process.stdout.readline().strip()
@@ -91,7 +88,7 @@ def dashboard(root: Path, *args: str, env: dict[str, str] | None = None) -> Iter
         stop(process, signal.SIGINT, 20)
 
 
-def stop(process: subprocess.Popen[str], sig: int = signal.SIGTERM, timeout: float = 30) -> None:
+def stop(process: CliProcess, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
     """End a child this test started (if it is still going), with ``sig``, and collect it."""
     if process.poll() is None:
         process.send_signal(sig)

@@ -7,7 +7,6 @@ Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them).
 from __future__ import annotations
 
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,17 @@ from pathlib import Path
 import pytest
 
 from chargen_es.engine.runs import list_runs
-from tests.dashboard.helpers import DEADLINE_S, Dashboard, chargen, dashboard, start_run, stop, wait_for
+from tests.dashboard.helpers import (
+    DEADLINE_S,
+    Dashboard,
+    chargen,
+    child_env,
+    dashboard,
+    start_run,
+    stop,
+    wait_for,
+)
+from tests.procs import CliProcess, start_child
 
 pytestmark = pytest.mark.browser
 
@@ -122,7 +131,7 @@ def test_a_run_started_from_the_cli_shows_up_and_completes_live_with_thumbnails(
 def test_pause_from_the_page_resume_from_the_cli_and_the_other_way_round(fresh_root: Path, browser: object) -> None:
     with dashboard(fresh_root, *DASH_ARGS) as dash:
         run = start_run(fresh_root, job_seconds=LONG_JOB_S)
-        resumed: subprocess.Popen[str] | None = None
+        resumed: CliProcess | None = None
         try:
             run_id = _new_run(fresh_root, [])
             _open_run(browser, dash, run_id)
@@ -134,9 +143,7 @@ def test_pause_from_the_page_resume_from_the_cli_and_the_other_way_round(fresh_r
             assert run.wait(timeout=DEADLINE_S) != 0  # the CLI run says it was interrupted, resumably
             assert "paused: interrupted" in _text(browser, "#summary")
             # resumable from the CLI: a real `resume`, which the page sees working ...
-            resumed = subprocess.Popen(
-                [*_cli("resume", run_id, fresh_root)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                start_new_session=True)
+            resumed = start_child(_cli("resume", run_id, fresh_root), env=child_env(), start_new_session=True)
             wait_for("the CLI resume at work", lambda: _phase(browser).endswith(":active"))
             # ... and pauses again from the page
             _click(browser, "#pause")
@@ -185,7 +192,5 @@ def test_cancel_from_the_page_after_a_confirmation(fresh_root: Path, browser: ob
 
 
 def _cli(command: str, run_id: str, root: Path) -> list[str]:
-    import sys
-
-    return [sys.executable, "-m", "chargen_es", command, run_id, "--root", str(root), "--emulator",
+    return [command, run_id, "--root", str(root), "--emulator",
             "--emulator-job-seconds", "1", "--poll-interval", "0.2"]

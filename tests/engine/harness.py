@@ -1,7 +1,8 @@
 """Real parts for the engine tests: a copied sample tree, the emulator, and chargen-es processes.
 
-Every chargen-es invocation is a real child process (``python -m chargen_es``) talking HTTP
-to an in-process emulator through the unmodified SDK, so SIGKILL means SIGKILL.
+Every chargen-es invocation is a real child process (``python -m chargen_es``, forked warm
+by ``tests.procs``) talking HTTP to an in-process emulator through the unmodified SDK, so
+SIGKILL means SIGKILL.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import yaml
 
 from chargen_es.planner import sample_tree
+from tests.procs import CliProcess, run_child, start_child
 
 API_KEY = "test-key-7f3a9c1e55d0-never-written"
 RUN_ID = "2030-01-01T00-00-00Z"
@@ -39,19 +41,17 @@ def chargen(root: Path, base_url: str, *args: str, crash_at: str | None = None,
     if crash_at:
         env["CHARGEN_ES_CRASH_AT"] = crash_at
     env.update(extra_env or {})
-    cmd = [sys.executable, "-m", "chargen_es", *args, "--root", str(root), "--base-url", base_url, *BASE_ARGS]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    return run_child([*args, "--root", str(root), "--base-url", base_url, *BASE_ARGS], env=env, timeout=timeout)
 
 
 def run_args(*extra: str, run_id: str = RUN_ID) -> list[str]:
     return ["run", "--yes", "--run-id", run_id, "--chunk-size", "6", *extra]
 
 
-def start_process(root: Path, base_url: str, *args: str) -> subprocess.Popen[str]:
+def start_process(root: Path, base_url: str, *args: str) -> CliProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGEN_ES_")}
     env.update({"GEMINI_API_KEY": API_KEY, "NO_PROXY": "127.0.0.1,localhost"})
-    cmd = [sys.executable, "-m", "chargen_es", *args, "--root", str(root), "--base-url", base_url, *BASE_ARGS]
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return start_child([*args, "--root", str(root), "--base-url", base_url, *BASE_ARGS], env=env)
 
 
 def outputs(root: Path) -> dict[str, str]:
@@ -125,7 +125,7 @@ def next_args(journal: Path, first_run: tuple[str, ...]) -> tuple[str, ...]:
     return ("resume", RUN_ID) if sealed else first_run
 
 
-def kill_after_growth(proc: subprocess.Popen[str], journal: Path, lines: int, timeout_s: float = 300.0) -> bool:
+def kill_after_growth(proc: CliProcess, journal: Path, lines: int, timeout_s: float = 300.0) -> bool:
     """SIGKILL ``proc`` once the journal has grown by ``lines`` lines; True when it finished first.
 
     Kills are placed by the run's own progress, not by wall time, so where they land does not

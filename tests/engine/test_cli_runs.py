@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from tests.engine.harness import (
     run_args,
     start_process,
 )
+from tests.procs import run_child
 
 
 def journal_tags(root: Path, run_id: str = RUN_ID) -> list[str]:
@@ -30,8 +30,7 @@ def journal_tags(root: Path, run_id: str = RUN_ID) -> list[str]:
 
 def plain(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if k not in ("GEMINI_API_KEY", "GOOGLE_API_KEY")}
-    return subprocess.run([sys.executable, "-m", "chargen_es", *args], capture_output=True, text=True, cwd=cwd,
-                          env={**base, **(env or {})}, stdin=subprocess.DEVNULL, timeout=120, check=False)
+    return run_child([*args], cwd=cwd, env={**base, **(env or {})}, timeout=120)
 
 
 def test_without_a_tty_yes_is_required(tmp_path: Path) -> None:

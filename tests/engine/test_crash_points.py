@@ -36,7 +36,10 @@ POINTS = (
     + ["after:image.write#4", "before:imagery.write#7", "after:append:line.applied#9", "after:upload#3"]
 )
 # killed with a temp file written and not yet renamed: the resume must sweep it away
-DURING = ["during:image.write", "during:image.write#5", "during:imagery.write", "during:download"]
+# (projections.write#4: the last projection of the invocation that completes the run, after
+# run.completed, so what sweeps it is the `resume` of a run that is already closed)
+DURING = ["during:image.write", "during:image.write#5", "during:imagery.write", "during:download",
+          "during:projections.write", "during:projections.write#4"]
 
 
 def emulator_config() -> EmulatorConfig:

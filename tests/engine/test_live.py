@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -23,6 +22,7 @@ from tests.engine.harness import (
     run_args,
     start_process,
 )
+from tests.procs import run_child
 
 LIVE = ("--runner", "live", "--workers", "5")
 
@@ -129,5 +129,4 @@ def test_cancel_pauses_a_live_run_and_resume_continues(tmp_path: Path) -> None:
 
 def chargen_plain(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """A command that needs no backend options (cancel of a live run)."""
-    return subprocess.run([sys.executable, "-m", "chargen_es", *args, "--root", str(root)],
-                          capture_output=True, text=True, timeout=120, check=False)
+    return run_child([*args, "--root", str(root)], timeout=120)

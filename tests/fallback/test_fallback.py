@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 import urllib.request
 from collections import Counter
@@ -34,6 +32,7 @@ from tests.engine.harness import (
     run_args,
     start_process,
 )
+from tests.procs import start_child
 
 HOLD = [{"kind": "job", "job_state": "PENDING"}]  # every job stays PENDING until released
 CRASH_DEADLINE = "3s"  # long enough for the jobs to exist first, even on a loaded machine
@@ -216,9 +215,8 @@ def test_sigkill_while_a_late_batch_result_arrives_keep_batch(point: str, tmp_pa
         env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGEN_ES_")}
         env.update({"GEMINI_API_KEY": API_KEY, "NO_PROXY": "127.0.0.1,localhost", "CHARGEN_ES_CRASH_AT": point})
         args = run_args("--deadline", CRASH_DEADLINE, "--keep-batch", "--workers", "1", "--chunk-size", "20")
-        proc = subprocess.Popen([sys.executable, "-m", "chargen_es", *args, "--root", str(root), "--base-url",
-                                 emu.base_url, *BASE_ARGS], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+        proc = start_child([*args, "--root", str(root), "--base-url",
+                                 emu.base_url, *BASE_ARGS], env=env)
         journal = run_dir(root) / "journal.jsonl"
         limit = time.monotonic() + 120
         while proc.poll() is None and (not journal.exists() or journal.read_bytes().count(b'"via":"live"') < 4):

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from chargen_es import catalogue
+from tests.procs import run_child
 
 from .servers import Reply, ScriptedServer
 
@@ -18,8 +18,7 @@ KEY = "doctor-test-key-0123456789"
 
 def doctor(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if k not in ("GEMINI_API_KEY", "GOOGLE_API_KEY")}
-    return subprocess.run([sys.executable, "-m", "chargen_es", "doctor", *args], env={**base, **(env or {})},
-                          cwd=cwd, capture_output=True, text=True, timeout=120)
+    return run_child(["doctor", *args], env={**base, **(env or {})}, cwd=cwd, timeout=120)
 
 
 def test_doctor_with_a_roundtrip_against_the_emulator(tmp_path: Path) -> None:

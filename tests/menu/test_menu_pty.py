@@ -11,7 +11,6 @@ import hashlib
 import os
 import re
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import pytest
 
 from chargen_es.cli import cli
 from tests.engine.harness import copy_sample
+from tests.procs import run_child
 
 DOWN, ENTER = "\x1b[B", "\r"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -89,17 +89,15 @@ def test_batch_generate_one_entity_runs_and_prints_the_equivalent_command(tmp_pa
                                     "--emulator", "--poll-interval", "1"]
     images = sorted(p.name for p in (root / "characters" / "dov" / "images").iterdir())
     assert len([n for n in images if n.endswith("Z.png")]) == 2
-    again = subprocess.run([sys.executable, "-m", "chargen_es", *shlex.split(command)], env=env(),
-                           capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
+    again = run_child([*shlex.split(command)], env=env())
     assert again.returncode == 0, again.stderr
     assert "skipped:  2 (done 2)" in again.stdout and "nothing to do" in again.stdout
 
 
 def test_resume_lists_an_interrupted_run_and_finishes_it(tmp_path: Path) -> None:
     root = copy_sample(tmp_path / "tree")
-    detached = subprocess.run([sys.executable, "-m", "chargen_es", "run", "--root", str(root), "--only", "dov",
-                               "--emulator", "--yes", "--detach", "--run-id", "2030-01-01T00-00-00Z"],
-                              env=env(), capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
+    detached = run_child(["run", "--root", str(root), "--only", "dov",
+                               "--emulator", "--yes", "--detach", "--run-id", "2030-01-01T00-00-00Z"], env=env())
     assert detached.returncode == 0, detached.stderr
     child = spawn("menu", "--root", str(root))
     choose(child, "What do you want to do", downs=2)  # Resume a run
@@ -168,7 +166,6 @@ def test_a_filtered_set_becomes_an_only_glob(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("args", [[], ["menu"]])
 def test_without_a_terminal_the_menu_points_to_the_commands(tmp_path: Path, args: list[str]) -> None:
-    done = subprocess.run([sys.executable, "-m", "chargen_es", *args], cwd=tmp_path, env=env(),
-                          capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
+    done = run_child([*args], cwd=tmp_path, env=env())
     assert done.returncode == 2
     assert "the menu needs a terminal; use the commands instead" in done.stderr

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from chargen_es.errors import UsageError
 from chargen_es.planner import PlanOptions, build_plan, sample_tree
+from tests.procs import run_child
 
 
 def slugs(*only: str, scope: str = "all") -> list[str]:
@@ -45,10 +44,10 @@ def test_a_pattern_outside_the_scope_matches_nothing() -> None:
 
 
 def test_the_cli_accepts_a_glob(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "chargen_es", "run", "--root", str(sample_tree()), "--only", "c*",
-                           "--dry-run", "--json"], capture_output=True, text=True, check=False)
+    done = run_child(["run", "--root", str(sample_tree()), "--only", "c*",
+                           "--dry-run", "--json"])
     assert done.returncode == 0, done.stderr
     assert '"characters/cyra/' in done.stdout and '"characters/ada/' not in done.stdout
-    bad = subprocess.run([sys.executable, "-m", "chargen_es", "run", "--root", str(sample_tree()), "--only", "x*",
-                          "--dry-run"], capture_output=True, text=True, check=False)
+    bad = run_child(["run", "--root", str(sample_tree()), "--only", "x*",
+                          "--dry-run"])
     assert bad.returncode == 2 and "--only x*: matches no entity" in bad.stderr

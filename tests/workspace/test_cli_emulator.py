@@ -8,10 +8,10 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 from tests.engine.harness import copy_sample, outputs
+from tests.procs import run_child
 
 RUN_A = "2030-01-01T00-00-00Z"
 RUN_B = "2030-01-02T00-00-00Z"
@@ -24,8 +24,7 @@ def cli(root: Path, *args: str, crash_at: str | None = None) -> subprocess.Compl
     env["COLUMNS"] = "200"
     if crash_at:
         env["CHARGEN_ES_CRASH_AT"] = crash_at
-    return subprocess.run([sys.executable, "-m", "chargen_es", *args, "--root", str(root)], env=env,
-                          capture_output=True, text=True, timeout=180, check=False, stdin=subprocess.DEVNULL)
+    return run_child([*args, "--root", str(root)], env=env, timeout=180)
 
 
 def run(root: Path, run_id: str, *extra: str, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:

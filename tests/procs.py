@@ -1,0 +1,195 @@
+"""``chargen-es`` as real child processes, started in milliseconds: the suite's one way to run it.
+
+``run_child`` is ``subprocess.run([python, -m, chargen_es, ...])`` and ``start_child`` is
+``subprocess.Popen(...)``, with the same observable behaviour (pid, pipes, signals, exit
+codes, ``TimeoutExpired``), but the process is forked by a warm parent that has already
+imported everything (``tests/zygote.py``), which saves about 0.75 s per process. One
+zygote serves each test process (each xdist worker) and dies with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+_zygote: tuple[subprocess.Popen[bytes], str] | None = None
+_lock = threading.Lock()
+
+
+def _zygote_socket() -> str:
+    global _zygote
+    with _lock:
+        if _zygote is None or _zygote[0].poll() is not None:
+            folder = tempfile.mkdtemp(prefix="chargen-zygote-")
+            path = os.path.join(folder, "socket")
+            repo = str(Path(__file__).resolve().parent.parent)
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH")) if p)}
+            process = subprocess.Popen([sys.executable, "-m", "tests.zygote", path], env=env, cwd=repo,
+                                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+            assert process.stdout is not None
+            ready = process.stdout.readline()
+            assert ready == b"ready\n", f"the zygote did not start: {ready!r}"
+            _zygote = (process, path)
+        return _zygote[1]
+
+
+class CliProcess:
+    """A running ``chargen-es`` child, with the parts of ``subprocess.Popen`` the tests use."""
+
+    def __init__(self, args: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: Path | str | None = None,
+                 stdin: int | None = None, stdout: int | None = subprocess.PIPE,
+                 stderr: int | None = subprocess.PIPE, tty: int | None = None, text: bool = True,
+                 start_new_session: bool = False) -> None:
+        self.args = ["chargen-es", *args]
+        self.returncode: int | None = None
+        self.stdout: Any = None
+        self.stderr: Any = None
+        self._text = text
+        ends: list[int] = []
+        to_close: list[int] = []
+        if tty is not None:
+            ends = [tty, tty, tty]
+        else:
+            ends.append(stdin if stdin is not None else os.open(os.devnull, os.O_RDONLY))
+            if stdin is None:
+                to_close.append(ends[0])
+            for wanted, name in ((stdout, "stdout"), (stderr, "stderr")):
+                if wanted == subprocess.PIPE:
+                    read, write = os.pipe()
+                    setattr(self, name, os.fdopen(read, "r" if text else "rb", **({"encoding": "utf-8"} if text else {})))
+                    ends.append(write)
+                    to_close.append(write)
+                elif wanted == subprocess.STDOUT:
+                    ends.append(ends[1])
+                elif wanted in (None, subprocess.DEVNULL):
+                    ends.append(os.open(os.devnull, os.O_WRONLY))
+                    to_close.append(ends[-1])
+                else:
+                    ends.append(wanted)
+        request = {"args": list(args), "env": dict(os.environ if env is None else env),
+                   "cwd": str(cwd or os.getcwd()), "tty": tty is not None,
+                   "session": start_new_session}
+        body = json.dumps(request).encode()
+        self._conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self._conn.connect(_zygote_socket())
+            socket.send_fds(self._conn, [struct.pack("!Q", len(body))], ends)
+            self._conn.sendall(body)
+        finally:
+            for fd in to_close:
+                os.close(fd)
+        self._buffer = b""
+        pid = self._line(None)
+        assert pid is not None, "the zygote hung up before forking"
+        self.pid = int(pid)
+
+    def _line(self, timeout: float | None) -> bytes | None:
+        """The zygote's next answer line, or None when none came within ``timeout``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not select.select([self._conn], [], [], left)[0]:
+                return None
+            chunk = self._conn.recv(64)
+            if not chunk:
+                raise ConnectionError(f"the zygote's waiter for {self.args} hung up")
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            line = self._line(0)
+            if line is not None:
+                self._settle(line)
+        return self.returncode
+
+    def _settle(self, line: bytes) -> None:
+        self.returncode = int(line)
+        self._conn.close()
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            line = self._line(timeout)
+            if line is None:
+                raise subprocess.TimeoutExpired(self.args, timeout or 0)
+            self._settle(line)
+        assert self.returncode is not None
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.returncode is None:
+            os.kill(self.pid, sig)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def communicate(self, timeout: float | None = None) -> tuple[Any, Any]:
+        """Read both pipes to their end and wait, like ``Popen.communicate``."""
+        found: dict[str, Any] = {}
+        readers = []
+        for name in ("stdout", "stderr"):
+            stream = getattr(self, name)
+            if stream is None:
+                found[name] = None
+                continue
+            reader = threading.Thread(target=lambda n=name, s=stream: found.__setitem__(n, s.read()), daemon=True)
+            reader.start()
+            readers.append(reader)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for reader in readers:
+            reader.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            if reader.is_alive():
+                raise subprocess.TimeoutExpired(self.args, timeout or 0)
+        self.wait(None if deadline is None else max(0.01, deadline - time.monotonic()))
+        for name in ("stdout", "stderr"):
+            stream = getattr(self, name)
+            if stream is not None:
+                stream.close()
+        return found["stdout"], found["stderr"]
+
+    def __enter__(self) -> CliProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for stream in (self.stdout, self.stderr):
+            if stream is not None:
+                stream.close()
+        self.wait()
+
+
+def start_child(args: Sequence[str], **kwargs: Any) -> CliProcess:
+    """``subprocess.Popen([python, -m, chargen_es, *args], ...)``, forked warm."""
+    return CliProcess(args, **kwargs)
+
+
+def run_child(args: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: Path | str | None = None,
+            timeout: float | None = 120.0, check: bool = False) -> subprocess.CompletedProcess[str]:
+    """``subprocess.run([python, -m, chargen_es, *args], capture_output=True, text=True)``, forked warm."""
+    process = CliProcess(args, env=env, cwd=cwd)
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise
+    assert process.returncode is not None
+    done = subprocess.CompletedProcess(process.args, process.returncode, out, err)
+    if check:
+        done.check_returncode()
+    return done

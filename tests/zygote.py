@@ -1,0 +1,174 @@
+"""A warm parent that forks ``chargen-es`` processes for the tests (``python -m tests.zygote SOCKET``).
+
+A fresh ``python -m chargen_es run`` spends about 0.75 s importing the SDK, trio, httpx and
+the engine before it does anything, and the suite starts hundreds of them (every crash
+test starts a run and its resume). This process imports all of ``chargen_es`` once and
+then forks one child per request, so a child starts in milliseconds.
+
+A child is still a real, separate process: its own pid, file descriptors, environment,
+working directory, signal dispositions and exit status; ``SIGKILL`` kills it for real, in
+the middle of whatever it was writing. From the fork on it does exactly what
+``python -m chargen_es ARGS`` does after its imports (``runpy`` runs ``chargen_es.__main__``
+as ``__main__``, ``SystemExit`` ends the interpreter normally), so what a test observes
+is what a user's process does. Tests that are about interpreter start itself (which
+modules a command loads) keep a fresh interpreter.
+
+Protocol, one Unix-socket connection per child: the client sends an 8-byte length with
+the child's stdin/stdout/stderr descriptors attached (``socket.send_fds``), then a JSON
+request ``{"args", "env", "cwd", "tty", "session"}``. The zygote forks a waiter, which forks the
+child, answers its pid on a line, waits for it and answers its exit code on a line in
+``subprocess`` form (``-9`` for a ``SIGKILL``). The waiter exists because only a parent can
+collect a child's exit status, and the zygote must stay free to fork the next one.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import importlib
+import io
+import json
+import os
+import pkgutil
+import signal
+import socket
+import struct
+import sys
+from typing import Any
+
+_PR_SET_PDEATHSIG = 1
+
+
+def preload() -> None:
+    """Import every module a command may load (but run nothing: no thread, no event loop)."""
+    import chargen_es
+
+    for info in pkgutil.walk_packages(chargen_es.__path__, "chargen_es."):
+        if not info.name.endswith("__main__"):
+            importlib.import_module(info.name)
+
+
+def _receive(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
+    head, fds, _, _ = socket.recv_fds(conn, 8, 3)
+    (size,) = struct.unpack("!Q", head)
+    body = b""
+    while len(body) < size:
+        chunk = conn.recv(size - len(body))
+        if not chunk:
+            raise EOFError("the client hung up mid-request")
+        body += chunk
+    return json.loads(body), fds
+
+
+def _stdio(fd: int, mode: str, *, stderr: bool = False) -> io.TextIOWrapper:
+    """A text stream on ``fd`` made the way the interpreter makes its own at start-up."""
+    tty = os.isatty(fd)
+    stream = open(fd, mode, buffering=-1, closefd=False,  # noqa: SIM115 - lives as sys.std*
+                  encoding=sys.stdout.encoding, errors="backslashreplace" if stderr else None)
+    if mode == "w":
+        stream.reconfigure(line_buffering=tty or stderr)
+    return stream
+
+
+def _become_command(request: dict[str, Any], fds: list[int]) -> None:
+    """In the child: take the request's terminal, streams, directory and environment, run the CLI."""
+    if request["tty"] or request["session"]:
+        os.setsid()
+    if request["tty"]:
+        import fcntl
+        import termios
+
+        fcntl.ioctl(fds[0], termios.TIOCSCTTY, 0)
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+    for fd in set(fds):
+        if fd > 2:
+            os.close(fd)
+    sys.stdin = sys.__stdin__ = _stdio(0, "r")
+    sys.stdout = sys.__stdout__ = _stdio(1, "w")
+    sys.stderr = sys.__stderr__ = _stdio(2, "w", stderr=True)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    import runpy
+
+    sys.argv = ["chargen_es", *request["args"]]
+    code: object = 0
+    try:
+        runpy.run_module("chargen_es", run_name="__main__", alter_sys=True)
+    except SystemExit as exit_:
+        code = exit_.code
+    _exit(code)
+
+
+def _exit(code: object) -> None:
+    """End the child as the interpreter would, minus tearing down the zygote's modules.
+
+    Exit handlers run and the streams are flushed, as in a normal exit; what is skipped
+    is the interpreter's clean-up of every module the zygote imported (about 0.2 s, no
+    effect anybody can see).
+    """
+    import atexit
+
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:
+        print(code, file=sys.stderr)
+        status = 1
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            status = status or 120
+    os._exit(status)
+
+
+def _wait_for_command(conn: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
+    """In the waiter: fork the command, report its pid, then its exit code; never returns."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    child = os.fork()
+    if child == 0:
+        conn.close()
+        _become_command(request, fds)
+        sys.exit(0)
+    for fd in fds:
+        os.close(fd)
+    conn.sendall(f"{child}\n".encode())
+    _, status = os.waitpid(child, 0)
+    try:
+        conn.sendall(f"{os.waitstatus_to_exitcode(status)}\n".encode())
+    finally:
+        os._exit(0)
+
+
+def serve(path: str) -> None:
+    """Accept requests on ``path`` until the parent (the test process) goes away."""
+    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # dies with the test process
+    preload()
+    gc.freeze()  # what the zygote imported stays put: children neither scan nor copy it
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(64)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # waiters are reaped by the kernel
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    while True:
+        conn, _ = listener.accept()
+        try:
+            request, fds = _receive(conn)
+        except (EOFError, OSError, ValueError):
+            conn.close()
+            continue
+        if os.fork() == 0:
+            listener.close()
+            _wait_for_command(conn, request, fds)
+        conn.close()
+        for fd in fds:
+            os.close(fd)
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1])
