@@ -15,7 +15,9 @@ them and old journals must replay forever, so the schema-evolution rules are:
    as it refuses an unknown tag: acting on a run whose facts it cannot read (a pause
    reason, the path that delivered a result) could repeat a paid effect or misstate a
    cost, and upgrading is the cure. ``tests/core/test_vocabulary.py`` holds every
-   member ever written and fails when one is dropped.
+   member ever written and fails when one is dropped. Narrowing a ``str`` field to a
+   vocabulary (rule 3's one exception) needs every value any release ever wrote as a
+   member: read every writer, the committed journals and ``git log -p -S`` first.
 
 What stays ``str`` on purpose: anything Google names (job states, finish reasons and the
 item failure codes made from them), free text (messages, ``upload.lost`` and
