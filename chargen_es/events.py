@@ -6,7 +6,23 @@ them and old journals must replay forever, so the schema-evolution rules are:
 
 1. a tag never changes meaning and is never reused;
 2. a new field always has a default, so an old line still decodes;
-3. a field is never removed or retyped; stop writing it instead.
+3. a field is never removed or retyped; stop writing it instead;
+4. a closed vocabulary (the ``Literal`` aliases below) only grows: a value once written
+   stays a member forever, even when nothing writes it any more, and a member never
+   changes meaning. msgspec refuses a value outside a field's ``Literal`` on decode, so
+   a reader meeting a value it does not know refuses the journal with
+   ``journal.jsonl:LINE`` and "the journal's writer is newer than this chargen-es", just
+   as it refuses an unknown tag: acting on a run whose facts it cannot read (a pause
+   reason, the path that delivered a result) could repeat a paid effect or misstate a
+   cost, and upgrading is the cure. ``tests/core/test_vocabulary.py`` holds every
+   member ever written and fails when one is dropped. Narrowing a ``str`` field to a
+   vocabulary (rule 3's one exception) needs every value any release ever wrote as a
+   member: read every writer, the committed journals and ``git log -p -S`` first.
+
+What stays ``str`` on purpose: anything Google names (job states, finish reasons and the
+item failure codes made from them), free text (messages, ``upload.lost`` and
+``items.reopened`` reasons, ``run.cancelled``'s ``by``), mime types, and ``run.failed``'s
+``code`` (an exception class name of ``chargen_es.errors``, so it grows with that tree).
 
 ``seq`` and ``at`` are stamped by the journal when the event is appended (the clock enters
 the system only here, as data), so the folds in ``projections`` stay pure.
@@ -20,6 +36,73 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import msgspec
+
+# ---------------------------------------------------------------------------- vocabularies
+# Each alias is closed because chargen-es alone writes and reads it: a new member is a new
+# writer in this repository, so mypy checks every writer and every comparison. Members
+# written once stay members (rule 4), even when no writer uses them any more.
+
+# What a run does (``run --mode``; a task's ``kind``). Closed: a third mode would need its
+# own requests, apply path and imagery.yaml entries.
+Mode = Literal["generate", "analyze"]
+
+# The path that carries requests to Gemini (``run --runner``). Closed: each is an engine module.
+Runner = Literal["batch", "live"]
+
+# Which path delivered a result (``line.applied`` / ``result.ignored``); "" in journals
+# written before the field, where the run's ``runner`` is the answer.
+Via = Literal["", Runner]
+
+# A content tree's entity folders (``planner.tree.ENTITY_FILES``) plus ``batch`` for a batch
+# file's items. Closed: each has its own entity file and imagery.yaml shape.
+EntityType = Literal["characters", "locations", "chapters", "batch"]
+
+# Why a task is planned: the skip check's verdict (``new``, ``missing``, ``changed``,
+# ``forced``) or, with the workspace history, what changed since the scene's last result.
+# Closed: the planner's skip check is the only writer; the plan views print them.
+TaskReason = Literal[
+    "new", "missing", "changed", "forced",
+    "inputs changed", "prompt changed", "references changed", "image changed", "model changed",
+    "config changed", "analysis changed",
+]
+
+# Why a task is not planned: ``done`` (imagery.yaml proves its outputs intact). Closed: the
+# skip check's one verdict that skips; anything the planner refuses is a validation problem.
+SkipReason = Literal["done"]
+
+# What an uploaded file is for. Closed: the engine's staging decides, and the files cache,
+# reuse and cleanup treat each differently (requests files are never reused across runs).
+UploadPurpose = Literal["reference", "analysis-input", "requests"]
+
+# Where an item failed: in the job's result, applying it, a live call, or (the sample
+# journal only; nothing writes it now) a key with no result line. Closed: one per engine step.
+ItemStage = Literal["result", "apply", "call", "missing"]
+
+# Why a result line was ignored. Closed: the collector's and live runner's verdicts.
+IgnoredReason = Literal["duplicate", "unknown", "unparseable", "already_applied"]
+
+# How a live call failed, as chargen-es classified Google's answer (``gateway.translation``):
+# the classes are ours, so the set is closed even though the status codes are Google's.
+CallFailureKind = Literal["rate_limit", "transient", "permanent", "daily_quota", "billing"]
+
+# Where a chunk's remaining work goes at its deadline (``--fallback``). Closed: a click choice.
+FallbackMode = Literal["live", "none"]
+
+# Why a chunk fell back to live calls: its deadline passed, or its job ended EXPIRED or
+# FAILED. Closed: ``engine.fallback`` decides; Google's job state stays in ``job.state_changed``.
+FallbackReason = Literal["deadline", "expired", "failed"]
+
+# Why a run paused (resumable). Closed: each is one stop in the engine and one hint in the cli.
+PauseReason = Literal["interrupted", "detached", "daily_quota", "billing", "retry", "max_cost"]
+
+# Every alias above, by name: the vocabulary test walks it so a new alias is covered the day
+# it is added.
+VOCABULARIES: dict[str, Any] = {
+    "Mode": Mode, "Runner": Runner, "Via": Via, "EntityType": EntityType, "TaskReason": TaskReason,
+    "SkipReason": SkipReason, "UploadPurpose": UploadPurpose, "ItemStage": ItemStage,
+    "IgnoredReason": IgnoredReason, "CallFailureKind": CallFailureKind, "FallbackMode": FallbackMode,
+    "FallbackReason": FallbackReason, "PauseReason": PauseReason,
+}
 
 
 class Struct(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False):
@@ -46,8 +129,8 @@ class Task(Struct, kw_only=True, frozen=True):
     """
 
     key: str
-    kind: Literal["generate", "analyze"]
-    entity_type: str  # characters | locations | chapters
+    kind: Mode
+    entity_type: EntityType
     slug: str
     scene: str  # scene id, or "analyze:<image stem>"
     prompt: str
@@ -59,7 +142,7 @@ class Task(Struct, kw_only=True, frozen=True):
     input_image: FileRef | None = None  # analysis tasks: the image analysed
     generation_config: dict[str, Any] = {}
     chunk: int = 0
-    reason: str = "new"  # new | missing | changed | forced
+    reason: TaskReason = "new"
     entity_file: str = ""  # the YAML file the task came from, for messages
 
 
@@ -93,8 +176,8 @@ class Event(Struct, tag_field="type", kw_only=True, frozen=True):
 class RunStarted(Event, tag="run.started", kw_only=True, frozen=True):
     run_id: str
     tool_version: str
-    mode: str  # generate | analyze
-    runner: str  # batch | live
+    mode: Mode
+    runner: Runner
     root: str = ""
     pid: int = 0
     config: dict[str, Any] = {}  # snapshot of options and chargen.yaml; never the API key
@@ -112,8 +195,8 @@ class TaskPlanned(Event, tag="task.planned", kw_only=True, frozen=True):
 
 class TaskSkipped(Event, tag="task.skipped", kw_only=True, frozen=True):
     key: str
-    reason: str  # done | invalid | ...
-    entity_type: str = ""
+    reason: SkipReason
+    entity_type: EntityType | Literal[""] = ""
     slug: str = ""
     scene: str = ""
     detail: str = ""
@@ -129,7 +212,7 @@ class PlanSealed(Event, tag="plan.sealed", kw_only=True, frozen=True):
 
 
 class UploadStarted(Event, tag="upload.started", kw_only=True, frozen=True):
-    purpose: str  # reference | analysis-input | requests
+    purpose: UploadPurpose
     path: str
     sha256: str
     size: int
@@ -139,7 +222,7 @@ class UploadStarted(Event, tag="upload.started", kw_only=True, frozen=True):
 
 
 class UploadCompleted(Event, tag="upload.completed", kw_only=True, frozen=True):
-    purpose: str
+    purpose: UploadPurpose
     path: str
     sha256: str
     size: int
@@ -159,7 +242,7 @@ class UploadReused(Event, tag="upload.reused", kw_only=True, frozen=True):
     uri: str
     expires: str
     from_run: str
-    purpose: str = "reference"
+    purpose: UploadPurpose = "reference"
     mime: str = ""
     size: int = 0
 
@@ -171,7 +254,7 @@ class UploadLost(Event, tag="upload.lost", kw_only=True, frozen=True):
     sha256: str
     name: str  # files/<id>
     path: str = ""
-    reason: str = ""
+    reason: str = ""  # free text
 
 
 class RequestsWritten(Event, tag="requests.written", kw_only=True, frozen=True):
@@ -209,7 +292,7 @@ class ItemsReopened(Event, tag="items.reopened", kw_only=True, frozen=True):
     chunk: int
     keys: tuple[str, ...]
     attempt: int  # the job attempt whose failures are reopened
-    reason: str = ""
+    reason: str = ""  # open: the item.failed codes reopened, comma-joined
 
 
 class JobSubmitted(Event, tag="job.submitted", kw_only=True, frozen=True):
@@ -223,7 +306,7 @@ class JobSubmitted(Event, tag="job.submitted", kw_only=True, frozen=True):
 class JobStateChanged(Event, tag="job.state_changed", kw_only=True, frozen=True):
     chunk: int
     job_name: str
-    state: str  # PENDING | RUNNING | SUCCEEDED | FAILED | CANCELLED | EXPIRED | other
+    state: str  # Google's: PENDING | RUNNING | SUCCEEDED | FAILED | CANCELLED | EXPIRED | a new one (open)
     stats: dict[str, int] | None = None
     output_file: str = ""  # files/batch-... once SUCCEEDED
     error: str = ""
@@ -246,13 +329,13 @@ class LineApplied(Event, tag="line.applied", kw_only=True, frozen=True, omit_def
     outputs: tuple[Output, ...] = ()
     files_updated: tuple[str, ...] = ()
     usage: Usage | None = None
-    via: str = ""  # batch | live: the path that delivered it ("" in old journals: the run's runner)
+    via: Via = ""  # the path that delivered it ("" in old journals: the run's runner)
 
 
 class ItemFailed(Event, tag="item.failed", kw_only=True, frozen=True):
     key: str
-    stage: str  # result | apply | call | missing
-    code: str
+    stage: ItemStage
+    code: str  # open: ours (no_image, bad_analysis, http_429, ...) or Google's finishReason
     message: str
     retryable: bool = False
     detail_path: str = ""
@@ -265,9 +348,9 @@ class ResultIgnored(Event, tag="result.ignored", kw_only=True, frozen=True, omit
 
     key: str
     chunk: int
-    reason: str  # duplicate | unknown | unparseable | already_applied (the other path delivered it first)
+    reason: IgnoredReason  # already_applied: the other path delivered it first
     line: int = 0
-    via: str = ""  # already_applied: the path whose result was ignored (batch | live), a paid duplicate
+    via: Via = ""  # already_applied: the path whose result was ignored, a paid duplicate
     usage: Usage | None = None  # already_applied: what the ignored result cost in tokens
 
 
@@ -279,7 +362,7 @@ class CallStarted(Event, tag="call.started", kw_only=True, frozen=True):
 class CallFailed(Event, tag="call.failed", kw_only=True, frozen=True):
     key: str
     attempt: int
-    kind: str  # rate_limit | transient | permanent | daily_quota | billing | file_missing
+    kind: CallFailureKind
     status: int = 0
     message: str = ""
     retry_after: float | None = None
@@ -296,7 +379,7 @@ class FallbackPolicy(Event, tag="fallback.policy", kw_only=True, frozen=True):
 
     deadline: str = ""
     duration_s: float | None = None
-    fallback: str = "live"  # live | none
+    fallback: FallbackMode = "live"
     keep_batch: bool = False  # let the batch job run on; the first delivery of a key wins
     max_cost: float | None = None
 
@@ -305,7 +388,7 @@ class ChunkFallback(Event, tag="chunk.fallback", kw_only=True, frozen=True):
     """A chunk's unapplied tasks go live (decided once per chunk, before any cancel or call)."""
 
     chunk: int
-    reason: str  # deadline | expired | failed
+    reason: FallbackReason
     job_name: str = ""
     keys: int = 0  # tasks not applied yet when it was decided
     keep_batch: bool = False
@@ -324,7 +407,7 @@ class JobCancelConfirmed(Event, tag="job.cancel_confirmed", kw_only=True, frozen
 
     chunk: int
     job_name: str
-    state: str
+    state: str  # Google's job state (open, like job.state_changed's)
 
 
 class FilesDeleted(Event, tag="files.deleted", kw_only=True, frozen=True):
@@ -335,7 +418,7 @@ class FilesDeleted(Event, tag="files.deleted", kw_only=True, frozen=True):
 class RunPaused(Event, tag="run.paused", kw_only=True, frozen=True):
     """The run stopped on purpose and can be resumed (Ctrl-C, --detach, daily quota)."""
 
-    reason: str  # interrupted | detached | daily_quota | billing | retry | max_cost
+    reason: PauseReason
     message: str = ""
 
 
@@ -346,12 +429,12 @@ class RunCompleted(Event, tag="run.completed", kw_only=True, frozen=True):
 
 
 class RunFailed(Event, tag="run.failed", kw_only=True, frozen=True):
-    code: str
+    code: str  # open: a chargen_es.errors class name, "internal", "job_failed", ...
     message: str
 
 
 class RunCancelled(Event, tag="run.cancelled", kw_only=True, frozen=True):
-    by: str
+    by: str  # free text: "user (pid N)", "remote"
     jobs: tuple[str, ...] = ()
 
 

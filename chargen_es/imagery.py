@@ -36,7 +36,7 @@ import os
 import posixpath
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from filelock import FileLock
 from ruamel.yaml import YAML
@@ -44,7 +44,7 @@ from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.representer import RoundTripRepresenter
 
 from chargen_es.errors import ContentError
-from chargen_es.events import Output, Task
+from chargen_es.events import EntityType, Output, Runner, Task
 from chargen_es.statedir import STATE_DIR, state_dir
 
 IMAGERY_FILE = "imagery.yaml"
@@ -123,7 +123,8 @@ def index_records(data: Any) -> dict[str, list[Record]]:
     return out
 
 
-def verdict(records: Sequence[Record], sha_of: Callable[[str], str | None]) -> tuple[str, str]:
+def verdict(records: Sequence[Record], sha_of: Callable[[str], str | None]
+            ) -> tuple[Literal["done", "missing", "changed"], str]:
     """``("done"|"missing"|"changed", detail)`` for a task's recorded outputs.
 
     ``sha_of(entity_relative_path)`` returns the file's SHA-256, or None when it is gone.
@@ -151,7 +152,7 @@ def _dicts(value: Any) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------- writing
 
 
-BATCH_TYPE = "batch"  # the entity type of batch-file items (chargen_es.planner.batchfile)
+BATCH_TYPE: EntityType = "batch"  # the entity type of batch-file items (chargen_es.planner.batchfile)
 
 
 def record_folder(task: Task) -> str:
@@ -190,7 +191,7 @@ Mutation = Callable[[dict[str, Any]], bool]
 
 
 def generated_mutation(task: Task, outputs: Output | Sequence[Output], run_id: str, generated_at: str,
-                       mode: str = "batch") -> Mutation:
+                       mode: Runner = "batch") -> Mutation:
     """The change that records a generation result in its entity's imagery.yaml.
 
     ``outputs`` are the file(s) written for the task (paths relative to root); ``mode``
@@ -249,7 +250,7 @@ def analysis_mutation(task: Task, analysis_path: str, run_id: str, sha256: str =
 
 def record_generated(
     root: Path, task: Task, outputs: Output | Sequence[Output], run_id: str, generated_at: str,
-    mode: str = "batch", *, write: Writer,
+    mode: Runner = "batch", *, write: Writer,
 ) -> bool:
     """Record one generation result; True when imagery.yaml was rewritten."""
     return update(imagery_path(root, task), [generated_mutation(task, outputs, run_id, generated_at, mode)], write,

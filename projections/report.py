@@ -39,12 +39,12 @@ def _pricing(p: Projections) -> tuple[dict[str, Any], float]:
     return config.get("prices") or {}, float(config.get("batch_discount", 0.5))
 
 
-def via_of(p: Projections, o: ev.LineApplied | ev.ResultIgnored) -> str:
+def via_of(p: Projections, o: ev.LineApplied | ev.ResultIgnored) -> ev.Runner:
     """The path that delivered a result: its own field, else (old journals) the run's runner."""
     return o.via or (p.run.runner if p.run else "batch")
 
 
-def usage_cost(p: Projections, key: str, usage: ev.Usage | None, via: str) -> float | None:
+def usage_cost(p: Projections, key: str, usage: ev.Usage | None, via: ev.Runner) -> float | None:
     """USD for one result's tokens at the run's price snapshot, batch-discounted when it came by batch."""
     prices, discount = _pricing(p)
     task = p.tasks.get(key)

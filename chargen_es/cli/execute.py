@@ -14,10 +14,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import MISSING, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, get_args
 
 import click
 
+from chargen_es import events as ev
 from chargen_es.errors import ChargenError, ConfigError
 from chargen_es.planner.durations import parse_duration
 from chargen_es.statedir import state_dir
@@ -77,7 +78,7 @@ def execution_options(f: F) -> F:
                      default=None, hidden=True, help="Embedded emulator: a fault rules JSON file."),
         click.option("--deadline", "deadline_s", default=None, metavar="DURATION", callback=_duration,
                      help="After this (30s, 2h; from now), batch work not done finishes live."),
-        click.option("--fallback", type=click.Choice(["live", "none"]), default=None,
+        click.option("--fallback", type=click.Choice(get_args(ev.FallbackMode)), default=None,
                      help="Where a missed deadline or an EXPIRED/FAILED job goes [default: live with a deadline]."),
         click.option("--keep-batch/--cancel-batch", "keep_batch", default=None,
                      help="On fallback let the batch job run on (first delivery wins, duplicates are paid) "
@@ -102,7 +103,7 @@ class ExecSettings:
     backoff_base: float
     reuse_margin_hours: float
     deadline_s: float | None = None
-    fallback: str | None = None
+    fallback: ev.FallbackMode | None = None
     keep_batch: bool | None = None
     max_cost: float | None = None  # resume: a new limit for the fallback's cost check
     emulator_faults: Path | None = None
@@ -226,7 +227,6 @@ def report_outcome(outcome: str, recorder: Recorder, root: Path, run_dir: Path) 
 def plan_record(plan: Any) -> PlanRecord:
     """The planner's Plan, narrowed to what the engine journals."""
     from chargen_es import engine
-    from chargen_es import events as ev
 
     skipped = [ev.TaskSkipped(key=s.key, reason=s.reason, entity_type=s.entity_type, slug=s.slug, scene=s.scene,
                               detail=s.detail) for s in plan.skipped]
@@ -251,7 +251,7 @@ EXEC_DEFAULTS: dict[str, Any] = {
 }
 
 
-def start_and_drive(root: Path, plan: Any, *, mode: str, runner: str, run_id: str | None, settings: ExecSettings) -> int:
+def start_and_drive(root: Path, plan: Any, *, mode: ev.Mode, runner: ev.Runner, run_id: str | None, settings: ExecSettings) -> int:
     """Journal the plan as a new run and carry it out (the tail of ``run`` and ``demo``)."""
     from chargen_es import engine
 
@@ -272,7 +272,6 @@ def _set_aside_unsealed(run_dir: Path) -> None:
     Such a folder (no ``plan.sealed``: a crash inside the plan's group commit) is renamed
     aside, not reused in place, so the new journal starts at seq 1 and nothing is lost.
     """
-    from chargen_es import events as ev
     from chargen_es.journal import Journal, read_events
 
     journal = run_dir / "journal.jsonl"

@@ -18,11 +18,12 @@ from typing import Any
 import msgspec
 
 from chargen_es import catalogue
+from chargen_es.events import EntityType
 from chargen_es.planner import Plan, prompt_consistency, prompt_summary
 
 Echo = Callable[[str], Any]
 _JSON = msgspec.json.Encoder()
-_TYPE_ORDER = ("characters", "locations", "chapters")
+_TYPE_ORDER: tuple[EntityType, ...] = ("characters", "locations", "chapters")
 
 
 def usd(amount: float) -> str:

@@ -17,11 +17,12 @@ import sys
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import click
 from click.core import ParameterSource
 
+from chargen_es import events as ev
 from chargen_es import run_folders as runs
 from chargen_es.cli.common import note, root_option
 from chargen_es.cli.execute import (
@@ -50,7 +51,7 @@ def plural(n: int, word: str) -> str:
 
 @click.command("run")
 @root_option
-@click.option("--mode", type=click.Choice(["generate", "analyze"]), default="generate", show_default=True)
+@click.option("--mode", type=click.Choice(get_args(ev.Mode)), default="generate", show_default=True)
 @click.option("--scope", type=click.Choice(["all", "characters", "locations", "chapters"]), default="all",
               show_default=True)
 @click.option("--only", "only", multiple=True, metavar="GLOB",
@@ -59,7 +60,7 @@ def plural(n: int, word: str) -> str:
               help="Plan the items of this batch file (YAML or JSON) instead of the content tree; "
                    "its folder is the root.")
 @click.option("--model", default=None, help="Override the model from chargen.yaml.")
-@click.option("--runner", type=click.Choice(["batch", "live"]), default="batch", show_default=True)
+@click.option("--runner", type=click.Choice(get_args(ev.Runner)), default="batch", show_default=True)
 @click.option("--chunk-size", type=click.IntRange(min=1), default=500, show_default=True)
 @click.option("--max-cost", type=click.FloatRange(min=0), default=None, metavar="USD",
               help="Refuse a plan estimated above this (batch prices).")
@@ -74,8 +75,8 @@ def plural(n: int, word: str) -> str:
                    "stale (a run of its own), then generate with them.")
 @backend_options
 @execution_options
-def run(root: Path, mode: str, scope: str, only: tuple[str, ...], batch_file: Path | None, model: str | None,
-        runner: str, chunk_size: int, max_cost: float | None, force: bool, skip_invalid: bool, run_id: str | None,
+def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file: Path | None, model: str | None,
+        runner: ev.Runner, chunk_size: int, max_cost: float | None, force: bool, skip_invalid: bool, run_id: str | None,
         yes: bool, dry_run: bool, as_json: bool, analyze_first: bool, **kwargs: Any) -> int:
     """Plan the content tree (or a batch file) and run it through the Gemini Batch API (or live calls)."""
     settings = ExecSettings.from_kwargs(kwargs)
@@ -151,7 +152,7 @@ def _settings_kwargs(settings: ExecSettings) -> dict[str, Any]:
 class _FirstAnalyses:
     """``run --mode generate --analyze-first``: the analyses run, then the generation run."""
 
-    def __init__(self, root: Path, scope: str, only: tuple[str, ...], model: str | None, runner: str,
+    def __init__(self, root: Path, scope: str, only: tuple[str, ...], model: str | None, runner: ev.Runner,
                  chunk_size: int, max_cost: float | None, force: bool, skip_invalid: bool,
                  run_id: str | None) -> None:
         self.root, self.runner, self.model, self.force, self.run_id = root, runner, model, force, run_id

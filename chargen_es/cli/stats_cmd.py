@@ -82,7 +82,7 @@ def csv_text(rows: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-def _money(v: float | None) -> str:
+def _money(v: float | str | None) -> str:  # totals() leaves "" where nothing adds up
     return "-" if v is None or v == "" else f"${v:.4f}"
 
 

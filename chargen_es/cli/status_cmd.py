@@ -23,6 +23,7 @@ import click
 from chargen_es.cli.common import note, root_option
 from chargen_es.engine import workspace
 from chargen_es.errors import UsageError
+from chargen_es.events import TaskReason
 from chargen_es.planner import Plan, PlanOptions, build_plan
 from projections import pretty_json
 from projections import workspace as wsp
@@ -32,7 +33,7 @@ ANALYSIS_STATES = ("present", "stale", "absent")
 _STAMP = "00000000T000000Z"  # output names are not shown; any valid stamp plans the same keys
 
 
-def scene_state(reason: str) -> str:
+def scene_state(reason: TaskReason) -> str:
     """A planned task's reason as a scene state."""
     if reason in ("missing", "changed"):
         return reason
@@ -41,7 +42,7 @@ def scene_state(reason: str) -> str:
     return "outdated"  # prompt / references / model / config / inputs changed
 
 
-def analysis_state(reason: str) -> str:
+def analysis_state(reason: TaskReason) -> str:
     return "absent" if reason in ("new", "missing") else "stale"
 
 

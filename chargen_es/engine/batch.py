@@ -139,8 +139,7 @@ class BatchRunner:
     async def drive_chunk(self, chunk: int, retry_failed: bool) -> None:
         async with self.job_slots:
             while True:
-                if self.fallback.takes(chunk):
-                    await self.fallback.drive(chunk)
+                if self.fallback.takes(chunk) and await self.fallback.drive(chunk):
                     return
                 step = next_step(self.model, chunk, retry_failed)
                 if step in (Step.DONE, Step.BLOCKED):

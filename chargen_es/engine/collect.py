@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import trio
 
@@ -201,7 +202,7 @@ class Results:
                     key = parsed.key
                 except Exception:  # noqa: BLE001 - any garbage line is reported, never fatal
                     parsed, key = None, f"line:{lineno}"
-                reason = ("unparseable" if parsed is None else "unknown" if key not in planned
+                reason: ev.IgnoredReason | Literal[""] = ("unparseable" if parsed is None else "unknown" if key not in planned
                           else "duplicate" if key in seen else "")
                 if reason:
                     if (key, reason) not in ignored:

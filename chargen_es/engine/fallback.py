@@ -44,7 +44,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import trio
 
@@ -66,7 +66,7 @@ if TYPE_CHECKING:
     from chargen_es.gateway import Gateway
 
 SUCCEEDED = "SUCCEEDED"
-ENDED_WITHOUT_RESULTS = {"EXPIRED": "expired", "FAILED": "failed"}
+ENDED_WITHOUT_RESULTS: dict[str, ev.FallbackReason] = {"EXPIRED": "expired", "FAILED": "failed"}
 
 
 def _parse_at(stamp: str) -> float:
@@ -122,7 +122,7 @@ def deadline_epoch(model: Projections) -> float | None:
     return _parse_at(policy.deadline)
 
 
-def due_reason(model: Projections, chunk: int, now: float) -> str:
+def due_reason(model: Projections, chunk: int, now: float) -> ev.FallbackReason | Literal[""]:
     """Why ``chunk`` leaves the batch path now ("" = it does not); pure."""
     policy = model.fallback_policy
     if policy is None or policy.fallback != "live" or chunk in model.fallbacks or not model.pending_keys(chunk):
@@ -176,7 +176,7 @@ class Fallback:
         self.claims = Claims()
         results.claims = self.claims
         self._live: LiveRunner | None = None
-        self.pause_reason = ""  # max_cost | daily_quota | billing, once the run must pause
+        self.pause_reason: ev.PauseReason | Literal[""] = ""  # max_cost | daily_quota | billing, once paused
         self.pause_message = ""
         self.failed = False  # the live model failed its pre-flight (run.failed is journaled)
         self._checked: set[str] = set()  # models that passed the generateContent pre-flight
@@ -203,20 +203,23 @@ class Fallback:
             return bool(model.pending_keys(chunk)) or chunk in model.cancel_intents
         return bool(due_reason(model, chunk, time.time()))
 
-    def pause(self, reason: str, message: str) -> None:
+    def pause(self, reason: ev.PauseReason, message: str) -> None:
         if not self.pause_reason:
             self.pause_reason, self.pause_message = reason, message
         self.stop()
 
-    async def drive(self, chunk: int) -> None:
-        """Carry ``chunk`` through its fallback, from wherever the journal left it."""
+    async def drive(self, chunk: int) -> bool:
+        """Carry ``chunk`` through its fallback, from wherever the journal left it; False when
+        it no longer falls back (the wall clock stepped back since ``takes`` read it)."""
         model = self.model
         if chunk not in model.fallbacks:
             reason = due_reason(model, chunk, time.time())
+            if not reason:
+                return False  # never journal a chunk.fallback without a reason
             message = refusal(model, chunk)
             if message:
                 self.pause("max_cost", message)
-                return
+                return True
             policy = model.fallback_policy
             job = model.jobs.get(chunk)
             keys = len(model.pending_keys(chunk))
@@ -234,7 +237,7 @@ class Fallback:
         if job is not None and job.state == SUCCEEDED and not fb.keep_batch:
             await self.collect_batch(chunk)  # the job won the race with its cancel: paid, so used
         if not model.pending_keys(chunk):
-            return
+            return True
         follow = job is not None and job.job_name and fb.keep_batch and job.state not in ("CANCELLED", "EXPIRED",
                                                                                           "FAILED")
         async with trio.open_nursery() as nursery:
@@ -243,6 +246,7 @@ class Fallback:
                 nursery.start_soon(self.follow_batch, chunk, polling)
             await self.call_live(chunk)
             polling.cancel()  # live delivered everything: the job is no longer followed
+        return True
 
     async def cancel(self, chunk: int) -> None:
         job = self.model.jobs[chunk]
@@ -312,6 +316,6 @@ class Fallback:
         async with trio.open_nursery() as nursery:
             for _ in range(min(live.throttle.ceiling, len(keys))):
                 nursery.start_soon(live.worker, queue)
-        if live.stop_reason:
+        if live.stop_kind is not None:
             self.pause(live.stop_kind, live.stop_reason)
 

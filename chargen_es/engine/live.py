@@ -35,7 +35,7 @@ from chargen_es.engine.claims import Claims
 from chargen_es.engine.crashpoints import crash_point
 from chargen_es.engine.options import EngineOptions
 from chargen_es.engine.outputs import OutputContext, write_answer, write_failure
-from chargen_es.engine.pauses import pause_message
+from chargen_es.engine.pauses import AccountStop, pause_message
 from chargen_es.engine.preflight import models_ready
 from chargen_es.engine.progress import Progress
 from chargen_es.engine.recorder import Recorder
@@ -191,7 +191,7 @@ class LiveRunner:
         self.slots = trio.CapacityLimiter(self.throttle.concurrency)
         self.pace = trio.Lock()  # one call start at a time, spaced by the throttle's gap
         self.stop_reason = ""
-        self.stop_kind = ""  # the run.paused reason: daily_quota | billing
+        self.stop_kind: AccountStop | None = None  # the run.paused reason, once every worker stops
         self.ctx = OutputContext(root=options.root, run_dir=options.run_dir, run_id=recorder.model.run_id,
                                  generated_at=options.generated_at, runner="live")
 
@@ -216,7 +216,7 @@ class LiveRunner:
         async with trio.open_nursery() as nursery:
             for _ in range(self.throttle.ceiling):
                 nursery.start_soon(self.worker, queue)
-        if self.stop_reason:
+        if self.stop_kind is not None:
             self.rec.record(ev.RunPaused(reason=self.stop_kind, message=self.stop_reason))
             return "paused"
         ok, failed = model.outcome_counts()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chargen_es import events as ev
 from chargen_es.engine.retry import RetryPolicy
 
 # A reference is reused only while it has this much of its 48 h left (ARCHITECTURE.md,
@@ -24,7 +25,7 @@ class FallbackOptions:
     """What this invocation was told (None: keep what the journal's policy says)."""
 
     deadline_s: float | None = None
-    fallback: str | None = None  # live | none
+    fallback: ev.FallbackMode | None = None
     keep_batch: bool | None = None
     max_cost: float | None = None
 

@@ -45,7 +45,7 @@ class OutputContext:
     run_dir: Path
     run_id: str
     generated_at: str  # stamp written into imagery.yaml entries
-    runner: str = "batch"
+    runner: ev.Runner = "batch"
 
 
 def safe_key_name(key: str) -> str:
@@ -159,11 +159,11 @@ class OutputGroup:
                                           files_updated=(f"{imagery.record_folder(task)}/{imagery.IMAGERY_FILE}",),
                                           usage=usage, via=self.ctx.runner))
 
-    def fail(self, task: ev.Task, stage: str, code: str, message: str, retryable: bool, raw: bytes = b"") -> None:
+    def fail(self, task: ev.Task, stage: ev.ItemStage, code: str, message: str, retryable: bool, raw: bytes = b"") -> None:
         """Write the failure's detail file; its ``item.failed`` event waits for commit."""
         self.events.append(self._failure(task, stage, code, message, retryable, raw))
 
-    def _failure(self, task: ev.Task, stage: str, code: str, message: str, retryable: bool,
+    def _failure(self, task: ev.Task, stage: ev.ItemStage, code: str, message: str, retryable: bool,
                  raw: bytes = b"") -> ev.ItemFailed:
         rel = f"failed/{safe_key_name(task.key)}.json"
         detail = {
@@ -223,7 +223,7 @@ def write_answer(ctx: OutputContext, task: ev.Task, answer: Answer, raw: bytes =
     return group.commit()[0]
 
 
-def write_failure(ctx: OutputContext, task: ev.Task, stage: str, code: str, message: str, retryable: bool,
+def write_failure(ctx: OutputContext, task: ev.Task, stage: ev.ItemStage, code: str, message: str, retryable: bool,
          raw: bytes = b"") -> ev.Event:
     """Record one failure on its own: the detail file, flushed, and its event."""
     group = OutputGroup(ctx)

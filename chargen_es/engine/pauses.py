@@ -7,10 +7,15 @@ and a message that says what to do, nothing lost.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from chargen_es.errors import BillingError, DailyQuotaExhausted
 
+# a run.paused reason and a call.failed kind alike (events.PauseReason, events.CallFailureKind)
+AccountStop = Literal["billing", "daily_quota"]
 
-def pause_message(exc: BillingError | DailyQuotaExhausted) -> tuple[str, str]:
+
+def pause_message(exc: BillingError | DailyQuotaExhausted) -> tuple[AccountStop, str]:
     """(reason, message) of the pause an account-level refusal causes."""
     if isinstance(exc, BillingError):
         return "billing", (f"billing: Google refused the call for a billing reason ({exc}): prepaid credit "

@@ -89,7 +89,7 @@ class PlanRecord:
     live_cost_usd: float
 
 
-def start(run_dir: Path, run_id: str, root: Path, mode: str, runner: str, plan: PlanRecord,
+def start(run_dir: Path, run_id: str, root: Path, mode: ev.Mode, runner: ev.Runner, plan: PlanRecord,
           fallback: FallbackOptions | None = None) -> Recorder:
     """Create the run and journal its whole plan in one group commit.
 

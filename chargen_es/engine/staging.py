@@ -38,7 +38,7 @@ class Needed:
     path: str  # relative to root
     mime: str
     size: int
-    purpose: str  # reference | analysis-input | requests
+    purpose: ev.UploadPurpose
     chunk: int | None = None
 
 
@@ -65,7 +65,7 @@ def needed_inputs(model: Projections, chunks: Iterable[int]) -> list[Needed]:
         for key in model.pending_keys(chunk):
             task = model.tasks[key]
             refs = list(task.references)
-            purposes = ["reference"] * len(refs)
+            purposes: list[ev.UploadPurpose] = ["reference"] * len(refs)
             if task.input_image is not None:
                 refs.append(task.input_image)
                 purposes.append("analysis-input")

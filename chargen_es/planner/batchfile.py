@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 
 from chargen_es.errors import BatchFileInvalid, ContentError, UsageError
-from chargen_es.events import FileRef, Task
+from chargen_es.events import FileRef, Task, TaskReason
 from chargen_es.imagery import BATCH_TYPE, IMAGERY_FILE, Record, index_records, verdict
 from chargen_es.planner import keys, prompts, yamlio
 from chargen_es.planner.files import ANALYSABLE_EXTS, MIME_BY_EXT, FileIndex, PathProblem, mime_for, read_text
@@ -424,7 +424,7 @@ class _Collect:
             return None
         return FileRef(path=rel, sha256=sha, size=size, mime=mime)
 
-    def _reason(self, key: str, scene: str, inputs: tuple[str, list[str], str, dict[str, Any]]) -> str | None:
+    def _reason(self, key: str, scene: str, inputs: tuple[str, list[str], str, dict[str, Any]]) -> TaskReason | None:
         """Same verdicts as the tree's skip check, read from the batch's manifest; a task
         with no record names the input that changed since the workspace history's result."""
         records = self.records.get(key)

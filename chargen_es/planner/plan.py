@@ -20,13 +20,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
 from chargen_es import analysis, catalogue
 from chargen_es.errors import ContentError, CostLimitExceeded, UsageError, ValidationFailed
-from chargen_es.events import FileRef, Task
+from chargen_es.events import EntityType, FileRef, Mode, Runner, SkipReason, Task, TaskReason
 from chargen_es.imagery import verdict
 from chargen_es.planner import consistency, keys, pricing, prompts
 from chargen_es.planner.consistency import EntityConsistency
@@ -50,9 +50,9 @@ SCOPES = ("all", "characters", "locations", "chapters")
 MODES = ("generate", "analyze")
 
 ANALYSIS_SCHEMA: dict[str, Any] = analysis.SCHEMA
-ANALYSIS_CHANGED = "analysis changed"  # the reason a scene is planned again because of a new analysis
+ANALYSIS_CHANGED: TaskReason = "analysis changed"  # the reason a scene is planned again because of a new analysis
 # the reasons of a task with no record of its key (``_Builder._why_new``)
-_NO_RECORD = frozenset({"new", "inputs changed", "prompt changed", "references changed", "model changed",
+_NO_RECORD: frozenset[TaskReason] = frozenset({"new", "inputs changed", "prompt changed", "references changed", "model changed",
                         "config changed"})
 
 
@@ -62,7 +62,7 @@ def prompt_digest(prompt: str) -> str:
 
 
 def changed_input(history: Mapping[str, Mapping[str, Any]], key: str,
-                  inputs: tuple[str, list[str], str, dict[str, Any]]) -> str | None:
+                  inputs: tuple[str, list[str], str, dict[str, Any]]) -> TaskReason | None:
     """The input (references, model, prompt, config) that changed since the scene's last
     result in the workspace history, or None when the history has no other key for it.
 
@@ -94,7 +94,7 @@ class PlanOptions:
     """Everything that decides a plan; the cli maps its options onto these fields."""
 
     root: Path
-    mode: Literal["generate", "analyze"] | str = "generate"
+    mode: Mode | str = "generate"  # checked by _check_options: library callers pass any str
     scope: str = "all"
     only: tuple[str, ...] = ()
     model: str | None = None
@@ -103,7 +103,7 @@ class PlanOptions:
     chunk_size: int = 500
     run_stamp: str = field(default_factory=utc_stamp)
     max_cost: float | None = None
-    runner: str = "batch"  # which price --max-cost is checked against: batch (50 %) or live
+    runner: Runner = "batch"  # which price --max-cost is checked against: batch (50 %) or live
     # What each scene was last made from (``character/ada/map-room`` -> ``key``, ``prompt_sha``,
     # ``references``, ``model``, ``config``), from the workspace index: it turns a bare
     # ``new`` into ``prompt changed`` / ``references changed`` / ``model changed`` / ...
@@ -120,8 +120,8 @@ class Skip(msgspec.Struct, frozen=True, kw_only=True):
     """A task not planned, and why (``done``: imagery.yaml proves its output intact)."""
 
     key: str
-    reason: str
-    entity_type: str
+    reason: SkipReason
+    entity_type: EntityType
     slug: str
     scene: str
     detail: str = ""
@@ -273,7 +273,7 @@ def _check_options(opts: PlanOptions) -> None:
 
 def _select(root: Path, files: FileIndex, opts: PlanOptions) -> list[Entity]:
     """Load the entities in scope and matching ``--only`` (globs on ``slug`` or ``type/slug``)."""
-    types = list(ENTITY_FILES) if opts.scope == "all" else [opts.scope]
+    types = [t for t in ENTITY_FILES if opts.scope in ("all", t)]  # scope checked by _check_options
     return [load_entity(root, files, entity_type, slug)
             for entity_type, slug in select(root, types, opts.only, files, opts.scope)]
 
@@ -300,7 +300,7 @@ class _Builder:
     # -- the skip check ----------------------------------------------------------------
 
     def _reason(self, ent: Entity, key: str, scene: str,
-                inputs: tuple[str, list[str], str, dict[str, Any]]) -> str | None:
+                inputs: tuple[str, list[str], str, dict[str, Any]]) -> TaskReason | None:
         """``new`` (or what changed)/``missing``/``changed``/``forced``, or None after recording
         a skip. A record under the older plural spelling of the key counts as the same task."""
         records = ent.records.get(key) or ent.records.get(keys.legacy_key(key))
@@ -320,7 +320,7 @@ class _Builder:
         """A record under the key, in either spelling of its entity type."""
         return key in ent.records or keys.legacy_key(key) in ent.records
 
-    def _why_new(self, ent: Entity, key: str, inputs: tuple[str, list[str], str, dict[str, Any]]) -> str:
+    def _why_new(self, ent: Entity, key: str, inputs: tuple[str, list[str], str, dict[str, Any]]) -> TaskReason:
         """Why a task with no record is planned: the input that changed since the scene's last
         result (workspace history first, then any record of the same scene), or ``new``."""
         scene_id = key.partition("@")[0]

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from chargen_es.errors import ContentError, UsageError
-from chargen_es.events import FileRef
+from chargen_es.events import EntityType, FileRef
 from chargen_es.imagery import IMAGERY_FILE, Record, index_records
 from chargen_es.planner import consistency, yamlio
 from chargen_es.planner.files import (
@@ -39,8 +39,9 @@ from chargen_es.planner.validate import (
     check_workspace,
 )
 
-ENTITY_FILES = {"characters": "character.yaml", "locations": "location.yaml", "chapters": "chapter.yaml"}
-ENTITY_KINDS = {"characters": "character", "locations": "location", "chapters": "chapter"}
+ENTITY_FILES: dict[EntityType, str] = {"characters": "character.yaml", "locations": "location.yaml",
+                                      "chapters": "chapter.yaml"}
+ENTITY_KINDS: dict[EntityType, str] = {"characters": "character", "locations": "location", "chapters": "chapter"}
 IDEAS_FILE = "image_ideas.yaml"
 WORKSPACE_FILE = "chargen.yaml"
 IMAGES_DIR = "images"
@@ -58,7 +59,7 @@ class Scene:
 class Entity:
     """One character, location or chapter, and every problem found in its files."""
 
-    entity_type: str
+    entity_type: EntityType
     slug: str
     rel: str  # e.g. characters/ada
     file: str  # e.g. characters/ada/character.yaml
@@ -118,8 +119,8 @@ def list_slugs(root: Path, entity_type: str, files: FileIndex | None = None) -> 
     return sorted(e.name for e in entries)
 
 
-def select(root: Path, types: list[str], only: tuple[str, ...], files: FileIndex | None = None,
-           scope: str = "all") -> list[tuple[str, str]]:
+def select(root: Path, types: list[EntityType], only: tuple[str, ...], files: FileIndex | None = None,
+           scope: str = "all") -> list[tuple[EntityType, str]]:
     """``(type, slug)`` of the entities in ``types`` that ``only`` selects, in plan order.
 
     Each ``--only`` value is a glob (``fnmatch``, case-sensitive: slugs are file names)
@@ -128,7 +129,7 @@ def select(root: Path, types: list[str], only: tuple[str, ...], files: FileIndex
     slug through its type's name. A plain slug is a glob that matches itself. Every pattern must match something, or the whole selection is refused with
     the patterns named: a typo must not quietly plan less than the user meant.
     """
-    out: list[tuple[str, str]] = []
+    out: list[tuple[EntityType, str]] = []
     matched: set[str] = set()
     patterns = list(dict.fromkeys(only))
     for entity_type in types:
@@ -151,7 +152,7 @@ def _glob(name: str, pattern: str) -> bool:
     return name == pattern or fnmatch.fnmatchcase(name, pattern)
 
 
-def load_entity(root: Path, files: FileIndex, entity_type: str, slug: str) -> Entity:
+def load_entity(root: Path, files: FileIndex, entity_type: EntityType, slug: str) -> Entity:
     """Read one entity's files, validate them and resolve its references."""
     rel = f"{entity_type}/{slug}"
     ent = Entity(entity_type, slug, rel, f"{rel}/{ENTITY_FILES[entity_type]}")
