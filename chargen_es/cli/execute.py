@@ -70,8 +70,6 @@ def execution_options(f: F) -> F:
         click.option("--upload-concurrency", type=click.IntRange(1, 64), default=5, show_default=True),
         click.option("--no-cleanup", is_flag=True, help="Keep remote request and result files."),
         click.option("--detach", is_flag=True, help="Return once jobs are submitted; `resume` collects."),
-        click.option("--backoff-base", type=float, default=1.0, hidden=True,
-                     help="Seconds of the first retry wait (1, 2, 4, 8, 16 s by default)."),
         click.option("--reuse-margin-hours", type=float, default=47.0, hidden=True,
                      help="Reuse an uploaded file while it has more life left than this (ARCHITECTURE.md, Lifetimes)."),
         click.option("--emulator-faults", type=click.Path(dir_okay=False, exists=True, path_type=Path),
@@ -100,7 +98,6 @@ class ExecSettings:
     upload_concurrency: int
     no_cleanup: bool
     detach: bool
-    backoff_base: float
     reuse_margin_hours: float
     deadline_s: float | None = None
     fallback: ev.FallbackMode | None = None
@@ -175,7 +172,7 @@ def engine_options(settings: ExecSettings, root: Path, run_dir: Path) -> EngineO
         cleanup=not settings.no_cleanup,
         detach=settings.detach,
         reuse_margin_s=settings.reuse_margin_hours * 3600.0,
-        retry=RetryPolicy(base=settings.backoff_base),
+        retry=RetryPolicy(),
         workers=settings.workers,
         fallback=fallback_options(settings),
         generated_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -247,7 +244,7 @@ def confirm_or_refuse(yes: bool, question: str) -> None:
 
 EXEC_DEFAULTS: dict[str, Any] = {
     "workers": 5, "poll_interval": 30.0, "upload_concurrency": 5, "no_cleanup": False, "detach": False,
-    "backoff_base": 1.0, "reuse_margin_hours": 47.0,
+    "reuse_margin_hours": 47.0,
 }
 
 

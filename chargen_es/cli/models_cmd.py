@@ -114,7 +114,7 @@ def models(root: Path, as_json: bool, **kwargs: Any) -> int:
     settings = ExecSettings(use_emulator=kwargs["use_emulator"], base_url=kwargs["base_url"],
                             api_version=kwargs["api_version"], emulator_job_seconds=kwargs["emulator_job_seconds"],
                             workers=5, poll_interval=30.0, upload_concurrency=5, no_cleanup=False, detach=False,
-                            backoff_base=1.0, reuse_margin_hours=25.0)
+                            reuse_margin_hours=25.0)
     with open_gateway(settings, root) as gateway:
         remote = gateway.list_models()
     doc = models_document(remote, date.today())

@@ -4,16 +4,16 @@ Waits are 1, 2, 4, 8 s (``base`` doubled, at most ``cap``) plus one uniform jitt
 to ``base``, five tries in all, on transient errors only (408/429/5xx, timeouts,
 connection errors: :class:`TransientError`); permanent errors pass through at once. When
 the server names a wait (RetryInfo, carried by the exception as ``retry_after``) the wait
-is at least that, within ``5 * cap``. ``base`` scales every wait, the server's included,
-because the crash tests run real child processes against the emulator's real RetryInfo
-and cannot use a virtual clock; in-process tests use ``trio.testing.MockClock`` instead.
+is at least that, within ``5 * cap``. Every wait is a ``trio.sleep``, so tests of backoff
+and queueing run the engine in-process on ``trio.testing.MockClock`` (production waits,
+no wall time) rather than scaling the waits down with a flag.
 
 tenacity is the library the SDK itself retries with; :meth:`RetryPolicy.retrying` hands
 out an ``AsyncRetrying`` that sleeps with ``trio.sleep`` (so a ``MockClock`` jumps it).
 A 429 on ``batches.create`` is different: the limits it names (concurrent batch jobs,
 enqueued tokens per model) free only as other jobs finish, which takes minutes to hours.
 :meth:`RetryPolicy.queue_backoff` gives 1, 2, 4, 8 then 15 minutes between asks, never
-giving up, never less than the server's RetryInfo, ``base`` scaling it the same way.
+giving up, never less than the server's RetryInfo.
 
 Effects that are not idempotent (an upload, a batch create) settle by listing before any
 retry; that line is written where the effect is, not hidden in here.
@@ -39,20 +39,20 @@ class RetryPolicy:
     attempts: int = 5
     base: float = 1.0
     cap: float = 60.0
-    queue_first: float = 60.0  # first wait after a create-time 429, in seconds (times base)
+    queue_first: float = 60.0  # first wait after a create-time 429, in seconds
     queue_cap: float = 900.0
 
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait after failed try ``attempt`` (from 1): backoff, one jitter, RetryInfo."""
         wait = min(self.base * (2 ** (attempt - 1)) + random.uniform(0, self.base), self.cap)
         if retry_after is not None:  # the server's word, within reason
-            wait = min(max(wait, retry_after * self.base), self.cap * 5)
+            wait = min(max(wait, retry_after), self.cap * 5)
         return wait
 
     def queue_backoff(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds before asking ``batches.create`` again after its ``attempt``-th 429."""
         wait = min(self.queue_first * (2 ** min(attempt - 1, 10)), self.queue_cap)
-        wait = max(wait, retry_after or 0.0) * self.base
+        wait = max(wait, retry_after or 0.0)
         return wait * random.uniform(1.0, 1.1)  # one jitter: spread the chunks that wait together
 
     def _wait(self, state: tenacity.RetryCallState) -> float:

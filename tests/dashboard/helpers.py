@@ -25,7 +25,7 @@ from tests.procs import CliProcess, run_child, start_child
 
 T = TypeVar("T")
 DEADLINE_S = 90.0
-FAST = ["--poll-interval", "0.2", "--backoff-base", "0.01"]
+FAST = ["--poll-interval", "0.2"]
 
 
 def child_env(**extra: str) -> dict[str, str]:

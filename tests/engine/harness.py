@@ -24,7 +24,7 @@ from tests.procs import CliProcess, run_child, start_child
 
 API_KEY = "test-key-7f3a9c1e55d0-never-written"
 RUN_ID = "2030-01-01T00-00-00Z"
-BASE_ARGS = ["--poll-interval", "0.05", "--backoff-base", "0.01"]
+BASE_ARGS = ["--poll-interval", "0.05"]
 
 
 def copy_sample(dest: Path) -> Path:

@@ -1,4 +1,9 @@
-"""The batch pipeline under the faults the emulator can inject."""
+"""The batch pipeline under the faults the emulator can inject.
+
+Faults that only cost retries run in-process on the virtual clock (``tests.engine.inproc``:
+production backoff, no wall time); those whose point is a CLI exit or a resume in a new
+process run as child processes.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import Any
 
 from chargen_es.emulator import Emulator, EmulatorConfig
 from chargen_es.journal import read_events
+from tests.engine import inproc
 from tests.engine.harness import RUN_ID, assert_exactly_once, chargen, copy_sample, imagery_keys, run_args
 
 
@@ -31,9 +37,9 @@ def test_drop_after_commit_on_create_and_upload_needs_no_crash(tmp_path: Path) -
         {"op": "batches.create", "kind": "drop_after_commit", "count": 2},
         {"op": "files.upload_chunk", "kind": "drop_after_commit", "count": 3},
     ]
-    with Emulator(EmulatorConfig(job_seconds=0.1, faults=faults)) as emu:
-        done = chargen(root, emu.base_url, *run_args())
-        assert done.returncode == 0, done.stdout + done.stderr
+    with Emulator(EmulatorConfig(job_seconds=0.0, faults=faults)) as emu:
+        done = inproc.run(root, emu.base_url)  # retries back off on the virtual clock
+        assert done.outcome == "completed"
         stats = emu.stats()
         assert_exactly_once(root, stats)
         assert stats["operations"]["batches.create"] == 3  # one create per chunk, two of them answered by nobody
@@ -53,9 +59,9 @@ def test_fault_mix_transient_reads_and_every_line_failure(tmp_path: Path) -> Non
         {"op": "batches.line", "kind": "line", "line_kind": "image_safety", "key_contains": "storm-breaks"},
         {"op": "batches.line", "kind": "line", "line_kind": "text_only", "key_contains": "customs-gate"},
     ]
-    with Emulator(EmulatorConfig(job_seconds=0.2, faults=faults, seed=3)) as emu:
-        done = chargen(root, emu.base_url, *run_args())
-        assert done.returncode == 3, done.stdout + done.stderr  # done, with failed items
+    with Emulator(EmulatorConfig(job_seconds=0.0, faults=faults, seed=3)) as emu:
+        done = inproc.run(root, emu.base_url)  # retries back off on the virtual clock
+        assert done.outcome == "completed" and done.recorder.model.outcome_counts()[1] > 0  # with failed items
         assert_exactly_once(root, emu.stats())
     failures = report(root)["failures"]
     codes = {f["code"] for f in failures}

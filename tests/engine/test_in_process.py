@@ -1,16 +1,10 @@
-"""The engine in-process against the emulator, on trio's virtual clock.
-
-Real parts: the unmodified SDK over loopback HTTP into the embedded emulator, the real
-file system, the real journal. What is not real is time: ``MockClock(autojump_threshold=0)``
-jumps every sleep (poll intervals, backoff, pacing) as soon as nothing else can run, so
-the production poll interval of 30 s and an hour-long job take milliseconds. A crash is
-not the point here; the child-process tests keep real SIGKILL.
-"""
+"""The engine in-process against the emulator, on trio's virtual clock (``tests.engine.inproc``):
+the production poll interval of 30 s and an hour-long job take milliseconds."""
 
 from __future__ import annotations
 
 import shutil
-from datetime import date
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import trio
@@ -18,32 +12,19 @@ import trio.testing
 
 from chargen_es import engine
 from chargen_es import events as ev
-from chargen_es.cli.execute import plan_record
 from chargen_es.emulator import Emulator, EmulatorConfig
-from chargen_es.gateway import Backend, Gateway
-from chargen_es.planner import PlanOptions, build_plan, sample_tree
-from tests.engine.harness import API_KEY
+from chargen_es.planner import sample_tree
+from tests.engine import inproc
 
 
 def _tree(tmp_path: Path) -> Path:
     return Path(shutil.copytree(sample_tree(), tmp_path / "tree"))
 
 
-def _run(root: Path, base_url: str, run_id: str, runner: str, *, force: bool = False,
-         also: object = None) -> tuple[str, engine.Recorder, trio.testing.MockClock]:
-    plan = build_plan(PlanOptions(root=root, run_stamp=engine.run_stamp(run_id), runner=runner, force=force,
-                                  today=date(2026, 12, 2)))
-    recorder = engine.start(engine.runs_root(root) / run_id, run_id, root, "generate", runner, plan_record(plan))
-    options = engine.EngineOptions(root=root, run_dir=recorder.journal.run_dir, generated_at="2030-01-01T00:00:00Z")
-    clock = trio.testing.MockClock(autojump_threshold=0)
-    gateway = Gateway(Backend(api_key=API_KEY, base_url=base_url, api_version="v1beta"))
-    try:
-        outcome = engine.carry_out(recorder, gateway, options, engine.Progress(), clock=clock,
-                                   also=also)  # type: ignore[arg-type]
-    finally:
-        gateway.close()
-        recorder.journal.close()
-    return outcome, recorder, clock
+def _run(root: Path, base_url: str, run_id: str, runner: ev.Runner, *, force: bool = False,
+         also: Callable[[], Awaitable[None]] | None = None) -> tuple[str, engine.Recorder, trio.testing.MockClock]:
+    done = inproc.run(root, base_url, run_id=run_id, runner=runner, force=force, chunk_size=500, also=also)
+    return done.outcome, done.recorder, done.clock
 
 
 def test_the_live_runner_reuses_the_uploads_of_an_earlier_batch_run(tmp_path: Path) -> None:

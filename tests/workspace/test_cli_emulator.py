@@ -15,7 +15,7 @@ from tests.procs import run_child
 
 RUN_A = "2030-01-01T00-00-00Z"
 RUN_B = "2030-01-02T00-00-00Z"
-FAST = ["--poll-interval", "0.05", "--backoff-base", "0.01", "--emulator-job-seconds", "0.2"]
+FAST = ["--poll-interval", "0.05", "--emulator-job-seconds", "0.2"]
 
 
 def cli(root: Path, *args: str, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
