@@ -5,10 +5,12 @@
 codes, ``TimeoutExpired``), but the process is forked by a warm parent that has already
 imported everything (``tests/zygote.py``), which saves about 0.75 s per process. One
 zygote serves each test process (each xdist worker) and dies with it.
+``spawn_on_terminal`` is ``pexpect.spawn`` of the same: the child on a pseudo-terminal.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import select
@@ -18,11 +20,14 @@ import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import pexpect.fdpexpect
 
 _zygote: tuple[subprocess.Popen[bytes], str] | None = None
 _lock = threading.Lock()
@@ -193,3 +198,39 @@ def run_child(args: Sequence[str], *, env: Mapping[str, str] | None = None, cwd:
     if check:
         done.check_returncode()
     return done
+
+
+def spawn_on_terminal(args: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: Path | str | None = None,
+                      dimensions: tuple[int, int] = (24, 80), timeout: float = 60) -> TerminalChild:
+    """``pexpect.spawn(python, [-m, chargen_es, *args])``: the child on a new pseudo-terminal.
+
+    The child starts a session with the terminal as its controlling tty (so Ctrl-C on it
+    is a real SIGINT from the line discipline) and the test talks to the master side.
+    """
+    import pty
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", dimensions[0], dimensions[1], 0, 0))
+    try:
+        process = CliProcess(args, env=env, cwd=cwd, tty=slave)
+    finally:
+        os.close(slave)  # the child holds the only copy: its exit is the master's EOF
+    return TerminalChild(master, process, timeout=timeout)
+
+
+class TerminalChild(pexpect.fdpexpect.fdspawn):  # type: ignore[misc]
+    """A pexpect session on the master side of a child's terminal, with its exit status."""
+
+    def __init__(self, master: int, process: CliProcess, timeout: float) -> None:
+        super().__init__(master, encoding="utf-8", timeout=timeout)
+        self.process = process
+        self.exitstatus: int | None = None
+        self.signalstatus: int | None = None
+
+    def sendintr(self) -> None:
+        self.send("\x03")  # VINTR: the terminal turns it into SIGINT for the child
+
+    def close(self, force: bool = True) -> None:
+        super().close()
+        code = self.process.wait(timeout=self.timeout)
+        self.exitstatus, self.signalstatus = (code, None) if code >= 0 else (None, -code)

@@ -1,6 +1,6 @@
 """The menu driven like a person does: a real pseudo-terminal (pexpect), real keys, a real run.
 
-Each test spawns ``python -m chargen_es`` on a pty, answers the prompts with arrow keys and
+Each test spawns ``python -m chargen_es`` on a pty (forked warm: ``tests.procs``), answers the prompts with arrow keys and
 Enter, and lets the run go against the embedded emulator (``--emulator``, chosen in the
 menu). Nothing of ours is replaced: the run is the ``run`` command itself.
 """
@@ -11,7 +11,6 @@ import hashlib
 import os
 import re
 import shlex
-import sys
 from pathlib import Path
 
 import click
@@ -20,7 +19,7 @@ import pytest
 
 from chargen_es.cli import cli
 from tests.engine.harness import copy_sample
-from tests.procs import run_child
+from tests.procs import TerminalChild, run_child, spawn_on_terminal
 
 DOWN, ENTER = "\x1b[B", "\r"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -31,16 +30,17 @@ COMMANDS = set(cli.list_commands(click.Context(cli)))  # the group loads its com
 def env() -> dict[str, str]:
     out = {k: v for k, v in os.environ.items()
            if not k.startswith("CHARGEN_ES_") and k not in ("GEMINI_API_KEY", "GOOGLE_API_KEY")}
-    out.update({"NO_PROXY": "127.0.0.1,localhost", "TERM": "xterm-256color"})
+    # PROMPT_TOOLKIT_NO_CPR: this terminal does not answer cursor-position requests (a real
+    # one does), so prompt_toolkit is told not to ask and wait for the answer
+    out.update({"NO_PROXY": "127.0.0.1,localhost", "TERM": "xterm-256color", "PROMPT_TOOLKIT_NO_CPR": "1"})
     return out
 
 
-def spawn(*args: str, cwd: Path | None = None) -> pexpect.spawn:
-    return pexpect.spawn(sys.executable, ["-m", "chargen_es", *args], cwd=str(cwd) if cwd else None, env=env(),
-                         encoding="utf-8", timeout=60, dimensions=(50, 160))
+def spawn(*args: str, cwd: Path | None = None) -> TerminalChild:
+    return spawn_on_terminal(args, cwd=cwd, env=env(), timeout=60, dimensions=(50, 160))
 
 
-def finish(child: pexpect.spawn) -> tuple[int, str]:
+def finish(child: TerminalChild) -> tuple[int, str]:
     child.expect(pexpect.EOF, timeout=120)
     child.close()
     return child.exitstatus if child.exitstatus is not None else -(child.signalstatus or 0), child.before
@@ -55,7 +55,7 @@ def snapshot(root: Path) -> dict[str, str]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def choose(child: pexpect.spawn, prompt: str, downs: int = 0) -> None:
+def choose(child: TerminalChild, prompt: str, downs: int = 0) -> None:
     child.expect(prompt)
     child.send(DOWN * downs + ENTER)
 
