@@ -55,6 +55,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", CRASHES)
 def test_a_batch_killed_anywhere_resumes_to_the_same_bytes(point: str, tmp_path: Path,
                                                            reference: dict[str, str]) -> None:

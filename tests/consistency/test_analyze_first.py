@@ -85,6 +85,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str],
 
 
 # the 9 analyses of run 1 apply first: #2 kills run 1, #12 kills run 2 (the generation)
+@pytest.mark.slow
 @pytest.mark.parametrize("point", ["after:append:line.applied#2", "after:append:line.applied#12"])
 def test_killed_and_resumed_converges(point: str, tmp_path: Path,
                                       reference: tuple[dict[str, str], dict[str, str]]) -> None:

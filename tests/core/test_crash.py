@@ -18,6 +18,7 @@ CHILD = Path(__file__).with_name("journal_child.py")
 KILLS = 24
 
 
+@pytest.mark.slow
 def test_sigkilled_appender_never_loses_an_acknowledged_event(tmp_path: Path) -> None:
     rng = random.Random(20251219)
     run = tmp_path / "run"

@@ -165,6 +165,7 @@ def test_an_empty_file_under_our_display_name_is_never_adopted(tmp_path: Path) -
     assert_every_task_done_once(root, before)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", ["before:append:upload.lost", "after:append:upload.lost"])
 def test_a_crash_around_upload_lost_still_reruns_the_items(point: str, tmp_path: Path) -> None:
     root = copy_sample(tmp_path / "tree")
@@ -182,6 +183,7 @@ def test_a_crash_around_upload_lost_still_reruns_the_items(point: str, tmp_path:
     assert_every_task_done_once(root, before)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", ["before:append:items.reopened", "after:append:items.reopened",
                                    "after:append:job.queued"])
 def test_a_crash_around_reopen_or_queue_converges(point: str, tmp_path: Path) -> None:

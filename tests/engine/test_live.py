@@ -10,6 +10,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from chargen_es.emulator import Emulator, EmulatorConfig
 from chargen_es.journal import read_events
 from tests.engine.harness import (
@@ -82,6 +84,7 @@ def test_daily_quota_stops_cleanly_and_resume_finishes(tmp_path: Path) -> None:
     assert seen["line.applied"] == 17 and seen["item.failed"] == 0
 
 
+@pytest.mark.slow
 def test_sigkill_torture_applies_no_task_twice(tmp_path: Path) -> None:
     rng = random.Random(77)
     root = copy_sample(tmp_path / "tree")

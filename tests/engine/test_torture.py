@@ -29,7 +29,7 @@ def test_random_kills_then_resume(tmp_path: Path) -> None:
     rng = random.Random(20301)
     root = copy_sample(tmp_path / "tree")
     journal = root / ".chargen" / "batch" / RUN_ID / "journal.jsonl"
-    with Emulator(EmulatorConfig(job_seconds=12.0, seed=7)) as emu:
+    with Emulator(EmulatorConfig(job_seconds=2.0, seed=7)) as emu:
         kills = 0
         finished = False
         while kills < KILLS and not finished:
