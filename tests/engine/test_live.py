@@ -14,6 +14,7 @@ import pytest
 
 from chargen_es.emulator import Emulator, EmulatorConfig
 from chargen_es.journal import read_events
+from tests.engine import inproc
 from tests.engine.harness import (
     RUN_ID,
     chargen,
@@ -61,8 +62,8 @@ def test_error_classes(tmp_path: Path) -> None:
          "message": "Request contains an invalid argument."},
     ]
     with Emulator(EmulatorConfig(faults=faults)) as emu:
-        done = chargen(root, emu.base_url, *run_args(*LIVE))
-    assert done.returncode == 3, done.stdout + done.stderr
+        done = inproc.run(root, emu.base_url, runner="live", workers=5)  # backoff on the virtual clock
+    assert done.outcome == "completed" and done.recorder.model.outcome_counts()[1] == 1
     events = events_of(root)
     failed = [e for e in events if e.__struct_config__.tag == "item.failed"]
     assert len(failed) == 1 and failed[0].stage == "call" and failed[0].code == "http_400"
@@ -113,7 +114,10 @@ def test_cancel_pauses_a_live_run_and_resume_continues(tmp_path: Path) -> None:
     """The seeds' pause and resume: calls in flight finish, nothing is lost or doubled."""
     root = copy_sample(tmp_path / "tree")
     journal = root / ".chargen" / "batch" / RUN_ID / "journal.jsonl"
-    with Emulator(EmulatorConfig(rpm=2, quota_window_s=1.0)) as emu:
+    # a 0.2 s call keeps the run going long enough to be cancelled midway, without a quota
+    # whose 429s would make the test wait out the production backoff
+    slow_calls = [{"op": "models.generateContent", "kind": "latency", "seconds": 0.2}]
+    with Emulator(EmulatorConfig(faults=slow_calls)) as emu:
         proc = start_process(root, emu.base_url, *run_args("--runner", "live", "--workers", "2"))
         while not (journal.exists() and journal.read_bytes().count(b'"line.applied"') >= 2):
             assert proc.poll() is None, proc.communicate()
