@@ -47,11 +47,12 @@ from typing import Any
 from google import genai
 from google.genai import errors, types
 
+from chargen_es.catalogue import DEFAULT_GENERATE_MODEL
 from chargen_es.emulator import Emulator, EmulatorConfig, models
 from chargen_es.emulator.quota import Quota
 
 SCENES_PER_CHARACTER = 10
-MODEL = "gemini-3-pro-image-preview"
+MODEL = DEFAULT_GENERATE_MODEL  # what chargen-es plans with, so both sides call the same model
 LATENCY_S = 0.2
 
 
@@ -102,8 +103,8 @@ def make_tree(root: Path, tasks: int) -> list[str]:
 class TimedQuota(Quota):
     """The emulator's quota, also noting when calls were accepted and refused (bench only)."""
 
-    def __init__(self, limit: int | None, window_s: float = 60.0) -> None:
-        super().__init__(limit, window_s)
+    def __init__(self, limit: int | None, window_s: float = 60.0, clock: Any = None) -> None:
+        super().__init__(limit, window_s, clock)
         QUOTAS[threading.get_ident()] = self  # built by Emulator.start, in the measuring thread
         self.accepted_times: list[float] = []
         self.rejected_times: list[float] = []
