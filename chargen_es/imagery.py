@@ -67,17 +67,20 @@ def _reads_as_text_everywhere(text: str) -> bool:
             and _YAML11.resolve(yaml.ScalarNode, text, (True, False)) == _STR)
 
 
-# what a YAML block scalar may hold (YAML 1.1 and 1.2 agree); anything else is escaped
-_BLOCK_SAFE = re.compile("[\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]*")
+# what a string may hold written as it is (YAML 1.1 and 1.2 agree); anything else (control
+# characters, and \r, NEL, U+2028/U+2029, which YAML reads as line breaks) is escaped
+_VERBATIM = re.compile("[\t\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]*")
 
 
 def _str(dumper: Any, data: str) -> Any:
-    """Multi-line strings (prompts) as ``|`` blocks unless they hold a control character
-    (escaped then, in double quotes); a string either reader would take for something
-    else is quoted."""
+    """Multi-line strings (prompts) as ``|`` blocks; a string holding a character YAML
+    cannot carry as it is goes in double quotes, escaped; one that either reader would
+    take for something else is quoted."""
     style: str | None
-    if "\n" in data:
-        style = "|" if _BLOCK_SAFE.fullmatch(data) else '"'
+    if not _VERBATIM.fullmatch(data.replace("\n", "")):
+        style = '"'
+    elif "\n" in data:
+        style = "|"
     else:
         style = None if _reads_as_text_everywhere(data) else "'"
     return dumper.represent_scalar(_STR, data, style=style)

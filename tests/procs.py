@@ -10,6 +10,7 @@ zygote serves each test process (each xdist worker) and dies with it.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -41,8 +42,9 @@ def _zygote_socket() -> str:
             path = os.path.join(folder, "socket")
             repo = str(Path(__file__).resolve().parent.parent)
             env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH")) if p)}
-            process = subprocess.Popen([sys.executable, "-m", "tests.zygote", path], env=env, cwd=repo,
-                                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+            with open(os.path.join(folder, "zygote.log"), "ab") as log:  # its own tracebacks, if any
+                process = subprocess.Popen([sys.executable, "-m", "tests.zygote", path], env=env, cwd=repo,
+                                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log)
             assert process.stdout is not None
             ready = process.stdout.readline()
             assert ready == b"ready\n", f"the zygote did not start: {ready!r}"
@@ -61,6 +63,8 @@ class CliProcess:
         self.returncode: int | None = None
         self.stdout: Any = None
         self.stderr: Any = None
+        self._readers: list[threading.Thread] | None = None
+        self._found: dict[str, Any] = {}
         self._text = text
         ends: list[int] = []
         to_close: list[int] = []
@@ -135,8 +139,12 @@ class CliProcess:
         return self.returncode
 
     def send_signal(self, sig: int) -> None:
-        if self.returncode is None:
-            os.kill(self.pid, sig)
+        """As ``Popen.send_signal``: nothing once the child is known to have ended. (The
+        waiter reaps at once, so there is no zombie to hold the pid: one that ended an
+        instant ago is gone, and ``ProcessLookupError`` means just that.)"""
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
 
     def terminate(self) -> None:
         self.send_signal(signal.SIGTERM)
@@ -145,19 +153,19 @@ class CliProcess:
         self.send_signal(signal.SIGKILL)
 
     def communicate(self, timeout: float | None = None) -> tuple[Any, Any]:
-        """Read both pipes to their end and wait, like ``Popen.communicate``."""
-        found: dict[str, Any] = {}
-        readers = []
-        for name in ("stdout", "stderr"):
-            stream = getattr(self, name)
-            if stream is None:
-                found[name] = None
-                continue
-            reader = threading.Thread(target=lambda n=name, s=stream: found.__setitem__(n, s.read()), daemon=True)
-            reader.start()
-            readers.append(reader)
+        """Read both pipes to their end and wait, like ``Popen.communicate``; after a
+        ``TimeoutExpired`` a second call carries on with the same readers."""
+        if self._readers is None:
+            self._found = {"stdout": None, "stderr": None}
+            self._readers = []
+            for name in ("stdout", "stderr"):
+                stream = getattr(self, name)
+                if stream is not None:
+                    reader = threading.Thread(target=self._read_all, args=(name, stream), daemon=True)
+                    reader.start()
+                    self._readers.append(reader)
         deadline = None if timeout is None else time.monotonic() + timeout
-        for reader in readers:
+        for reader in self._readers:
             reader.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
             if reader.is_alive():
                 raise subprocess.TimeoutExpired(self.args, timeout or 0)
@@ -166,7 +174,10 @@ class CliProcess:
             stream = getattr(self, name)
             if stream is not None:
                 stream.close()
-        return found["stdout"], found["stderr"]
+        return self._found["stdout"], self._found["stderr"]
+
+    def _read_all(self, name: str, stream: Any) -> None:
+        self._found[name] = stream.read()
 
     def __enter__(self) -> CliProcess:
         return self
@@ -231,6 +242,14 @@ class TerminalChild(pexpect.fdpexpect.fdspawn):  # type: ignore[misc]
         self.send("\x03")  # VINTR: the terminal turns it into SIGINT for the child
 
     def close(self, force: bool = True) -> None:
+        """Close the master (the child sees a hang-up) and collect the child; with
+        ``force``, one that outlives ``timeout`` is killed."""
         super().close()
-        code = self.process.wait(timeout=self.timeout)
+        try:
+            code = self.process.wait(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            if not force:
+                raise
+            self.process.kill()
+            code = self.process.wait()
         self.exitstatus, self.signalstatus = (code, None) if code >= 0 else (None, -code)

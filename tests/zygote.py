@@ -50,14 +50,19 @@ def preload() -> None:
 
 def _receive(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
     head, fds, _, _ = socket.recv_fds(conn, 8, 3)
-    (size,) = struct.unpack("!Q", head)
-    body = b""
-    while len(body) < size:
-        chunk = conn.recv(size - len(body))
-        if not chunk:
-            raise EOFError("the client hung up mid-request")
-        body += chunk
-    return json.loads(body), fds
+    try:
+        (size,) = struct.unpack("!Q", head)
+        body = b""
+        while len(body) < size:
+            chunk = conn.recv(size - len(body))
+            if not chunk:
+                raise EOFError("the client hung up mid-request")
+            body += chunk
+        return json.loads(body), fds
+    except BaseException:
+        for fd in fds:  # a held write end would keep the test's reader from ever seeing EOF
+            os.close(fd)
+        raise
 
 
 def _stdio(fd: int, mode: str, *, stderr: bool = False) -> io.TextIOWrapper:
@@ -104,11 +109,13 @@ def _become_command(request: dict[str, Any], fds: list[int]) -> None:
 def _exit(code: object) -> None:
     """End the child as the interpreter would, minus tearing down the zygote's modules.
 
-    Exit handlers run and the streams are flushed, as in a normal exit; what is skipped
-    is the interpreter's clean-up of every module the zygote imported (about 0.2 s, no
-    effect anybody can see).
+    As ``Py_FinalizeEx`` does: non-daemon threads are joined (a thread pool's writes in
+    flight land), exit handlers run, the streams are flushed; what is skipped is the
+    interpreter's clean-up of every module the zygote imported (about 0.2 s, no effect
+    anybody can see).
     """
     import atexit
+    import threading
 
     if code is None:
         status = 0
@@ -117,6 +124,7 @@ def _exit(code: object) -> None:
     else:
         print(code, file=sys.stderr)
         status = 1
+    threading._shutdown()  # type: ignore[attr-defined]
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -136,17 +144,19 @@ def _wait_for_command(conn: socket.socket, request: dict[str, Any], fds: list[in
         sys.exit(0)
     for fd in fds:
         os.close(fd)
-    conn.sendall(f"{child}\n".encode())
-    _, status = os.waitpid(child, 0)
     try:
+        conn.sendall(f"{child}\n".encode())
+        _, status = os.waitpid(child, 0)
         conn.sendall(f"{os.waitstatus_to_exitcode(status)}\n".encode())
-    finally:
+    finally:  # the test may have hung up: never unwind into the zygote's loop
         os._exit(0)
 
 
 def serve(path: str) -> None:
     """Accept requests on ``path`` until the parent (the test process) goes away."""
-    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # dies with the test process
+    # dies with the test process (strictly: with the thread that started it, the main
+    # thread of an xdist worker, which lives as long as the worker)
+    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     preload()
     gc.freeze()  # what the zygote imported stays put: children neither scan nor copy it
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -159,7 +169,8 @@ def serve(path: str) -> None:
         conn, _ = listener.accept()
         try:
             request, fds = _receive(conn)
-        except (EOFError, OSError, ValueError):
+        except (EOFError, OSError, ValueError, struct.error) as exc:
+            print(f"zygote: a bad request ({exc!r}) was refused", file=sys.stderr, flush=True)
             conn.close()
             continue
         if os.fork() == 0:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from chargen_es import imagery
@@ -35,6 +35,8 @@ def ruamel_bytes(data: dict[str, Any]) -> bytes:
 
 @settings(max_examples=300, deadline=None)
 @given(entries(ANY_TEXT))
+@example({"generated_images": [{"prompt_used": "a\u2028b\nc"}, {"prompt_used": "one\r\ntwo\r\n"},
+                               {"prompt_used": "x\x85y\nz"}, {"prompt_used": "\U00010000"}]})
 def test_a_new_file_reads_back_as_the_data_written(data: dict[str, Any]) -> None:
     """By both readers: PyYAML's (YAML 1.1: the planner) and ruamel's (1.2: the next update)."""
     written = imagery._dump(dict(data), imagery._round_trip())
@@ -43,13 +45,12 @@ def test_a_new_file_reads_back_as_the_data_written(data: dict[str, Any]) -> None
 
 
 @settings(max_examples=300, deadline=None)
-@given(entries(PLAIN_TEXT))
+@given(entries(ANY_TEXT))
+@example({"generated_images": [{"prompt_used": "a\u2028b\nc"}, {"prompt_used": "one\r\ntwo\r\n"},
+                               {"prompt_used": "x\x85y\nz"}, {"prompt_used": "\x85"}, {"prompt_used": "on"}]})
 def test_an_updated_file_reads_back_as_the_data_written(data: dict[str, Any]) -> None:
-    """ruamel's output too: ``on`` or ``yes`` written plain would be a boolean to the planner.
-
-    (Ordinary text only: ruamel writes a few exotic line-break characters, NEL and the
-    Unicode separators, raw, where PyYAML then folds them into spaces.)
-    """
+    """ruamel's output too: ``on`` or ``yes`` written plain would be a boolean to the planner;
+    a line-break character YAML knows (CR, NEL, U+2028) raw in a block would be misread."""
     written = ruamel_bytes(data)
     assert yaml.safe_load(written) == data
     assert imagery._round_trip().load(written.decode("utf-8")) == data

@@ -6,7 +6,8 @@ not real is time: ``MockClock(autojump_threshold=0)`` jumps every ``trio.sleep``
 intervals, retry backoff, the minutes a refused batch create waits in the queue, pacing)
 as soon as nothing else can run, so the production waits take no wall time and no test
 needs a flag that scales them. A crash is not the point here; the child-process tests
-keep real ``SIGKILL``.
+keep real ``SIGKILL``. Not for ``--deadline``: the engine reads a deadline off the wall
+clock (it is the user's wall-clock promise), so deadline tests run as child processes.
 """
 
 from __future__ import annotations

@@ -36,8 +36,9 @@ POINTS = (
     + ["after:image.write#4", "before:imagery.write#7", "after:append:line.applied#9", "after:upload#3"]
 )
 # killed with a temp file written and not yet renamed: the resume must sweep it away
-# (projections.write#4: the last projection of the invocation that completes the run, after
-# run.completed, so what sweeps it is the `resume` of a run that is already closed)
+# (projections.write, #1 and #4: the first and the last of the four projection files the
+# invocation writes as it ends, both after run.completed, so what sweeps them is the
+# `resume` of a run that is already closed)
 DURING = ["during:image.write", "during:image.write#5", "during:imagery.write", "during:download",
           "during:projections.write", "during:projections.write#4"]
 
@@ -68,6 +69,8 @@ def test_resume_after_crash_converges(point: str, tmp_path: Path, reference: dic
         plan_durable = journal.exists() and b'"plan.sealed"' in journal.read_bytes()
         if point in DURING:
             assert temp_files(root), f"{point} left no temp file, so the sweep went untested"
+        if "projections.write" in point:
+            assert b'"run.completed"' in journal.read_bytes(), "the resume meets a run already closed"
         again = chargen(root, emu.base_url, *(["resume", RUN_ID] if plan_durable else run_args()))
         assert again.returncode == 0, again.stdout + again.stderr
         assert_exactly_once(root, emu.stats(), reference)
