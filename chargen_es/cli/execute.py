@@ -70,8 +70,9 @@ def execution_options(f: F) -> F:
         click.option("--upload-concurrency", type=click.IntRange(1, 64), default=5, show_default=True),
         click.option("--no-cleanup", is_flag=True, help="Keep remote request and result files."),
         click.option("--detach", is_flag=True, help="Return once jobs are submitted; `resume` collects."),
-        click.option("--reuse-margin-hours", type=float, default=47.0, hidden=True,
-                     help="Reuse an uploaded file while it has more life left than this (ARCHITECTURE.md, Lifetimes)."),
+        click.option("--reuse-margin-hours", type=click.FloatRange(min=0), default=47.0, show_default=True,
+                     help="Reuse an uploaded reference while it has more of its 48 h left than this; lower "
+                          "it only when every job of the run finishes sooner (a job may take 48 h)."),
         click.option("--emulator-faults", type=click.Path(dir_okay=False, exists=True, path_type=Path),
                      default=None, hidden=True, help="Embedded emulator: a fault rules JSON file."),
         click.option("--deadline", "deadline_s", default=None, metavar="DURATION", callback=_duration,
