@@ -7,6 +7,7 @@ imports included) and fails on an arrow the architecture forbids.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -42,11 +43,27 @@ def _imports(path: Path, module: str) -> set[str]:
     return found
 
 
-MODULES = {
-    _module_name(p): _imports(p, _module_name(p))
-    for top in OURS
-    for p in sorted((REPO / top).rglob("*.py"))
-}
+class _Imports(Mapping[str, set[str]]):
+    """Module name -> the names it imports; each file parsed when first asked (collection
+    needs only the names, and every xdist worker collects)."""
+
+    def __init__(self) -> None:
+        self._paths = {_module_name(p): p for top in OURS for p in sorted((REPO / top).rglob("*.py"))}
+        self._parsed: dict[str, set[str]] = {}
+
+    def __getitem__(self, module: str) -> set[str]:
+        if module not in self._parsed:
+            self._parsed[module] = _imports(self._paths[module], module)
+        return self._parsed[module]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+
+MODULES = _Imports()
 
 
 def _ours(names: set[str]) -> set[str]:
