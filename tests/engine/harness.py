@@ -12,7 +12,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -110,8 +109,7 @@ def assert_exactly_once(root: Path, stats: dict[str, Any], reference: dict[str, 
     if reference is not None:
         assert outputs(root) == reference
     assert files_containing(root, API_KEY) == []
-    check = subprocess.run([sys.executable, "-m", "chargen_es", "replay", RUN_ID, "--check", "--root", str(root)],
-                           capture_output=True, text=True, check=False)
+    check = run_child(["replay", RUN_ID, "--check", "--root", str(root)])
     assert check.returncode == 0, check.stdout + check.stderr
 
 

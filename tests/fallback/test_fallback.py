@@ -79,7 +79,7 @@ def post(base_url: str, path: str, body: dict[str, Any]) -> Any:
 def test_a_stuck_job_reaches_the_deadline_and_finishes_live(tmp_path: Path) -> None:
     root = copy_sample(tmp_path / "tree")
     with Emulator(EmulatorConfig(job_seconds=0.2, seed=7, faults=HOLD)) as emu:
-        done = chargen(root, emu.base_url, *run_args("--deadline", "1s"))
+        done = chargen(root, emu.base_url, *run_args("--deadline", CRASH_DEADLINE))
         assert done.returncode == 0, done.stdout + done.stderr
         stats = emu.stats()
         assert_exactly_once(root, stats)
@@ -98,8 +98,8 @@ def test_a_stuck_job_reaches_the_deadline_and_finishes_live(tmp_path: Path) -> N
     policy = next(e for e in evs if e["type"] == "fallback.policy")
     started = next(e for e in evs if e["type"] == "run.started")
     # decided once, in the plan's own group commit: the run's start plus the duration
-    assert policy["at"] == started["at"] and policy["duration_s"] == 1.0
-    assert (datetime.fromisoformat(policy["deadline"]) - datetime.fromisoformat(started["at"])).total_seconds() == 1.0
+    assert policy["at"] == started["at"] and policy["duration_s"] == 3.0
+    assert (datetime.fromisoformat(policy["deadline"]) - datetime.fromisoformat(started["at"])).total_seconds() == 3.0
 
 
 def test_an_expired_job_falls_back_while_the_other_chunks_stay_batch(tmp_path: Path) -> None:
