@@ -91,7 +91,7 @@ def test_sigkill_torture_applies_no_task_twice(tmp_path: Path) -> None:
     root = copy_sample(tmp_path / "tree")
     journal = root / ".chargen" / "batch" / RUN_ID / "journal.jsonl"
     faults = [{"op": "models.generateContent", "kind": "latency", "seconds": 0.15}]
-    with Emulator(EmulatorConfig(faults=faults, rpm=3, quota_window_s=1.0)) as emu:
+    with Emulator(EmulatorConfig(faults=faults, rpm=6, quota_window_s=1.0)) as emu:
         first = tuple(run_args("--runner", "live", "--workers", "3"))
         kills = 0
         for _ in range(10):
