@@ -20,6 +20,7 @@ from chargen_es.emulator import Emulator, EmulatorConfig
 from tests.batchfile.helpers import BATCH, assert_exactly_once, copy_batch, manifest_keys, outputs
 from tests.engine.harness import RUN_ID, chargen
 from tests.procs import run_child
+from tests.shared import once_per_session
 
 POINTS = [f"{when}:{effect}" for effect in ("upload", "job.create", "download", "image.write", "imagery.write")
           for when in ("before", "after")]
@@ -44,15 +45,18 @@ def run_batch(root: Path, *extra: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """The outputs of one uninterrupted run of the sample batch."""
-    root = copy_batch(tmp_path_factory.mktemp("reference") / "batch")
-    with Emulator(emulator_config()) as emu:
-        done = chargen(root, emu.base_url, *run_batch(root))
-        assert done.returncode == 0, done.stderr
-        assert_exactly_once(root, root / "postcards", emu.stats(), None)
-    found = outputs(root / "postcards")
-    assert len(found) == 3 and "cartographer-window.png" in found
-    return found
+    """The outputs of one uninterrupted run of the sample batch (one per session: ``tests.shared``)."""
+    def make(folder: Path) -> dict[str, str]:
+        root = copy_batch(folder / "batch")
+        with Emulator(emulator_config()) as emu:
+            done = chargen(root, emu.base_url, *run_batch(root))
+            assert done.returncode == 0, done.stderr
+            assert_exactly_once(root, root / "postcards", emu.stats(), None)
+        found = outputs(root / "postcards")
+        assert len(found) == 3 and "cartographer-window.png" in found
+        return found
+
+    return once_per_session(tmp_path_factory, "batch-file-reference", make)  # type: ignore[no-any-return]
 
 
 @pytest.mark.slow

@@ -2,34 +2,25 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
-from filelock import FileLock
 
 from chargen_es.planner import sample_tree
 from tests.dashboard.helpers import chargen
+from tests.shared import once_per_session
 
 
 @pytest.fixture(scope="session")
 def demo_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tree after `chargen-es demo`: one generate and one analyze run, both completed.
+    """A tree after `chargen-es demo`: one generate and one analyze run, both completed
+    (made once per session: ``tests.shared``)."""
+    def make(folder: Path) -> str:
+        chargen("demo", str(folder / "tree"))
+        return str(folder / "tree")
 
-    Made once for the whole session, whichever xdist worker gets there first (the others
-    wait on the lock and reuse it: the folder above each worker's temp root is shared).
-    """
-    base = tmp_path_factory.getbasetemp()
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # this session's only
-    root = shared / "dashboard-demo" / "tree"
-    with FileLock(str(shared / "dashboard-demo.lock")):
-        if not (shared / "dashboard-demo" / "done").exists():
-            shutil.rmtree(root.parent, ignore_errors=True)
-            root.parent.mkdir()
-            chargen("demo", str(root))
-            (shared / "dashboard-demo" / "done").touch()
-    return root
+    return Path(once_per_session(tmp_path_factory, "dashboard-demo", make))
 
 
 @pytest.fixture

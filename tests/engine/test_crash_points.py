@@ -25,6 +25,7 @@ from tests.engine.harness import (
     run_args,
     temp_files,
 )
+from tests.shared import once_per_session
 
 EFFECTS = ["upload", "job.create", "download", "image.write", "imagery.write"]
 APPENDS = ["run.started", "upload.started", "upload.completed", "requests.written", "job.submitting",
@@ -49,13 +50,16 @@ def emulator_config() -> EmulatorConfig:
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """The outputs of one uninterrupted run."""
-    root = copy_sample(tmp_path_factory.mktemp("reference") / "tree")
-    with Emulator(emulator_config()) as emu:
-        done = chargen(root, emu.base_url, *run_args())
-        assert done.returncode == 0, done.stderr
-        assert_exactly_once(root, emu.stats())
-    return outputs(root)
+    """The outputs of one uninterrupted run (one per session: ``tests.shared``)."""
+    def make(folder: Path) -> dict[str, str]:
+        root = copy_sample(folder / "tree")
+        with Emulator(emulator_config()) as emu:
+            done = chargen(root, emu.base_url, *run_args())
+            assert done.returncode == 0, done.stderr
+            assert_exactly_once(root, emu.stats())
+        return outputs(root)
+
+    return once_per_session(tmp_path_factory, "crash-points-reference", make)  # type: ignore[no-any-return]
 
 
 @pytest.mark.slow

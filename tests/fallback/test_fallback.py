@@ -33,6 +33,7 @@ from tests.engine.harness import (
     start_process,
 )
 from tests.procs import start_child
+from tests.shared import once_per_session
 
 HOLD = [{"kind": "job", "job_state": "PENDING"}]  # every job stays PENDING until released
 CRASH_DEADLINE = "3s"  # long enough for the jobs to exist first, even on a loaded machine
@@ -181,11 +182,15 @@ CRASH_POINTS = [
 
 @pytest.fixture(scope="module")
 def deadline_reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    root = copy_sample(tmp_path_factory.mktemp("reference") / "tree")
-    with Emulator(EmulatorConfig(job_seconds=0.2, seed=7, faults=HOLD)) as emu:
-        done = chargen(root, emu.base_url, *run_args("--deadline", CRASH_DEADLINE))
-        assert done.returncode == 0, done.stderr
-    return outputs(root)
+    """The outputs of one uninterrupted run past its deadline (one per session: ``tests.shared``)."""
+    def make(folder: Path) -> dict[str, str]:
+        root = copy_sample(folder / "tree")
+        with Emulator(EmulatorConfig(job_seconds=0.2, seed=7, faults=HOLD)) as emu:
+            done = chargen(root, emu.base_url, *run_args("--deadline", CRASH_DEADLINE))
+            assert done.returncode == 0, done.stderr
+        return outputs(root)
+
+    return once_per_session(tmp_path_factory, "fallback-reference", make)  # type: ignore[no-any-return]
 
 
 @pytest.mark.slow
