@@ -10,11 +10,13 @@ zygote serves each test process (each xdist worker) and dies with it.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import struct
@@ -39,6 +41,7 @@ def _zygote_socket() -> str:
     with _lock:
         if _zygote is None or _zygote[0].poll() is not None:
             folder = tempfile.mkdtemp(prefix="chargen-zygote-")
+            atexit.register(shutil.rmtree, folder, True)  # the zygote itself dies with this process
             path = os.path.join(folder, "socket")
             repo = str(Path(__file__).resolve().parent.parent)
             env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH")) if p)}
