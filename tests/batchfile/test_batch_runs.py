@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import random
-import signal
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,11 @@ import yaml
 
 from chargen_es.emulator import Emulator, EmulatorConfig
 from tests.batchfile.helpers import BATCH, assert_exactly_once, copy_batch, manifest_keys, outputs
-from tests.engine.harness import RUN_ID, chargen
+from tests.engine.harness import (
+    RUN_ID,
+    chargen,
+    crash,
+)
 from tests.procs import run_child
 from tests.shared import once_per_session
 
@@ -65,8 +68,7 @@ def test_a_batch_killed_anywhere_resumes_to_the_same_bytes(point: str, tmp_path:
                                                            reference: dict[str, str]) -> None:
     root = copy_batch(tmp_path / "batch")
     with Emulator(emulator_config()) as emu:
-        crashed = chargen(root, emu.base_url, *run_batch(root), crash_at=point)
-        assert crashed.returncode == -signal.SIGKILL, f"{point} was never reached: {crashed.stderr[-2000:]}"
+        crash(root, emu.base_url, point, *run_batch(root))
         journal = root / ".chargen" / "batch" / RUN_ID / "journal.jsonl"
         plan_durable = journal.exists() and b'"plan.sealed"' in journal.read_bytes()
         again = chargen(root, emu.base_url, *(["resume", RUN_ID] if plan_durable else run_batch(root)))

@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import signal
 from pathlib import Path
 
 import pytest
 import yaml
 
 from chargen_es.emulator import Emulator, EmulatorConfig
-from tests.engine.harness import RUN_ID, assert_exactly_once, chargen, copy_sample, outputs, run_args
+from tests.engine.harness import (
+    RUN_ID,
+    assert_exactly_once,
+    chargen,
+    copy_sample,
+    crash,
+    outputs,
+    run_args,
+)
 from tests.procs import run_child
 from tests.shared import once_per_session
 
@@ -97,8 +104,7 @@ def test_killed_and_resumed_converges(point: str, tmp_path: Path,
                                       reference: tuple[dict[str, str], dict[str, str]]) -> None:
     root = copy_sample(tmp_path / "tree")
     with Emulator(config()) as emu:
-        crashed = chargen(root, emu.base_url, *ARGS, crash_at=point)
-        assert crashed.returncode == -signal.SIGKILL, f"{point} was never reached: {crashed.stderr[-2000:]}"
+        crashed = crash(root, emu.base_url, point, *ARGS)
         in_second = (root / ".chargen" / "batch" / RUN_ID).exists()
         if in_second:
             done = chargen(root, emu.base_url, "resume", RUN_ID)

@@ -31,26 +31,38 @@ def copy_sample(dest: Path) -> Path:
     return dest
 
 
-def chargen(root: Path, base_url: str, *args: str, crash_at: str | None = None,
-            timeout: float = 120.0, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run one chargen-es command against ``base_url``; returns the finished process."""
+def _env(crash_at: str | None = None, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """A child's environment: ours, less any CHARGEN_ES_ setting and real key, plus the test key."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGEN_ES_")}
     env.update({"GEMINI_API_KEY": API_KEY, "NO_PROXY": "127.0.0.1,localhost", "COLUMNS": "200"})
     env.pop("GOOGLE_API_KEY", None)
     if crash_at:
         env["CHARGEN_ES_CRASH_AT"] = crash_at
-    env.update(extra_env or {})
-    return run_child([*args, "--root", str(root), "--base-url", base_url, *BASE_ARGS], env=env, timeout=timeout)
+    env.update(extra or {})
+    return env
+
+
+def chargen(root: Path, base_url: str, *args: str, crash_at: str | None = None,
+            timeout: float = 120.0, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run one chargen-es command against ``base_url``; returns the finished process."""
+    return run_child([*args, "--root", str(root), "--base-url", base_url, *BASE_ARGS], env=_env(crash_at, extra_env),
+                     timeout=timeout)
+
+
+def crash(root: Path, base_url: str, point: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``chargen`` with ``point`` armed; asserts the process died there by SIGKILL."""
+    crashed = chargen(root, base_url, *args, crash_at=point)
+    assert crashed.returncode == -signal.SIGKILL, f"{point} was never reached: {crashed.stderr[-2000:]}"
+    return crashed
 
 
 def run_args(*extra: str, run_id: str = RUN_ID) -> list[str]:
     return ["run", "--yes", "--run-id", run_id, "--chunk-size", "6", *extra]
 
 
-def start_process(root: Path, base_url: str, *args: str) -> CliProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGEN_ES_")}
-    env.update({"GEMINI_API_KEY": API_KEY, "NO_PROXY": "127.0.0.1,localhost"})
-    return start_child([*args, "--root", str(root), "--base-url", base_url, *BASE_ARGS], env=env)
+def start_process(root: Path, base_url: str, *args: str, crash_at: str | None = None) -> CliProcess:
+    """``chargen`` in the background."""
+    return start_child([*args, "--root", str(root), "--base-url", base_url, *BASE_ARGS], env=_env(crash_at))
 
 
 def outputs(root: Path) -> dict[str, str]:

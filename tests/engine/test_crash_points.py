@@ -10,7 +10,6 @@ uploaded content and every batch input seen by the server exactly once, a journa
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from tests.engine.harness import (
     assert_exactly_once,
     chargen,
     copy_sample,
+    crash,
     outputs,
     run_args,
     temp_files,
@@ -67,8 +67,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def test_resume_after_crash_converges(point: str, tmp_path: Path, reference: dict[str, str]) -> None:
     root = copy_sample(tmp_path / "tree")
     with Emulator(emulator_config()) as emu:
-        crashed = chargen(root, emu.base_url, *run_args(), crash_at=point)
-        assert crashed.returncode == -signal.SIGKILL, f"{point} was never reached: {crashed.stderr[-2000:]}"
+        crash(root, emu.base_url, point, *run_args())
         journal = root / ".chargen" / "batch" / RUN_ID / "journal.jsonl"
         plan_durable = journal.exists() and b'"plan.sealed"' in journal.read_bytes()
         if point in DURING:

@@ -8,7 +8,6 @@ holding jobs PENDING (``job`` faults) and releasing them on request, real SIGKIL
 from __future__ import annotations
 
 import json
-import os
 import signal
 import time
 import urllib.request
@@ -21,18 +20,16 @@ import pytest
 
 from chargen_es.emulator import Emulator, EmulatorConfig
 from tests.engine.harness import (
-    API_KEY,
-    BASE_ARGS,
     RUN_ID,
     assert_exactly_once,
     chargen,
     copy_sample,
+    crash,
     imagery_keys,
     outputs,
     run_args,
     start_process,
 )
-from tests.procs import start_child
 from tests.shared import once_per_session
 
 HOLD = [{"kind": "job", "job_state": "PENDING"}]  # every job stays PENDING until released
@@ -199,8 +196,7 @@ def test_sigkill_at_each_fallback_boundary_then_resume_converges(point: str, tmp
                                                                  deadline_reference: dict[str, str]) -> None:
     root = copy_sample(tmp_path / "tree")
     with Emulator(EmulatorConfig(job_seconds=0.2, seed=7, faults=HOLD)) as emu:
-        crashed = chargen(root, emu.base_url, *run_args("--deadline", CRASH_DEADLINE), crash_at=point)
-        assert crashed.returncode == -signal.SIGKILL, f"{point} was never reached: {crashed.stderr[-2000:]}"
+        crash(root, emu.base_url, point, *run_args("--deadline", CRASH_DEADLINE))
         again = chargen(root, emu.base_url, "resume", RUN_ID)
         assert again.returncode == 0, again.stdout + again.stderr
         assert_once_everywhere(root, emu.stats(), deadline_reference)
@@ -219,11 +215,8 @@ def test_sigkill_while_a_late_batch_result_arrives_keep_batch(point: str, tmp_pa
     root = copy_sample(tmp_path / "tree")
     slow_live = [*HOLD, {"op": "models.generateContent", "kind": "latency", "seconds": 0.4}]
     with Emulator(EmulatorConfig(job_seconds=0.2, seed=7, faults=slow_live)) as emu:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGEN_ES_")}
-        env.update({"GEMINI_API_KEY": API_KEY, "NO_PROXY": "127.0.0.1,localhost", "CHARGEN_ES_CRASH_AT": point})
         args = run_args("--deadline", CRASH_DEADLINE, "--keep-batch", "--workers", "1", "--chunk-size", "20")
-        proc = start_child([*args, "--root", str(root), "--base-url",
-                                 emu.base_url, *BASE_ARGS], env=env)
+        proc = start_process(root, emu.base_url, *args, crash_at=point)
         journal = run_dir(root) / "journal.jsonl"
         limit = time.monotonic() + 120
         while proc.poll() is None and (not journal.exists() or journal.read_bytes().count(b'"via":"live"') < 4):
