@@ -343,7 +343,7 @@ def update(path: Path, mutations: Sequence[Mutation], write: Writer, *, root: Pa
             changed = mutate(data) or changed
         if not changed:
             return False
-        write(path, _dump(data, rt), mode)
+        write(path, _dump(data, rt, new_file=mode is None), mode)  # _read: no mode, no file
         return True
 
 
@@ -354,11 +354,11 @@ class _NewFileDumper(yaml.CSafeDumper):
 _NewFileDumper.add_representer(str, _str)
 
 
-def _dump(data: dict[str, Any], rt: YAML) -> bytes:
+def _dump(data: dict[str, Any], rt: YAML, *, new_file: bool) -> bytes:
     """The file's new bytes. A file that did not exist holds nothing of the user's to keep,
     so it is written by PyYAML's C emitter (about 9x faster than ruamel's pure-Python one,
     the same layout; tests/core/test_imagery_dump.py); an existing file is round-tripped."""
-    if type(data) is dict:  # _read made it: there was no file
+    if new_file:
         return yaml.dump(data, Dumper=_NewFileDumper, sort_keys=False, allow_unicode=True, width=1 << 30,
                          default_flow_style=False).encode("utf-8")
     out = io.StringIO()

@@ -30,7 +30,7 @@ def ruamel_bytes(data: dict[str, Any]) -> bytes:
     rt = imagery._round_trip()
     fresh = rt.load("{}")
     fresh.update(data)
-    return imagery._dump(fresh, rt)
+    return imagery._dump(fresh, rt, new_file=False)
 
 
 @settings(max_examples=300, deadline=None)
@@ -39,7 +39,7 @@ def ruamel_bytes(data: dict[str, Any]) -> bytes:
                                {"prompt_used": "x\x85y\nz"}, {"prompt_used": "\U00010000"}]})
 def test_a_new_file_reads_back_as_the_data_written(data: dict[str, Any]) -> None:
     """By both readers: PyYAML's (YAML 1.1: the planner) and ruamel's (1.2: the next update)."""
-    written = imagery._dump(dict(data), imagery._round_trip())
+    written = imagery._dump(data, imagery._round_trip(), new_file=True)
     assert yaml.safe_load(written) == data
     assert imagery._round_trip().load(written.decode("utf-8")) == data
 
@@ -66,7 +66,7 @@ def test_a_new_file_has_the_round_trip_layout() -> None:
              "batch_run_id": "2030-01-01T00-00-00Z", "task_key": "0e0" + "1" * 61, "sha256": "ab" * 32,
              "note": "yes", "count": 3}
     data = {"generated_images": [entry, {**entry, "task_key": "08", "prompt_used": "one line"}]}
-    assert imagery._dump(dict(data), imagery._round_trip()) == ruamel_bytes(data)
+    assert imagery._dump(data, imagery._round_trip(), new_file=True) == ruamel_bytes(data)
 
 
 def test_a_file_made_new_then_updated_keeps_both_entries_and_the_users_comment(tmp_path: Path) -> None:
