@@ -1,10 +1,15 @@
-"""Suite-wide hygiene: no proxy for loopback, no real keys leaking into runs."""
+"""Suite-wide hygiene (no proxy for loopback, no real keys leaking into runs) and the demo workspace."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+from pathlib import Path
 
 import pytest
+
+from tests.procs import run_child
+from tests.shared import once_per_session
 
 
 @pytest.fixture(autouse=True)
@@ -15,3 +20,24 @@ def _hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("PYTHONHASHSEED", os.environ.get("PYTHONHASHSEED", "0"))
+
+
+def run_demo(folder: Path) -> subprocess.CompletedProcess[str]:
+    """``chargen-es demo FOLDER`` as a user runs it (no key, no proxy)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("CHARGEN_ES_") and k not in ("GEMINI_API_KEY", "GOOGLE_API_KEY")}
+    env.update({"NO_PROXY": "127.0.0.1,localhost", "COLUMNS": "200"})
+    return run_child(["demo", str(folder)], env=env, timeout=180)
+
+
+@pytest.fixture(scope="session")
+def demo_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tree after `chargen-es demo` (its runs: the analyses generation needs, the
+    generation, the new pictures' analyses; all completed), made once per session
+    (``tests.shared``): copy it before changing it."""
+    def make(folder: Path) -> dict[str, str]:
+        done = run_demo(folder / "tree")
+        assert done.returncode == 0, done.stdout + done.stderr
+        return {"root": str(folder / "tree"), "stdout": done.stdout}
+
+    return Path(once_per_session(tmp_path_factory, "demo", make)["root"])

@@ -9,14 +9,16 @@ import click
 
 from chargen_es import run_folders
 from chargen_es.cli.execute import EXEC_DEFAULTS, ExecSettings, start_and_drive
+from chargen_es.cli.run_cmd import DEFAULT_CHUNK_SIZE, AnalyzeFirst
 
 
 @click.command()
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path),
                 default=Path("chargen-demo"))
 def demo(directory: Path) -> int:
-    """Copy the sample tree to DIRECTORY and run generate, then analyze, then the sample
-    batch file, on the embedded emulator."""
+    """Copy the sample tree to DIRECTORY and run it on the embedded emulator: the analyses
+    generation needs, the generation, the analyses of the new pictures, then the sample
+    batch file."""
     from chargen_es.planner import PlanOptions, build_plan, sample_batch, sample_tree
     from chargen_es.planner.batchfile import build_batch_plan
 
@@ -27,15 +29,21 @@ def demo(directory: Path) -> int:
         click.echo(f"using the existing tree in {directory}")
     settings = ExecSettings(use_emulator=True, base_url=None, api_version="v1beta", emulator_job_seconds=1.0,
                             **{**EXEC_DEFAULTS, "poll_interval": 0.25})
-    code = 0
-    for mode in ("generate", "analyze"):
-        click.echo(f"\n== {mode} ==")
-        rid = run_folders.new_run_id(run_folders.runs_root(directory))
-        plan = build_plan(PlanOptions(root=directory, mode=mode, run_stamp=run_folders.run_stamp(rid)))
-        if not plan.tasks:
-            click.echo(f"nothing to {mode}: every task is already done ({len(plan.skipped)} skipped)")
-            continue
-        code = max(code, start_and_drive(directory, plan, mode=mode, runner="batch", run_id=rid, settings=settings))
+    # analyses feed the prompts, so they come first (what `run --analyze-first` does): a
+    # generation planned before them would be outdated as soon as they land
+    click.echo("\n== generate, with the analyses it needs first ==")
+    code = AnalyzeFirst(directory, "all", (), None, "batch", DEFAULT_CHUNK_SIZE, None, False, False,
+                        None).execute(True, settings)
+    # then the new pictures' own analyses (for the gallery); none of them is a consistency
+    # source, so the generation stays current
+    click.echo("\n== analyze the new pictures ==")
+    rid = run_folders.new_run_id(run_folders.runs_root(directory))
+    plan = build_plan(PlanOptions(root=directory, mode="analyze", run_stamp=run_folders.run_stamp(rid)))
+    if plan.tasks:
+        code = max(code, start_and_drive(directory, plan, mode="analyze", runner="batch", run_id=rid,
+                                         settings=settings))
+    else:
+        click.echo(f"nothing to analyze: every task is already done ({len(plan.skipped)} skipped)")
     # a batch file is its own root: it gets a folder of its own beside the tree's entities
     batch_root = directory / "batch-file"
     if not batch_root.exists():

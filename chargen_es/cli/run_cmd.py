@@ -39,6 +39,7 @@ from chargen_es.planner import Plan, PlanOptions, build_plan
 from chargen_es.planner.batchfile import build_batch_plan
 from projections import workspace as wsp
 
+DEFAULT_CHUNK_SIZE = 500
 TODO_NOTE = ("these are exactly the scenes `chargen-es status` lists as missing, changed, outdated or never "
              "generated (`status --export FILE` writes the list)")
 
@@ -61,7 +62,7 @@ def plural(n: int, word: str) -> str:
                    "its folder is the root.")
 @click.option("--model", default=None, help="Override the model from chargen.yaml.")
 @click.option("--runner", type=click.Choice(get_args(ev.Runner)), default="batch", show_default=True)
-@click.option("--chunk-size", type=click.IntRange(min=1), default=500, show_default=True)
+@click.option("--chunk-size", type=click.IntRange(min=1), default=DEFAULT_CHUNK_SIZE, show_default=True)
 @click.option("--max-cost", type=click.FloatRange(min=0), default=None, metavar="USD",
               help="Refuse a plan estimated above this (batch prices).")
 @click.option("--force", is_flag=True, help="Plan tasks even when their outputs are intact.")
@@ -88,7 +89,7 @@ def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file
             raise UsageError("--analyze-first goes with --mode generate")
         if settings.detach:
             raise UsageError("--analyze-first cannot --detach: the generation is planned from the analyses' results")
-        first = _FirstAnalyses(root, scope, only, model, runner, chunk_size, max_cost, force, skip_invalid, run_id)
+        first = AnalyzeFirst(root, scope, only, model, runner, chunk_size, max_cost, force, skip_invalid, run_id)
         return first.dry_run(as_json) if dry_run else first.execute(yes, settings)
     if batch_file is not None:
         root = _batch_root(batch_file, root)
@@ -149,7 +150,7 @@ def _settings_kwargs(settings: ExecSettings) -> dict[str, Any]:
     return {name: getattr(settings, name) for name in ExecSettings.__dataclass_fields__ if name != "max_cost"}
 
 
-class _FirstAnalyses:
+class AnalyzeFirst:
     """``run --mode generate --analyze-first``: the analyses run, then the generation run."""
 
     def __init__(self, root: Path, scope: str, only: tuple[str, ...], model: str | None, runner: ev.Runner,

@@ -8,7 +8,9 @@ same ``--scope`` / ``--only``, and ``--export FILE`` writes that list (tested to
 States of a scene: ``done`` (with its file and the run that made it), ``missing`` (the
 recorded file is gone), ``changed`` (its bytes differ from the recorded hash),
 ``outdated`` (its prompt, references, model or config changed since its last picture, so
-its task key is new), ``never generated``. Of an image's analysis: ``present``, ``stale``
+its task key is new), ``never generated``. The strongest reason wins: a scene whose
+inputs changed *and* whose last picture is gone is ``missing`` (edited: ``changed``), as
+the planner reports it. Of an image's analysis: ``present``, ``stale``
 (the image, or the analysis request, changed since), ``absent``.
 """
 

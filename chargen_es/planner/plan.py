@@ -332,6 +332,20 @@ class _Builder:
             seen = self._scene_ids[ent.rel] = {keys.canonical_key(k).partition("@")[0] for k in ent.records}
         return "inputs changed" if scene_id in seen else "new"
 
+    def _lost_output(self, ent: Entity, key: str) -> TaskReason | None:
+        """``missing`` / ``changed`` when no earlier picture of the scene is intact.
+
+        Those are stronger news than what changed in the scene's inputs: the user lost a
+        picture (or someone edited it), whatever else moved since it was made.
+        """
+        scene_id = key.partition("@")[0]
+        records = [rec for k, recs in ent.records.items()
+                   if keys.canonical_key(k).partition("@")[0] == scene_id for rec in recs]
+        if not records:
+            return None
+        status, _ = verdict(records, lambda p: self._sha_of(ent, p))
+        return None if status == "done" else status
+
     def _sha_of(self, ent: Entity, path: str) -> str | None:
         """The recorded file's hash; a path that leaves the entity's folder proves nothing."""
         try:
@@ -387,6 +401,8 @@ class _Builder:
                 for earlier in state.earlier_key_parts()
             ):
                 reason = ANALYSIS_CHANGED
+            if reason not in ("new", "missing", "changed", "forced"):
+                reason = self._lost_output(ent, key) or reason
             self.tasks.append(Task(
                 key=key, kind="generate", entity_type=ent.entity_type, slug=ent.slug, scene=spec.id,
                 prompt=prompt, model=self.model, output_dir=out_dir, output_stem=f"{safe}-{stamp}",

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from chargen_es.emulator import Emulator, EmulatorConfig
 from chargen_es.journal import read_events
+from tests.conftest import run_demo
 from tests.engine.harness import (
     API_KEY,
     RUN_ID,
@@ -118,17 +119,35 @@ def test_cleanup_deletes_remote_request_and_result_files(tmp_path: Path) -> None
     assert "files.deleted" not in journal_tags(kept) and "files.deleted" in journal_tags(cleaned)
 
 
-def test_demo_runs_generate_then_analyze_on_the_embedded_emulator(tmp_path: Path) -> None:
-    done = plain("demo", str(tmp_path / "demo"))
-    assert done.returncode == 0, done.stdout + done.stderr
-    runs = sorted((tmp_path / "demo" / ".chargen" / "batch").iterdir())
+def assert_nothing_left_to_do(root: Path) -> None:
+    """``status`` shows every scene done and every analysis present; ``run`` plans nothing."""
+    status = plain("status", "--root", str(root), "--json")
+    assert status.returncode == 0, status.stderr
+    totals = json.loads(status.stdout)["totals"]
+    assert totals["scenes"] == {"done": 19, "missing": 0, "changed": 0, "outdated": 0, "never generated": 0}
+    assert totals["analyses"]["stale"] == 0 and totals["analyses"]["absent"] == 0
+    for mode in ("generate", "analyze"):
+        plan = plain("run", "--root", str(root), "--mode", mode, "--dry-run", "--json")
+        assert json.loads(plan.stdout)["summary"]["tasks"] == 0, plan.stdout
+
+
+def test_the_demo_analyses_first_and_leaves_nothing_to_do(demo_tree: Path) -> None:
+    runs = sorted((demo_tree / ".chargen" / "batch").iterdir())
     modes = [json.loads((r / "report.json").read_text())["mode"] for r in runs]
-    assert modes == ["generate", "analyze"]
+    assert modes == ["analyze", "generate", "analyze"]  # the sources, the generation, the new pictures
     for run in runs:
         report = json.loads((run / "report.json").read_text())
         assert report["phase"] == "completed" and report["summary"]["failed"] == 0
-    assert len(list((tmp_path / "demo").glob("*/*/images/*.analysis.json"))) == 22
+    pictures = [p for p in demo_tree.glob("*/*/images/*.png")]
+    assert len(pictures) > 19 and all(p.with_name(p.name + ".analysis.json").is_file() for p in pictures)
+    assert_nothing_left_to_do(demo_tree)
+
+
+def test_a_second_demo_into_a_new_folder_leaves_nothing_to_do(tmp_path: Path, demo_tree: Path) -> None:
+    done = run_demo(tmp_path / "second")
+    assert done.returncode == 0, done.stdout + done.stderr
     assert "images under" in done.stdout
+    assert_nothing_left_to_do(tmp_path / "second")
 
 
 def test_a_plan_torn_before_its_seal_is_set_aside_and_run_again(tmp_path: Path) -> None:

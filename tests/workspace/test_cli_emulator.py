@@ -60,7 +60,17 @@ def test_status_stats_and_inspect_after_runs_on_the_emulator(tmp_path: Path) -> 
     states = {r["scene"]: (r["state"], r["reason"]) for r in status(root)["scenes"]}
     assert states["map-room"] == ("missing", "missing")
     assert states["morning-drill"] == ("changed", "changed")
-    assert ("outdated", "prompt changed") in {states["night-crossing"], states["market-haggle"]}
+    assert states["night-crossing"] == ("outdated", "prompt changed")
+    # the strongest reason wins: a lost or edited picture says so even when its prompt changed too
+    Path(root, by_scene["market-haggle"]["file"]).unlink()
+    Path(root, by_scene["card-catalogue"]["file"]).write_bytes(b"edited by hand")
+    cyra = root / "characters" / "cyra" / "image_ideas.yaml"
+    cyra.write_text(cyra.read_text(encoding="utf-8").replace("prompt: Cyra sorting", "prompt: Rainy. Cyra sorting"),
+                    encoding="utf-8")
+    ideas.write_text(ideas.read_text(encoding="utf-8").replace("prompt: Dov haggling", "prompt: Rainy. Dov haggling"),
+                     encoding="utf-8")
+    states = {r["scene"]: (r["state"], r["reason"]) for r in status(root)["scenes"]}
+    assert states["market-haggle"] == ("missing", "missing") and states["card-catalogue"] == ("changed", "changed")
 
     analysed = run(root, RUN_B, "--mode", "analyze", "--only", "ada")
     assert analysed.returncode == 0, analysed.stderr
