@@ -9,6 +9,7 @@ gateway sees SDK exceptions, and it translates them into ``GeminiError`` subclas
     ChargenError                      exit 1 unless stated
     ├── UsageError                    exit 2: bad options or arguments
     ├── ContentError                  the content tree: file:line and what is wrong
+    │     ├── UnknownKey              a key chargen-es does not read (a warning unless a typo or --strict)
     │     └── ValidationFailed        several ContentErrors at once (pre-flight)
     │           └── BatchFileInvalid  the same, for a batch file (no --skip-invalid there)
     ├── JournalError                  journal.jsonl:LINE: corrupt or unreadable journal
@@ -49,6 +50,18 @@ class ContentError(ChargenError):
         self.message = message
         where = f"{file}:{line}" if line else file
         super().__init__(f"{where}: {message}")
+
+
+class UnknownKey(ContentError):
+    """A key chargen-es does not read; ``suggestion`` is the known key it resembles, if any.
+
+    The planner keeps it as a problem when it looks like a typo (a suggestion) or under
+    ``--strict``, and turns it into a warning otherwise (planner/unknown_keys.py says why).
+    """
+
+    def __init__(self, file: str, message: str, line: int | None = None, *, suggestion: str | None = None) -> None:
+        super().__init__(file, message, line)
+        self.suggestion = suggestion
 
 
 class ValidationFailed(ChargenError):

@@ -67,6 +67,9 @@ def plural(n: int, word: str) -> str:
               help="Refuse a plan estimated above this (batch prices).")
 @click.option("--force", is_flag=True, help="Plan tasks even when their outputs are intact.")
 @click.option("--skip-invalid", is_flag=True, help="Drop broken entities with a warning instead of stopping.")
+@click.option("--strict", is_flag=True,
+              help="Refuse any key the YAML files hold that chargen-es does not read (by default only near misses "
+                   "of known keys are refused; others are warnings).")
 @click.option("--run-id", default=None, help="Name the run (default: its UTC start time).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (required without a TTY).")
 @click.option("--dry-run", is_flag=True, help="Show the plan; no API call, nothing written.")
@@ -77,8 +80,8 @@ def plural(n: int, word: str) -> str:
 @backend_options
 @execution_options
 def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file: Path | None, model: str | None,
-        runner: ev.Runner, chunk_size: int, max_cost: float | None, force: bool, skip_invalid: bool, run_id: str | None,
-        yes: bool, dry_run: bool, as_json: bool, analyze_first: bool, **kwargs: Any) -> int:
+        runner: ev.Runner, chunk_size: int, max_cost: float | None, force: bool, skip_invalid: bool, strict: bool,
+        run_id: str | None, yes: bool, dry_run: bool, as_json: bool, analyze_first: bool, **kwargs: Any) -> int:
     """Plan the content tree (or a batch file) and run it through the Gemini Batch API (or live calls)."""
     settings = ExecSettings.from_kwargs(kwargs)
     if analyze_first:
@@ -89,14 +92,15 @@ def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file
             raise UsageError("--analyze-first goes with --mode generate")
         if settings.detach:
             raise UsageError("--analyze-first cannot --detach: the generation is planned from the analyses' results")
-        first = AnalyzeFirst(root, scope, only, model, runner, chunk_size, max_cost, force, skip_invalid, run_id)
+        first = AnalyzeFirst(root, scope, only, model, runner, chunk_size, max_cost, force, skip_invalid, run_id,
+                             strict=strict)
         return first.dry_run(as_json) if dry_run else first.execute(yes, settings)
     if batch_file is not None:
         root = _batch_root(batch_file, root)
     rid = run_id or runs.new_run_id(runs.runs_root(root))
     index = workspace.load(root, write=not dry_run, note=note).index  # history + unfinished runs
     opts = PlanOptions(root=root, mode=mode, scope=scope, only=only, model=model, force=force,
-                       skip_invalid=skip_invalid, chunk_size=chunk_size, run_stamp=runs.run_stamp(rid),
+                       skip_invalid=skip_invalid, strict=strict, chunk_size=chunk_size, run_stamp=runs.run_stamp(rid),
                        max_cost=max_cost, runner=runner, today=date.today(), history=wsp.history(index))
     if batch_file is not None:
         plan = build_batch_plan(batch_file, opts)
@@ -155,9 +159,10 @@ class AnalyzeFirst:
 
     def __init__(self, root: Path, scope: str, only: tuple[str, ...], model: str | None, runner: ev.Runner,
                  chunk_size: int, max_cost: float | None, force: bool, skip_invalid: bool,
-                 run_id: str | None) -> None:
+                 run_id: str | None, *, strict: bool = False) -> None:
         self.root, self.runner, self.model, self.force, self.run_id = root, runner, model, force, run_id
         self.common: dict[str, Any] = {"root": root, "scope": scope, "only": only, "skip_invalid": skip_invalid,
+                                       "strict": strict,
                                        "chunk_size": chunk_size, "max_cost": max_cost, "runner": runner,
                                        "today": date.today()}
 

@@ -48,19 +48,22 @@ def analysis_state(reason: TaskReason) -> str:
     return "absent" if reason in ("new", "missing") else "stale"
 
 
-def _plans(root: Path, scope: str, only: tuple[str, ...], history: dict[str, Any]) -> tuple[Plan, Plan]:
+def _plans(root: Path, scope: str, only: tuple[str, ...], history: dict[str, Any], skip_invalid: bool,
+           strict: bool) -> tuple[Plan, Plan]:
     def plan(mode: str) -> Plan:
         return build_plan(PlanOptions(root=root, mode=mode, scope=scope, only=only, run_stamp=_STAMP,
-                                      history=history))
+                                      history=history, skip_invalid=skip_invalid, strict=strict))
 
     return plan("generate"), plan("analyze")
 
 
-def status_document(root: Path, scope: str, only: tuple[str, ...]) -> dict[str, Any]:
-    """Everything ``status`` shows, as data (the ``--json`` form)."""
+def status_document(root: Path, scope: str, only: tuple[str, ...], skip_invalid: bool = False,
+                    strict: bool = False) -> dict[str, Any]:
+    """Everything ``status`` shows, as data (the ``--json`` form); ``skip_invalid`` leaves
+    out the broken entities (each named in a warning), as ``run --skip-invalid`` does."""
     index = workspace.load(root, note=note).index
     history = wsp.history(index)
-    gen, ana = _plans(root, scope, only, history)
+    gen, ana = _plans(root, scope, only, history, skip_invalid, strict)
     scenes: list[dict[str, Any]] = []
     for s in gen.skipped:
         made = history.get(wsp.scene_id(s.key))
@@ -93,7 +96,7 @@ def status_document(root: Path, scope: str, only: tuple[str, ...]) -> dict[str, 
     }
 
 
-def run_command(root: Path, scope: str, only: tuple[str, ...], mode: str) -> str:
+def run_command(root: Path, scope: str, only: tuple[str, ...], mode: str, flags: tuple[str, ...] = ()) -> str:
     parts = ["chargen-es", "run", "--root", str(root)]
     if mode != "generate":
         parts += ["--mode", mode]
@@ -101,18 +104,21 @@ def run_command(root: Path, scope: str, only: tuple[str, ...], mode: str) -> str
         parts += ["--scope", scope]
     for slug in only:
         parts += ["--only", slug]
-    return " ".join(parts)
+    return " ".join([*parts, *flags])
 
 
-def export_document(doc: dict[str, Any], root: Path, scope: str, only: tuple[str, ...]) -> dict[str, Any]:
+def export_document(doc: dict[str, Any], root: Path, scope: str, only: tuple[str, ...],
+                    flags: tuple[str, ...] = ()) -> dict[str, Any]:
     """The to-do list: what ``run`` (and ``run --mode analyze``) will plan, key by key."""
     def items(rows: list[dict[str, Any]], what: str) -> list[dict[str, Any]]:
         return [{"key": r["key"], "entity": r["entity"], what: r[what], "state": r["state"], "reason": r["reason"]}
                 for r in rows if r["state"] not in ("done", "present")]
 
     return {
-        "generate": {"command": run_command(root, scope, only, "generate"), "tasks": items(doc["scenes"], "scene")},
-        "analyze": {"command": run_command(root, scope, only, "analyze"), "tasks": items(doc["analyses"], "image")},
+        "generate": {"command": run_command(root, scope, only, "generate", flags),
+                     "tasks": items(doc["scenes"], "scene")},
+        "analyze": {"command": run_command(root, scope, only, "analyze", flags),
+                    "tasks": items(doc["analyses"], "image")},
     }
 
 
@@ -143,16 +149,21 @@ def print_status(doc: dict[str, Any]) -> None:
 @click.option("--scope", type=click.Choice(["all", "characters", "locations", "chapters"]), default="all",
               show_default=True)
 @click.option("--only", "only", multiple=True, metavar="SLUG", help="Only this entity (repeatable).")
+@click.option("--skip-invalid", is_flag=True,
+              help="Leave out broken entities (a warning each) instead of stopping, as `run --skip-invalid` does.")
+@click.option("--strict", is_flag=True, help="Refuse keys the YAML files hold that chargen-es does not read.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--export", "export", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
               help="Write the to-do list (what `run` will plan) to FILE as JSON.")
-def status(root: Path, scope: str, only: tuple[str, ...], as_json: bool, export: Path | None) -> None:
+def status(root: Path, scope: str, only: tuple[str, ...], skip_invalid: bool, strict: bool, as_json: bool,
+           export: Path | None) -> None:
     """Per entity, each scene: done, missing, changed, outdated or never generated; analyses too."""
     if not root.is_dir():
         raise UsageError(f"--root {root}: not a folder")
-    doc = status_document(root, scope, only)
+    doc = status_document(root, scope, only, skip_invalid, strict)
     if export is not None:
-        todo = export_document(doc, root, scope, only)
+        flags = tuple(f for f, on in (("--skip-invalid", skip_invalid), ("--strict", strict)) if on)
+        todo = export_document(doc, root, scope, only, flags)
         export.write_bytes(pretty_json(todo))
         n_gen, n_ana = len(todo["generate"]["tasks"]), len(todo["analyze"]["tasks"])
         click.echo(f"wrote {export}: {n_gen} scene(s) to generate, {n_ana} image(s) to analyse; "

@@ -122,7 +122,7 @@ def _parse(text: str, shown: str, is_json: bool) -> tuple[Any, list[ContentError
     try:
         return yamlio.load(text), []
     except yaml.YAMLError as exc:
-        return None, [ContentError(shown, yamlio.error_text(exc), yamlio.error_line(exc))]
+        return None, [ContentError(shown, yamlio.error_text(exc, text), yamlio.error_line(exc, text))]
 
 
 def _unlocated(value: Any) -> Any:
@@ -380,7 +380,7 @@ def _manifest(root: Path, folder: str) -> dict[str, list[Record]]:
     try:
         doc = yamlio.load(text)
     except yaml.YAMLError as exc:
-        raise ContentError(manifest, yamlio.error_text(exc), yamlio.error_line(exc)) from exc
+        raise ContentError(manifest, yamlio.error_text(exc, text), yamlio.error_line(exc, text)) from exc
     if doc is not None and not isinstance(doc, dict):
         raise ContentError(manifest, "must be a mapping at the top level", 1)
     return index_records(doc)

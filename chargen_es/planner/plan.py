@@ -25,7 +25,7 @@ from typing import Any
 import msgspec
 
 from chargen_es import analysis, catalogue
-from chargen_es.errors import ContentError, CostLimitExceeded, UsageError, ValidationFailed
+from chargen_es.errors import ContentError, CostLimitExceeded, UnknownKey, UsageError, ValidationFailed
 from chargen_es.events import EntityType, FileRef, Mode, Runner, SkipReason, Task, TaskReason
 from chargen_es.imagery import verdict
 from chargen_es.planner import consistency, keys, pricing, prompts
@@ -111,6 +111,9 @@ class PlanOptions:
     # analyze mode: only the consistency sources whose analyses are missing, stale or
     # invalid (the first run of ``run --mode generate --analyze-first``)
     consistency_only: bool = False
+    # An unknown key that looks like no key we read is an error too, not a warning
+    # (``--strict``; planner/unknown_keys.py)
+    strict: bool = False
     # The day a model's fate is judged on (shut down or not); the cli passes today's date,
     # tests pass a fixed one. Nothing in the planner reads the clock for it.
     today: date = field(default_factory=date.today)
@@ -174,9 +177,14 @@ def _build(opts: PlanOptions) -> Plan:
         raise UsageError(f"--root {root}: not a folder")
     files = FileIndex(root)
     workspace, ws_problems = load_workspace(root)
+    ws_problems, unread = _unread_keys(ws_problems, opts.strict)
     # A shut-down model is refused before anything else is read (one line, no API call).
     warnings: list[str] = [] if ws_problems else _model_warnings(opts, workspace)
+    warnings.extend(unread)
     entities = _select(root, files, opts)
+    for ent in entities:
+        ent.problems, unread = _unread_keys(ent.problems, opts.strict)
+        warnings.extend(unread)
     states = _consistency(root, files, workspace, entities, opts)
     if opts.mode == "analyze":
         for ent in entities:
@@ -202,6 +210,15 @@ def _build(opts: PlanOptions) -> Plan:
         else:
             builder.analyze(root, ent, state)
     return builder.finish(warnings)
+
+
+def _unread_keys(problems: list[ContentError], strict: bool) -> tuple[list[ContentError], list[str]]:
+    """Problems, and the warnings among them: an unknown key unlike any key we read,
+    unless ``--strict`` (a near miss is a typo and stays a problem; unknown_keys.py)."""
+    if strict or not any(isinstance(p, UnknownKey) for p in problems):
+        return problems, []
+    kept = [p for p in problems if not isinstance(p, UnknownKey) or p.suggestion]
+    return kept, [str(p) for p in problems if isinstance(p, UnknownKey) and not p.suggestion]
 
 
 def _consistency(root: Path, files: FileIndex, ws: Workspace, entities: list[Entity],

@@ -86,7 +86,7 @@ def load_yaml(root: Path, rel: str, problems: list[ContentError], required: bool
     try:
         return True, yamlio.load(text)
     except yaml.YAMLError as exc:
-        problems.append(ContentError(rel, yamlio.error_text(exc), yamlio.error_line(exc)))
+        problems.append(ContentError(rel, yamlio.error_text(exc, text), yamlio.error_line(exc, text)))
         return False, None
 
 

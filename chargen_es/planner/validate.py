@@ -18,6 +18,15 @@ from chargen_es.errors import ContentError
 from chargen_es.planner.consistency import Spec, check_spec
 from chargen_es.planner.durations import parse_duration
 from chargen_es.planner.prompts import DEFAULT_ANALYSIS_PROMPT
+from chargen_es.planner.unknown_keys import (
+    ANALYSIS_KEYS,
+    ENTITY_KEYS,
+    IDEAS_KEYS,
+    MODELS_KEYS,
+    SCENE_KEYS,
+    WORKSPACE_KEYS,
+    unknown_keys,
+)
 from chargen_es.planner.yamlio import LineDict, LineList
 
 ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
@@ -128,9 +137,11 @@ def check_workspace(doc: Any, file: str) -> tuple[Workspace, list[ContentError]]
         return ws, problems
     if not isinstance(doc, LineDict):
         return ws, [ContentError(file, "must be a mapping at the top level", 1)]
+    problems.extend(unknown_keys(doc, WORKSPACE_KEYS, file))
     ws.style = _opt_text(doc, "style", file, problems)
     models = doc.get("models")
     if isinstance(models, LineDict):
+        problems.extend(unknown_keys(models, MODELS_KEYS, file, "models"))
         for key in ("generate", "analyze"):
             value = models.get(key)
             if value is None:
@@ -152,6 +163,7 @@ def check_workspace(doc: Any, file: str) -> tuple[Workspace, list[ContentError]]
             problems.append(ContentError(file, _aspect_problem(doc["aspect_ratio"]), doc.line_of("aspect_ratio")))
     analysis = doc.get("analysis")
     if isinstance(analysis, LineDict):
+        problems.extend(unknown_keys(analysis, ANALYSIS_KEYS, file, "analysis"))
         prompt = _opt_text(analysis, "prompt", file, problems)
         if prompt.strip():
             ws.analysis_prompt = prompt
@@ -218,7 +230,7 @@ def scene_id_problem(sid: str) -> str | None:
     return f'scene id "{shown}" contains {what}; scene ids name files: use letters, digits, spaces, - or _'
 
 
-_PLAIN_KEYS = frozenset({"id", "prompt", "title", "aspect_ratio", "negative_prompt"})
+_PLAIN_KEYS = frozenset(SCENE_KEYS) - {"references"}
 
 
 def _plain_scene(item: LineDict) -> SceneSpec | None:
@@ -246,6 +258,7 @@ def check_entity(doc: Any, file: str, kind: str) -> tuple[EntityDoc, list[Conten
     ent = EntityDoc()
     if not isinstance(doc, LineDict):
         return ent, [ContentError(file, "must be a mapping with name and description", 1)]
+    problems.extend(unknown_keys(doc, ENTITY_KEYS, file))
     ent.name = _required_text(doc, "name", kind, file, problems)
     ent.description = _required_text(doc, "description", kind, file, problems)
     ent.style = _opt_text(doc, "style", file, problems)
@@ -258,13 +271,14 @@ def check_scenes(doc: Any, file: str) -> tuple[list[SceneSpec], list[ContentErro
     """Validate ``image_ideas.yaml``: ``scenes: [...]`` (a bare list is accepted too)."""
     problems: list[ContentError] = []
     if isinstance(doc, LineDict):
+        problems.extend(unknown_keys(doc, IDEAS_KEYS, file))
         if "scenes" not in doc:
-            return [], [ContentError(file, "missing required field 'scenes'", doc.line)]
+            return [], [*problems, ContentError(file, "missing required field 'scenes'", doc.line)]
         items = doc["scenes"]
         if items is None:
             return [], problems
         if not isinstance(items, list):
-            return [], [ContentError(file, "scenes must be a list", doc.line_of("scenes"))]
+            return [], [*problems, ContentError(file, "scenes must be a list", doc.line_of("scenes"))]
     elif isinstance(doc, list):
         items = doc
     else:
@@ -296,6 +310,7 @@ def _scene(item: LineDict, file: str, problems: list[ContentError]) -> SceneSpec
         return fast
     before = len(problems)
     sid = _required_text(item, "id", "scene", file, problems)
+    problems.extend(unknown_keys(item, SCENE_KEYS, file, f'scene "{sid}"' if sid else "a scene"))
     prompt = _required_text(item, "prompt", "scene" + (f' "{sid}"' if sid else ""), file, problems)
     title = _opt_text(item, "title", file, problems)
     negative = _opt_text(item, "negative_prompt", file, problems)

@@ -199,16 +199,39 @@ def load(text: str | bytes) -> Any:
         loader.dispose()
 
 
-def error_line(exc: yaml.YAMLError) -> int | None:
-    """The 1-based line a YAML error points at, if it has one."""
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+def error_mark(exc: yaml.YAMLError, text: str | bytes | None = None) -> Any:
+    """The mark where the problem starts, or None.
+
+    PyYAML gives two marks: ``context_mark`` (what was being read: an open quote, a
+    flow sequence) and ``problem_mark`` (where reading failed). An unclosed quote fails
+    at the end of the file, a line that does not exist, so: a scanner error starts at
+    its context (the token being scanned), and a parser error at its problem, unless
+    that is the end of the text (then the construct left open is the problem).
+    """
+    problem = getattr(exc, "problem_mark", None)
+    context = getattr(exc, "context_mark", None)
+    if context is None:
+        return problem
+    if isinstance(exc, yaml.scanner.ScannerError) or problem is None:
+        return context
+    if text is not None and problem.index >= len(text.rstrip()):
+        return context
+    return problem
+
+
+def error_line(exc: yaml.YAMLError, text: str | bytes | None = None) -> int | None:
+    """The 1-based line where a YAML error starts, if it has one (:func:`error_mark`)."""
+    mark = error_mark(exc, text)
     return mark.line + 1 if mark is not None else None
 
 
-def error_text(exc: yaml.YAMLError) -> str:
-    """One line describing a YAML error, without the multi-line snippet PyYAML adds."""
+def error_text(exc: yaml.YAMLError, text: str | bytes | None = None) -> str:
+    """One line describing a YAML error, with the column where it starts, without the
+    multi-line snippet PyYAML adds."""
     problem = getattr(exc, "problem", None)
     context = getattr(exc, "context", None)
+    mark = error_mark(exc, text)
+    column = f"column {mark.column + 1}: " if mark is not None else ""
     if problem:
-        return f"invalid YAML: {problem}" + (f" ({context})" if context else "")
+        return f"invalid YAML at {column}{problem}" + (f" ({context})" if context else "")
     return f"invalid YAML: {str(exc).splitlines()[0]}"
