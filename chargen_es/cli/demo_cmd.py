@@ -28,7 +28,7 @@ def demo(directory: Path) -> int:
     else:
         click.echo(f"using the existing tree in {directory}")
     settings = ExecSettings(use_emulator=True, base_url=None, api_version="v1beta", emulator_job_seconds=1.0,
-                            **{**EXEC_DEFAULTS, "poll_interval": 0.25})
+                            **EXEC_DEFAULTS)  # polls follow the emulator's job time
     # analyses feed the prompts, so they come first (what `run --analyze-first` does): a
     # generation planned before them would be outdated as soon as they land
     click.echo("\n== generate, with the analyses it needs first ==")

@@ -65,9 +65,11 @@ def execution_options(f: F) -> F:
     options = [
         click.option("--workers", type=click.IntRange(1, 64), default=5, show_default=True,
                      help="Live runner: concurrent calls at most."),
-        click.option("--poll-interval", type=float, default=30.0, show_default=True,
-                     help="Seconds between job state checks."),
-        click.option("--upload-concurrency", type=click.IntRange(1, 64), default=5, show_default=True),
+        click.option("--poll-interval", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+                     help=f"Seconds between job state checks [default: follows the backend: {GOOGLE_POLL_S:g} "
+                          "for Google or --base-url, a quarter of the job time for --emulator]."),
+        click.option("--upload-concurrency", type=click.IntRange(1, 64), default=5, show_default=True,
+                     help="Uploads (references, request files) in flight at once."),
         click.option("--no-cleanup", is_flag=True, help="Keep remote request and result files."),
         click.option("--detach", is_flag=True, help="Return once jobs are submitted; `resume` collects."),
         click.option("--reuse-margin-hours", type=click.FloatRange(min=0), default=47.0, show_default=True,
@@ -95,7 +97,7 @@ class ExecSettings:
     api_version: str
     emulator_job_seconds: float
     workers: int
-    poll_interval: float
+    poll_interval: float | None  # None: follows the backend (poll_interval_for)
     upload_concurrency: int
     no_cleanup: bool
     detach: bool
@@ -155,6 +157,25 @@ def _fault_rules(path: Path) -> list[dict[str, Any]]:
     return rules
 
 
+GOOGLE_POLL_S = 30.0  # a Google batch job takes minutes to hours; checking more often buys nothing
+EMULATOR_POLL_SHARE = 0.25  # the embedded emulator: four checks per job time, so a 2 s job is seen in 2.5 s
+EMULATOR_POLL_MIN_S = 0.05
+
+
+def poll_interval_for(settings: ExecSettings) -> float:
+    """Seconds between job state checks: ``--poll-interval`` when given, else the backend's.
+
+    The embedded emulator's jobs take ``--emulator-job-seconds``, so it is checked a few
+    times per job; Google (or whatever ``--base-url`` names: nothing says its jobs are
+    quick) every 30 s.
+    """
+    if settings.poll_interval is not None:
+        return settings.poll_interval
+    if settings.use_emulator:
+        return max(EMULATOR_POLL_MIN_S, settings.emulator_job_seconds * EMULATOR_POLL_SHARE)
+    return GOOGLE_POLL_S
+
+
 def fallback_options(settings: ExecSettings) -> FallbackOptions:
     from chargen_es.engine import FallbackOptions
 
@@ -168,7 +189,7 @@ def engine_options(settings: ExecSettings, root: Path, run_dir: Path) -> EngineO
     return EngineOptions(
         root=root,
         run_dir=run_dir,
-        poll_interval=settings.poll_interval,
+        poll_interval=poll_interval_for(settings),
         upload_concurrency=settings.upload_concurrency,
         cleanup=not settings.no_cleanup,
         detach=settings.detach,
@@ -244,7 +265,7 @@ def confirm_or_refuse(yes: bool, question: str) -> None:
 
 
 EXEC_DEFAULTS: dict[str, Any] = {
-    "workers": 5, "poll_interval": 30.0, "upload_concurrency": 5, "no_cleanup": False, "detach": False,
+    "workers": 5, "poll_interval": None, "upload_concurrency": 5, "no_cleanup": False, "detach": False,
     "reuse_margin_hours": 47.0,
 }
 

@@ -31,7 +31,6 @@ from chargen_es.journal import read_events
 
 NO_TTY = ("the menu needs a terminal; use the commands instead: `chargen-es run --help`, "
           "`chargen-es resume`, `chargen-es inspect` (or `chargen-es --help`)")
-EMULATOR_POLL = "1"  # the embedded emulator finishes a job in seconds, not hours
 
 
 @dataclass
@@ -221,7 +220,7 @@ def ask_backend(args: list[str]) -> None:
         if backend == "quit":
             raise click.exceptions.Exit(0)
     if backend == "emulator":
-        args += ["--emulator", "--poll-interval", EMULATOR_POLL]
+        args += ["--emulator"]  # its polls follow its own job time (execute.poll_interval_for)
 
 
 # ---------------------------------------------------------------------------- resume, inspect

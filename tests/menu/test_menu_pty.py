@@ -86,7 +86,7 @@ def test_batch_generate_one_entity_runs_and_prints_the_equivalent_command(tmp_pa
     assert code == 0, out
     assert "completed   2 ok, 0 failed, 0 skipped" in out
     assert shlex.split(command) == ["run", "--root", str(root), "--scope", "characters", "--only", "dov",
-                                    "--emulator", "--poll-interval", "1"]
+                                    "--emulator"]
     images = sorted(p.name for p in (root / "characters" / "dov" / "images").iterdir())
     assert len([n for n in images if n.endswith("Z.png")]) == 2
     again = run_child([*shlex.split(command)], env=env())
@@ -109,7 +109,7 @@ def test_resume_lists_an_interrupted_run_and_finishes_it(tmp_path: Path) -> None
     choose(child, "Backend")
     child.expect(r"\$ chargen-es (resume [^\r\n]*)")
     assert shlex.split(plain(child.match.group(1))) == ["resume", "2030-01-01T00-00-00Z", "--root", str(root),
-                                                        "--emulator", "--poll-interval", "1"]
+                                                        "--emulator"]
     code, tail = finish(child)
     assert code == 0, plain(tail)
     assert "run 2030-01-01T00-00-00Z: completed; 2 ok" in plain(tail)
@@ -156,7 +156,7 @@ def test_a_filtered_set_becomes_an_only_glob(tmp_path: Path) -> None:
     choose(child, "Backend")
     child.expect(r"\$ chargen-es (run [^\r\n]*)")
     assert shlex.split(plain(child.match.group(1)))[3:] == ["--only", "b*", "--runner", "live", "--workers", "3",
-                                                           "--emulator", "--poll-interval", "1"]
+                                                           "--emulator"]
     child.expect(r"submit \d+ tasks? in")
     child.sendline("n")
     code, _ = finish(child)
