@@ -10,7 +10,6 @@ the four projection files, atomically and byte-identically every time, under ``r
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +20,7 @@ import click
 from chargen_es import events as ev
 from chargen_es import journal
 from chargen_es.cli.common import note, root_option
+from chargen_es.cli.tables import print_table
 from chargen_es.engine import workspace  # the index store only: no trio, no SDK (test_startup)
 from chargen_es.errors import UsageError
 from chargen_es.fsio import write_files
@@ -39,32 +39,6 @@ from projections.report import failures, report_view
 from projections.state import chunk_records, state_view
 
 # ---------------------------------------------------------------------------- output
-
-
-def _is_tty() -> bool:
-    return sys.stdout.isatty()
-
-
-def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """A rich table on a terminal, aligned plain text otherwise (pipes, files, tests)."""
-    cells = [[("" if c is None else str(c)) for c in row] for row in rows]
-    if _is_tty():
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table(title=title or None)
-        for h in headers:
-            table.add_column(h)
-        for row in cells:
-            table.add_row(*row)
-        Console().print(table)
-        return
-    if title:
-        click.echo(title)
-    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
-    click.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
-    for row in cells:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
 def echo_json(obj: Any) -> None:
@@ -197,7 +171,8 @@ def print_events(events: Sequence[ev.Event], as_json: bool) -> None:
         for e in events:
             click.echo(json.dumps(event_record(e), sort_keys=True, separators=(",", ":")))
         return
-    print_table("", ["seq", "at", "type", "summary"], [(e.seq, e.at, ev.type_name(e), summary(e)) for e in events])
+    print_table("", ["seq", "at", "type", "summary"], [(e.seq, e.at, ev.type_name(e), summary(e)) for e in events],
+                keep=("type",), drop=("at",))
 
 
 # ---------------------------------------------------------------------------- views
@@ -249,7 +224,7 @@ def show_runs(root: Path, as_json: bool) -> None:
     print_table("runs", ["id", "mode", "phase", "tasks", "ok/failed/skipped", "started", "duration", "estimate"],
                 [(r["id"], f"{r['mode']} ({r['runner']})" if r["runner"] else r["mode"], r["phase"], r["tasks"],
                   f"{r['ok']}/{r['failed']}/{r['skipped']}", r["started"], r["duration"], r["cost"])
-                 for r in rows])
+                 for r in rows], keep=("id",), drop=("started", "duration", "tasks", "estimate"))
     for r in rows:
         if r["error"]:
             click.echo(f"{r['id']}: {r['error']}", err=True)
@@ -289,11 +264,12 @@ def show_run(p: Projections, as_json: bool) -> None:
     if chunks:
         print_table("chunks", ["chunk", "tasks", "attempt", "job", "state", "stats", "downloaded", "ok", "failed"],
                     [(c["chunk"], c["tasks"], c["attempt"], c["job_name"], c["job_state"], _stats(c["stats"]).strip(),
-                      "yes" if c["results_downloaded"] else "no", c["applied"], c["failed"]) for c in chunks])
+                      "yes" if c["results_downloaded"] else "no", c["applied"], c["failed"]) for c in chunks],
+                    keep=("job",), drop=("stats", "downloaded", "attempt"))
     items = report["items"]
     if items:
         print_table("items by path", ["key", "chunk", "via", "cost"],
-                    [(i["key"], i["chunk"], i["via"], _usd(i["cost_usd"])) for i in items])
+                    [(i["key"], i["chunk"], i["via"], _usd(i["cost_usd"])) for i in items], keep=("key",))
     show_failures(p, as_json=False)
 
 
@@ -304,7 +280,8 @@ def show_failures(p: Projections, as_json: bool) -> None:
         return
     if rows:
         print_table("failures", ["key", "stage", "code", "message", "detail"],
-                    [(f["key"], f["stage"], f["code"], f["message"], f["detail_path"]) for f in rows])
+                    [(f["key"], f["stage"], f["code"], f["message"], f["detail_path"]) for f in rows],
+                    keep=("key",), drop=("stage", "detail"))
     else:
         click.echo("no failures")
 

@@ -18,7 +18,8 @@ from typing import Any
 import click
 
 from chargen_es.cli.common import note, root_option
-from chargen_es.cli.inspect_cmd import echo_json, print_table, row_seconds
+from chargen_es.cli.inspect_cmd import echo_json, row_seconds
+from chargen_es.cli.tables import print_table
 from chargen_es.engine import workspace
 from chargen_es.errors import UsageError
 from projections import workspace as wsp
@@ -116,7 +117,8 @@ def stats(root: Path, since: str | None, until: str | None, mode: str | None, cs
                 [(r["id"], r["date"], r["mode"], r["runner"], r["tasks"], r["ok"], r["failed"], r["skipped"],
                   "" if r["duration_s"] is None else f"{r['duration_s']:.1f}s", _money(r["estimated_usd"]),
                   _money(r["actual_usd"]), _money(r["saving_vs_live_usd"]), r["retries"], r["rate_limited_429"])
-                 for r in shown])
+                 for r in shown], keep=("id",),
+                drop=("date", "retries", "429s", "skipped", "duration", "runner", "estimate", "saving"))
 
 
 COMMANDS: list[click.Command] = [stats]
