@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, get_args
 import click
 
 from chargen_es import events as ev
-from chargen_es.errors import ChargenError, ConfigError, KeysHeld
+from chargen_es.errors import ChargenError, ConfigError, KeysHeld, UsageError
 from chargen_es.planner.durations import parse_duration
 from chargen_es.statedir import state_dir
 
@@ -255,11 +255,12 @@ def plan_record(plan: Any) -> PlanRecord:
 
 
 def confirm_or_refuse(yes: bool, question: str) -> None:
-    """Ask on a TTY; without one, ``--yes`` is required."""
+    """Ask on a TTY; without one, ``--yes`` is required (a usage error, exit 2: the
+    command line lacks a flag its situation needs)."""
     if yes:
         return
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        raise ChargenError("no terminal to confirm on: pass --yes to run without asking", )
+        raise UsageError("no terminal to confirm on: pass --yes to run without asking")
     if not click.confirm(question, default=True):
         raise click.exceptions.Abort()
 

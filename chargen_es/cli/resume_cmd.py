@@ -10,7 +10,7 @@ import click
 
 from chargen_es.cli.common import root_option
 from chargen_es.cli.execute import ExecSettings, backend_options, drive, execution_options
-from chargen_es.errors import ChargenError, RunNotFound
+from chargen_es.errors import ChargenError
 
 
 @click.command()
@@ -27,8 +27,9 @@ def resume(run_id: str | None, root: Path, max_cost: float | None = None, **kwar
     settings = replace(ExecSettings.from_kwargs(kwargs), max_cost=max_cost)
     if run_id is None:
         candidates = engine.unfinished_runs(root)
-        if not candidates:
-            raise RunNotFound(f"no unfinished run under {engine.runs_root(root)}")
+        if not candidates:  # nothing to do is not a failure, as for a run already closed
+            click.echo(f"nothing to resume: no unfinished run under {engine.runs_root(root)}")
+            return 0
         run_id = candidates[0]
     recorder = engine.open_run(engine.run_dir_for(root, run_id))  # the journal is read and folded once
     model = recorder.model

@@ -53,17 +53,22 @@ def plural(n: int, word: str) -> str:
 
 @click.command("run")
 @root_option(tree="body")
-@click.option("--mode", type=click.Choice(get_args(ev.Mode)), default="generate", show_default=True)
+@click.option("--mode", type=click.Choice(get_args(ev.Mode)), default="generate", show_default=True,
+              help="generate: new pictures from image_ideas.yaml; analyze: structured notes on the pictures in "
+                   "images/ and the consistency sources.")
 @click.option("--scope", type=click.Choice(["all", "characters", "locations", "chapters"]), default="all",
-              show_default=True)
+              show_default=True, help="Plan only this entity type.")
 @click.option("--only", "only", multiple=True, metavar="GLOB",
               help="Plan only entities whose slug or type/slug matches this glob, e.g. 'a*' (repeatable).")
 @click.option("--batch-file", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
               help="Plan the items of this batch file (YAML or JSON) instead of the content tree; "
                    "its folder is the root.")
 @click.option("--model", default=None, help="Override the model from chargen.yaml.")
-@click.option("--runner", type=click.Choice(get_args(ev.Runner)), default="batch", show_default=True)
-@click.option("--chunk-size", type=click.IntRange(min=1), default=DEFAULT_CHUNK_SIZE, show_default=True)
+@click.option("--runner", type=click.Choice(get_args(ev.Runner)), default="batch", show_default=True,
+              help="batch: Gemini Batch API jobs at half the price, results within 48 h; live: direct calls now, "
+                   "at full price (--workers).")
+@click.option("--chunk-size", type=click.IntRange(min=1), default=DEFAULT_CHUNK_SIZE, show_default=True,
+              help="Tasks per batch job (one request file each).")
 @click.option("--max-cost", type=click.FloatRange(min=0), default=None, metavar="USD",
               help="Refuse a plan estimated above this (batch prices).")
 @click.option("--force", is_flag=True, help="Plan tasks even when their outputs are intact.")

@@ -147,7 +147,7 @@ def print_status(doc: dict[str, Any]) -> None:
 @click.command("status")
 @root_option
 @click.option("--scope", type=click.Choice(["all", "characters", "locations", "chapters"]), default="all",
-              show_default=True)
+              show_default=True, help="Only this entity type.")
 @click.option("--only", "only", multiple=True, metavar="SLUG", help="Only this entity (repeatable).")
 @click.option("--skip-invalid", is_flag=True,
               help="Leave out broken entities (a warning each) instead of stopping, as `run --skip-invalid` does.")

@@ -315,7 +315,7 @@ def _paths(doc: LineDict, key: str, what: str, bad: Any) -> list[tuple[str, int]
     for i, entry in enumerate(value):
         line = value.line_of(i) if isinstance(value, LineList) else doc.line_of(key)
         if not isinstance(entry, str) or not entry.strip():
-            bad(f"a {what} must be a non-empty path", line)
+            bad(f"{'an' if what[:1] in 'aeiou' else 'a'} {what} must be a non-empty path", line)
         else:
             out.append((entry, line))
     return out

@@ -87,12 +87,19 @@ def test_missing_and_escaping_references_are_each_named(tmp_path: Path) -> None:
      ":5: a batch file has items (generate) or images (analyze), not both"),
     ("name: x\nitems:\n  - id: a\n  prompt: [\n", ":4: invalid YAML"),
     ("name: x\nmode: analyze\nitems:\n  - {id: a, prompt: b}\n", ":2: mode analyze needs 'images', not 'items'"),
+    ("name: x\nitems:\n  - id: a\n    prompt: b\n    references: ['']\n", ":5: a reference must be a non-empty path"),
 ])
 def test_broken_shapes(tmp_path: Path, text: str, expected: str) -> None:
     path = tmp_path / "b.yaml"
     path.write_text(text)
     found = problems_of(path)
     assert len(found) == 1 and f"{path}{expected}" in found[0], found
+
+
+def test_an_empty_image_path_is_named_in_good_english_beside_a_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "b.yaml"
+    path.write_text("name: x\nimages:\n  - ''\n  - a.png\n")
+    assert problems_of(path) == [f"{path}:3: an image must be a non-empty path", f"{path}:4: image 'a.png' not found"]
 
 
 def test_a_json_syntax_error_has_json_s_line(tmp_path: Path) -> None:

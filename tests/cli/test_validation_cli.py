@@ -49,3 +49,11 @@ def test_status_skip_invalid_leaves_out_only_the_broken_entity(tmp_path: Path,
     assert todo["generate"]["command"].endswith("--skip-invalid")
     code, out, _ = chargen(capsys, "run", "--root", str(root), "--dry-run", "--json", "--skip-invalid")
     assert sorted(t["key"] for t in json.loads(out)["tasks"]) == sorted(t["key"] for t in todo["generate"]["tasks"])
+
+
+
+def test_resume_with_nothing_unfinished_is_done_not_an_error(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    root = copy_sample(tmp_path / "tree")
+    code, out, err = chargen(capsys, "resume", "--root", str(root), "--emulator")
+    assert (code, err) == (0, "") and out.startswith("nothing to resume: no unfinished run under ")

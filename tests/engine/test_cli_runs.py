@@ -39,7 +39,7 @@ def test_without_a_tty_yes_is_required(tmp_path: Path) -> None:
     with Emulator(EmulatorConfig()) as emu:
         done = plain("run", "--root", str(root), "--base-url", emu.base_url, env={"GEMINI_API_KEY": API_KEY})
         assert emu.stats()["operations"] == {}, "nothing was sent before confirmation"
-    assert done.returncode == 1
+    assert done.returncode == 2  # a usage error: the command line lacks --yes (README: exit codes)
     assert "pass --yes" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert not (root / ".chargen").exists()
 
