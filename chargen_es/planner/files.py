@@ -42,6 +42,44 @@ class PathProblem(Exception):
     """A reference that cannot be used; the message says why."""
 
 
+# What the first bytes of an image say it is (the extension is only a name): the kinds
+# Gemini takes, and the refused ones a renamed file most often turns out to be.
+_SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
+    (0, b"\x89PNG\r\n\x1a\n", "png"), (0, b"\xff\xd8\xff", "jpeg"), (0, b"GIF87a", "gif"), (0, b"GIF89a", "gif"),
+    (0, b"BM", "bmp"), (0, b"II*\x00", "tiff"), (0, b"MM\x00*", "tiff"),
+)
+_HEIF_BRANDS = {b"heic": "heic", b"heix": "heic", b"heim": "heic", b"heis": "heic", b"hevc": "heic",
+                b"mif1": "heif", b"msf1": "heif", b"heif": "heif", b"avif": "avif"}
+_KIND_OF_MIME = {"image/png": "png", "image/jpeg": "jpeg", "image/webp": "webp", "image/heic": "heic",
+                 "image/heif": "heif"}
+_HEAD = 16
+
+
+def sniff_kind(head: bytes) -> str:
+    """The image kind the first bytes show ('' when they show no image kind we know)."""
+    for offset, magic, kind in _SIGNATURES:
+        if head[offset:offset + len(magic)] == magic:
+            return kind
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head[4:8] == b"ftyp":
+        return _HEIF_BRANDS.get(head[8:12], "")
+    return ""
+
+
+def kind_problem(name: str, head: bytes) -> str | None:
+    """Why a file named as an image Gemini takes holds a kind Gemini refuses, or None.
+
+    Only a refused kind is refused (a .gif renamed .png would fail at the server, item by
+    item); bytes of another accepted kind, or of no kind we know, pass: Gemini judges them.
+    """
+    found = sniff_kind(head)
+    if not mime_for(name) or not found or found in _KIND_OF_MIME.values():
+        return None
+    return (f"reference {posixpath.basename(name)!r} holds {found.upper()} bytes, whatever its name says; "
+            f"convert it (Gemini accepts {ACCEPTED_KINDS})")
+
+
 def mime_for(name: str) -> str:
     """MIME type from the file extension ('' when it is not an image we know)."""
     return MIME_BY_EXT.get(os.path.splitext(name)[1].lower(), "")
@@ -55,6 +93,7 @@ class FileIndex:
     real_root: str = ""
     _real_dirs: dict[str, str] = field(default_factory=dict)
     _hashes: dict[str, tuple[str, int]] = field(default_factory=dict)
+    _heads: dict[str, bytes] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.real_root = os.path.realpath(self.root)
@@ -121,11 +160,18 @@ class FileIndex:
         The folder's real path must be inside the root; the file itself is opened with
         ``O_NOFOLLOW`` so a symlinked file costs nothing extra unless it is one, and then
         it must point inside the root too.
-        Raises OSError, or PathProblem for a symlink leading out.
+        Raises OSError, or PathProblem for a symlink leading out or for image bytes of
+        another kind than the name says (a .gif renamed .png).
         """
         hit = self._hashes.get(rel)
-        if hit is not None:
-            return hit
+        if hit is None:
+            hit = self._hash(rel)
+        problem = kind_problem(rel, self._heads[rel])
+        if problem is not None:
+            raise PathProblem(problem)
+        return hit
+
+    def _hash(self, rel: str) -> tuple[str, int]:
         folder, name = posixpath.split(rel)
         real_dir = self.real_dir(folder)
         self._check_real(real_dir, rel)
@@ -140,14 +186,18 @@ class FileIndex:
             fd = os.open(real, os.O_RDONLY)
         digest = hashlib.sha256()
         size = 0
+        head = b""
         try:
             while chunk := os.read(fd, _CHUNK):
+                if not size:
+                    head = chunk[:_HEAD]
                 digest.update(chunk)
                 size += len(chunk)
         finally:
             os.close(fd)
         hit = (digest.hexdigest(), size)
         self._hashes[rel] = hit
+        self._heads[rel] = head
         return hit
 
 

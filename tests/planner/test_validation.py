@@ -229,3 +229,33 @@ def test_windows_drive_path_is_absolute_but_a_colon_name_is_not(tmp_path):
     assert "absolute path" in only_problem(tmp_path)
     entity(tmp_path, "characters", "ada", refs=("a:b.png",))
     assert build_plan(PlanOptions(root=tmp_path, run_stamp=STAMP)).tasks[0].references[0].path == "characters/ada/a:b.png"
+
+
+GIF = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+
+
+def test_a_gif_renamed_png_is_refused_by_its_bytes(tmp_path):
+    entity(tmp_path, "characters", "ada", refs=("ref.png",))
+    write(tmp_path, "characters/ada/ref.png", GIF)
+    assert only_problem(tmp_path) == (
+        "characters/ada/character.yaml:4: reference 'ref.png' holds GIF bytes, whatever its name says; "
+        "convert it (Gemini accepts png, jpeg, webp, heic or heif)")
+
+
+@pytest.mark.parametrize(("name", "head"), [
+    ("ok.png", b"\x89PNG\r\n\x1a\n"), ("ok.jpg", b"\xff\xd8\xff\xe0"), ("ok.webp", b"RIFF\x00\x00\x00\x00WEBPVP8 "),
+    ("ok.heic", b"\x00\x00\x00\x18ftypmif1"), ("ok.png", b"not an image we know"),
+    ("png-bytes.jpg", b"\x89PNG\r\n\x1a\n"),  # another kind Gemini accepts: Gemini judges it
+])
+def test_matching_or_unknown_bytes_pass(name, head):
+    from chargen_es.planner.files import kind_problem
+
+    assert kind_problem(name, head) is None
+
+
+@pytest.mark.parametrize(("head", "kind"), [(b"BM\x00\x00", "BMP"), (b"II*\x00", "TIFF"),
+                                           (b"\x00\x00\x00\x1cftypavif", "AVIF")])
+def test_other_refused_kinds_are_named(head, kind):
+    from chargen_es.planner.files import kind_problem
+
+    assert f"holds {kind} bytes" in (kind_problem("a.webp", head) or "")
