@@ -261,13 +261,20 @@ def _model_warnings(opts: PlanOptions, ws: Workspace) -> list[str]:
     """
     model, where = chosen_model(opts, ws)
     verdict = catalogue.fate(model, opts.today)
-    if verdict.verdict == "shut_down":
+
+    def refuse(text: str) -> None:
         if where == "--model":
-            raise UsageError(f"--model {model}: {verdict.text}")
+            raise UsageError(f"--model {model}: {text}")
         if where == "the default":
-            raise UsageError(f"{verdict.text} (the built-in default; set models.{opts.mode} in {WORKSPACE_FILE})")
+            raise UsageError(f"{text} (the built-in default; set models.{opts.mode} in {WORKSPACE_FILE})")
         line = ws.generate_model_line if opts.mode == "generate" else ws.analyze_model_line
-        raise ContentError(WORKSPACE_FILE, f"models.{opts.mode}: {verdict.text}", line)
+        raise ContentError(WORKSPACE_FILE, f"models.{opts.mode}: {text}", line)
+
+    if verdict.verdict == "shut_down":
+        refuse(verdict.text)
+    if opts.mode == "generate" and verdict.info is not None and verdict.info.purpose == "text":
+        refuse(f"{model} is a text model and makes no pictures; generate with an image model such as "
+               f"{catalogue.DEFAULT_GENERATE_MODEL} (`chargen-es models` lists them)")
     out = []
     if verdict.verdict in ("deprecated", "unknown"):
         out.append(f"{verdict.text} (chosen by {where})")

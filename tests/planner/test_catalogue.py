@@ -84,6 +84,17 @@ def test_a_shut_down_model_from_the_command_line_is_refused(tree):
                               "2026-10-02; use gemini-3.1-flash-image")
 
 
+def test_a_text_model_is_refused_for_generation_from_the_command_line_and_chargen_yaml(tree):
+    with pytest.raises(UsageError) as err:
+        plan(tree, model="gemini-3.5-flash")
+    assert str(err.value) == ("--model gemini-3.5-flash: gemini-3.5-flash is a text model and makes no pictures; "
+                              "generate with an image model such as gemini-3-pro-image (`chargen-es models` lists them)")
+    write(tree, "chargen.yaml", "models:\n  generate: gemini-3.8-flash\n")
+    with pytest.raises(ContentError, match=r"^chargen.yaml:2: models.generate: gemini-3.8-flash is a text model"):
+        plan(tree)
+    assert plan(tree, mode="analyze", model="gemini-3.5-flash").tasks  # analysing is what it is for
+
+
 def test_a_model_past_its_shutdown_date_is_refused_on_that_day_only(tree):
     assert plan(tree, mode="analyze", model="gemini-2.5-flash", today=date(2026, 11, 30)) is not None
     with pytest.raises(UsageError, match="was shut down on 2026-12-01; use gemini-3.5-flash-lite"):
