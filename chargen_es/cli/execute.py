@@ -115,14 +115,15 @@ class ExecSettings:
 
 
 @contextlib.contextmanager
-def open_gateway(settings: ExecSettings, root: Path) -> Iterator[Gateway]:
-    """The gateway for this invocation, with the embedded emulator running if asked."""
+def open_gateway(settings: ExecSettings, root: Path | None) -> Iterator[Gateway]:
+    """The gateway for this invocation, with the embedded emulator running if asked (its
+    state in the tree; with no ``root``, in memory: the menu's look at the model list)."""
     from chargen_es.gateway import Backend, Gateway, resolve_api_key
 
     if settings.use_emulator:
         from chargen_es.emulator import Emulator, EmulatorConfig
 
-        data = state_dir(root) / "emulator"
+        data = state_dir(root) / "emulator" if root is not None else None
         faults = _fault_rules(settings.emulator_faults) if settings.emulator_faults else None
         config = EmulatorConfig(job_seconds=settings.emulator_job_seconds, data_dir=data, faults=faults)
         with Emulator(config) as emu:

@@ -6,6 +6,10 @@ the equivalent command line is printed before it starts, so users learn the CLI,
 line is then parsed and run by that very click command, never a copy of it. ``run``
 shows its plan summary and asks to confirm, exactly as when typed.
 
+One rule for what comes after an action: looking (Inspect runs, Status, a list left with
+"back") returns to the menu; doing (a run, a resume, the dashboard) ends the menu with
+that command's exit code, so a script around ``chargen-es menu`` sees it.
+
 Prompts are questionary's (prompt_toolkit underneath; see ARCHITECTURE.md). Ctrl-C at
 any prompt raises KeyboardInterrupt, which the cli's boundary turns into exit 130; the
 menu writes nothing before the command it starts. Without a terminal the menu refuses
@@ -101,8 +105,10 @@ def menu(ctx: click.Context, root: Path) -> int:
             ask_inspect(ctx, commands["inspect"], root)
             continue
         name = picked.lower()
-        start(ctx, commands[name], [name, "--root", str(root)])
-        return 0
+        code = start(ctx, commands[name], [name, "--root", str(root)])
+        if name == "status":
+            continue
+        return code
 
 
 def start(ctx: click.Context, command: click.Command, argv: list[str]) -> int:
@@ -116,11 +122,12 @@ def start(ctx: click.Context, command: click.Command, argv: list[str]) -> int:
 
 
 def ask_run(choices: Choices) -> None:
-    """Scope, model, runner and backend, each turned into ``run`` flags."""
+    """Scope, backend, model (of those the backend lists) and runner, each turned into
+    ``run`` flags."""
     ask_scope(choices)
-    ask_model(choices)
-    ask_runner(choices)
     ask_backend(choices.args)
+    ask_model(choices, visible_models("--emulator" in choices.args))
+    ask_runner(choices)
 
 
 def entities(root: Path) -> list[str]:
@@ -163,27 +170,47 @@ def ask_scope(choices: Choices) -> None:
         choices.args += ["--scope", scope]
 
 
-def model_choices(mode: str, current: str, today: date | None = None) -> list[tuple[str, str]]:
+def visible_models(use_emulator: bool) -> set[str] | None:
+    """The ids ``models.list`` gives on the chosen backend (the key's models on Google),
+    or None when it cannot be asked (the catalogue's list is offered then, with a note)."""
+    from chargen_es.cli.execute import EXEC_DEFAULTS, ExecSettings, open_gateway  # lazily: `--help`
+
+    settings = ExecSettings(use_emulator=use_emulator, base_url=None, api_version="v1beta",
+                            emulator_job_seconds=0.0, **EXEC_DEFAULTS)
+    try:
+        with open_gateway(settings, None) as gateway:  # an emulator in memory: nothing written
+            return {m.model_id for m in gateway.list_models()}
+    except ChargenError as exc:
+        click.echo(f"note: could not list the models of this backend ({exc}); showing the catalogue's", err=True)
+        return None
+
+
+def model_choices(mode: str, current: str, today: date | None = None,
+                  visible: set[str] | None = None) -> list[tuple[str, str]]:
     """``(label, id)`` of the models for ``mode``: the current default first, then the
-    catalogue's usable models for that purpose (image for generate, text for analyze)."""
+    catalogue's usable models for that purpose (image for generate, text for analyze)
+    that the backend lists (``visible``; None: not known)."""
     purpose = "image" if mode == "generate" else "text"
-    out = [(f"{current}  (current default)", current)]
+    hidden = visible is not None and current not in visible
+    out = [(f"{current}  (current default{'; not listed for this key' if hidden else ''})", current)]
     day = today or date.today()
     for info in catalogue.MODELS.values():
         if info.id == current or info.purpose != purpose or not info.usable_on(day) or not info.batch:
+            continue
+        if visible is not None and info.id not in visible:
             continue
         note = {"preview": "  (preview)", "deprecated": f"  (deprecated; use {info.replacement})"}.get(info.status, "")
         out.append((f"{info.id}{note}", info.id))
     return out
 
 
-def ask_model(choices: Choices) -> None:
+def ask_model(choices: Choices, visible: set[str] | None = None) -> None:
     from chargen_es.planner.tree import load_workspace  # lazily: `--help` loads this module
 
     q = _q()
     ws, _ = load_workspace(choices.root)
     current = ws.generate_model if choices.mode == "generate" else ws.analyze_model
-    options = model_choices(choices.mode, current)
+    options = model_choices(choices.mode, current, visible=visible)
     if len(options) == 1:
         click.echo(f"model: {current} (the catalogue lists no other {choices.mode} model)")
         return

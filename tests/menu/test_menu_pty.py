@@ -74,9 +74,9 @@ def test_batch_generate_one_entity_runs_and_prints_the_equivalent_command(tmp_pa
     child.send("characters/dov")
     child.expect("characters/dov")
     child.send(ENTER)
+    choose(child, "Backend")  # the embedded emulator (no key set)
     choose(child, "Model:")  # the current default: no --model flag
     choose(child, "Runner")  # batch
-    choose(child, "Backend")  # the embedded emulator (no key set)
     child.expect(r"\$ chargen-es (run [^\r\n]*)")
     command = plain(child.match.group(1)).strip()
     child.expect(r"submit 2 tasks in 1 chunk\?")
@@ -124,6 +124,7 @@ def test_ctrl_c_at_a_prompt_exits_130_with_nothing_written(tmp_path: Path, at: s
         choose(child, "What do you want to do")
         if at == "Runner":
             choose(child, "Which part of the tree", downs=1)  # all characters
+            choose(child, "Backend")
             choose(child, "Model:")
     child.expect(at)
     child.sendintr()
@@ -149,19 +150,31 @@ def test_a_filtered_set_becomes_an_only_glob(tmp_path: Path) -> None:
     child.send("zz*" + ENTER)
     child.expect("matches no entity")  # refused in place, the prompt stays
     child.send("\b" * 3 + "b*" + ENTER)
+    choose(child, "Backend")
     choose(child, "Model:")
     choose(child, "Runner", downs=1)  # live
     child.expect("Workers")
     child.send("\b" + "3" + ENTER)
-    choose(child, "Backend")
     child.expect(r"\$ chargen-es (run [^\r\n]*)")
-    assert shlex.split(plain(child.match.group(1)))[3:] == ["--only", "b*", "--runner", "live", "--workers", "3",
-                                                           "--emulator"]
+    assert shlex.split(plain(child.match.group(1)))[3:] == ["--only", "b*", "--emulator", "--runner", "live",
+                                                           "--workers", "3"]
     child.expect(r"submit \d+ tasks? in")
     child.sendline("n")
     code, _ = finish(child)
     assert code == 130  # declined: nothing submitted
     assert not (root / ".chargen" / "batch").exists()
+
+
+def test_looking_returns_to_the_menu_and_quit_leaves(tmp_path: Path) -> None:
+    root = copy_sample(tmp_path / "tree")
+    child = spawn("menu", "--root", str(root))
+    choose(child, "What do you want to do", downs=4)  # Status
+    child.expect("totals: ")
+    choose(child, "What do you want to do", downs=3)  # Inspect runs: none yet
+    child.expect("no runs under")
+    choose(child, "What do you want to do", downs=4 + sum(n in COMMANDS for n in ("status", "dashboard")))  # Quit
+    code, _ = finish(child)
+    assert code == 0
 
 
 @pytest.mark.parametrize("args", [[], ["menu"]])
