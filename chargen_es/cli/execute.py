@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 EMULATOR_KEY = "emulator-key"
+PREFLIGHT_FAILED = "model_unavailable"  # engine.preflight.FAILED_CODE (the engine is imported lazily)
 
 
 def backend_options(f: F) -> F:
@@ -219,6 +220,12 @@ def report_outcome(outcome: str, recorder: Recorder, root: Path, run_dir: Path) 
     if outcome == "cancelled":
         return 1
     reason = model.message or "see the report"
+    code = model.ended.code if isinstance(model.ended, ev.RunFailed) else ""
+    if code == PREFLIGHT_FAILED:
+        # nothing was sent and a resume would ask the same server the same question: the
+        # fix is another model (the message names the catalogue's replacement if any)
+        raise ChargenError(f"run {model.run_id} {outcome} before sending anything: {reason}; choose another model "
+                           "(--model, or models: in chargen.yaml) and run again; this run is not offered for resume")
     raise ChargenError(f"run {model.run_id} {outcome}: {reason}; continue it with `{resume}`")
 
 
