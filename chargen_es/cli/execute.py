@@ -129,7 +129,7 @@ def open_gateway(settings: ExecSettings, root: Path | None) -> Iterator[Gateway]
         config = EmulatorConfig(job_seconds=settings.emulator_job_seconds, data_dir=data, faults=faults)
         with Emulator(config) as emu:
             gateway = Gateway(Backend(api_key=EMULATOR_KEY, base_url=emu.base_url, api_version=settings.api_version,
-                                      home=f"emulator:{data.resolve()}"))
+                                      home=f"emulator:{data.resolve() if data is not None else 'memory'}"))
             try:
                 yield gateway
             finally:
