@@ -61,8 +61,9 @@ class Narrator(Progress):
     phase's line replaces it. The base draws nothing, which is what a pipe wants.
     """
 
-    def __init__(self, say: Callable[[str, str], None]) -> None:
+    def __init__(self, say: Callable[[str, str], None], clock: Callable[[], float] = time.monotonic) -> None:
         self.say = say  # (label, text)
+        self.clock = clock  # injectable: tests narrate an hour of live calls in no time
         self.staging = False
         self.inputs_total = 0
         self.upload_bytes = 0
@@ -76,6 +77,7 @@ class Narrator(Progress):
         self.called = 0
         self.items_before = 0  # settled by earlier invocations (a resumed run)
         self._first_items = False
+        self.live_status = ""  # the throttle's last word: concurrency, calls, 429s
 
     # -- drawing hooks (no-ops here) ------------------------------------------------------
 
@@ -86,6 +88,22 @@ class Narrator(Progress):
     def _note(self, name: str, text: str) -> None: ...
 
     def _drop(self, name: str) -> None: ...
+
+    def _live(self, text: str) -> None:
+        """Live calls moved: ``text`` is ``[n/N] elapsed, left; throttle``. Shown on the bar."""
+        self._note("items", text)
+
+    def live_line(self) -> str:
+        """``[n/N] 40s elapsed, about 1m20s left`` (the guide's progress format), then the
+        throttle's concurrency, calls and 429s. The time left is this invocation's pace
+        applied to what remains (items settled before a resume took no time here)."""
+        done = self.items_before + self.called
+        total = self.items_total or done
+        elapsed = self.clock() - (self.calling if self.calling is not None else self.clock())
+        text = f"[{done}/{total}] {_seconds(elapsed)} elapsed"
+        if self.called and done < total:
+            text += f", about {_seconds(elapsed / self.called * (total - done))} left"
+        return text + (f"; {self.live_status}" if self.live_status else "")
 
     # -- the Progress interface ---------------------------------------------------------
 
@@ -107,7 +125,7 @@ class Narrator(Progress):
                 self.say("submitted", f"chunk {chunk} as {job}")
             else:
                 self.say("waiting", f"on chunk {chunk} ({job}), submitted earlier")
-            self.running[chunk] = time.monotonic()
+            self.running[chunk] = self.clock()
             self._bar(f"job {chunk}", f"chunk {chunk}", None)
             self._note(f"job {chunk}", "waiting for Gemini")
         elif name == "downloading":
@@ -124,13 +142,13 @@ class Narrator(Progress):
                 self._drop("items")
             self.say("applied", detail)
         elif name == "calling":
-            self.calling = time.monotonic()
+            self.calling = self.clock()
             self.say("calling", _PLURAL_ONE.sub(r"1 \1", detail) or "live")
             self._bar("items", "calls", self.items_total)
         elif name == "completed":
             self._finish_applied()
             if self.calling is not None:
-                took = _seconds(time.monotonic() - self.calling)
+                took = _seconds(self.clock() - self.calling)
                 self._drop("items")
                 self._drop("live")
                 self.say("called", f"{plural(self.called, 'item')} in {took}")
@@ -162,9 +180,10 @@ class Narrator(Progress):
             for chunk in self.applying:
                 self.applying[chunk] += amount
                 break
+            self._move("items", amount)
             if self.calling is not None:
                 self.called += amount
-            self._move("items", amount)
+                self._live(self.live_line())
         elif bar.startswith("download "):
             chunk = bar.split()[1]
             self.downloading[chunk] = self.downloading.get(chunk, 0) + amount
@@ -179,7 +198,9 @@ class Narrator(Progress):
                 state = f"job {word.replace('JOB_STATE_', '').lower()}" + (f";{rest}" if rest else "")
             self._note(f"job {chunk}", state)
         elif bar == "live":
-            self._note("items", text)
+            self.live_status = text
+            if self.calling is not None:
+                self._live(self.live_line())
 
     def close(self) -> None:
         for chunk in list(self.running):
@@ -207,7 +228,7 @@ class Narrator(Progress):
         began = self.running.pop(chunk, None)
         if began is not None:
             self._drop(f"job {chunk}")
-            self.say("job done", f"chunk {chunk} after {_seconds(time.monotonic() - began)}")
+            self.say("job done", f"chunk {chunk} after {_seconds(self.clock() - began)}")
 
     def _end_download(self, chunk: str) -> None:
         got = self.downloading.pop(chunk, None)
@@ -229,12 +250,22 @@ def _chunk(detail: str) -> str:
 
 
 class PlainView(Narrator):
-    """No terminal: the phase lines only, plus job state changes, for logs and CI."""
+    """No terminal: the phase lines only, plus job state changes, for logs and CI, and
+    for live calls a ``progress`` line at most every ``every`` seconds."""
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, clock: Callable[[], float] = time.monotonic,
+                 every: float = 10.0) -> None:
         self.stream = stream or sys.stderr
         self._states: dict[str, str] = {}
-        super().__init__(self._print)
+        self.every = every
+        self._last_live: float | None = None
+        super().__init__(self._print, clock)
+
+    def _live(self, text: str) -> None:
+        now = self.clock()
+        if self._last_live is None or now - self._last_live >= self.every:
+            self._last_live = now
+            self._print("progress", text)
 
     def _print(self, label: str, text: str) -> None:
         print(f"{label:<11} {text}".rstrip(), file=self.stream, flush=True)

@@ -68,10 +68,44 @@ def test_live_calls_are_counted_without_those_settled_before() -> None:
     calls = [("phase", ("calling", "2 items, up to 4 at once")), ("start", ("items", 5, "items")),
              ("advance", ("items", 3)), ("advance", ("items",)), ("advance", ("items",)),
              ("phase", ("completed", "5 ok, 0 failed"))]
-    lines = narrate(calls)
+    lines = [line for line in narrate(calls) if not line.startswith("progress ")]
     assert lines[0] == "calling 2 items, up to 4 at once"
     assert lines[1].startswith("called 2 items in ")
     assert lines[2] == "completed 5 ok, 0 failed"
+
+
+class Clock:
+    """Virtual time for the view: each call reads ``now``, the test moves it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_live_calls_show_done_of_all_elapsed_and_time_left_every_ten_seconds() -> None:
+    out, clock = io.StringIO(), Clock()
+    view = PlainView(out, clock=clock, every=10.0)
+    view.phase("calling", "8 items, up to 4 at once")
+    view.start("items", 10, "items")
+    view.advance("items", 2)  # settled by an earlier invocation: no time of ours
+    view.status("live", "concurrency 4/4, 0 calls, 0 answered 429 (0%)")
+    for _ in range(4):
+        clock.now += 5
+        view.status("live", "concurrency 4/4, 4 calls, 1 answered 429 (25%)")
+        view.advance("items")
+    clock.now += 30
+    view.advance("items", 4)
+    view.phase("completed", "10 ok, 0 failed")
+    lines = [" ".join(line.split()) for line in out.getvalue().splitlines()]
+    assert [line for line in lines if line.startswith("progress ")] == [
+        "progress [2/10] 0s elapsed; concurrency 4/4, 0 calls, 0 answered 429 (0%)",
+        "progress [3/10] 10s elapsed, about 70s left; concurrency 4/4, 4 calls, 1 answered 429 (25%)",
+        "progress [5/10] 20s elapsed, about 33s left; concurrency 4/4, 4 calls, 1 answered 429 (25%)",
+        "progress [10/10] 50s elapsed; concurrency 4/4, 4 calls, 1 answered 429 (25%)",
+    ]
+    assert lines[-2:] == ["called 8 items in 50s", "completed 10 ok, 0 failed"]
 
 
 def test_sizes_read_like_a_file_manager() -> None:
