@@ -128,7 +128,7 @@ class BatchesApi:
             out = content.generate(rec.model, entry["request"],
                                    fault=content.LineFault.from_json(entry.get("fault")),
                                    live_file_sha=self._live_file_sha, image_bytes=self.config.image_bytes,
-                                   spec=spec)
+                                   spec=spec, file_bytes=self._live_file_bytes)
             line: dict[str, Any] = {} if rec.inline else {"key": entry["key"]}
             if out.error is not None:
                 line["error"] = out.error
@@ -146,6 +146,10 @@ class BatchesApi:
     def _live_file_sha(self, fid: str) -> str | None:
         rec = self.store.live_file(fid)
         return rec.sha256 if rec is not None else None
+
+    def _live_file_bytes(self, fid: str) -> bytes | None:
+        rec = self.store.live_file(fid)
+        return rec.data if rec is not None else None
 
     def _settle(self, rec: BatchRec) -> None:
         """Make a due job final: its outputs, its FAILED/EXPIRED ending, or EXPIRED by age."""

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chargen_es.emulator import png, schema
+from chargen_es.emulator import describe, png, schema
 from chargen_es.emulator.catalog import ModelSpec
 from chargen_es.emulator.faults import Faults
 from chargen_es.emulator.wire import canonical, field, line_status
@@ -116,12 +116,13 @@ def _by_content(value: Any, shas: dict[str, str]) -> Any:
 
 def generate(model: str, request: Any, *, fault: LineFault | None,
              live_file_sha: Callable[[str], str | None], image_bytes: int,
-             spec: ModelSpec | None = None) -> Outcome:
+             spec: ModelSpec | None = None, file_bytes: Callable[[str], bytes | None] | None = None) -> Outcome:
     """Answer one request, applying the line *fault* drawn for it by the caller.
 
     ``live_file_sha`` gives the SHA-256 of a live file by id, or None when it does not
-    exist or has expired (that line then fails with a Status). ``spec`` says how the model
-    thinks (draft images, thought text); None is a plain model named ``model``.
+    exist or has expired (that line then fails with a Status); ``file_bytes`` its bytes,
+    so a structured answer about a picture can name its real colours. ``spec`` says how
+    the model thinks (draft images, thought text); None is a plain model named ``model``.
     """
     if spec is None:
         spec = ModelSpec(id=model.removeprefix("models/"), display_name=model, image="image" in model.lower())
@@ -146,7 +147,8 @@ def generate(model: str, request: Any, *, fault: LineFault | None,
     if kind == "safety":
         return Outcome(response={**base, "promptFeedback": {"blockReason": "SAFETY"},
                                  "usageMetadata": _usage(prompt, n_parts, 0)})
-    answer = _parts(spec, field(request, "generationConfig") or {}, fault, seed, prompt, image_bytes)
+    colours = _colours_shown(request, file_bytes)
+    answer = _parts(spec, field(request, "generationConfig") or {}, fault, seed, prompt, image_bytes, colours)
     candidate: dict[str, Any] = {"content": {"role": "model", "parts": answer.parts},
                                  "finishReason": answer.finish, "index": 0}
     if not answer.parts:
@@ -181,8 +183,30 @@ def _signed(part: dict[str, Any], seed: bytes) -> dict[str, Any]:
     return {**part, "thoughtSignature": base64.b64encode(_digest(seed, "signature")).decode()}
 
 
+def _colours_shown(request: Any, file_bytes: Callable[[str], bytes | None] | None) -> list[str]:
+    """The palette of the first picture the request shows (an uploaded file or inline
+    data), or none: a text-only request has no colours to name."""
+    for content in field(request, "contents") or []:
+        for part in field(content, "parts") or []:
+            data = field(part, "fileData")
+            if isinstance(data, dict) and file_bytes is not None:
+                fid = file_id_of(str(field(data, "fileUri", "")))
+                raw = file_bytes(fid) if fid is not None else None
+                if raw:
+                    return describe.palette(raw)
+            inline = field(part, "inlineData")
+            text = field(inline, "data") if isinstance(inline, dict) else None
+            if isinstance(text, str):  # either base64 alphabet: the SDK sends the URL-safe one
+                text = text.replace("-", "+").replace("_", "/")
+                try:
+                    return describe.palette(base64.b64decode(text + "=" * (-len(text) % 4)))
+                except ValueError:
+                    return []
+    return []
+
+
 def _parts(spec: ModelSpec, gen: Any, fault: LineFault | None, seed: bytes, prompt: str,
-           image_bytes: int) -> _Answer:
+           image_bytes: int, colours: list[str] | None = None) -> _Answer:
     """The candidate's parts, finish reason and token counts: schema, image or text.
 
     Thought parts come first, as the cookbook's saved Nano Banana Pro output shows: a
@@ -220,7 +244,7 @@ def _parts(spec: ModelSpec, gen: Any, fault: LineFault | None, seed: bytes, prom
     if kind == "drafts_only":
         return _Answer(thoughts, fault.finish_reason or "STOP" if fault else "STOP", 0, thought_tokens)
     if structured:
-        obj = schema.instance(json_schema if json_schema is not None else oa_schema, seed)
+        obj = schema.instance(json_schema if json_schema is not None else oa_schema, seed, colours)
         text = json.dumps(obj, ensure_ascii=False)
     else:
         text = f"Emulated reply {seed.hex()[:12]} to: {prompt[:120]}"

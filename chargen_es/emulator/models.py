@@ -41,6 +41,10 @@ class ModelsApi:
         rec = self.store.live_file(fid)
         return rec.sha256 if rec is not None else None
 
+    def _live_file_bytes(self, fid: str) -> bytes | None:
+        rec = self.store.live_file(fid)
+        return rec.data if rec is not None else None
+
     def generate(self, model: str, body: Any, daily_quota: bool, version: str = "v1beta") -> dict[str, Any]:
         spec = self.catalog().require(model, "generateContent", version)  # 404 before any quota
         short = spec.id
@@ -55,7 +59,7 @@ class ModelsApi:
                            quota_details(False, short, self.config.rpm or 0, wait))
         fault = content.LineFault.draw(self.faults, content.prompt_text(body), live=True)
         out = content.generate(model, body, fault=fault, live_file_sha=self._live_file_sha,
-                               image_bytes=self.config.image_bytes, spec=spec)
+                               image_bytes=self.config.image_bytes, spec=spec, file_bytes=self._live_file_bytes)
         with self.store.lock:
             self.store.totals["calls"] += 1
         if out.error is not None:

@@ -11,17 +11,34 @@ object, and they always satisfy ``enum``, ``required``, bounds and item counts.
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
+from chargen_es.emulator import describe
 from chargen_es.emulator.wire import field
 
 _MAX_DEPTH = 12
 
 
-def instance(schema: Any, seed: bytes) -> Any:
-    """An object satisfying *schema*; the seed makes it a pure function of the request."""
+def instance(schema: Any, seed: bytes, colours: list[str] | None = None) -> Any:
+    """An object satisfying *schema*; the seed makes it a pure function of the request.
+
+    Text reads as words chosen by the field's name (:mod:`.describe`); a list named like
+    a palette holds ``colours`` (the picture's own, when the request shows one).
+    """
     root = schema if isinstance(schema, dict) else {}
-    return _value(root, root, seed, "$", 0)
+    return _value(root, root, seed, "$", 0, tuple(colours or ()))
+
+
+_NAME = re.compile(r"[A-Za-z_]+")
+
+
+def _field_name(path: str) -> tuple[str, int]:
+    """The property a value belongs to and its index in an array: ``$.traits[1]`` -> (traits, 1)."""
+    tail = path.rsplit(".", 1)[-1]
+    found = _NAME.match(tail)
+    index = re.search(r"\[(\d+)\]$", tail)
+    return (found.group(0) if found else "value"), (int(index.group(1)) if index else 0)
 
 
 def _pick(seed: bytes, path: str, n: int) -> int:
@@ -56,7 +73,8 @@ def _type(schema: dict[str, Any]) -> str:
     return str(t).lower()
 
 
-def _value(schema: dict[str, Any], root: dict[str, Any], seed: bytes, path: str, depth: int) -> Any:
+def _value(schema: dict[str, Any], root: dict[str, Any], seed: bytes, path: str, depth: int,
+           colours: tuple[str, ...] = ()) -> Any:
     schema = _resolve(schema, root)
     if "const" in schema:
         return schema["const"]
@@ -67,14 +85,14 @@ def _value(schema: dict[str, Any], root: dict[str, Any], seed: bytes, path: str,
         options = field(schema, combo)
         if isinstance(options, list) and options:
             typed = [o for o in options if isinstance(o, dict) and _type(_resolve(o, root)) != "null"]
-            return _value(typed[0] if typed else options[0], root, seed, path, depth + 1)
+            return _value(typed[0] if typed else options[0], root, seed, path, depth + 1, colours)
     kind = _type(schema)
     if depth > _MAX_DEPTH:
         kind = "null" if field(schema, "nullable") else kind
     if kind == "object":
-        return _object(schema, root, seed, path, depth)
+        return _object(schema, root, seed, path, depth, colours)
     if kind == "array":
-        return _array(schema, root, seed, path, depth)
+        return _array(schema, root, seed, path, depth, colours)
     if kind == "integer":
         return _integer(schema, seed, path)
     if kind == "number":
@@ -86,7 +104,8 @@ def _value(schema: dict[str, Any], root: dict[str, Any], seed: bytes, path: str,
     return _string(schema, seed, path)
 
 
-def _object(schema: dict[str, Any], root: dict[str, Any], seed: bytes, path: str, depth: int) -> Any:
+def _object(schema: dict[str, Any], root: dict[str, Any], seed: bytes, path: str, depth: int,
+            colours: tuple[str, ...]) -> Any:
     props = field(schema, "properties") or {}
     if not isinstance(props, dict):
         props = {}
@@ -98,14 +117,15 @@ def _object(schema: dict[str, Any], root: dict[str, Any], seed: bytes, path: str
     out: dict[str, Any] = {}
     for name in names:
         sub = props[name] if isinstance(props[name], dict) else {}
-        out[name] = _value(sub, root, seed, f"{path}.{name}", depth + 1)
+        out[name] = _value(sub, root, seed, f"{path}.{name}", depth + 1, colours)
     for name in required:
         if name not in out:
             out[name] = f"{name}-{_pick(seed, path + name, 10**6)}"
     return out
 
 
-def _array(schema: dict[str, Any], root: dict[str, Any], seed: bytes, path: str, depth: int) -> Any:
+def _array(schema: dict[str, Any], root: dict[str, Any], seed: bytes, path: str, depth: int,
+           colours: tuple[str, ...]) -> Any:
     lo = int(field(schema, "minItems", 0) or 0)
     hi = field(schema, "maxItems")
     hi_n = int(hi) if hi is not None else lo + 2
@@ -113,7 +133,10 @@ def _array(schema: dict[str, Any], root: dict[str, Any], seed: bytes, path: str,
     count = max(count, 1 if hi_n >= 1 and depth <= _MAX_DEPTH else 0)
     items = field(schema, "items")
     item_schema = items if isinstance(items, dict) else {}
-    return [_value(item_schema, root, seed, f"{path}[{i}]", depth + 1) for i in range(count)]
+    name, _ = _field_name(path)
+    if name.lower() in describe.COLOUR_FIELDS and colours and _type(_resolve(item_schema, root)) == "string":
+        return [colours[i % len(colours)] for i in range(max(lo, min(len(colours), hi_n)))]
+    return [_value(item_schema, root, seed, f"{path}[{i}]", depth + 1, colours) for i in range(count)]
 
 
 def _bounds(schema: dict[str, Any]) -> tuple[float | None, float | None]:
@@ -153,8 +176,8 @@ def _string(schema: dict[str, Any], seed: bytes, path: str) -> str:
         return "2025-06-01T10:00:00Z"
     if fmt == "date":
         return "2025-06-01"
-    tail = path.rsplit(".", 1)[-1].strip("$[]") or "value"
-    text = f"{tail}-{_pick(seed, path, 16**6):06x}"
+    name, index = _field_name(path)
+    text = describe.words(name, _pick(seed, path.rsplit("[", 1)[0], 16**6), index)
     lo = int(field(schema, "minLength", 0) or 0)
     hi = field(schema, "maxLength")
     if len(text) < lo:
