@@ -3,8 +3,8 @@
 Commands live in sibling modules named for them (``run_cmd``, ``resume_cmd``,
 ``cancel_cmd``, ``demo_cmd``, ``inspect_cmd``, ``dashboard_cmd``, ``menu``, ...; each
 lists its commands in ``COMMANDS``) and are named in :data:`COMMAND_MODULES`; a module is imported only when one of its commands is looked
-up, so ``chargen-es inspect`` never loads the planner, the engine or the SDK (``--help``
-loads every command module, still without the SDK: tests/core/test_startup.py);
+up, so ``chargen-es inspect`` never loads the planner, the engine or the SDK, and
+``--help`` loads no command module at all (:data:`COMMAND_SUMMARIES`; tests/core/test_startup.py);
 ``chargen-es`` with no command opens the menu on a terminal. Nothing in chargen-es
 imports this package: it is the top of the layer diagram. Every ``ChargenError`` is
 caught once, in :func:`main`, and printed as one line with its exit code; ``-v`` shows
@@ -28,6 +28,26 @@ COMMAND_MODULES = {
     "models": "models_cmd", "dashboard": "dashboard_cmd", "menu": "menu", "status": "status_cmd",
     "stats": "stats_cmd",
 }
+# each command's one-line summary (the first paragraph of its help), so ``chargen-es
+# --help`` lists the commands without importing a single command module (it used to
+# import all of them: 3x the start-up of its libraries); tests/core/test_startup.py holds
+# every line equal to its command's own help
+COMMAND_SUMMARIES = {
+    "cancel": "Cancel the run's remote jobs, stop a process working on it, and record the cancel.",
+    "dashboard": "Serve a live web dashboard of this tree's runs on 127.0.0.1 (Ctrl-C stops it).",
+    "demo": "Copy the sample tree to DIRECTORY and run it on the embedded emulator: the analyses generation "
+            "needs, the generation, the analyses of the new pictures, then the sample batch file.",
+    "doctor": "Check the key, the base URL and the models (and with --roundtrip, one real batch).",
+    "emulator": "Serve the embedded Gemini API emulator; prints its base URL first.",
+    "inspect": "Show runs: no RUN_ID lists them; with one, its summary, chunks and failures.",
+    "menu": "Choose what to do from a menu (Batch Generate, Batch Analyze, Resume, Inspect).",
+    "models": "List the models this key can use, with batch support, catalogue status and prices.",
+    "replay": "Rebuild state.json, files-cache.json, report.json and plan.json from the journal.",
+    "resume": "Continue a run from its journal (the newest unfinished one when no id is given).",
+    "run": "Plan the content tree (or a batch file) and run it through the Gemini Batch API (or live calls).",
+    "stats": "One row per run (cost at the runner's prices, saving against live, retries, 429s) and totals.",
+    "status": "Per entity, each scene: done, missing, changed, outdated or never generated; analyses too.",
+}
 
 
 class LazyGroup(click.Group):
@@ -35,6 +55,21 @@ class LazyGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(COMMAND_MODULES))
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The commands section of ``--help`` from :data:`COMMAND_SUMMARIES`, importing no
+        command module (one already loaded speaks for itself)."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            command = self.commands.get(name) or click.Command(name, help=COMMAND_SUMMARIES.get(name, ""))
+            if not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:

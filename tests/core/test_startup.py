@@ -83,3 +83,24 @@ def test_every_command_is_named_once_for_lazy_loading() -> None:
             found[command.name] = module
     assert found == cli_package.COMMAND_MODULES
     assert sorted(cli_package.cli.list_commands(click.Context(cli_package.cli))) == sorted(found)
+
+
+def test_help_lists_every_command_without_importing_one() -> None:
+    """``chargen-es --help`` reads the summaries, not the command modules (it imported all
+    thirteen, 3x the start-up of its libraries); each summary is its command's own help."""
+    child = ("import contextlib, io, json, sys\nfrom chargen_es.cli import cli\nfrom chargen_es.cli.common import run_cli\n"
+             "with contextlib.redirect_stdout(io.StringIO()) as out:\n    code = run_cli(cli, ['--help'])\n"
+             "print(json.dumps({'code': code, 'out': out.getvalue(), 'loaded': sorted(sys.modules)}))")
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["code"] == 0
+    commands = {m for m in report["loaded"] if m.startswith("chargen_es.cli.") and m != "chargen_es.cli.common"}
+    assert commands == set(), commands
+    assert not any(m.startswith(("chargen_es.planner", "chargen_es.journal")) for m in report["loaded"])
+    ctx = click.Context(cli_package.cli)
+    for name in cli_package.cli.list_commands(ctx):
+        command = cli_package.cli.get_command(ctx, name)
+        assert command is not None and name in report["out"]
+        first = " ".join((command.help or "").split("\n\n")[0].split())
+        assert cli_package.COMMAND_SUMMARIES[name] == first, name
