@@ -213,3 +213,23 @@ def test_a_run_whose_every_item_failed_reads_failed_not_done(fresh_root: Path, b
         wait_for("the summary", lambda: _phase(browser) == "completed")
         assert _percent(browser) == 0
         assert "0 % · 0 ok / 2 failed / 0 pending" in _text(browser, "#summary")
+
+
+def test_the_readme_screenshot_is_made_and_checked_by_the_tool(demo_root: Path, tmp_path: Path) -> None:
+    """``tools/screenshot_dashboard.py`` on a demo tree: the generation run's page, checked
+    (run id, singular keys, thumbnails loaded), saved as a PNG of the window's width."""
+    import struct
+    import subprocess
+    import sys
+
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.fail("the browser tests need /usr/bin/chromium and /usr/bin/chromedriver")
+    out = tmp_path / "shot.png"
+    tool = Path(__file__).parents[2] / "tools" / "screenshot_dashboard.py"
+    done = subprocess.run([sys.executable, str(tool), str(out), "--root", str(demo_root)], capture_output=True,
+                          text=True, timeout=DEADLINE_S * 2, env=child_env(), check=False)
+    assert done.returncode == 0, done.stderr
+    data = out.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    assert width == 1400 and height > 800  # the window, less what headless Chromium keeps of its frame
