@@ -31,13 +31,19 @@ def run_demo(folder: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="session")
-def demo_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tree after `chargen-es demo` (its runs: the analyses generation needs, the
-    generation, the new pictures' analyses; all completed), made once per session
-    (``tests.shared``): copy it before changing it."""
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """`chargen-es demo` once per session (``tests.shared``): ``root`` (its runs: the
+    analyses generation needs, the generation, the new pictures' analyses, all completed;
+    the batch file's run in ``root/batch-file``) and what it printed (``stdout``). Copy
+    the tree before changing it."""
     def make(folder: Path) -> dict[str, str]:
         done = run_demo(folder / "tree")
         assert done.returncode == 0, done.stdout + done.stderr
         return {"root": str(folder / "tree"), "stdout": done.stdout}
 
-    return Path(once_per_session(tmp_path_factory, "demo", make)["root"])
+    return once_per_session(tmp_path_factory, "demo", make)  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+def demo_tree(demo_run: dict[str, str]) -> Path:
+    return Path(demo_run["root"])

@@ -41,7 +41,6 @@ outcome costs at most that one call again, and no key is ever applied twice.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
@@ -201,7 +200,7 @@ class Fallback:
         model = self.model
         if chunk in model.fallbacks:
             return bool(model.pending_keys(chunk)) or chunk in model.cancel_intents
-        return bool(due_reason(model, chunk, time.time()))
+        return bool(due_reason(model, chunk, self.opt.wall_clock()))
 
     def pause(self, reason: ev.PauseReason, message: str) -> None:
         if not self.pause_reason:
@@ -213,7 +212,7 @@ class Fallback:
         it no longer falls back (the wall clock stepped back since ``takes`` read it)."""
         model = self.model
         if chunk not in model.fallbacks:
-            reason = due_reason(model, chunk, time.time())
+            reason = due_reason(model, chunk, self.opt.wall_clock())
             if not reason:
                 return False  # never journal a chunk.fallback without a reason
             message = refusal(model, chunk)

@@ -9,7 +9,6 @@ without outcome is settled by listing batches and adopting the job with that dis
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -187,7 +186,7 @@ class Jobs:
                 return
             wait = self.opt.poll_interval
             if until is not None:
-                left = until - time.time()  # the wall clock the journal stamps events with
+                left = until - self.opt.wall_clock()  # the wall clock the journal stamps events with
                 if left <= 0:
                     return
                 wait = min(wait, left)

@@ -6,6 +6,8 @@ runners read the same fields.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,3 +50,7 @@ class EngineOptions:
     workers: int = 5  # live runner: concurrent calls at most
     generated_at: str = ""  # stamp written into imagery.yaml entries
     fallback: FallbackOptions = field(default_factory=FallbackOptions)  # deadline, live fallback (batch runs)
+    # The clock a --deadline is read off: the wall clock the journal stamps events with (a
+    # user's promise in wall time). Tests on trio's MockClock pass one that moves with it,
+    # so a deadline arrives in virtual time (tests/engine/inproc.py).
+    wall_clock: Callable[[], float] = time.time

@@ -132,9 +132,7 @@ def test_inspect_and_replay_read_a_batch_file_run(tmp_path: Path) -> None:
     assert report["seq"] > 0
 
 
-def test_the_demo_also_runs_the_sample_batch_file(tmp_path: Path) -> None:
-    done = run_child(["demo", str(tmp_path / "demo")])
-    assert done.returncode == 0, done.stdout + done.stderr
-    folder = tmp_path / "demo" / "batch-file"
+def test_the_demo_also_runs_the_sample_batch_file(demo_run: dict[str, str]) -> None:
+    folder = Path(demo_run["root"]) / "batch-file"  # the session's one demo (tests/conftest.py)
     assert len(outputs(folder / "postcards")) == 3 and len(manifest_keys(folder / "postcards")) == 3
-    assert "chargen-es run --batch-file" in done.stdout and "chargen-es menu" in done.stdout
+    assert "chargen-es run --batch-file" in demo_run["stdout"] and "chargen-es menu" in demo_run["stdout"]

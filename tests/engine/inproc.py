@@ -6,12 +6,13 @@ not real is time: ``MockClock(autojump_threshold=0)`` jumps every ``trio.sleep``
 intervals, retry backoff, the minutes a refused batch create waits in the queue, pacing)
 as soon as nothing else can run, so the production waits take no wall time and no test
 needs a flag that scales them. A crash is not the point here; the child-process tests
-keep real ``SIGKILL``. Not for ``--deadline``: the engine reads a deadline off the wall
-clock (it is the user's wall-clock promise), so deadline tests run as child processes.
+keep real ``SIGKILL``. A ``--deadline`` is read off the engine's wall clock
+(``EngineOptions.wall_clock``), which here starts now and moves with the virtual clock.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import date
@@ -45,6 +46,10 @@ class Finished:
 def carry_out(recorder: engine.Recorder, base_url: str, options: engine.EngineOptions,
               also: Callable[[], Awaitable[None]] | None = None) -> Finished:
     clock = trio.testing.MockClock(autojump_threshold=0)
+    # a --deadline is read off the wall clock: here one that starts now and moves with
+    # trio's virtual clock, so a 3 s deadline arrives after 3 virtual seconds
+    started = time.time()
+    options = replace(options, wall_clock=lambda: started + clock.current_time())
     gateway = Gateway(Backend(api_key=API_KEY, base_url=base_url, api_version="v1beta"))
     try:
         outcome = engine.carry_out(recorder, gateway, options, engine.Progress(), clock=clock, also=also)
@@ -62,11 +67,15 @@ def options_for(root: Path, run_dir: Path, **overrides: object) -> engine.Engine
 
 def run(root: Path, base_url: str, *, run_id: str = RUN_ID, runner: ev.Runner = "batch",
         chunk_size: int = 6, force: bool = False, also: Callable[[], Awaitable[None]] | None = None,
-        **overrides: object) -> Finished:
-    """``chargen-es run --yes --run-id RUN_ID --chunk-size N`` of the tree at ``root``."""
+        fallback: engine.FallbackOptions | None = None, **overrides: object) -> Finished:
+    """``chargen-es run --yes --run-id RUN_ID --chunk-size N`` of the tree at ``root``
+    (with ``fallback``: ``--deadline`` and friends, journaled with the plan)."""
     plan = build_plan(PlanOptions(root=root, run_stamp=engine.run_stamp(run_id), runner=runner, force=force,
                                   chunk_size=chunk_size, today=date(2026, 12, 2)))
-    recorder = engine.start(engine.runs_root(root) / run_id, run_id, root, "generate", runner, plan_record(plan))
+    recorder = engine.start(engine.runs_root(root) / run_id, run_id, root, "generate", runner, plan_record(plan),
+                            fallback=fallback)
+    if fallback is not None:
+        overrides.setdefault("fallback", fallback)
     return carry_out(recorder, base_url, options_for(root, recorder.journal.run_dir, **overrides), also)
 
 

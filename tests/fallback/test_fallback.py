@@ -74,6 +74,7 @@ def post(base_url: str, path: str, body: dict[str, Any]) -> Any:
         return json.loads(reply.read())
 
 
+@pytest.mark.slow  # the quick loop has it on virtual time: tests/fallback/test_deadline_inproc.py
 def test_a_stuck_job_reaches_the_deadline_and_finishes_live(tmp_path: Path) -> None:
     root = copy_sample(tmp_path / "tree")
     with Emulator(EmulatorConfig(job_seconds=0.2, seed=7, faults=HOLD)) as emu:
