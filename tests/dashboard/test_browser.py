@@ -215,6 +215,7 @@ def test_a_run_whose_every_item_failed_reads_failed_not_done(fresh_root: Path, b
         assert "0 % · 0 ok / 2 failed / 0 pending" in _text(browser, "#summary")
 
 
+@pytest.mark.slow  # a dashboard, a browser and a tool's own start: the full suite's, not the quick loop's
 def test_the_readme_screenshot_is_made_and_checked_by_the_tool(demo_root: Path, tmp_path: Path) -> None:
     """``tools/screenshot_dashboard.py`` on a demo tree: the generation run's page, checked
     (run id, singular keys, thumbnails loaded), saved as a PNG of the window's width."""
