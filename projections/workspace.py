@@ -82,10 +82,11 @@ class RunRow(msgspec.Struct, kw_only=True):
     rate_limited: int = 0  # calls refused with 429 (rate limit or daily quota)
     resumes: int = 0
     open: dict[str, OpenTask] | None = None  # per planned key, while the run can change
+    deleted: bool = False  # the run's folder was deleted (``chargen-es delete``); its totals stay
 
     @property
     def phase(self) -> str:
-        return self.ended or _MILESTONES[self.milestone]
+        return "deleted" if self.deleted else self.ended or _MILESTONES[self.milestone]
 
     @property
     def unfinished(self) -> bool:

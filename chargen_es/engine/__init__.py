@@ -7,6 +7,7 @@ for the runners, the gateway and the SDK they import.
   ``unfinished_runs``, ``PlanRecord``; ``start`` (journal a plan), ``open_run`` (lock and
   fold an existing run), ``open_for_resume``, ``carry_out`` (drive it to an end or pause);
 - ``Recorder`` (the journal with its fold), ``EngineOptions``, ``FallbackOptions``, ``RetryPolicy``;
+- ``delete_run`` (``chargen-es delete``: a finished run's folder and remote files, its totals kept);
 - ``Progress`` and ``LineProgress`` (what the cli's progress display implements).
 """
 
@@ -16,6 +17,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from chargen_es.engine.deletion import delete_run
     from chargen_es.engine.options import EngineOptions, FallbackOptions
     from chargen_es.engine.progress import LineProgress, Progress
     from chargen_es.engine.recorder import Recorder
@@ -41,6 +43,7 @@ _HOMES: dict[str, str] = {
     "LineProgress": "progress",
     "Progress": "progress",
     "Recorder": "recorder",
+    "delete_run": "deletion",
     "RetryPolicy": "retry",
     **{name: "runs" for name in ("PlanRecord", "carry_out", "list_runs", "new_run_id", "open_for_resume",
                                   "open_run", "run_dir_for", "run_stamp", "runs_root", "start",
@@ -56,6 +59,7 @@ __all__ = [
     "Recorder",
     "RetryPolicy",
     "carry_out",
+    "delete_run",
     "list_runs",
     "new_run_id",
     "open_for_resume",

@@ -201,7 +201,9 @@ ENGINE = {
                                    "progress", "recorder", "uploads"),
     "chargen_es.engine.batch": ("cleanup", "collect", "decide", "fallback", "jobs", "options", "preflight",
                                 "progress", "recorder", "uploads"),
-    "chargen_es.engine.workspace": ("crashpoints",),
+    "chargen_es.engine.tombstones": ("crashpoints",),
+    "chargen_es.engine.workspace": ("crashpoints", "tombstones"),
+    "chargen_es.engine.deletion": ("crashpoints", "tombstones", "workspace"),
     "chargen_es.engine.runs": ("batch", "crashpoints", "fallback", "live", "options", "pauses", "progress",
                                "recorder", "workspace"),
 }
