@@ -37,7 +37,7 @@ from chargen_es.cli.plan_view import plan_document, render_plan, summary_data
 from chargen_es.engine import workspace  # the index store only: no trio, no SDK (test_startup)
 from chargen_es.errors import UsageError
 from chargen_es.planner import Plan, PlanOptions, build_plan
-from chargen_es.planner.batchfile import build_batch_plan
+from chargen_es.planner.batchfile import batch_root, build_batch_plan
 from projections import workspace as wsp
 
 TODO_NOTE = ("these are exactly the scenes `chargen-es status` lists as missing, changed, outdated or never "
@@ -157,7 +157,7 @@ def _batch_root(batch_file: Path, root: Path) -> Path:
             raise UsageError(f"{flag} does not apply with --batch-file (the file lists its items and its form)")
     if not batch_file.is_file():
         raise UsageError(f"--batch-file {batch_file}: no such file")
-    folder = batch_file.resolve().parent
+    folder = batch_root(batch_file)
     if ctx.get_parameter_source("root") not in (ParameterSource.DEFAULT, None) and root.resolve() != folder:
         raise UsageError(f"--batch-file {batch_file}: its folder {folder} is the run's root; "
                          f"--root {root} names another folder")

@@ -12,7 +12,8 @@ whose references are sent before the prompt, told apart by the prompt's lead
 :class:`~chargen_es.planner.Plan` a tree does, so the journal, exactly-once rules, resume,
 inspect and replay need nothing new:
 
-- the folder the file is in is the run's root: references, images and the output folder
+- the folder the file is in is the run's root (:func:`batch_root`; a file in
+  ``<root>/.chargen/batches/``, kept there by the MCP server or the HTTP API, has ``<root>``): references, images and the output folder
   are relative to it and may not leave it (the tree's path rules, :mod:`.files`);
 - tasks have entity type ``batch`` and the batch ``name`` as slug, so their keys are
   ``batch/<name>/<id>@sha256:...`` (:mod:`.keys`, same canonical hash);
@@ -89,6 +90,19 @@ class BatchFile:
     prompt: str = ""  # analysis prompt
     items: list[BatchItem] = field(default_factory=list)
     images: list[tuple[str, int]] = field(default_factory=list)
+
+
+KEPT_FOLDER = (".chargen", "batches")  # where chargen-es keeps the batch files programs send it
+
+
+def batch_root(path: Path) -> Path:
+    """The run's root for the batch file at ``path``: the folder it is in, except for a file
+    chargen-es keeps for a program (the MCP server, the HTTP API) in ``<root>/.chargen/batches/``,
+    whose root is that ``<root>``, so its references and output are the tree's."""
+    folder = Path(os.path.realpath(path)).parent
+    if (folder.parent.name, folder.name) == KEPT_FOLDER:
+        return folder.parent.parent
+    return folder
 
 
 def is_batch_plan(config: dict[str, Any]) -> bool:
@@ -365,7 +379,7 @@ def build_batch_plan(path: Path, opts: PlanOptions) -> Plan:
     tree; ``scope``, ``only`` and ``skip_invalid`` do not apply.
     """
     root = Path(opts.root)
-    if Path(os.path.realpath(path)).parent != Path(os.path.realpath(root)):
+    if batch_root(path) != Path(os.path.realpath(root)):
         raise UsageError(f"--batch-file {path}: its folder is the run's root, so --root must be that folder")
     batch, problems = read(path)  # file paths are checked below too, so all problems come at once
     if problems and not (batch.items or batch.images):
