@@ -14,7 +14,9 @@ from chargen_es.errors import UsageError
 @root_option(tree="exists")
 @click.option("--emulator", "use_emulator", is_flag=True, help="Batches run on the embedded Gemini emulator.")
 @click.option("--base-url", default=None, help="Batches talk to this base URL (an emulator, a proxy).")
-def mcp(root: Path, use_emulator: bool, base_url: str | None) -> int:
+@click.option("--poll-interval", type=float, default=None, hidden=True,
+              help="Passed to the batches' runs and resumes: seconds between job state checks.")
+def mcp(root: Path, use_emulator: bool, base_url: str | None, poll_interval: float | None) -> int:
     """Serve named batches to an MCP client over stdio (plan_batch, create_batch, ...).
 
     References are paths under --root; runs and images land in it as `run --batch-file`
@@ -28,7 +30,8 @@ def mcp(root: Path, use_emulator: bool, base_url: str | None) -> int:
     if use_emulator and base_url:
         raise UsageError("--emulator and --base-url: choose one")
     backend = ("--emulator",) if use_emulator else ("--base-url", base_url) if base_url else ()
-    server = build(Batches(root, backend))
+    polling = ("--poll-interval", repr(poll_interval)) if poll_interval is not None else ()
+    server = build(Batches(root, backend, resume_args=(*backend, *polling), run_args=polling))
     trio.run(server.run_stdio_async)
     return 0
 

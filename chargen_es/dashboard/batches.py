@@ -153,14 +153,21 @@ def batch_text(name: str, items: list[Item]) -> tuple[str, dict[int, str]]:
 
 class Batches:
     """The operations, for one root; ``backend`` is the flags every child gets
-    (``--emulator`` or ``--base-url URL``), as the dashboard's controls do."""
+    (``--emulator`` or ``--base-url URL``), as the dashboard's controls do.
 
-    def __init__(self, root: Path, backend: tuple[str, ...] = (), python: str = sys.executable) -> None:
+    Its methods block (child processes, journal reads): callers on trio run them in a
+    worker thread, except ``pause``, a coroutine that waits on trio's clock."""
+
+    def __init__(self, root: Path, backend: tuple[str, ...] = (), python: str = sys.executable,
+                 resume_args: tuple[str, ...] | None = None, run_args: tuple[str, ...] = ()) -> None:
         self.root = Path(root).resolve()
         self.backend = backend
         self.python = python
+        self.run_args = run_args  # more flags for a batch's run (``--poll-interval``)
+        # its own followers: the dashboard's workspace is the watcher's, on trio's thread
         self.workspace = Workspace(self.root)
-        self.controls = Controls(self.root, resume_args=backend, cancel_args=backend, python=python)
+        self.controls = Controls(self.root, resume_args=backend if resume_args is None else resume_args,
+                                 cancel_args=backend, python=python)
         self._lock = threading.Lock()  # the workspace is followed by one thread at a time
 
     # -- planning and creating -------------------------------------------------------
@@ -242,7 +249,7 @@ class Batches:
 
     def _start_run(self, path: Path, name: str, max_cost: float) -> subprocess.Popen[bytes]:
         argv = [self.python, "-m", "chargen_es", "run", "--batch-file", str(path), "--yes", "--run-id", name,
-                "--max-cost", repr(max_cost), "--root", str(self.root), *self.backend]
+                "--max-cost", repr(max_cost), "--root", str(self.root), *self.backend, *self.run_args]
         log = open(path.with_suffix(".log"), "ab")  # noqa: SIM115 - handed to the child, closed below
         try:
             child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -367,7 +374,7 @@ def _inside(root: Path, ref: str) -> bool:
 
 
 def _row(s: dict[str, Any]) -> dict[str, Any]:
-    return {"batch_id": s["id"], "status": s["phase"], "tasks": s["tasks"], "ok": s["ok"], "failed": s["failed"],
+    return {"batch_id": s["id"], "status": s["phase"], "active": s["active"], "tasks": s["tasks"], "ok": s["ok"], "failed": s["failed"],
             "started_at": s["started_at"], "ended_at": s["ended_at"] or None,
             "cost_estimated_usd": s["cost_estimated_usd"], "cost_actual_usd": s["cost_actual_usd"]}
 

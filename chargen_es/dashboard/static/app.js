@@ -178,7 +178,7 @@ function runPage() {
 
   async function act(action) {
     message.textContent = `${action}…`;
-    const result = await post(`/api/runs/${encodeURIComponent(runId)}/${action}`);
+    const result = await post(`/api/batches/${encodeURIComponent(runId)}/${action}`);
     message.textContent = result.message;
     message.className = result.ok ? "message" : "message error";
   }
