@@ -337,8 +337,6 @@ class Batches:
             raise BatchConflict(done.stderr.strip().removeprefix("chargen-es: "))
         for suffix in (".json", ".log"):
             (self.root / KEPT / f"{batch_id}{suffix}").unlink(missing_ok=True)
-        with self._lock:
-            self.workspace.runs.pop(batch_id, None)
         return {"batch_id": batch_id, "deleted": True, "message": done.stdout.strip()}
 
     async def _act(self, action: Any) -> str:
@@ -374,7 +372,7 @@ def _inside(root: Path, ref: str) -> bool:
 
 
 def _row(s: dict[str, Any]) -> dict[str, Any]:
-    return {"batch_id": s["id"], "status": s["phase"], "active": s["active"], "tasks": s["tasks"], "ok": s["ok"], "failed": s["failed"],
+    return {"batch_id": s["id"], "name": s["name"], "status": s["phase"], "active": s["active"], "tasks": s["tasks"], "ok": s["ok"], "failed": s["failed"],
             "started_at": s["started_at"], "ended_at": s["ended_at"] or None,
             "cost_estimated_usd": s["cost_estimated_usd"], "cost_actual_usd": s["cost_actual_usd"]}
 
