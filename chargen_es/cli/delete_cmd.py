@@ -23,7 +23,8 @@ def delete(run_id: str, root: Path, **kwargs: Any) -> int:
 
     settings = ExecSettings.from_kwargs({**kwargs, **EXEC_DEFAULTS})
     done = engine.delete_run(root, run_id, lambda: open_gateway(settings, root))
-    click.echo(f"run {run_id} deleted ({len(done.remote)} remote file(s) removed); its totals stay in "
+    elsewhere = f"; {done.elsewhere} on another backend left to expire (48 h)" if done.elsewhere else ""
+    click.echo(f"run {run_id} deleted ({len(done.remote)} remote file(s) removed{elsewhere}); its totals stay in "
                "`chargen-es stats`")
     return 0
 

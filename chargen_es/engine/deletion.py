@@ -9,7 +9,10 @@ through its tombstone (:mod:`.tombstones`), so ``stats`` reads the same after a 
 Only a finished run (completed or cancelled) is deleted, and only while no process works
 on it: the delete holds ``run.lock`` throughout. Its remote files are the request files,
 results files and the references *it* uploaded, less what it already deleted and less any
-file another run's journal also records (a reference reused by a later run stays).
+file another run's journal also records (a reference reused by a later run stays). A file
+id means something only on the backend that holds it (invariant 10), so only the files
+recorded on the backend this delete talks to are deleted (a results file on the backend
+of the run's uploads); the others are left to expire (48 h) and counted.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ class Deleted:
 
     run_id: str
     remote: tuple[str, ...]  # remote file names deleted (or found already gone)
+    elsewhere: int = 0  # remote files on another backend (or an unrecorded one), left to expire
 
 
 def delete_run(root: Path, run_id: str, open_gateway: OpenGateway) -> Deleted:
@@ -59,13 +63,15 @@ def delete_run(root: Path, run_id: str, open_gateway: OpenGateway) -> Deleted:
                                f"deleted: `chargen-es cancel {run_id}` first")
         index = workspace.load(root).index
         row = index.runs.get(run_id) or wsp.RunRow(run_id=run_id)
-        names = _remote_files(model, index, run_id)
-        stone = tombstones.Tombstone(run_id=run_id, state="deleting", row=row, remote=names,
+        files = _remote_files(model, index, run_id)
+        stone = tombstones.Tombstone(run_id=run_id, state="deleting", row=row, remote=sorted(files),
                                      at=utc_now_ms(time.time()))
         tombstones.write(root, stone, "delete.intent")
+        names: list[str] = []
         try:
-            if names:
+            if files:
                 with open_gateway() as gateway:
+                    names = sorted(n for n, backend in files.items() if backend == gateway.backend.identity)
                     _delete_remote(gateway, names)
         except GeminiError:
             tombstones.path_of(root, run_id).unlink(missing_ok=True)  # undone: nothing local was touched
@@ -81,19 +87,23 @@ def delete_run(root: Path, run_id: str, open_gateway: OpenGateway) -> Deleted:
     finally:
         lock.release()
     workspace.save(root, workspace.rebuild(root).index, "delete.index")
-    return Deleted(run_id=run_id, remote=tuple(names))
+    return Deleted(run_id=run_id, remote=tuple(names), elsewhere=len(files) - len(names))
 
 
-def _remote_files(model: Projections, index: wsp.WorkspaceIndex, run_id: str) -> list[str]:
-    """The run's own remote files not yet deleted and recorded by no other run."""
-    names = {u.name for u in model.uploads.values() if u.name}
-    names |= {j.output_file for j in model.jobs.values() if j.output_file}
-    names -= set(model.deleted_files)
+def _remote_files(model: Projections, index: wsp.WorkspaceIndex, run_id: str) -> dict[str, str]:
+    """The run's own remote files not yet deleted and recorded by no other run, each with
+    the backend that holds it ("" when the journal did not record one)."""
+    files = {u.name: u.backend for u in model.uploads.values() if u.name}
+    backends = set(files.values())
+    home = backends.pop() if len(backends) == 1 else ""  # where the run's jobs ran, when it is one place
+    files.update({j.output_file: home for j in model.jobs.values() if j.output_file})
+    for name in model.deleted_files:
+        files.pop(name, None)
     for records in index.uploads.values():
         for up in records:
-            if up.name in names and (up.run != run_id or up.from_run != run_id):
-                names.discard(up.name)  # uploaded by another run, or reused by one: not ours to delete
-    return sorted(names)
+            if up.name in files and (up.run != run_id or up.from_run != run_id):
+                files.pop(up.name, None)  # uploaded by another run, or reused by one: not ours to delete
+    return files
 
 
 def _delete_remote(gateway: Gateway, names: list[str]) -> None:

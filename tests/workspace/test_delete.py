@@ -123,3 +123,15 @@ def test_a_delete_killed_anywhere_is_finished_or_undone(tmp_path: Path, point: s
             assert not folder(root).exists() and stats(root, emu.base_url) == before
         check = cli(root, emu.base_url, "replay", "--workspace", "--check")
         assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_delete_leaves_files_on_another_backend_alone(tmp_path: Path) -> None:
+    with Emulator(EmulatorConfig(job_seconds=0.0)) as emu, Emulator(EmulatorConfig()) as other:
+        root = finished_run(tmp_path, emu)
+        mine = ours(root)
+        done = cli(root, other.base_url, "delete", RUN_ID)
+        assert done.returncode == 0, done.stderr
+        assert "on another backend left to expire" in done.stdout
+        assert mine <= remote_names(emu)  # a file id means nothing to another server: nothing deleted there
+        assert other.stats()["operations"].get("files.delete", 0) == 0
+        assert not folder(root).exists()
