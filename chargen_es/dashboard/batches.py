@@ -11,9 +11,9 @@ plans or runs anything itself, so there is one planner and one engine:
 * ``plan`` is ``chargen-es run --batch-file F --dry-run --json`` in a child process;
 * ``create`` checks the plan against ``max_cost`` and starts ``chargen-es run --batch-file
   F --yes --run-id NAME --max-cost M`` as a background process with its own session (as
-  the dashboard's Resume does, :mod:`.controls`), and returns once that process holds the
-  run's lock with the plan journaled (or has failed, which is then the answer): a tool
-  call never waits for the run itself;
+  the dashboard's Resume does, :mod:`.controls`), and returns once that process has
+  journaled the run's plan (its ``run.started`` carries the child's pid), or has ended
+  without it, which is then the answer: a tool call never waits for the run itself;
 * progress, images, pause, resume and cancel read and act through the dashboard's
   :class:`~chargen_es.dashboard.workspace.Workspace` and :class:`~.controls.Controls`;
   ``delete`` is ``chargen-es delete`` in a child process.
@@ -40,11 +40,12 @@ from typing import Any
 
 import filelock
 
+from chargen_es import events as ev
 from chargen_es.dashboard.controls import Controls, Refused
 from chargen_es.dashboard.workspace import RunEntry, Workspace
 from chargen_es.errors import UsageError
 from chargen_es.fsio import replace_atomic
-from chargen_es.journal import JOURNAL_NAME, RunLock
+from chargen_es.journal import JOURNAL_NAME, read_events
 from chargen_es.run_folders import check_run_id, deleted_id, runs_root
 from chargen_es.statedir import state_dir
 
@@ -260,21 +261,19 @@ class Batches:
         return child
 
     def _wait_started(self, child: subprocess.Popen[bytes], name: str) -> None:
-        """Until the child holds the run with its plan journaled, or has ended."""
-        folder = runs_root(self.root) / name
+        """Until the child has journaled the run's plan (its ``run.started`` carries the
+        child's pid, so a run of the same id started some other way never counts), or has
+        ended without doing so."""
+        journal = runs_root(self.root) / name / JOURNAL_NAME
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
-            code = child.poll()
+            code = child.poll()  # first: a child that ended has written all it ever will
+            if _sealed_by(journal, child.pid):
+                return
             if code is not None:
-                if code == 0 and (folder / JOURNAL_NAME).exists():
-                    return
                 log = self.root / KEPT / f"{name}.log"
                 tail = log.read_text(errors="replace").strip().splitlines()[-3:] if log.exists() else []
                 raise BatchError(f"batch {name!r} did not start: " + " / ".join(tail))
-            journal = folder / JOURNAL_NAME
-            if (journal.exists() and b'"plan.sealed"' in journal.read_bytes()
-                    and RunLock(folder).holder_pid() == child.pid):
-                return
             time.sleep(0.05)
         raise BatchError(f"batch {name!r}: its run did not journal its plan within {START_TIMEOUT_S:.0f} s; "
                          f"see {KEPT}/{name}.log")
@@ -356,6 +355,15 @@ class Batches:
         if entry is None or not entry.summary:
             raise BatchNotFound(f"no batch {batch_id!r}")
         return entry
+
+
+def _sealed_by(journal: Path, pid: int) -> bool:
+    """Whether process ``pid`` started the run of ``journal`` and its plan is journaled."""
+    if not journal.exists():
+        return False
+    events = read_events(journal)
+    return (bool(events) and isinstance(events[0], ev.RunStarted) and events[0].pid == pid
+            and any(isinstance(e, ev.PlanSealed) for e in events))
 
 
 def _refusal(action: Any, entry: RunEntry) -> str:
