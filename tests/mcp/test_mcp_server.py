@@ -174,3 +174,34 @@ def test_two_servers_racing_to_create_the_same_batch_pay_once(tmp_path: Path) ->
     assert "being created" in lost[0].content[0].text or "already exists" in lost[0].content[0].text
     assert stats["operations"].get("batches.create") == 1
     assert all(n == 1 for n in stats["uploads_by_sha256"].values())
+
+
+def test_pause_resume_and_cancel_over_mcp(tmp_path: Path) -> None:
+    root = workspace(tmp_path)
+    job_seconds = 600.0  # emulator time: the job runs until it is cancelled
+
+    async def main(emu: Emulator) -> None:
+        params = server(root, emu.base_url)
+        params.args += ["--poll-interval", "0.05"]
+        async with Client(params) as client:
+            assert (await call(client, "create_batch", name="slow", items=ITEMS, max_cost=5.0)) == {"batch_id": "slow"}
+            with trio.fail_after(WAIT_LIMIT_S):
+                while emu.stats()["operations"].get("batches.create", 0) < 1:
+                    await trio.sleep(0.05)
+                await call(client, "pause_batch", batch_id="slow")
+                while not ((p := await call(client, "batch_progress", batch_id="slow"))["status"] == "paused"
+                           and not p["active"]):
+                    await trio.sleep(0.05)
+                await call(client, "resume_batch", batch_id="slow")
+                while not (await call(client, "batch_progress", batch_id="slow"))["active"]:
+                    await trio.sleep(0.05)
+                await call(client, "cancel_batch", batch_id="slow")
+                while (await call(client, "batch_progress", batch_id="slow"))["status"] != "cancelled":
+                    await trio.sleep(0.05)
+            assert "no batch 'ghost'" in await refused(client, "pause_batch", batch_id="ghost")
+            assert "already cancelled" in await refused(client, "cancel_batch", batch_id="slow")
+
+    with Emulator(EmulatorConfig(job_seconds=job_seconds)) as emu:
+        trio.run(main, emu)
+        assert emu.stats()["operations"].get("batches.cancel", 0) >= 1
+        assert emu.stats()["operations"].get("batches.create") == 1
