@@ -43,6 +43,7 @@ import filelock
 from chargen_es import events as ev
 from chargen_es.dashboard.controls import Controls, Refused
 from chargen_es.dashboard.workspace import RunEntry, Workspace
+from chargen_es.engine.crashpoints import crash_point
 from chargen_es.errors import UsageError
 from chargen_es.fsio import replace_atomic
 from chargen_es.journal import JOURNAL_NAME, read_events
@@ -205,7 +206,9 @@ class Batches:
                 first = plan["problems"][0]
                 raise BatchError(f"item {first['item']!r}: {first['message']}" if first["item"] else first["message"])
             _within(plan, float(max_cost))
+            crash_point("before", "batch.spawn")
             child = self._start_run(path, name, float(max_cost))
+            crash_point("after", "batch.spawn")
             self._wait_started(child, name)
         finally:
             guard.release()

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import trio
 from mcp import Client, StdioServerParameters
 
@@ -205,3 +206,31 @@ def test_pause_resume_and_cancel_over_mcp(tmp_path: Path) -> None:
         trio.run(main, emu)
         assert emu.stats()["operations"].get("batches.cancel", 0) >= 1
         assert emu.stats()["operations"].get("batches.create") == 1
+
+
+@pytest.mark.parametrize("point", ["before:batch.spawn", "after:batch.spawn"])
+def test_a_server_killed_while_creating_leaves_one_batch_or_none(tmp_path: Path, point: str) -> None:
+    """SIGKILL of the server around starting the run: the client's retry either creates the
+    batch (nothing started) or is told it exists (the run went on without the server), and
+    the batch is paid once."""
+    root = workspace(tmp_path)
+
+    async def main(base_url: str) -> None:
+        doomed = server(root, base_url)
+        doomed.env = {**(doomed.env or {}), "CHARGEN_ES_CRASH_AT": point}
+        with pytest.raises(Exception):  # noqa: B017 - whatever the SDK raises for a server that died
+            async with Client(doomed) as client:
+                await client.call_tool("create_batch", {"name": "kept", "items": ITEMS, "max_cost": 5.0})
+        async with Client(server(root, base_url)) as client:
+            retry = await client.call_tool("create_batch", {"name": "kept", "items": ITEMS, "max_cost": 5.0})
+            if point.startswith("before"):
+                assert not retry.is_error and retry.structured_content == {"batch_id": "kept"}
+            else:
+                assert retry.is_error and "already exists" in retry.content[0].text
+            assert (await until_done(client, "kept"))["status"] == "completed"
+
+    with Emulator(EmulatorConfig(job_seconds=0.0)) as emu:
+        trio.run(main, emu.base_url)
+        stats = emu.stats()
+    assert stats["operations"].get("batches.create") == 1
+    assert all(n == 1 for n in stats["uploads_by_sha256"].values())
