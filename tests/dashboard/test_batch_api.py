@@ -150,9 +150,11 @@ def test_mcp_and_http_racing_to_create_the_same_batch_pay_once(http: httpx2.Clie
 
     async def over_mcp() -> None:
         params = StdioServerParameters(command=sys.executable, args=["-m", "chargen_es", "mcp", "--root", str(studio),
-                                                                     "--base-url", emu.base_url],
+                                                                     "--base-url", emu.base_url,
+                                                                     "--poll-interval", "0.05"],
                                        env={"GEMINI_API_KEY": API_KEY, "NO_PROXY": "127.0.0.1,localhost"})
         async with Client(params) as client:
+            connected.set()
             await ready.wait()
             answers["mcp"] = await client.call_tool("create_batch", {"name": "race", "items": ITEMS, "max_cost": 5.0})
 
@@ -162,13 +164,13 @@ def test_mcp_and_http_racing_to_create_the_same_batch_pay_once(http: httpx2.Clie
             lambda: http.post("/api/batches", json={"name": "race", "items": ITEMS, "max_cost": 5.0}))
 
     async def main() -> None:
-        global ready
-        ready = trio.Event()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(over_mcp)
             nursery.start_soon(over_http)
-            await trio.sleep(2)  # the MCP server is up (its client connected) before both go
+            await connected.wait()  # the MCP server is up before both go
             ready.set()
+
+    ready, connected = trio.Event(), trio.Event()
 
     trio.run(main)
     won = [answers["mcp"].is_error is False, answers["http"].status_code == 201]
@@ -179,5 +181,3 @@ def test_mcp_and_http_racing_to_create_the_same_batch_pay_once(http: httpx2.Clie
     assert emu.stats()["operations"].get("batches.create") == 1
     assert all(n == 1 for n in emu.stats()["uploads_by_sha256"].values())
 
-
-ready: trio.Event

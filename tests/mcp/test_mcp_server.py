@@ -44,7 +44,8 @@ def workspace(tmp_path: Path) -> Path:
 
 def server(root: Path, base_url: str) -> StdioServerParameters:
     return StdioServerParameters(command=sys.executable,
-                                 args=["-m", "chargen_es", "mcp", "--root", str(root), "--base-url", base_url],
+                                 args=["-m", "chargen_es", "mcp", "--root", str(root), "--base-url", base_url,
+                                       "--poll-interval", "0.05"],
                                  env={"GEMINI_API_KEY": API_KEY, "NO_PROXY": "127.0.0.1,localhost"}, cwd=str(root))
 
 
@@ -182,9 +183,7 @@ def test_pause_resume_and_cancel_over_mcp(tmp_path: Path) -> None:
     job_seconds = 600.0  # emulator time: the job runs until it is cancelled
 
     async def main(emu: Emulator) -> None:
-        params = server(root, emu.base_url)
-        params.args += ["--poll-interval", "0.05"]
-        async with Client(params) as client:
+        async with Client(server(root, emu.base_url)) as client:
             assert (await call(client, "create_batch", name="slow", items=ITEMS, max_cost=5.0)) == {"batch_id": "slow"}
             with trio.fail_after(WAIT_LIMIT_S):
                 while emu.stats()["operations"].get("batches.create", 0) < 1:
