@@ -26,7 +26,8 @@ COMMAND_MODULES = {
     "inspect": "inspect_cmd", "replay": "inspect_cmd", "emulator": "emulator_cmd", "run": "run_cmd",
     "resume": "resume_cmd", "cancel": "cancel_cmd", "demo": "demo_cmd", "doctor": "doctor_cmd",
     "models": "models_cmd", "dashboard": "dashboard_cmd", "menu": "menu", "status": "status_cmd",
-    "stats": "stats_cmd",
+    "stats": "stats_cmd", "delete": "delete_cmd",
+    "mcp": "mcp_cmd",
 }
 # each command's one-line summary (the first paragraph of its help), so ``chargen-es
 # --help`` lists the commands without importing a single command module (it used to
@@ -34,12 +35,16 @@ COMMAND_MODULES = {
 # every line equal to its command's own help
 COMMAND_SUMMARIES = {
     "cancel": "Cancel the run's remote jobs, stop a process working on it, and record the cancel.",
+    "delete": "Delete a finished (completed or cancelled) run: its folder, and its remote files while they still "
+              "exist. Refused while a process works on the run. Its totals stay in `chargen-es stats`; a delete "
+              "killed midway is finished or undone by the next command.",
     "dashboard": "Serve a live web dashboard of this tree's runs on 127.0.0.1 (Ctrl-C stops it).",
     "demo": "Copy the sample tree to DIRECTORY and run it on the embedded emulator: the analyses generation "
             "needs, the generation, the analyses of the new pictures, then the sample batch file.",
     "doctor": "Check the key, the base URL and the models (and with --roundtrip, one real batch).",
     "emulator": "Serve the embedded Gemini API emulator; prints its base URL first.",
     "inspect": "Show runs: no RUN_ID lists them; with one, its summary, chunks and failures.",
+    "mcp": "Serve named batches to an MCP client over stdio (plan_batch, create_batch, ...).",
     "menu": "Choose what to do from a menu (Batch Generate, Batch Analyze, Resume, Inspect).",
     "models": "List the models this key can use, with batch support, catalogue status and prices.",
     "replay": "Rebuild state.json, files-cache.json, report.json and plan.json from the journal.",
