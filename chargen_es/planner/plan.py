@@ -27,7 +27,7 @@ import msgspec
 from chargen_es import analysis, catalogue
 from chargen_es.errors import ContentError, CostLimitExceeded, UnknownKey, UsageError, ValidationFailed
 from chargen_es.events import EntityType, FileRef, Mode, Runner, SkipReason, Task, TaskReason
-from chargen_es.imagery import verdict
+from chargen_es.imagery import Record, verdict
 from chargen_es.planner import consistency, keys, pricing, prompts
 from chargen_es.planner.consistency import EntityConsistency
 from chargen_es.planner.files import FileIndex, PathProblem, mime_for
@@ -318,6 +318,7 @@ class _Builder:
         self.usage: dict[str, list[int]] = {}
         self.warnings_extra: list[str] = []
         self._scene_ids: dict[str, set[str]] = {}
+        self._records_by_scene: dict[str, dict[str, list[Record]]] = {}
         self.model = chosen_model(opts, ws)[0]
         self.prices = pricing.price_table(ws.prices)
         self.counts = pricing.counting(self.model, self.prices)
@@ -377,9 +378,12 @@ class _Builder:
         Those are stronger news than what changed in the scene's inputs: the user lost a
         picture (or someone edited it), whatever else moved since it was made.
         """
-        scene_id = key.partition("@")[0]
-        records = [rec for k, recs in ent.records.items()
-                   if keys.canonical_key(k).partition("@")[0] == scene_id for rec in recs]
+        by_scene = self._records_by_scene.get(ent.rel)
+        if by_scene is None:  # once per entity: a tree whose style changed re-plans every scene
+            by_scene = self._records_by_scene[ent.rel] = {}
+            for k, recs in ent.records.items():
+                by_scene.setdefault(keys.canonical_key(k).partition("@")[0], []).extend(recs)
+        records = by_scene.get(key.partition("@")[0])
         if not records:
             return None
         status, _ = verdict(records, lambda p: self._sha_of(ent, p))
