@@ -63,7 +63,7 @@ EntityType = Literal["characters", "locations", "chapters", "batch"]
 TaskReason = Literal[
     "new", "missing", "changed", "forced",
     "inputs changed", "prompt changed", "references changed", "image changed", "model changed",
-    "config changed", "analysis changed",
+    "config changed", "analysis changed", "new take",
 ]
 
 # Why a task is not planned: ``done`` (imagery.yaml proves its outputs intact). Closed: the

@@ -37,7 +37,7 @@ def scene_state(reason: TaskReason) -> str:
     """A planned task's reason as a scene state."""
     if reason in ("missing", "changed"):
         return reason
-    if reason == "new":
+    if reason in ("new", "new take"):
         return "never generated"
     return "outdated"  # prompt / references / model / config / inputs changed
 

@@ -43,11 +43,13 @@ from chargen_es.planner.validate import (
     DEFAULT_GENERATE_MODEL,
     Workspace,
     aspect_ratio_ok,
+    variants_problem,
 )
 from chargen_es.planner.yamlio import LineDict, LineList
 
 TOP_KEYS = ("name", "mode", "model", "aspect_ratio", "style", "output", "prompt", "items", "images")
-ITEM_KEYS = ("id", "prompt", "title", "references", "aspect_ratio", "negative_prompt", "model", "output")
+ITEM_KEYS = ("id", "prompt", "title", "references", "aspect_ratio", "negative_prompt", "model", "output",
+             "variants")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _IMAGE_EXTS = frozenset(MIME_BY_EXT) - {".gif"}
 
@@ -64,6 +66,7 @@ class BatchItem:
     negative_prompt: str = ""
     model: str = ""
     output: str = ""  # file name stem chosen by the user, "" for ``<id>-<run stamp>``
+    variants: int = 0  # takes of this item (0: not set; ``--variants`` or chargen.yaml's, else one)
     references: list[tuple[str, int]] = field(default_factory=list)
 
 
@@ -265,6 +268,11 @@ def _items(doc: LineDict, bad: Any) -> list[BatchItem]:
             else:
                 bad(_aspect(ratio), item.line_of("aspect_ratio"))
         entry.references = _paths(item, "references", "reference", bad)
+        if item.get("variants") is not None:
+            if (problem := variants_problem(item["variants"])) is not None:
+                bad(problem, item.line_of("variants"))
+            else:
+                entry.variants = int(item["variants"])
         entry.output = _output_name(item, bad)
         if sid:
             if sid in first_id:
@@ -462,19 +470,26 @@ class _Collect:
             prompt = prompts.compile_scene(prefix, item.prompt, item.negative_prompt)
             config = {"responseModalities": ["IMAGE"],
                       "imageConfig": {"aspectRatio": item.aspect_ratio or batch.aspect_ratio}}
-            key = keys.generate_key(BATCH_TYPE, batch.name, item.id, prompt=prompt,
-                                    references=[r.sha256 for r in refs], model=model, generation_config=config)
-            reason = self._reason(key, item.id, (prompt, [r.sha256 for r in refs], model, config))
-            if reason is None:
-                continue
-            stem = item.output or f"{safe}-{b.opts.run_stamp}"
-            b.tasks.append(Task(
-                key=key, kind="generate", entity_type=BATCH_TYPE, slug=batch.name, scene=item.id, prompt=prompt,
-                model=model, output_dir=batch.output, output_stem=stem, title=item.title, references=tuple(refs),
-                generation_config=config, reason=reason, chunk=len(b.tasks) // b.opts.chunk_size,
-                entity_file=self.entity_file,
-            ))
-            self._count(model, "generate", prompt, len(refs))
+            shas = [r.sha256 for r in refs]
+            takes = b.takes(item.variants)
+            take_keys = [keys.generate_key(BATCH_TYPE, batch.name, item.id, prompt=prompt, references=shas,
+                                           model=model, generation_config=config, take=t)
+                         for t in range(1, takes + 1)]
+            for take, key in enumerate(take_keys, start=1):
+                reason = self._reason(key, item.id, (prompt, shas, model, config))
+                if reason is None:
+                    continue
+                reason = b.new_take(reason, take, take_keys, lambda k: k in self.records)
+                # a user's own output name gets the take's ``-vN`` after it; otherwise as the tree names takes
+                stem = (f"{item.output}-v{take}" if item.output and take > 1
+                        else item.output or keys.take_stem(safe, take, b.opts.run_stamp))
+                b.tasks.append(Task(
+                    key=key, kind="generate", entity_type=BATCH_TYPE, slug=batch.name, scene=item.id,
+                    prompt=prompt, model=model, output_dir=batch.output, output_stem=stem, title=item.title,
+                    references=tuple(refs), generation_config=config, reason=reason,
+                    chunk=len(b.tasks) // b.opts.chunk_size, entity_file=self.entity_file,
+                ))
+                self._count(model, "generate", prompt, len(refs))
 
     def analyze(self) -> None:
         batch, b = self.batch, self.b

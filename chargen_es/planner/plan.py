@@ -44,13 +44,14 @@ from chargen_es.planner.tree import (
     refused_images,
     select,
 )
-from chargen_es.planner.validate import Workspace
+from chargen_es.planner.validate import Workspace, variants_problem
 
 SCOPES = ("all", "characters", "locations", "chapters")
 MODES = ("generate", "analyze")
 
 ANALYSIS_SCHEMA: dict[str, Any] = analysis.SCHEMA
 ANALYSIS_CHANGED: TaskReason = "analysis changed"  # the reason a scene is planned again because of a new analysis
+NEW_TAKE: TaskReason = "new take"  # a take added to a scene whose other takes are made from the same inputs
 # the reasons of a task with no record of its key (``_Builder._why_new``)
 _NO_RECORD: frozenset[TaskReason] = frozenset({"new", "inputs changed", "prompt changed", "references changed", "model changed",
                         "config changed"})
@@ -114,6 +115,8 @@ class PlanOptions:
     # The day a model's fate is judged on (shut down or not); the cli passes today's date,
     # tests pass a fixed one. Nothing in the planner reads the clock for it.
     today: date = field(default_factory=date.today)
+    # ``--variants N``: takes of every scene, over any ``variants:`` in the files (None: theirs)
+    variants: int | None = None
 
 
 class Skip(msgspec.Struct, frozen=True, kw_only=True):
@@ -269,6 +272,8 @@ def _check_options(opts: PlanOptions) -> None:
         raise UsageError(f"run stamp {opts.run_stamp!r} cannot be part of a file name")
     if opts.max_cost is not None and opts.max_cost < 0:
         raise UsageError("--max-cost must be >= 0")
+    if opts.variants is not None and (problem := variants_problem(opts.variants)):
+        raise UsageError(f"--variants: {problem}")
 
 
 def _select(root: Path, files: FileIndex, opts: PlanOptions) -> list[Entity]:
@@ -370,30 +375,57 @@ class _Builder:
             config = {"responseModalities": ["IMAGE"],
                       "imageConfig": {"aspectRatio": spec.aspect_ratio or self.ws.aspect_ratio}}
             refs = [r.sha256 for r in scene.references]
-            key = keys.generate_key(
-                ent.entity_type, ent.slug, spec.id, prompt=bare, references=refs, model=self.model,
-                generation_config=config, consistency=part,
-            )
-            reason = self._reason(ent, key, spec.id, (prompt, refs, self.model, config))
-            if reason is None:
-                continue
-            # no record of this key, but one of the key the scene had under an older analysis:
-            # only the analysis changed, which names it better than ``new`` or ``prompt changed``
-            # (the consistency part is in the prompt)
-            if reason in _NO_RECORD and state is not None and any(
-                self._has_record(ent, keys.generate_key(
-                    ent.entity_type, ent.slug, spec.id, prompt=bare, references=refs,
-                    model=self.model, generation_config=config, consistency=earlier))
-                for earlier in state.earlier_key_parts()
-            ):
-                reason = ANALYSIS_CHANGED
-            self.tasks.append(Task(
-                key=key, kind="generate", entity_type=ent.entity_type, slug=ent.slug, scene=spec.id,
-                prompt=prompt, model=self.model, output_dir=out_dir, output_stem=f"{safe}-{stamp}",
-                title=spec.title, references=scene.references, generation_config=config, reason=reason,
-                chunk=len(self.tasks) // self.opts.chunk_size, entity_file=ent.file,
-            ))
-            self._count("generate", prompt, len(scene.references))
+            takes = self.takes(spec.variants, doc.variants)
+            take_keys = [keys.generate_key(ent.entity_type, ent.slug, spec.id, prompt=bare, references=refs,
+                                           model=self.model, generation_config=config, consistency=part, take=t)
+                         for t in range(1, takes + 1)]
+            for take, key in enumerate(take_keys, start=1):
+                reason = self._reason(ent, key, spec.id, (prompt, refs, self.model, config))
+                if reason is None:
+                    continue
+                if reason in _NO_RECORD:
+                    reason = self._why_no_record(ent, spec.id, reason, take, take_keys, state,
+                                                 (bare, refs, config))
+                self.tasks.append(Task(
+                    key=key, kind="generate", entity_type=ent.entity_type, slug=ent.slug, scene=spec.id,
+                    prompt=prompt, model=self.model, output_dir=out_dir,
+                    output_stem=keys.take_stem(safe, take, stamp), title=spec.title, references=scene.references,
+                    generation_config=config, reason=reason, chunk=len(self.tasks) // self.opts.chunk_size,
+                    entity_file=ent.file,
+                ))
+                self._count("generate", prompt, len(scene.references))
+
+    def takes(self, *declared: int) -> int:
+        """How many takes of a scene: ``--variants``, else the first ``variants:`` set among
+        ``declared`` (scene, entity / batch item), else chargen.yaml's, else one."""
+        if self.opts.variants is not None:
+            return self.opts.variants
+        return next((n for n in (*declared, self.ws.variants) if n), 1)
+
+    def _why_no_record(self, ent: Entity, scene: str, reason: TaskReason, take: int, take_keys: list[str],
+                       state: EntityConsistency | None, inputs: tuple[str, list[str], dict[str, Any]]) -> TaskReason:
+        """A better name than ``new`` / ``config changed`` for a task without a record: only the
+        analysis changed (a record of the key the take had under an older analysis), or the
+        take was added beside takes made from the same inputs."""
+        bare, refs, config = inputs
+        if state is not None and any(
+            self._has_record(ent, keys.generate_key(
+                ent.entity_type, ent.slug, scene, prompt=bare, references=refs, model=self.model,
+                generation_config=config, consistency=earlier, take=take))
+            for earlier in state.earlier_key_parts()
+        ):
+            return ANALYSIS_CHANGED
+        return self.new_take(reason, take, take_keys, lambda k: self._has_record(ent, k))
+
+    def new_take(self, reason: TaskReason, take: int, take_keys: list[str], recorded: Any) -> TaskReason:
+        """``new take`` for take 2 and on when another take of the same inputs was made
+        (recorded, or the scene's last result in the workspace history)."""
+        if take == 1:
+            return reason
+        prior = self.opts.history.get(keys.scene_of(take_keys[0]), {}).get("key")
+        if prior in take_keys or any(recorded(k) for k in take_keys if k != take_keys[take - 1]):
+            return NEW_TAKE
+        return reason
 
     # -- analysis --------------------------------------------------------------------------
 
@@ -495,6 +527,7 @@ class _Builder:
             "prices": {m: msgspec.to_builtins(prices[m]) for m in sorted(prices) if m == self.model},
             "batch_discount": pricing.BATCH_DISCOUNT,
             **({"deadline_s": ws.deadline_s} if ws.deadline_s is not None else {}),
+            **({"variants": o.variants} if o.variants is not None else {}),
         }
 
 

@@ -35,7 +35,8 @@ WRITTEN: dict[str, set[str]] = {
     "Via": {"", "batch", "live"},  # "": line.applied / result.ignored before the field existed
     "EntityType": {"characters", "locations", "chapters", "batch"},
     "TaskReason": {"new", "missing", "changed", "forced", "inputs changed", "prompt changed",
-                   "references changed", "image changed", "model changed", "config changed", "analysis changed"},
+                   "references changed", "image changed", "model changed", "config changed", "analysis changed",
+                   "new take"},
     "SkipReason": {"done"},
     "UploadPurpose": {"reference", "analysis-input", "requests"},
     "ItemStage": {"result", "apply", "call", "missing"},  # "missing": the sample journal's stage
