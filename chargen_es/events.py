@@ -433,6 +433,38 @@ class RunFailed(Event, tag="run.failed", kw_only=True, frozen=True):
     message: str
 
 
+# ---------------------------------------------------------------------------- the review journal
+# A workspace's verdicts on its images (``.chargen/review/journal.jsonl``, same journal rules
+# as a run's). An image is one output: its task key and the SHA-256 of its bytes, so a take
+# made again under the same key (``--force``) is a new image waiting for its own verdict.
+# ``path`` is where the image was (root-relative) when judged, for people.
+
+
+class ImagePicked(Event, tag="image.picked", kw_only=True, frozen=True):
+    """The user keeps this take (the scene is settled; a later run never re-plans it)."""
+
+    key: str
+    sha256: str
+    path: str = ""
+
+
+class ImageRejected(Event, tag="image.rejected", kw_only=True, frozen=True):
+    """The user does not keep this take; ``note`` says why (it steers the next round)."""
+
+    key: str
+    sha256: str
+    path: str = ""
+    note: str = ""
+
+
+class ImageCleared(Event, tag="image.cleared", kw_only=True, frozen=True):
+    """An earlier verdict withdrawn: the image waits for one again."""
+
+    key: str
+    sha256: str
+    path: str = ""
+
+
 class RunCancelled(Event, tag="run.cancelled", kw_only=True, frozen=True):
     by: str  # free text: "user (pid N)", "remote"
     jobs: tuple[str, ...] = ()
@@ -469,6 +501,9 @@ AnyEvent = (
     | UploadLost
     | JobQueued
     | ItemsReopened
+    | ImagePicked
+    | ImageRejected
+    | ImageCleared
 )
 
 EVENT_TYPES: tuple[type[Event], ...] = AnyEvent.__args__

@@ -26,8 +26,10 @@ RUN_ID = "2025-12-19T12-00-00Z"
 HEAVY = ("google", "trio", "httpx2", "tenacity", "rich", "chargen_es.gateway", "chargen_es.emulator",
          "chargen_es.engine")
 # the workspace index store (plain files and msgspec) is read by inspect and run --dry-run;
-# the engine package's lazy surface loads nothing else with it
-LIGHT = ("chargen_es.engine", "chargen_es.engine.workspace", "chargen_es.engine.crashpoints")
+# the engine package's lazy surface loads nothing else with it; so is the review journal's store
+# (the journal, imagery.yaml and a fold), which pick / reject / replay --review and status read
+LIGHT = ("chargen_es.engine", "chargen_es.engine.workspace", "chargen_es.engine.crashpoints",
+         "chargen_es.engine.review")
 
 CHILD = """
 import contextlib, io, json, sys
