@@ -64,8 +64,8 @@ class Image:
 
     @property
     def scene(self) -> str:
-        """The scene all takes of this image share (the key without its hash)."""
-        return self.key.partition("@")[0]
+        """The scene all takes of this image share (the key without its hash, singular type)."""
+        return _canonical(self.key).partition("@")[0]
 
 
 # ---------------------------------------------------------------------------- finding images

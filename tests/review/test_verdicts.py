@@ -7,7 +7,6 @@ the review write and repeat the decision.
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -16,31 +15,11 @@ import pytest
 import yaml
 
 from chargen_es import events as ev
-from chargen_es.emulator import Emulator, EmulatorConfig
 from chargen_es.journal import read_events
-from tests.engine.harness import _env, chargen, copy_sample, run_args
+from tests.engine.harness import _env
 from tests.procs import run_child
 
 NOTE = "too dark; the map should be readable"
-
-
-@pytest.fixture(scope="module")
-def made(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A sample tree with ada's scenes made, map-room in three takes (once per module)."""
-    root = copy_sample(tmp_path_factory.mktemp("made") / "tree")
-    ideas = root / "characters/ada/image_ideas.yaml"
-    ideas.write_text(ideas.read_text().replace("  - id: map-room\n", "  - id: map-room\n    variants: 3\n"))
-    imagery = root / "characters/ada/imagery.yaml"
-    with Emulator(EmulatorConfig()) as emu:
-        done = chargen(root, emu.base_url, *run_args("--only", "ada"))
-    assert done.returncode == 0, done.stderr
-    imagery.write_text("# my notes on ada's pictures\n" + imagery.read_text())
-    return root
-
-
-@pytest.fixture
-def tree(made: Path, tmp_path: Path) -> Path:
-    return Path(shutil.copytree(made, tmp_path / "tree", symlinks=True))
 
 
 def cli(root: Path, *args: str, cwd: Path | None = None, crash_at: str | None = None
