@@ -63,13 +63,14 @@ EntityType = Literal["characters", "locations", "chapters", "batch"]
 TaskReason = Literal[
     "new", "missing", "changed", "forced",
     "inputs changed", "prompt changed", "references changed", "image changed", "model changed",
-    "config changed", "analysis changed", "new take",
+    "config changed", "analysis changed", "new take", "rejected",
 ]
 
 # Why a task is not planned: ``done`` (imagery.yaml proves its outputs intact) or ``held``
-# (another unfinished run of the workspace holds the key and will deliver it). Closed: the
-# skip check's verdicts that skip; anything the planner refuses is a validation problem.
-SkipReason = Literal["done", "held"]
+# (another unfinished run of the workspace holds the key and will deliver it) or ``picked``
+# (the user picked a take of the scene: it is settled, even when its inputs changed). Closed:
+# the skip check's verdicts that skip; anything the planner refuses is a validation problem.
+SkipReason = Literal["done", "held", "picked"]
 
 # What an uploaded file is for. Closed: the engine's staging decides, and the files cache,
 # reuse and cleanup treat each differently (requests files are never reused across runs).

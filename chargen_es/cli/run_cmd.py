@@ -34,7 +34,7 @@ from chargen_es.cli.execute import (
     start_and_drive,
 )
 from chargen_es.cli.plan_view import plan_document, render_plan, summary_data
-from chargen_es.engine import workspace  # the index store only: no trio, no SDK (test_startup)
+from chargen_es.engine import review, workspace  # the index and review stores only: no trio, no SDK
 from chargen_es.errors import UsageError
 from chargen_es.planner import Plan, PlanOptions, build_plan
 from chargen_es.planner.batchfile import build_batch_plan
@@ -74,6 +74,9 @@ def plural(n: int, word: str) -> str:
 @click.option("--json", "as_json", is_flag=True, help="With --dry-run: the plan as one JSON document.")
 @click.option("--variants", type=click.IntRange(min=1), default=None, metavar="N",
               help="Takes of every scene (over any variants: in the files); lowering it forgets no take made.")
+@click.option("--refresh", "refresh", type=click.Choice(["picked"]), default=None,
+              help="picked: also plan the scenes a take was picked for whose inputs changed since "
+                   "(a picked scene is otherwise never planned again).")
 @click.option("--analyze-first", is_flag=True,
               help="With --mode generate: first analyse the consistency sources whose analyses are missing or "
                    "stale (a run of its own), then generate with them.")
@@ -81,7 +84,8 @@ def plural(n: int, word: str) -> str:
 @execution_options
 def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file: Path | None, model: str | None,
         runner: ev.Runner, chunk_size: int, max_cost: float | None, force: bool, skip_invalid: bool, run_id: str | None,
-        yes: bool, dry_run: bool, as_json: bool, analyze_first: bool, variants: int | None, **kwargs: Any) -> int:
+        yes: bool, dry_run: bool, as_json: bool, analyze_first: bool, variants: int | None, refresh: str | None,
+        **kwargs: Any) -> int:
     """Plan the content tree (or a batch file) and run it through the Gemini Batch API (or live calls)."""
     settings = ExecSettings.from_kwargs(kwargs)
     if batch_file is None:
@@ -104,7 +108,7 @@ def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file
     opts = PlanOptions(root=root, mode=mode, scope=scope, only=only, model=model, force=force,
                        skip_invalid=skip_invalid, chunk_size=chunk_size, run_stamp=runs.run_stamp(rid),
                        max_cost=max_cost, runner=runner, today=date.today(), history=wsp.history(index),
-                       variants=variants)
+                       variants=variants, verdicts=review.verdict_map(root), refresh_picked=refresh == "picked")
 
     def planned(held: Mapping[str, str]) -> Plan:
         """The plan without the keys other unfinished runs hold (again under the claims lock)."""
@@ -182,7 +186,7 @@ class _FirstAnalyses:
         self.variants = variants
         self.common: dict[str, Any] = {"root": root, "scope": scope, "only": only, "skip_invalid": skip_invalid,
                                        "chunk_size": chunk_size, "max_cost": max_cost, "runner": runner,
-                                       "today": date.today()}
+                                       "today": date.today(), "verdicts": review.verdict_map(root)}
 
     def analyses(self, rid: str, held: Mapping[str, str] | None = None) -> Plan:
         # the analysis model comes from chargen.yaml: --model names the generation's

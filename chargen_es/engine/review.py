@@ -148,6 +148,11 @@ def load(root: Path) -> rv.Review:
     return rv.project(read_events(path))
 
 
+def verdict_map(root: Path) -> dict[tuple[str, str], tuple[str, str]]:
+    """The review as the planner takes it (``PlanOptions.verdicts``): ``(key, sha256) -> (state, note)``."""
+    return {k: (v.state, v.note) for k, v in load(root).verdicts.items()}
+
+
 # ---------------------------------------------------------------------------- writing
 
 

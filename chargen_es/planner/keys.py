@@ -93,11 +93,13 @@ def digest16(doc: Any) -> str:
 def generate_key(
     entity_type: str, slug: str, scene: str, *, prompt: str, references: Sequence[str], model: str,
     generation_config: dict[str, Any], consistency: dict[str, Any] | None = None, take: int = 1,
+    round: int = 0,
 ) -> str:
     """Key of a generation task; ``references`` are SHA-256 hex digests in order.
 
     ``consistency`` (see the module docstring) is left out of the document when None,
-    and ``prompt`` is then the whole prompt; ``take`` is left out for take 1.
+    and ``prompt`` is then the whole prompt; ``take`` is left out for take 1 and ``round``
+    (a scene planned again after all its takes were rejected) for round 0.
     """
     doc: dict[str, Any] = {
         "v": KEY_VERSION,
@@ -111,6 +113,8 @@ def generate_key(
         doc["consistency"] = consistency
     if take != 1:
         doc["take"] = take
+    if round:
+        doc["round"] = round
     return f"{key_type(entity_type)}/{_nfc(slug)}/{_nfc(scene)}@sha256:{digest16(doc)}"
 
 

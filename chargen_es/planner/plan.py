@@ -27,8 +27,8 @@ import msgspec
 from chargen_es import analysis, catalogue
 from chargen_es.errors import ContentError, CostLimitExceeded, UsageError, ValidationFailed
 from chargen_es.events import EntityType, FileRef, Mode, Runner, SkipReason, Task, TaskReason
-from chargen_es.imagery import verdict
-from chargen_es.planner import consistency, keys, pricing, prompts
+from chargen_es.imagery import Record, verdict
+from chargen_es.planner import consistency, keys, pricing, prompts, rounds
 from chargen_es.planner.consistency import EntityConsistency
 from chargen_es.planner.files import FileIndex, PathProblem, mime_for
 from chargen_es.planner.pricing import Estimate
@@ -51,6 +51,7 @@ MODES = ("generate", "analyze")
 
 ANALYSIS_SCHEMA: dict[str, Any] = analysis.SCHEMA
 ANALYSIS_CHANGED: TaskReason = "analysis changed"  # the reason a scene is planned again because of a new analysis
+REJECTED: TaskReason = "rejected"  # a scene planned again after every take of its last round was rejected
 NEW_TAKE: TaskReason = "new take"  # a take added to a scene whose other takes are made from the same inputs
 # the reasons of a task with no record of its key (``_Builder._why_new``)
 _NO_RECORD: frozenset[TaskReason] = frozenset({"new", "inputs changed", "prompt changed", "references changed", "model changed",
@@ -120,6 +121,10 @@ class PlanOptions:
     # Task keys another unfinished run of the workspace holds (key -> run id, from the
     # workspace index): planned as ``held`` skips, never as tasks (exactly once across runs)
     held: Mapping[str, str] = field(default_factory=dict)
+    # The review's verdicts, ``(task key, image SHA-256) -> (picked | rejected, note)``, from
+    # the review journal (planner.rounds): a picked scene is settled, a rejected round re-planned
+    verdicts: Mapping[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    refresh_picked: bool = False  # ``--refresh picked``: plan picked scenes whose inputs changed
 
 
 class Skip(msgspec.Struct, frozen=True, kw_only=True):
@@ -220,7 +225,8 @@ def _consistency(root: Path, files: FileIndex, ws: Workspace, entities: list[Ent
     out = {}
     for ent in entities:
         sources, fields = consistency.effective(ws.consistency, ent.doc.consistency, ent.consistency_from,
-                                                ent.references)
+                                                ent.references, rounds.picked_refs(files, ent.rel, ent.records,
+                                                                                   opts.verdicts))
         if not sources:
             continue
         state = consistency.gather(root, files, ent.rel, sources, fields, ent.analysis_entries)
@@ -382,25 +388,42 @@ class _Builder:
         prefix = prompts.with_consistency(base, state.clause()) if part is not None and state else base
         if state is not None:
             self.consistency.append(state.report())
+        picked = rounds.picked_scenes(ent.records, self.opts.verdicts)
         for scene, safe in zip(ent.scenes, names, strict=True):
             spec = scene.spec
-            prompt = prompts.compile_scene(prefix, spec.prompt, spec.negative_prompt)
+            first = prompts.compile_scene(prefix, spec.prompt, spec.negative_prompt)
             # the key hashes the prompt without its consistency part plus the analyses' hashes (keys.py)
-            bare = prompt if part is None else prompts.compile_scene(base, spec.prompt, spec.negative_prompt)
+            first_bare = first if part is None else prompts.compile_scene(base, spec.prompt, spec.negative_prompt)
             config = {"responseModalities": ["IMAGE"],
                       "imageConfig": {"aspectRatio": spec.aspect_ratio or self.ws.aspect_ratio}}
             refs = [r.sha256 for r in scene.references]
             takes = self.takes(spec.variants, doc.variants)
-            take_keys = [keys.generate_key(ent.entity_type, ent.slug, spec.id, prompt=bare, references=refs,
-                                           model=self.model, generation_config=config, consistency=part, take=t)
-                         for t in range(1, takes + 1)]
+
+            def take_keys_of(n: int, notes: tuple[str, ...], bare: str = first_bare, sid: str = spec.id,
+                             config: dict[str, Any] = config, refs: list[str] = refs, takes: int = takes) -> list[str]:
+                """The keys of round ``n``'s takes (rounds.py: the rejected rounds' notes join the prompt)."""
+                return [keys.generate_key(ent.entity_type, ent.slug, sid, references=refs, model=self.model,
+                                          prompt=prompts.with_review(bare, prompts.review_clause(notes)),
+                                          generation_config=config, consistency=part, take=t, round=n)
+                        for t in range(1, takes + 1)]
+
+            settled = self._settled_by(picked, take_keys_of(0, ()))
+            n, notes = (0, ()) if settled or not self.opts.verdicts else rounds.current_round(
+                take_keys_of, lambda k: self._records(ent, k), self.opts.verdicts)
+            clause = prompts.review_clause(notes)
+            prompt, bare = prompts.with_review(first, clause), prompts.with_review(first_bare, clause)
+            take_keys = take_keys_of(n, notes)
             for take, key in enumerate(take_keys, start=1):
                 reason = self._reason(ent, key, spec.id, (prompt, refs, self.model, config))
                 if reason is None:
                     continue
+                if settled is not None:  # picked: shown as settled, with what would have planned it
+                    self.skipped.append(Skip(key=key, reason="picked", entity_type=ent.entity_type, slug=ent.slug,
+                                             scene=spec.id, detail=f"{settled} picked; {reason}"))
+                    continue
                 if reason in _NO_RECORD:
-                    reason = self._why_no_record(ent, spec.id, reason, take, take_keys, state,
-                                                 (bare, refs, config))
+                    reason = REJECTED if n else self._why_no_record(ent, spec.id, reason, take, take_keys, state,
+                                                                    (bare, refs, config))
                 self.tasks.append(Task(
                     key=key, kind="generate", entity_type=ent.entity_type, slug=ent.slug, scene=spec.id,
                     prompt=prompt, model=self.model, output_dir=out_dir,
@@ -409,6 +432,16 @@ class _Builder:
                     entity_file=ent.file,
                 ))
                 self._count("generate", prompt, len(scene.references))
+
+    def _settled_by(self, picked: dict[str, str], first_keys: list[str]) -> str | None:
+        """The picked image that settles the scene, unless ``--force`` / ``--refresh picked``."""
+        if not picked or self.opts.force or self.opts.refresh_picked:
+            return None
+        return picked.get(keys.scene_of(first_keys[0]))
+
+    @staticmethod
+    def _records(ent: Entity, key: str) -> list[Record]:
+        return ent.records.get(key) or ent.records.get(keys.legacy_key(key)) or []
 
     def takes(self, *declared: int) -> int:
         """How many takes of a scene: ``--variants``, else the first ``variants:`` set among
@@ -488,7 +521,8 @@ class _Builder:
             out.append((rel, sha, size))
         listed = {rel for rel, _, _ in out}
         sources, _ = consistency.effective(self.ws.consistency, ent.doc.consistency, ent.consistency_from,
-                                           ent.references)
+                                           ent.references, rounds.picked_refs(self.files, ent.rel, ent.records,
+                                                                              self.opts.verdicts))
         out += [(r.path, r.sha256, r.size) for r in sources if r.path not in listed]
         return out
 

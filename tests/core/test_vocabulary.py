@@ -36,8 +36,8 @@ WRITTEN: dict[str, set[str]] = {
     "EntityType": {"characters", "locations", "chapters", "batch"},
     "TaskReason": {"new", "missing", "changed", "forced", "inputs changed", "prompt changed",
                    "references changed", "image changed", "model changed", "config changed", "analysis changed",
-                   "new take"},
-    "SkipReason": {"done", "held"},
+                   "new take", "rejected"},
+    "SkipReason": {"done", "held", "picked"},
     "UploadPurpose": {"reference", "analysis-input", "requests"},
     "ItemStage": {"result", "apply", "call", "missing"},  # "missing": the sample journal's stage
     "IgnoredReason": {"duplicate", "unknown", "unparseable", "already_applied"},
