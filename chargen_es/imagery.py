@@ -332,17 +332,19 @@ def _image_entries(data: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def image_records(data: Any) -> list[tuple[str, str, str, str]]:
+def image_records(data: Any) -> list[tuple[str, str, str, str, str]]:
     """Every generated image a parsed imagery.yaml records: ``(task_key, entity-relative
-    path, sha256, review)`` (review "" when none is shown)."""
+    path, sha256, review, prompt)`` (review "" when none is shown; prompt "" where the
+    entry does not keep it)."""
     if not isinstance(data, dict):
         return []
     out = []
     for entry in _image_entries(data):
         key, path, sha = entry.get("task_key"), entry.get("file_path"), entry.get("sha256")
         if isinstance(key, str) and isinstance(path, str) and isinstance(sha, str) and path:
-            shown = entry.get("review")
-            out.append((key, path, sha, shown if isinstance(shown, str) else ""))
+            shown, prompt = entry.get("review"), entry.get("prompt_used")
+            out.append((key, path, sha, shown if isinstance(shown, str) else "",
+                        prompt if isinstance(prompt, str) else ""))
     return out
 
 

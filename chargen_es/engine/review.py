@@ -61,6 +61,7 @@ class Image:
     sha256: str
     path: str  # root-relative, posix
     shown: str = ""  # the ``review`` its imagery.yaml entry shows now ("" for none)
+    prompt: str = ""  # the prompt it was made from, where its imagery.yaml entry keeps it
 
     @property
     def scene(self) -> str:
@@ -91,9 +92,9 @@ def images(root: Path) -> list[Image]:
         except (OSError, UnicodeDecodeError, yaml.YAMLError):
             continue
         folder = path.parent.relative_to(root).as_posix()
-        for key, rel, sha, shown in imagery.image_records(data):
+        for key, rel, sha, shown, prompt in imagery.image_records(data):
             full = posixpath.normpath(posixpath.join(folder, rel)) if folder != "." else posixpath.normpath(rel)
-            out.append(Image(key=key, sha256=sha, path=full, shown=shown))
+            out.append(Image(key=key, sha256=sha, path=full, shown=shown, prompt=prompt))
     return out
 
 
