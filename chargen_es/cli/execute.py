@@ -220,6 +220,17 @@ def report_outcome(outcome: str, recorder: Recorder, root: Path, run_dir: Path) 
         return 0
     if outcome == "cancelled":
         return 1
+    ended = model.ended
+    if isinstance(ended, ev.RunPaused) and ended.reason == "preview":
+        chosen = model.run.config.get("preview", []) if model.run is not None else []
+        made = [o.path for k in chosen if isinstance(done := model.outcomes.get(k), ev.LineApplied)
+                for o in done.outputs]
+        click.echo(f"preview: {len(made)} image(s) to look at first:")
+        for path in made:
+            click.echo(f"  {root / path}")
+        click.echo(f"judge them with `chargen-es review --root {root}` (or the dashboard's gallery), then "
+                   f"`{resume}` sends the rest as batch")
+        return 0
     reason = model.message or "see the report"
     code = model.ended.code if isinstance(model.ended, ev.RunFailed) else ""
     if code == PREFLIGHT_FAILED:

@@ -77,6 +77,9 @@ def plural(n: int, word: str) -> str:
 @click.option("--refresh", "refresh", type=click.Choice(["picked"]), default=None,
               help="picked: also plan the scenes a take was picked for whose inputs changed since "
                    "(a picked scene is otherwise never planned again).")
+@click.option("--preview", "preview", type=click.IntRange(min=1), default=None, metavar="N",
+              help="A first look: run N tasks live (spread over entities), then stop; `resume` sends the rest "
+                   "as batch.")
 @click.option("--analyze-first", is_flag=True,
               help="With --mode generate: first analyse the consistency sources whose analyses are missing or "
                    "stale (a run of its own), then generate with them.")
@@ -85,11 +88,14 @@ def plural(n: int, word: str) -> str:
 def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file: Path | None, model: str | None,
         runner: ev.Runner, chunk_size: int, max_cost: float | None, force: bool, skip_invalid: bool, run_id: str | None,
         yes: bool, dry_run: bool, as_json: bool, analyze_first: bool, variants: int | None, refresh: str | None,
-        **kwargs: Any) -> int:
+        preview: int | None, **kwargs: Any) -> int:
     """Plan the content tree (or a batch file) and run it through the Gemini Batch API (or live calls)."""
     settings = ExecSettings.from_kwargs(kwargs)
     if batch_file is None:
         require_tree(root)
+    if preview is not None and (runner != "batch" or analyze_first or settings.detach):
+        raise UsageError("--preview goes with the batch runner (its rest is sent as batch), without "
+                         "--analyze-first or --detach")
     if analyze_first:
         if batch_file is not None:
             raise UsageError("--analyze-first does not apply with --batch-file (a batch file has no "
@@ -118,6 +124,8 @@ def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file
     plan = planned(wsp.holders(index))
     if batch_file is not None:
         mode = plan.config["mode"]
+    if preview is not None:
+        plan.config["preview"] = preview_keys(plan.tasks, preview)
     todo_note = batch_file is None  # status lists the content tree's scenes, not a batch file's items
     if dry_run:
         render_plan(plan, click.echo, as_json, runner=runner, root=root)
@@ -154,6 +162,21 @@ def nothing_to_do(plan: Plan, root: Path) -> str:
         return "nothing to do: every task is already done"
     return (f"nothing to do here: the remaining tasks are held by unfinished run {', '.join(holders)}, which will "
             f"deliver them; `chargen-es resume {holders[0]} --root {root}` continues it")
+
+
+def preview_keys(tasks: list[ev.Task], n: int) -> list[str]:
+    """``--preview N``: N task keys spread over entities, one per entity in plan order, then
+    round again, so the first look shows as many entities as it can."""
+    by_entity: dict[tuple[str, str], list[str]] = {}
+    for t in tasks:
+        by_entity.setdefault((t.entity_type, t.slug), []).append(t.key)
+    queues = list(by_entity.values())
+    out: list[str] = []
+    while len(out) < n and any(queues):
+        for queue in queues:
+            if queue and len(out) < n:
+                out.append(queue.pop(0))
+    return out
 
 
 def _batch_root(batch_file: Path, root: Path) -> Path:

@@ -1,0 +1,68 @@
+"""``run --preview N``: N tasks live, spread over entities, then a resumable stop; ``resume`` batches the rest.
+
+Real ``chargen-es`` children on the embedded emulator; SIGKILL at the preview's calls and at
+its switch to batch, then ``resume``: every key is delivered once, the preview's live and
+the rest by batch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chargen_es import events as ev
+from chargen_es.emulator import Emulator, EmulatorConfig
+from chargen_es.journal import read_events
+from tests.engine.harness import RUN_ID, assert_exactly_once, chargen, copy_sample, crash, run_args
+
+
+def journal(root: Path) -> list[ev.Event]:
+    return read_events(root / ".chargen/batch" / RUN_ID / "journal.jsonl")
+
+
+def assert_delivered_once(root: Path, stats: dict) -> None:
+    events = journal(root)
+    planned = [e.task.key for e in events if isinstance(e, ev.TaskPlanned)]
+    preview = next(e for e in events if isinstance(e, ev.RunStarted)).config["preview"]
+    applied = [e for e in events if isinstance(e, ev.LineApplied)]
+    assert sorted(e.key for e in applied) == sorted(planned), "each planned key applied exactly once"
+    assert {e.key for e in applied if e.via == "live"} == set(preview)
+    assert set(stats["batch_keys"]) == set(planned) - set(preview), "the preview's keys never go in a batch"
+    assert all(n == 1 for n in stats["batch_keys"].values())
+    assert events[-1].__class__ is ev.RunCompleted
+    assert_exactly_once(root, stats)
+
+
+def test_preview_three_then_resume_sends_the_rest_as_batch(tmp_path: Path) -> None:
+    root = copy_sample(tmp_path / "tree")
+    with Emulator(EmulatorConfig()) as emu:
+        first = chargen(root, emu.base_url, *run_args("--preview", "3"))
+        assert first.returncode == 0, first.stderr
+        assert emu.stats()["batches"] == 0, "nothing was sent as batch before the user had a look"
+        events = journal(root)
+        assert isinstance(events[-1], ev.RunPaused) and events[-1].reason == "preview"
+        made = [o.path for e in events if isinstance(e, ev.LineApplied) for o in e.outputs]
+        assert len(made) == 3 and len({p.split("/")[1] for p in made}) >= 2, made
+        assert all(str(root / p) in first.stdout for p in made)
+        assert f"chargen-es resume {RUN_ID} --root {root}" in first.stdout
+        rest = chargen(root, emu.base_url, "resume", RUN_ID)
+        assert rest.returncode == 0, rest.stderr
+        assert_delivered_once(root, emu.stats())
+
+
+@pytest.mark.parametrize("point", ["after:call#2", "before:append:run.paused", "after:append:run.paused"])
+def test_a_kill_in_the_preview_or_at_its_switch_resumes_exactly(tmp_path: Path, point: str) -> None:
+    root = copy_sample(tmp_path / "tree")
+    with Emulator(EmulatorConfig()) as emu:
+        crash(root, emu.base_url, point, *run_args("--preview", "3"))
+        rest = chargen(root, emu.base_url, "resume", RUN_ID)
+        assert rest.returncode == 0, rest.stderr
+        assert_delivered_once(root, emu.stats())
+
+
+def test_preview_needs_the_batch_runner(tmp_path: Path) -> None:
+    root = copy_sample(tmp_path / "tree")
+    with Emulator(EmulatorConfig()) as emu:
+        done = chargen(root, emu.base_url, *run_args("--preview", "2", "--runner", "live"))
+    assert done.returncode == 2 and "--preview" in done.stderr
