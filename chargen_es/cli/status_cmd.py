@@ -122,7 +122,7 @@ def export_document(doc: dict[str, Any], root: Path, scope: str, only: tuple[str
     """The to-do list: what ``run`` (and ``run --mode analyze``) will plan, key by key."""
     def items(rows: list[dict[str, Any]], what: str) -> list[dict[str, Any]]:
         return [{"key": r["key"], "entity": r["entity"], what: r[what], "state": r["state"], "reason": r["reason"]}
-                for r in rows if r["state"] not in ("done", "present")]
+                for r in rows if r["state"] not in ("done", "present", "picked")]
 
     return {
         "generate": {"command": run_command(root, scope, only, "generate"), "tasks": items(doc["scenes"], "scene")},

@@ -144,6 +144,14 @@ def with_review(prompt: str, clause: str) -> str:
     return f"{prompt}\n\n{clause}" if prompt else clause
 
 
+def review_of(prompt: str) -> str:
+    """The review part of a compiled prompt (the rejected takes' notes), without its lead."""
+    start = prompt.rfind("\n\n" + REVIEW_LEAD)
+    if start < 0:
+        return prompt[len(REVIEW_LEAD):] if prompt.startswith(REVIEW_LEAD) else ""
+    return prompt[start + 2 + len(REVIEW_LEAD):]
+
+
 def compile_analysis_prompt(analysis_prompt: str) -> str:
     """The analysis prompt: the workspace's ``analysis.prompt`` (or the default), cleaned.
 

@@ -83,3 +83,18 @@ def test_a_pick_can_be_the_consistency_source(tree: Path) -> None:
     plan = dry(tree)
     assert plan["tasks"] and all("ink-stained fingers" in t["prompt"] for t in plan["tasks"])
     assert os.path.basename(picked) in json.dumps(plan["consistency"])
+
+
+def test_the_dry_run_shows_the_notes_and_the_export_is_what_run_plans(tree: Path) -> None:
+    judge(tree)
+    ideas = tree / "characters/ada/image_ideas.yaml"
+    ideas.write_text(ideas.read_text().replace("sketching the harbor skyline", "painting the harbor skyline"))
+    code, out, err = cli(tree, "run", "--only", "ada", "--dry-run")
+    assert code == 0, err
+    assert out.count(f"    unlike: {NOTE}.") == 3
+    assert "- characters/ada  rooftop-survey  [picked] (images/rooftop-survey-" in out
+    assert "picked; prompt changed)" in out
+    code, _, err = cli(tree, "status", "--only", "ada", "--export", "todo.json")
+    assert code == 0, err
+    todo = json.loads((tree / "todo.json").read_text())["generate"]["tasks"]
+    assert sorted(t["key"] for t in todo) == sorted(t["key"] for t in dry(tree)["tasks"])
