@@ -52,11 +52,12 @@ def _analysis(root: Path, path: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def scenes(root: Path) -> list[dict[str, Any]]:
-    """Every scene with an image, its takes side by side (path order) and its verdict."""
+def scenes(root: Path, cache: review.Parsed | None = None) -> list[dict[str, Any]]:
+    """Every scene with an image, its takes side by side (path order) and its verdict
+    (``cache``: the dashboard's parsed imagery.yaml files, see ``review.images``)."""
     verdicts = review.load(root)
     grouped: dict[str, list[dict[str, Any]]] = {}
-    for image in review.images(root):
+    for image in review.images(root, cache):
         grouped.setdefault(image.scene, []).append(image_row(root, image, verdicts))
     out = []
     for scene in sorted(grouped):
@@ -69,9 +70,15 @@ def scenes(root: Path) -> list[dict[str, Any]]:
 def routes(root: Path, entities: Any, token: str) -> list[Route]:
     """The review's routes over the tree at ``root``; ``entities()`` lists the entity pages."""
     root = Path(root).resolve()
+    parsed: review.Parsed = {}  # imagery.yaml files by mtime and size: the page polls every second
+    lock = trio.Lock()  # one listing at a time shares the cache
+
+    async def listed() -> list[dict[str, Any]]:
+        async with lock:
+            return await trio.to_thread.run_sync(scenes, root, parsed)
 
     async def gallery(request: Request) -> Response:
-        found = await trio.to_thread.run_sync(scenes, root)
+        found = await listed()
         return pages.html("review", "Gallery", {"scenes": found, "entities": entities()}, token)
 
     async def listing(request: Request) -> Response:
@@ -79,7 +86,7 @@ def routes(root: Path, entities: Any, token: str) -> list[Route]:
         if state and state not in STATES:
             return JSONResponse({"ok": False, "message": f"state {state!r}: use one of {', '.join(STATES)}"},
                                 status_code=400)
-        found = await trio.to_thread.run_sync(scenes, root)
+        found = await listed()
         rows = [t for s in found for t in s["takes"] if not state or t["state"] == state]
         return JSONResponse({"images": rows, "scenes": found})
 

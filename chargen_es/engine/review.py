@@ -74,27 +74,52 @@ class Image:
 
 def imagery_files(root: Path) -> Iterator[Path]:
     """Every imagery.yaml of the tree (entities and batch manifests); hidden folders and
-    ``.chargen`` are skipped, symlinked folders not followed."""
+    ``.chargen`` are skipped, symlinked folders not followed, and a folder holding an
+    imagery.yaml is not walked further (its images never hold another one), so the walk
+    does not list every output folder."""
     for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         if imagery.IMAGERY_FILE in files:
+            dirs[:] = []
             yield Path(folder) / imagery.IMAGERY_FILE
+        else:
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
 
 
-def images(root: Path) -> list[Image]:
+Parsed = dict[Path, tuple[tuple[int, int], list[Image]]]
+
+
+def images(root: Path, cache: Parsed | None = None) -> list[Image]:
     """Every generated image the tree's imagery.yaml files record (unreadable ones skipped:
-    the planner names their problems)."""
+    the planner names their problems). ``cache`` (a long-lived caller's, the dashboard's)
+    keeps each file's images by its mtime and size, so only changed files are parsed again."""
     root = Path(root)
     out: list[Image] = []
     for path in imagery_files(root):
         try:
-            data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            st = path.stat()
+        except OSError:
             continue
-        folder = path.parent.relative_to(root).as_posix()
-        for key, rel, sha, shown, prompt in imagery.image_records(data):
-            full = posixpath.normpath(posixpath.join(folder, rel)) if folder != "." else posixpath.normpath(rel)
-            out.append(Image(key=key, sha256=sha, path=full, shown=shown, prompt=prompt))
+        stamp = (st.st_mtime_ns, st.st_size)
+        if cache is not None and path in cache and cache[path][0] == stamp:
+            out.extend(cache[path][1])
+            continue
+        found = _images_in(root, path)
+        if cache is not None:
+            cache[path] = (stamp, found)
+        out.extend(found)
+    return out
+
+
+def _images_in(root: Path, path: Path) -> list[Image]:
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return []
+    folder = path.parent.relative_to(root).as_posix()
+    out = []
+    for key, rel, sha, shown, prompt in imagery.image_records(data):
+        full = posixpath.normpath(posixpath.join(folder, rel)) if folder != "." else posixpath.normpath(rel)
+        out.append(Image(key=key, sha256=sha, path=full, shown=shown, prompt=prompt))
     return out
 
 

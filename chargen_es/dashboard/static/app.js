@@ -302,7 +302,8 @@ function galleryPage() {
       return el("figure", {"data-key": g.key},
         el("a", {href: url, target: "_blank"}, el("img", {src: url, alt: g.scene, class: "full"})),
         el("figcaption", {},
-          el("div", {class: "scene"}, g.scene), g.prompt ? el("div", {class: "prompt"}, g.prompt) : null,
+          el("div", {class: "scene"}, g.which === "input" ? g.path : g.scene),
+          g.prompt ? el("details", {class: "prompt"}, el("summary", {}, "prompt"), el("pre", {}, g.prompt)) : null,
           el("div", {class: "key"}, g.key),
           el("div", {}, "run ", el("a", {href: `/run/${encodeURIComponent(g.run)}`}, g.run)),
           g.analysis ? analysisList(g.analysis.fields) : null));
