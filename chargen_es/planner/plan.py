@@ -407,9 +407,8 @@ class _Builder:
                                           generation_config=config, consistency=part, take=t, round=n)
                         for t in range(1, takes + 1)]
 
-            settled = self._settled_by(picked, take_keys_of(0, ()))
-            n, notes = (0, ()) if settled or not self.opts.verdicts else rounds.current_round(
-                take_keys_of, lambda k: self._records(ent, k), self.opts.verdicts)
+            settled, n, notes = rounds.steer(picked, take_keys_of, lambda k: self._records(ent, k),
+                                             self.opts.verdicts, self.opts.force or self.opts.refresh_picked)
             clause = prompts.review_clause(notes)
             prompt, bare = prompts.with_review(first, clause), prompts.with_review(first_bare, clause)
             take_keys = take_keys_of(n, notes)
@@ -432,12 +431,6 @@ class _Builder:
                     entity_file=ent.file,
                 ))
                 self._count("generate", prompt, len(scene.references))
-
-    def _settled_by(self, picked: dict[str, str], first_keys: list[str]) -> str | None:
-        """The picked image that settles the scene, unless ``--force`` / ``--refresh picked``."""
-        if not picked or self.opts.force or self.opts.refresh_picked:
-            return None
-        return picked.get(keys.scene_of(first_keys[0]))
 
     @staticmethod
     def _records(ent: Entity, key: str) -> list[Record]:

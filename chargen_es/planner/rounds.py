@@ -80,3 +80,18 @@ def current_round(take_keys: Callable[[int, tuple[str, ...]], list[str]],
             return n, tuple(notes)
         notes.extend(v[1] for v in found if v is not None and v[1] and v[1] not in notes)
     return MAX_ROUNDS, tuple(notes)
+
+
+def steer(picked: Mapping[str, str], take_keys: Callable[[int, tuple[str, ...]], list[str]],
+          records_of: Callable[[str], Sequence[Record]], verdicts: Verdicts,
+          override: bool) -> tuple[str | None, int, tuple[str, ...]]:
+    """What the review says about one scene: ``(picked image or None, round, notes)``.
+
+    ``picked`` is :func:`picked_scenes` of its entity (or batch); ``override`` is
+    ``--force`` / ``--refresh picked``, under which a pick settles nothing.
+    """
+    settled = None if override or not picked else picked.get(keys.scene_of(take_keys(0, ())[0]))
+    if settled is not None or not verdicts:
+        return settled, 0, ()
+    n, notes = current_round(take_keys, records_of, verdicts)
+    return None, n, notes

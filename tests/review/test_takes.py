@@ -15,6 +15,7 @@ from chargen_es.planner.validate import MAX_VARIANTS
 from tests.batchfile.helpers import BATCH, copy_batch
 from tests.engine.harness import chargen, copy_sample, run_args
 from tests.planner.helpers import STAMP, entity, png, sha, write
+from tests.review.test_verdicts import cli
 
 THREE = """
 scenes:
@@ -133,3 +134,25 @@ def test_a_run_with_three_takes_makes_three_and_a_second_run_plans_nothing(tmp_p
     again = chargen(root, emulator_url, "run", "--only", "ada", "--dry-run", "--json")
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["tasks"] == []
+
+
+def test_a_batch_files_items_are_steered_by_verdicts_too(tmp_path: Path, emulator_url: str) -> None:
+    root = copy_batch(tmp_path / "b")
+    text = (root / BATCH).read_text().replace("  - id: market-day\n", "  - id: market-day\n    variants: 2\n")
+    (root / BATCH).write_text(text)
+    done = chargen(root, emulator_url, *run_args("--batch-file", str(root / BATCH)))
+    assert done.returncode == 0, done.stderr
+    made = {p.name.rsplit("-", 1)[0] if not p.name.startswith("cartographer") else p.stem: p.name
+            for p in (root / "postcards").glob("*.png")}
+    for name in ("market-day", "market-day-v2"):
+        judged = cli(root, "reject", f"postcards/{made[name]}", "--note", "more gulls")
+        assert judged.returncode == 0, judged.stderr
+    assert cli(root, "pick", f"postcards/{made['cartographer-window']}").returncode == 0
+    (root / BATCH).write_text(text.replace("a round window", "an oval window"))
+    dry = chargen(root, emulator_url, "run", "--batch-file", str(root / BATCH), "--dry-run", "--json")
+    assert dry.returncode == 0, dry.stderr
+    plan = json.loads(dry.stdout)
+    assert [(t["scene"], t["reason"]) for t in plan["tasks"]] == [("market-day", "rejected")] * 2
+    assert all(t["prompt"].endswith("Unlike the rejected takes: more gulls.") for t in plan["tasks"])
+    assert [(s["scene"], s["reason"]) for s in plan["skipped"] if s["reason"] == "picked"] == [
+        ("cartographer", "picked")]
