@@ -271,14 +271,18 @@ class ReviewLog:
         for folder, mutations in by_file.items():
             target = self.root / folder / imagery.IMAGERY_FILE
             if target.exists():  # an entity removed since: nothing left to show it in
+                fsio.sweep_temp_files(target.parent)  # a killed writer's temp file, before writing again
                 imagery.update(target, mutations, _write, root=self.root)
 
     def _write_projection(self) -> None:
-        fsio.write_files(review_dir(self.root), {rv.REVIEW_FILE: rv.render(self.review)})
+        folder = review_dir(self.root)
+        fsio.sweep_temp_files(folder)
+        fsio.write_files(folder, {rv.REVIEW_FILE: rv.render(self.review)},
+                         before_rename=lambda: crash_point("during", "review.json"))
 
 
 def _write(path: Path, data: bytes, mode: int | None) -> None:
-    fsio.replace_atomic(path, data, mode=mode)
+    fsio.replace_atomic(path, data, mode=mode, before_rename=lambda: crash_point("during", "imagery.write"))
 
 
 def _event(image: Image, decision: Decision, note: str) -> ev.Event:

@@ -99,7 +99,8 @@ def test_check_names_an_imagery_entry_that_disagrees_and_replay_fixes_it(tree: P
     assert cli(tree, "replay", "--review", "--check").returncode == 0
 
 
-@pytest.mark.parametrize("point", ["before:review.append", "after:review.append", "after:review.imagery"])
+@pytest.mark.parametrize("point", ["before:review.append", "after:review.append", "during:imagery.write",
+                                   "after:review.imagery", "during:review.json"])
 def test_a_kill_at_the_review_write_loses_and_duplicates_nothing(tree: Path, point: str) -> None:
     (path,) = takes(tree, "rooftop-survey")
     crashed = cli(tree, "reject", path, "--note", NOTE, crash_at=point)
