@@ -7,6 +7,7 @@ the rest by batch.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from chargen_es import events as ev
 from chargen_es.emulator import Emulator, EmulatorConfig
 from chargen_es.journal import read_events
 from tests.engine.harness import RUN_ID, assert_exactly_once, chargen, copy_sample, crash, run_args
+from tests.review.test_verdicts import cli
 
 
 def journal(root: Path) -> list[ev.Event]:
@@ -46,9 +48,16 @@ def test_preview_three_then_resume_sends_the_rest_as_batch(tmp_path: Path) -> No
         assert len(made) == 3 and len({p.split("/")[1] for p in made}) >= 2, made
         assert all(str(root / p) in first.stdout for p in made)
         assert f"chargen-es resume {RUN_ID} --root {root}" in first.stdout
+        rejected = next(e for e in events if isinstance(e, ev.LineApplied))
+        assert cli(root, "reject", rejected.outputs[0].path, "--note", "less fog").returncode == 0
         rest = chargen(root, emu.base_url, "resume", RUN_ID)
         assert rest.returncode == 0, rest.stderr
         assert_delivered_once(root, emu.stats())
+        scene = rejected.key.partition("@")[0]
+        assert f"rejected in the preview: {scene};" in rest.stdout
+        again = json.loads(chargen(root, emu.base_url, "run", "--dry-run", "--json").stdout)
+        assert [(t["key"].partition("@")[0], t["reason"]) for t in again["tasks"]] == [(scene, "rejected")]
+        assert again["tasks"][0]["prompt"].endswith("Unlike the rejected takes: less fog.")
 
 
 @pytest.mark.parametrize("point", ["after:call#2", "before:append:run.paused", "after:append:run.paused"])
