@@ -70,3 +70,18 @@ def test_nothing_waiting_and_a_selection_that_matches_nothing(tree: Path) -> Non
     assert done.returncode == 0 and done.stdout.strip() == "no scene is waiting for a verdict"
     bad = run_child(["review", "--root", str(tree), "--only", "nobody"])
     assert bad.returncode == 2 and "--only nobody" in bad.stderr
+
+
+def test_the_menu_offers_the_review(tree: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGEN_ES_")}
+    env.update({"TERM": "xterm-256color", "PROMPT_TOOLKIT_NO_CPR": "1"})
+    child = spawn_on_terminal(["menu", "--root", str(tree)], env=env, timeout=30, dimensions=(50, 200))
+    child.expect("What do you want to do")
+    child.expect("Review")
+    child.send("\x1b[B" * 5 + "\r")  # Batch Generate, Batch Analyze, Resume, Inspect, Status, Review
+    child.expect(re.escape(f"$ chargen-es review --root {tree}"))
+    child.expect(r"\[1/5\] character/ada/lost in the fog")
+    child.expect(r"take 1: \[p\]ick")
+    child.send("q")
+    code, out = finish(child)
+    assert code == 0 and "0 picked, 0 rejected, 0 skipped" in out
