@@ -25,11 +25,12 @@ SAMPLE_RUN = Path(__file__).parent / "data" / "sample_run" / "journal.jsonl"
 RUN_ID = "2025-12-19T12-00-00Z"
 HEAVY = ("google", "trio", "httpx2", "tenacity", "rich", "chargen_es.gateway", "chargen_es.emulator",
          "chargen_es.engine")
-# the workspace index store (plain files and msgspec) is read by inspect and run --dry-run;
-# the engine package's lazy surface loads nothing else with it; so is the review journal's store
-# (the journal, imagery.yaml and a fold), which pick / reject / replay --review and status read
-LIGHT = ("chargen_es.engine", "chargen_es.engine.workspace", "chargen_es.engine.crashpoints",
-         "chargen_es.engine.review")
+# the workspace index store (plain files and msgspec) is read by inspect and run --dry-run,
+# with the deleted runs' tombstones it keeps; the engine package's lazy surface loads
+# nothing else with them; so is the review journal's store (the journal, imagery.yaml and a
+# fold), which pick / reject / replay --review and status read
+LIGHT = ("chargen_es.engine", "chargen_es.engine.workspace", "chargen_es.engine.tombstones",
+         "chargen_es.engine.crashpoints", "chargen_es.engine.review")
 
 CHILD = """
 import contextlib, io, json, sys
