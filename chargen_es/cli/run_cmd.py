@@ -174,18 +174,20 @@ def nothing_to_do(plan: Plan, root: Path) -> str:
 
 
 def preview_keys(tasks: list[ev.Task], n: int) -> list[str]:
-    """``--preview N``: N task keys spread over entities, one per entity in plan order, then
-    round again, so the first look shows as many entities as it can."""
-    by_entity: dict[tuple[str, str], list[str]] = {}
+    """``--preview N``: N task keys spread over entities (one per entity in plan order, then
+    round again) and, within an entity, over its scenes (a scene's second take only after
+    every scene's first), so the first look shows as much of the plan as it can."""
+    by_entity: dict[tuple[str, str], dict[str, list[str]]] = {}
     for t in tasks:
-        by_entity.setdefault((t.entity_type, t.slug), []).append(t.key)
-    queues = list(by_entity.values())
-    out: list[str] = []
-    while len(out) < n and any(queues):
-        for queue in queues:
-            if queue and len(out) < n:
-                out.append(queue.pop(0))
-    return out
+        by_entity.setdefault((t.entity_type, t.slug), {}).setdefault(t.scene, []).append(t.key)
+    queues = [_interleaved(list(scenes.values())) for scenes in by_entity.values()]
+    return _interleaved(queues)[:n]
+
+
+def _interleaved(queues: list[list[str]]) -> list[str]:
+    """The first of each queue, then the second of each, and so on."""
+    longest = max((len(q) for q in queues), default=0)
+    return [q[i] for i in range(longest) for q in queues if i < len(q)]
 
 
 def _batch_root(batch_file: Path, root: Path) -> Path:

@@ -75,3 +75,16 @@ def test_preview_needs_the_batch_runner(tmp_path: Path) -> None:
     with Emulator(EmulatorConfig()) as emu:
         done = chargen(root, emu.base_url, *run_args("--preview", "2", "--runner", "live"))
     assert done.returncode == 2 and "--preview" in done.stderr
+
+
+def test_the_preview_spreads_over_entities_then_scenes_then_takes() -> None:
+    from chargen_es.cli.run_cmd import preview_keys
+
+    def task(slug: str, scene: str, take: int) -> ev.Task:
+        return ev.Task(key=f"character/{slug}/{scene}@sha256:{take}", kind="generate", entity_type="characters",
+                       slug=slug, scene=scene, prompt="p", model="m", output_dir="o", output_stem="s")
+
+    plan = [task("ada", "a", 1), task("ada", "a", 2), task("ada", "b", 1), task("ada", "b", 2), task("bram", "c", 1)]
+    assert preview_keys(plan, 4) == ["character/ada/a@sha256:1", "character/bram/c@sha256:1",
+                                     "character/ada/b@sha256:1", "character/ada/a@sha256:2"]
+    assert len(preview_keys(plan, 10)) == 5
