@@ -27,13 +27,18 @@ COMMAND_MODULES = {
     "resume": "resume_cmd", "cancel": "cancel_cmd", "demo": "demo_cmd", "doctor": "doctor_cmd",
     "models": "models_cmd", "dashboard": "dashboard_cmd", "menu": "menu", "status": "status_cmd",
     "stats": "stats_cmd", "delete": "delete_cmd",
-    "mcp": "mcp_cmd",
+    "mcp": "mcp_cmd", "pick": "verdict_cmd", "reject": "verdict_cmd", "clear": "verdict_cmd",
+    "review": "review_cmd",
 }
 # each command's one-line summary (the first paragraph of its help), so ``chargen-es
 # --help`` lists the commands without importing a single command module (it used to
 # import all of them: 3x the start-up of its libraries); tests/core/test_startup.py holds
 # every line equal to its command's own help
 COMMAND_SUMMARIES = {
+    "clear": "Withdraw the verdict on this take: it waits for one again.",
+    "pick": "Keep this take: its scene is settled and a later run never re-plans it.",
+    "reject": "Do not keep this take (with a note that steers the next round).",
+    "review": "Walk the scenes waiting for a verdict: pick a take, reject takes with a note, or skip.",
     "cancel": "Cancel the run's remote jobs, stop a process working on it, and record the cancel.",
     "delete": "Delete a finished (completed or cancelled) run: its folder, and its remote files while they still "
               "exist. Refused while a process works on the run. Its totals stay in `chargen-es stats`; a delete "

@@ -6,9 +6,10 @@ the equivalent command line is printed before it starts, so users learn the CLI,
 line is then parsed and run by that very click command, never a copy of it. ``run``
 shows its plan summary and asks to confirm, exactly as when typed.
 
-One rule for what comes after an action: looking (Inspect runs, Status, a list left with
-"back") returns to the menu; doing (a run, a resume, the dashboard) ends the menu with
-that command's exit code, so a script around ``chargen-es menu`` sees it.
+One rule for what comes after an action: a step of the session (Inspect runs, Status,
+Review, a list left with "back") returns to the menu; what runs on (a run, a resume,
+the dashboard) ends the menu with that command's exit code, so a script around
+``chargen-es menu`` sees it.
 
 Prompts are questionary's (prompt_toolkit underneath; see ARCHITECTURE.md). Ctrl-C at
 any prompt raises KeyboardInterrupt, which the cli's boundary turns into exit 130; the
@@ -87,7 +88,8 @@ def menu(ctx: click.Context, root: Path) -> int:
                 commands[name] = command
     while True:
         entries = ["Batch Generate", "Batch Analyze", "Resume a run", "Inspect runs"]
-        entries += [label for name, label in (("status", "Status"), ("dashboard", "Dashboard")) if name in commands]
+        entries += [label for name, label in (("status", "Status"), ("review", "Review"), ("dashboard", "Dashboard"))
+                    if name in commands]
         entries.append("Quit")
         picked = ask(_q().select("What do you want to do?", choices=entries))
         if picked == "Quit":
@@ -106,7 +108,7 @@ def menu(ctx: click.Context, root: Path) -> int:
             continue
         name = picked.lower()
         code = start(ctx, commands[name], [name, "--root", str(root)])
-        if name == "status":
+        if name in ("status", "review"):
             continue
         return code
 

@@ -136,7 +136,7 @@ def test_ctrl_c_at_a_prompt_exits_130_with_nothing_written(tmp_path: Path, at: s
 def test_no_command_on_a_terminal_opens_the_menu(tmp_path: Path) -> None:
     root = copy_sample(tmp_path / "tree")
     child = spawn(cwd=root)
-    choose(child, "What do you want to do", downs=4 + sum(n in COMMANDS for n in ("status", "dashboard")))
+    choose(child, "What do you want to do", downs=4 + sum(n in COMMANDS for n in ("status", "review", "dashboard")))
     code, _ = finish(child)  # Quit
     assert code == 0
 
@@ -165,14 +165,14 @@ def test_a_filtered_set_becomes_an_only_glob(tmp_path: Path) -> None:
     assert not (root / ".chargen" / "batch").exists()
 
 
-def test_looking_returns_to_the_menu_and_quit_leaves(tmp_path: Path) -> None:
+def test_a_step_of_the_session_returns_to_the_menu_and_quit_leaves(tmp_path: Path) -> None:
     root = copy_sample(tmp_path / "tree")
     child = spawn("menu", "--root", str(root))
     choose(child, "What do you want to do", downs=4)  # Status
     child.expect("totals: ")
     choose(child, "What do you want to do", downs=3)  # Inspect runs: none yet
     child.expect("no runs under")
-    choose(child, "What do you want to do", downs=4 + sum(n in COMMANDS for n in ("status", "dashboard")))  # Quit
+    choose(child, "What do you want to do", downs=4 + sum(n in COMMANDS for n in ("status", "review", "dashboard")))
     code, _ = finish(child)
     assert code == 0
 
