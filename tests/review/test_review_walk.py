@@ -83,5 +83,9 @@ def test_the_menu_offers_the_review(tree: Path) -> None:
     child.expect(r"\[1/5\] character/ada/lost in the fog")
     child.expect(r"take 1: \[p\]ick")
     child.send("q")
-    code, out = finish(child)
-    assert code == 0 and "0 picked, 0 rejected, 0 skipped" in out
+    child.expect("0 picked, 0 rejected, 0 skipped")
+    child.expect("What do you want to do")  # a step of the session: back to the menu (cli/menu.py)
+    child.expect("Quit")
+    child.send("\x1b[B" * 7 + "\r")  # the four actions, Status, Review, Dashboard, then Quit
+    code, _ = finish(child)
+    assert code == 0
