@@ -22,8 +22,9 @@ def root_option(f: F | None = None, *, tree: str = "required") -> Any:
     root is a usage error (exit 2) before the command does anything, so it can never look
     like success. ``required``: a content tree or a folder holding runs; ``content``: a
     content tree (``status``: runs alone have no scenes); ``exists``: any folder that exists
-    (``doctor``, ``models`` and the menu also work outside a tree: the root holds only
-    their chargen.yaml or the embedded emulator's state); ``body``: the command checks it
+    (``doctor``, ``models``, the menu, and ``dashboard`` and ``mcp``, whose named batches
+    make any folder a workspace: the root holds only their chargen.yaml, batches or the
+    embedded emulator's state); ``body``: the command checks it
     itself (``run``: not with ``--batch-file``).
     """
 
