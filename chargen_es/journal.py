@@ -35,9 +35,11 @@ from pathlib import Path
 import filelock
 import msgspec
 
-from chargen_es.errors import JournalError, RunLocked
+from chargen_es.errors import JournalError, RunLocked, local_io_error
 from chargen_es.events import DECODER, ENCODER, AnyEvent, Event
-from chargen_es.fsio import fsync_dir
+from chargen_es.fsio import fsync, fsync_dir, write_all
+
+APPEND_POINT = "journal.append"  # the fault hook's name for an append (chargen_es.fsio)
 
 JOURNAL_NAME = "journal.jsonl"
 LOCK_NAME = "run.lock"
@@ -323,13 +325,13 @@ class Journal:
         fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             if created:
-                os.fsync(fd)
+                fsync(fd, path=path)
                 fsync_dir(run_dir)
             data = _read_all(fd)
             scan = scan_bytes(data)
             if scan.tail_bytes:
                 os.ftruncate(fd, scan.valid_bytes)
-                os.fsync(fd)
+                fsync(fd, path=path)
         except BaseException:
             os.close(fd)
             raise
@@ -358,17 +360,23 @@ class Journal:
             return []
         data = b"".join(parts)
         try:
-            written = os.write(self._fd, data)
-            while written < len(data):  # short writes are rare on files; finish the lines
-                written += os.write(self._fd, data[written:])
-            os.fsync(self._fd)
+            write_all(self._fd, data, path=self.path, point=APPEND_POINT)  # short writes are finished
+            fsync(self._fd, path=self.path, point=APPEND_POINT)
         except OSError as exc:
             self._broken = f"{exc.strerror or exc}"
+            named = local_io_error(exc, journal=True)
+            if named is not None:  # disk full, I/O error …: fatal, named like any other local I/O error
+                raise named from exc
             raise JournalError(f"{self.path}: append failed ({self._broken}); the run stops here and "
                                "`chargen-es resume` will recover from the last durable line") from exc
         self.last_seq = seq
         self.events.extend(stamped)
         return stamped
+
+    @property
+    def broken(self) -> bool:
+        """An append failed: nothing more may be written through this journal."""
+        return self._broken is not None
 
     # -- closing -------------------------------------------------------------------
 

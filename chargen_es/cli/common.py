@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
-from chargen_es.errors import ChargenError
+from chargen_es.errors import ChargenError, local_io_error
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,10 +54,22 @@ def run_cli(group: click.Group, argv: list[str] | None) -> int:
     except KeyboardInterrupt:
         click.echo("chargen-es: interrupted", err=True)
         return 130
-    except Exception as exc:  # noqa: BLE001 - the one boundary: a bug still gets one line
+    except OSError as exc:
+        named = local_io_error(exc)  # disk full, read-only, permission, EIO, too large: not a bug
+        if named is None:
+            return _internal(exc, verbose)
         if verbose:
             traceback.print_exc()
-        click.echo(f"chargen-es: internal error: {type(exc).__name__}: {exc} (run with -v for the traceback; "
-                   "the run's journal is intact and `resume` continues it)", err=True)
-        return 1
+        click.echo(f"chargen-es: {named}", err=True)
+        return named.exit_code
+    except Exception as exc:  # noqa: BLE001 - the one boundary: a bug still gets one line
+        return _internal(exc, verbose)
     return rv if isinstance(rv, int) else 0
+
+
+def _internal(exc: Exception, verbose: bool) -> int:
+    if verbose:
+        traceback.print_exc()
+    click.echo(f"chargen-es: internal error: {type(exc).__name__}: {exc} (run with -v for the traceback; "
+               "the run's journal is intact and `resume` continues it)", err=True)
+    return 1

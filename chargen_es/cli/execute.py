@@ -9,6 +9,7 @@ its state in ``<root>/.chargen/emulator`` so a killed run resumes against the sa
 from __future__ import annotations
 
 import contextlib
+import shlex
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import MISSING, dataclass
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, get_args
 import click
 
 from chargen_es import events as ev
-from chargen_es.errors import ChargenError, ConfigError
+from chargen_es.errors import ChargenError, ConfigError, LocalIOError, local_io_error
 from chargen_es.planner.durations import parse_duration
 from chargen_es.statedir import state_dir
 
@@ -162,10 +163,21 @@ def fallback_options(settings: ExecSettings) -> FallbackOptions:
                            keep_batch=settings.keep_batch, max_cost=settings.max_cost)
 
 
+def resume_command(run_id: str, root: Path, settings: ExecSettings) -> str:
+    """The exact command that continues ``run_id`` with this invocation's backend."""
+    words = ["chargen-es", "resume", run_id, "--root", str(root)]
+    if settings.use_emulator:
+        words.append("--emulator")
+    elif settings.base_url:
+        words += ["--base-url", settings.base_url]
+    return shlex.join(words)
+
+
 def engine_options(settings: ExecSettings, root: Path, run_dir: Path) -> EngineOptions:
     from chargen_es.engine import EngineOptions, RetryPolicy
 
     return EngineOptions(
+        resume_command=resume_command(run_dir.name, root, settings),
         root=root,
         run_dir=run_dir,
         poll_interval=settings.poll_interval,
@@ -180,12 +192,24 @@ def engine_options(settings: ExecSettings, root: Path, run_dir: Path) -> EngineO
     )
 
 
-def drive(open_recorder: Callable[[], Recorder], settings: ExecSettings, root: Path) -> int:
-    """Open the run (journal and its fold), carry it out, print the outcome; the exit code."""
+def drive(open_recorder: Callable[[], Recorder], settings: ExecSettings, root: Path,
+          run_id: str | None = None) -> int:
+    """Open the run (journal and its fold), carry it out, print the outcome; the exit code.
+
+    ``run_id``: the run ``open_recorder`` resumes, whose journal allows a ``resume`` even
+    when opening it fails on the disk (a new run whose plan did not become durable is
+    started again instead).
+    """
     from chargen_es import engine
     from chargen_es.cli.progress_view import make_progress
 
-    recorder = open_recorder()
+    try:
+        recorder = open_recorder()
+    except (OSError, LocalIOError) as exc:
+        resume = resume_command(run_id, root, settings) if run_id else None
+        if (named := local_io_error(exc, root=root, resume=resume)) is None:
+            raise
+        raise named from exc
     run_dir = recorder.journal.run_dir
     try:
         with open_gateway(settings, root) as gateway:

@@ -13,6 +13,7 @@ retryable, both reopened by the next invocation in a new attempt (``decide.rerun
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
@@ -81,7 +82,7 @@ class Results:
         except NotFound as exc:
             await self._results_lost(chunk, job, exc)
             return
-        await trio.to_thread.run_sync(publish, part, dest)
+        await trio.to_thread.run_sync(functools.partial(publish, part, dest, point="download"))
         crash_point("after", "download")
         self.rec.record(ev.ResultsDownloaded(chunk=chunk, path=dest.relative_to(self.opt.root).as_posix(),
                                              sha256=got.sha256, bytes=got.bytes, lines=got.lines,

@@ -46,6 +46,7 @@ import httpx2
 from google import genai
 from google.genai import pagers, types
 
+from chargen_es import fsio
 from chargen_es.errors import (
     BatchCapacityExceeded,
     ConfigError,
@@ -72,6 +73,7 @@ from chargen_es.gateway.values import (
 
 T = TypeVar("T")
 _DOWNLOAD_CHUNK = 1 << 20
+_DOWNLOAD_POINT = "download"  # the fault hook's name for the download's writes (chargen_es.fsio)
 _PAGE_SIZE = 100
 _MAX_PAGES = 10_000
 
@@ -159,7 +161,7 @@ class Gateway:
             with translated(), self._open_download(f"{self._rest}/files/{file_id}:download?alt=media") as r:
                 if r.status_code != 200:
                     raise classify(r.status_code, _json_or_empty(r.read()), r.reason_phrase)
-                fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+                fd = fsio.create(dest, point=_DOWNLOAD_POINT)
                 try:
                     for chunk in r.iter_bytes(_DOWNLOAD_CHUNK):
                         digest.update(chunk)
@@ -167,10 +169,8 @@ class Gateway:
                         lines += chunk.count(b"\n")
                         if on_bytes is not None:
                             on_bytes(len(chunk))
-                        view = memoryview(chunk)
-                        while view:
-                            view = view[os.write(fd, view):]
-                    os.fsync(fd)
+                        fsio.write_all(fd, chunk, path=dest, point=_DOWNLOAD_POINT)
+                    fsio.fsync(fd, path=dest, point=_DOWNLOAD_POINT)
                 finally:
                     os.close(fd)
         except BaseException:
