@@ -66,9 +66,10 @@ TaskReason = Literal[
     "config changed", "analysis changed",
 ]
 
-# Why a task is not planned: ``done`` (imagery.yaml proves its outputs intact). Closed: the
-# skip check's one verdict that skips; anything the planner refuses is a validation problem.
-SkipReason = Literal["done"]
+# Why a task is not planned: ``done`` (imagery.yaml proves its outputs intact) or ``held``
+# (another unfinished run of the workspace holds the key and will deliver it). Closed: the
+# skip check's verdicts that skip; anything the planner refuses is a validation problem.
+SkipReason = Literal["done", "held"]
 
 # What an uploaded file is for. Closed: the engine's staging decides, and the files cache,
 # reuse and cleanup treat each differently (requests files are never reused across runs).
@@ -233,6 +234,9 @@ class UploadCompleted(Event, tag="upload.completed", kw_only=True, frozen=True):
     expires: str  # RFC 3339 UTC
     chunk: int | None = None
     adopted: bool = False  # settled on resume by finding the upload remotely
+    # Which server and account holds the file (``Backend.identity``: base URL, API version,
+    # key fingerprint); "" in journals written before it was recorded (never reused)
+    backend: str = ""
 
 
 class UploadReused(Event, tag="upload.reused", kw_only=True, frozen=True):
@@ -245,6 +249,7 @@ class UploadReused(Event, tag="upload.reused", kw_only=True, frozen=True):
     purpose: UploadPurpose = "reference"
     mime: str = ""
     size: int = 0
+    backend: str = ""  # as upload.completed: where the reused file lives
 
 
 class UploadLost(Event, tag="upload.lost", kw_only=True, frozen=True):

@@ -35,9 +35,11 @@ _SINGULAR = {"characters": "character", "locations": "location", "chapters": "ch
 _RUNNING_STATES = frozenset({"PENDING", "RUNNING", "JOB_STATE_PENDING", "JOB_STATE_RUNNING"})
 _SUCCEEDED_STATES = frozenset({"SUCCEEDED", "JOB_STATE_SUCCEEDED"})
 _MILESTONES = ("planning", "planned", "staging", "staged", "submitted", "running", "downloading", "applying")
+_SENDING = 2  # the first milestone at which something went out (an upload, a call)
 _ENDED = {ev.RunCompleted: "completed", ev.RunFailed: "failed", ev.RunCancelled: "cancelled",
           ev.RunPaused: "paused"}
 FINAL = frozenset({"completed", "cancelled"})  # a run that can no longer change
+HOLDING = frozenset({"", "paused"})  # a run that holds its unapplied keys
 
 
 class OpenTask(msgspec.Struct, array_like=True):
@@ -89,8 +91,22 @@ class RunRow(msgspec.Struct, kw_only=True):
 
     @property
     def unfinished(self) -> bool:
-        """Sealed and neither completed nor cancelled: ``resume`` can continue it."""
-        return self.sealed and self.ended not in FINAL and not self.error
+        """Sealed, neither completed nor cancelled, and worth offering: ``resume`` can continue it."""
+        return self.sealed and self.ended not in FINAL and not self.error and not self.stillborn
+
+    @property
+    def stillborn(self) -> bool:
+        """Failed before it sent anything (a pre-flight refusal: a model the server does not
+        have): nothing was paid and a new ``run`` plans the same work, so no command offers
+        it (``resume RUN_ID`` still may)."""
+        return self.ended == "failed" and self.milestone < _SENDING
+
+    @property
+    def holding(self) -> bool:
+        """The run still owns its unapplied task keys (workspace invariant: one owner per
+        key): sealed, and going, killed or paused. A completed, failed or cancelled run
+        holds nothing; resuming a failed one claims its keys again (``engine.keyclaims``)."""
+        return self.sealed and self.ended in HOLDING and not self.error
 
 
 class Upload(msgspec.Struct, kw_only=True):
@@ -104,6 +120,7 @@ class Upload(msgspec.Struct, kw_only=True):
     purpose: str
     from_run: str  # the run that uploaded it
     run: str  # the run whose journal recorded it
+    backend: str = ""  # which server and account holds it ("" before it was recorded)
 
 
 class Scene(msgspec.Struct, kw_only=True):
@@ -220,7 +237,7 @@ def _upload(ix: WorkspaceIndex, row: RunRow, e: ev.UploadCompleted | ev.UploadRe
     from_run = e.from_run if isinstance(e, ev.UploadReused) else row.run_id
     ix.uploads.setdefault(e.sha256, []).append(Upload(
         sha256=e.sha256, path=e.path, mime=e.mime, name=e.name, uri=e.uri, expires=e.expires, size=e.size,
-        purpose=e.purpose, from_run=from_run, run=row.run_id))
+        purpose=e.purpose, from_run=from_run, run=row.run_id, backend=e.backend))
     ix.upload_names[e.name] = e.sha256
 
 
@@ -289,8 +306,9 @@ def _call_failed(ix: WorkspaceIndex, row: RunRow, e: ev.CallFailed, _d: set[str]
         row.rate_limited += 1
 
 
-def _files_deleted(ix: WorkspaceIndex, row: RunRow, e: ev.FilesDeleted, deleted: set[str]) -> None:
-    for name in e.names:
+def _files_deleted(ix: WorkspaceIndex, row: RunRow, e: ev.FilesDeleted | ev.UploadLost, deleted: set[str]) -> None:
+    """A deleted or lost remote file leaves the workspace files cache: no run reuses it."""
+    for name in e.names if isinstance(e, ev.FilesDeleted) else (e.name,):
         if name in deleted:
             continue
         deleted.add(name)
@@ -316,6 +334,7 @@ _HANDLERS: dict[type, Any] = {
     ev.JobSubmitting: _job_submitting, ev.JobSubmitted: _job_submitted, ev.JobStateChanged: _job_state,
     ev.ResultsDownloaded: _downloaded, ev.LineApplied: _outcome, ev.ItemFailed: _outcome,
     ev.CallStarted: _call_started, ev.CallFailed: _call_failed, ev.FilesDeleted: _files_deleted,
+    ev.UploadLost: _files_deleted,
     ev.RunPaused: _ended, ev.RunCompleted: _ended, ev.RunFailed: _ended, ev.RunCancelled: _ended,
 }
 
@@ -323,27 +342,56 @@ _HANDLERS: dict[type, Any] = {
 # ------------------------------------------------------------------------ views
 
 
-def files_cache(index: WorkspaceIndex, exclude_run: str = "") -> dict[str, dict[str, Any]]:
+def files_cache(index: WorkspaceIndex, exclude_run: str = "", backend: str | None = None) -> dict[str, dict[str, Any]]:
     """SHA-256 -> the live upload with the latest expiry, as ``workspace_files_cache`` gives
-    it (records of ``exclude_run``'s own journal left out: a run knows its own uploads)."""
+    it (records of ``exclude_run``'s own journal left out: a run knows its own uploads;
+    with ``backend``, only files that server and account holds)."""
     out: dict[str, dict[str, Any]] = {}
     for sha, records in sorted(index.uploads.items()):
         best: Upload | None = None
         for u in records:
-            if u.run == exclude_run:
+            if u.run == exclude_run or (backend is not None and u.backend != backend):
                 continue
             if best is None or _expiry_key(u.expires) > _expiry_key(best.expires):
                 best = u
         if best is not None:
             out[sha] = {"sha256": best.sha256, "path": best.path, "mime": best.mime, "name": best.name,
                         "uri": best.uri, "expires": best.expires, "size": best.size, "purpose": best.purpose,
-                        "from_run": best.from_run}
+                        "from_run": best.from_run, "backend": best.backend}
     return out
 
 
 def unfinished(index: WorkspaceIndex) -> list[str]:
     """Runs ``resume`` can continue, newest first."""
     return sorted((r.run_id for r in index.runs.values() if r.unfinished), reverse=True)
+
+
+def holders(index: WorkspaceIndex, exclude_run: str = "") -> dict[str, str]:
+    """Task key -> the run that holds it: every key planned by a holding run and not yet
+    applied by it (an applied key is final in its run, so it is never sent again)."""
+    out: dict[str, str] = {}
+    for run_id in sorted(index.runs):
+        row = index.runs[run_id]
+        if run_id == exclude_run or not row.holding or not row.open:
+            continue
+        for key, task in row.open.items():
+            if task.status != "ok":
+                out.setdefault(key, run_id)
+    return out
+
+
+def delivered_elsewhere(index: WorkspaceIndex, run_id: str) -> dict[str, str]:
+    """Keys of ``run_id`` not applied by it whose scene's latest result is that very key,
+    applied by another run (key -> that run): resuming ``run_id`` would pay for them again."""
+    row = index.runs.get(run_id)
+    if row is None or not row.open:
+        return {}
+    out: dict[str, str] = {}
+    for key, task in row.open.items():
+        scene = index.scenes.get(task.scene)
+        if task.status != "ok" and scene is not None and scene.key == key and scene.run != run_id:
+            out[key] = scene.run
+    return out
 
 
 def history(index: WorkspaceIndex) -> dict[str, dict[str, Any]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import shlex
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import MISSING, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, get_args
 import click
 
 from chargen_es import events as ev
-from chargen_es.errors import ChargenError, ConfigError, LocalIOError, local_io_error
+from chargen_es.errors import ChargenError, ConfigError, KeysHeld, LocalIOError, local_io_error
 from chargen_es.planner.durations import parse_duration
 from chargen_es.statedir import state_dir
 
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 EMULATOR_KEY = "emulator-key"
+PREFLIGHT_FAILED = "model_unavailable"  # engine.preflight.FAILED_CODE (the engine is imported lazily)
 
 
 def backend_options(f: F) -> F:
@@ -125,7 +126,8 @@ def open_gateway(settings: ExecSettings, root: Path) -> Iterator[Gateway]:
         faults = _fault_rules(settings.emulator_faults) if settings.emulator_faults else None
         config = EmulatorConfig(job_seconds=settings.emulator_job_seconds, data_dir=data, faults=faults)
         with Emulator(config) as emu:
-            gateway = Gateway(Backend(api_key=EMULATOR_KEY, base_url=emu.base_url, api_version=settings.api_version))
+            gateway = Gateway(Backend(api_key=EMULATOR_KEY, base_url=emu.base_url, api_version=settings.api_version,
+                                      home=f"emulator:{data.resolve()}"))
             try:
                 yield gateway
             finally:
@@ -192,6 +194,18 @@ def engine_options(settings: ExecSettings, root: Path, run_dir: Path) -> EngineO
     )
 
 
+@contextlib.contextmanager
+def named_disk_errors(root: Path, resume: str | None) -> Iterator[None]:
+    """A local I/O error raised while a run is opened, named (``errors.local_io_error``);
+    ``resume``: the command that continues the run, when its journal allows one."""
+    try:
+        yield
+    except (OSError, LocalIOError) as exc:
+        if (named := local_io_error(exc, root=root, resume=resume)) is None:
+            raise
+        raise named from exc
+
+
 def drive(open_recorder: Callable[[], Recorder], settings: ExecSettings, root: Path,
           run_id: str | None = None) -> int:
     """Open the run (journal and its fold), carry it out, print the outcome; the exit code.
@@ -203,13 +217,8 @@ def drive(open_recorder: Callable[[], Recorder], settings: ExecSettings, root: P
     from chargen_es import engine
     from chargen_es.cli.progress_view import make_progress
 
-    try:
+    with named_disk_errors(root, resume_command(run_id, root, settings) if run_id else None):
         recorder = open_recorder()
-    except (OSError, LocalIOError) as exc:
-        resume = resume_command(run_id, root, settings) if run_id else None
-        if (named := local_io_error(exc, root=root, resume=resume)) is None:
-            raise
-        raise named from exc
     run_dir = recorder.journal.run_dir
     try:
         with open_gateway(settings, root) as gateway:
@@ -243,6 +252,12 @@ def report_outcome(outcome: str, recorder: Recorder, root: Path, run_dir: Path) 
     if outcome == "cancelled":
         return 1
     reason = model.message or "see the report"
+    code = model.ended.code if isinstance(model.ended, ev.RunFailed) else ""
+    if code == PREFLIGHT_FAILED:
+        # nothing was sent and a resume would ask the same server the same question: the
+        # fix is another model (the message names the catalogue's replacement if any)
+        raise ChargenError(f"run {model.run_id} {outcome} before sending anything: {reason}; choose another model "
+                           "(--model, or models: in chargen.yaml) and run again; this run is not offered for resume")
     raise ChargenError(f"run {model.run_id} {outcome}: {reason}; continue it with `{resume}`")
 
 
@@ -273,19 +288,43 @@ EXEC_DEFAULTS: dict[str, Any] = {
 }
 
 
-def start_and_drive(root: Path, plan: Any, *, mode: ev.Mode, runner: ev.Runner, run_id: str | None, settings: ExecSettings) -> int:
-    """Journal the plan as a new run and carry it out (the tail of ``run`` and ``demo``)."""
+def start_and_drive(root: Path, plan: Any, *, mode: ev.Mode, runner: ev.Runner, run_id: str | None,
+                    settings: ExecSettings, replan: Callable[[Mapping[str, str]], Any] | None = None) -> int:
+    """Claim the plan's keys, journal it as a new run and carry it out (the tail of ``run``,
+    ``demo`` and ``--analyze-first``).
+
+    Claiming is exactly once across the workspace (``engine.keyclaims``): under the claims
+    lock the keys other unfinished runs hold are read afresh; a plan that meets one is
+    planned again without them (``replan``, with a note naming the holder) or refused, and
+    the plan is sealed before the lock is let go, so the next run sees this one's keys.
+    """
     from chargen_es import engine
+    from chargen_es.run_folders import check_run_id
 
     state_dir(root)  # .chargen/ with its .gitignore, before anything lands in it
     runs_dir = engine.runs_root(root)
     runs_dir.mkdir(parents=True, exist_ok=True)
-    rid = run_id or engine.new_run_id(runs_dir)
-    _set_aside_unsealed(runs_dir / rid)
-    record = plan_record(plan)
+    rid = check_run_id(run_id) if run_id else engine.new_run_id(runs_dir)
     wanted = fallback_options(settings)
-    return drive(lambda: engine.start(runs_dir / rid, rid, root, mode, runner, record,
-                                      wanted if wanted.given else None), settings, root)
+    with engine.claiming(root) as claims:
+        held = claims.held()
+        taken = sorted({held[t.key] for t in plan.tasks if t.key in held})
+        if taken:
+            if replan is None:
+                raise KeysHeld(f"run {taken[0]} holds tasks of this plan and will deliver them; "
+                               f"`chargen-es resume {taken[0]} --root {root}` continues it")
+            plan = replan(held)
+            click.echo(f"note: run {', '.join(taken)} started meanwhile and holds some of these tasks; "
+                       f"planned without them ({len(plan.tasks)} left)", err=True)
+            if not plan.tasks:
+                click.echo(f"nothing to do here: run {taken[0]} will deliver every task; "
+                           f"`chargen-es resume {taken[0]} --root {root}` continues it")
+                return 0
+        _set_aside_unsealed(runs_dir / rid)
+        record = plan_record(plan)
+        with named_disk_errors(root, None):  # the plan is not durable: the same command starts it again
+            recorder = engine.start(runs_dir / rid, rid, root, mode, runner, record, wanted if wanted.given else None)
+    return drive(lambda: recorder, settings, root)
 
 
 def _set_aside_unsealed(run_dir: Path) -> None:
