@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
-from chargen_es.errors import ChargenError, UsageError, local_io_error
+from chargen_es.errors import ChargenError, LocalIOError, UsageError, local_io_error
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -27,6 +27,7 @@ def root_option(f: F | None = None, *, tree: str = "required") -> Any:
     """
 
     def check(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+        _Invocation.root = value
         if tree == "required":
             require_tree(value)
         elif tree == "exists" and not value.is_dir():
@@ -39,11 +40,18 @@ def root_option(f: F | None = None, *, tree: str = "required") -> Any:
             type=click.Path(file_okay=False, path_type=Path),
             default=Path("."),
             show_default=True,
-            callback=check if tree != "body" else None,
+            callback=check,
             help="Root of the content tree.",
         )(func)
 
     return decorate(f) if f is not None else decorate
+
+
+class _Invocation:
+    """What the one error boundary needs to know of this invocation: its ``--root``, so
+    that a local I/O error names its file relative to it."""
+
+    root: Path | None = None
 
 
 def require_tree(root: Path) -> None:
@@ -70,6 +78,8 @@ def run_cli(group: click.Group, argv: list[str] | None) -> int:
     except ChargenError as exc:
         if verbose:
             traceback.print_exc()
+        if isinstance(exc, LocalIOError) and exc.root is None:
+            exc = exc.located(_Invocation.root, None)
         click.echo(f"chargen-es: {exc}", err=True)
         return exc.exit_code
     except click.exceptions.Abort:
@@ -84,7 +94,7 @@ def run_cli(group: click.Group, argv: list[str] | None) -> int:
         click.echo("chargen-es: interrupted", err=True)
         return 130
     except OSError as exc:
-        named = local_io_error(exc)  # disk full, read-only, permission, EIO, too large: not a bug
+        named = local_io_error(exc, root=_Invocation.root)  # disk full, read-only, permission, EIO …: no bug
         if named is None:
             return _internal(exc, verbose)
         if verbose:

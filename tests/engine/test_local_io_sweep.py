@@ -25,6 +25,7 @@ import yaml
 from chargen_es.emulator import Emulator
 from chargen_es.fsio import FAULT_ENV
 from tests.engine.harness import (
+    RUN_ID,
     assert_exactly_once,
     chargen,
     copy_sample,
@@ -75,10 +76,13 @@ def test_a_refusing_disk_at_every_point_is_named_and_resumed_exactly(
         assert line.startswith(NAMED[code]), line
         assert not line.removeprefix(NAMED[code]).startswith("/"), f"the file is not shown relative: {line}"
         assert_nothing_half_written(root, references[runner])
+        journal = root / ".chargen" / "batch" / RUN_ID / "journal.jsonl"
+        plan_durable = journal.exists() and b'"plan.sealed"' in journal.read_bytes()
         if line.endswith("then run the same command again"):
-            assert point == "journal.append", f"only the plan's own commit leaves no run to resume: {line}"
+            assert not plan_durable, f"the plan is durable, yet no resume is offered: {line}"
             again = chargen(root, emu.base_url, *args)
         else:
+            assert plan_durable, f"a resume is offered for a run whose plan is not durable: {line}"
             again = resume_as_printed(line)
         assert again.returncode == 0, again.stdout + again.stderr
         assert_exactly_once(root, emu.stats(), references[runner], batch_inputs_required=runner == "batch")
