@@ -116,6 +116,15 @@ def _named(path: Path | str) -> Iterator[None]:
         raise
 
 
+def ensure_room(path: Path, needed: int) -> None:
+    """Refuse, before writing a byte, a file of ``needed`` bytes the disk cannot hold:
+    ``OSError(ENOSPC)`` naming ``path`` with the numbers (named like any full disk)."""
+    st = os.statvfs(path.parent)
+    free = st.f_bavail * st.f_frsize
+    if free < needed:
+        raise OSError(errno_names.ENOSPC, f"{needed:,} bytes needed, {free:,} free", str(target_of(path)))
+
+
 def temp_path(path: Path) -> Path:
     """The temp file beside ``path`` that this process writes before renaming."""
     return path.with_name(f".{path.name}.{_TEMP_MARK}{os.getpid()}.tmp")

@@ -151,7 +151,9 @@ class Gateway:
         """Stream ``files/<id>`` into ``dest`` and fsync it: memory stays flat.
 
         ``dest`` should be a temp name; making it visible (rename, folder fsync) is the
-        caller's business, so a half-downloaded file never looks like a result.
+        caller's business, so a half-downloaded file never looks like a result. When the
+        server says the size (``Content-Length``, not compressed) and the disk cannot hold
+        it, nothing is written: a disk-full error with the numbers.
         """
         file_id = name.split("/", 1)[1] if name.startswith("files/") else name
         digest = hashlib.sha256()
@@ -161,6 +163,9 @@ class Gateway:
             with translated(), self._open_download(f"{self._rest}/files/{file_id}:download?alt=media") as r:
                 if r.status_code != 200:
                     raise classify(r.status_code, _json_or_empty(r.read()), r.reason_phrase)
+                size = r.headers.get("content-length")
+                if size is not None and size.isdigit() and "content-encoding" not in r.headers:
+                    fsio.ensure_room(dest, int(size))  # stop before starting when the disk cannot hold it
                 fd = fsio.create(dest, point=_DOWNLOAD_POINT)
                 try:
                     for chunk in r.iter_bytes(_DOWNLOAD_CHUNK):

@@ -169,3 +169,15 @@ def test_the_journal_append_failing_is_fatal_and_named(op: str, tmp_path: Path, 
             journal.append(ev.RunResumed(pid=1, tool_version="t", from_seq=1))
     named = local_io_error(caught.value, root=tmp_path, resume="chargen-es resume R1 --root r")
     assert named is not None and ".chargen/batch/R1/journal.jsonl (Input/output error); the journal stops" in str(named)
+
+
+def test_a_file_the_disk_cannot_hold_is_refused_before_a_byte_is_written(tmp_path: Path) -> None:
+    target = fsio.temp_path(tmp_path / "results-000.jsonl")
+    fsio.ensure_room(target, 1)
+    st = os.statvfs(tmp_path)
+    with pytest.raises(OSError) as caught:
+        fsio.ensure_room(target, st.f_blocks * st.f_frsize + 1)
+    assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(tmp_path / "results-000.jsonl")
+    named = local_io_error(caught.value, root=tmp_path)
+    assert isinstance(named, DiskFull) and " bytes needed, " in str(named) and " free); free space" in str(named)
+    assert list(tmp_path.iterdir()) == []

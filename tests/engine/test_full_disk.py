@@ -6,9 +6,10 @@ to 100 kB and one chunk holds every task, so the one results file (about 2.3 MB)
 downloaded before anything is applied and each phase's need is known:
 
 1. ``run --detach`` submits the job with room to spare;
-2. 256 KiB free: ``resume`` ends on the download, named (``disk full, cannot write:
-   .chargen/batch/<run>/results-000.jsonl``, free space, the exact resume command), and no
-   results file is visible;
+2. 256 KiB free: ``resume`` stops before the download (the results file's size is known
+   from the response), named (``disk full, cannot write:
+   .chargen/batch/<run>/results-000.jsonl (N bytes needed, M free)``, free space, the exact
+   resume command), and no results file is visible;
 3. room for the results file plus 512 KiB (less than the 1.7 MB of images): the printed
    command downloads, then ends on the apply, named with an output file;
 4. ballast removed: the printed command ends exactly as an uninterrupted run.
@@ -104,8 +105,10 @@ def test_a_full_disk_during_download_and_apply_is_named_and_resumed_exactly(smal
         download = chargen(root, emu.base_url, "resume", RUN_ID)
         assert download.returncode == 1, download.stdout + download.stderr
         line = named_error(download.stderr)
+        # the results file's size is known before the download: it stops before starting
         assert line.startswith(f"disk full, cannot write: .chargen/batch/{RUN_ID}/results-000.jsonl "
-                               "(No space left on device); free space on the disk holding "), line
+                               f"({results_bytes:,} bytes needed, "), line
+        assert " free); free space on the disk holding " in line, line
         assert line.endswith(f"then continue with `chargen-es resume {RUN_ID} --root {root} "
                              f"--base-url {emu.base_url}`"), line
         assert not (run_dir / "results-000.jsonl").exists(), "a partial results file is visible"
