@@ -108,3 +108,22 @@ def test_outside_a_run_the_error_is_named_too(tmp_path: Path) -> None:
     line = named_error(replay.stderr)
     assert line.startswith("read-only file system, cannot write: ") and "state.json" in line.split(" (")[0]
     assert line.endswith("then run the same command again")
+
+
+def test_the_resume_command_of_an_embedded_emulator_run_says_emulator(tmp_path: Path) -> None:
+    """The printed command is the exact one for the backend: ``--emulator`` keeps the
+    embedded emulator's jobs (its state under ``.chargen/emulator``)."""
+    root = copy_sample(tmp_path / "tree")
+    env = {**os.environ, "GEMINI_API_KEY": "", FAULT_ENV: "imagery.write+:ENOSPC"}
+    failed = run_child(["run", "--yes", "--run-id", RUN_ID, "--root", str(root), "--emulator",
+                        "--emulator-job-seconds", "0", "--poll-interval", "0.05"], env=env)
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    line = named_error(failed.stderr)
+    assert line.startswith("disk full, cannot write: ") and "/imagery.yaml (No space left on device)" in line
+    assert line.endswith(f"then continue with `chargen-es resume {RUN_ID} --root {root} --emulator`"), line
+    done = resume_as_printed(line)
+    assert done.returncode == 0, done.stdout + done.stderr
+    events = read_events(root / ".chargen" / "batch" / RUN_ID / "journal.jsonl")
+    assert isinstance(events[-1], ev.RunCompleted)
+    assert sum(isinstance(e, ev.LineApplied) for e in events) == 17
+    assert temp_files(root) == []
