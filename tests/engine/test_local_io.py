@@ -20,6 +20,9 @@ from chargen_es import events as ev
 from chargen_es.emulator import Emulator
 from chargen_es.fsio import FAULT_ENV
 from chargen_es.journal import read_events
+from tests.batchfile.helpers import BATCH, copy_batch
+from tests.batchfile.helpers import assert_exactly_once as assert_batch_exactly_once
+from tests.batchfile.helpers import outputs as batch_outputs
 from tests.engine.harness import (
     RUN_ID,
     assert_exactly_once,
@@ -127,3 +130,18 @@ def test_the_resume_command_of_an_embedded_emulator_run_says_emulator(tmp_path: 
     assert isinstance(events[-1], ev.RunCompleted)
     assert sum(isinstance(e, ev.LineApplied) for e in events) == 17
     assert temp_files(root) == []
+
+
+def test_a_batch_file_run_names_its_output_relative_to_the_files_folder(tmp_path: Path) -> None:
+    root = copy_batch(tmp_path / "batch")
+    with Emulator(quick_emulator()) as emu:
+        failed = chargen(root, emu.base_url, "run", "--batch-file", str(root / BATCH), "--yes", "--run-id", RUN_ID,
+                         extra_env={FAULT_ENV: "image.write+:EIO"})
+        assert failed.returncode == 1, failed.stdout + failed.stderr
+        line = named_error(failed.stderr)
+        assert line.startswith("disk I/O error: postcards/") and ".png (Input/output error)" in line, line
+        assert line.endswith(f"`chargen-es resume {RUN_ID} --root {root} --base-url {emu.base_url}`"), line
+        done = resume_as_printed(line)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert_batch_exactly_once(root, root / "postcards", emu.stats(), None)
+        assert len(batch_outputs(root / "postcards")) == 3 and temp_files(root) == []
