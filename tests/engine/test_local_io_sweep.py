@@ -19,6 +19,7 @@ on (a full disk stays full for the rest of the invocation). After each injection
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,11 @@ def assert_nothing_half_written(root: Path, reference: dict[str, str]) -> None:
         assert reference.get(path) == digest, f"{path} is visible with bytes an uninterrupted run never writes"
     for path in root.glob("*/*/imagery.yaml"):
         assert isinstance(yaml.safe_load(path.read_text()), dict), f"{path} is not whole"
+    for path in (root / ".chargen" / "batch").glob("*/*-*.jsonl"):  # requests-NNN, results-NNN
+        data = path.read_bytes()
+        assert data.endswith(b"\n") and all(json.loads(line) for line in data.splitlines()), f"{path} is not whole"
+    for path in (root / ".chargen" / "batch").glob("*/*.json"):  # the projections
+        assert isinstance(json.loads(path.read_bytes()), dict), f"{path} is not whole"
     leftovers = [p for p in temp_files(root) if ".chargen-" not in p]
     assert leftovers == [], f"files of no known temp name: {leftovers}"
 
