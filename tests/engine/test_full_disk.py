@@ -14,6 +14,9 @@ downloaded before anything is applied and each phase's need is known:
    command downloads, then ends on the apply, named with an output file;
 4. ballast removed: the printed command ends exactly as an uninterrupted run.
 
+The same tmpfs remounted read-only shows a real ``EROFS``: the resume's first write (the
+run's lock) is named, and the same command continues once the disk is writable again.
+
 Mounting needs root (CAP_SYS_ADMIN), as CI has (``.ci/run`` checks it before the suite):
 where it is impossible the test fails and says why; it is never skipped.
 """
@@ -131,6 +134,30 @@ def test_a_full_disk_during_download_and_apply_is_named_and_resumed_exactly(smal
 
         (small_disk / "ballast").unlink()
         done = resume_as_printed(line)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert_exactly_once(root, emu.stats(), reference)
+        assert temp_files(root) == []
+
+
+def test_a_disk_remounted_read_only_is_named_and_the_same_command_continues(small_disk: Path,
+                                                                            tmp_path: Path) -> None:
+    reference, _ = reference_run(tmp_path / "reference")
+    root = copy_sample(small_disk / "tree")
+    with emulator() as emu:
+        submitted = chargen(root, emu.base_url, *run_args(*ONE_CHUNK, "--detach"))
+        assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+        subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+        try:
+            refused = chargen(root, emu.base_url, "resume", RUN_ID)
+        finally:
+            subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        line = named_error(refused.stderr)
+        # the first write of a resume is taking the run's lock
+        assert line.startswith(f"read-only file system, cannot write: .chargen/batch/{RUN_ID}/run.lock "
+                               "(Read-only file system); remount the file system holding "), line
+        assert line.endswith("then run the same command again"), line
+        done = chargen(root, emu.base_url, "resume", RUN_ID)
         assert done.returncode == 0, done.stdout + done.stderr
         assert_exactly_once(root, emu.stats(), reference)
         assert temp_files(root) == []
