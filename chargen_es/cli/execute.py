@@ -125,13 +125,21 @@ def open_gateway(settings: ExecSettings, root: Path) -> Iterator[Gateway]:
         data = state_dir(root) / "emulator"
         faults = _fault_rules(settings.emulator_faults) if settings.emulator_faults else None
         config = EmulatorConfig(job_seconds=settings.emulator_job_seconds, data_dir=data, faults=faults)
-        with Emulator(config) as emu:
+        emu = Emulator(config).start()
+        try:
             gateway = Gateway(Backend(api_key=EMULATOR_KEY, base_url=emu.base_url, api_version=settings.api_version,
                                       home=f"emulator:{data.resolve()}"))
             try:
                 yield gateway
             finally:
                 gateway.close()
+        except BaseException:
+            # the run's own error is the one to show: the emulator saving its counters on
+            # the same full disk must not replace it
+            with contextlib.suppress(OSError):
+                emu.stop()
+            raise
+        emu.stop()
         return
     key = resolve_api_key()
     if not key:

@@ -44,6 +44,7 @@ from tests.engine.harness import (
     run_args,
     temp_files,
 )
+from tests.procs import run_child
 
 DISK = "16m"
 ONE_CHUNK = ("--chunk-size", "100")
@@ -161,3 +162,29 @@ def test_a_disk_remounted_read_only_is_named_and_the_same_command_continues(smal
         assert done.returncode == 0, done.stdout + done.stderr
         assert_exactly_once(root, emu.stats(), reference)
         assert temp_files(root) == []
+
+
+def test_with_the_embedded_emulator_on_the_same_full_disk_the_runs_error_is_the_one_shown(
+        small_disk: Path, tmp_path: Path) -> None:
+    """``--emulator`` keeps its state under ``.chargen/emulator`` on the same disk: saving it
+    as the invocation ends fails too, and must not replace the run's own named line."""
+    root = copy_sample(small_disk / "tree")
+    env = {**os.environ, "GEMINI_API_KEY": ""}
+    flags = ["--root", str(root), "--emulator", "--emulator-job-seconds", "0", "--poll-interval", "0.05"]
+    submitted = run_child(["run", "--yes", "--run-id", RUN_ID, "--detach", *flags], env=env)
+    assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+    # room for the emulator's results file, the journal and the index; not for the 17 outputs
+    leave_free(small_disk, 96 << 10)
+    full = run_child(["resume", RUN_ID, *flags], env=env)
+    assert full.returncode == 1, full.stdout + full.stderr
+    line = named_error(full.stderr)
+    assert line.startswith("disk full, cannot write: "), line
+    assert line.endswith(f"then continue with `chargen-es resume {RUN_ID} --root {root} --emulator`"), line
+    (small_disk / "ballast").unlink()
+    done = resume_as_printed(line)
+    assert done.returncode == 0, done.stdout + done.stderr
+    events = read_events(root / ".chargen" / "batch" / RUN_ID / "journal.jsonl")
+    assert isinstance(events[-1], ev.RunCompleted)
+    applied = [e.key for e in events if isinstance(e, ev.LineApplied)]
+    assert len(applied) == len(set(applied)) == 17
+    assert temp_files(root) == []
