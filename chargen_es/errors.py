@@ -131,7 +131,9 @@ class LocalIOError(ChargenError):
         self.errno, self.strerror, self.path, self.root = errno, strerror, path, root
         self.resume, self.journal = resume, journal
         self.file = _shown(path, root)
-        self.folder = os.path.dirname(os.path.abspath(path)) or "/"
+        # the file's folder; the root when the file is unknown (a read or a flush that names none)
+        self.folder = (os.path.dirname(os.path.abspath(path)) if path != "?"
+                       else os.path.abspath(root) if root is not None else os.getcwd()) or "/"
         then = f"continue with `{resume}`" if resume else "run the same command again"
         stop = "; the journal stops at its last durable line" if journal else ""
         super().__init__(f"{self.what}: {self.file} ({strerror}){stop}; {self.advice.format(folder=self.folder)}, "

@@ -181,3 +181,9 @@ def test_a_file_the_disk_cannot_hold_is_refused_before_a_byte_is_written(tmp_pat
     named = local_io_error(caught.value, root=tmp_path)
     assert isinstance(named, DiskFull) and " bytes needed, " in str(named) and " free); free space" in str(named)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_error_that_names_no_file_points_at_the_root(tmp_path: Path) -> None:
+    named = local_io_error(OSError(errno.EIO, "Input/output error"), root=tmp_path, resume="chargen-es resume R")
+    assert isinstance(named, DiskIOError)
+    assert str(named).startswith(f"disk I/O error: a file (Input/output error); the disk holding {tmp_path} ")
