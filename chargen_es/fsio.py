@@ -106,8 +106,9 @@ def target_of(path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def _named(path: Path | str) -> Iterator[None]:
-    """Put the final name of the file in an ``OSError`` that lacks it or names a temp file."""
+def naming(path: Path | str) -> Iterator[None]:
+    """Put the final name of the file in an ``OSError`` that lacks it or names a temp file
+    (a read that fails half way names nothing by itself)."""
     try:
         yield
     except OSError as exc:
@@ -133,7 +134,7 @@ def temp_path(path: Path) -> Path:
 def write_all(fd: int, data: bytes | memoryview, *, path: Path | str, point: str | None = None) -> None:
     """Write all of ``data`` to ``fd`` (the first ``os.write`` carries as much as the kernel
     takes: on a file, all of it); ``path`` names the file in an error."""
-    with _named(path):
+    with naming(path):
         _fault("write", point, path)
         view = memoryview(data)
         while view:
@@ -142,21 +143,21 @@ def write_all(fd: int, data: bytes | memoryview, *, path: Path | str, point: str
 
 def fsync(fd: int, *, path: Path | str, point: str | None = None) -> None:
     """``os.fsync`` that names ``path`` when it fails (and that the fault hook can fail)."""
-    with _named(path):
+    with naming(path):
         _fault("fsync", point, path)
         os.fsync(fd)
 
 
 def rename(src: Path, dst: Path, *, point: str | None = None) -> None:
     """``os.replace`` naming ``dst`` when it fails."""
-    with _named(dst):
+    with naming(dst):
         _fault("rename", point, dst)
         os.replace(src, dst)
 
 
 def fsync_dir(path: Path, *, point: str | None = None) -> None:
     """Make the entries of a folder (a rename, a new file) durable."""
-    with _named(path):
+    with naming(path):
         _fault("dirsync", point, path)
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
         try:
@@ -167,7 +168,7 @@ def fsync_dir(path: Path, *, point: str | None = None) -> None:
 
 def create(path: Path, *, point: str | None = None) -> int:
     """Open ``path`` for writing, created or truncated (a temp file): the descriptor."""
-    with _named(path):
+    with naming(path):
         return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)  # less the umask
 
 
@@ -175,7 +176,7 @@ def sha256_file(path: Path) -> str | None:
     """Hex SHA-256 of a file's bytes, or None when it does not exist."""
     h = hashlib.sha256()
     try:
-        with open(path, "rb") as f:
+        with naming(path), open(path, "rb") as f:
             while chunk := f.read(1 << 20):
                 h.update(chunk)
     except FileNotFoundError:
@@ -214,7 +215,7 @@ def replace_atomic(path: Path | str, data: bytes, *, mode: int | None = None, sk
         try:
             write_all(fd, data, path=path, point=point)
             if mode is not None:
-                with _named(path):
+                with naming(path):
                     os.fchmod(fd, mode)
             if fsync_file:
                 fsync(fd, path=path, point=point)
@@ -267,7 +268,7 @@ def atomic_stream(path: Path, *, mode: int | None = None, point: str | None = No
             yield stream
             stream.flush()
             if mode is not None:
-                with _named(path):
+                with naming(path):
                     os.fchmod(fd, mode)
             fsync(fd, path=path, point=point)
         finally:
@@ -303,7 +304,7 @@ def write_files(folder: Path | str, files: dict[str, bytes], before_rename: Call
 
 def syncfs(anchor: Path, *, point: str | None = None) -> None:
     """Flush the whole file system holding ``anchor`` (``syncfs(2)``); raise where it is missing."""
-    with _named(anchor):
+    with naming(anchor):
         _fault("fsync", point, anchor)
         if _syncfs is None:
             raise OSError(errno_names.ENOSYS, "syncfs is not available here", str(anchor))
@@ -318,7 +319,7 @@ def syncfs(anchor: Path, *, point: str | None = None) -> None:
 
 def fsync_path(path: Path, *, point: str | None = None) -> None:
     """fsync a file that is already written and closed (where ``syncfs`` is missing)."""
-    with _named(path):
+    with naming(path):
         fd = os.open(path, os.O_RDONLY)
         try:
             fsync(fd, path=path, point=point)

@@ -37,7 +37,7 @@ import msgspec
 
 from chargen_es.errors import JournalError, RunLocked, local_io_error
 from chargen_es.events import DECODER, ENCODER, AnyEvent, Event
-from chargen_es.fsio import fsync, fsync_dir, write_all
+from chargen_es.fsio import fsync, fsync_dir, naming, write_all
 
 APPEND_POINT = "journal.append"  # the fault hook's name for an append (chargen_es.fsio)
 
@@ -327,7 +327,8 @@ class Journal:
             if created:
                 fsync(fd, path=path)
                 fsync_dir(run_dir)
-            data = _read_all(fd)
+            with naming(path):
+                data = _read_all(fd)
             scan = scan_bytes(data)
             if scan.tail_bytes:
                 os.ftruncate(fd, scan.valid_bytes)

@@ -32,7 +32,7 @@ from chargen_es.engine.recorder import Recorder
 from chargen_es.engine.results import Answer, answer_from_line, decode_line
 from chargen_es.engine.uploads import Uploads
 from chargen_es.errors import NotFound
-from chargen_es.fsio import publish, sha256_file, temp_path
+from chargen_es.fsio import naming, publish, sha256_file, temp_path
 from chargen_es.gateway import Download, Gateway
 from projections import Job, Projections
 
@@ -197,7 +197,7 @@ class Results:
         planned = set(model.chunk_keys[chunk])
         seen: set[str] = set()
         pending_bytes = 0
-        with open(path, "rb") as f:
+        with naming(path), open(path, "rb") as f:  # a read failing half way names the results file
             for lineno, raw in enumerate(f, 1):
                 line = raw.rstrip(b"\r\n")
                 if not line.strip():
