@@ -29,6 +29,7 @@ ALLOWED = {
                                                       "be a pipe or /dev/stdout, is written in place",
     ("chargen_es/cli/stats_cmd.py", ".write_text"): "`stats --csv FILE`: as `status --export`",
     ("chargen_es/dashboard/controls.py", "open(w)"): "the log a background resume or cancel writes into",
+    ("chargen_es/dashboard/batches.py", "open(w)"): "the log a batch's run writes into, handed to the child",
 }
 
 
