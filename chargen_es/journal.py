@@ -35,7 +35,7 @@ from pathlib import Path
 import filelock
 import msgspec
 
-from chargen_es.errors import JournalError, RunLocked, local_io_error
+from chargen_es.errors import JournalError, LocalIOError, RunLocked, local_io_error
 from chargen_es.events import DECODER, ENCODER, AnyEvent, Event
 from chargen_es.fsio import fsync, fsync_dir, naming, write_all
 
@@ -291,6 +291,7 @@ class Journal:
         self.last_seq = events[-1].seq if events else 0
         self._lock = lock
         self._broken: str | None = None
+        self._failure: LocalIOError | None = None  # a later append (another task's) raises it again
 
     # -- opening -------------------------------------------------------------------
 
@@ -346,6 +347,8 @@ class Journal:
 
     def append_many(self, events: Sequence[Event] | Iterable[Event], *, now: float | None = None) -> list[AnyEvent]:
         """Group commit: stamp, write all lines in one ``os.write``, fsync once."""
+        if self._failure is not None:  # the disk refused an earlier append: the same named error again
+            raise self._failure.located(None, None)
         if self._broken:
             raise JournalError(f"{self.path}: journal is unusable after an earlier failure: {self._broken}")
         at = utc_now_ms(now)
@@ -367,6 +370,7 @@ class Journal:
             self._broken = f"{exc.strerror or exc}"
             named = local_io_error(exc, journal=True)
             if named is not None:  # disk full, I/O error …: fatal, named like any other local I/O error
+                self._failure = named
                 raise named from exc
             raise JournalError(f"{self.path}: append failed ({self._broken}); the run stops here and "
                                "`chargen-es resume` will recover from the last durable line") from exc
