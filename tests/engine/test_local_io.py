@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from chargen_es import events as ev
-from chargen_es.emulator import Emulator
+from chargen_es.emulator import Emulator, EmulatorConfig
 from chargen_es.fsio import FAULT_ENV
 from chargen_es.journal import read_events
 from tests.batchfile.helpers import BATCH, copy_batch
@@ -145,3 +145,23 @@ def test_a_batch_file_run_names_its_output_relative_to_the_files_folder(tmp_path
         assert done.returncode == 0, done.stdout + done.stderr
         assert_batch_exactly_once(root, root / "postcards", emu.stats(), None)
         assert len(batch_outputs(root / "postcards")) == 3 and temp_files(root) == []
+
+
+def test_a_failed_items_detail_file_is_a_write_point_too(tmp_path: Path) -> None:
+    """``failure.write``: the disk refusing the detail file of a failed line stops the run,
+    named with that file; the resume writes it, and the item fails exactly once."""
+    root = copy_sample(tmp_path / "tree")
+    refused = [{"op": "batches.line", "kind": "line", "line_kind": "safety", "key_contains": "ada/map-room"}]
+    with Emulator(EmulatorConfig(job_seconds=0.0, seed=7, faults=refused)) as emu:
+        failed = chargen(root, emu.base_url, *run_args(), extra_env={FAULT_ENV: "failure.write+:ENOSPC"})
+        assert failed.returncode == 1, failed.stdout + failed.stderr
+        line = named_error(failed.stderr)
+        assert line.startswith(f"disk full, cannot write: .chargen/batch/{RUN_ID}/failed/"), line
+        again = resume_as_printed(line)
+        assert again.returncode == 3, again.stdout + again.stderr  # done, with one failed item
+    events = read_events(root / ".chargen" / "batch" / RUN_ID / "journal.jsonl")
+    failures = [e for e in events if isinstance(e, ev.ItemFailed)]
+    assert len(failures) == 1 and "ada/map-room" in failures[0].key
+    assert (root / ".chargen" / "batch" / RUN_ID / failures[0].detail_path).is_file()
+    applied = [e.key for e in events if isinstance(e, ev.LineApplied)]
+    assert len(applied) == len(set(applied)) == 16 and temp_files(root) == []
