@@ -47,7 +47,7 @@ from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.resolver import VersionedResolver
 
-from chargen_es.errors import ContentError
+from chargen_es.errors import ContentError, is_local_io
 from chargen_es.events import EntityType, Output, Runner, Task
 from chargen_es.statedir import STATE_DIR, state_dir
 
@@ -443,6 +443,8 @@ def _read(path: Path, rt: YAML) -> tuple[dict[str, Any], int | None]:
     except FileNotFoundError:
         return {}, None
     except (OSError, UnicodeDecodeError) as exc:
+        if is_local_io(exc):  # a failing disk or permission stops the run, named (chargen_es.errors)
+            raise
         raise ContentError(str(path), f"cannot read: {exc}") from exc
     try:
         data = rt.load(text)

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
-from chargen_es.errors import ChargenError, UsageError
+from chargen_es.errors import ChargenError, LocalIOError, UsageError, local_io_error
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,6 +29,7 @@ def root_option(f: F | None = None, *, tree: str = "required") -> Any:
     """
 
     def check(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+        _Invocation.root = value
         if tree == "required":
             require_tree(value)
         elif tree == "content":
@@ -43,11 +44,18 @@ def root_option(f: F | None = None, *, tree: str = "required") -> Any:
             type=click.Path(file_okay=False, path_type=Path),
             default=Path("."),
             show_default=True,
-            callback=check if tree != "body" else None,
+            callback=check,
             help="Root of the content tree.",
         )(func)
 
     return decorate(f) if f is not None else decorate
+
+
+class _Invocation:
+    """What the one error boundary needs to know of this invocation: its ``--root``, so
+    that a local I/O error names its file relative to it."""
+
+    root: Path | None = None
 
 
 def require_tree(root: Path, *, runs_count: bool = True) -> None:
@@ -74,6 +82,8 @@ def run_cli(group: click.Group, argv: list[str] | None) -> int:
     except ChargenError as exc:
         if verbose:
             traceback.print_exc()
+        if isinstance(exc, LocalIOError) and exc.root is None:
+            exc = exc.located(_Invocation.root, None)
         click.echo(f"chargen-es: {exc}", err=True)
         return exc.exit_code
     except click.exceptions.Abort:
@@ -87,10 +97,22 @@ def run_cli(group: click.Group, argv: list[str] | None) -> int:
     except KeyboardInterrupt:
         click.echo("chargen-es: interrupted", err=True)
         return 130
-    except Exception as exc:  # noqa: BLE001 - the one boundary: a bug still gets one line
+    except OSError as exc:
+        named = local_io_error(exc, root=_Invocation.root)  # disk full, read-only, permission, EIO …: no bug
+        if named is None:
+            return _internal(exc, verbose)
         if verbose:
             traceback.print_exc()
-        click.echo(f"chargen-es: internal error: {type(exc).__name__}: {exc} (run with -v for the traceback; "
-                   "the run's journal is intact and `resume` continues it)", err=True)
-        return 1
+        click.echo(f"chargen-es: {named}", err=True)
+        return named.exit_code
+    except Exception as exc:  # noqa: BLE001 - the one boundary: a bug still gets one line
+        return _internal(exc, verbose)
     return rv if isinstance(rv, int) else 0
+
+
+def _internal(exc: Exception, verbose: bool) -> int:
+    if verbose:
+        traceback.print_exc()
+    click.echo(f"chargen-es: internal error: {type(exc).__name__}: {exc} (run with -v for the traceback; "
+               "the run's journal is intact and `resume` continues it)", err=True)
+    return 1

@@ -9,6 +9,7 @@ its state in ``<root>/.chargen/emulator`` so a killed run resumes against the sa
 from __future__ import annotations
 
 import contextlib
+import shlex
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import MISSING, dataclass
@@ -20,7 +21,7 @@ import click
 
 from chargen_es import events as ev
 from chargen_es import run_folders
-from chargen_es.errors import ChargenError, ConfigError, KeysHeld
+from chargen_es.errors import ChargenError, ConfigError, KeysHeld, LocalIOError, local_io_error
 from chargen_es.planner.durations import parse_duration
 from chargen_es.statedir import state_dir
 
@@ -125,13 +126,21 @@ def open_gateway(settings: ExecSettings, root: Path) -> Iterator[Gateway]:
         data = state_dir(root) / "emulator"
         faults = _fault_rules(settings.emulator_faults) if settings.emulator_faults else None
         config = EmulatorConfig(job_seconds=settings.emulator_job_seconds, data_dir=data, faults=faults)
-        with Emulator(config) as emu:
+        emu = Emulator(config).start()
+        try:
             gateway = Gateway(Backend(api_key=EMULATOR_KEY, base_url=emu.base_url, api_version=settings.api_version,
                                       home=f"emulator:{data.resolve()}"))
             try:
                 yield gateway
             finally:
                 gateway.close()
+        except BaseException:
+            # the run's own error is the one to show: the emulator saving its counters on
+            # the same full disk must not replace it
+            with contextlib.suppress(OSError):
+                emu.stop()
+            raise
+        emu.stop()
         return
     key = resolve_api_key()
     if not key:
@@ -165,10 +174,21 @@ def fallback_options(settings: ExecSettings) -> FallbackOptions:
                            keep_batch=settings.keep_batch, max_cost=settings.max_cost)
 
 
+def resume_command(run_id: str, root: Path, settings: ExecSettings) -> str:
+    """The exact command that continues ``run_id`` with this invocation's backend."""
+    words = ["chargen-es", "resume", run_id, "--root", str(root)]
+    if settings.use_emulator:
+        words.append("--emulator")
+    elif settings.base_url:
+        words += ["--base-url", settings.base_url]
+    return shlex.join(words)
+
+
 def engine_options(settings: ExecSettings, root: Path, run_dir: Path) -> EngineOptions:
     from chargen_es.engine import EngineOptions, RetryPolicy
 
     return EngineOptions(
+        resume_command=resume_command(run_dir.name, root, settings),
         root=root,
         run_dir=run_dir,
         poll_interval=settings.poll_interval,
@@ -183,17 +203,32 @@ def engine_options(settings: ExecSettings, root: Path, run_dir: Path) -> EngineO
     )
 
 
+@contextlib.contextmanager
+def named_disk_errors(root: Path, resume: str | None) -> Iterator[None]:
+    """A local I/O error raised while a run is opened, named (``errors.local_io_error``);
+    ``resume``: the command that continues the run, when its journal allows one."""
+    try:
+        yield
+    except (OSError, LocalIOError) as exc:
+        if (named := local_io_error(exc, root=root, resume=resume)) is None:
+            raise
+        raise named from exc
+
+
 def drive(open_recorder: Callable[[], Recorder], settings: ExecSettings, root: Path,
-          gateway: Gateway | None = None) -> int:
+          run_id: str | None = None, gateway: Gateway | None = None) -> int:
     """Open the run (journal and its fold), carry it out, print the outcome; the exit code.
 
-    ``gateway``: one the caller opened already (``start_and_drive`` opens it before it
-    claims keys, so a run that cannot reach its backend never holds any).
+    ``run_id``: the run ``open_recorder`` resumes, whose journal allows a ``resume`` even
+    when opening it fails on the disk (a new run whose plan did not become durable is
+    started again instead). ``gateway``: one the caller opened already (``start_and_drive``
+    opens it before it claims keys, so a run that cannot reach its backend never holds any).
     """
     from chargen_es import engine
     from chargen_es.cli.progress_view import make_progress
 
-    recorder = open_recorder()
+    with named_disk_errors(root, resume_command(run_id, root, settings) if run_id else None):
+        recorder = open_recorder()
     run_dir = recorder.journal.run_dir
     try:
         with contextlib.nullcontext(gateway) if gateway is not None else open_gateway(settings, root) as opened:
@@ -346,9 +381,10 @@ def start_and_drive(root: Path, plan: Any, *, mode: ev.Mode, runner: ev.Runner, 
                     return 0
             _set_aside_unsealed(runs_dir / rid)
             record = plan_record(plan)
-            recorder = engine.start(runs_dir / rid, rid, root, mode, runner, record,
-                                    wanted if wanted.given else None)
-        return drive(lambda: recorder, settings, root, gateway)
+            with named_disk_errors(root, None):  # the plan is not durable: the same command starts it again
+                recorder = engine.start(runs_dir / rid, rid, root, mode, runner, record,
+                                        wanted if wanted.given else None)
+        return drive(lambda: recorder, settings, root, gateway=gateway)
 
 
 def _sealed(run_dir: Path) -> bool:

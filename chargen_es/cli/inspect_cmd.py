@@ -373,7 +373,7 @@ def replay(ctx: click.Context, run_id: str | None, check: bool, until: int | Non
     lock.acquire()  # refuses (naming the pid) while a process works on the run: it writes these itself
     try:
         model = project(read_events(folder / JOURNAL_NAME))
-        changed = write_files(folder, render(model))
+        changed = write_files(folder, render(model), point="projections.write")
     finally:
         lock.release()
     wrote = [name for name, did in changed.items() if did]

@@ -13,6 +13,7 @@ retryable, both reopened by the next invocation in a new attempt (``decide.rerun
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
@@ -31,7 +32,7 @@ from chargen_es.engine.recorder import Recorder
 from chargen_es.engine.results import Answer, answer_from_line, decode_line
 from chargen_es.engine.uploads import Uploads
 from chargen_es.errors import NotFound
-from chargen_es.fsio import publish, sha256_file, temp_path
+from chargen_es.fsio import naming, publish, sha256_file, temp_path
 from chargen_es.gateway import Download, Gateway
 from projections import Job, Projections
 
@@ -81,7 +82,7 @@ class Results:
         except NotFound as exc:
             await self._results_lost(chunk, job, exc)
             return
-        await trio.to_thread.run_sync(publish, part, dest)
+        await trio.to_thread.run_sync(functools.partial(publish, part, dest, point="download"))
         crash_point("after", "download")
         self.rec.record(ev.ResultsDownloaded(chunk=chunk, path=dest.relative_to(self.opt.root).as_posix(),
                                              sha256=got.sha256, bytes=got.bytes, lines=got.lines,
@@ -196,7 +197,7 @@ class Results:
         planned = set(model.chunk_keys[chunk])
         seen: set[str] = set()
         pending_bytes = 0
-        with open(path, "rb") as f:
+        with naming(path), open(path, "rb") as f:  # a read failing half way names the results file
             for lineno, raw in enumerate(f, 1):
                 line = raw.rstrip(b"\r\n")
                 if not line.strip():

@@ -42,7 +42,14 @@ from chargen_es.engine.recorder import Recorder
 from chargen_es.engine.results import RESPONSE_DECODER, answer_from_response
 from chargen_es.engine.staging import needed_inputs, request_line
 from chargen_es.engine.uploads import Uploads
-from chargen_es.errors import BillingError, DailyQuotaExhausted, GeminiError, RateLimited, TransientError
+from chargen_es.errors import (
+    BillingError,
+    DailyQuotaExhausted,
+    GeminiError,
+    RateLimited,
+    TransientError,
+    is_local_io,
+)
 from chargen_es.gateway import Gateway, RemoteModel
 from projections import Projections, Upload
 
@@ -294,6 +301,8 @@ class LiveRunner:
         try:
             return write_answer(self.ctx, task, answer_from_response(RESPONSE_DECODER.decode(raw)), raw)
         except Exception as exc:  # noqa: BLE001 - a response we paid for is never dropped silently
+            if is_local_io(exc):  # a full or failing disk stops the run, named; resume calls again
+                raise
             return write_failure(self.ctx, task, "apply", "apply_error", f"{type(exc).__name__}: {exc}", True, raw)
 
     def _duplicate(self, task: ev.Task, raw: bytes) -> ev.Event:

@@ -48,3 +48,4 @@ class EngineOptions:
     workers: int = 5  # live runner: concurrent calls at most
     generated_at: str = ""  # stamp written into imagery.yaml entries
     fallback: FallbackOptions = field(default_factory=FallbackOptions)  # deadline, live fallback (batch runs)
+    resume_command: str = ""  # the exact command that continues this run (the cli's, with its backend flags)

@@ -32,7 +32,7 @@ from chargen_es import imagery
 from chargen_es.engine.crashpoints import crash_point
 from chargen_es.engine.durable import Durability, write_replace
 from chargen_es.engine.results import Answer
-from chargen_es.errors import ContentError
+from chargen_es.errors import ContentError, is_local_io
 from chargen_es.fsio import sha256_file
 
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/jpg": "jpg", "image/webp": "webp", "image/gif": "gif"}
@@ -84,7 +84,7 @@ def _write_output(path: Path, data: bytes, digest: str, durability: Durability) 
     if sha256_file(path) == digest:  # a file already there with the expected hash is not written again
         return
     crash_point("before", "image.write")
-    write_replace(path, data, durability, before_rename=_during_image_write)
+    write_replace(path, data, durability, before_rename=_during_image_write, point="image.write")
     crash_point("after", "image.write")
 
 
@@ -145,6 +145,8 @@ class OutputGroup:
         try:
             path = self.folders.path(rel)
         except (ValueError, OSError) as exc:  # one entity's broken folder must not stop the run
+            if is_local_io(exc):  # a full or failing disk is the run's, not the entity's: stop, named
+                raise
             self.fail(task, "apply", "bad_output_path", str(exc), False, raw)
             return
         self._writes.append(_WRITERS.submit(_write_output, path, data, digest, self.durability))
@@ -175,7 +177,7 @@ class OutputGroup:
         }
         (self.ctx.run_dir / "failed").mkdir(exist_ok=True)
         write_replace(self.ctx.run_dir / rel, (json.dumps(detail, indent=2, sort_keys=True) + "\n").encode(),
-                      self.durability)
+                      self.durability, point="failure.write")
         return ev.ItemFailed(key=task.key, stage=stage, code=code, message=message, retryable=retryable,
                              detail_path=rel, chunk=task.chunk)
 
@@ -195,7 +197,8 @@ class OutputGroup:
     def commit(self) -> list[ev.Event]:
         """Update each imagery.yaml once, flush everything, hand back the events to append."""
         def write(path: Path, data: bytes, mode: int | None) -> None:
-            write_replace(path, data, self.durability, mode, sync_first=True, before_rename=_during_imagery_write)
+            write_replace(path, data, self.durability, mode, sync_first=True, before_rename=_during_imagery_write,
+                          point="imagery.write")
 
         for pending in self._writes:
             pending.result()  # every output file is in place before imagery.yaml names it

@@ -101,7 +101,7 @@ def write_requests(path: Path, tasks: Iterable[ev.Task], uris: dict[str, Upload]
     digest = hashlib.sha256()
     lines = 0
     size = 0
-    with atomic_stream(path) as f:
+    with atomic_stream(path, point="requests.write") as f:
         for task in tasks:
             data = _ENCODER.encode({"key": task.key, "request": request_line(task, uris)}) + b"\n"
             f.write(data)

@@ -46,6 +46,7 @@ import httpx2
 from google import genai
 from google.genai import pagers, types
 
+from chargen_es import fsio
 from chargen_es.errors import (
     BatchCapacityExceeded,
     ConfigError,
@@ -72,6 +73,7 @@ from chargen_es.gateway.values import (
 
 T = TypeVar("T")
 _DOWNLOAD_CHUNK = 1 << 20
+_DOWNLOAD_POINT = "download"  # the fault hook's name for the download's writes (chargen_es.fsio)
 _PAGE_SIZE = 100
 _MAX_PAGES = 10_000
 
@@ -149,7 +151,9 @@ class Gateway:
         """Stream ``files/<id>`` into ``dest`` and fsync it: memory stays flat.
 
         ``dest`` should be a temp name; making it visible (rename, folder fsync) is the
-        caller's business, so a half-downloaded file never looks like a result.
+        caller's business, so a half-downloaded file never looks like a result. When the
+        server says the size (``Content-Length``, not compressed) and the disk cannot hold
+        it, nothing is written: a disk-full error with the numbers.
         """
         file_id = name.split("/", 1)[1] if name.startswith("files/") else name
         digest = hashlib.sha256()
@@ -159,7 +163,10 @@ class Gateway:
             with translated(), self._open_download(f"{self._rest}/files/{file_id}:download?alt=media") as r:
                 if r.status_code != 200:
                     raise classify(r.status_code, _json_or_empty(r.read()), r.reason_phrase)
-                fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+                size = r.headers.get("content-length")
+                if size is not None and size.isdigit() and "content-encoding" not in r.headers:
+                    fsio.ensure_room(dest, int(size))  # stop before starting when the disk cannot hold it
+                fd = fsio.create(dest, point=_DOWNLOAD_POINT)
                 try:
                     for chunk in r.iter_bytes(_DOWNLOAD_CHUNK):
                         digest.update(chunk)
@@ -167,10 +174,8 @@ class Gateway:
                         lines += chunk.count(b"\n")
                         if on_bytes is not None:
                             on_bytes(len(chunk))
-                        view = memoryview(chunk)
-                        while view:
-                            view = view[os.write(fd, view):]
-                    os.fsync(fd)
+                        fsio.write_all(fd, chunk, path=dest, point=_DOWNLOAD_POINT)
+                    fsio.fsync(fd, path=dest, point=_DOWNLOAD_POINT)
                 finally:
                     os.close(fd)
         except BaseException:

@@ -123,7 +123,7 @@ LOWER_LAYER = {
     "chargen_es.statedir": (),
     "chargen_es.planner": ("chargen_es.events", "chargen_es.errors", "chargen_es.imagery", "chargen_es.catalogue",
                            "chargen_es.analysis"),
-    "chargen_es.gateway": ("chargen_es.errors",),
+    "chargen_es.gateway": ("chargen_es.errors", "chargen_es.fsio"),  # the download is written through fsio
     "chargen_es.errors": (),
     "chargen_es.catalogue": (),
     "chargen_es.fsio": (),  # the file system, one way: below the journal, the engine and the cli
