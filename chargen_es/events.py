@@ -321,6 +321,20 @@ class ResultsDownloaded(Event, tag="results.downloaded", kw_only=True, frozen=Tr
     remote_name: str = ""
 
 
+class ResultsDiscarded(Event, tag="results.discarded", kw_only=True, frozen=True):
+    """A collected results file deleted from the run folder (``keep_results`` off).
+
+    Every line of it was applied or reported and journaled first; its images are in the
+    tree and each output's SHA-256 and size in ``line.applied``, so the raw answers
+    (base64 images, thought signatures) would only be a second copy. Recorded after the
+    deletion (an unlink is idempotent, and a resume discards what a crash left)."""
+
+    chunk: int
+    path: str
+    sha256: str
+    bytes: int
+
+
 class LineApplied(Event, tag="line.applied", kw_only=True, frozen=True, omit_defaults=True):
     """``omit_defaults``: ``via`` came later; a line without it re-encodes byte for byte."""
 
@@ -469,6 +483,7 @@ AnyEvent = (
     | UploadLost
     | JobQueued
     | ItemsReopened
+    | ResultsDiscarded
 )
 
 EVENT_TYPES: tuple[type[Event], ...] = AnyEvent.__args__

@@ -49,6 +49,17 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def remove(path: Path) -> bool:
+    """Delete a file durably (the folder is fsynced); True when it was there. Idempotent:
+    a file already gone is not an error, so a crash before or after is simply done again."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return False
+    fsync_dir(path.parent)
+    return True
+
+
 def sha256_file(path: Path) -> str | None:
     """Hex SHA-256 of a file's bytes, or None when it does not exist."""
     h = hashlib.sha256()

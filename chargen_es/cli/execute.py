@@ -51,7 +51,8 @@ def backend_options(f: F) -> F:
     return f
 
 
-def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+def duration_option(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    """A click callback: ``30s``, ``2h``, ``30d`` as seconds (planner.durations)."""
     if value is None:
         return None
     try:
@@ -70,12 +71,15 @@ def execution_options(f: F) -> F:
         click.option("--upload-concurrency", type=click.IntRange(1, 64), default=5, show_default=True),
         click.option("--no-cleanup", is_flag=True, help="Keep remote request and result files."),
         click.option("--detach", is_flag=True, help="Return once jobs are submitted; `resume` collects."),
+        click.option("--keep-results", is_flag=True,
+                     help="Keep each downloaded results file (raw answers, base64 images) in the run folder "
+                          "after it is applied, for audit; by default it is deleted once applied."),
         click.option("--reuse-margin-hours", type=click.FloatRange(min=0), default=47.0, show_default=True,
                      help="Reuse an uploaded reference while it has more of its 48 h left than this; lower "
                           "it only when every job of the run finishes sooner (a job may take 48 h)."),
         click.option("--emulator-faults", type=click.Path(dir_okay=False, exists=True, path_type=Path),
                      default=None, hidden=True, help="Embedded emulator: a fault rules JSON file."),
-        click.option("--deadline", "deadline_s", default=None, metavar="DURATION", callback=_duration,
+        click.option("--deadline", "deadline_s", default=None, metavar="DURATION", callback=duration_option,
                      help="After this (30s, 2h; from now), batch work not done finishes live."),
         click.option("--fallback", type=click.Choice(get_args(ev.FallbackMode)), default=None,
                      help="Where a missed deadline or an EXPIRED/FAILED job goes [default: live with a deadline]."),
@@ -105,6 +109,7 @@ class ExecSettings:
     keep_batch: bool | None = None
     max_cost: float | None = None  # resume: a new limit for the fallback's cost check
     emulator_faults: Path | None = None
+    keep_results: bool = False
 
     @classmethod
     def from_kwargs(cls, kwargs: dict[str, Any]) -> ExecSettings:
@@ -176,6 +181,7 @@ def engine_options(settings: ExecSettings, root: Path, run_dir: Path) -> EngineO
         retry=RetryPolicy(),
         workers=settings.workers,
         fallback=fallback_options(settings),
+        keep_results=settings.keep_results,
         generated_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
 

@@ -120,6 +120,7 @@ class BatchRunner:
             self.rec.record(ev.RunPaused(reason="retry", message=message))
             self.progress.phase("paused", message)
             return "paused"
+        await self.results.discard_collected()
         if self.opt.cleanup:
             await delete_run_files(self.rec, self.gw, self.uploads.calls)
         ok, failed = model.outcome_counts()

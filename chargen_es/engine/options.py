@@ -48,3 +48,4 @@ class EngineOptions:
     workers: int = 5  # live runner: concurrent calls at most
     generated_at: str = ""  # stamp written into imagery.yaml entries
     fallback: FallbackOptions = field(default_factory=FallbackOptions)  # deadline, live fallback (batch runs)
+    keep_results: bool = False  # --keep-results: keep each collected results file (or the plan's keep_results)

@@ -495,6 +495,7 @@ class _Builder:
             "prices": {m: msgspec.to_builtins(prices[m]) for m in sorted(prices) if m == self.model},
             "batch_discount": pricing.BATCH_DISCOUNT,
             **({"deadline_s": ws.deadline_s} if ws.deadline_s is not None else {}),
+            **({"keep_results": True} if ws.keep_results else {}),
         }
 
 

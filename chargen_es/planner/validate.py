@@ -41,6 +41,7 @@ class Workspace:
     analyze_model_line: int = 0
     deadline_s: float | None = None  # ``deadline:``: batch work left after it finishes live
     consistency: Spec = field(default_factory=Spec)  # the default for every entity
+    keep_results: bool = False  # ``keep_results:``: keep raw results files after they are applied
 
 
 @dataclass(slots=True)
@@ -163,6 +164,11 @@ def check_workspace(doc: Any, file: str) -> tuple[Workspace, list[ContentError]]
             ws.deadline_s = parse_duration(doc["deadline"])
         except ValueError as exc:
             problems.append(ContentError(file, f"deadline: {exc}", doc.line_of("deadline")))
+    if doc.get("keep_results") is not None:
+        if isinstance(doc["keep_results"], bool):
+            ws.keep_results = doc["keep_results"]
+        else:
+            problems.append(ContentError(file, "keep_results must be true or false", doc.line_of("keep_results")))
     ws.consistency = check_spec(doc, file, problems, workspace=True)
     return ws, problems
 

@@ -26,8 +26,10 @@ RUN_ID = "2025-12-19T12-00-00Z"
 HEAVY = ("google", "trio", "httpx2", "tenacity", "rich", "chargen_es.gateway", "chargen_es.emulator",
          "chargen_es.engine")
 # the workspace index store (plain files and msgspec) is read by inspect and run --dry-run;
-# the engine package's lazy surface loads nothing else with it
-LIGHT = ("chargen_es.engine", "chargen_es.engine.workspace", "chargen_es.engine.crashpoints")
+# the engine package's lazy surface loads nothing else with it; prune reads journals and
+# removes files
+LIGHT = ("chargen_es.engine", "chargen_es.engine.workspace", "chargen_es.engine.crashpoints",
+         "chargen_es.engine.prune")
 
 CHILD = """
 import contextlib, io, json, sys
@@ -61,6 +63,7 @@ def test_offline_commands_never_import_the_sdk_trio_or_the_emulator(tmp_path: Pa
         ["run", "--help"],
         ["run", "--dry-run", "--root", str(tree)],
         ["run", "--dry-run", "--json", "--mode", "analyze", "--root", str(tree)],
+        ["prune", "--dry-run", "--root", str(tree)],
     ]
     done = subprocess.run([sys.executable, "-c", CHILD, json.dumps(HEAVY), json.dumps(commands),
                            json.dumps(LIGHT)],
