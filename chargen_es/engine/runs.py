@@ -47,6 +47,7 @@ from chargen_es.errors import (
 from chargen_es.fsio import sweep_temp_files
 from chargen_es.gateway import Gateway
 from chargen_es.journal import Journal, utc_now_ms
+from chargen_es.run_folders import cancel_requested
 from chargen_es.run_folders import list_runs as list_runs
 from chargen_es.run_folders import new_run_id as new_run_id  # re-exported: the engine's callers use runs.*
 from chargen_es.run_folders import run_dir_for as run_dir_for
@@ -203,6 +204,11 @@ def carry_out(recorder: Recorder, gateway: Gateway, options: EngineOptions, prog
             _record_failure(recorder, exc)
             raise
         if outcome == "interrupted":
+            canceller = cancel_requested(recorder.journal.run_dir)
+            if canceller is not None:
+                recorder.record(ev.RunPaused(reason="interrupted", message=f"stopped by cancel (pid {canceller})"))
+                raise Interrupted(f"cancelled: `chargen-es cancel` (pid {canceller}) stopped run {model.run_id}; "
+                                  "it cancels the remote jobs and closes the run")
             recorder.record(ev.RunPaused(reason="interrupted", message="stopped by a signal"))
             raise Interrupted(
                 f"interrupted; the run is safe: continue it with `chargen-es resume {model.run_id} "

@@ -203,6 +203,7 @@ ENGINE = {
                                 "progress", "recorder", "uploads"),
     "chargen_es.engine.workspace": ("crashpoints",),
     "chargen_es.engine.prune": ("crashpoints",),
+    "chargen_es.engine.keyclaims": ("workspace",),
     "chargen_es.engine.runs": ("batch", "crashpoints", "fallback", "live", "options", "pauses", "progress",
                                "recorder", "workspace"),
 }
