@@ -94,7 +94,7 @@ FallbackMode = Literal["live", "none"]
 FallbackReason = Literal["deadline", "expired", "failed"]
 
 # Why a run paused (resumable). Closed: each is one stop in the engine and one hint in the cli.
-PauseReason = Literal["interrupted", "detached", "daily_quota", "billing", "retry", "max_cost"]
+PauseReason = Literal["interrupted", "detached", "daily_quota", "billing", "retry", "max_cost", "stop_on_error"]
 
 # Every alias above, by name: the vocabulary test walks it so a new alias is covered the day
 # it is added.

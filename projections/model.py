@@ -117,6 +117,7 @@ class Projections:
     discarded: dict[int, ev.ResultsDiscarded] = field(default_factory=dict)  # its file deleted once collected
     lost: dict[str, str] = field(default_factory=dict)  # sha256 -> files/<id> found gone, until re-uploaded
     reopened: dict[int, int] = field(default_factory=dict)  # chunk -> job attempt whose failures run again
+    reopen_counts: dict[str, int] = field(default_factory=dict)  # key -> times reopened (its retries so far)
     queued: dict[int, ev.JobQueued] = field(default_factory=dict)  # chunk -> latest 429 on create
     outcomes: dict[str, ItemOutcome] = field(default_factory=dict)  # key -> outcome (applied is final)
     ignored: list[ev.ResultIgnored] = field(default_factory=list)
@@ -140,7 +141,7 @@ class Projections:
             file_names=dict(self.file_names), upload_intents=dict(self.upload_intents),
             uploads=dict(self.uploads), requests=dict(self.requests), jobs=dict(self.jobs),
             downloads=dict(self.downloads), discarded=dict(self.discarded), lost=dict(self.lost),
-            reopened=dict(self.reopened),
+            reopened=dict(self.reopened), reopen_counts=dict(self.reopen_counts),
             queued=dict(self.queued), outcomes=dict(self.outcomes), ignored=list(self.ignored),
             calls=self.calls, call_attempts=dict(self.call_attempts), call_failures=dict(self.call_failures),
             deleted_files=list(self.deleted_files), deleted_jobs=list(self.deleted_jobs),
@@ -434,6 +435,7 @@ def _items_reopened(p: Projections, e: ev.ItemsReopened) -> None:
     """Reopened items are pending again: their old failure no longer counts."""
     p.reopened[e.chunk] = e.attempt
     for key in e.keys:
+        p.reopen_counts[key] = p.reopen_counts.get(key, 0) + 1
         outcome = p.outcomes.get(key)
         if isinstance(outcome, ev.ItemFailed):
             del p.outcomes[key]

@@ -43,11 +43,12 @@ from chargen_es.planner.validate import (
     DEFAULT_GENERATE_MODEL,
     Workspace,
     aspect_ratio_ok,
+    check_run_options,
 )
 from chargen_es.planner.yamlio import LineDict, LineList
 
-TOP_KEYS = ("name", "mode", "model", "aspect_ratio", "style", "output", "prompt", "items", "images")
-ITEM_KEYS = ("id", "prompt", "title", "references", "aspect_ratio", "negative_prompt", "model", "output")
+TOP_KEYS = ("name", "mode", "model", "aspect_ratio", "style", "output", "prompt", "items", "images", "options")
+ITEM_KEYS = ("id", "prompt", "title", "references", "aspect_ratio", "negative_prompt", "model", "output", "retries")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _IMAGE_EXTS = frozenset(MIME_BY_EXT) - {".gif"}
 
@@ -65,6 +66,7 @@ class BatchItem:
     model: str = ""
     output: str = ""  # file name stem chosen by the user, "" for ``<id>-<run stamp>``
     references: list[tuple[str, int]] = field(default_factory=list)
+    retries: int | None = None  # new tries after a retryable failure at most (None: the defaults)
 
 
 @dataclass(slots=True)
@@ -81,6 +83,7 @@ class BatchFile:
     prompt: str = ""  # analysis prompt
     items: list[BatchItem] = field(default_factory=list)
     images: list[tuple[str, int]] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)  # the plan config's ``options``
 
 
 def is_batch_plan(config: dict[str, Any]) -> bool:
@@ -171,6 +174,8 @@ def check(doc: Any, shown: str, path: Path) -> tuple[BatchFile, list[ContentErro
         else:
             bad(_aspect(doc["aspect_ratio"]), doc.line_of("aspect_ratio"))
     batch.output = _folder(doc, batch.name or "batch", bad)
+    if doc.get("options") is not None:
+        batch.options = check_run_options(doc, bad)
     has_items, has_images = doc.get("items") is not None, doc.get("images") is not None
     mode = doc.get("mode")
     if mode is not None and mode not in ("generate", "analyze"):
@@ -266,6 +271,12 @@ def _items(doc: LineDict, bad: Any) -> list[BatchItem]:
                 bad(_aspect(ratio), item.line_of("aspect_ratio"))
         entry.references = _paths(item, "references", "reference", bad)
         entry.output = _output_name(item, bad)
+        if item.get("retries") is not None:
+            if isinstance(item["retries"], int) and not isinstance(item["retries"], bool) and item["retries"] >= 0:
+                entry.retries = item["retries"]
+            else:
+                bad("retries must be a whole number >= 0 (new tries after a retryable failure)",
+                    item.line_of("retries"))
         if sid:
             if sid in first_id:
                 bad(f"item id {sid!r} used twice (first at line {first_id[sid]})", item.line_of("id"))
@@ -351,7 +362,7 @@ def build_batch_plan(path: Path, opts: PlanOptions) -> Plan:
     default = batch.model or (DEFAULT_GENERATE_MODEL if batch.mode == "generate" else DEFAULT_ANALYZE_MODEL)
     ws = Workspace(style=batch.style, generate_model=default, analyze_model=default,
                    aspect_ratio=batch.aspect_ratio,
-                   analysis_prompt=batch.prompt or prompts.DEFAULT_ANALYSIS_PROMPT)
+                   analysis_prompt=batch.prompt or prompts.DEFAULT_ANALYSIS_PROMPT, options=batch.options)
     # The tree's builder does the pricing, the --max-cost check and the config, so a batch
     # file's plan is priced and described exactly like a tree's.
     builder = _Builder(replace(opts, model=opts.model or default), ws, files)
@@ -366,6 +377,8 @@ def build_batch_plan(path: Path, opts: PlanOptions) -> Plan:
     plan = builder.finish([])
     plan.config.update({"scope": "batch-file", "batch_file": shown, "batch_name": batch.name,
                         "output": batch.output, "style": batch.style, "aspect_ratio": batch.aspect_ratio})
+    if collect.retries:
+        plan.config["item_retries"] = collect.retries
     return plan
 
 
@@ -398,6 +411,7 @@ class _Collect:
         self.shown = shown
         self.entity_file = os.path.basename(shown)
         self.problems = problems
+        self.retries: dict[str, int] = {}  # task key -> the item's ``retries``
 
     def _ref(self, written: str, line: int, what: str, exts: frozenset[str] | None = None) -> FileRef | None:
         try:
@@ -476,6 +490,8 @@ class _Collect:
                 generation_config=config, reason=reason, chunk=len(b.tasks) // b.opts.chunk_size,
                 entity_file=self.entity_file,
             ))
+            if item.retries is not None:
+                self.retries[key] = item.retries
             self._count(model, "generate", prompt, len(refs))
 
     def analyze(self) -> None:

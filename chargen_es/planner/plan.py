@@ -511,6 +511,7 @@ class _Builder:
             "batch_discount": pricing.BATCH_DISCOUNT,
             **({"deadline_s": ws.deadline_s} if ws.deadline_s is not None else {}),
             **({"keep_results": True} if ws.keep_results else {}),
+            **({"options": dict(ws.options)} if ws.options else {}),
         }
 
 

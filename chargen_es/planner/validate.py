@@ -10,6 +10,7 @@ per run.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,7 @@ class Workspace:
     deadline_s: float | None = None  # ``deadline:``: batch work left after it finishes live
     consistency: Spec = field(default_factory=Spec)  # the default for every entity
     keep_results: bool = False  # ``keep_results:``: keep raw results files after they are applied
+    options: dict[str, Any] = field(default_factory=dict)  # ``options:`` (the guide's run options)
 
 
 @dataclass(slots=True)
@@ -169,8 +171,45 @@ def check_workspace(doc: Any, file: str) -> tuple[Workspace, list[ContentError]]
             ws.keep_results = doc["keep_results"]
         else:
             problems.append(ContentError(file, "keep_results must be true or false", doc.line_of("keep_results")))
+    if doc.get("options") is not None:
+        ws.options = check_run_options(doc, lambda message, line: problems.append(ContentError(file, message, line)))
     ws.consistency = check_spec(doc, file, problems, workspace=True)
     return ws, problems
+
+
+# The batch generation guide's run options (``options:`` in a batch file or chargen.yaml), as
+# written there, and the names the plan's config gives them.
+RUN_OPTIONS = {"delay": "delay_ms", "maxConcurrent": "max_concurrent", "stopOnError": "stop_on_error"}
+
+
+def _whole(value: Any, least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def check_run_options(doc: LineDict, bad: Callable[[str, int], None]) -> dict[str, Any]:
+    """``options: {delay, maxConcurrent, stopOnError}`` → the plan config's ``options``.
+
+    ``delay``: the least milliseconds between two live calls' starts; ``maxConcurrent``:
+    live workers; ``stopOnError``: stop the run (resumably) at the first permanent failure.
+    """
+    options = doc.get("options")
+    if not isinstance(options, LineDict):
+        bad("options must be a mapping of delay, maxConcurrent, stopOnError", doc.line_of("options"))
+        return {}
+    out: dict[str, Any] = {}
+    for name, value in options.items():
+        line = options.line_of(name)
+        if name not in RUN_OPTIONS:
+            bad(f"unknown option {name!r}; options are {', '.join(RUN_OPTIONS)}", line)
+        elif name == "delay" and not _whole(value, 0):
+            bad("options.delay must be a whole number of milliseconds >= 0", line)
+        elif name == "maxConcurrent" and not _whole(value, 1):
+            bad("options.maxConcurrent must be a whole number >= 1 (live workers)", line)
+        elif name == "stopOnError" and not isinstance(value, bool):
+            bad("options.stopOnError must be true or false", line)
+        else:
+            out[RUN_OPTIONS[name]] = value
+    return out
 
 
 _PRICE_FIELDS = ("input", "output", "image_output")

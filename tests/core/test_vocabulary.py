@@ -43,7 +43,7 @@ WRITTEN: dict[str, set[str]] = {
     "CallFailureKind": {"rate_limit", "transient", "permanent", "daily_quota", "billing"},
     "FallbackMode": {"live", "none"},
     "FallbackReason": {"deadline", "expired", "failed"},
-    "PauseReason": {"interrupted", "detached", "daily_quota", "billing", "retry", "max_cost"},
+    "PauseReason": {"interrupted", "detached", "daily_quota", "billing", "retry", "max_cost", "stop_on_error"},
 }
 
 
