@@ -205,6 +205,7 @@ def drive(open_recorder: Callable[[], Recorder], settings: ExecSettings, root: P
 
 def report_outcome(outcome: str, recorder: Recorder, root: Path, run_dir: Path) -> int:
     from chargen_es.cli.progress_view import final_lines
+    from projections import recommendations
 
     model = recorder.model
     ok, failed = model.outcome_counts()
@@ -214,6 +215,11 @@ def report_outcome(outcome: str, recorder: Recorder, root: Path, run_dir: Path) 
                f"{len(model.tasks) + skipped}")
     for text in final_lines(model, root, outcome):
         click.echo(text)
+    advice = recommendations(model)
+    if advice:
+        click.echo("recommendations:")
+        for item in advice:
+            click.echo(f"  - {item['message']}")
     click.echo(f"report: {run_dir / 'report.json'}")
     if outcome == "completed":
         if failed:
