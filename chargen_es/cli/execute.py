@@ -130,7 +130,8 @@ def open_gateway(settings: ExecSettings, root: Path) -> Iterator[Gateway]:
         faults = _fault_rules(settings.emulator_faults) if settings.emulator_faults else None
         config = EmulatorConfig(job_seconds=settings.emulator_job_seconds, data_dir=data, faults=faults)
         with Emulator(config) as emu:
-            gateway = Gateway(Backend(api_key=EMULATOR_KEY, base_url=emu.base_url, api_version=settings.api_version))
+            gateway = Gateway(Backend(api_key=EMULATOR_KEY, base_url=emu.base_url, api_version=settings.api_version,
+                                      home=f"emulator:{data.resolve()}"))
             try:
                 yield gateway
             finally:

@@ -66,14 +66,16 @@ def unfinished_runs(root: Path) -> list[str]:
     return projections.workspace.unfinished(workspace.load(root).index)
 
 
-def workspace_uploads(root: Path, exclude: str = "") -> dict[str, tuple[str, projections.Upload]]:
-    """Live uploads of every other run of this tree, for reuse (sha256 → (run, record))."""
+def workspace_uploads(root: Path, exclude: str = "", backend: str | None = None,
+                      ) -> dict[str, tuple[str, projections.Upload]]:
+    """Live uploads of every other run of this tree held by ``backend``, for reuse
+    (sha256 → (run, record)); the engine still confirms each by listing before reusing it."""
     from chargen_es.engine import workspace
 
-    cache = projections.workspace.files_cache(workspace.load(root).index, exclude_run=exclude)
+    cache = projections.workspace.files_cache(workspace.load(root).index, exclude_run=exclude, backend=backend)
     return {
         sha: (r["from_run"], projections.Upload(sha, r["name"], r["uri"], r["expires"], r["mime"], r["size"],
-                                                r["path"]))
+                                                r["path"], r["backend"]))
         for sha, r in cache.items()
     }
 
@@ -159,7 +161,7 @@ def carry_out(recorder: Recorder, gateway: Gateway, options: EngineOptions, prog
     sweep_leftovers(options.root)
 
     async def main() -> str:
-        workspace = workspace_uploads(options.root, exclude=model.run_id)
+        workspace = workspace_uploads(options.root, exclude=model.run_id, backend=gateway.backend.identity)
         if model.runner == "live":
             from chargen_es.engine.live import LiveRunner
 

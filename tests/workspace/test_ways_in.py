@@ -102,3 +102,20 @@ def test_a_cancel_from_another_terminal_says_cancelled_to_the_running_process(tm
     assert "cancelled: `chargen-es cancel`" in err and "resume" not in err, err
     assert "already cancelled" in again.stdout
     assert not (journal.parent / "cancel.requested").exists()
+
+
+def test_a_job_whose_every_line_failed_is_never_called_succeeded_or_done(tmp_path: Path) -> None:
+    from chargen_es.cli.menu import run_progress
+
+    root = copy_sample(tmp_path / "tree")
+    refuse = [{"op": "batches.line", "kind": "line", "line_kind": "error", "code": 3}]
+    with Emulator(EmulatorConfig(job_seconds=0.3, faults=refuse)) as emu:
+        done = chargen(root, emu.base_url, "run", "--yes", "--run-id", RUN_ID, "--only", "dov")
+    assert done.returncode == 3, done.stderr
+    said = done.stderr
+    assert "job succeeded; lines 0 ok, 2 failed of 2" in said, said
+    assert "applied     chunk 0: 0 ok, 2 failed" in said, said
+    assert "2/2" not in said and "succeeded 2" not in said
+    assert "0 ok, 2 failed" in done.stdout
+    # the menu's resume list counts outcomes apart too
+    assert ": 0 ok, 2 failed of 2;" in run_progress(root, RUN_ID)
