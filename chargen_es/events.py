@@ -141,6 +141,8 @@ class Task(Struct, kw_only=True, frozen=True):
     title: str = ""
     references: tuple[FileRef, ...] = ()
     input_image: FileRef | None = None  # analysis tasks: the image analysed
+    # the request's settings beside its contents: ``generationConfig`` fields, plus
+    # ``safetySettings`` when the plan set any (sent at the request's top level)
     generation_config: dict[str, Any] = {}
     chunk: int = 0
     reason: TaskReason = "new"

@@ -170,6 +170,7 @@ class Store:
         self.uploads_by_sha256: Counter[str] = Counter()
         self.batch_inputs_by_sha256: Counter[str] = Counter()
         self.batch_keys: Counter[str] = Counter()  # every key of every created job's lines
+        self.safety_settings: Counter[str] = Counter()  # CATEGORY=THRESHOLD over calls and batch lines
         self.totals: Counter[str] = Counter()
         self.in_flight: Counter[str] = Counter()  # requests being answered now, by operation
         self.max_in_flight: Counter[str] = Counter()  # the most ever answered at once, by operation
@@ -214,6 +215,7 @@ class Store:
                     "uploads_by_sha256": dict(self.uploads_by_sha256),
                     "batch_inputs_by_sha256": dict(self.batch_inputs_by_sha256),
                     "batch_keys": dict(self.batch_keys), "max_in_flight": dict(self.max_in_flight),
+                    "safety_settings": dict(self.safety_settings),
                     "calls": self.totals["calls"], "calls_rejected": self.totals["calls_rejected"],
                     "downloads": self.totals["downloads"], "deletes": self.totals["deletes"],
                     "files": len(self.files), "batches": len(self.batches)}

@@ -36,7 +36,7 @@ from chargen_es.events import FileRef, Task, TaskReason
 from chargen_es.imagery import BATCH_TYPE, IMAGERY_FILE, Record, index_records, verdict
 from chargen_es.planner import keys, prompts, yamlio
 from chargen_es.planner.files import ANALYSABLE_EXTS, MIME_BY_EXT, FileIndex, PathProblem, mime_for, read_text
-from chargen_es.planner.plan import Plan, PlanOptions, Skip, _Builder, changed_input
+from chargen_es.planner.plan import Plan, PlanOptions, Skip, _Builder, changed_input, with_safety
 from chargen_es.planner.validate import (
     ASPECT_RATIOS,
     DEFAULT_ANALYZE_MODEL,
@@ -45,10 +45,12 @@ from chargen_es.planner.validate import (
     Workspace,
     aspect_ratio_ok,
     check_run_options,
+    check_safety,
 )
 from chargen_es.planner.yamlio import LineDict, LineList
 
-TOP_KEYS = ("name", "mode", "model", "aspect_ratio", "style", "output", "prompt", "items", "images", "options")
+TOP_KEYS = ("name", "mode", "model", "aspect_ratio", "style", "output", "prompt", "items", "images", "options",
+            "safety")
 ITEM_KEYS = ("id", "prompt", "title", "references", "aspect_ratio", "negative_prompt", "model", "output", "retries")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _IMAGE_EXTS = frozenset(MIME_BY_EXT) - {".gif"}
@@ -86,6 +88,7 @@ class BatchFile:
     items: list[BatchItem] = field(default_factory=list)
     images: list[tuple[str, int]] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)  # the plan config's ``options``
+    safety: dict[str, str] = field(default_factory=dict)  # ``safety:`` category -> threshold
     model_line: int = 0
 
 
@@ -180,6 +183,8 @@ def check(doc: Any, shown: str, path: Path) -> tuple[BatchFile, list[ContentErro
     batch.output = _folder(doc, batch.name or "batch", bad)
     if doc.get("options") is not None:
         batch.options = check_run_options(doc, bad)
+    if doc.get("safety") is not None:
+        batch.safety = check_safety(doc, bad)
     has_items, has_images = doc.get("items") is not None, doc.get("images") is not None
     mode = doc.get("mode")
     if mode is not None and mode not in ("generate", "analyze"):
@@ -514,6 +519,7 @@ class _Collect:
             prompt = prompts.compile_scene(prefix, item.prompt, item.negative_prompt)
             config = {"responseModalities": ["IMAGE"],
                       "imageConfig": {"aspectRatio": item.aspect_ratio or batch.aspect_ratio}}
+            with_safety(config, batch.safety)
             key = keys.generate_key(BATCH_TYPE, batch.name, item.id, prompt=prompt,
                                     references=[r.sha256 for r in refs], model=model, generation_config=config)
             reason = self._reason(key, item.id, (prompt, [r.sha256 for r in refs], model, config))
@@ -546,6 +552,7 @@ class _Collect:
             seen[name.casefold()] = line
             stem = os.path.splitext(name)[0]
             config = dict(b.analysis_config)
+            with_safety(config, batch.safety)
             key = keys.analyze_key(BATCH_TYPE, batch.name, stem, prompt=b.analysis_prompt, image_sha256=ref.sha256,
                                    model=b.model, generation_config=config)
             scene = f"analyze:{stem}"

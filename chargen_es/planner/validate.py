@@ -44,6 +44,7 @@ class Workspace:
     consistency: Spec = field(default_factory=Spec)  # the default for every entity
     keep_results: bool = False  # ``keep_results:``: keep raw results files after they are applied
     options: dict[str, Any] = field(default_factory=dict)  # ``options:`` (the guide's run options)
+    safety: dict[str, str] = field(default_factory=dict)  # ``safety:`` category -> threshold, for every entity
 
 
 @dataclass(slots=True)
@@ -67,6 +68,7 @@ class EntityDoc:
     style: str = ""
     references: list[tuple[str, int]] = field(default_factory=list)
     consistency: Spec = field(default_factory=Spec)
+    safety: dict[str, str] = field(default_factory=dict)  # over chargen.yaml's, category by category
 
 
 def _as_text(doc: LineDict, key: str, value: Any, file: str, problems: list[ContentError]) -> str:
@@ -171,6 +173,8 @@ def check_workspace(doc: Any, file: str) -> tuple[Workspace, list[ContentError]]
             ws.keep_results = doc["keep_results"]
         else:
             problems.append(ContentError(file, "keep_results must be true or false", doc.line_of("keep_results")))
+    if doc.get("safety") is not None:
+        ws.safety = check_safety(doc, lambda message, line: problems.append(ContentError(file, message, line)))
     if doc.get("options") is not None:
         ws.options = check_run_options(doc, lambda message, line: problems.append(ContentError(file, message, line)))
     ws.consistency = check_spec(doc, file, problems, workspace=True)
@@ -184,6 +188,48 @@ RUN_OPTIONS = {"delay": "delay_ms", "maxConcurrent": "max_concurrent", "stopOnEr
 
 def _whole(value: Any, least: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+# Safety settings the Gemini API takes (google-genai 3.x, ``types.HarmCategory`` and
+# ``types.HarmBlockThreshold``): every member but the UNSPECIFIED ones, the image categories
+# the SDK documents as "not supported in Gemini API" (Vertex AI only) and the civic
+# integrity category it documents as deprecated ("no longer supported").
+# tests/planner/test_safety.py checks these against the installed SDK's enums.
+SAFETY_CATEGORIES = ("HARM_CATEGORY_HARASSMENT", "HARM_CATEGORY_HATE_SPEECH", "HARM_CATEGORY_SEXUALLY_EXPLICIT",
+                     "HARM_CATEGORY_DANGEROUS_CONTENT", "HARM_CATEGORY_JAILBREAK")
+SAFETY_THRESHOLDS = ("BLOCK_LOW_AND_ABOVE", "BLOCK_MEDIUM_AND_ABOVE", "BLOCK_ONLY_HIGH", "BLOCK_NONE", "OFF")
+
+
+def check_safety(doc: LineDict, bad: Callable[[str, int], None]) -> dict[str, str]:
+    """``safety: {HARM_CATEGORY_*: threshold}`` as written (chargen.yaml, an entity file, a
+    batch file); an unknown category or threshold is a problem naming the accepted ones."""
+    safety = doc.get("safety")
+    if not isinstance(safety, LineDict):
+        bad("safety must be a mapping of HARM_CATEGORY_* to a threshold", doc.line_of("safety"))
+        return {}
+    out: dict[str, str] = {}
+    for category, threshold in safety.items():
+        line = safety.line_of(category)
+        if threshold is False:  # YAML 1.1 reads an unquoted OFF as false: the user wrote OFF
+            threshold = "OFF"
+        if category not in SAFETY_CATEGORIES:
+            bad(f"safety: unknown category {category!r}; use one of {', '.join(SAFETY_CATEGORIES)}", line)
+        elif threshold not in SAFETY_THRESHOLDS:
+            bad(f"safety.{category}: unknown threshold {threshold!r}; use one of {', '.join(SAFETY_THRESHOLDS)}",
+                line)
+        else:
+            out[category] = threshold
+    return out
+
+
+def safety_settings(*layers: dict[str, str]) -> list[dict[str, str]]:
+    """The request's ``safetySettings``: later layers win per category, in one canonical order
+    (so the task key does not depend on how the files list them); [] sends nothing, which
+    is Google's standard filtering."""
+    merged: dict[str, str] = {}
+    for layer in layers:
+        merged.update(layer)
+    return [{"category": c, "threshold": merged[c]} for c in SAFETY_CATEGORIES if c in merged]
 
 
 def check_run_options(doc: LineDict, bad: Callable[[str, int], None]) -> dict[str, Any]:
@@ -296,6 +342,8 @@ def check_entity(doc: Any, file: str, kind: str) -> tuple[EntityDoc, list[Conten
     ent.style = _opt_text(doc, "style", file, problems)
     ent.references = _references(doc, file, problems)
     ent.consistency = check_spec(doc, file, problems, workspace=False)
+    if doc.get("safety") is not None:
+        ent.safety = check_safety(doc, lambda message, line: problems.append(ContentError(file, message, line)))
     return ent, problems
 
 

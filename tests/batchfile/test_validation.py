@@ -46,7 +46,7 @@ def test_every_problem_is_named_with_its_file_and_line(tmp_path: Path) -> None:
     f = str(path)
     assert problems_of(path) == [
         f"{f}:2: unknown field 'colour'; a batch file has name, mode, model, aspect_ratio, style, output, prompt, "
-        "items, images, options",
+        "items, images, options, safety",
         f"{f}:1: name 'bad name!' must be letters, digits, '.', '_' or '-' (it names the output folder and the "
         "task keys)",
         f"{f}:3: unknown aspect ratio '7:5'; use one of 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9, 21:9",
