@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, get_args
 import click
 
 from chargen_es import events as ev
+from chargen_es.credentials import credentials_path
 from chargen_es.errors import ChargenError, ConfigError, KeysHeld
 from chargen_es.planner.durations import parse_duration
 from chargen_es.statedir import state_dir
@@ -121,7 +122,8 @@ class ExecSettings:
 @contextlib.contextmanager
 def open_gateway(settings: ExecSettings, root: Path) -> Iterator[Gateway]:
     """The gateway for this invocation, with the embedded emulator running if asked."""
-    from chargen_es.gateway import Backend, Gateway, resolve_api_key
+    from chargen_es.credentials import find_api_key
+    from chargen_es.gateway import Backend, Gateway
 
     if settings.use_emulator:
         from chargen_es.emulator import Emulator, EmulatorConfig
@@ -137,11 +139,11 @@ def open_gateway(settings: ExecSettings, root: Path) -> Iterator[Gateway]:
             finally:
                 gateway.close()
         return
-    key = resolve_api_key()
-    if not key:
-        raise ConfigError("no API key: set GEMINI_API_KEY or GOOGLE_API_KEY, or pass --emulator to use the "
-                          "embedded emulator")
-    gateway = Gateway(Backend(api_key=key, base_url=settings.base_url, api_version=settings.api_version))
+    key = find_api_key(root)
+    if key is None:
+        raise ConfigError("no API key: set GEMINI_API_KEY or GOOGLE_API_KEY, or put `api_key: <key>` in "
+                          f"{credentials_path()} (chmod 600), or pass --emulator to use the embedded emulator")
+    gateway = Gateway(Backend(api_key=key.value, base_url=settings.base_url, api_version=settings.api_version))
     try:
         yield gateway
     finally:

@@ -175,6 +175,11 @@ def check_workspace(doc: Any, file: str) -> tuple[Workspace, list[ContentError]]
             problems.append(ContentError(file, "keep_results must be true or false", doc.line_of("keep_results")))
     if doc.get("safety") is not None:
         ws.safety = check_safety(doc, lambda message, line: problems.append(ContentError(file, message, line)))
+    for name in ("api_key", "apiKey", "GEMINI_API_KEY", "GOOGLE_API_KEY"):
+        if name in doc:  # the tree is what gets committed: a key here would go with it
+            problems.append(ContentError(file, f"{name}: an API key does not belong in the content tree (it would "
+                                         "be committed with it); set GEMINI_API_KEY or put it in "
+                                         "~/.config/chargen-es/credentials (chmod 600)", doc.line_of(name)))
     if doc.get("options") is not None:
         ws.options = check_run_options(doc, lambda message, line: problems.append(ContentError(file, message, line)))
     ws.consistency = check_spec(doc, file, problems, workspace=True)

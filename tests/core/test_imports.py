@@ -129,6 +129,7 @@ LOWER_LAYER = {
     "chargen_es.fsio": (),  # the file system, one way: below the journal, the engine and the cli
     "chargen_es.run_folders": ("chargen_es.errors", "chargen_es.journal"),
     "chargen_es.analysis": (),
+    "chargen_es.credentials": ("chargen_es.errors",),
 }
 
 
