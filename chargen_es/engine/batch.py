@@ -157,16 +157,20 @@ class BatchRunner:
                                              reason="retries"))
         return bool(keys)
 
-    def _permanent_failures(self, chunk: int) -> list[ev.ItemFailed]:
-        return [o for k in self.model.chunk_keys[chunk] if isinstance(o := self.model.outcomes.get(k), ev.ItemFailed)
-                and not o.retryable]
+    def _permanent_failures(self, chunk: int) -> dict[str, ev.ItemFailed]:
+        found = {}
+        for key in self.model.chunk_keys[chunk]:
+            outcome = self.model.outcomes.get(key)
+            if isinstance(outcome, ev.ItemFailed) and not outcome.retryable:
+                found[key] = outcome
+        return found
 
-    def check_stop_on_error(self, chunk: int, before: int) -> bool:
+    def check_stop_on_error(self, chunk: int, before: dict[str, ev.ItemFailed]) -> bool:
         """stopOnError: a permanent failure this collect brought stops every chunk (resumably)."""
-        failures = self._permanent_failures(chunk)
-        if not self.run_options.stop_on_error or len(failures) <= before:
+        new = [f for k, f in self._permanent_failures(chunk).items() if k not in before]
+        if not self.run_options.stop_on_error or not new:
             return False
-        first = failures[before]
+        first = min(new, key=lambda f: f.seq)
         self.stopped_on_error = (f"stopOnError: {first.key} failed permanently ({first.code}: {first.message}); "
                                  "fix or drop it, then `resume` continues the rest")
         self.stop()
@@ -192,7 +196,7 @@ class BatchRunner:
                 elif step == Step.DOWNLOAD:
                     await self.results.download(chunk)
                 elif step == Step.COLLECT:
-                    before = len(self._permanent_failures(chunk))
+                    before = self._permanent_failures(chunk)
                     await self.results.collect(chunk)
                     if self.check_stop_on_error(chunk, before) or not self.reopen_retries(chunk):
                         return
