@@ -296,6 +296,10 @@ def show_run(p: Projections, as_json: bool) -> None:
         print_table("items by path", ["key", "chunk", "via", "cost"],
                     [(i["key"], i["chunk"], i["via"], _usd(i["cost_usd"])) for i in items])
     show_failures(p, as_json=False)
+    if report["recommendations"]:
+        click.echo("recommendations:")
+        for advice in report["recommendations"]:
+            click.echo(f"  - {advice['message']}")
 
 
 def show_failures(p: Projections, as_json: bool) -> None:

@@ -129,6 +129,18 @@ def test_every_item_is_delivered_under_503s_with_one_call_at_a_time_on_the_wire(
     assert stats["max_in_flight"][CALL] == 1, "maxConcurrent: 1 on the wire (--workers 8 was given)"
 
 
+def test_the_batch_runner_delivers_every_item_under_503s_on_every_operation(tmp_path: Path) -> None:
+    path = batch_file(tmp_path, 12, {"delay": 50, "maxConcurrent": 1, "stopOnError": False},
+                      {f"item{n}": 8 for n in range(12)})
+    with Emulator(EmulatorConfig(seed=1, faults=[{"op": "*", "kind": "status", "status": 503, "rate": 0.3}])) as emu:
+        done = inproc.run_batch_file(path, emu.base_url, chunk_size=4, upload_concurrency=1)
+        stats = emu.stats()
+    assert done.outcome == "completed"
+    assert len(done.tagged("line.applied")) == 12 and done.tagged("item.failed") == []
+    assert stats["operations"]["batches.create"] > 3, "some creates were answered 503 and retried"
+    assert sorted(stats["batch_keys"].values()) == [1] * 12, "each item sent in exactly one job"
+
+
 def test_without_max_concurrent_the_wire_sees_calls_at_once(tmp_path: Path) -> None:
     """The measure is real: the same file with maxConcurrent 4 overlaps calls on the wire."""
     path = batch_file(tmp_path, 8, {"maxConcurrent": 4})

@@ -12,6 +12,7 @@ from chargen_es.emulator import Emulator, EmulatorConfig
 from projections import project, recommendations
 from tests.core.strategies import stamp
 from tests.engine.harness import RUN_ID, chargen, copy_sample, run_args
+from tests.procs import run_child
 
 START = ev.RunStarted(run_id="r1", tool_version="0", mode="generate", runner="live")
 KEYS = [f"characters/ada/s{n}@sha256:{n:016x}" for n in range(4)]
@@ -74,3 +75,5 @@ def test_a_run_with_a_blocked_item_ends_with_the_advice(tmp_path: Path) -> None:
     [blocked] = [a for a in report["recommendations"] if a["code"] == "rephrase_blocked"]
     assert [k.split("@")[0] for k in blocked["keys"]] == ["character/ada/map-room"]
     assert "recommendations:" in done.stdout and "rephrase them: characters/ada/map-room" in done.stdout
+    shown = run_child(["inspect", RUN_ID, "--root", str(root)])
+    assert "recommendations:" in shown.stdout and "rephrase them: characters/ada/map-room" in shown.stdout
