@@ -128,3 +128,17 @@ def test_an_old_entry_takes_the_current_shape_when_it_is_set_anyway(tmp_path: Pa
         else:
             [image] = data["imagery_runs"][0]["images"]
             assert image["status"] == "success" and image["sha256"] == out.sha256
+
+
+def test_an_old_entry_of_an_older_key_still_names_what_changed(tmp_path: Path) -> None:
+    """The plan's history reads old entries too: a scene with only an old-shape entry under
+    an older key is planned as ``inputs changed``, not ``new``."""
+    entity(tmp_path, "characters", "ada")
+    entity(tmp_path, "locations", "port")
+    for entity_type, slug, text in (("characters", "ada", OLD_CHARACTER), ("locations", "port", OLD_LOCATION)):
+        image = write(tmp_path, f"{entity_type}/{slug}/images/one-old.png", png(slug))
+        older = f"{entity_type}/{slug}/one@sha256:{'0' * 16}"
+        write(tmp_path, f"{entity_type}/{slug}/imagery.yaml", text.format(key=older, sha=sha(image.read_bytes())))
+    reasons = {(t.entity_type, t.scene): t.reason for t in _plan(tmp_path).tasks}
+    assert reasons == {("characters", "one"): "inputs changed", ("characters", "two"): "new",
+                       ("locations", "one"): "inputs changed", ("locations", "two"): "new"}
