@@ -24,7 +24,7 @@ from chargen_es.engine import prune as pruning
 @click.option("--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
 def prune(root: Path, older_than_s: float, dry_run: bool) -> int:
     """Remove what finished runs no longer need (results, requests, failed/ details)."""
-    runs = [r for r in pruning.finished_runs(root, older_than_s, datetime.now(UTC)) if r.files]
+    runs = [r for r in pruning.finished_runs(root, older_than_s, datetime.now(UTC)) if not r.empty]
     if not runs:
         click.echo("nothing to prune: no finished run holds results, requests or failure details")
         return 0

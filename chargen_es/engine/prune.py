@@ -41,6 +41,11 @@ class Prunable:
     ended_at: str
     files: tuple[Path, ...]
     bytes: int
+    folders: tuple[Path, ...] = ()  # ``failed/``, removed once empty
+
+    @property
+    def empty(self) -> bool:
+        return not self.files and not self.folders
 
 
 def _stamp(at: str) -> datetime:
@@ -59,7 +64,9 @@ def finished_runs(root: Path, older_than_s: float, now: datetime) -> list[Prunab
             continue
         files = tuple(sorted(p for pattern in PATTERNS for p in run_dir.glob(pattern)
                              if p.is_file() and not p.is_symlink()))
-        found.append(Prunable(run_id, run_dir, model.ended.at, files, sum(p.stat().st_size for p in files)))
+        folders = tuple(p for p in (run_dir / "failed",) if p.is_dir() and not p.is_symlink())
+        found.append(Prunable(run_id, run_dir, model.ended.at, files, sum(p.stat().st_size for p in files),
+                              folders))
     return found
 
 
@@ -75,9 +82,9 @@ def prune(item: Prunable) -> int:
             if remove(path):
                 removed += size
             crash_point("after", "prune.remove")
-        failed = item.run_dir / "failed"
-        if failed.is_dir() and not any(failed.iterdir()):
-            failed.rmdir()
+        for folder in item.folders:  # a kill after its last file leaves it for the next prune
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
         return removed
     finally:
         lock.release()
