@@ -39,6 +39,8 @@ Status = Literal["ga", "preview", "deprecated", "shut_down"]
 # read 2026-12-02).
 BATCH_DISCOUNT = 0.5
 
+DEFAULT_REFERENCE_LIMIT = 14  # reference images per request for a model not listed (see ModelInfo)
+
 READ_ON = date(2026, 12, 2)  # the day every entry below was checked
 
 _DEPRECATIONS = "https://ai.google.dev/gemini-api/docs/deprecations"
@@ -68,6 +70,11 @@ class ModelInfo(msgspec.Struct, frozen=True, kw_only=True):
     image_sizes: tuple[tuple[str, int], ...] = ()  # tokens per generated image at each imageSize
     image_input_tokens: int = 258  # tokens one input image is counted as
     thinking_tokens: int = 0  # estimated thinking tokens per request, billed at output_usd
+    # Reference images one request may carry. Gemini 3's image models take up to 14 (read
+    # 2026-12-07: help.apiyi.com/en?p=17609, docs.myrouter.ai gemini-3.1-flash-image-edit,
+    # skills.sh scenario-labs "referenceImages (up to 14)"); Google's own page was not in the
+    # search index that day, so 14 is the default for every model until one is known lower.
+    max_reference_images: int = DEFAULT_REFERENCE_LIMIT
     price_until: date | None = None  # the recorded price is announced to change after this day
     source: str = ""  # where the facts were read, with the date
     note: str = ""  # what could not be confirmed
@@ -247,6 +254,12 @@ class Fate(msgspec.Struct, frozen=True):
     verdict: Verdict
     text: str
     info: ModelInfo | None = None
+
+
+def reference_limit(model: str) -> int:
+    """How many reference images one request to ``model`` may carry (14 for a model not listed)."""
+    info = lookup(model)
+    return info.max_reference_images if info is not None else DEFAULT_REFERENCE_LIMIT
 
 
 def fate(model_id: str, day: date) -> Fate:
