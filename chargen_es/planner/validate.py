@@ -42,6 +42,7 @@ class Workspace:
     analyze_model_line: int = 0
     deadline_s: float | None = None  # ``deadline:``: batch work left after it finishes live
     consistency: Spec = field(default_factory=Spec)  # the default for every entity
+    variants: int = 0  # ``variants:``: takes per scene for every entity (0: not set, one take)
     keep_results: bool = False  # ``keep_results:``: keep raw results files after they are applied
     options: dict[str, Any] = field(default_factory=dict)  # ``options:`` (the guide's run options)
     safety: dict[str, str] = field(default_factory=dict)  # ``safety:`` category -> threshold, for every entity
@@ -57,6 +58,7 @@ class SceneSpec:
     aspect_ratio: str = ""
     negative_prompt: str = ""
     references: list[tuple[str, int]] = field(default_factory=list)  # (as written, line)
+    variants: int = 0  # takes of this scene (0: not set; the entity's or workspace's count)
 
 
 @dataclass(slots=True)
@@ -68,6 +70,7 @@ class EntityDoc:
     style: str = ""
     references: list[tuple[str, int]] = field(default_factory=list)
     consistency: Spec = field(default_factory=Spec)
+    variants: int = 0  # takes of each of its scenes (0: not set)
     safety: dict[str, str] = field(default_factory=dict)  # over chargen.yaml's, category by category
 
 
@@ -115,6 +118,28 @@ def _references(doc: LineDict, file: str, problems: list[ContentError]) -> list[
         else:
             out.append((item, line))
     return out
+
+
+MAX_VARIANTS = 20  # takes of one scene; more is almost surely a typo, and each one is paid for
+
+
+def variants_problem(value: Any) -> str | None:
+    """Why a ``variants`` value cannot be used, or None (a whole number 1..MAX_VARIANTS)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_VARIANTS:
+        return f"variants must be a whole number from 1 to {MAX_VARIANTS} (takes of each scene), not {value!r}"
+    return None
+
+
+def _variants(doc: LineDict, file: str, problems: list[ContentError]) -> int:
+    """``variants: N`` (takes per scene), 0 when absent."""
+    value = doc.get("variants")
+    if value is None:
+        return 0
+    problem = variants_problem(value)
+    if problem is not None:
+        problems.append(ContentError(file, problem, doc.line_of("variants")))
+        return 0
+    return int(value)
 
 
 def aspect_ratio_ok(value: Any) -> bool:
@@ -183,6 +208,7 @@ def check_workspace(doc: Any, file: str) -> tuple[Workspace, list[ContentError]]
     if doc.get("options") is not None:
         ws.options = check_run_options(doc, lambda message, line: problems.append(ContentError(file, message, line)))
     ws.consistency = check_spec(doc, file, problems, workspace=True)
+    ws.variants = _variants(doc, file, problems)
     return ws, problems
 
 
@@ -347,6 +373,7 @@ def check_entity(doc: Any, file: str, kind: str) -> tuple[EntityDoc, list[Conten
     ent.style = _opt_text(doc, "style", file, problems)
     ent.references = _references(doc, file, problems)
     ent.consistency = check_spec(doc, file, problems, workspace=False)
+    ent.variants = _variants(doc, file, problems)
     if doc.get("safety") is not None:
         ent.safety = check_safety(doc, lambda message, line: problems.append(ContentError(file, message, line)))
     return ent, problems
@@ -401,6 +428,7 @@ def _scene(item: LineDict, file: str, problems: list[ContentError]) -> SceneSpec
     if ratio is not None and not aspect_ratio_ok(ratio):
         problems.append(ContentError(file, _aspect_problem(ratio), item.line_of("aspect_ratio")))
     refs = _references(item, file, problems)
+    variants = _variants(item, file, problems)
     if sid and (problem := scene_id_problem(sid.strip())):
         problems.append(ContentError(file, problem, item.line_of("id")))
         return None
@@ -408,5 +436,5 @@ def _scene(item: LineDict, file: str, problems: list[ContentError]) -> SceneSpec
         return None
     return SceneSpec(
         id=sid.strip(), prompt=prompt, title=title, aspect_ratio=ratio or "",
-        negative_prompt=negative, references=refs,
+        negative_prompt=negative, references=refs, variants=variants,
     )
