@@ -172,6 +172,17 @@ def create(path: Path, *, point: str | None = None) -> int:
         return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)  # less the umask
 
 
+def remove(path: Path) -> bool:
+    """Delete a file durably (the folder is fsynced); True when it was there. Idempotent:
+    a file already gone is not an error, so a crash before or after is simply done again."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return False
+    fsync_dir(path.parent)
+    return True
+
+
 def sha256_file(path: Path) -> str | None:
     """Hex SHA-256 of a file's bytes, or None when it does not exist."""
     h = hashlib.sha256()

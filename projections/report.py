@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from chargen_es import events as ev
+from projections.advice import recommendations
 from projections.model import Projections
 from projections.state import event_fields
 
@@ -169,4 +170,5 @@ def report_view(p: Projections) -> dict[str, Any]:
                      **({"via": i.via} if i.via else {})} for i in p.ignored],
         "calls": {"started": p.calls, "failed": dict(p.call_failures)},
         "cleanup": {"files_deleted": len(p.deleted_files), "jobs_deleted": len(p.deleted_jobs)},
+        "recommendations": recommendations(p),
     }

@@ -67,6 +67,16 @@ def require_tree(root: Path, *, runs_count: bool = True) -> None:
         raise UsageError(problem)
 
 
+def human_bytes(n: int) -> str:
+    """``6564`` -> ``6.4 kB`` (decimal units, as file managers show them)."""
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{n} B"
+
+
 def note(line: str) -> None:
     """A one-line notice on stderr (an index rebuilt, an unfinished run)."""
     click.echo(f"note: {line}", err=True)

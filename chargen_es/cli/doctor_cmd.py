@@ -36,7 +36,7 @@ import click
 from chargen_es import catalogue
 from chargen_es.cli.common import root_option
 from chargen_es.cli.execute import EMULATOR_KEY, backend_options
-from chargen_es.errors import BillingError, GeminiError, NotFound, PermanentError, TransientError
+from chargen_es.errors import BillingError, ConfigError, GeminiError, NotFound, PermanentError, TransientError
 
 # Batch requests cost half the standard price (ai.google.dev/gemini-api/docs/optimization,
 # table "Batch: 50% discount", read 2026-12-02); the catalogue stores live prices.
@@ -198,7 +198,8 @@ def roundtrip(gateway: Any, model_id: str, timeout_s: float, poll_s: float) -> t
 def diagnose(root: Path, use_emulator: bool, base_url: str | None, api_version: str, job_seconds: float,
              do_roundtrip: bool, timeout_s: float, poll_s: float) -> Report:
     """Run every check; never raises for a failed check (each becomes a FAIL line)."""
-    from chargen_es.gateway import GOOGLE_BASE_URL, api_key_source, resolve_api_key
+    from chargen_es.credentials import credentials_path, find_api_key
+    from chargen_es.gateway import GOOGLE_BASE_URL
 
     report = Report(checks=[])
     for var in ("GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GENAI_USE_ENTERPRISE"):
@@ -209,9 +210,15 @@ def diagnose(root: Path, use_emulator: bool, base_url: str | None, api_version: 
         key = EMULATOR_KEY
         report.add("api key", True, "the embedded emulator's")
     else:
-        key = resolve_api_key() or ""
-        if not report.add("api key", bool(key), f"from {api_key_source()}" if key else
-                          f"no API key: set GEMINI_API_KEY ({KEY_HELP}) or pass --emulator"):
+        try:
+            found = find_api_key(root)
+        except ConfigError as exc:  # a key file that must not be used: say why, never the key
+            report.add("api key", False, str(exc))
+            return report
+        key = found.value if found else ""
+        if not report.add("api key", bool(key), f"from {found.source}" if found else
+                          f"no API key: set GEMINI_API_KEY ({KEY_HELP}), put `api_key: <key>` in "
+                          f"{credentials_path()} (chmod 600), or pass --emulator"):
             return report
     url = "the embedded emulator" if use_emulator else (base_url or GOOGLE_BASE_URL)
     models = _models_to_check(root, report)

@@ -21,6 +21,7 @@ import click
 
 from chargen_es import events as ev
 from chargen_es import run_folders
+from chargen_es.credentials import credentials_path
 from chargen_es.errors import ChargenError, ConfigError, KeysHeld, LocalIOError, local_io_error
 from chargen_es.planner.durations import parse_duration
 from chargen_es.statedir import state_dir
@@ -54,7 +55,8 @@ def backend_options(f: F) -> F:
     return f
 
 
-def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+def duration_option(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    """A click callback: ``30s``, ``2h``, ``30d`` as seconds (planner.durations)."""
     if value is None:
         return None
     try:
@@ -73,12 +75,15 @@ def execution_options(f: F) -> F:
         click.option("--upload-concurrency", type=click.IntRange(1, 64), default=5, show_default=True),
         click.option("--no-cleanup", is_flag=True, help="Keep remote request and result files."),
         click.option("--detach", is_flag=True, help="Return once jobs are submitted; `resume` collects."),
+        click.option("--keep-results", is_flag=True,
+                     help="Keep each downloaded results file (raw answers, base64 images) in the run folder "
+                          "after it is applied, for audit; by default it is deleted once applied."),
         click.option("--reuse-margin-hours", type=click.FloatRange(min=0), default=47.0, show_default=True,
                      help="Reuse an uploaded reference while it has more of its 48 h left than this; lower "
                           "it only when every job of the run finishes sooner (a job may take 48 h)."),
         click.option("--emulator-faults", type=click.Path(dir_okay=False, exists=True, path_type=Path),
                      default=None, hidden=True, help="Embedded emulator: a fault rules JSON file."),
-        click.option("--deadline", "deadline_s", default=None, metavar="DURATION", callback=_duration,
+        click.option("--deadline", "deadline_s", default=None, metavar="DURATION", callback=duration_option,
                      help="After this (30s, 2h; from now), batch work not done finishes live."),
         click.option("--fallback", type=click.Choice(get_args(ev.FallbackMode)), default=None,
                      help="Where a missed deadline or an EXPIRED/FAILED job goes [default: live with a deadline]."),
@@ -108,6 +113,7 @@ class ExecSettings:
     keep_batch: bool | None = None
     max_cost: float | None = None  # resume: a new limit for the fallback's cost check
     emulator_faults: Path | None = None
+    keep_results: bool = False
 
     @classmethod
     def from_kwargs(cls, kwargs: dict[str, Any]) -> ExecSettings:
@@ -118,7 +124,8 @@ class ExecSettings:
 @contextlib.contextmanager
 def open_gateway(settings: ExecSettings, root: Path) -> Iterator[Gateway]:
     """The gateway for this invocation, with the embedded emulator running if asked."""
-    from chargen_es.gateway import Backend, Gateway, resolve_api_key
+    from chargen_es.credentials import find_api_key
+    from chargen_es.gateway import Backend, Gateway
 
     if settings.use_emulator:
         from chargen_es.emulator import Emulator, EmulatorConfig
@@ -142,11 +149,11 @@ def open_gateway(settings: ExecSettings, root: Path) -> Iterator[Gateway]:
             raise
         emu.stop()
         return
-    key = resolve_api_key()
-    if not key:
-        raise ConfigError("no API key: set GEMINI_API_KEY or GOOGLE_API_KEY, or pass --emulator to use the "
-                          "embedded emulator")
-    gateway = Gateway(Backend(api_key=key, base_url=settings.base_url, api_version=settings.api_version))
+    key = find_api_key(root)
+    if key is None:
+        raise ConfigError("no API key: set GEMINI_API_KEY or GOOGLE_API_KEY, or put `api_key: <key>` in "
+                          f"{credentials_path()} (chmod 600), or pass --emulator to use the embedded emulator")
+    gateway = Gateway(Backend(api_key=key.value, base_url=settings.base_url, api_version=settings.api_version))
     try:
         yield gateway
     finally:
@@ -199,6 +206,7 @@ def engine_options(settings: ExecSettings, root: Path, run_dir: Path) -> EngineO
         retry=RetryPolicy(),
         workers=settings.workers,
         fallback=fallback_options(settings),
+        keep_results=settings.keep_results,
         generated_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
 
@@ -241,6 +249,7 @@ def drive(open_recorder: Callable[[], Recorder], settings: ExecSettings, root: P
 
 def report_outcome(outcome: str, recorder: Recorder, root: Path, run_dir: Path) -> int:
     from chargen_es.cli.progress_view import final_lines
+    from projections import recommendations
 
     model = recorder.model
     ok, failed = model.outcome_counts()
@@ -250,6 +259,11 @@ def report_outcome(outcome: str, recorder: Recorder, root: Path, run_dir: Path) 
                f"{len(model.tasks) + skipped}")
     for text in final_lines(model, root, outcome):
         click.echo(text)
+    advice = recommendations(model)
+    if advice:
+        click.echo("recommendations:")
+        for item in advice:
+            click.echo(f"  - {item['message']}")
     click.echo(f"report: {run_dir / 'report.json'}")
     if outcome == "completed":
         _rejected_preview_hint(model, root)

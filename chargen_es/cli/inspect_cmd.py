@@ -140,6 +140,7 @@ SUMMARIES: dict[type, Callable[[Any], str]] = {
     ev.JobSubmitted: lambda e: f"chunk {e.chunk}: {e.job_name}{' (adopted)' if e.adopted else ''}",
     ev.JobStateChanged: lambda e: f"chunk {e.chunk}: {e.job_name} {e.state}{_stats(e.stats)}",
     ev.ResultsDownloaded: lambda e: f"chunk {e.chunk}: {e.path} ({e.lines} lines, {e.bytes} bytes)",
+    ev.ResultsDiscarded: lambda e: f"chunk {e.chunk}: {e.path} deleted once applied ({e.bytes} bytes)",
     ev.LineApplied: lambda e: f"{e.key}: {len(e.outputs)} output(s)",
     ev.ItemFailed: lambda e: f"{e.key}: {e.stage} {e.code}: {e.message}",
     ev.ResultIgnored: lambda e: f"{e.key}: {e.reason} (chunk {e.chunk}, line {e.line})",
@@ -304,6 +305,10 @@ def show_run(p: Projections, as_json: bool) -> None:
         print_table("items by path", ["key", "chunk", "via", "cost"],
                     [(i["key"], i["chunk"], i["via"], _usd(i["cost_usd"])) for i in items])
     show_failures(p, as_json=False)
+    if report["recommendations"]:
+        click.echo("recommendations:")
+        for advice in report["recommendations"]:
+            click.echo(f"  - {advice['message']}")
 
 
 def show_failures(p: Projections, as_json: bool) -> None:

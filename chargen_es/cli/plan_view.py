@@ -122,6 +122,9 @@ def _render_tasks(plan: Plan, echo: Echo) -> None:
             echo(f"    output: {t.output_dir}/{t.output_stem}.<ext>")
             if t.references:
                 echo(f"    refs:   {', '.join(r.path for r in t.references)}")
+        safety = _safety_text(t.generation_config)
+        if safety:
+            echo(f"    safety: {safety}")
         echo(f"    key:    {t.key}")
     if plan.skipped:
         echo("")
@@ -130,6 +133,21 @@ def _render_tasks(plan: Plan, echo: Echo) -> None:
             detail = f" ({s.detail})" if s.detail else ""
             echo(f"- {s.entity_type}/{s.slug}  {s.scene}  [{s.reason}]{detail}")
     echo("")
+
+
+def _safety_text(config: dict[str, Any]) -> str:
+    """A task's ``safetySettings`` as ``CATEGORY THRESHOLD, ...`` ("" when none is sent)."""
+    return ", ".join(f"{s['category'].removeprefix('HARM_CATEGORY_')} {s['threshold']}"
+                     for s in config.get("safetySettings") or ())
+
+
+def _safety_summary(plan: Plan) -> str:
+    """Which safety settings the plan sends, and to how many tasks."""
+    kinds = Counter(_safety_text(t.generation_config) for t in plan.tasks)
+    if not plan.tasks or set(kinds) == {""}:
+        return "Google's standard filtering (no safetySettings sent)"
+    parts = [f"{text or 'standard filtering'} ({n} task(s))" for text, n in sorted(kinds.items())]
+    return "; ".join(parts)
 
 
 def _render_summary(plan: Plan, echo: Echo, runner: str = "batch", root: Path | None = None) -> None:
@@ -150,6 +168,7 @@ def _render_summary(plan: Plan, echo: Echo, runner: str = "batch", root: Path | 
     else:
         echo(f"  chunks:   {data['chunks']} of up to {data['chunk_size']} task(s)")
     echo(f"  model:    {_model_line(data['model'])}")
+    echo(f"  safety:   {_safety_summary(plan)}")
     if runner == "live":
         echo(f"  estimate: {usd(est.live_usd)} as live calls (full price; the Batch API would cost "
              f"{usd(est.batch_usd)}: drop --runner live to save {usd(est.saving_usd)})")

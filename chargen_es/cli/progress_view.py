@@ -29,20 +29,11 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from chargen_es import events as ev
+from chargen_es.cli.common import human_bytes
 from chargen_es.engine import Progress
 
 _CHUNK = re.compile(r"chunk (\d+)")
 _PLURAL_ONE = re.compile(r"\b1 (task|chunk|item|file)s\b")
-
-
-def human_bytes(n: int) -> str:
-    """``6564`` -> ``6.4 kB`` (decimal units, as file managers show them)."""
-    size = float(n)
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{n} B"
 
 
 def plural(n: int, word: str) -> str:

@@ -112,6 +112,8 @@ class BatchesApi:
         with self.store.lock:
             self.store.batch_inputs_by_sha256[sha] += 1
             self.store.batch_keys.update(entry["key"] for entry in entries)
+            for entry in entries:
+                self.store.safety_settings.update(content.safety_of(entry.get("request") or {}))
         self.store.count_name(display, "jobs_created")
         self.store.put_batch(rec, with_input=True)
         if rec.job_fault is None:

@@ -73,6 +73,14 @@ def prompt_text(request: Any) -> str:
     return "\n".join(texts)
 
 
+def safety_of(request: Any) -> list[str]:
+    """The request's ``safetySettings`` as ``CATEGORY=THRESHOLD`` (what a test checks arrived)."""
+    out = []
+    for setting in field(request, "safetySettings") or []:
+        out.append(f"{field(setting, 'category', '')}={field(setting, 'threshold', '')}")
+    return out
+
+
 def _file_refs(request: Any) -> list[str]:
     refs: list[str] = []
     for content in field(request, "contents") or []:

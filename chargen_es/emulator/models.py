@@ -58,6 +58,7 @@ class ModelsApi:
                                image_bytes=self.config.image_bytes, spec=spec)
         with self.store.lock:
             self.store.totals["calls"] += 1
+            self.store.safety_settings.update(content.safety_of(body))
         if out.error is not None:
             code = int(out.error.get("code", 13))
             http = _HTTP_FOR_CODE.get(code, 500)

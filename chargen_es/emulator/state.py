@@ -178,7 +178,10 @@ class Store:
         self.uploads_by_sha256: Counter[str] = Counter()
         self.batch_inputs_by_sha256: Counter[str] = Counter()
         self.batch_keys: Counter[str] = Counter()  # every key of every created job's lines
+        self.safety_settings: Counter[str] = Counter()  # CATEGORY=THRESHOLD over calls and batch lines
         self.totals: Counter[str] = Counter()
+        self.in_flight: Counter[str] = Counter()  # requests being answered now, by operation
+        self.max_in_flight: Counter[str] = Counter()  # the most ever answered at once, by operation
         if data_dir is not None:
             for sub in ("files", "blobs", "batches", "inputs"):
                 (data_dir / sub).mkdir(parents=True, exist_ok=True)
@@ -189,6 +192,17 @@ class Store:
     def count_op(self, op: str) -> None:
         with self.lock:
             self.operations[op] += 1
+
+    def enter(self, op: str) -> None:
+        """A request of ``op`` starts being answered (concurrency on the wire, for tests of
+        a client's worker limit)."""
+        with self.lock:
+            self.in_flight[op] += 1
+            self.max_in_flight[op] = max(self.max_in_flight[op], self.in_flight[op])
+
+    def leave(self, op: str) -> None:
+        with self.lock:
+            self.in_flight[op] -= 1
 
     def count_name(self, name: str | None, what: str) -> None:
         if name is None:
@@ -208,7 +222,8 @@ class Store:
             return {"operations": dict(self.operations), "by_display_name": names,
                     "uploads_by_sha256": dict(self.uploads_by_sha256),
                     "batch_inputs_by_sha256": dict(self.batch_inputs_by_sha256),
-                    "batch_keys": dict(self.batch_keys),
+                    "batch_keys": dict(self.batch_keys), "max_in_flight": dict(self.max_in_flight),
+                    "safety_settings": dict(self.safety_settings),
                     "calls": self.totals["calls"], "calls_rejected": self.totals["calls_rejected"],
                     "downloads": self.totals["downloads"], "deletes": self.totals["deletes"],
                     "files": len(self.files), "batches": len(self.batches)}

@@ -91,8 +91,13 @@ def request_line(task: ev.Task, uris: dict[str, Upload]) -> dict[str, Any]:
         parts.append({"fileData": {"fileUri": record.uri, "mimeType": ref.mime or record.mime}})
     parts.append({"text": task.prompt})
     request: dict[str, Any] = {"contents": [{"role": "user", "parts": parts}]}
-    if task.generation_config:
-        request["generationConfig"] = task.generation_config
+    config = task.generation_config
+    safety = config.get("safetySettings")
+    if safety:  # planned with the config (so the key covers it), sent beside it as the API wants
+        config = {k: v for k, v in config.items() if k != "safetySettings"}
+        request["safetySettings"] = safety
+    if config:
+        request["generationConfig"] = config
     return request
 
 

@@ -276,6 +276,8 @@ class Gateway:
             config = types.GenerateContentConfig.model_validate(request.get("generationConfig") or {})
             if request.get("systemInstruction"):
                 config.system_instruction = types.Content.model_validate(request["systemInstruction"])
+            if request.get("safetySettings"):  # the SDK sends config.safety_settings as the request's own
+                config.safety_settings = [types.SafetySetting.model_validate(s) for s in request["safetySettings"]]
             contents = [types.Content.model_validate(c) for c in request.get("contents") or []]
         except ValueError as exc:  # pydantic's ValidationError: a request the SDK cannot express
             raise PermanentError(f"request rejected by the SDK: {exc}", reason="INVALID_REQUEST") from exc

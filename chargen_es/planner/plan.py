@@ -44,7 +44,7 @@ from chargen_es.planner.tree import (
     refused_images,
     select,
 )
-from chargen_es.planner.validate import Workspace, variants_problem
+from chargen_es.planner.validate import Workspace, safety_settings, variants_problem
 
 SCOPES = ("all", "characters", "locations", "chapters")
 MODES = ("generate", "analyze")
@@ -84,6 +84,17 @@ def changed_input(history: Mapping[str, Mapping[str, Any]], key: str,
     if prior.get("prompt_sha") != prompt_digest(prompt):
         return "prompt changed"
     return "config changed"
+
+
+def with_safety(config: dict[str, Any], *layers: dict[str, str]) -> None:
+    """Add the ``safetySettings`` of ``layers`` (chargen.yaml's, then the entity's or batch
+    file's) to a task's request config, which the task key hashes, so a changed setting is
+    a new key. Nothing when none is set: old keys stay as they were, and Google applies its
+    standard filtering. The engine sends it at the request's top level
+    (``engine.staging.request_line``), where the API wants it."""
+    settings = safety_settings(*layers)
+    if settings:
+        config["safetySettings"] = settings
 
 
 def utc_stamp(now: datetime | None = None) -> str:
@@ -396,6 +407,7 @@ class _Builder:
             first_bare = first if part is None else prompts.compile_scene(base, spec.prompt, spec.negative_prompt)
             config = {"responseModalities": ["IMAGE"],
                       "imageConfig": {"aspectRatio": spec.aspect_ratio or self.ws.aspect_ratio}}
+            with_safety(config, self.ws.safety, doc.safety)
             refs = [r.sha256 for r in scene.references]
             takes = self.takes(spec.variants, doc.variants)
 
@@ -479,6 +491,7 @@ class _Builder:
             name = os.path.basename(rel)
             stem = os.path.splitext(name)[0]
             config = dict(self.analysis_config)
+            with_safety(config, self.ws.safety, ent.doc.safety)
             key = keys.analyze_key(ent.entity_type, ent.slug, stem, prompt=self.analysis_prompt,
                                    image_sha256=sha, model=self.model, generation_config=config)
             scene = f"analyze:{stem}"
@@ -570,6 +583,8 @@ class _Builder:
             "batch_discount": pricing.BATCH_DISCOUNT,
             **({"deadline_s": ws.deadline_s} if ws.deadline_s is not None else {}),
             **({"variants": o.variants} if o.variants is not None else {}),
+            **({"keep_results": True} if ws.keep_results else {}),
+            **({"options": dict(ws.options)} if ws.options else {}),
         }
 
 

@@ -27,9 +27,10 @@ from tests.engine.harness import (
     temp_files,
 )
 
-EFFECTS = ["upload", "job.create", "download", "image.write", "imagery.write"]
+EFFECTS = ["upload", "job.create", "download", "image.write", "imagery.write", "results.discard"]
 APPENDS = ["run.started", "upload.started", "upload.completed", "requests.written", "job.submitting",
-           "job.submitted", "job.state_changed", "results.downloaded", "line.applied", "files.deleted",
+           "job.submitted", "job.state_changed", "results.downloaded", "line.applied", "results.discarded",
+           "files.deleted",
            "run.completed"]
 POINTS = (
     [f"{when}:{effect}" for effect in EFFECTS for when in ("before", "after")]

@@ -50,8 +50,10 @@ def test_doctor_json_names_a_shut_down_model_from_chargen_yaml(tmp_path: Path) -
 def test_doctor_without_a_key_says_how_to_get_one(tmp_path: Path) -> None:
     done = doctor("--root", str(tmp_path))
     assert done.returncode == 1
+    key_file = Path(os.environ["XDG_CONFIG_HOME"]) / "chargen-es" / "credentials"  # tests/conftest.py: empty
     assert done.stdout.strip() == ("api key: FAIL: no API key: set GEMINI_API_KEY (create one at "
-                                   "https://aistudio.google.com/apikey) or pass --emulator")
+                                   f"https://aistudio.google.com/apikey), put `api_key: <key>` in {key_file} "
+                                   "(chmod 600), or pass --emulator")
 
 
 def test_doctor_names_an_unreachable_base_url(tmp_path: Path) -> None:
