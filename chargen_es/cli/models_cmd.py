@@ -43,7 +43,9 @@ def _catalogue_data(info: catalogue.ModelInfo | None, today: date) -> dict[str, 
         return None
     return {"purpose": info.purpose, "status": info.status, "usable": info.usable_on(today),
             "shutdown": info.shutdown.isoformat() if info.shutdown else None,
-            "replacement": info.replacement, "prices": _prices(info), "source": info.source}
+            "replacement": info.replacement, "answered_by": info.routed_on(today), "prices": _prices(info),
+            "sizes": dict(info.image_sizes), "aspect_ratios": list(info.aspect_ratios),
+            "max_references": info.max_references or None, "sources": dict(info.sources), "note": info.note}
 
 
 def models_document(remote: list[RemoteModel], today: date) -> dict[str, Any]:
@@ -79,6 +81,8 @@ def _row_text(row: dict[str, Any]) -> str:
         price = ""
     else:
         fate = cat["status"].replace("_", " ") if cat["usable"] else "shut down"
+        if cat["answered_by"]:
+            fate += f", answered by {cat['answered_by']}"
         if cat["shutdown"]:
             fate += f", shutdown {cat['shutdown']}"
         if cat["replacement"]:

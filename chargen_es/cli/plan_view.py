@@ -65,13 +65,17 @@ def model_data(model: str) -> dict[str, Any]:
     """The plan's model as the catalogue knows it (``unknown`` when it does not)."""
     info = catalogue.lookup(model)
     if info is None:
-        return {"id": model, "status": "unknown", "shutdown": None, "replacement": None}
+        return {"id": model, "status": "unknown", "shutdown": None, "replacement": None, "answered_by": None,
+                "catalogue_read": catalogue.READ_ON.isoformat()}
     return {"id": model, "status": info.status, "shutdown": info.shutdown.isoformat() if info.shutdown else None,
-            "replacement": info.replacement}
+            "replacement": info.replacement, "answered_by": info.answered_by,
+            "catalogue_read": catalogue.READ_ON.isoformat()}
 
 
 def _model_line(model: dict[str, Any]) -> str:
     text = f"{model['id']} ({model['status'].replace('_', ' ')}"
+    if model.get("answered_by"):
+        text += f", answered by {model['answered_by']}"
     if model["shutdown"]:
         text += f", shuts down {model['shutdown']}"
     if model["replacement"]:

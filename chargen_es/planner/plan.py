@@ -240,6 +240,8 @@ def _model_warnings(opts: PlanOptions, ws: Workspace) -> list[str]:
     nothing is uploaded for a job that would answer 404.
     """
     model, where = chosen_model(opts, ws)
+    if catalogue.PROBLEM is not None:
+        raise UsageError(f"the catalogue override {catalogue.PROBLEM}; fix or remove it")
     verdict = catalogue.fate(model, opts.today)
     if verdict.verdict == "shut_down":
         if where == "--model":
@@ -251,6 +253,10 @@ def _model_warnings(opts: PlanOptions, ws: Workspace) -> list[str]:
     out = []
     if verdict.verdict in ("deprecated", "unknown"):
         out.append(f"{verdict.text} (chosen by {where})")
+    elif verdict.verdict == "routed":
+        # warned, not refused: Google still answers (the work gets done), and the estimate
+        # prices the requests at the answering model's price (pricing.price_table)
+        out.append(f"{verdict.text}; the estimate uses that price (chosen by {where})")
     info = verdict.info
     if info is not None and info.price_until is not None and opts.today > info.price_until:
         out.append(f"the catalogue's price for {model} held until {info.price_until.isoformat()}; the estimate "

@@ -123,7 +123,12 @@ def _from_catalogue(info: catalogue.ModelInfo) -> ModelPrice:
 
 
 def price_table(overrides: dict[str, dict[str, Any]] | None) -> dict[str, ModelPrice]:
-    """The catalogue's priced models with a workspace's ``prices`` laid over (validated earlier)."""
+    """The catalogue's priced models with a workspace's ``prices`` laid over (validated earlier).
+
+    A retired model whose requests Google answers with another one (``retired_routed``) is
+    billed at the answering model's price, so it gets that model's entry (after the
+    workspace's prices for it), unless the workspace prices the retired id itself.
+    """
     table = {m.id: _from_catalogue(m) for m in catalogue.MODELS.values() if m.priced}
     for model, entry in (overrides or {}).items():
         name = str(model)
@@ -143,6 +148,15 @@ def price_table(overrides: dict[str, dict[str, Any]] | None) -> dict[str, ModelP
             if key in entry:
                 setattr(base, key, int(entry[key]))
         table[name] = base
+    for info in catalogue.MODELS.values():
+        answered = info.answered_by if info.status == "retired_routed" else None
+        if answered is None or info.id in (overrides or {}):
+            continue
+        target = table.get(answered)
+        if target is None:
+            table.pop(info.id, None)
+        else:
+            table[info.id] = msgspec.structs.replace(target, source=f"{target.source} (answered by {answered})")
     return table
 
 

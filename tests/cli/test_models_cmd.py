@@ -19,7 +19,7 @@ def test_document_joins_the_listing_with_the_catalogue():
         RemoteModel(name="models/gemini-9-ultra", supported_methods=("generateContent", "batchGenerateContent")),
         RemoteModel(name="models/gemini-2.5-pro", supported_methods=("generateContent", "batchGenerateContent")),
     ]
-    doc = models_document(remote, date(2026, 12, 2))
+    doc = models_document(remote, date(2026, 12, 7))
     rows = {r["id"]: r for r in doc["models"]}
     assert doc["visible"] == 4 and doc["not_visible"] == len(catalogue.MODELS) - 3
     assert rows["gemini-3-pro-image"]["batch"] is True and rows["gemini-3.5-flash"]["batch"] is False
@@ -31,15 +31,16 @@ def test_document_joins_the_listing_with_the_catalogue():
     text = render_models(doc)
     assert text[0] == "Models this key can use: 4"
     # still listed by the service, but past the catalogue's shutdown date: shown as shut down
-    assert rows["gemini-2.5-pro"]["catalogue"]["usable"] is False
-    assert any(line.startswith("  gemini-2.5-pro  [batch]  shut down, shutdown 2026-12-01, use gemini-3.8-flash")
-               for line in text)
+    assert rows["gemini-2.5-pro"]["catalogue"]["answered_by"] == "gemini-3.8-flash"
+    assert any(line.startswith("  gemini-2.5-pro  [batch]  retired routed, answered by gemini-3.8-flash, "
+                               "use gemini-3.8-flash") for line in text)
     assert ("  gemini-3-pro-image  [batch]  ga; $2 in / $12 out / $120 image per 1M live (batch 50 %)") in text
-    assert "  gemini-3.5-flash  [no batch]  ga; $1.5 in / $9 out per 1M live (batch 50 %)" in text
+    assert ("  gemini-3.5-flash  [no batch]  retired routed, answered by gemini-3.6-flash, use gemini-3.6-flash; "
+            "$1.5 in / $9 out per 1M live (batch 50 %)") in text
     assert "  gemini-9-ultra  [batch]  not in the catalogue" in text
     assert ("  gemini-2.5-flash-image  [not visible to this key]  shut down, shutdown 2026-10-02, "
-            "use gemini-3.1-flash-image; $0.3 in / $2.5 out / $30 image per 1M live (batch 50 %)") in text
-    assert "  gemini-3.6-flash  [not visible to this key]  ga; price unknown" in text
+            "use gemini-nano-banana-2.1; $0.3 in / $2.5 out / $30 image per 1M live (batch 50 %)") in text
+    assert "  gemini-4-argon  [not visible to this key]  ga; price unknown" in text
 
 
 def test_models_against_the_emulator_through_the_sdk(tmp_path, capsys):
