@@ -11,9 +11,11 @@ Checks, in order, each ``ok`` or ``FAIL: what is wrong; what to do``:
    else the catalogue's defaults) exists for this key and supports
    ``batchGenerateContent`` (batch) and ``generateContent`` (live); the catalogue's status
    (deprecated, shutdown date, replacement) is added.
-6. ``roundtrip`` (``--roundtrip``): one inline batch of one text line on the cheapest
-   text model: create, poll, read the answer, delete; its cost from ``usageMetadata`` at
-   catalogue batch prices.
+6. ``privacy``: what Google keeps of the requests (``store: false`` unless chargen.yaml
+   says ``store: true``).
+7. ``roundtrip`` (``--roundtrip``): one inline batch of one text line on the cheapest
+   text model, carrying the tree's ``store``: create, poll, read the answer, delete; its
+   cost from ``usageMetadata`` at catalogue batch prices.
 
 Exit code 1 when any check fails. ``--json`` prints the same as one document. No key,
 no file, nothing is written.
@@ -93,16 +95,16 @@ def _gateway(use_emulator: bool, base_url: str | None, api_version: str, job_sec
         gateway.close()
 
 
-def _models_to_check(root: Path, report: Report) -> list[tuple[str, str]]:
-    """(purpose, model id) pairs the tree would use: chargen.yaml's, else the defaults."""
+def _models_to_check(root: Path, report: Report) -> tuple[list[tuple[str, str]], bool]:
+    """(purpose, model id) pairs the tree would use (chargen.yaml's, else the defaults), and its ``store``."""
     if (root / "chargen.yaml").is_file():
         from chargen_es.planner.tree import load_workspace
 
         ws, problems = load_workspace(root)
         for p in problems:
             report.add("chargen.yaml", False, f"{p}; fix the file, then run doctor again")
-        return [("generate", ws.generate_model), ("analyze", ws.analyze_model)]
-    return [("generate", catalogue.DEFAULT_GENERATE_MODEL), ("analyze", catalogue.DEFAULT_ANALYZE_MODEL)]
+        return [("generate", ws.generate_model), ("analyze", ws.analyze_model)], ws.store
+    return [("generate", catalogue.DEFAULT_GENERATE_MODEL), ("analyze", catalogue.DEFAULT_ANALYZE_MODEL)], False
 
 
 def _catalogue_note(model_id: str, today: date) -> str:
@@ -157,12 +159,14 @@ def batch_cost(model_id: str, usage: dict[str, Any]) -> float | None:
     return (inp * info.input_usd + out * info.output_usd) / 1e6 * BATCH_DISCOUNT
 
 
-def roundtrip(gateway: Any, model_id: str, timeout_s: float, poll_s: float) -> tuple[bool, str, dict[str, Any]]:
-    """One inline batch of one line, end to end. Returns (ok, detail, facts)."""
+def roundtrip(gateway: Any, model_id: str, timeout_s: float, poll_s: float,
+              store: bool = False) -> tuple[bool, str, dict[str, Any]]:
+    """One inline batch of one line, end to end, with the tree's ``store``. Returns (ok, detail, facts)."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     started = time.monotonic()
-    job = gateway.create_inline_batch(model=model_id, texts=[ROUNDTRIP_PROMPT], display_name=f"chargen-es:doctor:{stamp}")
-    facts: dict[str, Any] = {"model": model_id, "job": job.name}
+    job = gateway.create_inline_batch(model=model_id, texts=[ROUNDTRIP_PROMPT], display_name=f"chargen-es:doctor:{stamp}",
+                                      store=store)
+    facts: dict[str, Any] = {"model": model_id, "job": job.name, "store": store}
     try:
         while not job.done:
             if time.monotonic() - started > timeout_s:
@@ -214,7 +218,10 @@ def diagnose(root: Path, use_emulator: bool, base_url: str | None, api_version: 
                           f"no API key: set GEMINI_API_KEY ({KEY_HELP}) or pass --emulator"):
             return report
     url = "the embedded emulator" if use_emulator else (base_url or GOOGLE_BASE_URL)
-    models = _models_to_check(root, report)
+    models, store = _models_to_check(root, report)
+    from chargen_es.cli.plan_view import store_note
+
+    report.add("privacy", True, store_note(store))
     with _gateway(use_emulator, base_url, api_version, job_seconds, key) as gateway:
         try:
             listed = gateway.list_models()
@@ -243,7 +250,7 @@ def diagnose(root: Path, use_emulator: bool, base_url: str | None, api_version: 
                 report.add("roundtrip", False, "not run: fix the failures above first")
                 return report
             try:
-                ok, detail, facts = roundtrip(gateway, catalogue.CHEAPEST_TEXT_MODEL, timeout_s, poll_s)
+                ok, detail, facts = roundtrip(gateway, catalogue.CHEAPEST_TEXT_MODEL, timeout_s, poll_s, store)
             except GeminiError as exc:
                 ok, detail, facts = False, f"{exc}", {"model": catalogue.CHEAPEST_TEXT_MODEL}
             report.add("roundtrip", ok, detail)

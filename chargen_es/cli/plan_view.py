@@ -58,6 +58,7 @@ def summary_data(plan: Plan) -> dict[str, Any]:
         "estimated_live_usd": est.live_usd,
         "estimated_saving_usd": est.saving_usd,
         "warnings": len(plan.warnings),
+        "store": bool(plan.config.get("store", False)),
     }
 
 
@@ -70,6 +71,23 @@ def model_data(model: str) -> dict[str, Any]:
     return {"id": model, "status": info.status, "shutdown": info.shutdown.isoformat() if info.shutdown else None,
             "replacement": info.replacement, "answered_by": info.answered_by,
             "catalogue_read": catalogue.READ_ON.isoformat()}
+
+
+def store_note(store: bool) -> str:
+    """What Google keeps of the requests, in one line (dry run, summary, doctor).
+
+    Google keeps Generate Content requests (batch included: prompts, images, answers) in the
+    project's logs, readable in AI Studio, for 55 days by default, on paid projects created
+    on or after 2026-10-26; a request's ``store`` overrides the project setting
+    (https://ai.google.dev/gemini-api/docs/changelog, 2026-10-26, and .../logs-datasets,
+    read 2026-12-07).
+    """
+    if store:
+        return ("requests carry store: true: Google keeps prompts, images and answers in the project's "
+                "logs (AI Studio, 55 days by default); set store: false in chargen.yaml (or --no-store) to stop it")
+    return ("requests carry store: false: Google keeps none of them in the project's logs (it would by default "
+            "on paid projects created since 2026-10-26, for 55 days); store: true in chargen.yaml or --store "
+            "lets it keep them")
 
 
 def _model_line(model: dict[str, Any]) -> str:
@@ -143,6 +161,7 @@ def _render_summary(plan: Plan, echo: Echo) -> None:
         priced = "" if cost.priced else " (no price known)"
         echo(f"    {model}: {cost.tasks} task(s), ~{cost.input_tokens:,} input + "
              f"~{cost.output_tokens:,} output tokens, {usd(cost.batch_usd)} batch{priced}")
+    echo(f"  privacy:  {store_note(bool(plan.config.get('store', False)))}")
     _render_consistency(plan, echo)
     if plan.warnings:
         echo(f"Warnings ({len(plan.warnings)})")

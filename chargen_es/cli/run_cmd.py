@@ -70,6 +70,9 @@ def plural(n: int, word: str) -> str:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (required without a TTY).")
 @click.option("--dry-run", is_flag=True, help="Show the plan; no API call, nothing written.")
 @click.option("--json", "as_json", is_flag=True, help="With --dry-run: the plan as one JSON document.")
+@click.option("--store/--no-store", default=None,
+              help="Let Google keep the requests in the project's logs (AI Studio), or not; "
+                   "default: chargen.yaml's store:, else --no-store.")
 @click.option("--analyze-first", is_flag=True,
               help="With --mode generate: first analyse the consistency sources whose analyses are missing or "
                    "stale (a run of its own), then generate with them.")
@@ -77,7 +80,7 @@ def plural(n: int, word: str) -> str:
 @execution_options
 def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file: Path | None, model: str | None,
         runner: ev.Runner, chunk_size: int, max_cost: float | None, force: bool, skip_invalid: bool, run_id: str | None,
-        yes: bool, dry_run: bool, as_json: bool, analyze_first: bool, **kwargs: Any) -> int:
+        yes: bool, dry_run: bool, as_json: bool, store: bool | None, analyze_first: bool, **kwargs: Any) -> int:
     """Plan the content tree (or a batch file) and run it through the Gemini Batch API (or live calls)."""
     settings = ExecSettings.from_kwargs(kwargs)
     if analyze_first:
@@ -88,7 +91,8 @@ def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file
             raise UsageError("--analyze-first goes with --mode generate")
         if settings.detach:
             raise UsageError("--analyze-first cannot --detach: the generation is planned from the analyses' results")
-        first = _FirstAnalyses(root, scope, only, model, runner, chunk_size, max_cost, force, skip_invalid, run_id)
+        first = _FirstAnalyses(root, scope, only, model, runner, chunk_size, max_cost, force, skip_invalid, run_id,
+                               store)
         return first.dry_run(as_json) if dry_run else first.execute(yes, settings)
     if batch_file is not None:
         root = _batch_root(batch_file, root)
@@ -96,7 +100,8 @@ def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file
     index = workspace.load(root, write=not dry_run, note=note).index  # history + unfinished runs
     opts = PlanOptions(root=root, mode=mode, scope=scope, only=only, model=model, force=force,
                        skip_invalid=skip_invalid, chunk_size=chunk_size, run_stamp=runs.run_stamp(rid),
-                       max_cost=max_cost, runner=runner, today=date.today(), history=wsp.history(index))
+                       max_cost=max_cost, runner=runner, today=date.today(), history=wsp.history(index),
+                       store=store)
     if batch_file is not None:
         plan = build_batch_plan(batch_file, opts)
         mode = plan.config["mode"]
@@ -154,11 +159,11 @@ class _FirstAnalyses:
 
     def __init__(self, root: Path, scope: str, only: tuple[str, ...], model: str | None, runner: ev.Runner,
                  chunk_size: int, max_cost: float | None, force: bool, skip_invalid: bool,
-                 run_id: str | None) -> None:
+                 run_id: str | None, store: bool | None = None) -> None:
         self.root, self.runner, self.model, self.force, self.run_id = root, runner, model, force, run_id
         self.common: dict[str, Any] = {"root": root, "scope": scope, "only": only, "skip_invalid": skip_invalid,
                                        "chunk_size": chunk_size, "max_cost": max_cost, "runner": runner,
-                                       "today": date.today()}
+                                       "today": date.today(), "store": store}
 
     def analyses(self, rid: str) -> Plan:
         # the analysis model comes from chargen.yaml: --model names the generation's

@@ -95,6 +95,8 @@ class BatchesApi:
         if not entries:
             raise ApiError(400, "The batch has no requests.")
         display = str(field(batch, "displayName") or "")
+        for entry in entries:
+            self.store.note_store(entry.get("request"), self.config.stores_by_default)
         for entry in entries:  # drawn now, in input order: deterministic, and persisted with the job
             fault = content.LineFault.draw(self.faults, entry["key"], live=False)
             if fault is not None:

@@ -45,3 +45,6 @@ class EmulatorConfig:
     shut_down: Sequence[str] | None = None
     thoughts: bool = True
     clock: Clock | None = None
+    # Google keeps generate requests without ``store`` in the project's logs when the project
+    # stores by default (paid projects created on or after 2026-10-26); ``stats`` counts them.
+    stores_by_default: bool = True

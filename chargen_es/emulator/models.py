@@ -53,6 +53,7 @@ class ModelsApi:
             self._reject()
             raise ApiError(429, f"You exceeded your current quota for {short} (requests per minute).",
                            quota_details(False, short, self.config.rpm or 0, wait))
+        self.store.note_store(body, self.config.stores_by_default)
         fault = content.LineFault.draw(self.faults, content.prompt_text(body), live=True)
         out = content.generate(model, body, fault=fault, live_file_sha=self._live_file_sha,
                                image_bytes=self.config.image_bytes, spec=spec)

@@ -205,13 +205,17 @@ class Gateway:
         before calling. A 429 here is :class:`BatchCapacityExceeded` (the queue is full)."""
         return self._create(model, input_file, display_name)
 
-    def create_inline_batch(self, *, model: str, texts: Sequence[str], display_name: str) -> RemoteJob:
+    def create_inline_batch(self, *, model: str, texts: Sequence[str], display_name: str,
+                            store: bool = False) -> RemoteJob:
         """A small batch job whose requests travel in the create call (one user text each).
 
         For ``doctor --roundtrip`` and the contract suite: no upload needed. The answers
         come back in order in :attr:`RemoteJob.inline_responses` of :meth:`get_batch`.
+        Each request carries ``store`` (false unless asked), like every request we send.
         """
-        requests = [types.InlinedRequest(contents=[types.Content(role="user", parts=[types.Part(text=t)])])
+        config = types.GenerateContentConfig(store=store)
+        requests = [types.InlinedRequest(contents=[types.Content(role="user", parts=[types.Part(text=t)])],
+                                         config=config)
                     for t in texts]
         return self._create(model, requests, display_name)
 
@@ -269,6 +273,8 @@ class Gateway:
         """
         try:
             config = types.GenerateContentConfig.model_validate(request.get("generationConfig") or {})
+            if request.get("store") is not None:
+                config.store = bool(request["store"])  # sent as the request's top-level "store"
             if request.get("systemInstruction"):
                 config.system_instruction = types.Content.model_validate(request["systemInstruction"])
             contents = [types.Content.model_validate(c) for c in request.get("contents") or []]

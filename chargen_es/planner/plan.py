@@ -114,6 +114,9 @@ class PlanOptions:
     # The day a model's fate is judged on (shut down or not); the cli passes today's date,
     # tests pass a fixed one. Nothing in the planner reads the clock for it.
     today: date = field(default_factory=date.today)
+    # ``--store`` / ``--no-store``: whether Google may keep the requests in the project's logs
+    # (None: chargen.yaml's ``store:``, false when it says nothing)
+    store: bool | None = None
 
 
 class Skip(msgspec.Struct, frozen=True, kw_only=True):
@@ -500,6 +503,7 @@ class _Builder:
             "consistency_version": consistency.CONSISTENCY_VERSION, "consistency_only": o.consistency_only,
             "prices": {m: msgspec.to_builtins(prices[m]) for m in sorted(prices) if m == self.model},
             "batch_discount": pricing.BATCH_DISCOUNT,
+            "store": ws.store if o.store is None else o.store,
             **({"deadline_s": ws.deadline_s} if ws.deadline_s is not None else {}),
         }
 

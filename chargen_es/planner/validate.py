@@ -40,6 +40,7 @@ class Workspace:
     generate_model_line: int = 0  # where chargen.yaml names the model (0: the default)
     analyze_model_line: int = 0
     deadline_s: float | None = None  # ``deadline:``: batch work left after it finishes live
+    store: bool = False  # ``store: true``: let Google keep the requests in the project's logs
     consistency: Spec = field(default_factory=Spec)  # the default for every entity
 
 
@@ -163,6 +164,12 @@ def check_workspace(doc: Any, file: str) -> tuple[Workspace, list[ContentError]]
             ws.deadline_s = parse_duration(doc["deadline"])
         except ValueError as exc:
             problems.append(ContentError(file, f"deadline: {exc}", doc.line_of("deadline")))
+    if "store" in doc:
+        if isinstance(doc["store"], bool):
+            ws.store = doc["store"]
+        else:
+            problems.append(ContentError(file, f"store must be true or false, not {doc['store']!r}",
+                                         doc.line_of("store")))
     ws.consistency = check_spec(doc, file, problems, workspace=True)
     return ws, problems
 

@@ -27,7 +27,7 @@ def test_doctor_with_a_roundtrip_against_the_emulator(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert [line.split(":")[0] for line in lines] == [
-        "environment", "api key", "base url", "key accepted",
+        "environment", "api key", "privacy", "base url", "key accepted",
         f"model {catalogue.DEFAULT_GENERATE_MODEL} (generate)", f"model {catalogue.DEFAULT_ANALYZE_MODEL} (analyze)",
         "roundtrip"]
     assert all(": ok" in line for line in lines)
