@@ -13,6 +13,7 @@ gateway sees SDK exceptions, and it translates them into ``GeminiError`` subclas
     │           └── BatchFileInvalid  the same, for a batch file (no --skip-invalid there)
     ├── JournalError                  journal.jsonl:LINE: corrupt or unreadable journal
     ├── RunLocked                     another process holds run.lock (names its pid)
+    ├── KeysHeld                      a resume whose tasks another run holds or delivered
     ├── RunNotFound                   no such run id (lists the runs that exist)
     ├── ConfigError                   missing API key, bad base URL, price table
     ├── CostLimitExceeded             the plan costs more than --max-cost
@@ -78,6 +79,10 @@ class JournalError(ChargenError):
 
 class RunLocked(ChargenError):
     pass
+
+
+class KeysHeld(ChargenError):
+    """A run cannot claim task keys another run of the workspace holds or has delivered."""
 
 
 class RunNotFound(ChargenError):

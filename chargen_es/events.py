@@ -66,9 +66,10 @@ TaskReason = Literal[
     "config changed", "analysis changed",
 ]
 
-# Why a task is not planned: ``done`` (imagery.yaml proves its outputs intact). Closed: the
-# skip check's one verdict that skips; anything the planner refuses is a validation problem.
-SkipReason = Literal["done"]
+# Why a task is not planned: ``done`` (imagery.yaml proves its outputs intact) or ``held``
+# (another unfinished run of the workspace holds the key and will deliver it). Closed: the
+# skip check's verdicts that skip; anything the planner refuses is a validation problem.
+SkipReason = Literal["done", "held"]
 
 # What an uploaded file is for. Closed: the engine's staging decides, and the files cache,
 # reuse and cleanup treat each differently (requests files are never reused across runs).

@@ -6,15 +6,34 @@ Kept apart from the engine so the offline commands (``inspect``, ``replay``,
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from chargen_es.errors import RunNotFound
+from chargen_es.errors import RunNotFound, UsageError
 from chargen_es.journal import JOURNAL_NAME
 
 
 def runs_root(root: Path) -> Path:
     return root / ".chargen" / "batch"
+
+
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,119}")
+
+
+def check_run_id(run_id: str, what: str = "--run-id") -> str:
+    """``run_id`` if it can name a run folder: one path segment of letters, digits, ``.``,
+    ``_`` and ``-``, starting with a letter or digit (so never ``.`` or ``..``).
+
+    Every way a run gets a chosen name (``--run-id``, ``--analyze-first``'s
+    ``X-analyses``, the MCP and HTTP batch names) passes here once, before anything is
+    created: the name becomes a folder under ``.chargen/batch/`` and a stamp in output
+    file names, so ``../x`` would write into the user's tree. A usage error (exit 2).
+    """
+    if not _RUN_ID.fullmatch(run_id or ""):
+        raise UsageError(f"{what} {run_id!r}: a run id is one name of letters, digits, '.', '_' and '-' "
+                         "(starting with a letter or digit, at most 120), never a path")
+    return run_id
 
 
 def new_run_id(runs: Path, now: datetime | None = None) -> str:

@@ -21,6 +21,27 @@ GITIGNORE = (
 )
 
 
+# What makes a folder a content tree: its workspace file, an entity folder, or runs.
+TREE_MARKERS = ("chargen.yaml", "characters", "locations", "chapters", STATE_DIR)
+
+
+def tree_problem(root: Path) -> str:
+    """Why ``root`` is not a content tree, or "" when it is one.
+
+    A folder with none of ``TREE_MARKERS`` would plan nothing and list no runs, which
+    reads as "all done"; every command that takes ``--root`` refuses it instead.
+    """
+    root = Path(root)
+    if not root.exists():
+        return f"--root {root}: no such folder"
+    if not root.is_dir():
+        return f"--root {root}: not a folder"
+    if not any((root / marker).exists() for marker in TREE_MARKERS):
+        return (f"--root {root}: not a content tree (no chargen.yaml, characters/, locations/ or chapters/, and "
+                "no runs); `chargen-es demo` makes a sample tree, `run --batch-file FILE` needs none")
+    return ""
+
+
 def state_dir(root: Path) -> Path:
     """``<root>/.chargen``, created (with its ``.gitignore``) when missing."""
     folder = Path(root) / STATE_DIR

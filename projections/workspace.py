@@ -35,9 +35,11 @@ _SINGULAR = {"characters": "character", "locations": "location", "chapters": "ch
 _RUNNING_STATES = frozenset({"PENDING", "RUNNING", "JOB_STATE_PENDING", "JOB_STATE_RUNNING"})
 _SUCCEEDED_STATES = frozenset({"SUCCEEDED", "JOB_STATE_SUCCEEDED"})
 _MILESTONES = ("planning", "planned", "staging", "staged", "submitted", "running", "downloading", "applying")
+_SENDING = 2  # the first milestone at which something went out (an upload, a call)
 _ENDED = {ev.RunCompleted: "completed", ev.RunFailed: "failed", ev.RunCancelled: "cancelled",
           ev.RunPaused: "paused"}
 FINAL = frozenset({"completed", "cancelled"})  # a run that can no longer change
+HOLDING = frozenset({"", "paused"})  # a run that holds its unapplied keys
 
 
 class OpenTask(msgspec.Struct, array_like=True):
@@ -89,8 +91,22 @@ class RunRow(msgspec.Struct, kw_only=True):
 
     @property
     def unfinished(self) -> bool:
-        """Sealed and neither completed nor cancelled: ``resume`` can continue it."""
-        return self.sealed and self.ended not in FINAL and not self.error
+        """Sealed, neither completed nor cancelled, and worth offering: ``resume`` can continue it."""
+        return self.sealed and self.ended not in FINAL and not self.error and not self.stillborn
+
+    @property
+    def stillborn(self) -> bool:
+        """Failed before it sent anything (a pre-flight refusal: a model the server does not
+        have): nothing was paid and a new ``run`` plans the same work, so no command offers
+        it (``resume RUN_ID`` still may)."""
+        return self.ended == "failed" and self.milestone < _SENDING
+
+    @property
+    def holding(self) -> bool:
+        """The run still owns its unapplied task keys (workspace invariant: one owner per
+        key): sealed, and going, killed or paused. A completed, failed or cancelled run
+        holds nothing; resuming a failed one claims its keys again (``engine.keyclaims``)."""
+        return self.sealed and self.ended in HOLDING and not self.error
 
 
 class Upload(msgspec.Struct, kw_only=True):
@@ -344,6 +360,34 @@ def files_cache(index: WorkspaceIndex, exclude_run: str = "") -> dict[str, dict[
 def unfinished(index: WorkspaceIndex) -> list[str]:
     """Runs ``resume`` can continue, newest first."""
     return sorted((r.run_id for r in index.runs.values() if r.unfinished), reverse=True)
+
+
+def holders(index: WorkspaceIndex, exclude_run: str = "") -> dict[str, str]:
+    """Task key -> the run that holds it: every key planned by a holding run and not yet
+    applied by it (an applied key is final in its run, so it is never sent again)."""
+    out: dict[str, str] = {}
+    for run_id in sorted(index.runs):
+        row = index.runs[run_id]
+        if run_id == exclude_run or not row.holding or not row.open:
+            continue
+        for key, task in row.open.items():
+            if task.status != "ok":
+                out.setdefault(key, run_id)
+    return out
+
+
+def delivered_elsewhere(index: WorkspaceIndex, run_id: str) -> dict[str, str]:
+    """Keys of ``run_id`` not applied by it whose scene's latest result is that very key,
+    applied by another run (key -> that run): resuming ``run_id`` would pay for them again."""
+    row = index.runs.get(run_id)
+    if row is None or not row.open:
+        return {}
+    out: dict[str, str] = {}
+    for key, task in row.open.items():
+        scene = index.scenes.get(task.scene)
+        if task.status != "ok" and scene is not None and scene.key == key and scene.run != run_id:
+            out[key] = scene.run
+    return out
 
 
 def history(index: WorkspaceIndex) -> dict[str, dict[str, Any]]:

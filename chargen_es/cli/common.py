@@ -10,20 +10,49 @@ from typing import Any, TypeVar
 
 import click
 
-from chargen_es.errors import ChargenError
+from chargen_es.errors import ChargenError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def root_option(f: F) -> F:
-    """``--root``: the content tree (default the current folder)."""
-    return click.option(
-        "--root",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=Path("."),
-        show_default=True,
-        help="Root of the content tree.",
-    )(f)
+def root_option(f: F | None = None, *, tree: str = "required") -> Any:
+    """``--root``: the content tree (default the current folder).
+
+    ``tree`` says what the folder must be (``statedir.tree_problem``): a wrong or empty
+    root is a usage error (exit 2) before the command does anything, so it can never look
+    like success. ``required``: a content tree; ``exists``: any folder that exists
+    (``doctor``, ``models`` and the menu also work outside a tree: the root holds only
+    their chargen.yaml or the embedded emulator's state); ``body``: the command checks it
+    itself (``run``: not with ``--batch-file``).
+    """
+
+    def check(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+        if tree == "required":
+            require_tree(value)
+        elif tree == "exists" and not value.is_dir():
+            raise UsageError(f"--root {value}: no such folder")
+        return value
+
+    def decorate(func: F) -> F:
+        return click.option(
+            "--root",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=Path("."),
+            show_default=True,
+            callback=check if tree != "body" else None,
+            help="Root of the content tree.",
+        )(func)
+
+    return decorate(f) if f is not None else decorate
+
+
+def require_tree(root: Path) -> None:
+    """A usage error unless ``root`` is a content tree (or holds runs)."""
+    from chargen_es.statedir import tree_problem
+
+    problem = tree_problem(root)
+    if problem:
+        raise UsageError(problem)
 
 
 def note(line: str) -> None:

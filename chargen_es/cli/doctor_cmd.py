@@ -259,7 +259,7 @@ def diagnose(root: Path, use_emulator: bool, base_url: str | None, api_version: 
 
 
 @click.command("doctor")
-@root_option
+@root_option(tree="exists")
 @click.option("--roundtrip", "do_roundtrip", is_flag=True,
               help="Also run one tiny real batch (one text line, cheapest text model) and show its cost.")
 @click.option("--roundtrip-timeout", type=float, default=1800.0, show_default=True, metavar="SECONDS",

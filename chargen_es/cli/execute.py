@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import MISSING, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, get_args
 import click
 
 from chargen_es import events as ev
-from chargen_es.errors import ChargenError, ConfigError
+from chargen_es.errors import ChargenError, ConfigError, KeysHeld
 from chargen_es.planner.durations import parse_duration
 from chargen_es.statedir import state_dir
 
@@ -249,19 +249,42 @@ EXEC_DEFAULTS: dict[str, Any] = {
 }
 
 
-def start_and_drive(root: Path, plan: Any, *, mode: ev.Mode, runner: ev.Runner, run_id: str | None, settings: ExecSettings) -> int:
-    """Journal the plan as a new run and carry it out (the tail of ``run`` and ``demo``)."""
+def start_and_drive(root: Path, plan: Any, *, mode: ev.Mode, runner: ev.Runner, run_id: str | None,
+                    settings: ExecSettings, replan: Callable[[Mapping[str, str]], Any] | None = None) -> int:
+    """Claim the plan's keys, journal it as a new run and carry it out (the tail of ``run``,
+    ``demo`` and ``--analyze-first``).
+
+    Claiming is exactly once across the workspace (``engine.keyclaims``): under the claims
+    lock the keys other unfinished runs hold are read afresh; a plan that meets one is
+    planned again without them (``replan``, with a note naming the holder) or refused, and
+    the plan is sealed before the lock is let go, so the next run sees this one's keys.
+    """
     from chargen_es import engine
+    from chargen_es.run_folders import check_run_id
 
     state_dir(root)  # .chargen/ with its .gitignore, before anything lands in it
     runs_dir = engine.runs_root(root)
     runs_dir.mkdir(parents=True, exist_ok=True)
-    rid = run_id or engine.new_run_id(runs_dir)
-    _set_aside_unsealed(runs_dir / rid)
-    record = plan_record(plan)
+    rid = check_run_id(run_id) if run_id else engine.new_run_id(runs_dir)
     wanted = fallback_options(settings)
-    return drive(lambda: engine.start(runs_dir / rid, rid, root, mode, runner, record,
-                                      wanted if wanted.given else None), settings, root)
+    with engine.claiming(root) as claims:
+        held = claims.held()
+        taken = sorted({held[t.key] for t in plan.tasks if t.key in held})
+        if taken:
+            if replan is None:
+                raise KeysHeld(f"run {taken[0]} holds tasks of this plan and will deliver them; "
+                               f"`chargen-es resume {taken[0]} --root {root}` continues it")
+            plan = replan(held)
+            click.echo(f"note: run {', '.join(taken)} started meanwhile and holds some of these tasks; "
+                       f"planned without them ({len(plan.tasks)} left)", err=True)
+            if not plan.tasks:
+                click.echo(f"nothing to do here: run {taken[0]} will deliver every task; "
+                           f"`chargen-es resume {taken[0]} --root {root}` continues it")
+                return 0
+        _set_aside_unsealed(runs_dir / rid)
+        record = plan_record(plan)
+        recorder = engine.start(runs_dir / rid, rid, root, mode, runner, record, wanted if wanted.given else None)
+    return drive(lambda: recorder, settings, root)
 
 
 def _set_aside_unsealed(run_dir: Path) -> None:

@@ -69,7 +69,7 @@ def is_terminal() -> bool:
 
 
 @click.command("menu")
-@root_option
+@root_option(tree="exists")
 @click.pass_context
 def menu(ctx: click.Context, root: Path) -> int:
     """Choose what to do from a menu (Batch Generate, Batch Analyze, Resume, Inspect)."""

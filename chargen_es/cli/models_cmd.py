@@ -109,7 +109,7 @@ def render_models(doc: dict[str, Any]) -> list[str]:
 
 
 @click.command("models")
-@root_option
+@root_option(tree="exists")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document instead of text.")
 @backend_options
 def models(root: Path, as_json: bool, **kwargs: Any) -> int:

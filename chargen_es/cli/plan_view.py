@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -31,15 +32,15 @@ def usd(amount: float) -> str:
     return f"${amount:,.2f}" if amount >= 1 or amount == 0 else f"${amount:.4f}"
 
 
-def plan_document(plan: Plan) -> dict[str, Any]:
+def plan_document(plan: Plan, runner: str = "batch") -> dict[str, Any]:
     """The ``--json`` document: the plan itself plus the summary the text shows."""
     doc = plan.to_builtins()
-    doc["summary"] = summary_data(plan)
+    doc["summary"] = summary_data(plan, runner)
     return doc
 
 
-def summary_data(plan: Plan) -> dict[str, Any]:
-    """Counts and money, as plain data."""
+def summary_data(plan: Plan, runner: str = "batch") -> dict[str, Any]:
+    """Counts and money, as plain data (``estimated_usd``: at the prices of ``runner``)."""
     by_type = Counter(t.entity_type for t in plan.tasks)
     by_reason = Counter(t.reason for t in plan.tasks)
     skips = Counter(s.reason for s in plan.skipped)
@@ -56,7 +57,11 @@ def summary_data(plan: Plan) -> dict[str, Any]:
         "model": model_data(str(plan.config.get("model", ""))),
         "estimated_batch_usd": est.batch_usd,
         "estimated_live_usd": est.live_usd,
-        "estimated_saving_usd": est.saving_usd,
+        "estimated_saving_usd": est.saving_usd if runner == "batch" else 0.0,
+        "runner": runner,
+        "estimated_usd": est.live_usd if runner == "live" else est.batch_usd,
+        "held_by": dict(sorted(Counter(s.detail.removeprefix("run ").removesuffix(" holds it")
+                                       for s in plan.skipped if s.reason == "held").items())),
         "warnings": len(plan.warnings),
         "store": bool(plan.config.get("store", False)),
     }
@@ -101,17 +106,19 @@ def _model_line(model: dict[str, Any]) -> str:
     return text + ")"
 
 
-def render_plan(plan: Plan, echo: Echo, json: bool = False, *, tasks: bool = True) -> None:
+def render_plan(plan: Plan, echo: Echo, json: bool = False, *, tasks: bool = True, runner: str = "batch",
+                root: Path | None = None) -> None:
     """Write the plan through ``echo`` (``click.echo`` or a console's ``print``).
 
     ``tasks=False`` leaves out the per-task list (the summary shown before confirming).
+    ``runner`` decides which price is the price: live calls pay full price and save nothing.
     """
     if json:
-        echo(_JSON.encode(plan_document(plan)).decode("utf-8"))
+        echo(_JSON.encode(plan_document(plan, runner)).decode("utf-8"))
         return
     if tasks:
         _render_tasks(plan, echo)
-    _render_summary(plan, echo)
+    _render_summary(plan, echo, runner, root)
 
 
 def _render_tasks(plan: Plan, echo: Echo) -> None:
@@ -144,8 +151,8 @@ def _render_tasks(plan: Plan, echo: Echo) -> None:
     echo("")
 
 
-def _render_summary(plan: Plan, echo: Echo) -> None:
-    data = summary_data(plan)
+def _render_summary(plan: Plan, echo: Echo, runner: str = "batch", root: Path | None = None) -> None:
+    data = summary_data(plan, runner)
     est = plan.estimate
     by_type = ", ".join(f"{k} {v}" for k, v in data["tasks_by_entity_type"].items()) or "none"
     by_reason = ", ".join(f"{k} {v}" for k, v in data["tasks_by_reason"].items())
@@ -153,14 +160,26 @@ def _render_summary(plan: Plan, echo: Echo) -> None:
     echo("Summary")
     echo(f"  tasks:    {data['tasks']} ({by_type})" + (f"; {by_reason}" if by_reason else ""))
     echo(f"  skipped:  {data['skipped']} ({skips})")
-    echo(f"  chunks:   {data['chunks']} of up to {data['chunk_size']} task(s)")
+    where = f" --root {root}" if root is not None else ""
+    for holder, n in data["held_by"].items():
+        echo(f"  held:     {n} task(s) by unfinished run {holder}, which will deliver them "
+             f"(`chargen-es resume {holder}{where}` continues it)")
+    if runner == "live":
+        echo(f"  calls:    {data['tasks']} live call(s) at up to --workers at a time")
+    else:
+        echo(f"  chunks:   {data['chunks']} of up to {data['chunk_size']} task(s)")
     echo(f"  model:    {_model_line(data['model'])}")
-    echo(f"  estimate: {usd(est.batch_usd)} with the Batch API; {usd(est.live_usd)} as live calls "
-         f"(saving {usd(est.saving_usd)})")
+    if runner == "live":
+        echo(f"  estimate: {usd(est.live_usd)} as live calls (full price; the Batch API would cost "
+             f"{usd(est.batch_usd)}: drop --runner live to save {usd(est.saving_usd)})")
+    else:
+        echo(f"  estimate: {usd(est.batch_usd)} with the Batch API; {usd(est.live_usd)} as live calls "
+             f"(saving {usd(est.saving_usd)})")
     for model, cost in est.by_model.items():
         priced = "" if cost.priced else " (no price known)"
+        price = f"{usd(cost.live_usd)} live" if runner == "live" else f"{usd(cost.batch_usd)} batch"
         echo(f"    {model}: {cost.tasks} task(s), ~{cost.input_tokens:,} input + "
-             f"~{cost.output_tokens:,} output tokens, {usd(cost.batch_usd)} batch{priced}")
+             f"~{cost.output_tokens:,} output tokens, {price}{priced}")
     echo(f"  privacy:  {store_note(bool(plan.config.get('store', False)))}")
     _render_consistency(plan, echo)
     if plan.warnings:

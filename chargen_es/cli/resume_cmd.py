@@ -44,7 +44,14 @@ def resume(run_id: str | None, root: Path, max_cost: float | None = None, **kwar
             return 0
         raise ChargenError(f"run {run_id} stopped before its plan was journaled; start it again with "
                            f"`chargen-es run --run-id {run_id}` (the unfinished folder is set aside)")
-    return drive(lambda: engine.open_for_resume(recorder), settings, root)
+    try:
+        with engine.claiming(root) as claims:  # a failed run claims its keys again, checked first
+            claims.check_resume(run_id)
+            engine.open_for_resume(recorder)
+    except BaseException:
+        recorder.journal.close()
+        raise
+    return drive(lambda: recorder, settings, root)
 
 
 COMMANDS = [resume]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -24,7 +25,7 @@ from click.core import ParameterSource
 
 from chargen_es import events as ev
 from chargen_es import run_folders as runs
-from chargen_es.cli.common import note, root_option
+from chargen_es.cli.common import note, require_tree, root_option
 from chargen_es.cli.execute import (
     ExecSettings,
     backend_options,
@@ -32,7 +33,7 @@ from chargen_es.cli.execute import (
     execution_options,
     start_and_drive,
 )
-from chargen_es.cli.plan_view import plan_document, render_plan
+from chargen_es.cli.plan_view import plan_document, render_plan, summary_data
 from chargen_es.engine import workspace  # the index store only: no trio, no SDK (test_startup)
 from chargen_es.errors import UsageError
 from chargen_es.planner import Plan, PlanOptions, build_plan
@@ -50,7 +51,7 @@ def plural(n: int, word: str) -> str:
 
 
 @click.command("run")
-@root_option
+@root_option(tree="body")
 @click.option("--mode", type=click.Choice(get_args(ev.Mode)), default="generate", show_default=True)
 @click.option("--scope", type=click.Choice(["all", "characters", "locations", "chapters"]), default="all",
               show_default=True)
@@ -66,7 +67,8 @@ def plural(n: int, word: str) -> str:
               help="Refuse a plan estimated above this (batch prices).")
 @click.option("--force", is_flag=True, help="Plan tasks even when their outputs are intact.")
 @click.option("--skip-invalid", is_flag=True, help="Drop broken entities with a warning instead of stopping.")
-@click.option("--run-id", default=None, help="Name the run (default: its UTC start time).")
+@click.option("--run-id", default=None, callback=lambda ctx, param, value: value and runs.check_run_id(value),
+              help="Name the run: letters, digits, '.', '_', '-' (default: its UTC start time).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (required without a TTY).")
 @click.option("--dry-run", is_flag=True, help="Show the plan; no API call, nothing written.")
 @click.option("--json", "as_json", is_flag=True, help="With --dry-run: the plan as one JSON document.")
@@ -83,6 +85,8 @@ def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file
         yes: bool, dry_run: bool, as_json: bool, store: bool | None, analyze_first: bool, **kwargs: Any) -> int:
     """Plan the content tree (or a batch file) and run it through the Gemini Batch API (or live calls)."""
     settings = ExecSettings.from_kwargs(kwargs)
+    if batch_file is None:
+        require_tree(root)
     if analyze_first:
         if batch_file is not None:
             raise UsageError("--analyze-first does not apply with --batch-file (a batch file has no "
@@ -97,33 +101,38 @@ def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file
     if batch_file is not None:
         root = _batch_root(batch_file, root)
     rid = run_id or runs.new_run_id(runs.runs_root(root))
-    index = workspace.load(root, write=not dry_run, note=note).index  # history + unfinished runs
+    index = workspace.load(root, write=not dry_run, note=note).index  # history, holders, unfinished runs
     opts = PlanOptions(root=root, mode=mode, scope=scope, only=only, model=model, force=force,
                        skip_invalid=skip_invalid, chunk_size=chunk_size, run_stamp=runs.run_stamp(rid),
                        max_cost=max_cost, runner=runner, today=date.today(), history=wsp.history(index),
                        store=store)
+
+    def planned(held: Mapping[str, str]) -> Plan:
+        """The plan without the keys other unfinished runs hold (again under the claims lock)."""
+        with_held = replace(opts, held=dict(held))
+        return build_batch_plan(batch_file, with_held) if batch_file is not None else build_plan(with_held)
+
+    plan = planned(wsp.holders(index))
     if batch_file is not None:
-        plan = build_batch_plan(batch_file, opts)
         mode = plan.config["mode"]
-    else:
-        plan = build_plan(opts)
     todo_note = batch_file is None  # status lists the content tree's scenes, not a batch file's items
     if dry_run:
-        render_plan(plan, click.echo, as_json)
+        render_plan(plan, click.echo, as_json, runner=runner, root=root)
         if todo_note and not as_json:
             click.echo(TODO_NOTE)
         return 0
-    render_plan(plan, click.echo, False, tasks=False)
+    render_plan(plan, click.echo, False, tasks=False, runner=runner, root=root)
     if todo_note:
         click.echo(TODO_NOTE)
     if not plan.tasks:
-        click.echo("nothing to do: every task is already done")
+        click.echo(nothing_to_do(plan, root))
         return 0
-    unfinished = wsp.unfinished(index)
+    named = set(summary_data(plan, runner)["held_by"])  # already named in the summary's held line
+    unfinished = [r for r in wsp.unfinished(index) if r not in named]
     if unfinished and not run_id:
         click.echo(f"note: run {unfinished[0]} of this tree is unfinished; `chargen-es resume {unfinished[0]} "
                    f"--root {root}` continues it", err=True)
-        if not yes and sys.stdin.isatty() and click.confirm(f"resume {unfinished[0]} instead?", default=True):
+        if not yes and sys.stdin.isatty() and click.confirm(f"resume {unfinished[0]} instead?", default=False):
             from chargen_es.cli.resume_cmd import resume
 
             ctx = click.get_current_context()
@@ -131,7 +140,17 @@ def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file
     confirm_or_refuse(yes, f"submit {plural(len(plan.tasks), 'task')} in {plural(plan.chunks, 'chunk')}?")
     if settings.deadline_s is None and plan.config.get("deadline_s") is not None:
         settings = replace(settings, deadline_s=plan.config["deadline_s"])  # chargen.yaml's deadline:
-    return start_and_drive(root, plan, mode=mode, runner=runner, run_id=rid, settings=settings)
+    return start_and_drive(root, plan, mode=mode, runner=runner, run_id=rid, settings=settings, replan=planned)
+
+
+def nothing_to_do(plan: Plan, root: Path) -> str:
+    """Why a plan has no task: done, or held by unfinished runs (named, with their resume)."""
+    holders = sorted({s.detail.removeprefix("run ").removesuffix(" holds it") for s in plan.skipped
+                      if s.reason == "held"})
+    if not holders:
+        return "nothing to do: every task is already done"
+    return (f"nothing to do here: the remaining tasks are held by unfinished run {', '.join(holders)}, which will "
+            f"deliver them; `chargen-es resume {holders[0]} --root {root}` continues it")
 
 
 def _batch_root(batch_file: Path, root: Path) -> Path:
@@ -165,17 +184,19 @@ class _FirstAnalyses:
                                        "chunk_size": chunk_size, "max_cost": max_cost, "runner": runner,
                                        "today": date.today(), "store": store}
 
-    def analyses(self, rid: str) -> Plan:
+    def analyses(self, rid: str, held: Mapping[str, str] | None = None) -> Plan:
         # the analysis model comes from chargen.yaml: --model names the generation's
+        if held is None:
+            held = wsp.holders(workspace.load(self.root, write=False, note=note).index)
         return build_plan(PlanOptions(mode="analyze", consistency_only=True, run_stamp=runs.run_stamp(rid),
-                                      **self.common))
+                                      held=dict(held), **self.common))
 
-    def generation(self, rid: str, *, write: bool = True) -> Plan:
+    def generation(self, rid: str, *, write: bool = True, held: Mapping[str, str] | None = None) -> Plan:
         # the history is read after the analyses' run, which the workspace index then includes
         index = workspace.load(self.root, write=write, note=note).index
         return build_plan(PlanOptions(mode="generate", model=self.model, force=self.force,
                                       run_stamp=runs.run_stamp(rid), history=wsp.history(index),
-                                      **self.common))
+                                      held=dict(wsp.holders(index) if held is None else held), **self.common))
 
     def ids(self) -> tuple[str, str]:
         """The analyses' run id and the generation's (``--run-id X``: ``X-analyses`` and ``X``)."""
@@ -207,10 +228,10 @@ class _FirstAnalyses:
             click.echo(f"== run 1 of 2: analyses, run {first_id} ==")
             click.echo(f"   if it stops: `chargen-es resume {first_id} --root {root}`, then this command again "
                        "for the generation")
-            render_plan(first, click.echo, False, tasks=False)
+            render_plan(first, click.echo, False, tasks=False, runner=self.runner, root=root)
             confirm_or_refuse(yes, f"analyse {plural(len(first.tasks), 'image')} first?")
             code = start_and_drive(root, first, mode="analyze", runner=self.runner, run_id=first_id,
-                                   settings=settings)
+                                   settings=settings, replan=lambda held: self.analyses(first_id, held))
             if code:
                 click.echo("   some analyses failed (see the report): their entities are generated without them")
         else:
@@ -219,13 +240,14 @@ class _FirstAnalyses:
         second = self.generation(second_id)
         click.echo(f"== run 2 of 2: generation, run {second_id} ==")
         click.echo(f"   if it stops: `chargen-es resume {second_id} --root {root}`")
-        render_plan(second, click.echo, False, tasks=False)
+        render_plan(second, click.echo, False, tasks=False, runner=self.runner, root=root)
         if not second.tasks:
-            click.echo("nothing to do: every task is already done")
+            click.echo(nothing_to_do(second, root))
             return code
         confirm_or_refuse(yes, f"submit {plural(len(second.tasks), 'task')} in {plural(second.chunks, 'chunk')}?")
         return max(code, start_and_drive(root, second, mode="generate", runner=self.runner, run_id=second_id,
-                                         settings=settings))
+                                         settings=settings,
+                                         replan=lambda held: self.generation(second_id, held=held)))
 
 
 COMMANDS: list[click.Command] = [run]

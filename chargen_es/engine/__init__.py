@@ -4,7 +4,8 @@ Names are loaded on first use (PEP 562), so a command that only lists runs does 
 for the runners, the gateway and the SDK they import.
 
 - runs: ``runs_root``, ``run_dir_for``, ``list_runs``, ``new_run_id``, ``run_stamp``,
-  ``unfinished_runs``, ``PlanRecord``; ``start`` (journal a plan), ``open_run`` (lock and
+  ``unfinished_runs``, ``PlanRecord``; ``claiming`` (the workspace's claims lock, inside
+  which a plan is checked against the keys other runs hold and sealed); ``start`` (journal a plan), ``open_run`` (lock and
   fold an existing run), ``open_for_resume``, ``carry_out`` (drive it to an end or pause);
 - ``Recorder`` (the journal with its fold), ``EngineOptions``, ``FallbackOptions``, ``RetryPolicy``;
 - ``Progress`` and ``LineProgress`` (what the cli's progress display implements).
@@ -16,6 +17,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from chargen_es.engine.keyclaims import claiming
     from chargen_es.engine.options import EngineOptions, FallbackOptions
     from chargen_es.engine.progress import LineProgress, Progress
     from chargen_es.engine.recorder import Recorder
@@ -42,6 +44,7 @@ _HOMES: dict[str, str] = {
     "Progress": "progress",
     "Recorder": "recorder",
     "RetryPolicy": "retry",
+    "claiming": "keyclaims",
     **{name: "runs" for name in ("PlanRecord", "carry_out", "list_runs", "new_run_id", "open_for_resume",
                                   "open_run", "run_dir_for", "run_stamp", "runs_root", "start",
                                   "sweep_leftovers", "unfinished_runs")},
@@ -56,6 +59,7 @@ __all__ = [
     "Recorder",
     "RetryPolicy",
     "carry_out",
+    "claiming",
     "list_runs",
     "new_run_id",
     "open_for_resume",

@@ -428,14 +428,16 @@ class _Collect:
         """Same verdicts as the tree's skip check, read from the batch's manifest; a task
         with no record names the input that changed since the workspace history's result."""
         records = self.records.get(key)
+        name = self.batch.name
         if not records:
-            return changed_input(self.b.opts.history, key, inputs) or "new"
+            return self.b.unless_held(changed_input(self.b.opts.history, key, inputs) or "new", key, BATCH_TYPE,
+                                      name, scene)
         folder = self.batch.output
         status, detail = verdict(records, lambda p: self._sha_of(folder, p))
         if status != "done":
-            return status
+            return self.b.unless_held(status, key, BATCH_TYPE, name, scene)
         if self.b.opts.force:
-            return "forced"
+            return self.b.unless_held("forced", key, BATCH_TYPE, name, scene)
         self.b.skipped.append(Skip(key=key, reason="done", entity_type=BATCH_TYPE, slug=self.batch.name,
                                    scene=scene, detail=detail))
         return None

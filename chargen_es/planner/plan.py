@@ -117,6 +117,9 @@ class PlanOptions:
     # ``--store`` / ``--no-store``: whether Google may keep the requests in the project's logs
     # (None: chargen.yaml's ``store:``, false when it says nothing)
     store: bool | None = None
+    # Task keys another unfinished run of the workspace holds (key -> run id, from the
+    # workspace index): planned as ``held`` skips, never as tasks (exactly once across runs)
+    held: Mapping[str, str] = field(default_factory=dict)
 
 
 class Skip(msgspec.Struct, frozen=True, kw_only=True):
@@ -314,14 +317,26 @@ class _Builder:
         a skip. A record under the older plural spelling of the key counts as the same task."""
         records = ent.records.get(key) or ent.records.get(keys.legacy_key(key))
         if not records:
-            return self._why_new(ent, key, inputs)
+            return self.unless_held(self._why_new(ent, key, inputs), key, ent.entity_type, ent.slug, scene)
         status, detail = verdict(records, lambda p: self._sha_of(ent, p))
         if status != "done":
-            return status
+            return self.unless_held(status, key, ent.entity_type, ent.slug, scene)
         if self.opts.force:
-            return "forced"
+            return self.unless_held("forced", key, ent.entity_type, ent.slug, scene)
         self.skipped.append(Skip(key=key, reason="done", entity_type=ent.entity_type, slug=ent.slug,
                                  scene=scene, detail=detail))
+        return None
+
+    def unless_held(self, reason: TaskReason, key: str, entity_type: EntityType, slug: str,
+                    scene: str) -> TaskReason | None:
+        """``reason``, or None after recording a ``held`` skip when another unfinished run of
+        the workspace holds ``key`` (``PlanOptions.held``): it will deliver it, and a
+        second run sending it too would pay twice and write a second image."""
+        holder = self.opts.held.get(key)
+        if holder is None:
+            return reason
+        self.skipped.append(Skip(key=key, reason="held", entity_type=entity_type, slug=slug, scene=scene,
+                                 detail=f"run {holder} holds it"))
         return None
 
     @staticmethod

@@ -202,6 +202,7 @@ ENGINE = {
     "chargen_es.engine.batch": ("cleanup", "collect", "decide", "fallback", "jobs", "options", "preflight",
                                 "progress", "recorder", "uploads"),
     "chargen_es.engine.workspace": ("crashpoints",),
+    "chargen_es.engine.keyclaims": ("workspace",),
     "chargen_es.engine.runs": ("batch", "crashpoints", "fallback", "live", "options", "pauses", "progress",
                                "recorder", "workspace"),
 }

@@ -36,7 +36,7 @@ WRITTEN: dict[str, set[str]] = {
     "EntityType": {"characters", "locations", "chapters", "batch"},
     "TaskReason": {"new", "missing", "changed", "forced", "inputs changed", "prompt changed",
                    "references changed", "image changed", "model changed", "config changed", "analysis changed"},
-    "SkipReason": {"done"},
+    "SkipReason": {"done", "held"},
     "UploadPurpose": {"reference", "analysis-input", "requests"},
     "ItemStage": {"result", "apply", "call", "missing"},  # "missing": the sample journal's stage
     "IgnoredReason": {"duplicate", "unknown", "unparseable", "already_applied"},

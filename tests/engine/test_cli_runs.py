@@ -105,7 +105,11 @@ def test_an_unfinished_run_is_pointed_out(tmp_path: Path) -> None:
     with Emulator(EmulatorConfig(job_seconds=1.0)) as emu:
         assert chargen(root, emu.base_url, *run_args("--detach")).returncode == 0
         second = chargen(root, emu.base_url, "run", "--yes", "--force", "--detach")
-    assert f"run {RUN_ID} of this tree is unfinished" in second.stderr
+    # the unfinished run holds its 17 keys: the second run plans only the 2 it may force, and
+    # the summary names the holder with its resume instead of a separate nag
+    assert f"held:     17 task(s) by unfinished run {RUN_ID}" in second.stdout, second.stdout
+    assert f"chargen-es resume {RUN_ID} --root {root}" in second.stdout
+    assert "tasks:    2 " in second.stdout
 
 
 def test_cleanup_deletes_remote_request_and_result_files(tmp_path: Path) -> None:

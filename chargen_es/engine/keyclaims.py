@@ -1,0 +1,91 @@
+"""Exactly once across the workspace: one owner per task key.
+
+Inside a run the journal keeps every effect exactly once. Between runs the danger is two
+runs of one tree sending the same key: both pay, both write an image, and imagery.yaml
+keeps one of them. So a run *holds* the keys of its plan until it ends:
+
+- The claim is the run's own plan. ``start`` journals the whole plan (``plan.sealed``)
+  in one fsynced group commit, and the workspace index reads every sealed run that is
+  going, killed or paused as holding its unapplied keys (``projections.workspace.holders``).
+  No second record can disagree with the journal, and a SIGKILL keeps the claims exactly as
+  long as the run is unfinished: until it is resumed to an end, cancelled or deleted.
+- Checking and claiming are one step under the workspace's claims lock
+  (``.chargen/locks/claims.lock``, an ``flock`` the kernel drops when its holder dies):
+  the holders are read from a fresh index, and the new plan is sealed before the lock is
+  let go. Two runs started together are serialised here; the second plans without the
+  keys the first holds (``PlanOptions.held``) and names the holder and its ``resume``.
+  The lock is held for a plan's commit, never while a run works, so runs of disjoint
+  scopes go side by side.
+- A claim ends with its run (completed, failed, cancelled). Resuming a failed run claims
+  again, under the same lock: it is refused while another run holds one of its keys, or
+  when another run has since delivered one (that would pay twice).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock
+
+from chargen_es.engine import workspace
+from chargen_es.errors import KeysHeld
+from chargen_es.statedir import state_dir
+from projections import workspace as wsp
+
+LOCK_NAME = "claims.lock"
+
+
+def lock_path(root: Path) -> Path:
+    folder = state_dir(root) / "locks"
+    folder.mkdir(exist_ok=True)
+    return folder / LOCK_NAME
+
+
+@dataclass(frozen=True)
+class Claims:
+    """The workspace as the claims lock's holder sees it (fresh from the journals)."""
+
+    root: Path
+    index: wsp.WorkspaceIndex
+
+    def held(self, exclude_run: str = "") -> dict[str, str]:
+        """Task key -> the unfinished run holding it."""
+        return wsp.holders(self.index, exclude_run)
+
+    def check_resume(self, run_id: str) -> None:
+        """Refuse to resume ``run_id`` when one of its open keys is another run's now."""
+        row = self.index.runs.get(run_id)
+        mine = {k for k, t in ((row.open or {}) if row is not None else {}).items() if t.status != "ok"}
+        held = {k: r for k, r in self.held(exclude_run=run_id).items() if k in mine}
+        if held:
+            holder = sorted(set(held.values()))[0]
+            raise KeysHeld(
+                f"run {run_id} cannot continue: {_count(held)} of its tasks are held by run {holder}, which "
+                f"will deliver them; continue that one (`chargen-es resume {holder} --root {self.root}`) or "
+                f"cancel it first (`chargen-es cancel {holder} --root {self.root}`)")
+        delivered = wsp.delivered_elsewhere(self.index, run_id)
+        if delivered:
+            other = sorted(set(delivered.values()))[0]
+            raise KeysHeld(
+                f"run {run_id} cannot continue: {_count(delivered)} of its tasks were delivered by run {other} "
+                f"since it stopped, and resuming would pay for them again; `chargen-es cancel {run_id} --root "
+                f"{self.root}`, then `chargen-es run` plans only what is still missing")
+
+
+def _count(keys: dict[str, str]) -> str:
+    n = len(keys)
+    return f"{n} task" if n == 1 else f"{n} tasks"
+
+
+@contextlib.contextmanager
+def claiming(root: Path) -> Iterator[Claims]:
+    """Hold the workspace's claims lock; the index is refreshed from the journals inside it.
+
+    Whatever the caller journals before leaving the block (a sealed plan, ``run.resumed``)
+    is what the next claimant sees.
+    """
+    with FileLock(str(lock_path(root))):
+        yield Claims(Path(root), workspace.load(root).index)
