@@ -33,8 +33,9 @@ import yaml
 from chargen_es.errors import BatchFileInvalid, ContentError, UsageError
 from chargen_es.events import FileRef, Task, TaskReason
 from chargen_es.imagery import BATCH_TYPE, IMAGERY_FILE, Record, index_records, verdict
-from chargen_es.planner import keys, prompts, yamlio
+from chargen_es.planner import keys, limits, prompts, yamlio
 from chargen_es.planner.files import ANALYSABLE_EXTS, MIME_BY_EXT, FileIndex, PathProblem, mime_for, read_text
+from chargen_es.planner.limits import normalise_size, size_problem
 from chargen_es.planner.plan import Plan, PlanOptions, Skip, _Builder, changed_input
 from chargen_es.planner.validate import (
     ASPECT_RATIOS,
@@ -46,8 +47,9 @@ from chargen_es.planner.validate import (
 )
 from chargen_es.planner.yamlio import LineDict, LineList
 
-TOP_KEYS = ("name", "mode", "model", "aspect_ratio", "style", "output", "prompt", "items", "images")
-ITEM_KEYS = ("id", "prompt", "title", "references", "aspect_ratio", "negative_prompt", "model", "output")
+TOP_KEYS = ("name", "mode", "model", "aspect_ratio", "image_size", "style", "output", "prompt", "items", "images")
+ITEM_KEYS = ("id", "prompt", "title", "references", "aspect_ratio", "image_size", "negative_prompt", "model",
+             "output")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _IMAGE_EXTS = frozenset(MIME_BY_EXT) - {".gif"}
 
@@ -65,6 +67,9 @@ class BatchItem:
     model: str = ""
     output: str = ""  # file name stem chosen by the user, "" for ``<id>-<run stamp>``
     references: list[tuple[str, int]] = field(default_factory=list)
+    image_size: str = ""  # normalised; "" : the batch's
+    image_size_line: int = 0
+    aspect_ratio_line: int = 0
 
 
 @dataclass(slots=True)
@@ -76,6 +81,9 @@ class BatchFile:
     mode: str = "generate"
     model: str = ""
     aspect_ratio: str = DEFAULT_ASPECT_RATIO
+    aspect_ratio_line: int = 0
+    image_size: str = ""  # normalised; "" : the model's default size
+    image_size_line: int = 0
     style: str = ""
     output: str = ""  # root-relative posix folder
     prompt: str = ""  # analysis prompt
@@ -166,10 +174,12 @@ def check(doc: Any, shown: str, path: Path) -> tuple[BatchFile, list[ContentErro
     batch.model = _text(doc, "model", bad).strip()
     batch.prompt = _text(doc, "prompt", bad)
     if "aspect_ratio" in doc:
+        batch.aspect_ratio_line = doc.line_of("aspect_ratio")
         if aspect_ratio_ok(doc["aspect_ratio"]):
             batch.aspect_ratio = doc["aspect_ratio"]
         else:
             bad(_aspect(doc["aspect_ratio"]), doc.line_of("aspect_ratio"))
+    batch.image_size, batch.image_size_line = _size(doc, bad)
     batch.output = _folder(doc, batch.name or "batch", bad)
     has_items, has_images = doc.get("items") is not None, doc.get("images") is not None
     mode = doc.get("mode")
@@ -202,6 +212,17 @@ def _text(doc: LineDict, key: str, bad: Any) -> str:
         return str(value)
     bad(f"{key} must be text", doc.line_of(key))
     return ""
+
+
+def _size(doc: LineDict, bad: Any) -> tuple[str, int]:
+    """``image_size`` normalised (``2k`` -> ``2K``) with its line; a size Gemini does not make is a problem."""
+    if "image_size" not in doc:
+        return "", 0
+    size = normalise_size(doc["image_size"])
+    if size is None:
+        bad(size_problem(doc["image_size"]), doc.line_of("image_size"))
+        return "", doc.line_of("image_size")
+    return size, doc.line_of("image_size")
 
 
 def _aspect(value: Any) -> str:
@@ -258,8 +279,10 @@ def _items(doc: LineDict, bad: Any) -> list[BatchItem]:
             prompt = ""
         entry = BatchItem(id=sid, prompt=prompt, line=item.line_of("id"), title=_text(item, "title", bad),
                           negative_prompt=_text(item, "negative_prompt", bad), model=_text(item, "model", bad).strip())
+        entry.image_size, entry.image_size_line = _size(item, bad)
         ratio = item.get("aspect_ratio")
         if ratio is not None:
+            entry.aspect_ratio_line = item.line_of("aspect_ratio")
             if aspect_ratio_ok(ratio):
                 entry.aspect_ratio = ratio
             else:
@@ -462,8 +485,17 @@ class _Collect:
             refs = list({r.path: r for r in refs}.values())
             model = item.model or override or b.model
             prompt = prompts.compile_scene(prefix, item.prompt, item.negative_prompt)
-            config = {"responseModalities": ["IMAGE"],
-                      "imageConfig": {"aspectRatio": item.aspect_ratio or batch.aspect_ratio}}
+            size = b.opts.image_size or item.image_size or batch.image_size
+            ratio = item.aspect_ratio or batch.aspect_ratio
+            found = limits.check(
+                model, size=size,
+                size_at=(self.shown, item.image_size_line or batch.image_size_line), ratio=ratio,
+                ratio_at=(self.shown, item.aspect_ratio_line or batch.aspect_ratio_line),
+                references=len(refs), references_at=(self.shown, self._reference_line(item, model)))
+            if found:
+                self.problems.extend(found)
+                continue
+            config = {"responseModalities": ["IMAGE"], "imageConfig": limits.image_config(ratio, size)}
             key = keys.generate_key(BATCH_TYPE, batch.name, item.id, prompt=prompt,
                                     references=[r.sha256 for r in refs], model=model, generation_config=config)
             reason = self._reason(key, item.id, (prompt, [r.sha256 for r in refs], model, config))
@@ -476,7 +508,7 @@ class _Collect:
                 generation_config=config, reason=reason, chunk=len(b.tasks) // b.opts.chunk_size,
                 entity_file=self.entity_file,
             ))
-            self._count(model, "generate", prompt, len(refs))
+            self._count(model, "generate", prompt, len(refs), size)
 
     def analyze(self) -> None:
         batch, b = self.batch, self.b
@@ -508,11 +540,19 @@ class _Collect:
             ))
             self._count(b.model, "analyze", b.analysis_prompt, 1)
 
-    def _count(self, model: str, kind: str, prompt: str, images_in: int) -> None:
+    @staticmethod
+    def _reference_line(item: BatchItem, model: str) -> int:
+        """The line of the first reference beyond what ``model`` takes (the item's line otherwise)."""
+        cap = limits.max_references(model)
+        if cap and len(item.references) > cap:
+            return item.references[cap][1]
+        return item.line
+
+    def _count(self, model: str, kind: str, prompt: str, images_in: int, size: str = "") -> None:
         default = self.b.model
         self.b.model = model  # the builder counts usage under its current model
         try:
-            self.b._count(kind, prompt, images_in)
+            self.b._count(kind, prompt, images_in, size)
         finally:
             self.b.model = default
 

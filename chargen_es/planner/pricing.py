@@ -64,6 +64,7 @@ class ModelPrice(msgspec.Struct, kw_only=True):
     image_input_tokens: int = DEFAULT_IMAGE_INPUT_TOKENS
     thinking_tokens: int = 0
     source: str = "catalogue"  # catalogue, chargen.yaml, or catalogue+chargen.yaml
+    image_sizes: dict[str, int] = {}  # imageSize -> tokens per generated image (the catalogue's)
 
 
 class ModelCost(msgspec.Struct, kw_only=True):
@@ -106,11 +107,13 @@ def counting(model: str, prices: dict[str, ModelPrice]) -> ModelPrice:
     return _from_catalogue(info)
 
 
-def task_tokens(kind: str, counts: ModelPrice, prompt: str, images_in: int) -> tuple[int, int, int]:
-    """Estimated (input, text output, image output) tokens of one task."""
+def task_tokens(kind: str, counts: ModelPrice, prompt: str, images_in: int, size: str = "") -> tuple[int, int, int]:
+    """Estimated (input, text output, image output) tokens of one task; ``size`` is its
+    ``imageSize`` ("" for the default size, ``image_tokens``)."""
     tokens_in = text_tokens(prompt) + counts.image_input_tokens * images_in
     if kind == "generate":
-        return tokens_in, counts.thinking_tokens, counts.image_tokens
+        return tokens_in, counts.thinking_tokens, counts.image_sizes.get(size, counts.image_tokens) if size else \
+            counts.image_tokens
     return tokens_in, ANALYSIS_OUTPUT_TOKENS + counts.thinking_tokens, 0
 
 
@@ -119,6 +122,7 @@ def _from_catalogue(info: catalogue.ModelInfo) -> ModelPrice:
         input=info.input_usd, output=info.output_usd, image_output=info.image_output_usd,
         image_tokens=info.image_output_tokens or DEFAULT_IMAGE_OUTPUT_TOKENS,
         image_input_tokens=info.image_input_tokens, thinking_tokens=info.thinking_tokens,
+        image_sizes={k: v for k, v in info.image_sizes.items() if v},
     )
 
 
