@@ -141,7 +141,7 @@ def generate(model: str, request: Any, *, fault: LineFault | None,
         return Outcome(error=line_status(fault.code, fault.message or "Injected line failure."))
     n_parts = len(_file_refs(request))
     seed = hashlib.sha256(canonical([short_model, _by_content(request, shas)])).digest()
-    base: dict[str, Any] = {"modelVersion": short_model,
+    base: dict[str, Any] = {"modelVersion": spec.answered_by or short_model,
                             "responseId": seed.hex()[:20]}
     if kind == "safety":
         return Outcome(response={**base, "promptFeedback": {"blockReason": "SAFETY"},
