@@ -237,3 +237,53 @@ def fate(model_id: str, day: date) -> Fate:
     if info.status == "deprecated":
         return Fate("deprecated", f"model {model_id} is deprecated (no shutdown date known){use}", info)
     return Fate("ok", f"model {model_id} is {info.status}", info)
+
+
+Drift = Literal["not_visible", "unknown", "listed_after_shutdown", "no_batch", "extra_fields"]
+
+
+class Disagreement(msgspec.Struct, frozen=True):
+    """One way the catalogue and a key's live ``models.list`` disagree."""
+
+    model: str
+    kind: Drift
+    text: str
+
+
+def compare(listed: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]], day: date) -> list[Disagreement]:
+    """Every disagreement between the catalogue and ``listed`` (model id -> (supported methods,
+    fields the Model resource carries beyond the proto's)), as read on ``day``. Pure.
+
+    - ``not_visible``: a catalogue model not shut down that the key cannot see;
+    - ``unknown``: a listed model that serves generateContent and the catalogue does not know;
+    - ``listed_after_shutdown``: listed although the catalogue says it is shut down;
+    - ``no_batch``: the catalogue says batch, the listing lacks ``batchGenerateContent``;
+    - ``extra_fields``: the resource carries fields the catalogue does not read (Google's
+      lifecycle metadata, if it ever arrives there: today it rides on each response).
+    """
+    out: list[Disagreement] = []
+    read = f"catalogue read {READ_ON.isoformat()}"
+    for info in sorted(MODELS.values(), key=lambda m: m.id):
+        seen = listed.get(info.id)
+        if seen is None:
+            if info.usable_on(day):
+                routed = f"; Google answers it with {info.answered_by}" if info.answered_by else ""
+                out.append(Disagreement(info.id, "not_visible", f"{info.id}: in the catalogue "
+                                        f"({info.status.replace('_', ' ')}{routed}) but not visible to this key"))
+            continue
+        methods, _ = seen
+        if not info.usable_on(day):
+            out.append(Disagreement(info.id, "listed_after_shutdown", f"{info.id}: listed by this key although the "
+                                    f"catalogue says it was shut down ({read})"))
+        elif info.batch and "generateContent" in methods and "batchGenerateContent" not in methods:
+            out.append(Disagreement(info.id, "no_batch", f"{info.id}: the catalogue says it takes batch jobs, "
+                                    "the listing has no batchGenerateContent"))
+    for model_id in sorted(listed):
+        methods, extra = listed[model_id]
+        if model_id not in MODELS and "generateContent" in methods:
+            out.append(Disagreement(model_id, "unknown", f"{model_id}: listed by this key, not in the catalogue ({read})"))
+        if extra:
+            fields = ", ".join(f"{k}={v}" for k, v in extra)
+            out.append(Disagreement(model_id, "extra_fields", f"{model_id}: the Model resource carries fields the "
+                                    f"catalogue does not read: {fields}"))
+    return out

@@ -66,7 +66,26 @@ def models_document(remote: list[RemoteModel], today: date) -> dict[str, Any]:
         rows.append({"id": info.id, "visible": False, "batch": None, "live": None, "methods": [],
                      "display_name": "", "catalogue": _catalogue_data(info, today)})
     return {"visible": len(seen), "not_visible": len(hidden), "models": rows,
-            "catalogue_read": catalogue.READ_ON.isoformat()}
+            "catalogue_read": catalogue.READ_ON.isoformat(), "catalogue": catalogue_state(remote, today)}
+
+
+def catalogue_state(remote: list[RemoteModel], today: date) -> dict[str, Any]:
+    """The catalogue's age, the override file in use, and every disagreement with the live list."""
+    listed = {m.model_id: (m.supported_methods, m.extra) for m in remote}
+    return {"read_on": catalogue.READ_ON.isoformat(), "age_days": catalogue.age_days(today),
+            "override": catalogue.OVERRIDE, "override_problem": catalogue.PROBLEM,
+            "disagreements": [msgspec.to_builtins(d) for d in catalogue.compare(listed, today)]}
+
+
+def age_line(state: dict[str, Any]) -> str:
+    """``catalogue read 2026-12-07 (3 days ago)``, and the override file when one is laid over it."""
+    days = state["age_days"]
+    text = f"catalogue read {state['read_on']} ({days} day{'s' if days != 1 else ''} ago)"
+    if state["override"]:
+        text += f", with {state['override']} laid over it"
+    if state["override_problem"]:
+        text += f"; the override is NOT used: {state['override_problem']}"
+    return text
 
 
 def _usd(value: float) -> str:
@@ -104,7 +123,11 @@ def render_models(doc: dict[str, Any]) -> list[str]:
     lines += [_row_text(r) for r in doc["models"] if r["visible"]]
     lines.append(f"Catalogue models this key cannot see: {doc['not_visible']}")
     lines += [_row_text(r) for r in doc["models"] if not r["visible"]]
-    lines.append(f"(catalogue facts read {doc['catalogue_read']}; prices USD)")
+    state = doc["catalogue"]
+    lines.append(f"({age_line(state)}; prices USD)")
+    drift = state["disagreements"]
+    lines.append(f"Disagreements between the catalogue and this key's models: {len(drift)}")
+    lines += [f"  {d['text']}" for d in drift]
     return lines
 
 

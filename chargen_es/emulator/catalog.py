@@ -76,6 +76,12 @@ class ModelSpec:
     draft_images: int = 0
     thought_text: bool = False
     answered_by: str = ""  # a retired id Google routes: the ``modelVersion`` its answers carry
+    # fields added to the Model resource as given: a test's way to play a field Google may add
+    # tomorrow (a lifecycle stage, say); Google's resource has none today
+    extra: dict[str, Any] = field(default_factory=dict)
+    # ``modelStatus`` on every answer (google-genai 3.6.1 ``GenerateContentResponse.model_status``:
+    # modelStage, retirementTime, message), where Google puts a model's lifecycle; none by default
+    model_status: dict[str, Any] = field(default_factory=dict)
 
     def resource(self) -> dict[str, Any]:
         """The ``Model`` resource as ``models.get`` returns it."""
@@ -88,7 +94,7 @@ class ModelSpec:
         }
         if self.thinking:
             out["thinking"] = True
-        return out
+        return {**out, **self.extra}
 
     @classmethod
     def parse(cls, raw: Any) -> ModelSpec:

@@ -143,6 +143,8 @@ def generate(model: str, request: Any, *, fault: LineFault | None,
     seed = hashlib.sha256(canonical([short_model, _by_content(request, shas)])).digest()
     base: dict[str, Any] = {"modelVersion": spec.answered_by or short_model,
                             "responseId": seed.hex()[:20]}
+    if spec.model_status:
+        base["modelStatus"] = dict(spec.model_status)
     if kind == "safety":
         return Outcome(response={**base, "promptFeedback": {"blockReason": "SAFETY"},
                                  "usageMetadata": _usage(prompt, n_parts, 0)})

@@ -67,6 +67,7 @@ from chargen_es.gateway.values import (
     remote_job,
     remote_job_from_sdk,
     remote_model,
+    remote_model_json,
     state_name,
 )
 
@@ -258,10 +259,29 @@ class Gateway:
         return remote_model(m)
 
     def list_models(self) -> list[RemoteModel]:
-        """``models.list``: every model this key can use, all pages."""
-        with translated():
-            models = _all_pages(self._client.models.list(config={"page_size": _PAGE_SIZE}))
-        return [remote_model(m) for m in models]
+        """``models.list``: every model this key can use, all pages, read raw.
+
+        Raw because the SDK keeps only the fields it knows (google-genai 3.6.1
+        ``_Model_from_mldev``), and a field Google adds to the Model resource (a lifecycle
+        stage, a retirement date) is what ``models`` and ``doctor`` must notice.
+        """
+        found: list[RemoteModel] = []
+        token = ""
+        seen: set[str] = set()
+        while True:
+            params = {"pageSize": str(_PAGE_SIZE), **({"pageToken": token} if token else {})}
+            with translated():
+                r = self._http.get(f"{self._rest}/models", params=params)
+            body = _json_or_empty(r.content)
+            if r.status_code != 200:
+                raise classify(r.status_code, body, r.reason_phrase)
+            found.extend(remote_model_json(m) for m in body.get("models") or [] if isinstance(m, dict))
+            token = str(body.get("nextPageToken") or "")
+            if not token:
+                return found
+            if token in seen or len(seen) >= _MAX_PAGES:
+                raise TransientError(f"the server repeated page token {token!r}", reason="PROTOCOL")
+            seen.add(token)
 
     # -- live calls ----------------------------------------------------------------
 
