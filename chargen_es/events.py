@@ -234,6 +234,9 @@ class UploadCompleted(Event, tag="upload.completed", kw_only=True, frozen=True):
     expires: str  # RFC 3339 UTC
     chunk: int | None = None
     adopted: bool = False  # settled on resume by finding the upload remotely
+    # Which server and account holds the file (``Backend.identity``: base URL, API version,
+    # key fingerprint); "" in journals written before it was recorded (never reused)
+    backend: str = ""
 
 
 class UploadReused(Event, tag="upload.reused", kw_only=True, frozen=True):
@@ -246,6 +249,7 @@ class UploadReused(Event, tag="upload.reused", kw_only=True, frozen=True):
     purpose: UploadPurpose = "reference"
     mime: str = ""
     size: int = 0
+    backend: str = ""  # as upload.completed: where the reused file lives
 
 
 class UploadLost(Event, tag="upload.lost", kw_only=True, frozen=True):

@@ -6,6 +6,8 @@ Kept apart from the engine so the offline commands (``inspect``, ``replay``,
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,3 +68,31 @@ def run_dir_for(root: Path, run_id: str) -> Path:
         return folder
     known = ", ".join(list_runs(root)) or "none yet"
     raise RunNotFound(f"no run {run_id!r} under {runs_root(root)} (runs: {known})")
+
+
+CANCEL_MARKER = "cancel.requested"
+
+
+def request_cancel(run_dir: Path) -> None:
+    """Say, before stopping a run's process with SIGTERM, that the stop is a cancel.
+
+    The process pauses cleanly on SIGTERM either way (the dashboard's Pause is the same
+    signal); the marker lets it tell its user "cancelled" instead of "continue it with
+    resume". It names the cancelling process, so a marker whose canceller died is ignored.
+    """
+    (run_dir / CANCEL_MARKER).write_text(str(os.getpid()), encoding="ascii")
+
+
+def cancel_requested(run_dir: Path) -> int | None:
+    """The pid of a live ``cancel`` stopping this run, if one is."""
+    try:
+        pid = int((run_dir / CANCEL_MARKER).read_text(encoding="ascii").strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+def clear_cancel(run_dir: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        (run_dir / CANCEL_MARKER).unlink()

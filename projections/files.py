@@ -52,9 +52,9 @@ _EPOCH = datetime(1, 1, 1, tzinfo=UTC)
 def workspace_files_cache(journals: Iterable[tuple[str, Iterable[ev.Event]]]) -> dict[str, dict[str, Any]]:
     """SHA-256 → the upload record with the latest expiry across all runs.
 
-    A remote file deleted by any run's clean-up is left out everywhere, since its name no
-    longer resolves. Only upload and clean-up events are read, so this stays cheap on big
-    journals.
+    A remote file deleted by any run's clean-up, or found lost by any run
+    (``upload.lost``), is left out everywhere, since its name no longer resolves. Only
+    upload, clean-up and loss events are read, so this stays cheap on big journals.
     """
     records: list[dict[str, Any]] = []
     deleted: set[str] = set()
@@ -65,9 +65,12 @@ def workspace_files_cache(journals: Iterable[tuple[str, Iterable[ev.Event]]]) ->
                     "sha256": e.sha256, "path": e.path, "mime": e.mime, "name": e.name, "uri": e.uri,
                     "expires": e.expires, "size": e.size, "purpose": e.purpose,
                     "from_run": e.from_run if isinstance(e, ev.UploadReused) else run_id,
+                    "backend": e.backend,
                 })
             elif isinstance(e, ev.FilesDeleted):
                 deleted.update(e.names)
+            elif isinstance(e, ev.UploadLost):
+                deleted.add(e.name)
     best: dict[str, dict[str, Any]] = {}
     for record in records:
         if record["name"] in deleted:

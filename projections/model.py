@@ -67,6 +67,7 @@ class Upload:
     mime: str
     size: int
     path: str
+    backend: str = ""  # which server and account holds it (events.UploadCompleted.backend)
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,10 +286,11 @@ def _record_file(p: Projections, path: str, record: dict[str, Any]) -> None:
 def _upload_completed(p: Projections, e: ev.UploadCompleted) -> None:
     p.upload_intents.pop(e.sha256, None)
     p.lost.pop(e.sha256, None)
-    p.uploads[e.sha256] = Upload(e.sha256, e.name, e.uri, e.expires, e.mime, e.size, e.path)
+    p.uploads[e.sha256] = Upload(e.sha256, e.name, e.uri, e.expires, e.mime, e.size, e.path, e.backend)
     _record_file(p, e.path, {
         "sha256": e.sha256, "mime": e.mime, "name": e.name, "uri": e.uri, "expires": e.expires,
         "from_run": p.run.run_id if p.run else "", "purpose": e.purpose, "size": e.size, "seq": e.seq,
+        **({"backend": e.backend} if e.backend else {}),
     })
     if e.chunk is not None and e.purpose == "requests":
         _chunk(p, e.chunk)["input_file"] = e.name
@@ -299,10 +301,11 @@ def _upload_completed(p: Projections, e: ev.UploadCompleted) -> None:
 def _upload_reused(p: Projections, e: ev.UploadReused) -> None:
     p.upload_intents.pop(e.sha256, None)
     p.lost.pop(e.sha256, None)
-    p.uploads[e.sha256] = Upload(e.sha256, e.name, e.uri, e.expires, e.mime, e.size, e.path)
+    p.uploads[e.sha256] = Upload(e.sha256, e.name, e.uri, e.expires, e.mime, e.size, e.path, e.backend)
     _record_file(p, e.path, {
         "sha256": e.sha256, "mime": e.mime, "name": e.name, "uri": e.uri, "expires": e.expires,
         "from_run": e.from_run, "purpose": e.purpose, "size": e.size, "seq": e.seq,
+        **({"backend": e.backend} if e.backend else {}),
     })
     if p.milestone < _STAGING:
         p.milestone = _STAGING

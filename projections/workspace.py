@@ -120,6 +120,7 @@ class Upload(msgspec.Struct, kw_only=True):
     purpose: str
     from_run: str  # the run that uploaded it
     run: str  # the run whose journal recorded it
+    backend: str = ""  # which server and account holds it ("" before it was recorded)
 
 
 class Scene(msgspec.Struct, kw_only=True):
@@ -236,7 +237,7 @@ def _upload(ix: WorkspaceIndex, row: RunRow, e: ev.UploadCompleted | ev.UploadRe
     from_run = e.from_run if isinstance(e, ev.UploadReused) else row.run_id
     ix.uploads.setdefault(e.sha256, []).append(Upload(
         sha256=e.sha256, path=e.path, mime=e.mime, name=e.name, uri=e.uri, expires=e.expires, size=e.size,
-        purpose=e.purpose, from_run=from_run, run=row.run_id))
+        purpose=e.purpose, from_run=from_run, run=row.run_id, backend=e.backend))
     ix.upload_names[e.name] = e.sha256
 
 
@@ -305,8 +306,9 @@ def _call_failed(ix: WorkspaceIndex, row: RunRow, e: ev.CallFailed, _d: set[str]
         row.rate_limited += 1
 
 
-def _files_deleted(ix: WorkspaceIndex, row: RunRow, e: ev.FilesDeleted, deleted: set[str]) -> None:
-    for name in e.names:
+def _files_deleted(ix: WorkspaceIndex, row: RunRow, e: ev.FilesDeleted | ev.UploadLost, deleted: set[str]) -> None:
+    """A deleted or lost remote file leaves the workspace files cache: no run reuses it."""
+    for name in e.names if isinstance(e, ev.FilesDeleted) else (e.name,):
         if name in deleted:
             continue
         deleted.add(name)
@@ -332,6 +334,7 @@ _HANDLERS: dict[type, Any] = {
     ev.JobSubmitting: _job_submitting, ev.JobSubmitted: _job_submitted, ev.JobStateChanged: _job_state,
     ev.ResultsDownloaded: _downloaded, ev.LineApplied: _outcome, ev.ItemFailed: _outcome,
     ev.CallStarted: _call_started, ev.CallFailed: _call_failed, ev.FilesDeleted: _files_deleted,
+    ev.UploadLost: _files_deleted,
     ev.RunPaused: _ended, ev.RunCompleted: _ended, ev.RunFailed: _ended, ev.RunCancelled: _ended,
 }
 
@@ -339,21 +342,22 @@ _HANDLERS: dict[type, Any] = {
 # ------------------------------------------------------------------------ views
 
 
-def files_cache(index: WorkspaceIndex, exclude_run: str = "") -> dict[str, dict[str, Any]]:
+def files_cache(index: WorkspaceIndex, exclude_run: str = "", backend: str | None = None) -> dict[str, dict[str, Any]]:
     """SHA-256 -> the live upload with the latest expiry, as ``workspace_files_cache`` gives
-    it (records of ``exclude_run``'s own journal left out: a run knows its own uploads)."""
+    it (records of ``exclude_run``'s own journal left out: a run knows its own uploads;
+    with ``backend``, only files that server and account holds)."""
     out: dict[str, dict[str, Any]] = {}
     for sha, records in sorted(index.uploads.items()):
         best: Upload | None = None
         for u in records:
-            if u.run == exclude_run:
+            if u.run == exclude_run or (backend is not None and u.backend != backend):
                 continue
             if best is None or _expiry_key(u.expires) > _expiry_key(best.expires):
                 best = u
         if best is not None:
             out[sha] = {"sha256": best.sha256, "path": best.path, "mime": best.mime, "name": best.name,
                         "uri": best.uri, "expires": best.expires, "size": best.size, "purpose": best.purpose,
-                        "from_run": best.from_run}
+                        "from_run": best.from_run, "backend": best.backend}
     return out
 
 

@@ -41,7 +41,12 @@ def cancel(run_id: str, root: Path, wait: float, **kwargs: Any) -> int:
         _lock_after_stopping(run_dir, RunLock(run_dir).holder_pid(), wait).close()
         click.echo(f"run {run_id} is paused; `chargen-es resume {run_id} --root {root}` continues it")
         return 0
-    journal = _lock_after_stopping(run_dir, RunLock(run_dir).holder_pid(), wait)
+    run_folders.request_cancel(run_dir)
+    try:
+        journal = _lock_after_stopping(run_dir, RunLock(run_dir).holder_pid(), wait)
+    except BaseException:
+        run_folders.clear_cancel(run_dir)
+        raise
     try:
         # under the lock nothing new can be submitted; an intent whose create may have
         # landed is found by listing this run's display names, not only by the journal
@@ -59,6 +64,7 @@ def cancel(run_id: str, root: Path, wait: float, **kwargs: Any) -> int:
         write_files(run_dir, render(project(journal.events)))
     finally:
         journal.close()
+        run_folders.clear_cancel(run_dir)
     click.echo(f"run {run_id} cancelled ({len(cancelled)} remote job(s) cancelled); uploads expire on their own")
     return 0
 

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 EMULATOR_KEY = "emulator-key"
+PREFLIGHT_FAILED = "model_unavailable"  # engine.preflight.FAILED_CODE (the engine is imported lazily)
 
 
 def backend_options(f: F) -> F:
@@ -124,7 +125,8 @@ def open_gateway(settings: ExecSettings, root: Path) -> Iterator[Gateway]:
         faults = _fault_rules(settings.emulator_faults) if settings.emulator_faults else None
         config = EmulatorConfig(job_seconds=settings.emulator_job_seconds, data_dir=data, faults=faults)
         with Emulator(config) as emu:
-            gateway = Gateway(Backend(api_key=EMULATOR_KEY, base_url=emu.base_url, api_version=settings.api_version))
+            gateway = Gateway(Backend(api_key=EMULATOR_KEY, base_url=emu.base_url, api_version=settings.api_version,
+                                      home=f"emulator:{data.resolve()}"))
             try:
                 yield gateway
             finally:
@@ -225,6 +227,12 @@ def report_outcome(outcome: str, recorder: Recorder, root: Path, run_dir: Path) 
     if outcome == "cancelled":
         return 1
     reason = model.message or "see the report"
+    code = model.ended.code if isinstance(model.ended, ev.RunFailed) else ""
+    if code == PREFLIGHT_FAILED:
+        # nothing was sent and a resume would ask the same server the same question: the
+        # fix is another model (the message names the catalogue's replacement if any)
+        raise ChargenError(f"run {model.run_id} {outcome} before sending anything: {reason}; choose another model "
+                           "(--model, or models: in chargen.yaml) and run again; this run is not offered for resume")
     raise ChargenError(f"run {model.run_id} {outcome}: {reason}; continue it with `{resume}`")
 
 

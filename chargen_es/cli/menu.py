@@ -237,7 +237,8 @@ def run_progress(root: Path, run_id: str) -> str:
     except JournalError as exc:
         return f"{run_id}  unreadable journal ({exc})"
     why = model.message or "interrupted"
-    return f"{run_id}  {model.mode}, {model.runner}: {len(model.outcomes)}/{len(model.tasks)} done; {why}"
+    ok, failed = model.outcome_counts()
+    return f"{run_id}  {model.mode}, {model.runner}: {ok} ok, {failed} failed of {len(model.tasks)}; {why}"
 
 
 def ask_resume(root: Path) -> list[str] | None:

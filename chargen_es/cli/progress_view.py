@@ -10,7 +10,7 @@ each, once the phase is over::
     ✓ submitted   chunk 0 as batches/abc123
     ✓ job done    chunk 0 after 4s
     ✓ downloaded  chunk 0 (12.3 kB)
-    ✓ applied     chunk 0: 17 items
+    ✓ applied     chunk 0: 17 ok, 0 failed
     ✓ completed   17 ok, 0 failed, 0 skipped
 
 On a terminal (:class:`RichView`) a bar or a status row shows only while its work moves
@@ -118,6 +118,11 @@ class Narrator(Progress):
             self._end_download(chunk)
             self.applying[chunk] = 0
             self._bar("items", "applying", self.items_total)
+        elif name == "applied":  # the engine's count of the chunk's outcomes, ok and failed apart
+            self.applying.pop(chunk, None)
+            if not self.applying:
+                self._drop("items")
+            self.say("applied", detail)
         elif name == "calling":
             self.calling = time.monotonic()
             self.say("calling", _PLURAL_ONE.sub(r"1 \1", detail) or "live")
@@ -169,7 +174,10 @@ class Narrator(Progress):
         if bar == "job":
             chunk = _chunk(text)
             state = text.split(" ", 2)[2] if text.startswith("chunk ") and text.count(" ") >= 2 else text
-            self._note(f"job {chunk}", state.replace("JOB_STATE_", "").lower())
+            word, _, rest = state.partition(":")
+            if word.replace("JOB_STATE_", "").isupper():  # "SUCCEEDED: lines 0 ok, 3 failed of 3"
+                state = f"job {word.replace('JOB_STATE_', '').lower()}" + (f";{rest}" if rest else "")
+            self._note(f"job {chunk}", state)
         elif bar == "live":
             self._note("items", text)
 
@@ -209,7 +217,7 @@ class Narrator(Progress):
 
     def _finish_applied(self) -> None:
         for chunk, n in self.applying.items():
-            self.say("applied", f"chunk {chunk}: {plural(n, 'item')}")
+            self.say("applied", f"chunk {chunk}: {plural(n, 'item')} settled")
         if self.applying:
             self._drop("items")
         self.applying.clear()
@@ -232,8 +240,8 @@ class PlainView(Narrator):
         print(f"{label:<11} {text}".rstrip(), file=self.stream, flush=True)
 
     def _note(self, name: str, text: str) -> None:
-        if name.startswith("job ") and self._states.get(name) != text.split(" ")[0]:
-            self._states[name] = text.split(" ")[0]
+        if name.startswith("job ") and self._states.get(name) != text:
+            self._states[name] = text
             self._print("job", f"chunk {name[4:]}: {text}")
 
 

@@ -113,6 +113,7 @@ class BatchesApi:
                        job_fault=job_fault, spec=dataclasses.asdict(spec))
         with self.store.lock:
             self.store.batch_inputs_by_sha256[sha] += 1
+            self.store.batch_keys.update(entry["key"] for entry in entries)
         self.store.count_name(display, "jobs_created")
         self.store.put_batch(rec, with_input=True)
         if rec.job_fault is None:

@@ -169,6 +169,7 @@ class Store:
         self.by_display_name: dict[str, Counter[str]] = {}
         self.uploads_by_sha256: Counter[str] = Counter()
         self.batch_inputs_by_sha256: Counter[str] = Counter()
+        self.batch_keys: Counter[str] = Counter()  # every key of every created job's lines
         self.totals: Counter[str] = Counter()
         if data_dir is not None:
             for sub in ("files", "blobs", "batches", "inputs"):
@@ -199,6 +200,7 @@ class Store:
             return {"operations": dict(self.operations), "by_display_name": names,
                     "uploads_by_sha256": dict(self.uploads_by_sha256),
                     "batch_inputs_by_sha256": dict(self.batch_inputs_by_sha256),
+                    "batch_keys": dict(self.batch_keys),
                     "calls": self.totals["calls"], "calls_rejected": self.totals["calls_rejected"],
                     "downloads": self.totals["downloads"], "deletes": self.totals["deletes"],
                     "files": len(self.files), "batches": len(self.batches),
@@ -275,7 +277,8 @@ class Store:
             snapshot = {"seq": self.seq, "operations": self.operations,
                         "by_display_name": self.by_display_name,
                         "uploads_by_sha256": self.uploads_by_sha256,
-                        "batch_inputs_by_sha256": self.batch_inputs_by_sha256, "totals": self.totals}
+                        "batch_inputs_by_sha256": self.batch_inputs_by_sha256, "batch_keys": self.batch_keys,
+                        "totals": self.totals}
             data = encode(snapshot)
             atomic_write(self.data_dir / "counters.json", data)
 
@@ -291,6 +294,7 @@ class Store:
                 self.by_display_name[name] = Counter(c)
             self.uploads_by_sha256.update(snap.get("uploads_by_sha256", {}))
             self.batch_inputs_by_sha256.update(snap.get("batch_inputs_by_sha256", {}))
+            self.batch_keys.update(snap.get("batch_keys", {}))
             self.totals.update(snap.get("totals", {}))
         for path in sorted((root / "files").glob("*.json")):
             meta = decode(path.read_bytes())

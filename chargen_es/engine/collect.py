@@ -132,6 +132,10 @@ class Results:
         ignored = {(i.key, f"{i.reason}:{i.via}" if i.via else i.reason)  # read on the trio thread
                    for i in self.model.ignored if i.chunk == chunk}
         await trio.to_thread.run_sync(self._collect_file, chunk, path, ignored, token, gone)
+        outcomes = [self.model.outcomes.get(k) for k in self.model.chunk_keys[chunk]]
+        failed = sum(1 for o in outcomes if isinstance(o, ev.ItemFailed))
+        ok = sum(1 for o in outcomes if isinstance(o, ev.LineApplied))
+        self.progress.phase("applied", f"chunk {chunk}: {ok} ok, {failed} failed")
 
     async def _lost_references(self, chunk: int) -> dict[str, str]:
         """Files the chunk's lines reference that the server no longer has (sha256 → name).

@@ -174,8 +174,10 @@ class Jobs:
                 continue
             outage = 0
             if remote.stats:
-                done = remote.stats.get("successfulRequestCount", 0) + remote.stats.get("failedRequestCount", 0)
-                self.progress.status("job", f"chunk {chunk} {remote.state} {done}/{remote.stats.get('requestCount', 0)}")
+                # the job's state and its lines' outcomes apart: a SUCCEEDED job may hold only failed lines
+                ok, bad = remote.stats.get("successfulRequestCount", 0), remote.stats.get("failedRequestCount", 0)
+                self.progress.status("job", f"chunk {chunk} {remote.state}: lines {ok} ok, {bad} failed of "
+                                            f"{remote.stats.get('requestCount', 0)}")
             if remote.state != job.state:
                 self.rec.record(ev.JobStateChanged(chunk=chunk, job_name=job.job_name, state=remote.state,
                                                    stats=remote.stats or None, output_file=remote.output_file,

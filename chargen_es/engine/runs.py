@@ -47,6 +47,7 @@ from chargen_es.errors import (
 from chargen_es.fsio import sweep_temp_files
 from chargen_es.gateway import Gateway
 from chargen_es.journal import Journal, utc_now_ms
+from chargen_es.run_folders import cancel_requested
 from chargen_es.run_folders import list_runs as list_runs
 from chargen_es.run_folders import new_run_id as new_run_id  # re-exported: the engine's callers use runs.*
 from chargen_es.run_folders import run_dir_for as run_dir_for
@@ -65,14 +66,16 @@ def unfinished_runs(root: Path) -> list[str]:
     return projections.workspace.unfinished(workspace.load(root).index)
 
 
-def workspace_uploads(root: Path, exclude: str = "") -> dict[str, tuple[str, projections.Upload]]:
-    """Live uploads of every other run of this tree, for reuse (sha256 → (run, record))."""
+def workspace_uploads(root: Path, exclude: str = "", backend: str | None = None,
+                      ) -> dict[str, tuple[str, projections.Upload]]:
+    """Live uploads of every other run of this tree held by ``backend``, for reuse
+    (sha256 → (run, record)); the engine still confirms each by listing before reusing it."""
     from chargen_es.engine import workspace
 
-    cache = projections.workspace.files_cache(workspace.load(root).index, exclude_run=exclude)
+    cache = projections.workspace.files_cache(workspace.load(root).index, exclude_run=exclude, backend=backend)
     return {
         sha: (r["from_run"], projections.Upload(sha, r["name"], r["uri"], r["expires"], r["mime"], r["size"],
-                                                r["path"]))
+                                                r["path"], r["backend"]))
         for sha, r in cache.items()
     }
 
@@ -158,7 +161,7 @@ def carry_out(recorder: Recorder, gateway: Gateway, options: EngineOptions, prog
     sweep_leftovers(options.root)
 
     async def main() -> str:
-        workspace = workspace_uploads(options.root, exclude=model.run_id)
+        workspace = workspace_uploads(options.root, exclude=model.run_id, backend=gateway.backend.identity)
         if model.runner == "live":
             from chargen_es.engine.live import LiveRunner
 
@@ -203,6 +206,11 @@ def carry_out(recorder: Recorder, gateway: Gateway, options: EngineOptions, prog
             _record_failure(recorder, exc)
             raise
         if outcome == "interrupted":
+            canceller = cancel_requested(recorder.journal.run_dir)
+            if canceller is not None:
+                recorder.record(ev.RunPaused(reason="interrupted", message=f"stopped by cancel (pid {canceller})"))
+                raise Interrupted(f"cancelled: `chargen-es cancel` (pid {canceller}) stopped run {model.run_id}; "
+                                  "it cancels the remote jobs and closes the run")
             recorder.record(ev.RunPaused(reason="interrupted", message="stopped by a signal"))
             raise Interrupted(
                 f"interrupted; the run is safe: continue it with `chargen-es resume {model.run_id} "

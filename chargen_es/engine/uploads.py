@@ -7,6 +7,13 @@ listing remote files and adopting the one with that display name and size before
 upload is tried again. A file already live, uploaded by this run or by any other run of
 the workspace (``workspace``: sha256 → (run id, upload)), is reused while its remaining
 life exceeds the margin, so a job submitted now can still read it.
+
+Files belong to a backend (``Backend.identity``: server, API version, key fingerprint).
+Every upload record carries it, and a file is live for this invocation only when this
+backend holds it: a run resumed against another server (or after the demo's emulator,
+Google) uploads again instead of sending ids that server never saw. A file from another
+run is also confirmed by this invocation's one listing before it is reused, so a file
+deleted or expired behind the index's back is uploaded anew, never sent.
 """
 
 from __future__ import annotations
@@ -63,9 +70,15 @@ class Uploads:
     def model(self) -> Projections:
         return self.rec.model
 
+    @property
+    def backend(self) -> str:
+        return self.gw.backend.identity
+
     def live(self, sha256: str) -> bool:
         model = self.model
-        return staging.usable(model.uploads.get(sha256), model.last_at, self.opt.reuse_margin_s)
+        record = model.uploads.get(sha256)
+        return (record is not None and record.backend == self.backend
+                and staging.usable(record, model.last_at, self.opt.reuse_margin_s))
 
     async def _call(self, fn: Callable[..., T], *args: object) -> T:
         return await trio.to_thread.run_sync(fn, *args, limiter=self.calls)
@@ -88,14 +101,16 @@ class Uploads:
             self.rec.record(*(e for n in missing if n.sha256 in model.upload_intents
                               and (e := self._adoption(listing, n)) is not None))
         announce: list[ev.Event] = []
+        confirmed = await self._confirmed_reuse(missing)
         for need in missing:
             if self.live(need.sha256) or need.sha256 in model.upload_intents:
                 continue  # adopted, or announced before and not found: upload under that intent
-            cached = self.workspace.get(need.sha256)
-            if cached is not None and staging.usable(cached[1], model.last_at, self.opt.reuse_margin_s):
+            cached = confirmed.get(need.sha256)
+            if cached is not None:
                 announce.append(ev.UploadReused(path=need.path, sha256=need.sha256, name=cached[1].name,
                                                 uri=cached[1].uri, expires=cached[1].expires, from_run=cached[0],
-                                                purpose=need.purpose, mime=need.mime, size=need.size))
+                                                purpose=need.purpose, mime=need.mime, size=need.size,
+                                                backend=self.backend))
             else:
                 announce.append(self._intent(need))
         self.rec.record(*announce)
@@ -119,6 +134,22 @@ class Uploads:
                     nursery.start_soon(one, need)
         finally:  # uploads that finished keep their outcome, even when a sibling failed
             self.rec.record(*outcomes)
+
+    async def _confirmed_reuse(self, needs: list[staging.Needed]) -> dict[str, tuple[str, Upload]]:
+        """The workspace's files for ``needs`` that this backend holds and still lists whole.
+
+        One listing per invocation (cached), and only when there is something to reuse.
+        """
+        model = self.model
+        candidates = {n.sha256: c for n in needs
+                      if (c := self.workspace.get(n.sha256)) is not None and c[1].backend == self.backend
+                      and staging.usable(c[1], model.last_at, self.opt.reuse_margin_s)}
+        if not candidates:
+            return {}
+        listing = {f.name: f for f in (await self.remote_files(fresh=False)).values()}
+        return {sha: c for sha, c in candidates.items()
+                if (f := listing.get(c[1].name)) is not None and f.state not in ("FAILED", "STATE_FAILED")
+                and (not f.size or f.size == c[1].size)}
 
     async def ensure(self, need: staging.Needed) -> Upload:
         """Make one file live remotely exactly once (intent, upload, outcome)."""
@@ -164,14 +195,15 @@ class Uploads:
         return ev.UploadCompleted(purpose=need.purpose, path=need.path, sha256=need.sha256, size=need.size,
                                   mime=need.mime, display_name=staging.display_name_for(need.sha256),
                                   name=remote.name, uri=remote.uri, expires=remote.expires, chunk=need.chunk,
-                                  adopted=adopted)
+                                  adopted=adopted, backend=self.backend)
 
     def _adoption(self, listing: dict[str, RemoteFile], need: staging.Needed) -> ev.UploadCompleted | None:
         """Settle an upload intent: a live remote file with our display name and size, if any."""
         match = listing.get(staging.display_name_for(need.sha256))
         if match is None or not _adoptable(match, need):
             return None
-        candidate = Upload(need.sha256, match.name, match.uri, match.expires, need.mime, need.size, need.path)
+        candidate = Upload(need.sha256, match.name, match.uri, match.expires, need.mime, need.size, need.path,
+                           self.backend)
         if not staging.usable(candidate, self.model.last_at, self.opt.reuse_margin_s):
             return None
         return self._completed(need, match, adopted=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -127,6 +128,24 @@ class Backend:
     base_url: str | None = None
     api_version: str = "v1beta"
     timeout_s: float = 600.0
+    # Where files live when the URL does not say it: the embedded emulator listens on a new
+    # port every time, but its files live in its data folder (``emulator:<folder>``).
+    home: str = ""
+
+    @property
+    def identity(self) -> str:
+        """Which server and account holds the files uploaded through this backend.
+
+        Upload records carry it, and a file is reused only on the backend that holds it: a
+        file id from the embedded emulator means nothing to Google, nor one account's to
+        another's. The base URL and API version name the server (a proxy or a Vertex-style
+        endpoint is a URL of its own); the account is a salted SHA-256 fingerprint of the key,
+        16 hex digits, never the key (invariant 7).
+        """
+        if self.home:
+            return self.home
+        digest = hashlib.sha256(b"chargen-es backend identity v1\0" + self.api_key.encode("utf-8")).hexdigest()
+        return f"{self.root_url}{self.api_version}#key-{digest[:16]}"
 
     @property
     def root_url(self) -> str:

@@ -30,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from chargen_es import catalogue
 from chargen_es.errors import BatchFileInvalid, ContentError, UsageError
 from chargen_es.events import FileRef, Task, TaskReason
 from chargen_es.imagery import BATCH_TYPE, IMAGERY_FILE, Record, index_records, verdict
@@ -70,6 +71,7 @@ class BatchItem:
     image_size: str = ""  # normalised; "" : the batch's
     image_size_line: int = 0
     aspect_ratio_line: int = 0
+    model_line: int = 0
 
 
 @dataclass(slots=True)
@@ -89,6 +91,7 @@ class BatchFile:
     prompt: str = ""  # analysis prompt
     items: list[BatchItem] = field(default_factory=list)
     images: list[tuple[str, int]] = field(default_factory=list)
+    model_line: int = 0
 
 
 def is_batch_plan(config: dict[str, Any]) -> bool:
@@ -172,6 +175,7 @@ def check(doc: Any, shown: str, path: Path) -> tuple[BatchFile, list[ContentErro
         batch.name = name.strip()
     batch.style = _text(doc, "style", bad)
     batch.model = _text(doc, "model", bad).strip()
+    batch.model_line = doc.line_of("model") if "model" in doc else 0
     batch.prompt = _text(doc, "prompt", bad)
     if "aspect_ratio" in doc:
         batch.aspect_ratio_line = doc.line_of("aspect_ratio")
@@ -278,7 +282,8 @@ def _items(doc: LineDict, bad: Any) -> list[BatchItem]:
                 "'prompt'", item.line_of("prompt"))
             prompt = ""
         entry = BatchItem(id=sid, prompt=prompt, line=item.line_of("id"), title=_text(item, "title", bad),
-                          negative_prompt=_text(item, "negative_prompt", bad), model=_text(item, "model", bad).strip())
+                          negative_prompt=_text(item, "negative_prompt", bad), model=_text(item, "model", bad).strip(),
+                          model_line=item.line_of("model") if "model" in item else 0)
         entry.image_size, entry.image_size_line = _size(item, bad)
         ratio = item.get("aspect_ratio")
         if ratio is not None:
@@ -378,6 +383,7 @@ def build_batch_plan(path: Path, opts: PlanOptions) -> Plan:
     # The tree's builder does the pricing, the --max-cost check and the config, so a batch
     # file's plan is priced and described exactly like a tree's.
     builder = _Builder(replace(opts, model=opts.model or default), ws, files)
+    warnings = _judge_models(batch, opts, problems)
     records = _manifest(root, batch.output)
     collect = _Collect(builder, files, batch, records, str(path), problems)
     if batch.mode == "generate":
@@ -386,10 +392,40 @@ def build_batch_plan(path: Path, opts: PlanOptions) -> Plan:
         collect.analyze()
     if problems:
         raise BatchFileInvalid(str(path), problems)
-    plan = builder.finish([])
+    plan = builder.finish(warnings)
     plan.config.update({"scope": "batch-file", "batch_file": shown, "batch_name": batch.name,
                         "output": batch.output, "style": batch.style, "aspect_ratio": batch.aspect_ratio})
     return plan
+
+
+def _judge_models(batch: BatchFile, opts: PlanOptions, problems: list[ContentError]) -> list[str]:
+    """Every model the file names, judged as a tree's model is, on ``opts.today``.
+
+    A shut-down model is a problem with its line (so ``--dry-run`` refuses it too, before a
+    run exists); a deprecated or unknown one is a warning with its line. ``--model``
+    replaces the file's default, so a shut-down one is a usage error.
+    """
+    shown = batch.path.name
+    warnings: list[str] = []
+    if opts.model:
+        verdict = catalogue.fate(opts.model, opts.today)
+        if verdict.verdict == "shut_down":
+            raise UsageError(f"--model {opts.model}: {verdict.text}")
+        if verdict.verdict != "ok":
+            warnings.append(f"{verdict.text} (chosen by --model)")
+    named = [] if opts.model else [(batch.model, batch.model_line)]
+    named += [(item.model, item.model_line) for item in batch.items]
+    seen: set[tuple[str, int]] = set()
+    for model, line in named:
+        if not model or (model, line) in seen:
+            continue
+        seen.add((model, line))
+        verdict = catalogue.fate(model, opts.today)
+        if verdict.verdict == "shut_down":
+            problems.append(ContentError(shown, verdict.text, line))
+        elif verdict.verdict != "ok":
+            warnings.append(f"{shown}:{line}: {verdict.text}")
+    return warnings
 
 
 def _manifest(root: Path, folder: str) -> dict[str, list[Record]]:

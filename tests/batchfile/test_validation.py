@@ -167,3 +167,35 @@ def test_a_batch_plan_has_no_consistency_part(tmp_path: Path) -> None:
     assert plan.tasks and plan.consistency == []
     assert not any("Keep consistent with" in t.prompt for t in plan.tasks)
     assert plan.config["analysis_schema_version"] == 2 and plan.config["consistency_only"] is False
+
+
+SHUT_DOWN_MODELS = """\
+name: old-models
+model: gemini-3-pro-image-preview
+items:
+  - id: one
+    prompt: A lighthouse.
+  - id: two
+    prompt: A harbour.
+    model: gemini-2.5-flash-image
+  - id: three
+    prompt: A ferry.
+    model: gemini-9-ultra-image
+"""
+
+
+def test_a_batch_files_models_are_judged_at_plan_time_like_a_trees(tmp_path: Path) -> None:
+    root = copy_batch(tmp_path / "batch")
+    path = root / "old.yaml"
+    path.write_text(SHUT_DOWN_MODELS)
+    problems = problems_of(path)
+    assert any(p.startswith(f"{path.name}:2: model gemini-3-pro-image-preview was shut down") for p in problems), problems
+    assert any(p.startswith(f"{path.name}:8: model gemini-2.5-flash-image was shut down") for p in problems), problems
+    # the dry run refuses it too, before any run exists
+    done = run_child(["run", "--batch-file", str(path), "--dry-run"])
+    assert done.returncode == 1 and "was shut down" in done.stderr, done.stderr
+    assert not (root / ".chargen").exists()
+    # an unknown model is a warning with its line; --model replaces the file's default
+    path.write_text(SHUT_DOWN_MODELS.replace("    model: gemini-2.5-flash-image\n", ""))
+    plan = build_batch_plan(path, PlanOptions(root=root, run_stamp="20300101T000000Z", model="gemini-3-pro-image"))
+    assert f"{path.name}:10: model gemini-9-ultra-image is not in the catalogue" in " ".join(plan.warnings)

@@ -200,3 +200,16 @@ def test_cancel_from_the_page_after_a_confirmation(fresh_root: Path, browser: ob
 def _cli(command: str, run_id: str, root: Path) -> list[str]:
     return [command, run_id, "--root", str(root), "--emulator",
             "--emulator-job-seconds", "1", "--poll-interval", "0.2"]
+
+
+def test_a_run_whose_every_item_failed_reads_failed_not_done(fresh_root: Path, browser: object) -> None:
+    faults = fresh_root.parent / "refuse-every-line.json"
+    faults.write_text('[{"op": "batches.line", "kind": "line", "line_kind": "error", "code": 3}]')
+    done = chargen("run", "--root", str(fresh_root), "--yes", "--only", "dov", "--run-id", "all-failed",
+                   *DASH_ARGS, "--emulator-faults", str(faults), check=False)
+    assert done.returncode == 3, done.stderr
+    with dashboard(fresh_root, *DASH_ARGS) as dash:
+        _open_run(browser, dash, "all-failed")
+        wait_for("the summary", lambda: _phase(browser) == "completed")
+        assert _percent(browser) == 0
+        assert "0 % · 0 ok / 2 failed / 0 pending" in _text(browser, "#summary")

@@ -51,7 +51,8 @@ function eta(row) {
   return left > 0 ? `Est. ${span(left)} remaining` : "finishing…";
 }
 
-function percent(row) { return row.tasks ? Math.floor(100 * (row.ok + row.failed) / row.tasks) : 100; }
+// done means applied: failed items are shown as failed, never counted towards 100 %
+function percent(row) { return row.tasks ? Math.floor(100 * row.ok / row.tasks) : 100; }
 
 function progressBar(row) {
   const total = row.tasks || 1;

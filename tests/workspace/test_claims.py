@@ -1,0 +1,121 @@
+"""Exactly once across runs: one owner per task key in a workspace (engine.keyclaims).
+
+Real chargen-es processes race on one tree against one emulator (the unmodified SDK over
+HTTP); the emulator counts every key of every job's lines, so a key paid twice shows.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from chargen_es.emulator import Emulator, EmulatorConfig
+from tests.engine.harness import (
+    chargen,
+    copy_sample,
+    crash,
+    imagery_keys,
+    outputs,
+    start_process,
+)
+
+RUN_A = "2030-01-01T00-00-00Z"
+RUN_B = "2030-01-02T00-00-00Z"
+DOV = ("--only", "dov")
+STAMPED = re.compile(r"-\d{8}T\d{6}Z\.\w+$")  # an output of a run (the tree ships other images)
+
+
+def run(root: Path, base_url: str, run_id: str, *extra: str) -> list[str]:
+    return ["run", "--yes", "--run-id", run_id, *DOV, *extra]
+
+
+def assert_each_key_once(stats: dict, root: Path) -> None:
+    keys = stats["batch_keys"]
+    assert keys, "no key was sent"
+    assert all(n == 1 for n in keys.values()), f"a key was sent twice: {keys}"
+    for name, recorded in imagery_keys(root).items():
+        assert len(recorded) == len(set(recorded)), f"{name} records a key twice"
+    images = [p for p in outputs(root) if p.startswith("characters/dov/") and STAMPED.search(p)]
+    scenes = {STAMPED.sub("", Path(p).name) for p in images}
+    assert len(images) == len(scenes) == len(keys), f"one image per scene: {images}"
+
+
+def test_two_runs_of_one_scope_started_together_send_each_key_once(tmp_path: Path) -> None:
+    root = copy_sample(tmp_path / "tree")
+    with Emulator(EmulatorConfig(job_seconds=0.5)) as emu:
+        first = start_process(root, emu.base_url, *run(root, emu.base_url, RUN_A))
+        second = start_process(root, emu.base_url, *run(root, emu.base_url, RUN_B))
+        outs = [p.communicate(timeout=120) for p in (first, second)]
+        assert first.returncode == 0 and second.returncode == 0, outs
+        stats = emu.stats()
+    assert_each_key_once(stats, root)
+    said = "".join(out + err for out, err in outs)
+    # the loser names the winner, whichever it was, and how to continue it
+    assert "held by" in said or "holds" in said, said
+
+
+def test_a_killed_holder_keeps_its_keys_until_it_is_resumed(tmp_path: Path) -> None:
+    root = copy_sample(tmp_path / "tree")
+    with Emulator(EmulatorConfig(job_seconds=0.3)) as emu:
+        # SIGKILL right after the plan is sealed: the claim is durable, nothing was sent
+        crash(root, emu.base_url, "after:append:run.started", *run(root, emu.base_url, RUN_A))
+        second = chargen(root, emu.base_url, *run(root, emu.base_url, RUN_B))
+        assert second.returncode == 0, second.stderr
+        assert f"held by unfinished run {RUN_A}" in second.stdout
+        assert f"chargen-es resume {RUN_A} --root {root}" in second.stdout
+        assert not (root / ".chargen" / "batch" / RUN_B).exists(), "a run with nothing to send was created"
+        assert emu.stats()["batch_keys"] == {}
+        resumed = chargen(root, emu.base_url, "resume", RUN_A)
+        assert resumed.returncode == 0, resumed.stderr
+        # the claim ended with the run: the same scope now has nothing left to do
+        again = chargen(root, emu.base_url, *run(root, emu.base_url, RUN_B))
+        assert again.returncode == 0 and "every task is already done" in again.stdout, again.stdout
+        stats = emu.stats()
+    assert_each_key_once(stats, root)
+
+
+def test_a_kill_before_the_seal_leaves_no_claim(tmp_path: Path) -> None:
+    root = copy_sample(tmp_path / "tree")
+    with Emulator(EmulatorConfig(job_seconds=0.3)) as emu:
+        crash(root, emu.base_url, "before:append:run.started", *run(root, emu.base_url, RUN_A))
+        second = chargen(root, emu.base_url, *run(root, emu.base_url, RUN_B))
+        assert second.returncode == 0, second.stderr
+        assert "held" not in second.stdout
+        stats = emu.stats()
+    assert_each_key_once(stats, root)
+
+
+def test_disjoint_scopes_run_side_by_side(tmp_path: Path) -> None:
+    root = copy_sample(tmp_path / "tree")
+    with Emulator(EmulatorConfig(job_seconds=0.5)) as emu:
+        first = start_process(root, emu.base_url, "run", "--yes", "--run-id", RUN_A, "--only", "dov")
+        second = start_process(root, emu.base_url, "run", "--yes", "--run-id", RUN_B, "--only", "ada")
+        outs = [p.communicate(timeout=120) for p in (first, second)]
+        assert first.returncode == 0 and second.returncode == 0, outs
+        stats = emu.stats()
+    assert "held" not in "".join(o for o, _ in outs)
+    assert all(n == 1 for n in stats["batch_keys"].values())
+    for entity in ("characters/dov", "characters/ada"):
+        recorded = imagery_keys(root)[f"{entity}/imagery.yaml"]
+        assert recorded and len(recorded) == len(set(recorded))
+    reports = [json.loads((root / ".chargen" / "batch" / r / "report.json").read_text()) for r in (RUN_A, RUN_B)]
+    assert all(r["summary"]["failed"] == 0 and r["summary"]["ok"] > 0 for r in reports), reports
+
+
+def test_a_failed_run_is_not_resumed_over_keys_another_run_delivered(tmp_path: Path) -> None:
+    root = copy_sample(tmp_path / "tree")
+    with Emulator(EmulatorConfig(job_seconds=0.3)) as emu:
+        emu.set_faults([{"kind": "job", "job_state": "FAILED"}])
+        failed = chargen(root, emu.base_url, *run(root, emu.base_url, RUN_A))
+        assert failed.returncode != 0
+        emu.set_faults([])
+        # a failed run holds nothing: the same scope is planned and delivered by another run
+        second = chargen(root, emu.base_url, *run(root, emu.base_url, RUN_B))
+        assert second.returncode == 0, second.stderr
+        resumed = chargen(root, emu.base_url, "resume", RUN_A)
+        stats = emu.stats()
+    assert resumed.returncode == 1
+    assert f"delivered by run {RUN_B}" in resumed.stderr and f"chargen-es cancel {RUN_A}" in resumed.stderr
+    sent_twice = {k: n for k, n in stats["batch_keys"].items() if n > 2}
+    assert not sent_twice, sent_twice  # once in the failed job, once in the delivering one; never a third
