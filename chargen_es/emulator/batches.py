@@ -130,6 +130,7 @@ class BatchesApi:
             out = content.generate(rec.model, entry["request"],
                                    fault=content.LineFault.from_json(entry.get("fault")),
                                    live_file_sha=self._live_file_sha, image_bytes=self.config.image_bytes,
+                                   signature_bytes=self.config.signature_bytes,
                                    spec=spec)
             line: dict[str, Any] = {} if rec.inline else {"key": entry["key"]}
             if out.error is not None:

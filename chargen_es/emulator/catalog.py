@@ -76,6 +76,9 @@ class ModelSpec:
     draft_images: int = 0
     thought_text: bool = False
     answered_by: str = ""  # a retired id Google routes: the ``modelVersion`` its answers carry
+    # the final image's format: ``jpeg`` (Gemini 3 / 3.1 image models, real dimensions per
+    # imageSize and aspect ratio) or ``png`` (the 2.5 generation: small pictures)
+    image_format: str = "jpeg"
     # fields added to the Model resource as given: a test's way to play a field Google may add
     # tomorrow (a lifecycle stage, say); Google's resource has none today
     extra: dict[str, Any] = field(default_factory=dict)

@@ -56,7 +56,8 @@ class ModelsApi:
         self.store.note_store(body, self.config.stores_by_default)
         fault = content.LineFault.draw(self.faults, content.prompt_text(body), live=True)
         out = content.generate(model, body, fault=fault, live_file_sha=self._live_file_sha,
-                               image_bytes=self.config.image_bytes, spec=spec)
+                               image_bytes=self.config.image_bytes, spec=spec,
+                               signature_bytes=self.config.signature_bytes)
         with self.store.lock:
             self.store.totals["calls"] += 1
         if out.error is not None:
