@@ -104,7 +104,7 @@ def test_resume_lists_an_interrupted_run_and_finishes_it(tmp_path: Path) -> None
     child.expect("Resume which run")
     child.expect("back")
     listed = plain(child.before)
-    assert "2030-01-01T00-00-00Z  generate, batch: 0/2 done" in listed
+    assert "2030-01-01T00-00-00Z  generate, batch: 0 ok, 0 failed of 2;" in listed
     child.send(ENTER)
     choose(child, "Backend")
     child.expect(r"\$ chargen-es (resume [^\r\n]*)")

@@ -24,11 +24,12 @@ BATCH_RUN = [
     ("advance", ("uploads",)), ("advance", ("upload bytes", 564)),
     ("phase", ("submitted", "")), ("start", ("items", 3, "items")), ("advance", ("items", 0)),
     ("phase", ("submitting", "chunk 0")), ("phase", ("running", "chunk 0: batches/abc")),
-    ("status", ("job", "chunk 0 JOB_STATE_RUNNING 1/3")), ("status", ("job", "chunk 0 JOB_STATE_SUCCEEDED 3/3")),
+    ("status", ("job", "chunk 0 JOB_STATE_RUNNING: lines 1 ok, 0 failed of 3")),
+    ("status", ("job", "chunk 0 JOB_STATE_SUCCEEDED: lines 3 ok, 0 failed of 3")),
     ("phase", ("downloading", "chunk 0")), ("start", ("download 0", None, "bytes")),
     ("advance", ("download 0", 1500)), ("advance", ("download 0", 800)),
     ("phase", ("applying", "chunk 0")), ("advance", ("items",)), ("advance", ("items",)), ("advance", ("items",)),
-    ("phase", ("completed", "3 ok, 0 failed, 0 skipped")),
+    ("phase", ("applied", "chunk 0: 3 ok, 0 failed")), ("phase", ("completed", "3 ok, 0 failed, 0 skipped")),
 ]
 
 
@@ -38,8 +39,10 @@ def test_a_batch_run_reads_as_one_line_per_phase_in_the_order_it_happened() -> N
     assert steps[0] == "inputs 2 files: 2 uploaded (6.6 kB)"
     assert steps[1] == "submitted chunk 0 as batches/abc"
     assert steps[2].startswith("job done chunk 0 after ")
-    assert steps[3:] == ["downloaded chunk 0 (2.3 kB)", "applied chunk 0: 3 items", "completed 3 ok, 0 failed, 0 skipped"]
-    assert "job chunk 0: running 1/3" in lines and "job chunk 0: succeeded 3/3" in lines
+    assert steps[3:] == ["downloaded chunk 0 (2.3 kB)", "applied chunk 0: 3 ok, 0 failed",
+                         "completed 3 ok, 0 failed, 0 skipped"]
+    assert "job chunk 0: job running; lines 1 ok, 0 failed of 3" in lines
+    assert "job chunk 0: job succeeded; lines 3 ok, 0 failed of 3" in lines
     assert not any("chunks" in line or "[submitted]" in line for line in lines)
 
 
