@@ -3,6 +3,7 @@ schema objects, quota 429s."""
 
 from __future__ import annotations
 
+import re
 import struct
 import time
 import zlib
@@ -169,10 +170,28 @@ def test_rpm_quota_429_with_retry_info() -> None:
         assert stats["calls"] == 5 and stats["calls_rejected"] == 1
 
 
+def test_the_429s_have_the_recorded_shapes() -> None:
+    """Per minute: Help, QuotaFailure, RetryInfo in whole seconds, the precise wait in the message."""
+    with Emulator(EmulatorConfig(rpm=1, quota_window_s=90.0)) as emu:
+        client = make_client(emu)
+        client.models.generate_content(model="gemini-3.5-flash", contents="q")
+        with pytest.raises(errors.ClientError) as info:
+            client.models.generate_content(model="gemini-3.5-flash", contents="q")
+    details = info.value.details["error"]["details"]
+    assert [d["@type"].rsplit(".", 1)[-1] for d in details] == ["Help", "QuotaFailure", "RetryInfo"]
+    delay = details[2]["retryDelay"]
+    assert re.fullmatch(r"\d+s", delay) and 85 <= int(delay[:-1]) <= 90
+    assert details[1]["violations"][0]["quotaValue"] == "1"
+    message = info.value.details["error"]["message"]
+    assert "* Quota exceeded for metric: " in message and re.search(r"Please retry in \d+\.\d{9}s\.$", message)
+
+
 def test_daily_quota_fault(emu: Emulator, client: genai.Client) -> None:
     emu.set_faults([{"kind": "daily_quota", "count": 1}])
     with pytest.raises(errors.ClientError) as info:
         client.models.generate_content(model="gemini-3.5-flash", contents="d")
     ids = [v["quotaId"] for d in info.value.details["error"]["details"] for v in d.get("violations", [])]
     assert ids == ["GenerateRequestsPerDayPerProjectPerModel"]
+    # as recorded: no RetryInfo at all, and a violation with metric and id only
+    assert [d["@type"].rsplit(".", 1)[-1] for d in info.value.details["error"]["details"]] == ["QuotaFailure"]
     client.models.generate_content(model="gemini-3.5-flash", contents="d")
