@@ -35,7 +35,15 @@ def _prices(info: catalogue.ModelInfo) -> dict[str, Any] | None:
     if not info.priced:
         return None
     live = {"input": info.input_usd, "output": info.output_usd, "image_output": info.image_output_usd}
-    return {"live": live, "batch": {k: round(v * catalogue.BATCH_DISCOUNT, 6) for k, v in live.items()}}
+    out: dict[str, Any] = {"live": live,
+                           "batch": {k: round(v * catalogue.BATCH_DISCOUNT, 6) for k, v in live.items()}}
+    if info.image_output_usd and any(info.image_sizes.values()):
+        # one generated image at each size (its output tokens at the image price), live and batch
+        per_image = {size: round(tokens * info.image_output_usd / 1e6, 6)
+                     for size, tokens in info.image_sizes.items() if tokens}
+        out["per_image"] = {"live": per_image,
+                            "batch": {k: round(v * catalogue.BATCH_DISCOUNT, 6) for k, v in per_image.items()}}
+    return out
 
 
 def _catalogue_data(info: catalogue.ModelInfo | None, today: date) -> dict[str, Any] | None:
@@ -115,6 +123,8 @@ def _row_text(row: dict[str, Any]) -> str:
             if live["image_output"]:
                 price += f" / ${_usd(live['image_output'])} image"
             price += " per 1M live (batch 50 %)"
+            if p.get("per_image"):
+                price += "; per image " + ", ".join(f"{k} ${_usd(v)}" for k, v in p["per_image"]["live"].items())
     return f"  {row['id']}  [{batch}]  {fate}{price}"
 
 

@@ -34,12 +34,16 @@ def test_document_joins_the_listing_with_the_catalogue():
     assert rows["gemini-2.5-pro"]["catalogue"]["answered_by"] == "gemini-3.8-flash"
     assert any(line.startswith("  gemini-2.5-pro  [batch]  retired routed, answered by gemini-3.8-flash, "
                                "use gemini-3.8-flash") for line in text)
-    assert ("  gemini-3-pro-image  [batch]  ga; $2 in / $12 out / $120 image per 1M live (batch 50 %)") in text
+    assert ("  gemini-3-pro-image  [batch]  ga; $2 in / $12 out / $120 image per 1M live (batch 50 %); per image "
+            "1K $0.1344, 2K $0.1344, 4K $0.24") in text
+    nb = rows["gemini-nano-banana-2.1"]["catalogue"]["prices"]["per_image"]
+    assert nb == {"live": {"1K": 0.0336, "2K": 0.0504, "4K": 0.0756}, "batch": {"1K": 0.0168, "2K": 0.0252, "4K": 0.0378}}
     assert ("  gemini-3.5-flash  [no batch]  retired routed, answered by gemini-3.6-flash, use gemini-3.6-flash; "
             "$1.5 in / $9 out per 1M live (batch 50 %)") in text
     assert "  gemini-9-ultra  [batch]  not in the catalogue" in text
     assert ("  gemini-2.5-flash-image  [not visible to this key]  shut down, shutdown 2026-10-02, "
-            "use gemini-nano-banana-2.1; $0.3 in / $2.5 out / $30 image per 1M live (batch 50 %)") in text
+            "use gemini-nano-banana-2.1; $0.3 in / $2.5 out / $30 image per 1M live (batch 50 %); per image "
+            "1K $0.0387") in text
     assert "  gemini-4-argon  [not visible to this key]  ga; price unknown" in text
 
 
