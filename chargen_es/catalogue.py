@@ -44,6 +44,10 @@ Status = Literal["ga", "preview", "deprecated", "retired_routed", "shut_down"]
 PACKAGED = Path(__file__).with_name("catalogue.json")
 ENV_FILE = "CHARGEN_ES_CATALOGUE"
 
+# Reference images per request for a model whose limit the catalogue does not give: Gemini
+# 3's image models take up to 14 (the data file's sources), so 14 until one is known lower.
+DEFAULT_REFERENCE_LIMIT = 14
+
 
 class ModelInfo(msgspec.Struct, frozen=True, kw_only=True):
     """One model as the catalogue knows it. Prices are USD per 1M tokens, live (batch: 50 %)."""
@@ -66,7 +70,7 @@ class ModelInfo(msgspec.Struct, frozen=True, kw_only=True):
     image_input_tokens: int = 258  # tokens one input image is counted as
     thinking_tokens: int = 0  # estimated thinking tokens per request, billed at output_usd
     aspect_ratios: tuple[str, ...] = ()  # what it takes; empty: not known, not checked
-    max_references: int = 0  # reference images per request; 0: not known, not checked
+    max_reference_images: int = DEFAULT_REFERENCE_LIMIT  # reference images one request may carry
     price_until: date | None = None  # the recorded price is announced to change after this day
     sources: dict[str, str] = {}  # fact -> where it was read, with the date
     note: str = ""  # what could not be confirmed
@@ -205,6 +209,15 @@ class Fate(msgspec.Struct, frozen=True):
     text: str
     info: ModelInfo | None = None
     answered_by: str | None = None  # routed: the model whose answers (and price) the requests get
+
+
+def reference_limit(model: str) -> int:
+    """How many reference images one request to ``model`` may carry (14 for a model not listed);
+    a retired model Google answers with another one takes what that one takes."""
+    info = lookup(model)
+    if info is not None and info.answered_by:
+        info = lookup(info.answered_by) or info
+    return info.max_reference_images if info is not None else DEFAULT_REFERENCE_LIMIT
 
 
 def fate(model_id: str, day: date) -> Fate:

@@ -42,10 +42,16 @@ def new_run_id(runs: Path, now: datetime | None = None) -> str:
     """``2025-12-19T12-00-00Z``, with ``-2``, ``-3`` ... when that second is taken."""
     stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H-%M-%SZ")
     candidate, n = stamp, 1
-    while (runs / candidate).exists():
+    while (runs / candidate).exists() or deleted_id(runs, candidate):
         n += 1
         candidate = f"{stamp}-{n}"
     return candidate
+
+
+def deleted_id(runs: Path, run_id: str) -> bool:
+    """True when ``run_id`` belonged to a deleted run: its tombstone keeps the id (and its
+    totals in the workspace index), so no new run may take it."""
+    return (runs.parent / "deleted" / f"{run_id}.json").exists()
 
 
 def run_stamp(run_id: str) -> str:

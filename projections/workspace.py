@@ -30,7 +30,7 @@ import msgspec
 from chargen_es import events as ev
 from projections.files import _expiry_key
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: runs carry their name
 _SINGULAR = {"characters": "character", "locations": "location", "chapters": "chapter"}
 _RUNNING_STATES = frozenset({"PENDING", "RUNNING", "JOB_STATE_PENDING", "JOB_STATE_RUNNING"})
 _SUCCEEDED_STATES = frozenset({"SUCCEEDED", "JOB_STATE_SUCCEEDED"})
@@ -59,6 +59,7 @@ class RunRow(msgspec.Struct, kw_only=True):
     """One run, as the runs table, ``stats`` and ``resume`` need it."""
 
     run_id: str
+    name: str = ""  # ``run --name``, or a batch file's ``name:``
     size: int = 0  # journal bytes folded (stamped by the store)
     tail_crc: str = ""  # CRC of the last folded line (stamped by the store)
     error: str = ""  # why the journal could not be read, if it could not
@@ -84,10 +85,11 @@ class RunRow(msgspec.Struct, kw_only=True):
     rate_limited: int = 0  # calls refused with 429 (rate limit or daily quota)
     resumes: int = 0
     open: dict[str, OpenTask] | None = None  # per planned key, while the run can change
+    deleted: bool = False  # the run's folder was deleted (``chargen-es delete``); its totals stay
 
     @property
     def phase(self) -> str:
-        return self.ended or _MILESTONES[self.milestone]
+        return "deleted" if self.deleted else self.ended or _MILESTONES[self.milestone]
 
     @property
     def unfinished(self) -> bool:
@@ -193,12 +195,18 @@ def _reach(row: RunRow, rank: int) -> None:
 
 def _run_started(ix: WorkspaceIndex, row: RunRow, e: ev.RunStarted, _d: set[str]) -> None:
     row.mode, row.runner, row.started_at = e.mode, e.runner, e.at
+    row.name = run_name(e.config)
     prices = e.config.get("prices") or {}
     # the numbers only: a price entry also names its ``source`` (catalogue, chargen.yaml)
     row.prices = {str(m): {k: float(v) for k, v in (p or {}).items()
                            if isinstance(v, int | float) and not isinstance(v, bool)}
                   for m, p in prices.items()}
     row.batch_discount = float(e.config.get("batch_discount", 0.5))
+
+
+def run_name(config: dict[str, Any]) -> str:
+    """A run's name: ``run --name``, else its batch file's ``name:``, else none."""
+    return str(config.get("name") or config.get("batch_name") or "")
 
 
 def _run_resumed(ix: WorkspaceIndex, row: RunRow, e: ev.RunResumed, _d: set[str]) -> None:

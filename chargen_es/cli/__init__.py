@@ -26,7 +26,8 @@ COMMAND_MODULES = {
     "inspect": "inspect_cmd", "replay": "inspect_cmd", "emulator": "emulator_cmd", "run": "run_cmd",
     "resume": "resume_cmd", "cancel": "cancel_cmd", "demo": "demo_cmd", "doctor": "doctor_cmd",
     "models": "models_cmd", "dashboard": "dashboard_cmd", "menu": "menu", "status": "status_cmd",
-    "stats": "stats_cmd",
+    "stats": "stats_cmd", "delete": "delete_cmd",
+    "mcp": "mcp_cmd",
 }
 
 

@@ -31,7 +31,7 @@ def _backend_args(use_emulator: bool, base_url: str | None, api_version: str,
 @click.option("--open", "open_browser", is_flag=True, help="Open the dashboard in the default browser.")
 @backend_options
 @click.option("--poll-interval", type=float, default=None, hidden=True,
-              help="Passed to `resume` children: seconds between job state checks.")
+              help="Passed to `resume` children and the batch API's runs: seconds between job state checks.")
 @click.option("--refresh", type=click.FloatRange(min=0.02), default=0.2, hidden=True,
               help="Seconds between looks at the journals.")
 def dashboard(root: Path, port: int, open_browser: bool, use_emulator: bool, base_url: str | None,
@@ -45,7 +45,7 @@ def dashboard(root: Path, port: int, open_browser: bool, use_emulator: bool, bas
     takes_yes = any(p.name == "yes" for p in resume_cmd.resume.params)
     settings = DashboardSettings(root=root, port=port, open_browser=open_browser, refresh_s=refresh,
                                  resume_args=(*backend, *polling, *(("--yes",) if takes_yes else ())),
-                                 cancel_args=backend)
+                                 cancel_args=backend, run_args=polling)
 
     def announce(url: str) -> None:
         click.echo(url)

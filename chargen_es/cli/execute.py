@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, get_args
 import click
 
 from chargen_es import events as ev
+from chargen_es import run_folders
 from chargen_es.errors import ChargenError, ConfigError, KeysHeld
 from chargen_es.planner.durations import parse_duration
 from chargen_es.statedir import state_dir
@@ -309,6 +310,9 @@ def _set_aside_unsealed(run_dir: Path) -> None:
     """
     from chargen_es.journal import Journal, read_events
 
+    if run_folders.deleted_id(run_dir.parent, run_dir.name):
+        raise ChargenError(f"run id {run_dir.name!r} belonged to a run that was deleted (its totals are kept under "
+                           "that id); pick another --run-id")
     journal = run_dir / "journal.jsonl"
     if not journal.exists():
         return

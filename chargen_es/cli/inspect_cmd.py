@@ -206,13 +206,19 @@ def print_events(events: Sequence[ev.Event], as_json: bool) -> None:
 def run_row(row: wsp.RunRow) -> dict[str, Any]:
     """One line of the runs table, from the workspace index; an unreadable journal says why."""
     if row.error:
-        return {"id": row.run_id, "mode": "", "runner": "", "phase": "unreadable", "tasks": 0, "ok": 0,
+        return {"id": row.run_id, "name": row.name, "mode": "", "runner": "", "phase": "unreadable", "tasks": 0, "ok": 0,
                 "failed": 0, "skipped": 0, "started": "", "duration": "", "cost": "", "error": row.error}
     estimate = wsp.estimate_at_runner(row)
-    return {"id": row.run_id, "mode": row.mode, "runner": row.runner, "phase": row.phase, "tasks": row.tasks,
+    return {"id": row.run_id, "name": row.name, "mode": row.mode, "runner": row.runner, "phase": row.phase,
+            "tasks": row.tasks,
             "ok": row.ok, "failed": row.failed, "skipped": row.skipped, "started": row.started_at,
             "duration": _hms(row_seconds(row)), "cost": "" if estimate is None else f"${estimate:.2f}",
             "error": ""}
+
+
+def named(run_id: str, name: str) -> str:
+    """A table's id cell: the run id, and its name when it has one of its own."""
+    return f"{run_id} ({name})" if name and name != run_id else run_id
 
 
 def row_seconds(row: wsp.RunRow) -> float | None:
@@ -247,7 +253,7 @@ def show_runs(root: Path, as_json: bool) -> None:
         click.echo(f"no runs under {runs_root(root)}")
         return
     print_table("runs", ["id", "mode", "phase", "tasks", "ok/failed/skipped", "started", "duration", "estimate"],
-                [(r["id"], f"{r['mode']} ({r['runner']})" if r["runner"] else r["mode"], r["phase"], r["tasks"],
+                [(named(r["id"], r["name"]), f"{r['mode']} ({r['runner']})" if r["runner"] else r["mode"], r["phase"], r["tasks"],
                   f"{r['ok']}/{r['failed']}/{r['skipped']}", r["started"], r["duration"], r["cost"])
                  for r in rows])
     for r in rows:

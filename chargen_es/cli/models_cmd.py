@@ -53,7 +53,7 @@ def _catalogue_data(info: catalogue.ModelInfo | None, today: date) -> dict[str, 
             "shutdown": info.shutdown.isoformat() if info.shutdown else None,
             "replacement": info.replacement, "answered_by": info.routed_on(today), "prices": _prices(info),
             "sizes": dict(info.image_sizes), "aspect_ratios": list(info.aspect_ratios),
-            "max_references": info.max_references or None, "sources": dict(info.sources), "note": info.note}
+            "max_reference_images": info.max_reference_images, "sources": dict(info.sources), "note": info.note}
 
 
 def models_document(remote: list[RemoteModel], today: date) -> dict[str, Any]:

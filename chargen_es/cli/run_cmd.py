@@ -37,7 +37,7 @@ from chargen_es.cli.plan_view import plan_document, render_plan, summary_data
 from chargen_es.engine import workspace  # the index store only: no trio, no SDK (test_startup)
 from chargen_es.errors import UsageError
 from chargen_es.planner import Plan, PlanOptions, build_plan
-from chargen_es.planner.batchfile import build_batch_plan
+from chargen_es.planner.batchfile import batch_root, build_batch_plan
 from chargen_es.planner.limits import normalise_size, size_problem
 from projections import workspace as wsp
 
@@ -70,6 +70,9 @@ def plural(n: int, word: str) -> str:
 @click.option("--skip-invalid", is_flag=True, help="Drop broken entities with a warning instead of stopping.")
 @click.option("--run-id", default=None, callback=lambda ctx, param, value: value and runs.check_run_id(value),
               help="Name the run: letters, digits, '.', '_', '-' (default: its UTC start time).")
+@click.option("--name", default=None, callback=lambda ctx, param, value: None if value is None else runs.check_run_id(value, "--name"),
+              help="Name the batch (shown by inspect, stats, the dashboard and the API; a batch file's `name:` "
+                   "by default). The run id stays --run-id's.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (required without a TTY).")
 @click.option("--dry-run", is_flag=True, help="Show the plan; no API call, nothing written.")
 @click.option("--json", "as_json", is_flag=True, help="With --dry-run: the plan as one JSON document.")
@@ -86,8 +89,8 @@ def plural(n: int, word: str) -> str:
 @execution_options
 def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file: Path | None, model: str | None,
         runner: ev.Runner, chunk_size: int, max_cost: float | None, force: bool, skip_invalid: bool, run_id: str | None,
-        yes: bool, dry_run: bool, as_json: bool, image_size: str | None, store: bool | None, analyze_first: bool,
-        **kwargs: Any) -> int:
+        name: str | None, yes: bool, dry_run: bool, as_json: bool, image_size: str | None, store: bool | None,
+        analyze_first: bool, **kwargs: Any) -> int:
     """Plan the content tree (or a batch file) and run it through the Gemini Batch API (or live calls)."""
     settings = ExecSettings.from_kwargs(kwargs)
     if image_size is not None:
@@ -103,6 +106,9 @@ def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file
                              "consistency sources)")
         if mode != "generate":
             raise UsageError("--analyze-first goes with --mode generate")
+        if name:
+            raise UsageError("--name does not apply with --analyze-first (it makes two runs); name each with "
+                             "its own run")
         if settings.detach:
             raise UsageError("--analyze-first cannot --detach: the generation is planned from the analyses' results")
         first = _FirstAnalyses(root, scope, only, model, runner, chunk_size, max_cost, force, skip_invalid, run_id,
@@ -120,7 +126,10 @@ def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file
     def planned(held: Mapping[str, str]) -> Plan:
         """The plan without the keys other unfinished runs hold (again under the claims lock)."""
         with_held = replace(opts, held=dict(held))
-        return build_batch_plan(batch_file, with_held) if batch_file is not None else build_plan(with_held)
+        made = build_batch_plan(batch_file, with_held) if batch_file is not None else build_plan(with_held)
+        if name:
+            made.config["name"] = name  # in run.started's config: the journal names the run
+        return made
 
     plan = planned(wsp.holders(index))
     if batch_file is not None:
@@ -172,7 +181,7 @@ def _batch_root(batch_file: Path, root: Path) -> Path:
             raise UsageError(f"{flag} does not apply with --batch-file (the file lists its items and its form)")
     if not batch_file.is_file():
         raise UsageError(f"--batch-file {batch_file}: no such file")
-    folder = batch_file.resolve().parent
+    folder = batch_root(batch_file)
     if ctx.get_parameter_source("root") not in (ParameterSource.DEFAULT, None) and root.resolve() != folder:
         raise UsageError(f"--batch-file {batch_file}: its folder {folder} is the run's root; "
                          f"--root {root} names another folder")

@@ -18,12 +18,12 @@ from typing import Any
 import click
 
 from chargen_es.cli.common import note, root_option
-from chargen_es.cli.inspect_cmd import echo_json, print_table, row_seconds
+from chargen_es.cli.inspect_cmd import echo_json, named, print_table, row_seconds
 from chargen_es.engine import workspace
 from chargen_es.errors import UsageError
 from projections import workspace as wsp
 
-COLUMNS = ("id", "date", "mode", "runner", "tasks", "ok", "failed", "skipped", "duration_s",
+COLUMNS = ("id", "name", "date", "mode", "runner", "tasks", "ok", "failed", "skipped", "duration_s",
            "estimated_usd", "actual_usd", "saving_vs_live_usd", "retries", "rate_limited_429")
 _SUMMED = ("tasks", "ok", "failed", "skipped", "duration_s", "estimated_usd", "actual_usd",
            "saving_vs_live_usd", "retries", "rate_limited_429")
@@ -41,7 +41,7 @@ def _day(text: str | None, option: str) -> date | None:
 def stats_row(row: wsp.RunRow) -> dict[str, Any]:
     seconds = row_seconds(row)
     return {
-        "id": row.run_id, "date": row.started_at[:10], "mode": row.mode, "runner": row.runner,
+        "id": row.run_id, "name": row.name, "date": row.started_at[:10], "mode": row.mode, "runner": row.runner,
         "tasks": row.tasks, "ok": row.ok, "failed": row.failed, "skipped": row.skipped,
         "duration_s": None if seconds is None else round(seconds, 3),
         "estimated_usd": wsp.estimate_at_runner(row), "actual_usd": wsp.actual_cost(row),
@@ -113,7 +113,7 @@ def stats(root: Path, since: str | None, until: str | None, mode: str | None, cs
     shown = [*rows, totals(rows)]
     print_table("runs", ["id", "date", "mode", "runner", "tasks", "ok", "failed", "skipped", "duration",
                          "estimate", "actual", "saving", "retries", "429s"],
-                [(r["id"], r["date"], r["mode"], r["runner"], r["tasks"], r["ok"], r["failed"], r["skipped"],
+                [(named(r["id"], r["name"]), r["date"], r["mode"], r["runner"], r["tasks"], r["ok"], r["failed"], r["skipped"],
                   "" if r["duration_s"] is None else f"{r['duration_s']:.1f}s", _money(r["estimated_usd"]),
                   _money(r["actual_usd"]), _money(r["saving_vs_live_usd"]), r["retries"], r["rate_limited_429"])
                  for r in shown])

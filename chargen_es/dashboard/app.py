@@ -15,7 +15,7 @@ journal facts, and the journal never holds the key.
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from http.cookies import SimpleCookie
 from importlib import resources
 from typing import Any
@@ -25,7 +25,7 @@ import trio
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from chargen_es.dashboard import pages
@@ -84,8 +84,10 @@ class TokenGate:
         await self.app(scope, receive, send_with_cookie)
 
 
-def build_app(workspace: Workspace, hub: Hub, controls: Controls, token: str) -> ASGIApp:
-    """The ASGI app; ``token`` is required on every request."""
+def build_app(workspace: Workspace, hub: Hub, controls: Controls, token: str,
+              extra_routes: Sequence[BaseRoute] = ()) -> ASGIApp:
+    """The ASGI app; ``token`` is required on every request. ``extra_routes`` are route sets
+    kept in modules of their own (the batch API, :mod:`.api`), behind the same gate."""
 
     def entry_or_404(request: Request) -> RunEntry:
         entry = workspace.entry(request.path_params["run_id"])
@@ -204,6 +206,7 @@ def build_app(workspace: Workspace, hub: Hub, controls: Controls, token: str) ->
         Route("/api/gallery/{entity_type}/{slug}", api_gallery),
         Route("/img/{run_id}", image),
         Route("/static/{name}", static),
+        *extra_routes,
     ]
     app = Starlette(routes=routes, exception_handlers={_NotFound: not_found, 404: not_found})
     return TokenGate(app, token)

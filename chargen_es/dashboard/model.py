@@ -27,6 +27,7 @@ import projections
 from chargen_es import events as ev
 from projections.report import actual_cost
 from projections.state import chunk_records
+from projections.workspace import run_name
 
 _SUBMITTED = frozenset({"SUBMITTING", "SUBMITTED", "PENDING", "JOB_STATE_PENDING"})
 _PROCESSING = frozenset({"RUNNING", "JOB_STATE_RUNNING", "SUCCEEDED", "JOB_STATE_SUCCEEDED"})
@@ -107,7 +108,7 @@ class RunModel:
         ended_at = p.ended.at if p.ended is not None else ""
         pending = len(p.tasks) - ok - failed
         return {
-            "id": self.run_id, "mode": p.run.mode if p.run else "", "runner": p.run.runner if p.run else "",
+            "id": self.run_id, "name": run_name(p.run.config) if p.run else "", "mode": p.run.mode if p.run else "", "runner": p.run.runner if p.run else "",
             "phase": p.phase, "active": active, "seq": p.seq,
             "tasks": len(p.tasks), "ok": ok, "failed": failed, "skipped": len(p.skipped), "pending": pending,
             "in_flight": processing,

@@ -20,7 +20,9 @@ import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve
 
+from chargen_es.dashboard.api import batch_routes
 from chargen_es.dashboard.app import build_app
+from chargen_es.dashboard.batches import Batches
 from chargen_es.dashboard.controls import Controls
 from chargen_es.dashboard.hub import Hub
 from chargen_es.dashboard.workspace import Workspace
@@ -36,6 +38,7 @@ class DashboardSettings:
     refresh_s: float = 0.2
     resume_args: tuple[str, ...] = ()
     cancel_args: tuple[str, ...] = ()
+    run_args: tuple[str, ...] = ()  # more flags for the runs the batch API starts
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
 
 
@@ -49,7 +52,9 @@ async def _main(settings: DashboardSettings, announce: Callable[[str], None]) ->
     workspace.refresh()
     hub = Hub()
     controls = Controls(workspace.root, settings.resume_args, settings.cancel_args)
-    app = build_app(workspace, hub, controls, settings.token)
+    batches = Batches(workspace.root, backend=settings.cancel_args, resume_args=settings.resume_args,
+                      run_args=settings.run_args)
+    app = build_app(workspace, hub, controls, settings.token, batch_routes(batches))
     config = Config()
     config.bind = [f"{HOST}:{settings.port}"]
     config.accesslog = None
@@ -71,6 +76,7 @@ async def _main(settings: DashboardSettings, announce: Callable[[str], None]) ->
                     await trio.sleep(settings.refresh_s)
                     hub.publish(workspace.refresh(), workspace)
                     controls.reap()
+                    batches.controls.reap()
 
             async def on_signal() -> None:
                 async for _ in signals:

@@ -93,7 +93,10 @@ class Workspace:
         changes: list[Change] = []
         held = held_locks()
         self._locks_known = held is not None
-        for run_id in list_runs(self.root):
+        present = list_runs(self.root)
+        for gone in set(self.runs) - set(present):
+            del self.runs[gone]  # deleted (`chargen-es delete`): its pages and API answers are 404 now
+        for run_id in present:
             entry = self.runs.get(run_id)
             if entry is None:
                 folder = runs_root(self.root) / run_id

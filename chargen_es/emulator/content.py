@@ -83,6 +83,23 @@ def _file_refs(request: Any) -> list[str]:
     return refs
 
 
+_DERIVE_RE = re.compile(r"(?m)^Derive from the attached image: ")
+_COMPOSE_RE = re.compile(r"(?m)^Compose one image from the (\d+) attached images: ")
+
+
+def _shape_problem(prompt: str, images: int) -> str | None:
+    """A derive or compose request (told by its prompt's lead, as chargen-es writes it) must
+    carry its references: one image to derive from, or the N images it says it composes.
+    Google would answer anyway (from the text alone); the emulator refuses, so a request
+    that lost its references is caught in tests instead of yielding a plausible picture."""
+    if _DERIVE_RE.search(prompt) and images != 1:
+        return f"A derive request must carry exactly one reference image; this one carries {images}."
+    m = _COMPOSE_RE.search(prompt)
+    if m and (images != int(m.group(1)) or images < 2):
+        return f"A compose request of {m.group(1)} images carries {images} reference image(s)."
+    return None
+
+
 def _wants_image(spec: ModelSpec, gen: Any) -> bool:
     modalities = field(gen, "responseModalities")
     if isinstance(modalities, list) and modalities:
@@ -169,6 +186,9 @@ def generate(model: str, request: Any, *, fault: LineFault | None,
             return Outcome(error=line_status(5, f"File {uri!r} does not exist or has expired."))
         shas[uri] = f"sha256:{sha}"
     prompt = prompt_text(request)
+    shape = _shape_problem(prompt, len(_file_refs(request)))
+    if shape is not None:
+        return Outcome(error=line_status(3, shape))
     kind = fault.line_kind if fault else None
     if fault is not None and kind == "error":
         return Outcome(error=line_status(fault.code, fault.message or "Injected line failure."))

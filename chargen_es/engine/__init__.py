@@ -8,6 +8,7 @@ for the runners, the gateway and the SDK they import.
   which a plan is checked against the keys other runs hold and sealed); ``start`` (journal a plan), ``open_run`` (lock and
   fold an existing run), ``open_for_resume``, ``carry_out`` (drive it to an end or pause);
 - ``Recorder`` (the journal with its fold), ``EngineOptions``, ``FallbackOptions``, ``RetryPolicy``;
+- ``delete_run`` (``chargen-es delete``: a finished run's folder and remote files, its totals kept);
 - ``Progress`` and ``LineProgress`` (what the cli's progress display implements).
 """
 
@@ -17,6 +18,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from chargen_es.engine.deletion import delete_run
     from chargen_es.engine.keyclaims import claiming
     from chargen_es.engine.options import EngineOptions, FallbackOptions
     from chargen_es.engine.progress import LineProgress, Progress
@@ -43,6 +45,7 @@ _HOMES: dict[str, str] = {
     "LineProgress": "progress",
     "Progress": "progress",
     "Recorder": "recorder",
+    "delete_run": "deletion",
     "RetryPolicy": "retry",
     "claiming": "keyclaims",
     **{name: "runs" for name in ("PlanRecord", "carry_out", "list_runs", "new_run_id", "open_for_resume",
@@ -60,6 +63,7 @@ __all__ = [
     "RetryPolicy",
     "carry_out",
     "claiming",
+    "delete_run",
     "list_runs",
     "new_run_id",
     "open_for_resume",

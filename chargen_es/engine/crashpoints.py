@@ -5,7 +5,8 @@ create a batch job; ``after:image.write#3`` the third time it has just written a
 ``during:`` (``image.write``, ``imagery.write``, ``download``, ``projections.write``) kills it with the temp file
 written and not yet renamed, which the next run or resume must sweep away.
 Names: ``upload``, ``job.create``, ``download``, ``image.write``, ``imagery.write``,
-``call`` (live), and ``append:<event type>`` for every journal append kind. The crash
+``call`` (live), ``batch.spawn`` (the batch service starting a batch's run), the
+``delete.*`` steps, and ``append:<event type>`` for every journal append kind. The crash
 tests use it to prove that ``resume`` finishes every run exactly once, from every effect
 boundary. Unset (always, outside tests), it costs one dict lookup.
 """

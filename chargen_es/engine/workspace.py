@@ -9,6 +9,10 @@ or from another version) the whole index is rebuilt from the journals, with a no
 saying why. It is written atomically (temp file, fsync, rename) only when it changed, so
 a process killed mid-update leaves the previous index, which the next reader refreshes.
 
+A deleted run (``chargen-es delete``) has no journal any more: its row comes from its
+tombstone (:mod:`.tombstones`), so its totals stay in ``stats``; loading the index first
+settles a delete a kill interrupted.
+
 Writers race harmlessly: every writer derives the file from the journals and replaces
 it whole, and a reader re-checks every stamp anyway.
 """
@@ -23,6 +27,7 @@ from pathlib import Path
 
 import msgspec
 
+from chargen_es.engine import tombstones
 from chargen_es.engine.crashpoints import crash_point
 from chargen_es.errors import JournalError
 from chargen_es.fsio import replace_atomic
@@ -67,7 +72,9 @@ def load(root: Path, *, write: bool = True, note: Callable[[str], None] | None =
     ``note`` receives one line per rebuild reason (the cli prints them on stderr).
     """
     root = Path(root)
+    settled = tombstones.settle(root) if write else []
     result = _refresh(root, _read_index(root))
+    result.notes[:0] = settled
     if note is not None:
         for line in result.notes:
             note(line)
@@ -115,23 +122,35 @@ class _Stale(Exception):
 def _refresh(root: Path, found: tuple[wsp.WorkspaceIndex | None, str]) -> Loaded:
     index, why = found
     run_ids = _run_ids(root)
+    deleted = tombstones.deleted_rows(root, set(run_ids))
     if index is not None:
-        gone = sorted(set(index.runs) - set(run_ids))
+        # a run deleted since the index was saved still has its files and scenes in it
+        gone = sorted(r for r in set(index.runs) - set(run_ids) if not (r in deleted and index.runs[r].deleted))
         if gone:
-            index, why = None, (f"{index_path(root)}: run {gone[0]} is no longer under {_runs_dir(root)}; "
-                                "rebuilt from the journals")
+            where = "was deleted" if gone[0] in deleted else f"is no longer under {_runs_dir(root)}"
+            index, why = None, f"{index_path(root)}: run {gone[0]} {where}; rebuilt from the journals"
     if index is not None:
         loaded = Loaded(index)
         try:
             for run_id in run_ids:
                 _catch_up(root, loaded, run_id)
+            _keep_deleted(loaded, deleted)
             return loaded
         except _Stale as exc:
             why = f"{index_path(root)}: {exc}; rebuilt from the journals"
     loaded = Loaded(wsp.WorkspaceIndex(), notes=[why] if why else [], rebuilt=True, changed=True)
     for run_id in run_ids:
         _catch_up(root, loaded, run_id)
+    _keep_deleted(loaded, deleted)
     return loaded
+
+
+def _keep_deleted(loaded: Loaded, deleted: dict[str, wsp.RunRow]) -> None:
+    """The rows of deleted runs, from their tombstones (totals only: no journal to stamp)."""
+    for run_id, row in deleted.items():
+        if loaded.index.runs.get(run_id) != row:
+            loaded.index.runs[run_id] = row
+            loaded.changed = True
 
 
 def _catch_up(root: Path, loaded: Loaded, run_id: str) -> None:

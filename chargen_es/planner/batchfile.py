@@ -2,12 +2,18 @@
 
 A batch file (YAML or JSON, format in docs/batch-files.md) names a batch, sets defaults
 (``model``, ``aspect_ratio``, ``style``, ``output`` folder) and lists either ``items`` to
-generate (``id``, ``prompt``, optional ``references``, ``aspect_ratio``,
-``negative_prompt``, ``model``, ``output``) or ``images`` to analyse. It becomes the same
+generate (``id``, ``prompt``, optional ``type``, ``references``, ``aspect_ratio``,
+``negative_prompt``, ``model``, ``output``) or ``images`` to analyse. An item's ``type`` is
+``generate`` (the default), ``derive`` (exactly one reference and an instruction: a new image
+from that one) or ``compose`` (2 or more references, within the model's limit from the
+catalogue, and a prompt: one image from all of them); all three are ordinary generate tasks
+whose references are sent before the prompt, told apart by the prompt's lead
+(:func:`chargen_es.planner.prompts.item_lead`), so keys, journal and runners need nothing new. It becomes the same
 :class:`~chargen_es.planner.Plan` a tree does, so the journal, exactly-once rules, resume,
 inspect and replay need nothing new:
 
-- the folder the file is in is the run's root: references, images and the output folder
+- the folder the file is in is the run's root (:func:`batch_root`; a file in
+  ``<root>/.chargen/batches/``, kept there by the MCP server or the HTTP API, has ``<root>``): references, images and the output folder
   are relative to it and may not leave it (the tree's path rules, :mod:`.files`);
 - tasks have entity type ``batch`` and the batch ``name`` as slug, so their keys are
   ``batch/<name>/<id>@sha256:...`` (:mod:`.keys`, same canonical hash);
@@ -49,10 +55,11 @@ from chargen_es.planner.validate import (
 from chargen_es.planner.yamlio import LineDict, LineList
 
 TOP_KEYS = ("name", "mode", "model", "aspect_ratio", "image_size", "style", "output", "prompt", "items", "images")
-ITEM_KEYS = ("id", "prompt", "title", "references", "aspect_ratio", "image_size", "negative_prompt", "model",
+ITEM_KEYS = ("id", "type", "prompt", "title", "references", "aspect_ratio", "image_size", "negative_prompt", "model",
              "output")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _IMAGE_EXTS = frozenset(MIME_BY_EXT) - {".gif"}
+ITEM_TYPES = ("generate", "derive", "compose")
 
 
 @dataclass(slots=True)
@@ -62,6 +69,7 @@ class BatchItem:
     id: str
     prompt: str
     line: int
+    type: str = "generate"  # generate, derive (one reference + instruction), compose (2+ references)
     title: str = ""
     aspect_ratio: str = ""
     negative_prompt: str = ""
@@ -92,6 +100,19 @@ class BatchFile:
     items: list[BatchItem] = field(default_factory=list)
     images: list[tuple[str, int]] = field(default_factory=list)
     model_line: int = 0
+
+
+KEPT_FOLDER = (".chargen", "batches")  # where chargen-es keeps the batch files programs send it
+
+
+def batch_root(path: Path) -> Path:
+    """The run's root for the batch file at ``path``: the folder it is in, except for a file
+    chargen-es keeps for a program (the MCP server, the HTTP API) in ``<root>/.chargen/batches/``,
+    whose root is that ``<root>``, so its references and output are the tree's."""
+    folder = Path(os.path.realpath(path)).parent
+    if (folder.parent.name, folder.name) == KEPT_FOLDER:
+        return folder.parent.parent
+    return folder
 
 
 def is_batch_plan(config: dict[str, Any]) -> bool:
@@ -293,6 +314,7 @@ def _items(doc: LineDict, bad: Any) -> list[BatchItem]:
             else:
                 bad(_aspect(ratio), item.line_of("aspect_ratio"))
         entry.references = _paths(item, "references", "reference", bad)
+        entry.type = _item_type(item, sid, len(entry.references), bad)
         entry.output = _output_name(item, bad)
         if sid:
             if sid in first_id:
@@ -308,6 +330,23 @@ def _items(doc: LineDict, bad: Any) -> list[BatchItem]:
             first_output[folded] = item.line_of("output")
         out.append(entry)
     return out
+
+
+def _item_type(item: LineDict, sid: str, references: int, bad: Any) -> str:
+    """The item's type, and the reference count it asks for (the model's limit is checked
+    when planning, where the model is known)."""
+    value = item.get("type", "generate")
+    line = item.line_of("type") if "type" in item else item.line_of("id")
+    name = f"item {sid!r}" if sid else "item"
+    if value not in ITEM_TYPES:
+        bad(f"{name}: unknown type {value!r}; use {', '.join(ITEM_TYPES)}", line)
+        return "generate"
+    if value == "derive" and references != 1:
+        bad(f"{name} is a derive: it needs exactly one reference (the image to derive from), not {references}",
+            line)
+    elif value == "compose" and references < 2:
+        bad(f"{name} is a compose: it needs 2 or more references, not {references}", line)
+    return str(value)
 
 
 def _output_name(item: LineDict, bad: Any) -> str:
@@ -367,7 +406,7 @@ def build_batch_plan(path: Path, opts: PlanOptions) -> Plan:
     tree; ``scope``, ``only`` and ``skip_invalid`` do not apply.
     """
     root = Path(opts.root)
-    if Path(os.path.realpath(path)).parent != Path(os.path.realpath(root)):
+    if batch_root(path) != Path(os.path.realpath(root)):
         raise UsageError(f"--batch-file {path}: its folder is the run's root, so --root must be that folder")
     batch, problems = read(path)  # file paths are checked below too, so all problems come at once
     if problems and not (batch.items or batch.images):
@@ -520,14 +559,17 @@ class _Collect:
                 continue
             refs = list({r.path: r for r in refs}.values())
             model = item.model or override or b.model
-            prompt = prompts.compile_scene(prefix, item.prompt, item.negative_prompt)
+            if not self._references_fit(item, len(refs), model):
+                continue
+            lead = prompts.item_lead(item.type, len(refs))
+            prompt = prompts.compile_scene(prefix, item.prompt, item.negative_prompt, lead)
             size = b.opts.image_size or item.image_size or batch.image_size
             ratio = item.aspect_ratio or batch.aspect_ratio
+            # the reference count is _references_fit's (with derive's and compose's own counts)
             found = limits.check(
-                model, size=size,
-                size_at=(self.shown, item.image_size_line or batch.image_size_line), ratio=ratio,
+                model, size=size, size_at=(self.shown, item.image_size_line or batch.image_size_line), ratio=ratio,
                 ratio_at=(self.shown, item.aspect_ratio_line or batch.aspect_ratio_line),
-                references=len(refs), references_at=(self.shown, self._reference_line(item, model)))
+                references=0, references_at=(self.shown, item.line))
             if found:
                 self.problems.extend(found)
                 continue
@@ -545,6 +587,22 @@ class _Collect:
                 entity_file=self.entity_file,
             ))
             self._count(model, "generate", prompt, len(refs), size)
+
+    def _references_fit(self, item: BatchItem, count: int, model: str) -> bool:
+        """A compose (or any item) within the model's reference limit; a derive or compose whose
+        references name the same file twice no longer has its count."""
+        limit = catalogue.reference_limit(model)
+        if count > limit:
+            self.problems.append(ContentError(self.shown, f"item {item.id!r} has {count} references; {model} takes "
+                                              f"at most {limit} per request", item.line))
+            return False
+        wanted = {"derive": 1, "compose": 2}.get(item.type, 0)
+        if count < wanted <= len(item.references):  # fewer written is already a problem of check()
+            self.problems.append(ContentError(self.shown, f"item {item.id!r} is a {item.type}: its references name "
+                                              f"{count} different file(s), it needs {wanted if wanted == 1 else '2 or more'}",
+                                              item.line))
+            return False
+        return True
 
     def analyze(self) -> None:
         batch, b = self.batch, self.b
@@ -575,14 +633,6 @@ class _Collect:
                 entity_file=self.entity_file,
             ))
             self._count(b.model, "analyze", b.analysis_prompt, 1)
-
-    @staticmethod
-    def _reference_line(item: BatchItem, model: str) -> int:
-        """The line of the first reference beyond what ``model`` takes (the item's line otherwise)."""
-        cap = limits.max_references(model)
-        if cap and len(item.references) > cap:
-            return item.references[cap][1]
-        return item.line
 
     def _count(self, model: str, kind: str, prompt: str, images_in: int, size: str = "") -> None:
         default = self.b.model

@@ -53,9 +53,8 @@ def _limits(model: str) -> catalogue.ModelInfo | None:
 
 
 def max_references(model: str) -> int:
-    """How many reference images ``model`` takes (0: not known)."""
-    info = _limits(model)
-    return info.max_references if info is not None else 0
+    """How many reference images ``model`` takes (the catalogue's ``reference_limit``)."""
+    return catalogue.reference_limit(model)
 
 
 def check(model: str, *, size: str, size_at: tuple[str, int], ratio: str, ratio_at: tuple[str, int],
@@ -72,9 +71,10 @@ def check(model: str, *, size: str, size_at: tuple[str, int], ratio: str, ratio_
     if ratio in ASPECT_RATIOS and info.aspect_ratios and ratio not in info.aspect_ratios:  # others: refused already
         problems.append(ContentError(ratio_at[0], f"aspect ratio {ratio!r}: {model} takes "
                                                   f"{', '.join(info.aspect_ratios)}", ratio_at[1]))
-    if info.max_references and references > info.max_references:
+    cap = catalogue.reference_limit(model)
+    if references > cap:
         problems.append(ContentError(references_at[0], f"{references} reference images: {model} takes at most "
-                                                       f"{info.max_references}", references_at[1]))
+                                                       f"{cap}", references_at[1]))
     return problems
 
 

@@ -9,7 +9,10 @@ documented and part of the contract (changing it changes every key):
 3. ``Subject: <name>.`` followed by the entity's ``description``;
 4. ``Keep consistent with: <field>: <values>; ...`` from the entity's analysed
    consistency sources (see :func:`consistency_clause` and docs/consistency.md);
-5. ``Scene: <scene prompt>``;
+5. ``Scene: <scene prompt>``; for a batch file's derive item ``Derive from the attached
+   image: <instruction>``, for a compose item ``Compose one image from the N attached
+   images: <prompt>`` (:func:`item_lead`; the emulator checks a request with such a line
+   carries that many images);
 6. ``Avoid: <negative_prompt>``.
 
 Parts are separated by one blank line; empty parts are left out. Inside a part, line
@@ -107,12 +110,25 @@ def consistency_of(prompt: str) -> str:
     return text if end < 0 else text[:end]
 
 
-def compile_scene(prefix: str, prompt: str, negative_prompt: str) -> str:
+SCENE_LEAD = "Scene: "
+DERIVE_LEAD = "Derive from the attached image: "
+
+
+def item_lead(item_type: str, references: int) -> str:
+    """The lead of part 5 for a batch item of ``item_type`` (generate, derive or compose)."""
+    if item_type == "derive":
+        return DERIVE_LEAD
+    if item_type == "compose":
+        return f"Compose one image from the {references} attached images: "
+    return SCENE_LEAD
+
+
+def compile_scene(prefix: str, prompt: str, negative_prompt: str, lead: str = SCENE_LEAD) -> str:
     """Parts 5-6 appended to an entity's prefix (which may carry part 4)."""
     parts = [prefix] if prefix else []
     body = clean(prompt)
     if body:
-        parts.append(f"Scene: {body}")
+        parts.append(f"{lead}{body}")
     avoid = clean(negative_prompt)
     if avoid:
         parts.append(f"Avoid: {avoid}")
@@ -130,8 +146,9 @@ def compile_analysis_prompt(analysis_prompt: str) -> str:
 
 def summary(prompt: str, width: int = 72) -> str:
     """A one-line preview of a prompt for the dry-run listing: the scene part first."""
-    marker = prompt.rfind("Scene: ")
-    text = prompt[marker + 7 :] if marker >= 0 else prompt
+    found = [(prompt.rfind(lead), lead) for lead in (SCENE_LEAD, DERIVE_LEAD, " attached images: ")]
+    marker, lead = max(found)
+    text = prompt[marker + len(lead) :] if marker >= 0 else prompt
     cut = text.find("\n\nAvoid: ")
     if cut >= 0:
         text = text[:cut]

@@ -25,9 +25,11 @@ SAMPLE_RUN = Path(__file__).parent / "data" / "sample_run" / "journal.jsonl"
 RUN_ID = "2025-12-19T12-00-00Z"
 HEAVY = ("google", "trio", "httpx2", "tenacity", "rich", "chargen_es.gateway", "chargen_es.emulator",
          "chargen_es.engine")
-# the workspace index store (plain files and msgspec) is read by inspect and run --dry-run;
-# the engine package's lazy surface loads nothing else with it
-LIGHT = ("chargen_es.engine", "chargen_es.engine.workspace", "chargen_es.engine.crashpoints")
+# the workspace index store (plain files and msgspec) is read by inspect and run --dry-run,
+# with the deleted runs' tombstones it keeps; the engine package's lazy surface loads
+# nothing else with them
+LIGHT = ("chargen_es.engine", "chargen_es.engine.workspace", "chargen_es.engine.tombstones",
+         "chargen_es.engine.crashpoints")
 
 CHILD = """
 import contextlib, io, json, sys

@@ -111,6 +111,7 @@ function runsPage() {
       (b.active - a.active) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
     tbody.replaceChildren(...sorted.map((r) => el("tr", {"data-run": r.id, class: r.active ? "active" : ""},
       el("td", {}, el("a", {href: `/run/${encodeURIComponent(r.id)}`}, r.id),
+         r.name && r.name !== r.id ? el("div", {class: "name"}, r.name) : null,
          r.error ? el("div", {class: "error"}, r.error) : null),
       el("td", {}, r.mode), el("td", {}, r.runner), el("td", {class: "phase-cell"}, phaseBadge(r)),
       el("td", {}, progressBar(r)), el("td", {class: "eta"}, eta(r)),
@@ -170,7 +171,8 @@ function runPage() {
       el("button", {id: "confirm-no", value: "no"}, "Keep running"),
       el("button", {id: "confirm-yes", value: "yes", class: "danger"}, "Cancel the run")));
 
-  main.replaceChildren(el("h1", {}, `Run ${runId}`), head, controls, message, dialog, chunkTable,
+  const title = summary.name && summary.name !== runId ? `Run ${runId} (${summary.name})` : `Run ${runId}`;
+  main.replaceChildren(el("h1", {}, title), head, controls, message, dialog, chunkTable,
     el("section", {id: "items-section"}, el("h2", {}, "Items"),
       el("div", {class: "filters"}, stateSel, entitySel, search, counts),
       el("table", {class: "items", id: "items"},
@@ -179,7 +181,7 @@ function runPage() {
 
   async function act(action) {
     message.textContent = `${action}…`;
-    const result = await post(`/api/runs/${encodeURIComponent(runId)}/${action}`);
+    const result = await post(`/api/batches/${encodeURIComponent(runId)}/${action}`);
     message.textContent = result.message;
     message.className = result.ok ? "message" : "message error";
   }
