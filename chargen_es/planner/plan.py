@@ -311,7 +311,11 @@ def _model_warnings(opts: PlanOptions, ws: Workspace) -> list[str]:
     elif verdict.verdict == "routed":
         # warned, not refused: Google still answers (the work gets done), and the estimate
         # prices the requests at the answering model's price (pricing.price_table)
-        out.append(f"{verdict.text}; the estimate uses that price (chosen by {where})")
+        answering = catalogue.lookup(verdict.answered_by or "")
+        price = (f" (${answering.input_usd:g} in / ${answering.output_usd:g} out"
+                 + (f" / ${answering.image_output_usd:g} image" if answering.image_output_usd else "")
+                 + " per 1M tokens live)") if answering is not None and answering.priced else ""
+        out.append(f"{verdict.text}; the estimate uses that price{price} (chosen by {where})")
     info = verdict.info
     if info is not None and info.price_until is not None and opts.today > info.price_until:
         out.append(f"the catalogue's price for {model} held until {info.price_until.isoformat()}; the estimate "

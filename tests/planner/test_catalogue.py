@@ -129,7 +129,7 @@ def test_a_retired_and_routed_model_is_warned_naming_and_pricing_the_model_that_
     p = plan(tree, mode="analyze", model="gemini-3.5-flash")
     assert p.warnings == ["model gemini-3.5-flash was retired on 2026-10-08: Google answers its requests with "
                           "gemini-3.6-flash, at gemini-3.6-flash's price; use gemini-3.6-flash; the estimate uses "
-                          "that price (chosen by --model)"]
+                          "that price ($1.5 in / $7.5 out per 1M tokens live) (chosen by --model)"]
     same = plan(tree, mode="analyze", model="gemini-3.6-flash")
     assert p.estimate.live_usd == same.estimate.live_usd > 0
     assert p.config["prices"]["gemini-3.5-flash"]["input"] == 1.5
