@@ -63,13 +63,14 @@ EntityType = Literal["characters", "locations", "chapters", "batch"]
 TaskReason = Literal[
     "new", "missing", "changed", "forced",
     "inputs changed", "prompt changed", "references changed", "image changed", "model changed",
-    "config changed", "analysis changed",
+    "config changed", "analysis changed", "new take", "rejected",
 ]
 
 # Why a task is not planned: ``done`` (imagery.yaml proves its outputs intact) or ``held``
-# (another unfinished run of the workspace holds the key and will deliver it). Closed: the
-# skip check's verdicts that skip; anything the planner refuses is a validation problem.
-SkipReason = Literal["done", "held"]
+# (another unfinished run of the workspace holds the key and will deliver it) or ``picked``
+# (the user picked a take of the scene: it is settled, even when its inputs changed). Closed:
+# the skip check's verdicts that skip; anything the planner refuses is a validation problem.
+SkipReason = Literal["done", "held", "picked"]
 
 # What an uploaded file is for. Closed: the engine's staging decides, and the files cache,
 # reuse and cleanup treat each differently (requests files are never reused across runs).
@@ -94,7 +95,7 @@ FallbackMode = Literal["live", "none"]
 FallbackReason = Literal["deadline", "expired", "failed"]
 
 # Why a run paused (resumable). Closed: each is one stop in the engine and one hint in the cli.
-PauseReason = Literal["interrupted", "detached", "daily_quota", "billing", "retry", "max_cost"]
+PauseReason = Literal["interrupted", "detached", "daily_quota", "billing", "retry", "max_cost", "preview"]
 
 # Every alias above, by name: the vocabulary test walks it so a new alias is covered the day
 # it is added.
@@ -444,6 +445,38 @@ class RunFailed(Event, tag="run.failed", kw_only=True, frozen=True):
     message: str
 
 
+# ---------------------------------------------------------------------------- the review journal
+# A workspace's verdicts on its images (``.chargen/review/journal.jsonl``, same journal rules
+# as a run's). An image is one output: its task key and the SHA-256 of its bytes, so a take
+# made again under the same key (``--force``) is a new image waiting for its own verdict.
+# ``path`` is where the image was (root-relative) when judged, for people.
+
+
+class ImagePicked(Event, tag="image.picked", kw_only=True, frozen=True):
+    """The user keeps this take (the scene is settled; a later run never re-plans it)."""
+
+    key: str
+    sha256: str
+    path: str = ""
+
+
+class ImageRejected(Event, tag="image.rejected", kw_only=True, frozen=True):
+    """The user does not keep this take; ``note`` says why (it steers the next round)."""
+
+    key: str
+    sha256: str
+    path: str = ""
+    note: str = ""
+
+
+class ImageCleared(Event, tag="image.cleared", kw_only=True, frozen=True):
+    """An earlier verdict withdrawn: the image waits for one again."""
+
+    key: str
+    sha256: str
+    path: str = ""
+
+
 class RunCancelled(Event, tag="run.cancelled", kw_only=True, frozen=True):
     by: str  # free text: "user (pid N)", "remote"
     jobs: tuple[str, ...] = ()
@@ -480,6 +513,9 @@ AnyEvent = (
     | UploadLost
     | JobQueued
     | ItemsReopened
+    | ImagePicked
+    | ImageRejected
+    | ImageCleared
 )
 
 EVENT_TYPES: tuple[type[Event], ...] = AnyEvent.__args__

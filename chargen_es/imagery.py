@@ -197,6 +197,20 @@ def record_folder(task: Task) -> str:
     return f"{task.entity_type}/{task.slug}"
 
 
+_FOLDER_OF_TYPE = {"character": "characters", "location": "locations", "chapter": "chapters",
+                   "characters": "characters", "locations": "locations", "chapters": "chapters"}
+
+
+def folder_of_image(key: str, path: str) -> str:
+    """Root-relative folder whose imagery.yaml records the image ``path`` of task ``key``:
+    the entity's for a tree key (either spelling), the manifest beside the file for a
+    batch-file item (as :func:`record_folder` decides for its task)."""
+    head, _, rest = key.partition("/")
+    if head in _FOLDER_OF_TYPE:
+        return f"{_FOLDER_OF_TYPE[head]}/{rest.partition('/')[0]}"
+    return posixpath.dirname(path)
+
+
 def imagery_path(root: Path, task: Task) -> Path:
     """The imagery.yaml that records the task (its entity's, or its batch's manifest)."""
     return Path(root) / record_folder(task) / IMAGERY_FILE
@@ -283,6 +297,62 @@ def analysis_mutation(task: Task, analysis_path: str, run_id: str, sha256: str =
         return _set_by_key(_list_at(data, "analyses", task), task.key, [entry])
 
     return mutate
+
+
+REVIEW_FIELDS = ("review", "review_note")
+
+
+def review_mutation(key: str, sha256: str, state: str | None, note: str = "") -> Mutation:
+    """The change that shows a verdict on the image ``(key, sha256)``: ``review: picked`` or
+    ``review: rejected`` (with ``review_note`` when there is a note); ``state=None`` removes
+    both (the verdict was cleared). Only the image's own entries change, wherever the file
+    keeps them (``generated_images``, or a run's ``images``); an entry of the same key with
+    other bytes is another image and keeps its own verdict. The review journal is the
+    truth; this is how the user sees it."""
+    wanted: dict[str, str] = {}
+    if state is not None:
+        wanted["review"] = state
+        if state == "rejected" and note:
+            wanted["review_note"] = note
+
+    def mutate(data: dict[str, Any]) -> bool:
+        changed = False
+        for entry in _image_entries(data):
+            if entry.get("task_key") != key or entry.get("sha256") != sha256:
+                continue
+            for field in REVIEW_FIELDS:
+                if field in wanted and entry.get(field) != wanted[field]:
+                    entry[field] = wanted[field]
+                    changed = True
+                elif field not in wanted and field in entry:
+                    del entry[field]
+                    changed = True
+        return changed
+
+    return mutate
+
+
+def _image_entries(data: dict[str, Any]) -> list[dict[str, Any]]:
+    out = _dicts(data.get("generated_images"))
+    for run in _dicts(data.get("imagery_runs")):
+        out += _dicts(run.get("images"))
+    return out
+
+
+def image_records(data: Any) -> list[tuple[str, str, str, str, str]]:
+    """Every generated image a parsed imagery.yaml records: ``(task_key, entity-relative
+    path, sha256, review, prompt)`` (review "" when none is shown; prompt "" where the
+    entry does not keep it)."""
+    if not isinstance(data, dict):
+        return []
+    out = []
+    for entry in _image_entries(data):
+        key, path, sha = entry.get("task_key"), entry.get("file_path"), entry.get("sha256")
+        if isinstance(key, str) and isinstance(path, str) and isinstance(sha, str) and path:
+            shown, prompt = entry.get("review"), entry.get("prompt_used")
+            out.append((key, path, sha, shown if isinstance(shown, str) else "",
+                        prompt if isinstance(prompt, str) else ""))
+    return out
 
 
 def record_generated(

@@ -249,9 +249,11 @@ class RunLock:
         self.path = run_dir / LOCK_NAME
         self._lock = filelock.FileLock(str(self.path), timeout=0)
 
-    def acquire(self) -> None:
+    def acquire(self, wait: float = 0.0) -> None:
+        """Take the lock, waiting up to ``wait`` seconds (a run's holder stays for the whole
+        run, so runs never wait; the review journal's writers hold it for one append)."""
         try:
-            self._lock.acquire(timeout=0)
+            self._lock.acquire(timeout=wait)
         except filelock.Timeout:
             holder = self.holder_pid()
             who = f"pid {holder}" if holder else "another process"
@@ -293,10 +295,11 @@ class Journal:
     # -- opening -------------------------------------------------------------------
 
     @classmethod
-    def open(cls, run_dir: Path, *, create: bool = False, lock: bool = True) -> Journal:
+    def open(cls, run_dir: Path, *, create: bool = False, lock: bool = True, wait: float = 0.0) -> Journal:
         """Lock the run, recover the tail, and return a journal ready to append.
 
-        ``create`` makes the run folder and an empty journal (both fsynced) if needed.
+        ``create`` makes the run folder and an empty journal (both fsynced) if needed;
+        ``wait``: seconds to wait for another holder of the lock (see :meth:`RunLock.acquire`).
         """
         run_dir = Path(run_dir)
         if create:
@@ -308,7 +311,7 @@ class Journal:
             raise JournalError(f"{run_dir / JOURNAL_NAME}: no journal here")
         run_lock = RunLock(run_dir) if lock else None
         if run_lock:
-            run_lock.acquire()
+            run_lock.acquire(wait)
         try:
             return cls._open_locked(run_dir, run_lock)
         except BaseException:

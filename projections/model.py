@@ -462,6 +462,10 @@ def _ended(p: Projections, e: ev.Event) -> None:
     p.ended = e  # the latest end counts; only run.resumed is refused by a closed run
 
 
+def _not_a_run_event(p: Projections, e: ev.Event) -> None:
+    """The review journal's verdicts (``projections.review``) say nothing about a run."""
+
+
 Handler = Callable[[Projections, Any], None]
 
 HANDLERS: dict[type, Handler] = {
@@ -495,6 +499,9 @@ HANDLERS: dict[type, Handler] = {
     ev.UploadLost: _upload_lost,
     ev.JobQueued: _job_queued,
     ev.ItemsReopened: _items_reopened,
+    ev.ImagePicked: _not_a_run_event,
+    ev.ImageRejected: _not_a_run_event,
+    ev.ImageCleared: _not_a_run_event,
 }
 assert set(HANDLERS) == set(ev.EVENT_TYPES), "every event type needs a handler"
 

@@ -27,7 +27,8 @@ COMMAND_MODULES = {
     "resume": "resume_cmd", "cancel": "cancel_cmd", "demo": "demo_cmd", "doctor": "doctor_cmd",
     "models": "models_cmd", "dashboard": "dashboard_cmd", "menu": "menu", "status": "status_cmd",
     "stats": "stats_cmd", "delete": "delete_cmd",
-    "mcp": "mcp_cmd",
+    "mcp": "mcp_cmd", "pick": "verdict_cmd", "reject": "verdict_cmd", "clear": "verdict_cmd",
+    "review": "review_cmd",
 }
 
 

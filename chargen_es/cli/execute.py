@@ -218,6 +218,7 @@ def report_outcome(outcome: str, recorder: Recorder, root: Path, run_dir: Path) 
                    f"({priced})")
     click.echo(f"report: {run_dir / 'report.json'}")
     if outcome == "completed":
+        _rejected_preview_hint(model, root)
         if failed:
             click.echo(f"failed items are listed in the report and in {run_dir / 'failed'}/")
             return 3
@@ -227,6 +228,17 @@ def report_outcome(outcome: str, recorder: Recorder, root: Path, run_dir: Path) 
         return 0
     if outcome == "cancelled":
         return 1
+    ended = model.ended
+    if isinstance(ended, ev.RunPaused) and ended.reason == "preview":
+        chosen = model.run.config.get("preview", []) if model.run is not None else []
+        made = [o.path for k in chosen if isinstance(done := model.outcomes.get(k), ev.LineApplied)
+                for o in done.outputs]
+        click.echo(f"preview: {len(made)} image(s) to look at first:")
+        for path in made:
+            click.echo(f"  {root / path}")
+        click.echo(f"judge them with `chargen-es review --root {root}` (or the dashboard's gallery), then "
+                   f"`{resume}` sends the rest as batch")
+        return 0
     reason = model.message or "see the report"
     code = model.ended.code if isinstance(model.ended, ev.RunFailed) else ""
     if code == PREFLIGHT_FAILED:
@@ -235,6 +247,24 @@ def report_outcome(outcome: str, recorder: Recorder, root: Path, run_dir: Path) 
         raise ChargenError(f"run {model.run_id} {outcome} before sending anything: {reason}; choose another model "
                            "(--model, or models: in chargen.yaml) and run again; this run is not offered for resume")
     raise ChargenError(f"run {model.run_id} {outcome}: {reason}; continue it with `{resume}`")
+
+
+def _rejected_preview_hint(model: Any, root: Path) -> None:
+    """After a previewed run: the scenes whose preview takes were rejected meanwhile, and
+    the command that plans their next round (the run itself kept its sealed plan)."""
+    chosen = model.run.config.get("preview") if model.run is not None else None
+    if not chosen:
+        return
+    from chargen_es.engine import review
+
+    verdicts = review.load(root)
+    scenes = sorted({k.partition("@")[0] for k in chosen
+                     if isinstance(done := model.outcomes.get(k), ev.LineApplied)
+                     and any((v := verdicts.of(k, o.sha256)) is not None and v.state == "rejected"
+                             for o in done.outputs)})
+    if scenes:
+        click.echo(f"rejected in the preview: {', '.join(scenes)}; `chargen-es run --root {root}` plans the next "
+                   "round of a scene with the notes once every take of it is rejected")
 
 
 def plan_record(plan: Any) -> PlanRecord:

@@ -126,6 +126,9 @@ SUMMARIES: dict[type, Callable[[Any], str]] = {
     ev.JobQueued: lambda e: f"chunk {e.chunk} attempt {e.attempt}: queued, asking again in {e.wait_s:g}s",
     ev.ItemsReopened: lambda e: f"chunk {e.chunk}: {len(e.keys)} failed item(s) reopened"
                                 + (f" ({e.reason})" if e.reason else ""),
+    ev.ImagePicked: lambda e: f"picked {e.path or e.key}",
+    ev.ImageRejected: lambda e: f"rejected {e.path or e.key}" + (f": {e.note}" if e.note else ""),
+    ev.ImageCleared: lambda e: f"verdict cleared on {e.path or e.key}",
     ev.ChunkFallback: lambda e: (f"chunk {e.chunk}: {e.keys} item(s) go live ({e.reason}"
                                  + (", batch kept" if e.keep_batch else "") + f", ${e.live_cost_usd:.2f} at live prices)"),
     ev.FallbackPolicy: lambda e: (f"fallback {e.fallback}" + (f", deadline {e.deadline}" if e.deadline else "")
@@ -328,12 +331,21 @@ def show_failures(p: Projections, as_json: bool) -> None:
               help="Print the state as it was after event SEQ (JSON).")
 @click.option("--workspace", "whole", is_flag=True,
               help="The workspace index (.chargen/workspace.json) over all runs instead of one run.")
+@click.option("--review", "of_review", is_flag=True,
+              help="The review journal's projection (.chargen/review/review.json) and the verdicts imagery.yaml "
+                   "shows, instead of a run.")
 @root_option
 @click.pass_context
-def replay(ctx: click.Context, run_id: str | None, check: bool, until: int | None, whole: bool, root: Path) -> None:
+def replay(ctx: click.Context, run_id: str | None, check: bool, until: int | None, whole: bool, of_review: bool,
+           root: Path) -> None:
     """Rebuild state.json, files-cache.json, report.json and plan.json from the journal."""
     if check and until is not None:
         raise UsageError("--check and --until do not combine; use one")
+    if of_review:
+        if run_id is not None or until is not None or whole:
+            raise UsageError("--review covers the workspace's verdicts: give no RUN_ID, --until or --workspace")
+        replay_review(ctx, root, check)
+        return
     if whole:
         if run_id is not None or until is not None:
             raise UsageError("--workspace covers every run: give no RUN_ID and no --until")
@@ -370,6 +382,25 @@ def replay(ctx: click.Context, run_id: str | None, check: bool, until: int | Non
     wrote = [name for name, did in changed.items() if did]
     click.echo(f"{run_id}: replayed {model.seq} events; "
                + (f"wrote {', '.join(wrote)}" if wrote else "projections already up to date"))
+
+
+def replay_review(ctx: click.Context, root: Path, check: bool) -> None:
+    """Rebuild (or ``--check``) review.json and the verdicts imagery.yaml shows from the review journal."""
+    from chargen_es.engine import review  # the review store only: no trio, no SDK
+
+    if check:
+        problems = review.check(root)
+        for line in problems:
+            click.echo(line, err=True)
+        if problems:
+            click.echo("chargen-es: the review's projections are stale; `chargen-es replay --review` rebuilds them",
+                       err=True)
+            ctx.exit(1)
+        click.echo(f"{review.review_dir(root)}: review.json and imagery.yaml match the review journal")
+        return
+    with review.ReviewLog.open(root, resync=True) as log:
+        click.echo(f"{review.review_dir(root)}: replayed {log.journal.last_seq} verdict event(s); "
+                   f"{len(log.review.verdicts)} image(s) judged")
 
 
 def replay_workspace(ctx: click.Context, root: Path, check: bool) -> None:

@@ -84,7 +84,8 @@ def menu(ctx: click.Context, root: Path) -> int:
                 commands[name] = command
     while True:
         entries = ["Batch Generate", "Batch Analyze", "Resume a run", "Inspect runs"]
-        entries += [label for name, label in (("status", "Status"), ("dashboard", "Dashboard")) if name in commands]
+        entries += [label for name, label in (("status", "Status"), ("review", "Review"), ("dashboard", "Dashboard"))
+                    if name in commands]
         entries.append("Quit")
         picked = ask(_q().select("What do you want to do?", choices=entries))
         if picked == "Quit":

@@ -20,7 +20,7 @@ import msgspec
 
 from chargen_es import catalogue
 from chargen_es.events import EntityType
-from chargen_es.planner import Plan, prompt_consistency, prompt_summary
+from chargen_es.planner import Plan, prompt_consistency, prompt_review, prompt_summary
 
 Echo = Callable[[str], Any]
 _JSON = msgspec.json.Encoder()
@@ -138,6 +138,9 @@ def _render_tasks(plan: Plan, echo: Echo) -> None:
             keep = prompt_consistency(t.prompt)
             if keep:
                 echo(f"    keep:   {keep}")
+            unlike = prompt_review(t.prompt)
+            if unlike:
+                echo(f"    unlike: {unlike}")
             echo(f"    output: {t.output_dir}/{t.output_stem}.<ext>")
             if t.references:
                 echo(f"    refs:   {', '.join(r.path for r in t.references)}")

@@ -34,7 +34,7 @@ from chargen_es.cli.execute import (
     start_and_drive,
 )
 from chargen_es.cli.plan_view import plan_document, render_plan, summary_data
-from chargen_es.engine import workspace  # the index store only: no trio, no SDK (test_startup)
+from chargen_es.engine import review, workspace  # the index and review stores only: no trio, no SDK
 from chargen_es.errors import UsageError
 from chargen_es.planner import Plan, PlanOptions, build_plan
 from chargen_es.planner.batchfile import batch_root, build_batch_plan
@@ -82,6 +82,14 @@ def plural(n: int, word: str) -> str:
 @click.option("--store/--no-store", default=None,
               help="Let Google keep the requests in the project's logs (AI Studio), or not; "
                    "default: chargen.yaml's store:, else --no-store.")
+@click.option("--variants", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Takes of every scene (over any variants: in the files); lowering it forgets no take made.")
+@click.option("--refresh", "refresh", type=click.Choice(["picked"]), default=None,
+              help="picked: also plan the scenes a take was picked for whose inputs changed since "
+                   "(a picked scene is otherwise never planned again).")
+@click.option("--preview", "preview", type=click.IntRange(min=1), default=None, metavar="N",
+              help="A first look: run N tasks live (spread over entities), then stop; `resume` sends the rest "
+                   "as batch.")
 @click.option("--analyze-first", is_flag=True,
               help="With --mode generate: first analyse the consistency sources whose analyses are missing or "
                    "stale (a run of its own), then generate with them.")
@@ -90,7 +98,7 @@ def plural(n: int, word: str) -> str:
 def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file: Path | None, model: str | None,
         runner: ev.Runner, chunk_size: int, max_cost: float | None, force: bool, skip_invalid: bool, run_id: str | None,
         name: str | None, yes: bool, dry_run: bool, as_json: bool, image_size: str | None, store: bool | None,
-        analyze_first: bool, **kwargs: Any) -> int:
+        analyze_first: bool, variants: int | None, refresh: str | None, preview: int | None, **kwargs: Any) -> int:
     """Plan the content tree (or a batch file) and run it through the Gemini Batch API (or live calls)."""
     settings = ExecSettings.from_kwargs(kwargs)
     if image_size is not None:
@@ -100,6 +108,9 @@ def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file
         image_size = size
     if batch_file is None:
         require_tree(root)
+    if preview is not None and (runner != "batch" or analyze_first or settings.detach):
+        raise UsageError("--preview goes with the batch runner (its rest is sent as batch), without "
+                         "--analyze-first or --detach")
     if analyze_first:
         if batch_file is not None:
             raise UsageError("--analyze-first does not apply with --batch-file (a batch file has no "
@@ -112,7 +123,7 @@ def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file
         if settings.detach:
             raise UsageError("--analyze-first cannot --detach: the generation is planned from the analyses' results")
         first = _FirstAnalyses(root, scope, only, model, runner, chunk_size, max_cost, force, skip_invalid, run_id,
-                               store, image_size)
+                               variants, store, image_size)
         return first.dry_run(as_json) if dry_run else first.execute(yes, settings)
     if batch_file is not None:
         root = _batch_root(batch_file, root)
@@ -121,6 +132,7 @@ def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file
     opts = PlanOptions(root=root, mode=mode, scope=scope, only=only, model=model, force=force,
                        skip_invalid=skip_invalid, chunk_size=chunk_size, run_stamp=runs.run_stamp(rid),
                        max_cost=max_cost, runner=runner, today=date.today(), history=wsp.history(index),
+                       variants=variants, verdicts=review.verdict_map(root), refresh_picked=refresh == "picked",
                        store=store, image_size=image_size)
 
     def planned(held: Mapping[str, str]) -> Plan:
@@ -134,6 +146,8 @@ def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file
     plan = planned(wsp.holders(index))
     if batch_file is not None:
         mode = plan.config["mode"]
+    if preview is not None:
+        plan.config["preview"] = preview_keys(plan.tasks, preview)
     todo_note = batch_file is None  # status lists the content tree's scenes, not a batch file's items
     if dry_run:
         render_plan(plan, click.echo, as_json, runner=runner, root=root)
@@ -172,6 +186,23 @@ def nothing_to_do(plan: Plan, root: Path) -> str:
             f"deliver them; `chargen-es resume {holders[0]} --root {root}` continues it")
 
 
+def preview_keys(tasks: list[ev.Task], n: int) -> list[str]:
+    """``--preview N``: N task keys spread over entities (one per entity in plan order, then
+    round again) and, within an entity, over its scenes (a scene's second take only after
+    every scene's first), so the first look shows as much of the plan as it can."""
+    by_entity: dict[tuple[str, str], dict[str, list[str]]] = {}
+    for t in tasks:
+        by_entity.setdefault((t.entity_type, t.slug), {}).setdefault(t.scene, []).append(t.key)
+    queues = [_interleaved(list(scenes.values())) for scenes in by_entity.values()]
+    return _interleaved(queues)[:n]
+
+
+def _interleaved(queues: list[list[str]]) -> list[str]:
+    """The first of each queue, then the second of each, and so on."""
+    longest = max((len(q) for q in queues), default=0)
+    return [q[i] for i in range(longest) for q in queues if i < len(q)]
+
+
 def _batch_root(batch_file: Path, root: Path) -> Path:
     """A batch file's folder is its run's root; options that select from a tree do not apply."""
     ctx = click.get_current_context()
@@ -197,11 +228,14 @@ class _FirstAnalyses:
 
     def __init__(self, root: Path, scope: str, only: tuple[str, ...], model: str | None, runner: ev.Runner,
                  chunk_size: int, max_cost: float | None, force: bool, skip_invalid: bool,
-                 run_id: str | None, store: bool | None = None, image_size: str | None = None) -> None:
+                 run_id: str | None, variants: int | None = None, store: bool | None = None,
+                 image_size: str | None = None) -> None:
         self.root, self.runner, self.model, self.force, self.run_id = root, runner, model, force, run_id
+        self.variants = variants
         self.common: dict[str, Any] = {"root": root, "scope": scope, "only": only, "skip_invalid": skip_invalid,
                                        "chunk_size": chunk_size, "max_cost": max_cost, "runner": runner,
-                                       "today": date.today(), "store": store, "image_size": image_size}
+                                       "today": date.today(), "verdicts": review.verdict_map(root), "store": store,
+                                       "image_size": image_size}
 
     def analyses(self, rid: str, held: Mapping[str, str] | None = None) -> Plan:
         # the analysis model comes from chargen.yaml: --model names the generation's
@@ -215,6 +249,7 @@ class _FirstAnalyses:
         index = workspace.load(self.root, write=write, note=note).index
         return build_plan(PlanOptions(mode="generate", model=self.model, force=self.force,
                                       run_stamp=runs.run_stamp(rid), history=wsp.history(index),
+                                      variants=self.variants,
                                       held=dict(wsp.holders(index) if held is None else held), **self.common))
 
     def ids(self) -> tuple[str, str]:

@@ -21,14 +21,15 @@ from typing import Any
 import click
 
 from chargen_es.cli.common import note, root_option
-from chargen_es.engine import workspace
+from chargen_es.engine import review, workspace
 from chargen_es.errors import UsageError
 from chargen_es.events import TaskReason
 from chargen_es.planner import Plan, PlanOptions, build_plan
 from projections import pretty_json
 from projections import workspace as wsp
+from projections.review import ImageState, Review, scene_verdict
 
-SCENE_STATES = ("done", "missing", "changed", "outdated", "never generated")
+SCENE_STATES = ("done", "missing", "changed", "outdated", "never generated", "picked")
 ANALYSIS_STATES = ("present", "stale", "absent")
 _STAMP = "00000000T000000Z"  # output names are not shown; any valid stamp plans the same keys
 
@@ -37,19 +38,29 @@ def scene_state(reason: TaskReason) -> str:
     """A planned task's reason as a scene state."""
     if reason in ("missing", "changed"):
         return reason
-    if reason == "new":
+    if reason in ("new", "new take"):
         return "never generated"
     return "outdated"  # prompt / references / model / config / inputs changed
+
+
+def scene_reviews(root: Path, verdicts: Review) -> dict[str, str]:
+    """Scene id -> waiting / picked / rejected, over every image the tree records of it."""
+    states: dict[str, list[ImageState | None]] = {}
+    for image in review.images(root):
+        verdict = verdicts.of(image.key, image.sha256)
+        states.setdefault(image.scene, []).append(verdict.state if verdict else None)
+    return {scene: scene_verdict(found) for scene, found in states.items()}
 
 
 def analysis_state(reason: TaskReason) -> str:
     return "absent" if reason in ("new", "missing") else "stale"
 
 
-def _plans(root: Path, scope: str, only: tuple[str, ...], history: dict[str, Any]) -> tuple[Plan, Plan]:
+def _plans(root: Path, scope: str, only: tuple[str, ...], history: dict[str, Any],
+           verdicts: dict[tuple[str, str], tuple[str, str]]) -> tuple[Plan, Plan]:
     def plan(mode: str) -> Plan:
         return build_plan(PlanOptions(root=root, mode=mode, scope=scope, only=only, run_stamp=_STAMP,
-                                      history=history))
+                                      history=history, verdicts=verdicts))
 
     return plan("generate"), plan("analyze")
 
@@ -58,16 +69,21 @@ def status_document(root: Path, scope: str, only: tuple[str, ...]) -> dict[str, 
     """Everything ``status`` shows, as data (the ``--json`` form)."""
     index = workspace.load(root, note=note).index
     history = wsp.history(index)
-    gen, ana = _plans(root, scope, only, history)
+    verdicts = review.load(root)
+    gen, ana = _plans(root, scope, only, history, {k: (v.state, v.note) for k, v in verdicts.verdicts.items()})
+    judged = scene_reviews(root, verdicts)
     scenes: list[dict[str, Any]] = []
     for s in gen.skipped:
         made = history.get(wsp.scene_id(s.key))
-        scenes.append({"entity": f"{s.entity_type}/{s.slug}", "scene": s.scene, "state": "done",
-                       "file": f"{s.entity_type}/{s.slug}/{s.detail}" if s.detail else "",
-                       "run": made["run"] if made and made["key"] == s.key else "", "key": s.key, "reason": ""})
+        picked = s.reason == "picked"  # settled by a pick; the detail says what would plan it
+        scenes.append({"entity": f"{s.entity_type}/{s.slug}", "scene": s.scene, "state": s.reason if picked else "done",
+                       "file": "" if picked or not s.detail else f"{s.entity_type}/{s.slug}/{s.detail}",
+                       "run": made["run"] if made and made["key"] == s.key else "", "key": s.key,
+                       "reason": s.detail if picked else "", "review": judged.get(wsp.scene_id(s.key), "")})
     for t in gen.tasks:
         scenes.append({"entity": f"{t.entity_type}/{t.slug}", "scene": t.scene, "state": scene_state(t.reason),
-                       "file": "", "run": "", "key": t.key, "reason": t.reason})
+                       "file": "", "run": "", "key": t.key, "reason": t.reason,
+                       "review": "rejected" if t.reason == "rejected" else judged.get(wsp.scene_id(t.key), "")})
     analyses: list[dict[str, Any]] = []
     for s in ana.skipped:
         analyses.append({"entity": f"{s.entity_type}/{s.slug}", "image": s.scene.removeprefix("analyze:"),
@@ -106,7 +122,7 @@ def export_document(doc: dict[str, Any], root: Path, scope: str, only: tuple[str
     """The to-do list: what ``run`` (and ``run --mode analyze``) will plan, key by key."""
     def items(rows: list[dict[str, Any]], what: str) -> list[dict[str, Any]]:
         return [{"key": r["key"], "entity": r["entity"], what: r[what], "state": r["state"], "reason": r["reason"]}
-                for r in rows if r["state"] not in ("done", "present")]
+                for r in rows if r["state"] not in ("done", "present", "picked")]
 
     return {
         "generate": {"command": run_command(root, scope, only, "generate"), "tasks": items(doc["scenes"], "scene")},
@@ -123,7 +139,8 @@ def print_status(doc: dict[str, Any]) -> None:
         detail = r["file"] + (f" (run {r['run']})" if r["run"] else "") if r["state"] == "done" else r["reason"]
         if r["state"] == "never generated":
             detail = ""
-        click.echo(f"  {r['scene']:<28} {r['state']:<16} {detail}".rstrip())
+        judged = f"[{r['review']}] " if r.get("review") else ""
+        click.echo(f"  {r['scene']:<28} {r['state']:<16} {judged}{detail}".rstrip())
     if doc["analyses"]:
         click.echo("analyses")
         for r in doc["analyses"]:

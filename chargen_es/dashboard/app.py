@@ -28,7 +28,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from chargen_es.dashboard import pages
+from chargen_es.dashboard import pages, review
 from chargen_es.dashboard.controls import CANCEL_LOG, RESUME_LOG, Controls, Refused
 from chargen_es.dashboard.hub import Hub, sse
 from chargen_es.dashboard.workspace import RunEntry, Workspace
@@ -101,9 +101,6 @@ def build_app(workspace: Workspace, hub: Hub, controls: Controls, token: str,
     async def run_page(request: Request) -> Response:
         entry = entry_or_404(request)
         return pages.html("run", f"Run {entry.run_id}", workspace.detail(entry), token)
-
-    async def gallery_index(request: Request) -> Response:
-        return pages.html("entities", "Gallery", {"entities": workspace.entities()}, token)
 
     async def gallery_page(request: Request) -> Response:
         t, s = request.path_params["entity_type"], request.path_params["slug"]
@@ -195,7 +192,7 @@ def build_app(workspace: Workspace, hub: Hub, controls: Controls, token: str,
     routes = [
         Route("/", runs_page),
         Route("/run/{run_id}", run_page),
-        Route("/gallery", gallery_index),
+        *review.routes(workspace.root, workspace.entities, token),  # /gallery and /api/review (dashboard.review)
         Route("/gallery/{entity_type}/{slug}", gallery_page),
         Route("/api/runs", api_runs),
         Route("/api/stream", runs_stream),

@@ -28,6 +28,7 @@ from chargen_es.engine.fallback import Fallback
 from chargen_es.engine.jobs import Jobs
 from chargen_es.engine.options import EngineOptions
 from chargen_es.engine.preflight import models_ready
+from chargen_es.engine.preview import run_preview
 from chargen_es.engine.progress import Progress
 from chargen_es.engine.recorder import Recorder
 from chargen_es.engine.uploads import Uploads
@@ -66,6 +67,9 @@ class BatchRunner:
         model = self.model
         self.reopen_rerunnable()
         self.fallback.record_policy(self.opt.fallback)
+        stopped = await run_preview(self.rec, self.gw, self.opt, self.progress, self.uploads, self.fallback.claims)
+        if stopped:  # a first look (engine.preview): resume sends the rest
+            return stopped
         chunks = model.open_chunks()
         # only chunks that will send requests need their inputs live (and their model
         # checked): a chunk past its create must not re-upload (and so forget) a reference

@@ -23,6 +23,7 @@ from pathlib import Path
 from chargen_es.planner.plan import Plan, PlanOptions, Skip, build_plan, utc_stamp
 from chargen_es.planner.pricing import Estimate, ModelCost
 from chargen_es.planner.prompts import consistency_of as prompt_consistency
+from chargen_es.planner.prompts import review_of as prompt_review
 from chargen_es.planner.prompts import summary as prompt_summary
 
 
@@ -44,6 +45,7 @@ __all__ = [
     "Skip",
     "build_plan",
     "prompt_consistency",
+    "prompt_review",
     "prompt_summary",
     "sample_batch",
     "sample_tree",

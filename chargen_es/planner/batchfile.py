@@ -40,10 +40,10 @@ from chargen_es import catalogue
 from chargen_es.errors import BatchFileInvalid, ContentError, UsageError
 from chargen_es.events import FileRef, Task, TaskReason
 from chargen_es.imagery import BATCH_TYPE, IMAGERY_FILE, Record, index_records, verdict
-from chargen_es.planner import keys, limits, prompts, yamlio
+from chargen_es.planner import keys, limits, prompts, rounds, yamlio
 from chargen_es.planner.files import ANALYSABLE_EXTS, MIME_BY_EXT, FileIndex, PathProblem, mime_for, read_text
 from chargen_es.planner.limits import normalise_size, size_problem
-from chargen_es.planner.plan import Plan, PlanOptions, Skip, _Builder, changed_input
+from chargen_es.planner.plan import REJECTED, Plan, PlanOptions, Skip, _Builder, changed_input
 from chargen_es.planner.validate import (
     ASPECT_RATIOS,
     DEFAULT_ANALYZE_MODEL,
@@ -51,12 +51,13 @@ from chargen_es.planner.validate import (
     DEFAULT_GENERATE_MODEL,
     Workspace,
     aspect_ratio_ok,
+    variants_problem,
 )
 from chargen_es.planner.yamlio import LineDict, LineList
 
 TOP_KEYS = ("name", "mode", "model", "aspect_ratio", "image_size", "style", "output", "prompt", "items", "images")
 ITEM_KEYS = ("id", "type", "prompt", "title", "references", "aspect_ratio", "image_size", "negative_prompt", "model",
-             "output")
+             "output", "variants")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _IMAGE_EXTS = frozenset(MIME_BY_EXT) - {".gif"}
 ITEM_TYPES = ("generate", "derive", "compose")
@@ -75,6 +76,7 @@ class BatchItem:
     negative_prompt: str = ""
     model: str = ""
     output: str = ""  # file name stem chosen by the user, "" for ``<id>-<run stamp>``
+    variants: int = 0  # takes of this item (0: not set; ``--variants`` or chargen.yaml's, else one)
     references: list[tuple[str, int]] = field(default_factory=list)
     image_size: str = ""  # normalised; "" : the batch's
     image_size_line: int = 0
@@ -315,6 +317,11 @@ def _items(doc: LineDict, bad: Any) -> list[BatchItem]:
                 bad(_aspect(ratio), item.line_of("aspect_ratio"))
         entry.references = _paths(item, "references", "reference", bad)
         entry.type = _item_type(item, sid, len(entry.references), bad)
+        if item.get("variants") is not None:
+            if (problem := variants_problem(item["variants"])) is not None:
+                bad(problem, item.line_of("variants"))
+            else:
+                entry.variants = int(item["variants"])
         entry.output = _output_name(item, bad)
         if sid:
             if sid in first_id:
@@ -553,6 +560,7 @@ class _Collect:
         batch, b = self.batch, self.b
         prefix = prompts.entity_prefix(batch.style, "", "", "")
         names = keys.unique_safe_names([item.id for item in batch.items])
+        picked = rounds.picked_scenes(self.records, b.opts.verdicts)
         for item, safe in zip(batch.items, names, strict=True):
             refs = [r for r in (self._ref(w, line, "reference") for w, line in item.references) if r is not None]
             if len(refs) != len(item.references):
@@ -562,7 +570,7 @@ class _Collect:
             if not self._references_fit(item, len(refs), model):
                 continue
             lead = prompts.item_lead(item.type, len(refs))
-            prompt = prompts.compile_scene(prefix, item.prompt, item.negative_prompt, lead)
+            first = prompts.compile_scene(prefix, item.prompt, item.negative_prompt, lead)
             size = b.opts.image_size or item.image_size or batch.image_size
             ratio = item.aspect_ratio or batch.aspect_ratio
             # the reference count is _references_fit's (with derive's and compose's own counts)
@@ -574,19 +582,45 @@ class _Collect:
                 self.problems.extend(found)
                 continue
             config = {"responseModalities": ["IMAGE"], "imageConfig": limits.image_config(ratio, size)}
-            key = keys.generate_key(BATCH_TYPE, batch.name, item.id, prompt=prompt,
-                                    references=[r.sha256 for r in refs], model=model, generation_config=config)
-            reason = self._reason(key, item.id, (prompt, [r.sha256 for r in refs], model, config))
-            if reason is None:
-                continue
-            stem = item.output or f"{safe}-{b.opts.run_stamp}"
-            b.tasks.append(Task(
-                key=key, kind="generate", entity_type=BATCH_TYPE, slug=batch.name, scene=item.id, prompt=prompt,
-                model=model, output_dir=batch.output, output_stem=stem, title=item.title, references=tuple(refs),
-                generation_config=config, reason=reason, chunk=len(b.tasks) // b.opts.chunk_size,
-                entity_file=self.entity_file,
-            ))
-            self._count(model, "generate", prompt, len(refs), size)
+            shas = [r.sha256 for r in refs]
+            takes = b.takes(item.variants)
+
+            def take_keys_of(n: int, notes: tuple[str, ...], sid: str = item.id, first: str = first,
+                             model: str = model, config: dict[str, Any] = config, shas: list[str] = shas,
+                             takes: int = takes) -> list[str]:
+                return [keys.generate_key(BATCH_TYPE, batch.name, sid, references=shas, model=model,
+                                          prompt=prompts.with_review(first, prompts.review_clause(notes)),
+                                          generation_config=config, take=t, round=n)
+                        for t in range(1, takes + 1)]
+
+            settled, n, notes = rounds.steer(picked, take_keys_of, lambda k: self.records.get(k, []),
+                                             b.opts.verdicts, b.opts.force or b.opts.refresh_picked)
+            prompt = prompts.with_review(first, prompts.review_clause(notes))
+            take_keys = take_keys_of(n, notes)
+            for take, key in enumerate(take_keys, start=1):
+                reason = self._reason(key, item.id, (prompt, shas, model, config))
+                if reason is None:
+                    continue
+                if settled is not None:  # picked (planner.rounds)
+                    b.skipped.append(Skip(key=key, reason="picked", entity_type=BATCH_TYPE, slug=batch.name,
+                                          scene=item.id, detail=f"{settled} picked; {reason}"))
+                    continue
+                reason = REJECTED if n and key not in self.records else b.new_take(reason, take, take_keys,
+                                                                                   lambda k: k in self.records)
+                b.tasks.append(Task(
+                    key=key, kind="generate", entity_type=BATCH_TYPE, slug=batch.name, scene=item.id,
+                    prompt=prompt, model=model, output_dir=batch.output, output_stem=self._stem(item, safe, take, n),
+                    title=item.title, references=tuple(refs), generation_config=config, reason=reason,
+                    chunk=len(b.tasks) // b.opts.chunk_size, entity_file=self.entity_file,
+                ))
+                self._count(model, "generate", prompt, len(refs), size)
+
+    def _stem(self, item: BatchItem, safe: str, take: int, n: int) -> str:
+        """A user's own output name gets ``-r{round}`` (a round after rejected takes, which must
+        not overwrite them) and ``-v{take}`` after it; otherwise as the tree names takes."""
+        if not item.output:
+            return keys.take_stem(safe, take, self.b.opts.run_stamp)
+        return item.output + (f"-r{n}" if n else "") + (f"-v{take}" if take > 1 else "")
 
     def _references_fit(self, item: BatchItem, count: int, model: str) -> bool:
         """A compose (or any item) within the model's reference limit; a derive or compose whose

@@ -6,11 +6,12 @@ look from drifting between pictures. The shape, written in an entity file or as 
 workspace default in ``chargen.yaml`` (docs/consistency.md)::
 
     consistency:
-      from: [images/ada-portrait.png]   # paths in the entity folder | references | none
+      from: [images/ada-portrait.png]   # paths in the entity folder | references | picked | none
       fields: [traits, palette]         # of archetype, traits, palette, mood, style
 
 ``from`` defaults to ``references`` (the entity's own reference images that can be
-analysed), ``fields`` to :data:`DEFAULT_FIELDS`; an entity's keys override the
+analysed; ``picked``: the takes the user picked in the review, one per scene, so the look
+they chose carries into the entity's other scenes), ``fields`` to :data:`DEFAULT_FIELDS`; an entity's keys override the
 workspace's, key by key. ``consistency: none`` (or ``false``) turns it off.
 
 For each source the analysis is ``<image>.analysis.json`` beside the image; its status is
@@ -52,6 +53,7 @@ CONSISTENCY_VERSION = 1  # the clause format (prompts.consistency_clause) and th
 DEFAULT_FIELDS: tuple[str, ...] = ("traits", "palette")
 ANALYSIS_SUFFIX = ".analysis.json"
 REFERENCES = "references"
+PICKED = "picked"
 NONE = "none"
 USED = frozenset({"ok", "stale", "unrecorded"})
 REDO = frozenset({"missing", "stale", "invalid"})  # what --analyze-first analyses first
@@ -96,15 +98,16 @@ def _sources(doc: LineDict, file: str, problems: list[ContentError],
     line = doc.line_of("from")
     if value is None or value is False or value == []:
         return NONE
-    if isinstance(value, str) and value.strip().lower() in (REFERENCES, NONE):
+    if isinstance(value, str) and value.strip().lower() in (REFERENCES, PICKED, NONE):
         return value.strip().lower()
     if workspace:
-        problems.append(ContentError(file, "consistency.from here is references or none; image paths belong "
+        problems.append(ContentError(file, "consistency.from here is references, picked or none; image paths belong "
                                      "in an entity file", line))
         return None
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list):
-        problems.append(ContentError(file, "consistency.from must be a list of image paths, references or none", line))
+        problems.append(ContentError(file, "consistency.from must be a list of image paths, references, picked or "
+                                     "none", line))
         return None
     out = []
     for i, item in enumerate(items):
@@ -172,8 +175,10 @@ def resolve_paths(files: FileIndex, entity_rel: str, spec: Spec, file: str,
 
 
 def effective(workspace: Spec, entity: Spec, explicit: tuple[FileRef, ...] | None,
-              references: tuple[FileRef, ...]) -> tuple[tuple[FileRef, ...], tuple[str, ...]]:
-    """``(source images, fields)`` for an entity: its own keys over the workspace's over defaults."""
+              references: tuple[FileRef, ...], picked: tuple[FileRef, ...] = (),
+              ) -> tuple[tuple[FileRef, ...], tuple[str, ...]]:
+    """``(source images, fields)`` for an entity: its own keys over the workspace's over defaults;
+    ``picked`` are the entity's picked images (``from: picked``)."""
     fields = entity.fields if entity.fields is not None else workspace.fields
     if fields is None:
         fields = DEFAULT_FIELDS
@@ -182,6 +187,8 @@ def effective(workspace: Spec, entity: Spec, explicit: tuple[FileRef, ...] | Non
         return (), tuple(fields)
     if isinstance(kind, tuple):
         return explicit or (), tuple(fields)
+    if kind == PICKED:
+        references = picked
     refs = tuple(r for r in references if os.path.splitext(r.path)[1].lower() in ANALYSABLE_EXTS)
     return refs, tuple(fields)
 

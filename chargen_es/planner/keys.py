@@ -24,6 +24,12 @@ key a scene had under an older analysis can be recomputed from the analysis hash
 ``imagery.yaml`` keeps (which is how the plan says ``analysis changed``). A scene with
 no analysis to use has exactly the key it had before consistency existed.
 
+A scene drawn in several takes (``variants: N``) has one task per take. Take 1 keeps
+exactly the key a scene had before takes existed (nothing already made is planned again);
+take ``k > 1`` adds ``take: k`` to the document, so every take has its own key with the
+scene's visible prefix (``character/ada/map-room@sha256:…``): takes of a scene are
+grouped by that prefix. Their outputs are named by :func:`take_stem`.
+
 Output names come from scene ids, which are free text. :func:`safe_name` turns one into
 a single path component that cannot climb out of the entity's ``images`` folder.
 """
@@ -86,12 +92,14 @@ def digest16(doc: Any) -> str:
 
 def generate_key(
     entity_type: str, slug: str, scene: str, *, prompt: str, references: Sequence[str], model: str,
-    generation_config: dict[str, Any], consistency: dict[str, Any] | None = None,
+    generation_config: dict[str, Any], consistency: dict[str, Any] | None = None, take: int = 1,
+    round: int = 0,
 ) -> str:
     """Key of a generation task; ``references`` are SHA-256 hex digests in order.
 
     ``consistency`` (see the module docstring) is left out of the document when None,
-    and ``prompt`` is then the whole prompt.
+    and ``prompt`` is then the whole prompt; ``take`` is left out for take 1 and ``round``
+    (a scene planned again after all its takes were rejected) for round 0.
     """
     doc: dict[str, Any] = {
         "v": KEY_VERSION,
@@ -103,7 +111,22 @@ def generate_key(
     }
     if consistency is not None:
         doc["consistency"] = consistency
+    if take != 1:
+        doc["take"] = take
+    if round:
+        doc["round"] = round
     return f"{key_type(entity_type)}/{_nfc(slug)}/{_nfc(scene)}@sha256:{digest16(doc)}"
+
+
+def scene_of(key: str) -> str:
+    """The scene part of a key (``character/ada/map-room``), shared by all its takes."""
+    return canonical_key(key).partition("@")[0]
+
+
+def take_stem(safe: str, take: int, stamp: str) -> str:
+    """An output's file stem: ``map-room-<stamp>`` for take 1 (as before takes existed),
+    ``map-room-v2-<stamp>`` for take 2 and on."""
+    return f"{safe}-{stamp}" if take == 1 else f"{safe}-v{take}-{stamp}"
 
 
 def analyze_key(

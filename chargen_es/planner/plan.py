@@ -27,8 +27,8 @@ import msgspec
 from chargen_es import analysis, catalogue
 from chargen_es.errors import ContentError, CostLimitExceeded, UsageError, ValidationFailed
 from chargen_es.events import EntityType, FileRef, Mode, Runner, SkipReason, Task, TaskReason
-from chargen_es.imagery import verdict
-from chargen_es.planner import consistency, keys, limits, pricing, prompts
+from chargen_es.imagery import Record, verdict
+from chargen_es.planner import consistency, keys, limits, pricing, prompts, rounds
 from chargen_es.planner.consistency import EntityConsistency
 from chargen_es.planner.files import FileIndex, PathProblem, mime_for
 from chargen_es.planner.pricing import Estimate
@@ -44,13 +44,15 @@ from chargen_es.planner.tree import (
     refused_images,
     select,
 )
-from chargen_es.planner.validate import EntityDoc, SceneSpec, Workspace
+from chargen_es.planner.validate import EntityDoc, SceneSpec, Workspace, variants_problem
 
 SCOPES = ("all", "characters", "locations", "chapters")
 MODES = ("generate", "analyze")
 
 ANALYSIS_SCHEMA: dict[str, Any] = analysis.SCHEMA
 ANALYSIS_CHANGED: TaskReason = "analysis changed"  # the reason a scene is planned again because of a new analysis
+REJECTED: TaskReason = "rejected"  # a scene planned again after every take of its last round was rejected
+NEW_TAKE: TaskReason = "new take"  # a take added to a scene whose other takes are made from the same inputs
 # the reasons of a task with no record of its key (``_Builder._why_new``)
 _NO_RECORD: frozenset[TaskReason] = frozenset({"new", "inputs changed", "prompt changed", "references changed", "model changed",
                         "config changed"})
@@ -114,6 +116,8 @@ class PlanOptions:
     # The day a model's fate is judged on (shut down or not); the cli passes today's date,
     # tests pass a fixed one. Nothing in the planner reads the clock for it.
     today: date = field(default_factory=date.today)
+    # ``--variants N``: takes of every scene, over any ``variants:`` in the files (None: theirs)
+    variants: int | None = None
     # ``--store`` / ``--no-store``: whether Google may keep the requests in the project's logs
     # (None: chargen.yaml's ``store:``, false when it says nothing)
     store: bool | None = None
@@ -123,6 +127,10 @@ class PlanOptions:
     # Task keys another unfinished run of the workspace holds (key -> run id, from the
     # workspace index): planned as ``held`` skips, never as tasks (exactly once across runs)
     held: Mapping[str, str] = field(default_factory=dict)
+    # The review's verdicts, ``(task key, image SHA-256) -> (picked | rejected, note)``, from
+    # the review journal (planner.rounds): a picked scene is settled, a rejected round re-planned
+    verdicts: Mapping[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    refresh_picked: bool = False  # ``--refresh picked``: plan picked scenes whose inputs changed
 
 
 class Skip(msgspec.Struct, frozen=True, kw_only=True):
@@ -228,7 +236,8 @@ def _consistency(root: Path, files: FileIndex, ws: Workspace, entities: list[Ent
     out = {}
     for ent in entities:
         sources, fields = consistency.effective(ws.consistency, ent.doc.consistency, ent.consistency_from,
-                                                ent.references)
+                                                ent.references, rounds.picked_refs(files, ent.rel, ent.records,
+                                                                                   opts.verdicts))
         if not sources:
             continue
         state = consistency.gather(root, files, ent.rel, sources, fields, ent.analysis_entries)
@@ -334,6 +343,8 @@ def _check_options(opts: PlanOptions) -> None:
         raise UsageError(f"run stamp {opts.run_stamp!r} cannot be part of a file name")
     if opts.max_cost is not None and opts.max_cost < 0:
         raise UsageError("--max-cost must be >= 0")
+    if opts.variants is not None and (problem := variants_problem(opts.variants)):
+        raise UsageError(f"--variants: {problem}")
 
 
 def _select(root: Path, files: FileIndex, opts: PlanOptions) -> list[Entity]:
@@ -439,39 +450,86 @@ class _Builder:
         prefix = prompts.with_consistency(base, state.clause()) if part is not None and state else base
         if state is not None:
             self.consistency.append(state.report())
+        picked = rounds.picked_scenes(ent.records, self.opts.verdicts)
         for scene, safe in zip(ent.scenes, names, strict=True):
             spec = scene.spec
-            prompt = prompts.compile_scene(prefix, spec.prompt, spec.negative_prompt)
+            first = prompts.compile_scene(prefix, spec.prompt, spec.negative_prompt)
             # the key hashes the prompt without its consistency part plus the analyses' hashes (keys.py)
-            bare = prompt if part is None else prompts.compile_scene(base, spec.prompt, spec.negative_prompt)
+            first_bare = first if part is None else prompts.compile_scene(base, spec.prompt, spec.negative_prompt)
             size = scene_size(self.opts, self.ws, doc, spec)[0]
             config = {"responseModalities": ["IMAGE"],
                       "imageConfig": limits.image_config(spec.aspect_ratio or self.ws.aspect_ratio, size)}
             refs = [r.sha256 for r in scene.references]
-            key = keys.generate_key(
-                ent.entity_type, ent.slug, spec.id, prompt=bare, references=refs, model=self.model,
-                generation_config=config, consistency=part,
-            )
-            reason = self._reason(ent, key, spec.id, (prompt, refs, self.model, config))
-            if reason is None:
-                continue
-            # no record of this key, but one of the key the scene had under an older analysis:
-            # only the analysis changed, which names it better than ``new`` or ``prompt changed``
-            # (the consistency part is in the prompt)
-            if reason in _NO_RECORD and state is not None and any(
-                self._has_record(ent, keys.generate_key(
-                    ent.entity_type, ent.slug, spec.id, prompt=bare, references=refs,
-                    model=self.model, generation_config=config, consistency=earlier))
-                for earlier in state.earlier_key_parts()
-            ):
-                reason = ANALYSIS_CHANGED
-            self.tasks.append(Task(
-                key=key, kind="generate", entity_type=ent.entity_type, slug=ent.slug, scene=spec.id,
-                prompt=prompt, model=self.model, output_dir=out_dir, output_stem=f"{safe}-{stamp}",
-                title=spec.title, references=scene.references, generation_config=config, reason=reason,
-                chunk=len(self.tasks) // self.opts.chunk_size, entity_file=ent.file,
-            ))
-            self._count("generate", prompt, len(scene.references), size)
+            takes = self.takes(spec.variants, doc.variants)
+
+            def take_keys_of(n: int, notes: tuple[str, ...], bare: str = first_bare, sid: str = spec.id,
+                             config: dict[str, Any] = config, refs: list[str] = refs, takes: int = takes) -> list[str]:
+                """The keys of round ``n``'s takes (rounds.py: the rejected rounds' notes join the prompt)."""
+                return [keys.generate_key(ent.entity_type, ent.slug, sid, references=refs, model=self.model,
+                                          prompt=prompts.with_review(bare, prompts.review_clause(notes)),
+                                          generation_config=config, consistency=part, take=t, round=n)
+                        for t in range(1, takes + 1)]
+
+            settled, n, notes = rounds.steer(picked, take_keys_of, lambda k: self._records(ent, k),
+                                             self.opts.verdicts, self.opts.force or self.opts.refresh_picked)
+            clause = prompts.review_clause(notes)
+            prompt, bare = prompts.with_review(first, clause), prompts.with_review(first_bare, clause)
+            take_keys = take_keys_of(n, notes)
+            for take, key in enumerate(take_keys, start=1):
+                reason = self._reason(ent, key, spec.id, (prompt, refs, self.model, config))
+                if reason is None:
+                    continue
+                if settled is not None:  # picked: shown as settled, with what would have planned it
+                    self.skipped.append(Skip(key=key, reason="picked", entity_type=ent.entity_type, slug=ent.slug,
+                                             scene=spec.id, detail=f"{settled} picked; {reason}"))
+                    continue
+                if reason in _NO_RECORD:
+                    reason = REJECTED if n else self._why_no_record(ent, spec.id, reason, take, take_keys, state,
+                                                                    (bare, refs, config))
+                self.tasks.append(Task(
+                    key=key, kind="generate", entity_type=ent.entity_type, slug=ent.slug, scene=spec.id,
+                    prompt=prompt, model=self.model, output_dir=out_dir,
+                    output_stem=keys.take_stem(safe, take, stamp), title=spec.title, references=scene.references,
+                    generation_config=config, reason=reason, chunk=len(self.tasks) // self.opts.chunk_size,
+                    entity_file=ent.file,
+                ))
+                self._count("generate", prompt, len(scene.references), size)
+
+    @staticmethod
+    def _records(ent: Entity, key: str) -> list[Record]:
+        return ent.records.get(key) or ent.records.get(keys.legacy_key(key)) or []
+
+    def takes(self, *declared: int) -> int:
+        """How many takes of a scene: ``--variants``, else the first ``variants:`` set among
+        ``declared`` (scene, entity / batch item), else chargen.yaml's, else one."""
+        if self.opts.variants is not None:
+            return self.opts.variants
+        return next((n for n in (*declared, self.ws.variants) if n), 1)
+
+    def _why_no_record(self, ent: Entity, scene: str, reason: TaskReason, take: int, take_keys: list[str],
+                       state: EntityConsistency | None, inputs: tuple[str, list[str], dict[str, Any]]) -> TaskReason:
+        """A better name than ``new`` / ``config changed`` for a task without a record: only the
+        analysis changed (a record of the key the take had under an older analysis), or the
+        take was added beside takes made from the same inputs."""
+        bare, refs, config = inputs
+        if state is not None and any(
+            self._has_record(ent, keys.generate_key(
+                ent.entity_type, ent.slug, scene, prompt=bare, references=refs, model=self.model,
+                generation_config=config, consistency=earlier, take=take))
+            for earlier in state.earlier_key_parts()
+        ):
+            return ANALYSIS_CHANGED
+        return self.new_take(reason, take, take_keys, lambda k: self._has_record(ent, k))
+
+    def new_take(self, reason: TaskReason, take: int, take_keys: list[str], recorded: Any) -> TaskReason:
+        """``new take`` for take 2 and on when another take of the same inputs was made
+        (recorded, or the scene's last result in the workspace history)."""
+        if take == 1:
+            return reason
+        prior = self.opts.history.get(keys.scene_of(take_keys[0]), {}).get("key")
+        if prior in take_keys or any(recorded(k) for k in take_keys if k != take_keys[take - 1]):
+            return NEW_TAKE
+        return reason
 
     # -- analysis --------------------------------------------------------------------------
 
@@ -519,7 +577,8 @@ class _Builder:
             out.append((rel, sha, size))
         listed = {rel for rel, _, _ in out}
         sources, _ = consistency.effective(self.ws.consistency, ent.doc.consistency, ent.consistency_from,
-                                           ent.references)
+                                           ent.references, rounds.picked_refs(self.files, ent.rel, ent.records,
+                                                                              self.opts.verdicts))
         out += [(r.path, r.sha256, r.size) for r in sources if r.path not in listed]
         return out
 
@@ -574,6 +633,7 @@ class _Builder:
             "batch_discount": pricing.BATCH_DISCOUNT,
             "store": ws.store if o.store is None else o.store,
             **({"deadline_s": ws.deadline_s} if ws.deadline_s is not None else {}),
+            **({"variants": o.variants} if o.variants is not None else {}),
         }
 
 

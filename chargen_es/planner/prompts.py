@@ -13,7 +13,9 @@ documented and part of the contract (changing it changes every key):
    image: <instruction>``, for a compose item ``Compose one image from the N attached
    images: <prompt>`` (:func:`item_lead`; the emulator checks a request with such a line
    carries that many images);
-6. ``Avoid: <negative_prompt>``.
+6. ``Avoid: <negative_prompt>``;
+7. ``Unlike the rejected takes: <note>; <note>.`` once every take of a scene was rejected
+   (the review's notes, :func:`review_clause`; docs/run-format.md, "The creative loop").
 
 Parts are separated by one blank line; empty parts are left out. Inside a part, line
 endings become ``\\n`` and each line loses its trailing whitespace. The scene ``title`` is
@@ -133,6 +135,37 @@ def compile_scene(prefix: str, prompt: str, negative_prompt: str, lead: str = SC
     if avoid:
         parts.append(f"Avoid: {avoid}")
     return "\n\n".join(parts)
+
+
+REVIEW_LEAD = "Unlike the rejected takes: "
+
+
+def review_clause(notes: Sequence[str]) -> str:
+    """Part 7: the notes of the rejected takes as one clause ('' when there are none);
+    white space collapsed, repeats (ignoring case) dropped, in the order given."""
+    seen: set[str] = set()
+    kept = []
+    for raw in notes:
+        text = " ".join(str(raw).split()).strip(" ;.")
+        if text and text.casefold() not in seen:
+            seen.add(text.casefold())
+            kept.append(text)
+    return f"{REVIEW_LEAD}{'; '.join(kept)}." if kept else ""
+
+
+def with_review(prompt: str, clause: str) -> str:
+    """A compiled prompt with part 7 appended."""
+    if not clause:
+        return prompt
+    return f"{prompt}\n\n{clause}" if prompt else clause
+
+
+def review_of(prompt: str) -> str:
+    """The review part of a compiled prompt (the rejected takes' notes), without its lead."""
+    start = prompt.rfind("\n\n" + REVIEW_LEAD)
+    if start < 0:
+        return prompt[len(REVIEW_LEAD):] if prompt.startswith(REVIEW_LEAD) else ""
+    return prompt[start + 2 + len(REVIEW_LEAD):]
 
 
 def compile_analysis_prompt(analysis_prompt: str) -> str:

@@ -45,6 +45,7 @@ class Workspace:
     image_size_line: int = 0
     aspect_ratio_line: int = 0
     consistency: Spec = field(default_factory=Spec)  # the default for every entity
+    variants: int = 0  # ``variants:``: takes per scene for every entity (0: not set, one take)
 
 
 @dataclass(slots=True)
@@ -61,6 +62,7 @@ class SceneSpec:
     line: int = 0  # the scene's ``id`` line
     image_size_line: int = 0
     aspect_ratio_line: int = 0
+    variants: int = 0  # takes of this scene (0: not set; the entity's or workspace's count)
 
 
 @dataclass(slots=True)
@@ -72,6 +74,7 @@ class EntityDoc:
     style: str = ""
     references: list[tuple[str, int]] = field(default_factory=list)
     consistency: Spec = field(default_factory=Spec)
+    variants: int = 0  # takes of each of its scenes (0: not set)
     image_size: str = ""
     image_size_line: int = 0
 
@@ -134,6 +137,28 @@ def _references(doc: LineDict, file: str, problems: list[ContentError]) -> list[
     return out
 
 
+MAX_VARIANTS = 20  # takes of one scene; more is almost surely a typo, and each one is paid for
+
+
+def variants_problem(value: Any) -> str | None:
+    """Why a ``variants`` value cannot be used, or None (a whole number 1..MAX_VARIANTS)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_VARIANTS:
+        return f"variants must be a whole number from 1 to {MAX_VARIANTS} (takes of each scene), not {value!r}"
+    return None
+
+
+def _variants(doc: LineDict, file: str, problems: list[ContentError]) -> int:
+    """``variants: N`` (takes per scene), 0 when absent."""
+    value = doc.get("variants")
+    if value is None:
+        return 0
+    problem = variants_problem(value)
+    if problem is not None:
+        problems.append(ContentError(file, problem, doc.line_of("variants")))
+        return 0
+    return int(value)
+
+
 def aspect_ratio_ok(value: Any) -> bool:
     return isinstance(value, str) and value in _ASPECT_SET
 
@@ -194,6 +219,7 @@ def check_workspace(doc: Any, file: str) -> tuple[Workspace, list[ContentError]]
             problems.append(ContentError(file, f"store must be true or false, not {doc['store']!r}",
                                          doc.line_of("store")))
     ws.consistency = check_spec(doc, file, problems, workspace=True)
+    ws.variants = _variants(doc, file, problems)
     return ws, problems
 
 
@@ -283,6 +309,7 @@ def check_entity(doc: Any, file: str, kind: str) -> tuple[EntityDoc, list[Conten
     ent.references = _references(doc, file, problems)
     ent.consistency = check_spec(doc, file, problems, workspace=False)
     ent.image_size, ent.image_size_line = _image_size(doc, file, problems)
+    ent.variants = _variants(doc, file, problems)
     return ent, problems
 
 
@@ -336,6 +363,7 @@ def _scene(item: LineDict, file: str, problems: list[ContentError]) -> SceneSpec
         problems.append(ContentError(file, _aspect_problem(ratio), item.line_of("aspect_ratio")))
     refs = _references(item, file, problems)
     size, size_line = _image_size(item, file, problems)
+    variants = _variants(item, file, problems)
     if sid and (problem := scene_id_problem(sid.strip())):
         problems.append(ContentError(file, problem, item.line_of("id")))
         return None
@@ -343,6 +371,6 @@ def _scene(item: LineDict, file: str, problems: list[ContentError]) -> SceneSpec
         return None
     return SceneSpec(
         id=sid.strip(), prompt=prompt, title=title, aspect_ratio=ratio or "",
-        negative_prompt=negative, references=refs, image_size=size, line=item.line_of("id"),
+        negative_prompt=negative, references=refs, variants=variants, image_size=size, line=item.line_of("id"),
         image_size_line=size_line, aspect_ratio_line=item.line_of("aspect_ratio") if ratio is not None else 0,
     )

@@ -55,7 +55,7 @@ def test_every_problem_is_named_with_its_file_and_line(tmp_path: Path) -> None:
         f"{f}:9: item id 'one' used twice (first at line 6)",
         f"{f}:11: item is missing required field 'id'",
         f"{f}:15: unknown item field 'size'; an item has id, type, prompt, title, references, aspect_ratio, "
-        "image_size, negative_prompt, model, output",
+        "image_size, negative_prompt, model, output, variants",
         f"{f}:12: item 'three' is missing required field 'prompt'",
         f"{f}:13: unknown aspect ratio 'wide'; use one of 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9, 21:9, "
         "1:4, 4:1, 1:8, 8:1",

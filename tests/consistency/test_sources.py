@@ -55,7 +55,7 @@ def test_problems_name_the_file_and_line(tmp_path: Path) -> None:
 def test_the_workspace_default_takes_keywords_not_paths(tmp_path: Path) -> None:
     ada(tmp_path)
     write(tmp_path, "chargen.yaml", "consistency:\n  from: [images/portrait.png]\n")
-    assert problems(tmp_path) == ["chargen.yaml:2: consistency.from here is references or none; image paths "
+    assert problems(tmp_path) == ["chargen.yaml:2: consistency.from here is references, picked or none; image paths "
                                   "belong in an entity file"]
 
 

@@ -27,9 +27,10 @@ HEAVY = ("google", "trio", "httpx2", "tenacity", "rich", "chargen_es.gateway", "
          "chargen_es.engine")
 # the workspace index store (plain files and msgspec) is read by inspect and run --dry-run,
 # with the deleted runs' tombstones it keeps; the engine package's lazy surface loads
-# nothing else with them
+# nothing else with them; so is the review journal's store (the journal, imagery.yaml and a
+# fold), which pick / reject / replay --review and status read
 LIGHT = ("chargen_es.engine", "chargen_es.engine.workspace", "chargen_es.engine.tombstones",
-         "chargen_es.engine.crashpoints")
+         "chargen_es.engine.crashpoints", "chargen_es.engine.review")
 
 CHILD = """
 import contextlib, io, json, sys

@@ -35,15 +35,16 @@ WRITTEN: dict[str, set[str]] = {
     "Via": {"", "batch", "live"},  # "": line.applied / result.ignored before the field existed
     "EntityType": {"characters", "locations", "chapters", "batch"},
     "TaskReason": {"new", "missing", "changed", "forced", "inputs changed", "prompt changed",
-                   "references changed", "image changed", "model changed", "config changed", "analysis changed"},
-    "SkipReason": {"done", "held"},
+                   "references changed", "image changed", "model changed", "config changed", "analysis changed",
+                   "new take", "rejected"},
+    "SkipReason": {"done", "held", "picked"},
     "UploadPurpose": {"reference", "analysis-input", "requests"},
     "ItemStage": {"result", "apply", "call", "missing"},  # "missing": the sample journal's stage
     "IgnoredReason": {"duplicate", "unknown", "unparseable", "already_applied"},
     "CallFailureKind": {"rate_limit", "transient", "permanent", "daily_quota", "billing"},
     "FallbackMode": {"live", "none"},
     "FallbackReason": {"deadline", "expired", "failed"},
-    "PauseReason": {"interrupted", "detached", "daily_quota", "billing", "retry", "max_cost"},
+    "PauseReason": {"interrupted", "detached", "daily_quota", "billing", "retry", "max_cost", "preview"},
 }
 
 

@@ -135,7 +135,7 @@ def test_ctrl_c_at_a_prompt_exits_130_with_nothing_written(tmp_path: Path, at: s
 def test_no_command_on_a_terminal_opens_the_menu(tmp_path: Path) -> None:
     root = copy_sample(tmp_path / "tree")
     child = spawn(cwd=root)
-    choose(child, "What do you want to do", downs=4 + sum(n in COMMANDS for n in ("status", "dashboard")))
+    choose(child, "What do you want to do", downs=4 + sum(n in COMMANDS for n in ("status", "review", "dashboard")))
     code, _ = finish(child)  # Quit
     assert code == 0
 

@@ -293,11 +293,7 @@ function runPage() {
 // ------------------------------------------------------------------ gallery
 
 function entitiesPage() {
-  main.replaceChildren(el("h1", {}, "Gallery"),
-    DATA.entities.length ? el("ul", {class: "entities", id: "entities"}, ...DATA.entities.map((e) =>
-      el("li", {}, el("a", {href: `/gallery/${encodeURIComponent(e.entity_type)}/${encodeURIComponent(e.slug)}`},
-                      `${e.entity_type}/${e.slug}`), ` (${e.images} image${e.images === 1 ? "" : "s"})`)))
-      : el("p", {class: "empty"}, "No entities in any run yet."));
+  main.replaceChildren(el("h1", {}, "Gallery"), entityLinks(DATA.entities));
   connect("/api/stream", {snapshot: () => {}, rows: () => {}});
 }
 
@@ -308,7 +304,8 @@ function galleryPage() {
       return el("figure", {"data-key": g.key},
         el("a", {href: url, target: "_blank"}, el("img", {src: url, alt: g.scene, class: "full"})),
         el("figcaption", {},
-          el("div", {class: "scene"}, g.scene), g.prompt ? el("div", {class: "prompt"}, g.prompt) : null,
+          el("div", {class: "scene"}, g.which === "input" ? g.path : g.scene),
+          g.prompt ? el("details", {class: "prompt"}, el("summary", {}, "prompt"), el("pre", {}, g.prompt)) : null,
           el("div", {class: "key"}, g.key),
           el("div", {}, "run ", el("a", {href: `/run/${encodeURIComponent(g.run)}`}, g.run)),
           g.analysis ? analysisList(g.analysis.fields) : null));
@@ -316,4 +313,80 @@ function galleryPage() {
   connect("/api/stream", {snapshot: () => {}, rows: () => {}});
 }
 
-({runs: runsPage, run: runPage, entities: entitiesPage, gallery: galleryPage})[PAGE]();
+// ------------------------------------------------------------------ review (the gallery's scene grid)
+
+function entityLinks(entities) {
+  return entities.length ? el("ul", {class: "entities", id: "entities"}, ...entities.map((e) =>
+    el("li", {}, el("a", {href: `/gallery/${encodeURIComponent(e.entity_type)}/${encodeURIComponent(e.slug)}`},
+                    `${e.entity_type}/${e.slug}`), ` (${e.images} image${e.images === 1 ? "" : "s"})`)))
+    : el("p", {class: "empty"}, "No entities in any run yet.");
+}
+
+function reviewPage() {
+  let scenes = DATA.scenes, seen = JSON.stringify(scenes), filter = "";
+  const message = el("div", {class: "message", id: "review-message"});
+  const filters = el("div", {class: "filters", id: "review-filters"}, "Show ",
+    ...["", "waiting", "picked", "rejected"].map((state) => el("button", {
+      "data-filter": state, class: state === filter ? "on" : null,
+      onclick: () => { filter = state; render(); }}, state || "all")));
+  const grid = el("div", {class: "scenes", id: "scenes"});
+
+  async function decide(image, decision, note) {
+    const answer = await fetch("/api/review", {method: "POST", headers: {"X-Chargen-Token": TOKEN,
+      "Content-Type": "application/json"}, body: JSON.stringify({image, decision, note})});
+    const body = await answer.json();
+    message.textContent = body.ok ? `${image}: ${body.state}` : body.message;
+    await refresh(true);
+  }
+
+  function take(t) {
+    const note = el("input", {class: "note", placeholder: "why not (for the next round)", value: t.note || ""});
+    return el("figure", {class: `take state-${t.state}`, "data-image": t.image, "data-state": t.state},
+      el("a", {href: t.url, target: "_blank"}, el("img", {src: t.url, alt: t.image, class: "full"})),
+      el("figcaption", {},
+        el("div", {class: "path"}, t.image),
+        el("div", {class: "verdict"}, t.state + (t.note ? `: ${t.note}` : "")),
+        el("div", {class: "decide"},
+          el("button", {class: "pick", onclick: () => decide(t.image, "pick", "")}, "Pick"),
+          note,
+          el("button", {class: "reject danger", onclick: () => decide(t.image, "reject", note.value)}, "Reject"),
+          t.state !== "waiting" ? el("button", {class: "clear", onclick: () => decide(t.image, "clear", "")}, "Clear") : null),
+        t.analysis ? el("details", {class: "analysis-of"}, el("summary", {}, "analysis"),
+          analysisList(t.analysis)) : null,
+        t.prompt ? el("details", {class: "prompt"}, el("summary", {}, "prompt"), el("pre", {}, t.prompt)) : null));
+  }
+
+  function render() {
+    filters.querySelectorAll("button").forEach((b) => b.classList.toggle("on", b.dataset.filter === filter));
+    const shown = scenes.filter((s) => !filter || s.state === filter);
+    grid.replaceChildren(...(shown.length ? shown.map((s) => el("section", {class: `scene state-${s.state}`,
+        "data-scene": s.scene, "data-state": s.state},
+      el("h2", {}, s.scene, " ", el("span", {class: `badge state-${s.state}`}, s.state)),
+      el("div", {class: "takes"}, ...s.takes.map(take))))
+      : [el("p", {class: "empty"}, filter ? `No scene is ${filter}.` : "No images yet.")]));
+  }
+
+  async function refresh(force) {
+    const typing = [...grid.querySelectorAll("input.note")].some((i) => i === document.activeElement);
+    if (typing && !force) return;
+    try {
+      const answer = await fetch("/api/review", {cache: "no-store"});
+      const body = await answer.json();
+      const text = JSON.stringify(body.scenes);
+      document.getElementById("live").textContent = "live";
+      document.getElementById("live").classList.add("on");
+      if (text !== seen || force) { seen = text; scenes = body.scenes; render(); }
+    } catch (e) {
+      document.getElementById("live").textContent = "reconnecting…";
+      document.getElementById("live").classList.remove("on");
+    }
+  }
+
+  main.replaceChildren(el("h1", {}, "Gallery"), filters, message, grid, el("h2", {}, "By entity"),
+                       entityLinks(DATA.entities));
+  render();
+  setInterval(() => refresh(false), 1000);  // live: verdicts from the cli and new takes from runs
+  refresh(false);
+}
+
+({runs: runsPage, run: runPage, entities: entitiesPage, gallery: galleryPage, review: reviewPage})[PAGE]();
