@@ -20,7 +20,8 @@ def root_option(f: F | None = None, *, tree: str = "required") -> Any:
 
     ``tree`` says what the folder must be (``statedir.tree_problem``): a wrong or empty
     root is a usage error (exit 2) before the command does anything, so it can never look
-    like success. ``required``: a content tree; ``exists``: any folder that exists
+    like success. ``required``: a content tree or a folder holding runs; ``content``: a
+    content tree (``status``: runs alone have no scenes); ``exists``: any folder that exists
     (``doctor``, ``models`` and the menu also work outside a tree: the root holds only
     their chargen.yaml or the embedded emulator's state); ``body``: the command checks it
     itself (``run``: not with ``--batch-file``).
@@ -29,6 +30,8 @@ def root_option(f: F | None = None, *, tree: str = "required") -> Any:
     def check(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
         if tree == "required":
             require_tree(value)
+        elif tree == "content":
+            require_tree(value, runs_count=False)
         elif tree == "exists" and not value.is_dir():
             raise UsageError(f"--root {value}: no such folder")
         return value
@@ -46,11 +49,11 @@ def root_option(f: F | None = None, *, tree: str = "required") -> Any:
     return decorate(f) if f is not None else decorate
 
 
-def require_tree(root: Path) -> None:
-    """A usage error unless ``root`` is a content tree (or holds runs)."""
+def require_tree(root: Path, *, runs_count: bool = True) -> None:
+    """A usage error unless ``root`` is a content tree (or, with ``runs_count``, holds runs)."""
     from chargen_es.statedir import tree_problem
 
-    problem = tree_problem(root)
+    problem = tree_problem(root, runs_count=runs_count)
     if problem:
         raise UsageError(problem)
 

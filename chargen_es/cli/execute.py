@@ -183,17 +183,22 @@ def engine_options(settings: ExecSettings, root: Path, run_dir: Path) -> EngineO
     )
 
 
-def drive(open_recorder: Callable[[], Recorder], settings: ExecSettings, root: Path) -> int:
-    """Open the run (journal and its fold), carry it out, print the outcome; the exit code."""
+def drive(open_recorder: Callable[[], Recorder], settings: ExecSettings, root: Path,
+          gateway: Gateway | None = None) -> int:
+    """Open the run (journal and its fold), carry it out, print the outcome; the exit code.
+
+    ``gateway``: one the caller opened already (``start_and_drive`` opens it before it
+    claims keys, so a run that cannot reach its backend never holds any).
+    """
     from chargen_es import engine
     from chargen_es.cli.progress_view import make_progress
 
     recorder = open_recorder()
     run_dir = recorder.journal.run_dir
     try:
-        with open_gateway(settings, root) as gateway:
+        with contextlib.nullcontext(gateway) if gateway is not None else open_gateway(settings, root) as opened:
             progress = make_progress(sys.stderr.isatty())
-            outcome = engine.carry_out(recorder, gateway, engine_options(settings, root, run_dir), progress)
+            outcome = engine.carry_out(recorder, opened, engine_options(settings, root, run_dir), progress)
     finally:
         recorder.journal.close()
     return report_outcome(outcome, recorder, root, run_dir)
@@ -294,15 +299,24 @@ EXEC_DEFAULTS: dict[str, Any] = {
 }
 
 
+Replan = Callable[[Mapping[str, str], str], Any]  # (held keys, run id) -> the plan made again
+
+
 def start_and_drive(root: Path, plan: Any, *, mode: ev.Mode, runner: ev.Runner, run_id: str | None,
-                    settings: ExecSettings, replan: Callable[[Mapping[str, str]], Any] | None = None) -> int:
+                    settings: ExecSettings, replan: Replan | None = None, id_given: bool = True,
+                    seen: Mapping[str, int] | None = None) -> int:
     """Claim the plan's keys, journal it as a new run and carry it out (the tail of ``run``,
     ``demo`` and ``--analyze-first``).
 
-    Claiming is exactly once across the workspace (``engine.keyclaims``): under the claims
-    lock the keys other unfinished runs hold are read afresh; a plan that meets one is
-    planned again without them (``replan``, with a note naming the holder) or refused, and
-    the plan is sealed before the lock is let go, so the next run sees this one's keys.
+    Claiming is exactly once across the workspace (``engine.keyclaims``). The gateway is
+    opened first: a run that cannot reach its backend (no key) never holds keys. Then,
+    under the claims lock, the index is read afresh: a plan that meets a key another run
+    holds, or that was planned before another run moved on (``seen``: each run's last seq
+    at planning; a run that applied one of our keys meanwhile has made it done in
+    imagery.yaml), is planned again (``replan``, with a note naming what changed) or, with
+    no ``replan``, refused when a key is held. An id drawn automatically (``id_given``
+    False) that another run took in the same second is drawn again. The plan is sealed
+    before the lock is let go, so the next run sees this one's keys.
     """
     from chargen_es import engine
     from chargen_es.run_folders import check_run_id
@@ -312,24 +326,42 @@ def start_and_drive(root: Path, plan: Any, *, mode: ev.Mode, runner: ev.Runner, 
     runs_dir.mkdir(parents=True, exist_ok=True)
     rid = check_run_id(run_id) if run_id else engine.new_run_id(runs_dir)
     wanted = fallback_options(settings)
-    with engine.claiming(root) as claims:
-        held = claims.held()
-        taken = sorted({held[t.key] for t in plan.tasks if t.key in held})
-        if taken:
-            if replan is None:
+    with open_gateway(settings, root) as gateway:
+        with engine.claiming(root) as claims:
+            held = claims.held()
+            taken = sorted({held[t.key] for t in plan.tasks if t.key in held})
+            moved = seen is not None and claims.marks() != dict(seen)
+            if not id_given and _sealed(runs_dir / rid):
+                rid, moved = engine.new_run_id(runs_dir), True  # output names carry the id's stamp
+            if taken and replan is None:
                 raise KeysHeld(f"run {taken[0]} holds tasks of this plan and will deliver them; "
                                f"`chargen-es resume {taken[0]} --root {root}` continues it")
-            plan = replan(held)
-            click.echo(f"note: run {', '.join(taken)} started meanwhile and holds some of these tasks; "
-                       f"planned without them ({len(plan.tasks)} left)", err=True)
-            if not plan.tasks:
-                click.echo(f"nothing to do here: run {taken[0]} will deliver every task; "
-                           f"`chargen-es resume {taken[0]} --root {root}` continues it")
-                return 0
-        _set_aside_unsealed(runs_dir / rid)
-        record = plan_record(plan)
-        recorder = engine.start(runs_dir / rid, rid, root, mode, runner, record, wanted if wanted.given else None)
-    return drive(lambda: recorder, settings, root)
+            if (taken or moved) and replan is not None:
+                before = {t.key for t in plan.tasks}
+                plan = replan(held, rid)
+                if taken:
+                    click.echo(f"note: run {', '.join(taken)} started meanwhile and holds some of these tasks; "
+                               f"planned without them ({len(plan.tasks)} left)", err=True)
+                elif {t.key for t in plan.tasks} != before:
+                    click.echo(f"note: another run delivered some of these tasks while this one was planned; "
+                               f"planned again ({len(plan.tasks)} left)", err=True)
+                if not plan.tasks:
+                    holder = f"run {taken[0]} will deliver every task; `chargen-es resume {taken[0]} --root {root}` " \
+                             "continues it" if taken else "every task is already done"
+                    click.echo(f"nothing to do here: {holder}")
+                    return 0
+            _set_aside_unsealed(runs_dir / rid)
+            record = plan_record(plan)
+            recorder = engine.start(runs_dir / rid, rid, root, mode, runner, record,
+                                    wanted if wanted.given else None)
+        return drive(lambda: recorder, settings, root, gateway)
+
+
+def _sealed(run_dir: Path) -> bool:
+    from chargen_es.journal import read_events
+
+    journal = run_dir / "journal.jsonl"
+    return journal.exists() and any(ev.type_name(e) == "plan.sealed" for e in read_events(journal))
 
 
 def _set_aside_unsealed(run_dir: Path) -> None:

@@ -176,7 +176,7 @@ class Narrator(Progress):
             state = text.split(" ", 2)[2] if text.startswith("chunk ") and text.count(" ") >= 2 else text
             word, _, rest = state.partition(":")
             if word.replace("JOB_STATE_", "").isupper():  # "SUCCEEDED: lines 0 ok, 3 failed of 3"
-                state = f"job {word.replace('JOB_STATE_', '').lower()}" + (f";{rest}" if rest else "")
+                state = word.replace("JOB_STATE_", "").lower() + (f";{rest}" if rest else "")
             self._note(f"job {chunk}", state)
         elif bar == "live":
             self._note("items", text)
@@ -240,8 +240,11 @@ class PlainView(Narrator):
         print(f"{label:<11} {text}".rstrip(), file=self.stream, flush=True)
 
     def _note(self, name: str, text: str) -> None:
-        if name.startswith("job ") and self._states.get(name) != text:
-            self._states[name] = text
+        # once per state (a job polled every 30 s for hours is not a line per poll); the
+        # state's first report carries the lines' counts as the server gave them then
+        state = text.split(";")[0]
+        if name.startswith("job ") and self._states.get(name) != state:
+            self._states[name] = state
             self._print("job", f"chunk {name[4:]}: {text}")
 
 

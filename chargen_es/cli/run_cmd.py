@@ -107,7 +107,7 @@ def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file
             raise UsageError(f"--image-size {image_size}: {size_problem(image_size)}")
         image_size = size
     if batch_file is None:
-        require_tree(root)
+        require_tree(root, runs_count=False)  # runs alone (a batch file's folder) plan nothing
     if preview is not None and (runner != "batch" or analyze_first or settings.detach):
         raise UsageError("--preview goes with the batch runner (its rest is sent as batch), without "
                          "--analyze-first or --detach")
@@ -135,19 +135,20 @@ def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file
                        variants=variants, verdicts=review.verdict_map(root), refresh_picked=refresh == "picked",
                        store=store, image_size=image_size)
 
-    def planned(held: Mapping[str, str]) -> Plan:
-        """The plan without the keys other unfinished runs hold (again under the claims lock)."""
-        with_held = replace(opts, held=dict(held))
+    def planned(held: Mapping[str, str], run: str) -> Plan:
+        """The plan without the keys other unfinished runs hold; made again under the claims
+        lock when the workspace moved on since (``start_and_drive``)."""
+        with_held = replace(opts, held=dict(held), run_stamp=runs.run_stamp(run))
         made = build_batch_plan(batch_file, with_held) if batch_file is not None else build_plan(with_held)
         if name:
             made.config["name"] = name  # in run.started's config: the journal names the run
+        if preview is not None:
+            made.config["preview"] = preview_keys(made.tasks, preview)
         return made
 
-    plan = planned(wsp.holders(index))
+    plan = planned(wsp.holders(index), rid)
     if batch_file is not None:
         mode = plan.config["mode"]
-    if preview is not None:
-        plan.config["preview"] = preview_keys(plan.tasks, preview)
     todo_note = batch_file is None  # status lists the content tree's scenes, not a batch file's items
     if dry_run:
         render_plan(plan, click.echo, as_json, runner=runner, root=root)
@@ -173,7 +174,8 @@ def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file
     confirm_or_refuse(yes, f"submit {plural(len(plan.tasks), 'task')} in {plural(plan.chunks, 'chunk')}?")
     if settings.deadline_s is None and plan.config.get("deadline_s") is not None:
         settings = replace(settings, deadline_s=plan.config["deadline_s"])  # chargen.yaml's deadline:
-    return start_and_drive(root, plan, mode=mode, runner=runner, run_id=rid, settings=settings, replan=planned)
+    return start_and_drive(root, plan, mode=mode, runner=runner, run_id=rid, settings=settings, replan=planned,
+                           id_given=run_id is not None, seen=wsp.marks(index))
 
 
 def nothing_to_do(plan: Plan, root: Path) -> str:
@@ -285,12 +287,14 @@ class _FirstAnalyses:
             render_plan(first, click.echo, False, tasks=False, runner=self.runner, root=root)
             confirm_or_refuse(yes, f"analyse {plural(len(first.tasks), 'image')} first?")
             code = start_and_drive(root, first, mode="analyze", runner=self.runner, run_id=first_id,
-                                   settings=settings, replan=lambda held: self.analyses(first_id, held))
+                                   settings=settings, replan=lambda held, run: self.analyses(run, held),
+                                   id_given=self.run_id is not None)
             if code:
                 click.echo("   some analyses failed (see the report): their entities are generated without them")
         else:
             click.echo("== run 1 of 2: no analyses to do first (none missing or stale) ==")
         second_id = self.run_id or runs.new_run_id(runs.runs_root(root))
+        seen = wsp.marks(workspace.load(root, write=False).index)
         second = self.generation(second_id)
         click.echo(f"== run 2 of 2: generation, run {second_id} ==")
         click.echo(f"   if it stops: `chargen-es resume {second_id} --root {root}`")
@@ -301,7 +305,8 @@ class _FirstAnalyses:
         confirm_or_refuse(yes, f"submit {plural(len(second.tasks), 'task')} in {plural(second.chunks, 'chunk')}?")
         return max(code, start_and_drive(root, second, mode="generate", runner=self.runner, run_id=second_id,
                                          settings=settings,
-                                         replan=lambda held: self.generation(second_id, held=held)))
+                                         replan=lambda held, run: self.generation(run, held=held),
+                                         id_given=self.run_id is not None, seen=seen))
 
 
 COMMANDS: list[click.Command] = [run]

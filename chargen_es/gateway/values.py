@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from google.genai import types
 
@@ -145,7 +146,11 @@ class Backend:
         if self.home:
             return self.home
         digest = hashlib.sha256(b"chargen-es backend identity v1\0" + self.api_key.encode("utf-8")).hexdigest()
-        return f"{self.root_url}{self.api_version}#key-{digest[:16]}"
+        # a URL may carry credentials (user:token@, ?key=): only scheme, host, port and path are recorded
+        parts = urlsplit(self.root_url)
+        host = parts.hostname or ""
+        where = f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}{parts.path}"
+        return f"{where}{self.api_version}#key-{digest[:16]}"
 
     @property
     def root_url(self) -> str:

@@ -42,6 +42,11 @@ def _env(crash_at: str | None = None, extra: dict[str, str] | None = None) -> di
     return env
 
 
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment ``chargen`` gives its children (for a test that starts one its own way)."""
+    return _env(extra=extra)
+
+
 def chargen(root: Path, base_url: str, *args: str, crash_at: str | None = None,
             timeout: float = 120.0, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run one chargen-es command against ``base_url``; returns the finished process."""
