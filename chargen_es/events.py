@@ -353,6 +353,12 @@ class LineApplied(Event, tag="line.applied", kw_only=True, frozen=True, omit_def
     files_updated: tuple[str, ...] = ()
     usage: Usage | None = None
     via: Via = ""  # the path that delivered it ("" in old journals: the run's runner)
+    # the model that answered, as the response's ``modelVersion`` says ("" in old journals
+    # and when the response did not say): Google answers retired models with another one
+    model_version: str = ""
+    # set only when another model than the task's answered and the catalogue prices it:
+    # live USD per 1M tokens (input, output), so the report prices the item at that model
+    answered_price: dict[str, float] | None = None
 
 
 class ItemFailed(Event, tag="item.failed", kw_only=True, frozen=True):

@@ -244,12 +244,15 @@ Mutation = Callable[[dict[str, Any]], bool]
 
 
 def generated_mutation(task: Task, outputs: Output | Sequence[Output], run_id: str, generated_at: str,
-                       mode: Runner = "batch") -> Mutation:
+                       mode: Runner = "batch", answered_by: str = "") -> Mutation:
     """The change that records a generation result in its entity's imagery.yaml.
 
     ``outputs`` are the file(s) written for the task (paths relative to root); ``mode``
-    is the runner (``batch`` or ``live``) for locations' and chapters' run entries.
+    is the runner (``batch`` or ``live``) for locations' and chapters' run entries;
+    ``answered_by`` the model that really answered when it was not the task's (a retired
+    model Google routes), recorded as the entry's ``answered_by``.
     """
+    extra = {"answered_by": answered_by} if answered_by else {}
     if isinstance(outputs, Output):
         outputs = (outputs,)
     entity = record_folder(task)
@@ -263,7 +266,7 @@ def generated_mutation(task: Task, outputs: Output | Sequence[Output], run_id: s
                 {"custom_id": _stem(rel), "file_name": posixpath.basename(rel), "file_path": rel,
                  "prompt_used": task.prompt, "provider": PROVIDER, "model": task.model,
                  "generated_at": generated_at, "batch_run_id": run_id, "task_key": task.key,
-                 "sha256": sha}
+                 "sha256": sha, **extra}
                 for rel, sha in zip(rels, shas, strict=True)
             ]
             return _set_by_key(entries, task.key, new)
@@ -276,7 +279,7 @@ def generated_mutation(task: Task, outputs: Output | Sequence[Output], run_id: s
             runs.append(run)
             changed = True
         images = _list_at(run, "images", task)
-        new = [{"task_key": task.key, "file_path": rel, "status": SUCCESS, "sha256": sha}
+        new = [{"task_key": task.key, "file_path": rel, "status": SUCCESS, "sha256": sha, **extra}
                for rel, sha in zip(rels, shas, strict=True)]
         return _set_by_key(images, task.key, new) or changed
 
@@ -288,8 +291,10 @@ def _stem(rel: str) -> str:
     return posixpath.splitext(posixpath.basename(rel))[0]
 
 
-def analysis_mutation(task: Task, analysis_path: str, run_id: str, sha256: str = "") -> Mutation:
-    """The change that records an analysis written to ``analysis_path`` (relative to root)."""
+def analysis_mutation(task: Task, analysis_path: str, run_id: str, sha256: str = "",
+                      answered_by: str = "") -> Mutation:
+    """The change that records an analysis written to ``analysis_path`` (relative to root);
+    ``answered_by`` as for :func:`generated_mutation`."""
     entity = record_folder(task)
     image = posixpath.relpath(task.input_image.path, entity) if task.input_image else ""
     entry: dict[str, Any] = {"task_key": task.key, "image": image,
@@ -299,6 +304,8 @@ def analysis_mutation(task: Task, analysis_path: str, run_id: str, sha256: str =
         entry["sha256"] = sha256
     if task.input_image is not None:
         entry["image_sha256"] = task.input_image.sha256
+    if answered_by:
+        entry["answered_by"] = answered_by
 
     def mutate(data: dict[str, Any]) -> bool:
         return _set_by_key(_list_at(data, "analyses", task), task.key, [entry])

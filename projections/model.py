@@ -163,6 +163,12 @@ class Projections:
         return self.run.runner if self.run else ""
 
     @property
+    def store(self) -> bool:
+        """Whether the run's requests ask Google to keep them (``store: true``); runs that
+        never said so send ``store: false``, whatever the project's default."""
+        return bool(self.run.config.get("store", False)) if self.run else False
+
+    @property
     def closed(self) -> bool:
         """Completed or cancelled: nothing may resume the run (see the rules above)."""
         return isinstance(self.ended, CLOSING_TYPES)

@@ -250,6 +250,7 @@ def drive(open_recorder: Callable[[], Recorder], settings: ExecSettings, root: P
 def report_outcome(outcome: str, recorder: Recorder, root: Path, run_dir: Path) -> int:
     from chargen_es.cli.progress_view import final_lines
     from projections import recommendations
+    from projections.report import answered_by
 
     model = recorder.model
     ok, failed = model.outcome_counts()
@@ -259,6 +260,11 @@ def report_outcome(outcome: str, recorder: Recorder, root: Path, run_dir: Path) 
                f"{len(model.tasks) + skipped}")
     for text in final_lines(model, root, outcome):
         click.echo(text)
+    for pair in answered_by(model):  # said once per run: a retired model Google answered with another
+        priced = ("priced at its price" if pair["priced_at"] == pair["answered"]
+                  else "priced at the asked model's price: the catalogue has none for it")
+        click.echo(f"note: {pair['items']} item(s) asked of {pair['asked']} were answered by {pair['answered']} "
+                   f"({priced})")
     advice = recommendations(model)
     if advice:
         click.echo("recommendations:")

@@ -291,6 +291,9 @@ def show_run(p: Projections, as_json: bool) -> None:
             lines.append(("fallback", "; ".join(f"chunk {f['chunk']} {f['reason']}: {f['keys']} item(s) went live"
                                                 f"{' (batch kept running)' if f['keep_batch'] else ''}"
                                                 for f in d["fallbacks"])))
+    for pair in report.get("answered_by", []):
+        lines.append(("model", f"{pair['items']} item(s) asked of {pair['asked']} answered by {pair['answered']} "
+                               f"(priced at {pair['priced_at']})"))
     if p.ended is not None and not isinstance(p.ended, ev.RunCompleted):
         lines.append(("ended by", f"{ev.type_name(p.ended)}: {summary(p.ended)}"))
     width = max(len(k) for k, _ in lines)

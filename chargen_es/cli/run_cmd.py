@@ -38,6 +38,7 @@ from chargen_es.engine import review, workspace  # the index and review stores o
 from chargen_es.errors import UsageError
 from chargen_es.planner import Plan, PlanOptions, build_plan
 from chargen_es.planner.batchfile import batch_root, build_batch_plan
+from chargen_es.planner.limits import normalise_size, size_problem
 from projections import workspace as wsp
 
 TODO_NOTE = ("these are exactly the scenes `chargen-es status` lists as missing, changed, outdated or never "
@@ -75,6 +76,12 @@ def plural(n: int, word: str) -> str:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (required without a TTY).")
 @click.option("--dry-run", is_flag=True, help="Show the plan; no API call, nothing written.")
 @click.option("--json", "as_json", is_flag=True, help="With --dry-run: the plan as one JSON document.")
+@click.option("--image-size", default=None, metavar="SIZE",
+              help="imageSize of every image request (512, 1K, 2K, 4K; as the model allows), over chargen.yaml's, "
+                   "an entity's and a scene's image_size.")
+@click.option("--store/--no-store", default=None,
+              help="Let Google keep the requests in the project's logs (AI Studio), or not; "
+                   "default: chargen.yaml's store:, else --no-store.")
 @click.option("--variants", type=click.IntRange(min=1), default=None, metavar="N",
               help="Takes of every scene (over any variants: in the files); lowering it forgets no take made.")
 @click.option("--refresh", "refresh", type=click.Choice(["picked"]), default=None,
@@ -90,10 +97,15 @@ def plural(n: int, word: str) -> str:
 @execution_options
 def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file: Path | None, model: str | None,
         runner: ev.Runner, chunk_size: int, max_cost: float | None, force: bool, skip_invalid: bool, run_id: str | None,
-        name: str | None, yes: bool, dry_run: bool, as_json: bool, analyze_first: bool, variants: int | None,
-        refresh: str | None, preview: int | None, **kwargs: Any) -> int:
+        name: str | None, yes: bool, dry_run: bool, as_json: bool, image_size: str | None, store: bool | None,
+        analyze_first: bool, variants: int | None, refresh: str | None, preview: int | None, **kwargs: Any) -> int:
     """Plan the content tree (or a batch file) and run it through the Gemini Batch API (or live calls)."""
     settings = ExecSettings.from_kwargs(kwargs)
+    if image_size is not None:
+        size = normalise_size(image_size)
+        if size is None:
+            raise UsageError(f"--image-size {image_size}: {size_problem(image_size)}")
+        image_size = size
     if batch_file is None:
         require_tree(root, runs_count=False)  # runs alone (a batch file's folder) plan nothing
     if preview is not None and (runner != "batch" or analyze_first or settings.detach):
@@ -111,7 +123,7 @@ def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file
         if settings.detach:
             raise UsageError("--analyze-first cannot --detach: the generation is planned from the analyses' results")
         first = _FirstAnalyses(root, scope, only, model, runner, chunk_size, max_cost, force, skip_invalid, run_id,
-                               variants)
+                               variants, store, image_size)
         return first.dry_run(as_json) if dry_run else first.execute(yes, settings)
     if batch_file is not None:
         root = _batch_root(batch_file, root)
@@ -120,7 +132,8 @@ def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file
     opts = PlanOptions(root=root, mode=mode, scope=scope, only=only, model=model, force=force,
                        skip_invalid=skip_invalid, chunk_size=chunk_size, run_stamp=runs.run_stamp(rid),
                        max_cost=max_cost, runner=runner, today=date.today(), history=wsp.history(index),
-                       variants=variants, verdicts=review.verdict_map(root), refresh_picked=refresh == "picked")
+                       variants=variants, verdicts=review.verdict_map(root), refresh_picked=refresh == "picked",
+                       store=store, image_size=image_size)
 
     def planned(held: Mapping[str, str], run: str) -> Plan:
         """The plan without the keys other unfinished runs hold; made again under the claims
@@ -217,12 +230,14 @@ class _FirstAnalyses:
 
     def __init__(self, root: Path, scope: str, only: tuple[str, ...], model: str | None, runner: ev.Runner,
                  chunk_size: int, max_cost: float | None, force: bool, skip_invalid: bool,
-                 run_id: str | None, variants: int | None = None) -> None:
+                 run_id: str | None, variants: int | None = None, store: bool | None = None,
+                 image_size: str | None = None) -> None:
         self.root, self.runner, self.model, self.force, self.run_id = root, runner, model, force, run_id
         self.variants = variants
         self.common: dict[str, Any] = {"root": root, "scope": scope, "only": only, "skip_invalid": skip_invalid,
                                        "chunk_size": chunk_size, "max_cost": max_cost, "runner": runner,
-                                       "today": date.today(), "verdicts": review.verdict_map(root)}
+                                       "today": date.today(), "verdicts": review.verdict_map(root), "store": store,
+                                       "image_size": image_size}
 
     def analyses(self, rid: str, held: Mapping[str, str] | None = None) -> Plan:
         # the analysis model comes from chargen.yaml: --model names the generation's

@@ -226,7 +226,20 @@ class Store:
                     "safety_settings": dict(self.safety_settings),
                     "calls": self.totals["calls"], "calls_rejected": self.totals["calls_rejected"],
                     "downloads": self.totals["downloads"], "deletes": self.totals["deletes"],
-                    "files": len(self.files), "batches": len(self.batches)}
+                    "files": len(self.files), "batches": len(self.batches),
+                    "store": {k: self.totals[f"store_{k}"] for k in ("false", "true", "absent")},
+                    "logged_requests": self.totals["logged_requests"]}
+
+    def note_store(self, request: Any, stores_by_default: bool) -> None:
+        """Count a generate request's ``store`` field and whether Google would keep it in the
+        project's logs: ``store`` wins, else the project's default (on for paid projects
+        created on or after 2026-10-26, changelog of that day)."""
+        value = request.get("store") if isinstance(request, dict) else None
+        kind = "absent" if value is None else ("true" if value is True else "false")
+        with self.lock:
+            self.totals[f"store_{kind}"] += 1
+            if value is True or (value is None and stores_by_default):
+                self.totals["logged_requests"] += 1
 
     # -- lookups --------------------------------------------------------------------------
 

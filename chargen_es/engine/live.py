@@ -262,7 +262,7 @@ class LiveRunner:
 
     async def do_item(self, key: str) -> None:
         task = self.model.tasks[key]
-        request = request_line(task, self.model.uploads)
+        request = request_line(task, self.model.uploads, self.model.store)
         attempt = self.model.call_attempts.get(key, 0)
         tries = 0
         while True:

@@ -68,6 +68,7 @@ from chargen_es.gateway.values import (
     remote_job,
     remote_job_from_sdk,
     remote_model,
+    remote_model_json,
     state_name,
 )
 
@@ -210,13 +211,17 @@ class Gateway:
         before calling. A 429 here is :class:`BatchCapacityExceeded` (the queue is full)."""
         return self._create(model, input_file, display_name)
 
-    def create_inline_batch(self, *, model: str, texts: Sequence[str], display_name: str) -> RemoteJob:
+    def create_inline_batch(self, *, model: str, texts: Sequence[str], display_name: str,
+                            store: bool = False) -> RemoteJob:
         """A small batch job whose requests travel in the create call (one user text each).
 
         For ``doctor --roundtrip`` and the contract suite: no upload needed. The answers
         come back in order in :attr:`RemoteJob.inline_responses` of :meth:`get_batch`.
+        Each request carries ``store`` (false unless asked), like every request we send.
         """
-        requests = [types.InlinedRequest(contents=[types.Content(role="user", parts=[types.Part(text=t)])])
+        config = types.GenerateContentConfig(store=store)
+        requests = [types.InlinedRequest(contents=[types.Content(role="user", parts=[types.Part(text=t)])],
+                                         config=config)
                     for t in texts]
         return self._create(model, requests, display_name)
 
@@ -259,10 +264,29 @@ class Gateway:
         return remote_model(m)
 
     def list_models(self) -> list[RemoteModel]:
-        """``models.list``: every model this key can use, all pages."""
-        with translated():
-            models = _all_pages(self._client.models.list(config={"page_size": _PAGE_SIZE}))
-        return [remote_model(m) for m in models]
+        """``models.list``: every model this key can use, all pages, read raw.
+
+        Raw because the SDK keeps only the fields it knows (google-genai 3.6.1
+        ``_Model_from_mldev``), and a field Google adds to the Model resource (a lifecycle
+        stage, a retirement date) is what ``models`` and ``doctor`` must notice.
+        """
+        found: list[RemoteModel] = []
+        token = ""
+        seen: set[str] = set()
+        while True:
+            params = {"pageSize": str(_PAGE_SIZE), **({"pageToken": token} if token else {})}
+            with translated():
+                r = self._http.get(f"{self._rest}/models", params=params)
+            body = _json_or_empty(r.content)
+            if r.status_code != 200:
+                raise classify(r.status_code, body, r.reason_phrase)
+            found.extend(remote_model_json(m) for m in body.get("models") or [] if isinstance(m, dict))
+            token = str(body.get("nextPageToken") or "")
+            if not token:
+                return found
+            if token in seen or len(seen) >= _MAX_PAGES:
+                raise TransientError(f"the server repeated page token {token!r}", reason="PROTOCOL")
+            seen.add(token)
 
     # -- live calls ----------------------------------------------------------------
 
@@ -274,6 +298,8 @@ class Gateway:
         """
         try:
             config = types.GenerateContentConfig.model_validate(request.get("generationConfig") or {})
+            if request.get("store") is not None:
+                config.store = bool(request["store"])  # sent as the request's top-level "store"
             if request.get("systemInstruction"):
                 config.system_instruction = types.Content.model_validate(request["systemInstruction"])
             if request.get("safetySettings"):  # the SDK sends config.safety_settings as the request's own

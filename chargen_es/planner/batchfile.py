@@ -40,8 +40,9 @@ from chargen_es import catalogue
 from chargen_es.errors import BatchFileInvalid, ContentError, UsageError
 from chargen_es.events import FileRef, Task, TaskReason
 from chargen_es.imagery import BATCH_TYPE, IMAGERY_FILE, Record, index_records, verdict
-from chargen_es.planner import keys, prompts, rounds, yamlio
+from chargen_es.planner import keys, limits, prompts, rounds, yamlio
 from chargen_es.planner.files import ANALYSABLE_EXTS, MIME_BY_EXT, FileIndex, PathProblem, mime_for, read_text
+from chargen_es.planner.limits import normalise_size, size_problem
 from chargen_es.planner.plan import REJECTED, Plan, PlanOptions, Skip, _Builder, changed_input, with_safety
 from chargen_es.planner.validate import (
     ASPECT_RATIOS,
@@ -56,10 +57,10 @@ from chargen_es.planner.validate import (
 )
 from chargen_es.planner.yamlio import LineDict, LineList
 
-TOP_KEYS = ("name", "mode", "model", "aspect_ratio", "style", "output", "prompt", "items", "images", "options",
-            "safety")
-ITEM_KEYS = ("id", "type", "prompt", "title", "references", "aspect_ratio", "negative_prompt", "model", "output",
-             "variants", "retries")
+TOP_KEYS = ("name", "mode", "model", "aspect_ratio", "image_size", "style", "output", "prompt", "items", "images",
+            "options", "safety")
+ITEM_KEYS = ("id", "type", "prompt", "title", "references", "aspect_ratio", "image_size", "negative_prompt", "model",
+             "output", "variants", "retries")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _IMAGE_EXTS = frozenset(MIME_BY_EXT) - {".gif"}
 ITEM_TYPES = ("generate", "derive", "compose")
@@ -81,6 +82,9 @@ class BatchItem:
     variants: int = 0  # takes of this item (0: not set; ``--variants`` or chargen.yaml's, else one)
     references: list[tuple[str, int]] = field(default_factory=list)
     retries: int | None = None  # new tries after a retryable failure at most (None: the defaults)
+    image_size: str = ""  # normalised; "" : the batch's
+    image_size_line: int = 0
+    aspect_ratio_line: int = 0
     model_line: int = 0
 
 
@@ -93,6 +97,9 @@ class BatchFile:
     mode: str = "generate"
     model: str = ""
     aspect_ratio: str = DEFAULT_ASPECT_RATIO
+    aspect_ratio_line: int = 0
+    image_size: str = ""  # normalised; "" : the model's default size
+    image_size_line: int = 0
     style: str = ""
     output: str = ""  # root-relative posix folder
     prompt: str = ""  # analysis prompt
@@ -200,10 +207,12 @@ def check(doc: Any, shown: str, path: Path) -> tuple[BatchFile, list[ContentErro
     batch.model_line = doc.line_of("model") if "model" in doc else 0
     batch.prompt = _text(doc, "prompt", bad)
     if "aspect_ratio" in doc:
+        batch.aspect_ratio_line = doc.line_of("aspect_ratio")
         if aspect_ratio_ok(doc["aspect_ratio"]):
             batch.aspect_ratio = doc["aspect_ratio"]
         else:
             bad(_aspect(doc["aspect_ratio"]), doc.line_of("aspect_ratio"))
+    batch.image_size, batch.image_size_line = _size(doc, bad)
     batch.output = _folder(doc, batch.name or "batch", bad)
     if doc.get("options") is not None:
         batch.options = check_run_options(doc, bad)
@@ -240,6 +249,17 @@ def _text(doc: LineDict, key: str, bad: Any) -> str:
         return str(value)
     bad(f"{key} must be text", doc.line_of(key))
     return ""
+
+
+def _size(doc: LineDict, bad: Any) -> tuple[str, int]:
+    """``image_size`` normalised (``2k`` -> ``2K``) with its line; a size Gemini does not make is a problem."""
+    if "image_size" not in doc:
+        return "", 0
+    size = normalise_size(doc["image_size"])
+    if size is None:
+        bad(size_problem(doc["image_size"]), doc.line_of("image_size"))
+        return "", doc.line_of("image_size")
+    return size, doc.line_of("image_size")
 
 
 def _aspect(value: Any) -> str:
@@ -297,8 +317,10 @@ def _items(doc: LineDict, bad: Any) -> list[BatchItem]:
         entry = BatchItem(id=sid, prompt=prompt, line=item.line_of("id"), title=_text(item, "title", bad),
                           negative_prompt=_text(item, "negative_prompt", bad), model=_text(item, "model", bad).strip(),
                           model_line=item.line_of("model") if "model" in item else 0)
+        entry.image_size, entry.image_size_line = _size(item, bad)
         ratio = item.get("aspect_ratio")
         if ratio is not None:
+            entry.aspect_ratio_line = item.line_of("aspect_ratio")
             if aspect_ratio_ok(ratio):
                 entry.aspect_ratio = ratio
             else:
@@ -568,8 +590,17 @@ class _Collect:
                 continue
             lead = prompts.item_lead(item.type, len(refs))
             first = prompts.compile_scene(prefix, item.prompt, item.negative_prompt, lead)
-            config = {"responseModalities": ["IMAGE"],
-                      "imageConfig": {"aspectRatio": item.aspect_ratio or batch.aspect_ratio}}
+            size = b.opts.image_size or item.image_size or batch.image_size
+            ratio = item.aspect_ratio or batch.aspect_ratio
+            # the reference count is _references_fit's (with derive's and compose's own counts)
+            found = limits.check(
+                model, size=size, size_at=(self.shown, item.image_size_line or batch.image_size_line), ratio=ratio,
+                ratio_at=(self.shown, item.aspect_ratio_line or batch.aspect_ratio_line),
+                references=0, references_at=(self.shown, item.line))
+            if found:
+                self.problems.extend(found)
+                continue
+            config = {"responseModalities": ["IMAGE"], "imageConfig": limits.image_config(ratio, size)}
             with_safety(config, batch.safety)
             shas = [r.sha256 for r in refs]
             takes = b.takes(item.variants)
@@ -604,7 +635,7 @@ class _Collect:
                 ))
                 if item.retries is not None:
                     self.retries[key] = item.retries
-                self._count(model, "generate", prompt, len(refs))
+                self._count(model, "generate", prompt, len(refs), size)
 
     def _stem(self, item: BatchItem, safe: str, take: int, n: int) -> str:
         """A user's own output name gets ``-r{round}`` (a round after rejected takes, which must
@@ -660,11 +691,11 @@ class _Collect:
             ))
             self._count(b.model, "analyze", b.analysis_prompt, 1)
 
-    def _count(self, model: str, kind: str, prompt: str, images_in: int) -> None:
+    def _count(self, model: str, kind: str, prompt: str, images_in: int, size: str = "") -> None:
         default = self.b.model
         self.b.model = model  # the builder counts usage under its current model
         try:
-            self.b._count(kind, prompt, images_in)
+            self.b._count(kind, prompt, images_in, size)
         finally:
             self.b.model = default
 

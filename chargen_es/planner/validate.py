@@ -18,10 +18,10 @@ from chargen_es import catalogue
 from chargen_es.errors import ContentError
 from chargen_es.planner.consistency import Spec, check_spec
 from chargen_es.planner.durations import parse_duration
+from chargen_es.planner.limits import ASPECT_RATIOS, normalise_size, size_problem
 from chargen_es.planner.prompts import DEFAULT_ANALYSIS_PROMPT
 from chargen_es.planner.yamlio import LineDict, LineList
 
-ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 _ASPECT_SET = frozenset(ASPECT_RATIOS)
 DEFAULT_GENERATE_MODEL = catalogue.DEFAULT_GENERATE_MODEL
 DEFAULT_ANALYZE_MODEL = catalogue.DEFAULT_ANALYZE_MODEL
@@ -41,6 +41,10 @@ class Workspace:
     generate_model_line: int = 0  # where chargen.yaml names the model (0: the default)
     analyze_model_line: int = 0
     deadline_s: float | None = None  # ``deadline:``: batch work left after it finishes live
+    store: bool = False  # ``store: true``: let Google keep the requests in the project's logs
+    image_size: str = ""  # ``image_size:`` normalised ("" : the model's default size)
+    image_size_line: int = 0
+    aspect_ratio_line: int = 0
     consistency: Spec = field(default_factory=Spec)  # the default for every entity
     variants: int = 0  # ``variants:``: takes per scene for every entity (0: not set, one take)
     keep_results: bool = False  # ``keep_results:``: keep raw results files after they are applied
@@ -58,6 +62,10 @@ class SceneSpec:
     aspect_ratio: str = ""
     negative_prompt: str = ""
     references: list[tuple[str, int]] = field(default_factory=list)  # (as written, line)
+    image_size: str = ""  # normalised; "" when the scene does not say
+    line: int = 0  # the scene's ``id`` line
+    image_size_line: int = 0
+    aspect_ratio_line: int = 0
     variants: int = 0  # takes of this scene (0: not set; the entity's or workspace's count)
 
 
@@ -72,6 +80,20 @@ class EntityDoc:
     consistency: Spec = field(default_factory=Spec)
     variants: int = 0  # takes of each of its scenes (0: not set)
     safety: dict[str, str] = field(default_factory=dict)  # over chargen.yaml's, category by category
+    image_size: str = ""
+    image_size_line: int = 0
+
+
+def _image_size(doc: LineDict, file: str, problems: list[ContentError]) -> tuple[str, int]:
+    """``image_size`` normalised (``2k`` -> ``2K``) with its line, or a problem; ("", 0) when absent."""
+    if "image_size" not in doc:
+        return "", 0
+    line = doc.line_of("image_size")
+    size = normalise_size(doc["image_size"])
+    if size is None:
+        problems.append(ContentError(file, size_problem(doc["image_size"]), line))
+        return "", line
+    return size, line
 
 
 def _as_text(doc: LineDict, key: str, value: Any, file: str, problems: list[ContentError]) -> str:
@@ -176,10 +198,12 @@ def check_workspace(doc: Any, file: str) -> tuple[Workspace, list[ContentError]]
     elif models is not None:
         problems.append(ContentError(file, "models must be a mapping (generate, analyze)", doc.line_of("models")))
     if "aspect_ratio" in doc:
+        ws.aspect_ratio_line = doc.line_of("aspect_ratio")
         if aspect_ratio_ok(doc["aspect_ratio"]):
             ws.aspect_ratio = doc["aspect_ratio"]
         else:
             problems.append(ContentError(file, _aspect_problem(doc["aspect_ratio"]), doc.line_of("aspect_ratio")))
+    ws.image_size, ws.image_size_line = _image_size(doc, file, problems)
     analysis = doc.get("analysis")
     if isinstance(analysis, LineDict):
         prompt = _opt_text(analysis, "prompt", file, problems)
@@ -207,6 +231,12 @@ def check_workspace(doc: Any, file: str) -> tuple[Workspace, list[ContentError]]
                                          "~/.config/chargen-es/credentials (chmod 600)", doc.line_of(name)))
     if doc.get("options") is not None:
         ws.options = check_run_options(doc, lambda message, line: problems.append(ContentError(file, message, line)))
+    if "store" in doc:
+        if isinstance(doc["store"], bool):
+            ws.store = doc["store"]
+        else:
+            problems.append(ContentError(file, f"store must be true or false, not {doc['store']!r}",
+                                         doc.line_of("store")))
     ws.consistency = check_spec(doc, file, problems, workspace=True)
     ws.variants = _variants(doc, file, problems)
     return ws, problems
@@ -359,7 +389,8 @@ def _plain_scene(item: LineDict) -> SceneSpec | None:
     ratio = item.get("aspect_ratio", "")
     if title.__class__ is not str or negative.__class__ is not str or (ratio and ratio not in _ASPECT_SET):
         return None
-    return SceneSpec(id=sid.strip(), prompt=prompt, title=title, aspect_ratio=ratio, negative_prompt=negative)
+    return SceneSpec(id=sid.strip(), prompt=prompt, title=title, aspect_ratio=ratio, negative_prompt=negative,
+                     line=item.line_of("id"), aspect_ratio_line=item.line_of("aspect_ratio") if ratio else 0)
 
 
 def check_entity(doc: Any, file: str, kind: str) -> tuple[EntityDoc, list[ContentError]]:
@@ -373,6 +404,7 @@ def check_entity(doc: Any, file: str, kind: str) -> tuple[EntityDoc, list[Conten
     ent.style = _opt_text(doc, "style", file, problems)
     ent.references = _references(doc, file, problems)
     ent.consistency = check_spec(doc, file, problems, workspace=False)
+    ent.image_size, ent.image_size_line = _image_size(doc, file, problems)
     ent.variants = _variants(doc, file, problems)
     if doc.get("safety") is not None:
         ent.safety = check_safety(doc, lambda message, line: problems.append(ContentError(file, message, line)))
@@ -428,6 +460,7 @@ def _scene(item: LineDict, file: str, problems: list[ContentError]) -> SceneSpec
     if ratio is not None and not aspect_ratio_ok(ratio):
         problems.append(ContentError(file, _aspect_problem(ratio), item.line_of("aspect_ratio")))
     refs = _references(item, file, problems)
+    size, size_line = _image_size(item, file, problems)
     variants = _variants(item, file, problems)
     if sid and (problem := scene_id_problem(sid.strip())):
         problems.append(ContentError(file, problem, item.line_of("id")))
@@ -436,5 +469,6 @@ def _scene(item: LineDict, file: str, problems: list[ContentError]) -> SceneSpec
         return None
     return SceneSpec(
         id=sid.strip(), prompt=prompt, title=title, aspect_ratio=ratio or "",
-        negative_prompt=negative, references=refs, variants=variants,
+        negative_prompt=negative, references=refs, variants=variants, image_size=size, line=item.line_of("id"),
+        image_size_line=size_line, aspect_ratio_line=item.line_of("aspect_ratio") if ratio is not None else 0,
     )
