@@ -95,7 +95,8 @@ FallbackMode = Literal["live", "none"]
 FallbackReason = Literal["deadline", "expired", "failed"]
 
 # Why a run paused (resumable). Closed: each is one stop in the engine and one hint in the cli.
-PauseReason = Literal["interrupted", "detached", "daily_quota", "billing", "retry", "max_cost", "preview"]
+PauseReason = Literal["interrupted", "detached", "daily_quota", "billing", "retry", "max_cost", "preview",
+                      "stop_on_error"]
 
 # Every alias above, by name: the vocabulary test walks it so a new alias is covered the day
 # it is added.
@@ -142,6 +143,8 @@ class Task(Struct, kw_only=True, frozen=True):
     title: str = ""
     references: tuple[FileRef, ...] = ()
     input_image: FileRef | None = None  # analysis tasks: the image analysed
+    # the request's settings beside its contents: ``generationConfig`` fields, plus
+    # ``safetySettings`` when the plan set any (sent at the request's top level)
     generation_config: dict[str, Any] = {}
     chunk: int = 0
     reason: TaskReason = "new"
@@ -327,6 +330,20 @@ class ResultsDownloaded(Event, tag="results.downloaded", kw_only=True, frozen=Tr
     remote_name: str = ""
 
 
+class ResultsDiscarded(Event, tag="results.discarded", kw_only=True, frozen=True):
+    """A collected results file deleted from the run folder (``keep_results`` off).
+
+    Every line of it was applied or reported and journaled first; its images are in the
+    tree and each output's SHA-256 and size in ``line.applied``, so the raw answers
+    (base64 images, thought signatures) would only be a second copy. Recorded after the
+    deletion (an unlink is idempotent, and a resume discards what a crash left)."""
+
+    chunk: int
+    path: str
+    sha256: str
+    bytes: int
+
+
 class LineApplied(Event, tag="line.applied", kw_only=True, frozen=True, omit_defaults=True):
     """``omit_defaults``: ``via`` came later; a line without it re-encodes byte for byte."""
 
@@ -336,6 +353,12 @@ class LineApplied(Event, tag="line.applied", kw_only=True, frozen=True, omit_def
     files_updated: tuple[str, ...] = ()
     usage: Usage | None = None
     via: Via = ""  # the path that delivered it ("" in old journals: the run's runner)
+    # the model that answered, as the response's ``modelVersion`` says ("" in old journals
+    # and when the response did not say): Google answers retired models with another one
+    model_version: str = ""
+    # set only when another model than the task's answered and the catalogue prices it:
+    # live USD per 1M tokens (input, output), so the report prices the item at that model
+    answered_price: dict[str, float] | None = None
 
 
 class ItemFailed(Event, tag="item.failed", kw_only=True, frozen=True):
@@ -510,6 +533,7 @@ AnyEvent = (
     | ImagePicked
     | ImageRejected
     | ImageCleared
+    | ResultsDiscarded
 )
 
 EVENT_TYPES: tuple[type[Event], ...] = AnyEvent.__args__

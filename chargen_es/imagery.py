@@ -20,9 +20,15 @@ The file is shared between chargen-es and its user, so the rules are strict:
 Shapes (docs/run-format.md, section 1), paths relative to the entity folder:
 
 - characters: ``generated_images: [{custom_id, file_name, file_path, prompt_used,
-  provider, model, generated_at, batch_run_id, task_key, sha256}]``
+  provider, model, generated_at, batch_run_id, task_key, sha256}]``; ``custom_id`` is the
+  image's stem (``file_name`` without its extension), as the original chargen tool writes it
 - locations, chapters: ``imagery_runs: [{run_id, generated_at, provider, model, mode,
-  images: [{task_key, file_path, status, sha256}]}]``
+  images: [{task_key, file_path, status: success, sha256}]}]``
+
+Entries of earlier releases (``custom_id`` equal to the task key, ``status: ok``) are read
+as they are and rewritten in the current shape only when an entry is set anyway
+(:func:`_set_by_key` compares them in the current shape, so re-applying the same result
+leaves an old file byte for byte as it was).
 - analyses (any entity): ``analyses: [{task_key, image, analysis_path, model, run_id,
   image_sha256}]`` (plus ``sha256`` of the analysis JSON when the caller gives it);
   ``image_sha256`` is the analysed image's hash, so a later change of the image shows the
@@ -47,12 +53,14 @@ from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.resolver import VersionedResolver
 
-from chargen_es.errors import ContentError
+from chargen_es.errors import ContentError, is_local_io
 from chargen_es.events import EntityType, Output, Runner, Task
 from chargen_es.statedir import STATE_DIR, state_dir
 
 IMAGERY_FILE = "imagery.yaml"
 PROVIDER = "google"
+SUCCESS = "success"  # a run image's status, as the original tool writes it
+_SUCCESSFUL = (SUCCESS, "ok")  # "ok": what releases before the seed's shape wrote
 
 
 _STR = "tag:yaml.org,2002:str"
@@ -132,7 +140,8 @@ def index_records(data: Any) -> dict[str, list[Record]]:
     """All outputs and analyses recorded in a parsed imagery.yaml, by task key.
 
     Tolerant on purpose: entries that are not mappings or lack a key are ignored, as are
-    run images whose ``status`` is not ``ok`` (a failed item has no file to check).
+    run images whose ``status`` is not ``success`` (or ``ok``, as earlier releases wrote it):
+    a failed item has no file to check.
     """
     out: dict[str, list[Record]] = {}
     if not isinstance(data, dict):
@@ -146,7 +155,7 @@ def index_records(data: Any) -> dict[str, list[Record]]:
         add(entry.get("task_key"), entry.get("file_path"), entry.get("sha256"))
     for run in _dicts(data.get("imagery_runs")):
         for img in _dicts(run.get("images")):
-            if img.get("status", "ok") == "ok":
+            if img.get("status", SUCCESS) in _SUCCESSFUL:
                 add(img.get("task_key"), img.get("file_path"), img.get("sha256"))
     for entry in _dicts(data.get("analyses")):
         add(entry.get("task_key"), entry.get("analysis_path"), entry.get("sha256"), hash_required=False)
@@ -235,12 +244,15 @@ Mutation = Callable[[dict[str, Any]], bool]
 
 
 def generated_mutation(task: Task, outputs: Output | Sequence[Output], run_id: str, generated_at: str,
-                       mode: Runner = "batch") -> Mutation:
+                       mode: Runner = "batch", answered_by: str = "") -> Mutation:
     """The change that records a generation result in its entity's imagery.yaml.
 
     ``outputs`` are the file(s) written for the task (paths relative to root); ``mode``
-    is the runner (``batch`` or ``live``) for locations' and chapters' run entries.
+    is the runner (``batch`` or ``live``) for locations' and chapters' run entries;
+    ``answered_by`` the model that really answered when it was not the task's (a retired
+    model Google routes), recorded as the entry's ``answered_by``.
     """
+    extra = {"answered_by": answered_by} if answered_by else {}
     if isinstance(outputs, Output):
         outputs = (outputs,)
     entity = record_folder(task)
@@ -251,10 +263,10 @@ def generated_mutation(task: Task, outputs: Output | Sequence[Output], run_id: s
         if task.entity_type == "characters":
             entries = _list_at(data, "generated_images", task)
             new = [
-                {"custom_id": task.key, "file_name": posixpath.basename(rel), "file_path": rel,
+                {"custom_id": _stem(rel), "file_name": posixpath.basename(rel), "file_path": rel,
                  "prompt_used": task.prompt, "provider": PROVIDER, "model": task.model,
                  "generated_at": generated_at, "batch_run_id": run_id, "task_key": task.key,
-                 "sha256": sha}
+                 "sha256": sha, **extra}
                 for rel, sha in zip(rels, shas, strict=True)
             ]
             return _set_by_key(entries, task.key, new)
@@ -267,15 +279,22 @@ def generated_mutation(task: Task, outputs: Output | Sequence[Output], run_id: s
             runs.append(run)
             changed = True
         images = _list_at(run, "images", task)
-        new = [{"task_key": task.key, "file_path": rel, "status": "ok", "sha256": sha}
+        new = [{"task_key": task.key, "file_path": rel, "status": SUCCESS, "sha256": sha, **extra}
                for rel, sha in zip(rels, shas, strict=True)]
         return _set_by_key(images, task.key, new) or changed
 
     return mutate
 
 
-def analysis_mutation(task: Task, analysis_path: str, run_id: str, sha256: str = "") -> Mutation:
-    """The change that records an analysis written to ``analysis_path`` (relative to root)."""
+def _stem(rel: str) -> str:
+    """An image's ``custom_id``: its file name without the extension."""
+    return posixpath.splitext(posixpath.basename(rel))[0]
+
+
+def analysis_mutation(task: Task, analysis_path: str, run_id: str, sha256: str = "",
+                      answered_by: str = "") -> Mutation:
+    """The change that records an analysis written to ``analysis_path`` (relative to root);
+    ``answered_by`` as for :func:`generated_mutation`."""
     entity = record_folder(task)
     image = posixpath.relpath(task.input_image.path, entity) if task.input_image else ""
     entry: dict[str, Any] = {"task_key": task.key, "image": image,
@@ -285,6 +304,8 @@ def analysis_mutation(task: Task, analysis_path: str, run_id: str, sha256: str =
         entry["sha256"] = sha256
     if task.input_image is not None:
         entry["image_sha256"] = task.input_image.sha256
+    if answered_by:
+        entry["answered_by"] = answered_by
 
     def mutate(data: dict[str, Any]) -> bool:
         return _set_by_key(_list_at(data, "analyses", task), task.key, [entry])
@@ -380,7 +401,7 @@ def _set_by_key(entries: list[Any], key: str, new: list[dict[str, Any]]) -> bool
     for n, fields in enumerate(new):
         if n < len(positions):
             current = entries[positions[n]]
-            if any(current.get(k) != v for k, v in fields.items() if k in _IDENTITY):
+            if any(_current_shape(current, k) != v for k, v in fields.items() if k in _IDENTITY):
                 current.update(fields)
                 changed = True
         else:
@@ -390,6 +411,19 @@ def _set_by_key(entries: list[Any], key: str, new: list[dict[str, Any]]) -> bool
         del entries[i]
         changed = True
     return changed
+
+
+def _current_shape(entry: dict[str, Any], field: str) -> Any:
+    """``entry[field]`` as this release would write it: an earlier release's ``custom_id``
+    (the task key) reads as the file's stem and ``status: ok`` as ``success``, so an old
+    entry that records the same result is not rewritten just for its shape."""
+    value = entry.get(field)
+    if field == "custom_id" and value is not None and value == entry.get("task_key"):
+        path = entry.get("file_path")
+        return _stem(path) if isinstance(path, str) else value
+    if field == "status" and value in _SUCCESSFUL:
+        return SUCCESS
+    return value
 
 
 def update(path: Path, mutations: Sequence[Mutation], write: Writer, *, root: Path | None = None) -> bool:
@@ -443,6 +477,8 @@ def _read(path: Path, rt: YAML) -> tuple[dict[str, Any], int | None]:
     except FileNotFoundError:
         return {}, None
     except (OSError, UnicodeDecodeError) as exc:
+        if is_local_io(exc):  # a failing disk or permission stops the run, named (chargen_es.errors)
+            raise
         raise ContentError(str(path), f"cannot read: {exc}") from exc
     try:
         data = rt.load(text)

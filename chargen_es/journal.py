@@ -35,9 +35,11 @@ from pathlib import Path
 import filelock
 import msgspec
 
-from chargen_es.errors import JournalError, RunLocked
+from chargen_es.errors import JournalError, LocalIOError, RunLocked, local_io_error
 from chargen_es.events import DECODER, ENCODER, AnyEvent, Event
-from chargen_es.fsio import fsync_dir
+from chargen_es.fsio import fsync, fsync_dir, naming, write_all
+
+APPEND_POINT = "journal.append"  # the fault hook's name for an append (chargen_es.fsio)
 
 JOURNAL_NAME = "journal.jsonl"
 LOCK_NAME = "run.lock"
@@ -291,6 +293,7 @@ class Journal:
         self.last_seq = events[-1].seq if events else 0
         self._lock = lock
         self._broken: str | None = None
+        self._failure: LocalIOError | None = None  # a later append (another task's) raises it again
 
     # -- opening -------------------------------------------------------------------
 
@@ -326,13 +329,14 @@ class Journal:
         fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             if created:
-                os.fsync(fd)
+                fsync(fd, path=path)
                 fsync_dir(run_dir)
-            data = _read_all(fd)
+            with naming(path):
+                data = _read_all(fd)
             scan = scan_bytes(data)
             if scan.tail_bytes:
                 os.ftruncate(fd, scan.valid_bytes)
-                os.fsync(fd)
+                fsync(fd, path=path)
         except BaseException:
             os.close(fd)
             raise
@@ -346,6 +350,8 @@ class Journal:
 
     def append_many(self, events: Sequence[Event] | Iterable[Event], *, now: float | None = None) -> list[AnyEvent]:
         """Group commit: stamp, write all lines in one ``os.write``, fsync once."""
+        if self._failure is not None:  # the disk refused an earlier append: the same named error again
+            raise self._failure.located(None, None)
         if self._broken:
             raise JournalError(f"{self.path}: journal is unusable after an earlier failure: {self._broken}")
         at = utc_now_ms(now)
@@ -361,17 +367,24 @@ class Journal:
             return []
         data = b"".join(parts)
         try:
-            written = os.write(self._fd, data)
-            while written < len(data):  # short writes are rare on files; finish the lines
-                written += os.write(self._fd, data[written:])
-            os.fsync(self._fd)
+            write_all(self._fd, data, path=self.path, point=APPEND_POINT)  # short writes are finished
+            fsync(self._fd, path=self.path, point=APPEND_POINT)
         except OSError as exc:
             self._broken = f"{exc.strerror or exc}"
+            named = local_io_error(exc, journal=True)
+            if named is not None:  # disk full, I/O error …: fatal, named like any other local I/O error
+                self._failure = named
+                raise named from exc
             raise JournalError(f"{self.path}: append failed ({self._broken}); the run stops here and "
                                "`chargen-es resume` will recover from the last durable line") from exc
         self.last_seq = seq
         self.events.extend(stamped)
         return stamped
+
+    @property
+    def broken(self) -> bool:
+        """An append failed: nothing more may be written through this journal."""
+        return self._broken is not None
 
     # -- closing -------------------------------------------------------------------
 

@@ -21,25 +21,32 @@ GITIGNORE = (
 )
 
 
-# What makes a folder a content tree: its workspace file, an entity folder, or runs.
-TREE_MARKERS = ("chargen.yaml", "characters", "locations", "chapters", STATE_DIR)
+# What makes a folder a content tree: its workspace file or an entity folder.
+TREE_MARKERS = ("chargen.yaml", "characters", "locations", "chapters")
 
 
-def tree_problem(root: Path) -> str:
+def tree_problem(root: Path, *, runs_count: bool = True) -> str:
     """Why ``root`` is not a content tree, or "" when it is one.
 
     A folder with none of ``TREE_MARKERS`` would plan nothing and list no runs, which
-    reads as "all done"; every command that takes ``--root`` refuses it instead.
+    reads as "all done"; every command that takes ``--root`` refuses it instead. With
+    ``runs_count`` a folder holding runs will do (a batch file's folder, for ``inspect``,
+    ``resume``, ``replay``): a run folder with a journal, not a bare ``.chargen/`` (the
+    embedded emulator of ``models --emulator`` makes one anywhere).
     """
     root = Path(root)
     if not root.exists():
         return f"--root {root}: no such folder"
     if not root.is_dir():
         return f"--root {root}: not a folder"
-    if not any((root / marker).exists() for marker in TREE_MARKERS):
-        return (f"--root {root}: not a content tree (no chargen.yaml, characters/, locations/ or chapters/, and "
-                "no runs); `chargen-es demo` makes a sample tree, `run --batch-file FILE` needs none")
-    return ""
+    if any((root / marker).exists() for marker in TREE_MARKERS):
+        return ""
+    runs = root / STATE_DIR / "batch"
+    if runs_count and runs.is_dir() and any((p / "journal.jsonl").is_file() for p in runs.iterdir()):
+        return ""
+    return (f"--root {root}: not a content tree (no chargen.yaml, characters/, locations/ or chapters/"
+            + (", and no runs" if runs_count else "") + "); `chargen-es demo` makes a sample tree, "
+            "`run --batch-file FILE` needs none")
 
 
 def state_dir(root: Path) -> Path:

@@ -12,6 +12,7 @@ the callers write the rendered bytes with ``chargen_es.fsio.write_files``.
 
 from __future__ import annotations
 
+from projections.advice import recommendations
 from projections.files import in_flight_uploads, workspace_files_cache
 from projections.model import (
     ENDING_TYPES,
@@ -39,6 +40,7 @@ __all__ = [
     "mutate",
     "pretty_json",
     "project",
+    "recommendations",
     "render",
     "workspace_files_cache",
 ]

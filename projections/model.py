@@ -115,8 +115,10 @@ class Projections:
     requests: dict[int, ev.RequestsWritten] = field(default_factory=dict)
     jobs: dict[int, Job] = field(default_factory=dict)  # chunk -> current attempt
     downloads: dict[int, ev.ResultsDownloaded] = field(default_factory=dict)  # of the current attempt
+    discarded: dict[int, ev.ResultsDiscarded] = field(default_factory=dict)  # its file deleted once collected
     lost: dict[str, str] = field(default_factory=dict)  # sha256 -> files/<id> found gone, until re-uploaded
     reopened: dict[int, int] = field(default_factory=dict)  # chunk -> job attempt whose failures run again
+    reopen_counts: dict[str, int] = field(default_factory=dict)  # key -> times reopened (its retries so far)
     queued: dict[int, ev.JobQueued] = field(default_factory=dict)  # chunk -> latest 429 on create
     outcomes: dict[str, ItemOutcome] = field(default_factory=dict)  # key -> outcome (applied is final)
     ignored: list[ev.ResultIgnored] = field(default_factory=list)
@@ -139,7 +141,8 @@ class Projections:
             chunks={k: dict(v) for k, v in self.chunks.items()}, files=dict(self.files),
             file_names=dict(self.file_names), upload_intents=dict(self.upload_intents),
             uploads=dict(self.uploads), requests=dict(self.requests), jobs=dict(self.jobs),
-            downloads=dict(self.downloads), lost=dict(self.lost), reopened=dict(self.reopened),
+            downloads=dict(self.downloads), discarded=dict(self.discarded), lost=dict(self.lost),
+            reopened=dict(self.reopened), reopen_counts=dict(self.reopen_counts),
             queued=dict(self.queued), outcomes=dict(self.outcomes), ignored=list(self.ignored),
             calls=self.calls, call_attempts=dict(self.call_attempts), call_failures=dict(self.call_failures),
             deleted_files=list(self.deleted_files), deleted_jobs=list(self.deleted_jobs),
@@ -158,6 +161,12 @@ class Projections:
     @property
     def runner(self) -> str:
         return self.run.runner if self.run else ""
+
+    @property
+    def store(self) -> bool:
+        """Whether the run's requests ask Google to keep them (``store: true``); runs that
+        never said so send ``store: false``, whatever the project's default."""
+        return bool(self.run.config.get("store", False)) if self.run else False
 
     @property
     def closed(self) -> bool:
@@ -314,6 +323,7 @@ def _requests_written(p: Projections, e: ev.RequestsWritten) -> None:
 def _job_submitting(p: Projections, e: ev.JobSubmitting) -> None:
     p.jobs[e.chunk] = Job(attempt=e.attempt, display_name=e.display_name, input_file=e.input_file)
     p.downloads.pop(e.chunk, None)
+    p.discarded.pop(e.chunk, None)
     p.queued.pop(e.chunk, None)
     c = _chunk(p, e.chunk)
     c.update(attempt=e.attempt, display_name=e.display_name, job_name="", job_state="SUBMITTING",
@@ -358,6 +368,16 @@ def _results_downloaded(p: Projections, e: ev.ResultsDownloaded) -> None:
     p.downloads[e.chunk] = e
     _chunk(p, e.chunk)["results"] = {"path": e.path, "sha256": e.sha256, "bytes": e.bytes, "lines": e.lines}
     _reach(p, _APPLYING)
+
+
+def _results_discarded(p: Projections, e: ev.ResultsDiscarded) -> None:
+    """The current attempt's results file is gone on purpose (an older attempt's: history)."""
+    download = p.downloads.get(e.chunk)
+    if download is None or download.sha256 != e.sha256:
+        return
+    p.discarded[e.chunk] = e
+    c = _chunk(p, e.chunk)
+    c["results"] = {**c["results"], "discarded": True}
 
 
 def _line_applied(p: Projections, e: ev.LineApplied) -> None:
@@ -424,6 +444,7 @@ def _items_reopened(p: Projections, e: ev.ItemsReopened) -> None:
     """Reopened items are pending again: their old failure no longer counts."""
     p.reopened[e.chunk] = e.attempt
     for key in e.keys:
+        p.reopen_counts[key] = p.reopen_counts.get(key, 0) + 1
         outcome = p.outcomes.get(key)
         if isinstance(outcome, ev.ItemFailed):
             del p.outcomes[key]
@@ -496,6 +517,7 @@ HANDLERS: dict[type, Handler] = {
     ev.ImagePicked: _not_a_run_event,
     ev.ImageRejected: _not_a_run_event,
     ev.ImageCleared: _not_a_run_event,
+    ev.ResultsDiscarded: _results_discarded,
 }
 assert set(HANDLERS) == set(ev.EVENT_TYPES), "every event type needs a handler"
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from chargen_es import events as ev
+from projections.advice import recommendations
 from projections.model import Projections
 from projections.state import event_fields
 
@@ -44,13 +45,40 @@ def via_of(p: Projections, o: ev.LineApplied | ev.ResultIgnored) -> ev.Runner:
     return o.via or (p.run.runner if p.run else "batch")
 
 
-def usage_cost(p: Projections, key: str, usage: ev.Usage | None, via: ev.Runner) -> float | None:
-    """USD for one result's tokens at the run's price snapshot, batch-discounted when it came by batch."""
+def answered_elsewhere(asked: str, model_version: str) -> bool:
+    """True when the response names another model than the one asked (``gemini-x-001``
+    for ``gemini-x`` is the same model; an empty ``modelVersion`` says nothing)."""
+    asked = asked.removeprefix("models/")
+    version = model_version.removeprefix("models/")
+    if not version or version == asked:
+        return False
+    suffix = version.removeprefix(asked + "-")
+    return not (suffix != version and suffix.isdigit())
+
+
+def answered_by(p: Projections) -> list[dict[str, Any]]:
+    """Applied items another model answered: per (asked, answered) pair, how many and at whose price."""
+    pairs: dict[tuple[str, str], list[int]] = {}
+    for key, o in p.outcomes.items():
+        task = p.tasks.get(key)
+        if isinstance(o, ev.LineApplied) and task is not None and answered_elsewhere(task.model, o.model_version):
+            count = pairs.setdefault((task.model, o.model_version), [0, 0])
+            count[0] += 1
+            count[1] += o.answered_price is not None
+    return [{"asked": asked, "answered": answered, "items": n,
+             "priced_at": answered if priced == n else ("asked" if not priced else "mixed")}
+            for (asked, answered), (n, priced) in sorted(pairs.items())]
+
+
+def usage_cost(p: Projections, key: str, usage: ev.Usage | None, via: ev.Runner,
+               answered_price: dict[str, float] | None = None) -> float | None:
+    """USD for one result's tokens at the run's price snapshot (or, when another model
+    answered and the catalogue priced it, at that model's), batch-discounted when it came by batch."""
     prices, discount = _pricing(p)
     task = p.tasks.get(key)
     if not prices or usage is None or task is None:
         return None
-    price = prices.get(task.model) or {}
+    price = answered_price or prices.get(task.model) or {}
     live = (usage.prompt_tokens * float(price.get("input", 0.0))
             + usage.output_tokens * float(price.get("output", 0.0))) / 1e6
     return live * (discount if via == "batch" else 1.0)
@@ -69,7 +97,7 @@ def actual_cost(p: Projections) -> float | None:
     total = 0.0
     for key, o in p.outcomes.items():
         if isinstance(o, ev.LineApplied):
-            total += usage_cost(p, key, o.usage, via_of(p, o)) or 0.0
+            total += usage_cost(p, key, o.usage, via_of(p, o), o.answered_price) or 0.0
     for i in p.ignored:
         if i.reason == "already_applied":
             total += usage_cost(p, i.key, i.usage, via_of(p, i)) or 0.0
@@ -87,8 +115,8 @@ def delivery(p: Projections) -> dict[str, Any]:
             continue
         via = via_of(p, o)
         counts[via] = counts.get(via, 0) + 1
-        all_batch += usage_cost(p, key, o.usage, "batch") or 0.0
-        all_live += usage_cost(p, key, o.usage, "live") or 0.0
+        all_batch += usage_cost(p, key, o.usage, "batch", o.answered_price) or 0.0
+        all_live += usage_cost(p, key, o.usage, "live", o.answered_price) or 0.0
     dups = [i for i in p.ignored if i.reason == "already_applied"]
     dup_cost = sum(usage_cost(p, i.key, i.usage, via_of(p, i)) or 0.0 for i in dups)
     return {
@@ -111,7 +139,7 @@ def item_rows(p: Projections) -> list[dict[str, Any]]:
     rows = []
     for key, o in p.outcomes.items():
         if isinstance(o, ev.LineApplied):
-            cost = usage_cost(p, key, o.usage, via_of(p, o))
+            cost = usage_cost(p, key, o.usage, via_of(p, o), o.answered_price)
             rows.append({"key": key, "chunk": o.chunk, "via": via_of(p, o),
                          "cost_usd": round(cost, 6) if cost is not None else None})
     return rows
@@ -162,6 +190,8 @@ def report_view(p: Projections) -> dict[str, Any]:
             "actual_usd": actual_cost(p),
         },
         "delivery": delivery(p),
+        # items another model answered (a retired model Google routes); absent when none
+        **({"answered_by": routed} if (routed := answered_by(p)) else {}),
         "items": item_rows(p),
         "usage": token_usage(p),
         "failures": failures(p),
@@ -169,4 +199,5 @@ def report_view(p: Projections) -> dict[str, Any]:
                      **({"via": i.via} if i.via else {})} for i in p.ignored],
         "calls": {"started": p.calls, "failed": dict(p.call_failures)},
         "cleanup": {"files_deleted": len(p.deleted_files), "jobs_deleted": len(p.deleted_jobs)},
+        "recommendations": recommendations(p),
     }

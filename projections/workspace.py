@@ -388,6 +388,11 @@ def holders(index: WorkspaceIndex, exclude_run: str = "") -> dict[str, str]:
     return out
 
 
+def marks(index: WorkspaceIndex) -> dict[str, int]:
+    """Run id -> the last seq folded: how far every run had got when the index was read."""
+    return {run_id: row.seq for run_id, row in index.runs.items()}
+
+
 def delivered_elsewhere(index: WorkspaceIndex, run_id: str) -> dict[str, str]:
     """Keys of ``run_id`` not applied by it whose scene's latest result is that very key,
     applied by another run (key -> that run): resuming ``run_id`` would pay for them again."""

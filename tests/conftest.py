@@ -13,12 +13,15 @@ from tests.shared import once_per_session
 
 
 @pytest.fixture(autouse=True)
-def _hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests never reach Google: drop real keys and proxies, keep loopback direct."""
+def _hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests never reach Google: drop real keys and proxies, keep loopback direct, and point
+    the key file's folder (``$XDG_CONFIG_HOME``) at an empty one, so a developer's own
+    ``~/.config/chargen-es/credentials`` never reaches a test."""
     for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL", "HTTP_PROXY", "HTTPS_PROXY",
                  "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy", "GOOGLE_GENAI_API_VERSION"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.getbasetemp() / "no-config"))
     monkeypatch.setenv("PYTHONHASHSEED", os.environ.get("PYTHONHASHSEED", "0"))
 
 

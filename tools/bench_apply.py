@@ -1,14 +1,17 @@
 """Applying batch results: chargen-es against a bare decode + base64 + write + fsync loop.
 
 Builds a real run (a generated tree of characters, the plan journaled by the engine, a
-SUCCEEDED job and a downloaded results file of image lines of about 1.5 MB each), then
+SUCCEEDED job and a downloaded results file of image lines shaped like Gemini 3's: a text
+part and a JPEG part of about 1.5 MB, each final part carrying a ``thoughtSignature``,
+together about 2 MB of base64 per line beside the image, as recorded answers carry 0.6 to
+2.9 million characters per part), then
 times ``Results.collect`` on it: decode, per-key join, atomic image writes, imagery.yaml
 updates and ``line.applied`` appends, all durable. The baseline decodes the same lines,
 base64-decodes the image, writes and fsyncs it, nothing else. Both run in child processes
 so peak RSS is measured per process; a second pass applies a results file of about 1 GB
 and reports its peak RSS (budget: under 200 MB).
 
-    python tools/bench_apply.py [--images 300] [--image-mb 1.5] [--big-gb 1.0]
+    python tools/bench_apply.py [--images 300] [--image-mb 1.5] [--signature-mb 1.5] [--big-gb 1.0]
 
 The last line is the throughput ratio chargen-es / bare (budget: >= 0.5).
 """
@@ -51,7 +54,7 @@ def make_tree(root: Path, images: int) -> None:
         (folder / "image_ideas.yaml").write_text(json.dumps({"scenes": scenes}))
 
 
-def make_run(root: Path, images: int, image_bytes: int) -> tuple[Path, int]:
+def make_run(root: Path, images: int, image_bytes: int, signature_bytes: int) -> tuple[Path, int]:
     """A journaled run whose only chunk is downloaded and ready to apply."""
     make_tree(root, images)
     plan = build_plan(PlanOptions(root=root, run_stamp=engine.run_stamp(RUN_ID), chunk_size=images))
@@ -62,13 +65,20 @@ def make_run(root: Path, images: int, image_bytes: int) -> tuple[Path, int]:
     results = run_dir / "results-000.jsonl"
     digest = hashlib.sha256()
     size = 0
+    half = signature_bytes // 2
+    signatures = [base64.b64encode(bytes([k]) * half).decode() for k in (1, 2)]
     with open(results, "wb") as f:
         for n, task in enumerate(plan.tasks):
-            payload = (n.to_bytes(4, "big") * (image_bytes // 4 + 1))[:image_bytes]
-            line = json.dumps({"key": task.key, "response": {"candidates": [{"content": {"parts": [
-                {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(payload).decode()}}]},
-                "finishReason": "STOP"}], "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 1290,
-                                                           "totalTokenCount": 1300}}}).encode() + b"\n"
+            payload = b"\xff\xd8\xff\xe0" + (n.to_bytes(4, "big") * (image_bytes // 4 + 1))[:image_bytes - 4]
+            response = {"candidates": [{"content": {"parts": [
+                {"text": f"Here is scene {n}.", "thoughtSignature": signatures[0]},
+                {"inlineData": {"mimeType": "image/jpeg", "data": base64.b64encode(payload).decode()},
+                 "thoughtSignature": signatures[1]}], "role": "model"}, "finishReason": "STOP", "index": 0}],
+                "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 1283, "totalTokenCount": 1467,
+                                  "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": 1120}],
+                                  "thoughtsTokenCount": 174},
+                "modelVersion": "gemini-3-pro-image", "responseId": f"bench{n:017d}"}
+            line = json.dumps({"response": response, "key": task.key}, separators=(",", ":")).encode() + b"\n"
             f.write(line)
             digest.update(line)
             size += len(line)
@@ -134,8 +144,8 @@ def child_bare(results: Path, out: Path) -> None:
     with open(results, "rb") as f:
         for raw in f:
             line = decoder.decode(raw)
-            data = base64.b64decode(line.response.candidates[0].content.parts[0].inlineData.data)  # type: ignore[union-attr]
-            fd = os.open(out / f"{n}.png", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            data = base64.b64decode(line.response.candidates[0].content.parts[-1].inlineData.data)  # type: ignore[union-attr]
+            fd = os.open(out / f"{n}.jpg", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             os.write(fd, data)
             os.fsync(fd)
             os.close(fd)
@@ -154,6 +164,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=300)
     parser.add_argument("--image-mb", type=float, default=1.5)
+    parser.add_argument("--signature-mb", type=float, default=1.5,
+                        help="decoded thoughtSignature bytes per line (0: none; 1.5 MB is 2 MB of base64)")
     parser.add_argument("--big-gb", type=float, default=1.0, help="results file size for the RSS pass (0: skip)")
     parser.add_argument("--child", choices=["ours", "bare"])
     parser.add_argument("--root")
@@ -166,9 +178,10 @@ def main() -> None:
         child_bare(Path(args.results), Path(args.root))
         return
     image_bytes = int(args.image_mb * 1024 * 1024)
+    signature_bytes = int(args.signature_mb * 1024 * 1024)
     with tempfile.TemporaryDirectory(prefix="bench-apply-", dir=os.environ.get("BENCH_TMP")) as tmp:
         root = Path(tmp) / "tree"
-        results, size = make_run(root, args.images, image_bytes)
+        results, size = make_run(root, args.images, image_bytes, signature_bytes)
         bare = _child("--child", "bare", "--results", str(results), "--root", str(Path(tmp) / "bare"))
         ours = _child("--child", "ours", "--root", str(root))
         assert ours["applied"] == args.images, ours
@@ -182,8 +195,8 @@ def main() -> None:
     if args.big_gb > 0:
         with tempfile.TemporaryDirectory(prefix="bench-apply-big-", dir=os.environ.get("BENCH_TMP")) as tmp:
             root = Path(tmp) / "tree"
-            count = max(1, int(args.big_gb * 1e9 / (image_bytes * 4 / 3 + 300)))
-            results, size = make_run(root, count, image_bytes)
+            count = max(1, int(args.big_gb * 1e9 / ((image_bytes + signature_bytes) * 4 / 3 + 600)))
+            results, size = make_run(root, count, image_bytes, signature_bytes)
             big = _child("--child", "ours", "--root", str(root))
             print(f"1 GB pass: {count} lines, {size / 1e9:.2f} GB, applied {big['applied']:.0f} in "
                   f"{big['seconds']:.1f} s, peak RSS {big['rss_mb']:.0f} MB (budget 200 MB)")

@@ -26,7 +26,7 @@ COMMAND_MODULES = {
     "inspect": "inspect_cmd", "replay": "inspect_cmd", "emulator": "emulator_cmd", "run": "run_cmd",
     "resume": "resume_cmd", "cancel": "cancel_cmd", "demo": "demo_cmd", "doctor": "doctor_cmd",
     "models": "models_cmd", "dashboard": "dashboard_cmd", "menu": "menu", "status": "status_cmd",
-    "stats": "stats_cmd", "delete": "delete_cmd",
+    "stats": "stats_cmd", "delete": "delete_cmd", "prune": "prune_cmd",
     "mcp": "mcp_cmd", "pick": "verdict_cmd", "reject": "verdict_cmd", "clear": "verdict_cmd",
     "review": "review_cmd",
 }
@@ -52,6 +52,7 @@ COMMAND_SUMMARIES = {
     "mcp": "Serve named batches to an MCP client over stdio (plan_batch, create_batch, ...).",
     "menu": "Choose what to do from a menu (Batch Generate, Batch Analyze, Resume, Inspect).",
     "models": "List the models this key can use, with batch support, catalogue status and prices.",
+    "prune": "Remove what finished runs no longer need (results, requests, failed/ details).",
     "replay": "Rebuild state.json, files-cache.json, report.json and plan.json from the journal.",
     "resume": "Continue a run from its journal (the newest unfinished one when no id is given).",
     "run": "Plan the content tree (or a batch file) and run it through the Gemini Batch API (or live calls).",

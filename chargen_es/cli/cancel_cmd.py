@@ -61,7 +61,7 @@ def cancel(run_id: str, root: Path, wait: float, **kwargs: Any) -> int:
                 except GeminiError as exc:
                     click.echo(f"warning: could not cancel {job.name}: {exc}", err=True)
         journal.append(ev.RunCancelled(by=f"user (pid {os.getpid()})", jobs=tuple(cancelled)))
-        write_files(run_dir, render(project(journal.events)))
+        write_files(run_dir, render(project(journal.events)), point="projections.write")
     finally:
         journal.close()
         run_folders.clear_cancel(run_dir)

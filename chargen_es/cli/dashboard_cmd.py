@@ -25,7 +25,7 @@ def _backend_args(use_emulator: bool, base_url: str | None, api_version: str,
 
 
 @click.command("dashboard")
-@root_option
+@root_option(tree="exists")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
               help="Port on 127.0.0.1 (0: a free one).")
 @click.option("--open", "open_browser", is_flag=True, help="Open the dashboard in the default browser.")

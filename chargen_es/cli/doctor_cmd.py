@@ -7,13 +7,20 @@ Checks, in order, each ``ok`` or ``FAIL: what is wrong; what to do``:
 2. ``api key``: present (which variable), or the emulator's.
 3. ``base url``: answers at all (a transport error names the URL and what to check).
 4. ``key accepted``: ``models.list`` succeeds with it.
-5. ``model <id>``: each model the tree would use (``chargen.yaml`` under ``--root``,
+5. ``catalogue``: its age (the day its facts were read, and the override file laid over
+   it), then one ``catalogue drift`` line per disagreement with this key's ``models.list``
+   (a catalogue model the key cannot see, a listed model it does not know, one listed
+   after its shutdown, batch support, fields the Model resource carries that it does not
+   read). Information, not failures: only an unreadable override file fails.
+6. ``model <id>``: each model the tree would use (``chargen.yaml`` under ``--root``,
    else the catalogue's defaults) exists for this key and supports
    ``batchGenerateContent`` (batch) and ``generateContent`` (live); the catalogue's status
    (deprecated, shutdown date, replacement) is added.
-6. ``roundtrip`` (``--roundtrip``): one inline batch of one text line on the cheapest
-   text model: create, poll, read the answer, delete; its cost from ``usageMetadata`` at
-   catalogue batch prices.
+7. ``privacy``: what Google keeps of the requests (``store: false`` unless chargen.yaml
+   says ``store: true``).
+8. ``roundtrip`` (``--roundtrip``): one inline batch of one text line on the cheapest
+   text model, carrying the tree's ``store``: create, poll, read the answer, delete; its
+   cost from ``usageMetadata`` at catalogue batch prices.
 
 Exit code 1 when any check fails. ``--json`` prints the same as one document. No key,
 no file, nothing is written.
@@ -36,7 +43,7 @@ import click
 from chargen_es import catalogue
 from chargen_es.cli.common import root_option
 from chargen_es.cli.execute import EMULATOR_KEY, backend_options
-from chargen_es.errors import BillingError, GeminiError, NotFound, PermanentError, TransientError
+from chargen_es.errors import BillingError, ConfigError, GeminiError, NotFound, PermanentError, TransientError
 
 # Batch requests cost half the standard price (ai.google.dev/gemini-api/docs/optimization,
 # table "Batch: 50% discount", read 2026-12-02); the catalogue stores live prices.
@@ -93,16 +100,16 @@ def _gateway(use_emulator: bool, base_url: str | None, api_version: str, job_sec
         gateway.close()
 
 
-def _models_to_check(root: Path, report: Report) -> list[tuple[str, str]]:
-    """(purpose, model id) pairs the tree would use: chargen.yaml's, else the defaults."""
+def _models_to_check(root: Path, report: Report) -> tuple[list[tuple[str, str]], bool]:
+    """(purpose, model id) pairs the tree would use (chargen.yaml's, else the defaults), and its ``store``."""
     if (root / "chargen.yaml").is_file():
         from chargen_es.planner.tree import load_workspace
 
         ws, problems = load_workspace(root)
         for p in problems:
             report.add("chargen.yaml", False, f"{p}; fix the file, then run doctor again")
-        return [("generate", ws.generate_model), ("analyze", ws.analyze_model)]
-    return [("generate", catalogue.DEFAULT_GENERATE_MODEL), ("analyze", catalogue.DEFAULT_ANALYZE_MODEL)]
+        return [("generate", ws.generate_model), ("analyze", ws.analyze_model)], ws.store
+    return [("generate", catalogue.DEFAULT_GENERATE_MODEL), ("analyze", catalogue.DEFAULT_ANALYZE_MODEL)], False
 
 
 def _catalogue_note(model_id: str, today: date) -> str:
@@ -157,12 +164,14 @@ def batch_cost(model_id: str, usage: dict[str, Any]) -> float | None:
     return (inp * info.input_usd + out * info.output_usd) / 1e6 * BATCH_DISCOUNT
 
 
-def roundtrip(gateway: Any, model_id: str, timeout_s: float, poll_s: float) -> tuple[bool, str, dict[str, Any]]:
-    """One inline batch of one line, end to end. Returns (ok, detail, facts)."""
+def roundtrip(gateway: Any, model_id: str, timeout_s: float, poll_s: float,
+              store: bool = False) -> tuple[bool, str, dict[str, Any]]:
+    """One inline batch of one line, end to end, with the tree's ``store``. Returns (ok, detail, facts)."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     started = time.monotonic()
-    job = gateway.create_inline_batch(model=model_id, texts=[ROUNDTRIP_PROMPT], display_name=f"chargen-es:doctor:{stamp}")
-    facts: dict[str, Any] = {"model": model_id, "job": job.name}
+    job = gateway.create_inline_batch(model=model_id, texts=[ROUNDTRIP_PROMPT], display_name=f"chargen-es:doctor:{stamp}",
+                                      store=store)
+    facts: dict[str, Any] = {"model": model_id, "job": job.name, "store": store}
     try:
         while not job.done:
             if time.monotonic() - started > timeout_s:
@@ -181,7 +190,8 @@ def roundtrip(gateway: Any, model_id: str, timeout_s: float, poll_s: float) -> t
             return False, f"the line failed: {(line['error'] or {}).get('message', line['error'])}", facts
         response = line.get("response") or {}
         usage = response.get("usageMetadata") or {}
-        facts.update(answer=_answer_text(response), usage=usage, cost_usd=batch_cost(model_id, usage))
+        facts.update(answer=_answer_text(response), usage=usage, cost_usd=batch_cost(model_id, usage),
+                     model_version=response.get("modelVersion", ""), model_status=response.get("modelStatus"))
     finally:
         with contextlib.suppress(GeminiError):
             gateway.delete_batch(job.name)
@@ -192,13 +202,30 @@ def roundtrip(gateway: Any, model_id: str, timeout_s: float, poll_s: float) -> t
              else "cost unknown: no catalogue prices for this model")
     tokens = (f"{usage.get('promptTokenCount', 0)} in, {usage.get('candidatesTokenCount', 0)} out, "
               f"{usage.get('thoughtsTokenCount', 0)} thinking")
-    return True, f"{model_id} answered {facts['answer'][:40]!r} in {facts['seconds']} s; {tokens}; {spent}", facts
+    return True, (f"{model_id} answered {facts['answer'][:40]!r} in {facts['seconds']} s; {tokens}; {spent}"
+                  + _lifecycle(model_id, facts)), facts
+
+
+def _lifecycle(model_id: str, facts: dict[str, Any]) -> str:
+    """What the answer itself says about the model: who answered (``modelVersion``) and
+    Google's lifecycle metadata (``modelStatus``: stage, retirement), which rides on
+    responses, not on the Model resource (google-genai 3.6.1 types, read 2026-12-07)."""
+    text = ""
+    version = str(facts.get("model_version") or "")
+    if version and version.removeprefix("models/") != model_id:
+        text += f"; answered by {version}"
+    status = facts.get("model_status") or {}
+    if status:
+        parts = [f"{k} {status[k]}" for k in ("modelStage", "retirementTime", "message") if status.get(k)]
+        text += f"; Google says: {', '.join(parts)}"
+    return text
 
 
 def diagnose(root: Path, use_emulator: bool, base_url: str | None, api_version: str, job_seconds: float,
              do_roundtrip: bool, timeout_s: float, poll_s: float) -> Report:
     """Run every check; never raises for a failed check (each becomes a FAIL line)."""
-    from chargen_es.gateway import GOOGLE_BASE_URL, api_key_source, resolve_api_key
+    from chargen_es.credentials import credentials_path, find_api_key
+    from chargen_es.gateway import GOOGLE_BASE_URL
 
     report = Report(checks=[])
     for var in ("GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GENAI_USE_ENTERPRISE"):
@@ -209,12 +236,21 @@ def diagnose(root: Path, use_emulator: bool, base_url: str | None, api_version: 
         key = EMULATOR_KEY
         report.add("api key", True, "the embedded emulator's")
     else:
-        key = resolve_api_key() or ""
-        if not report.add("api key", bool(key), f"from {api_key_source()}" if key else
-                          f"no API key: set GEMINI_API_KEY ({KEY_HELP}) or pass --emulator"):
+        try:
+            found = find_api_key(root)
+        except ConfigError as exc:  # a key file that must not be used: say why, never the key
+            report.add("api key", False, str(exc))
+            return report
+        key = found.value if found else ""
+        if not report.add("api key", bool(key), f"from {found.source}" if found else
+                          f"no API key: set GEMINI_API_KEY ({KEY_HELP}), put `api_key: <key>` in "
+                          f"{credentials_path()} (chmod 600), or pass --emulator"):
             return report
     url = "the embedded emulator" if use_emulator else (base_url or GOOGLE_BASE_URL)
-    models = _models_to_check(root, report)
+    models, store = _models_to_check(root, report)
+    from chargen_es.cli.plan_view import store_note
+
+    report.add("privacy", True, store_note(store))
     with _gateway(use_emulator, base_url, api_version, job_seconds, key) as gateway:
         try:
             listed = gateway.list_models()
@@ -236,6 +272,14 @@ def diagnose(root: Path, use_emulator: bool, base_url: str | None, api_version: 
             return report
         report.add("base url", True, f"{url} answers")
         report.add("key accepted", True, f"{len(listed)} models available")
+        from chargen_es.cli.models_cmd import age_line, catalogue_state
+
+        state = catalogue_state(listed, datetime.now(UTC).date())
+        report.add("catalogue", state["override_problem"] is None,
+                   f"{age_line(state)}; {len(state['disagreements'])} disagreement(s) with this key's models"
+                   + ("" if state["override_problem"] is None else "; fix or remove the override file"))
+        for d in state["disagreements"]:
+            report.add("catalogue drift", True, d["text"])
         for purpose, model_id in dict.fromkeys(models):
             _check_model(gateway, purpose, model_id, report)
         if do_roundtrip:
@@ -243,7 +287,7 @@ def diagnose(root: Path, use_emulator: bool, base_url: str | None, api_version: 
                 report.add("roundtrip", False, "not run: fix the failures above first")
                 return report
             try:
-                ok, detail, facts = roundtrip(gateway, catalogue.CHEAPEST_TEXT_MODEL, timeout_s, poll_s)
+                ok, detail, facts = roundtrip(gateway, catalogue.CHEAPEST_TEXT_MODEL, timeout_s, poll_s, store)
             except GeminiError as exc:
                 ok, detail, facts = False, f"{exc}", {"model": catalogue.CHEAPEST_TEXT_MODEL}
             report.add("roundtrip", ok, detail)

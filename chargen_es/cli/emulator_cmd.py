@@ -44,12 +44,15 @@ def _load_faults(path: Path | None) -> list[dict[str, Any]] | None:
 @click.option("--quota-window", default=60.0, show_default=True, type=float,
               help="Length in seconds of the --rpm window.")
 @click.option("--image-bytes", default=0, show_default=True, type=int,
-              help="Pad each generated PNG to about this many bytes.")
+              help="Pad each generated image to about this many bytes.")
+@click.option("--signature-bytes", default=0, show_default=True, type=int,
+              help="Bytes of each final part's thoughtSignature (real ones: 0.45-2.2 MB; 0: a 32-byte digest).")
 @click.option("--file-ttl", default=48 * 3600.0, show_default=True, type=float,
               help="Seconds before an uploaded file expires.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for shuffling and fault rates.")
 def emulator(host: str, port: int, data_dir: Path | None, job_seconds: float, faults_file: Path | None,
-             rpm: int | None, quota_window: float, image_bytes: int, file_ttl: float, seed: int) -> None:
+             rpm: int | None, quota_window: float, image_bytes: int, signature_bytes: int, file_ttl: float,
+             seed: int) -> None:
     """Serve the embedded Gemini API emulator; prints its base URL first."""
     from chargen_es.emulator import Emulator, EmulatorConfig, FaultError  # not for `--help`
 
@@ -58,7 +61,7 @@ def emulator(host: str, port: int, data_dir: Path | None, job_seconds: float, fa
         raise click.BadParameter(f"{host}: the emulator binds loopback addresses only", param_hint="--host")
     cfg = EmulatorConfig(host=host, port=port, data_dir=data_dir, job_seconds=job_seconds,
                          faults=_load_faults(faults_file), rpm=rpm, quota_window_s=quota_window,
-                         image_bytes=image_bytes, file_ttl_s=file_ttl, seed=seed)
+                         image_bytes=image_bytes, signature_bytes=signature_bytes, file_ttl_s=file_ttl, seed=seed)
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:

@@ -9,6 +9,7 @@ its state in ``<root>/.chargen/emulator`` so a killed run resumes against the sa
 from __future__ import annotations
 
 import contextlib
+import shlex
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import MISSING, dataclass
@@ -20,7 +21,8 @@ import click
 
 from chargen_es import events as ev
 from chargen_es import run_folders
-from chargen_es.errors import ChargenError, ConfigError, KeysHeld, UsageError
+from chargen_es.credentials import credentials_path
+from chargen_es.errors import ChargenError, ConfigError, KeysHeld, LocalIOError, UsageError, local_io_error
 from chargen_es.planner.durations import parse_duration
 from chargen_es.statedir import state_dir
 
@@ -53,7 +55,8 @@ def backend_options(f: F) -> F:
     return f
 
 
-def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+def duration_option(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    """A click callback: ``30s``, ``2h``, ``30d`` as seconds (planner.durations)."""
     if value is None:
         return None
     try:
@@ -74,12 +77,15 @@ def execution_options(f: F) -> F:
                      help="Uploads (references, request files) in flight at once."),
         click.option("--no-cleanup", is_flag=True, help="Keep remote request and result files."),
         click.option("--detach", is_flag=True, help="Return once jobs are submitted; `resume` collects."),
+        click.option("--keep-results", is_flag=True,
+                     help="Keep each downloaded results file (raw answers, base64 images) in the run folder "
+                          "after it is applied, for audit; by default it is deleted once applied."),
         click.option("--reuse-margin-hours", type=click.FloatRange(min=0), default=47.0, show_default=True,
                      help="Reuse an uploaded reference while it has more of its 48 h left than this; lower "
                           "it only when every job of the run finishes sooner (a job may take 48 h)."),
         click.option("--emulator-faults", type=click.Path(dir_okay=False, exists=True, path_type=Path),
                      default=None, hidden=True, help="Embedded emulator: a fault rules JSON file."),
-        click.option("--deadline", "deadline_s", default=None, metavar="DURATION", callback=_duration,
+        click.option("--deadline", "deadline_s", default=None, metavar="DURATION", callback=duration_option,
                      help="After this (30s, 2h; from now), batch work not done finishes live."),
         click.option("--fallback", type=click.Choice(get_args(ev.FallbackMode)), default=None,
                      help="Where a missed deadline or an EXPIRED/FAILED job goes [default: live with a deadline]."),
@@ -109,6 +115,7 @@ class ExecSettings:
     keep_batch: bool | None = None
     max_cost: float | None = None  # resume: a new limit for the fallback's cost check
     emulator_faults: Path | None = None
+    keep_results: bool = False
 
     @classmethod
     def from_kwargs(cls, kwargs: dict[str, Any]) -> ExecSettings:
@@ -120,7 +127,8 @@ class ExecSettings:
 def open_gateway(settings: ExecSettings, root: Path | None) -> Iterator[Gateway]:
     """The gateway for this invocation, with the embedded emulator running if asked (its
     state in the tree; with no ``root``, in memory: the menu's look at the model list)."""
-    from chargen_es.gateway import Backend, Gateway, resolve_api_key
+    from chargen_es.credentials import find_api_key
+    from chargen_es.gateway import Backend, Gateway
 
     if settings.use_emulator:
         from chargen_es.emulator import Emulator, EmulatorConfig
@@ -128,19 +136,27 @@ def open_gateway(settings: ExecSettings, root: Path | None) -> Iterator[Gateway]
         data = state_dir(root) / "emulator" if root is not None else None
         faults = _fault_rules(settings.emulator_faults) if settings.emulator_faults else None
         config = EmulatorConfig(job_seconds=settings.emulator_job_seconds, data_dir=data, faults=faults)
-        with Emulator(config) as emu:
+        emu = Emulator(config).start()
+        try:
             gateway = Gateway(Backend(api_key=EMULATOR_KEY, base_url=emu.base_url, api_version=settings.api_version,
                                       home=f"emulator:{data.resolve() if data is not None else 'memory'}"))
             try:
                 yield gateway
             finally:
                 gateway.close()
+        except BaseException:
+            # the run's own error is the one to show: the emulator saving its counters on
+            # the same full disk must not replace it
+            with contextlib.suppress(OSError):
+                emu.stop()
+            raise
+        emu.stop()
         return
-    key = resolve_api_key()
-    if not key:
-        raise ConfigError("no API key: set GEMINI_API_KEY or GOOGLE_API_KEY, or pass --emulator to use the "
-                          "embedded emulator")
-    gateway = Gateway(Backend(api_key=key, base_url=settings.base_url, api_version=settings.api_version))
+    key = find_api_key(root)
+    if key is None:
+        raise ConfigError("no API key: set GEMINI_API_KEY or GOOGLE_API_KEY, or put `api_key: <key>` in "
+                          f"{credentials_path()} (chmod 600), or pass --emulator to use the embedded emulator")
+    gateway = Gateway(Backend(api_key=key.value, base_url=settings.base_url, api_version=settings.api_version))
     try:
         yield gateway
     finally:
@@ -187,10 +203,21 @@ def fallback_options(settings: ExecSettings) -> FallbackOptions:
                            keep_batch=settings.keep_batch, max_cost=settings.max_cost)
 
 
+def resume_command(run_id: str, root: Path, settings: ExecSettings) -> str:
+    """The exact command that continues ``run_id`` with this invocation's backend."""
+    words = ["chargen-es", "resume", run_id, "--root", str(root)]
+    if settings.use_emulator:
+        words.append("--emulator")
+    elif settings.base_url:
+        words += ["--base-url", settings.base_url]
+    return shlex.join(words)
+
+
 def engine_options(settings: ExecSettings, root: Path, run_dir: Path) -> EngineOptions:
     from chargen_es.engine import EngineOptions, RetryPolicy
 
     return EngineOptions(
+        resume_command=resume_command(run_dir.name, root, settings),
         root=root,
         run_dir=run_dir,
         poll_interval=poll_interval_for(settings),
@@ -201,21 +228,42 @@ def engine_options(settings: ExecSettings, root: Path, run_dir: Path) -> EngineO
         retry=RetryPolicy(),
         workers=settings.workers,
         fallback=fallback_options(settings),
+        keep_results=settings.keep_results,
         generated_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
 
 
-def drive(open_recorder: Callable[[], Recorder], settings: ExecSettings, root: Path) -> int:
-    """Open the run (journal and its fold), carry it out, print the outcome; the exit code."""
+@contextlib.contextmanager
+def named_disk_errors(root: Path, resume: str | None) -> Iterator[None]:
+    """A local I/O error raised while a run is opened, named (``errors.local_io_error``);
+    ``resume``: the command that continues the run, when its journal allows one."""
+    try:
+        yield
+    except (OSError, LocalIOError) as exc:
+        if (named := local_io_error(exc, root=root, resume=resume)) is None:
+            raise
+        raise named from exc
+
+
+def drive(open_recorder: Callable[[], Recorder], settings: ExecSettings, root: Path,
+          run_id: str | None = None, gateway: Gateway | None = None) -> int:
+    """Open the run (journal and its fold), carry it out, print the outcome; the exit code.
+
+    ``run_id``: the run ``open_recorder`` resumes, whose journal allows a ``resume`` even
+    when opening it fails on the disk (a new run whose plan did not become durable is
+    started again instead). ``gateway``: one the caller opened already (``start_and_drive``
+    opens it before it claims keys, so a run that cannot reach its backend never holds any).
+    """
     from chargen_es import engine
     from chargen_es.cli.progress_view import make_progress
 
-    recorder = open_recorder()
+    with named_disk_errors(root, resume_command(run_id, root, settings) if run_id else None):
+        recorder = open_recorder()
     run_dir = recorder.journal.run_dir
     try:
-        with open_gateway(settings, root) as gateway:
+        with contextlib.nullcontext(gateway) if gateway is not None else open_gateway(settings, root) as opened:
             progress = make_progress(sys.stderr.isatty())
-            outcome = engine.carry_out(recorder, gateway, engine_options(settings, root, run_dir), progress)
+            outcome = engine.carry_out(recorder, opened, engine_options(settings, root, run_dir), progress)
     finally:
         recorder.journal.close()
     return report_outcome(outcome, recorder, root, run_dir)
@@ -223,6 +271,8 @@ def drive(open_recorder: Callable[[], Recorder], settings: ExecSettings, root: P
 
 def report_outcome(outcome: str, recorder: Recorder, root: Path, run_dir: Path) -> int:
     from chargen_es.cli.progress_view import final_lines
+    from projections import recommendations
+    from projections.report import answered_by
 
     model = recorder.model
     ok, failed = model.outcome_counts()
@@ -232,6 +282,16 @@ def report_outcome(outcome: str, recorder: Recorder, root: Path, run_dir: Path) 
                f"{len(model.tasks) + skipped}")
     for text in final_lines(model, root, outcome):
         click.echo(text)
+    for pair in answered_by(model):  # said once per run: a retired model Google answered with another
+        priced = ("priced at its price" if pair["priced_at"] == pair["answered"]
+                  else "priced at the asked model's price: the catalogue has none for it")
+        click.echo(f"note: {pair['items']} item(s) asked of {pair['asked']} were answered by {pair['answered']} "
+                   f"({priced})")
+    advice = recommendations(model)
+    if advice:
+        click.echo("recommendations:")
+        for item in advice:
+            click.echo(f"  - {item['message']}")
     click.echo(f"report: {run_dir / 'report.json'}")
     if outcome == "completed":
         _rejected_preview_hint(model, root)
@@ -311,15 +371,24 @@ EXEC_DEFAULTS: dict[str, Any] = {
 }
 
 
+Replan = Callable[[Mapping[str, str], str], Any]  # (held keys, run id) -> the plan made again
+
+
 def start_and_drive(root: Path, plan: Any, *, mode: ev.Mode, runner: ev.Runner, run_id: str | None,
-                    settings: ExecSettings, replan: Callable[[Mapping[str, str]], Any] | None = None) -> int:
+                    settings: ExecSettings, replan: Replan | None = None, id_given: bool = True,
+                    seen: Mapping[str, int] | None = None) -> int:
     """Claim the plan's keys, journal it as a new run and carry it out (the tail of ``run``,
     ``demo`` and ``--analyze-first``).
 
-    Claiming is exactly once across the workspace (``engine.keyclaims``): under the claims
-    lock the keys other unfinished runs hold are read afresh; a plan that meets one is
-    planned again without them (``replan``, with a note naming the holder) or refused, and
-    the plan is sealed before the lock is let go, so the next run sees this one's keys.
+    Claiming is exactly once across the workspace (``engine.keyclaims``). The gateway is
+    opened first: a run that cannot reach its backend (no key) never holds keys. Then,
+    under the claims lock, the index is read afresh: a plan that meets a key another run
+    holds, or that was planned before another run moved on (``seen``: each run's last seq
+    at planning; a run that applied one of our keys meanwhile has made it done in
+    imagery.yaml), is planned again (``replan``, with a note naming what changed) or, with
+    no ``replan``, refused when a key is held. An id drawn automatically (``id_given``
+    False) that another run took in the same second is drawn again. The plan is sealed
+    before the lock is let go, so the next run sees this one's keys.
     """
     from chargen_es import engine
     from chargen_es.run_folders import check_run_id
@@ -329,24 +398,43 @@ def start_and_drive(root: Path, plan: Any, *, mode: ev.Mode, runner: ev.Runner, 
     runs_dir.mkdir(parents=True, exist_ok=True)
     rid = check_run_id(run_id) if run_id else engine.new_run_id(runs_dir)
     wanted = fallback_options(settings)
-    with engine.claiming(root) as claims:
-        held = claims.held()
-        taken = sorted({held[t.key] for t in plan.tasks if t.key in held})
-        if taken:
-            if replan is None:
+    with open_gateway(settings, root) as gateway:
+        with engine.claiming(root) as claims:
+            held = claims.held()
+            taken = sorted({held[t.key] for t in plan.tasks if t.key in held})
+            moved = seen is not None and claims.marks() != dict(seen)
+            if not id_given and _sealed(runs_dir / rid):
+                rid, moved = engine.new_run_id(runs_dir), True  # output names carry the id's stamp
+            if taken and replan is None:
                 raise KeysHeld(f"run {taken[0]} holds tasks of this plan and will deliver them; "
                                f"`chargen-es resume {taken[0]} --root {root}` continues it")
-            plan = replan(held)
-            click.echo(f"note: run {', '.join(taken)} started meanwhile and holds some of these tasks; "
-                       f"planned without them ({len(plan.tasks)} left)", err=True)
-            if not plan.tasks:
-                click.echo(f"nothing to do here: run {taken[0]} will deliver every task; "
-                           f"`chargen-es resume {taken[0]} --root {root}` continues it")
-                return 0
-        _set_aside_unsealed(runs_dir / rid)
-        record = plan_record(plan)
-        recorder = engine.start(runs_dir / rid, rid, root, mode, runner, record, wanted if wanted.given else None)
-    return drive(lambda: recorder, settings, root)
+            if (taken or moved) and replan is not None:
+                before = {t.key for t in plan.tasks}
+                plan = replan(held, rid)
+                if taken:
+                    click.echo(f"note: run {', '.join(taken)} started meanwhile and holds some of these tasks; "
+                               f"planned without them ({len(plan.tasks)} left)", err=True)
+                elif {t.key for t in plan.tasks} != before:
+                    click.echo(f"note: another run delivered some of these tasks while this one was planned; "
+                               f"planned again ({len(plan.tasks)} left)", err=True)
+                if not plan.tasks:
+                    holder = f"run {taken[0]} will deliver every task; `chargen-es resume {taken[0]} --root {root}` " \
+                             "continues it" if taken else "every task is already done"
+                    click.echo(f"nothing to do here: {holder}")
+                    return 0
+            _set_aside_unsealed(runs_dir / rid)
+            record = plan_record(plan)
+            with named_disk_errors(root, None):  # the plan is not durable: the same command starts it again
+                recorder = engine.start(runs_dir / rid, rid, root, mode, runner, record,
+                                        wanted if wanted.given else None)
+        return drive(lambda: recorder, settings, root, gateway=gateway)
+
+
+def _sealed(run_dir: Path) -> bool:
+    from chargen_es.journal import read_events
+
+    journal = run_dir / "journal.jsonl"
+    return journal.exists() and any(ev.type_name(e) == "plan.sealed" for e in read_events(journal))
 
 
 def _set_aside_unsealed(run_dir: Path) -> None:

@@ -114,6 +114,7 @@ SUMMARIES: dict[type, Callable[[Any], str]] = {
     ev.JobSubmitted: lambda e: f"chunk {e.chunk}: {e.job_name}{' (adopted)' if e.adopted else ''}",
     ev.JobStateChanged: lambda e: f"chunk {e.chunk}: {e.job_name} {e.state}{_stats(e.stats)}",
     ev.ResultsDownloaded: lambda e: f"chunk {e.chunk}: {e.path} ({e.lines} lines, {e.bytes} bytes)",
+    ev.ResultsDiscarded: lambda e: f"chunk {e.chunk}: {e.path} deleted once applied ({e.bytes} bytes)",
     ev.LineApplied: lambda e: f"{e.key}: {len(e.outputs)} output(s)",
     ev.ItemFailed: lambda e: f"{e.key}: {e.stage} {e.code}: {e.message}",
     ev.ResultIgnored: lambda e: f"{e.key}: {e.reason} (chunk {e.chunk}, line {e.line})",
@@ -265,6 +266,9 @@ def show_run(p: Projections, as_json: bool) -> None:
             lines.append(("fallback", "; ".join(f"chunk {f['chunk']} {f['reason']}: {f['keys']} item(s) went live"
                                                 f"{' (batch kept running)' if f['keep_batch'] else ''}"
                                                 for f in d["fallbacks"])))
+    for pair in report.get("answered_by", []):
+        lines.append(("model", f"{pair['items']} item(s) asked of {pair['asked']} answered by {pair['answered']} "
+                               f"(priced at {pair['priced_at']})"))
     if p.ended is not None and not isinstance(p.ended, ev.RunCompleted):
         lines.append(("ended by", f"{ev.type_name(p.ended)}: {summary(p.ended)}"))
     width = max(len(k) for k, _ in lines)
@@ -280,6 +284,10 @@ def show_run(p: Projections, as_json: bool) -> None:
         print_table("items by path", ["key", "chunk", "via", "cost"],
                     [(i["key"], i["chunk"], i["via"], _usd(i["cost_usd"])) for i in items], keep=("key",))
     show_failures(p, as_json=False)
+    if report["recommendations"]:
+        click.echo("recommendations:")
+        for advice in report["recommendations"]:
+            click.echo(f"  - {advice['message']}")
 
 
 def show_failures(p: Projections, as_json: bool) -> None:
@@ -350,7 +358,7 @@ def replay(ctx: click.Context, run_id: str | None, check: bool, until: int | Non
     lock.acquire()  # refuses (naming the pid) while a process works on the run: it writes these itself
     try:
         model = project(read_events(folder / JOURNAL_NAME))
-        changed = write_files(folder, render(model))
+        changed = write_files(folder, render(model), point="projections.write")
     finally:
         lock.release()
     wrote = [name for name, did in changed.items() if did]

@@ -237,14 +237,19 @@ def ask_runner(choices: Choices) -> None:
 
 
 def ask_backend(args: list[str]) -> None:
-    from chargen_es.gateway import resolve_api_key  # lazily: `--help` loads this module
+    from chargen_es.credentials import find_api_key
+    from chargen_es.errors import ConfigError
 
     q = _q()
     emulator = q.Choice("the embedded emulator (no key, no cost, placeholder images)", "emulator")
-    if resolve_api_key():
+    try:
+        has_key = find_api_key() is not None
+    except ConfigError:  # a key file that must not be used: `run` names the fix
+        has_key = True
+    if has_key:
         backend = ask(q.select("Backend:", choices=[q.Choice("Google Gemini API (your key)", "google"), emulator]))
     else:
-        backend = ask(q.select("Backend (no GEMINI_API_KEY or GOOGLE_API_KEY is set):", choices=[
+        backend = ask(q.select("Backend (no GEMINI_API_KEY, GOOGLE_API_KEY or key file):", choices=[
             emulator, q.Choice("Google Gemini API: quit, set a key, start again", "quit")]))
         if backend == "quit":
             raise click.exceptions.Exit(0)

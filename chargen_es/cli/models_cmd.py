@@ -35,7 +35,15 @@ def _prices(info: catalogue.ModelInfo) -> dict[str, Any] | None:
     if not info.priced:
         return None
     live = {"input": info.input_usd, "output": info.output_usd, "image_output": info.image_output_usd}
-    return {"live": live, "batch": {k: round(v * catalogue.BATCH_DISCOUNT, 6) for k, v in live.items()}}
+    out: dict[str, Any] = {"live": live,
+                           "batch": {k: round(v * catalogue.BATCH_DISCOUNT, 6) for k, v in live.items()}}
+    if info.image_output_usd and any(info.image_sizes.values()):
+        # one generated image at each size (its output tokens at the image price), live and batch
+        per_image = {size: round(tokens * info.image_output_usd / 1e6, 6)
+                     for size, tokens in info.image_sizes.items() if tokens}
+        out["per_image"] = {"live": per_image,
+                            "batch": {k: round(v * catalogue.BATCH_DISCOUNT, 6) for k, v in per_image.items()}}
+    return out
 
 
 def _catalogue_data(info: catalogue.ModelInfo | None, today: date) -> dict[str, Any] | None:
@@ -43,7 +51,9 @@ def _catalogue_data(info: catalogue.ModelInfo | None, today: date) -> dict[str, 
         return None
     return {"purpose": info.purpose, "status": info.status, "usable": info.usable_on(today),
             "shutdown": info.shutdown.isoformat() if info.shutdown else None,
-            "replacement": info.replacement, "prices": _prices(info), "source": info.source}
+            "replacement": info.replacement, "answered_by": info.routed_on(today), "prices": _prices(info),
+            "sizes": dict(info.image_sizes), "aspect_ratios": list(info.aspect_ratios),
+            "max_reference_images": info.max_reference_images, "sources": dict(info.sources), "note": info.note}
 
 
 def models_document(remote: list[RemoteModel], today: date) -> dict[str, Any]:
@@ -64,7 +74,26 @@ def models_document(remote: list[RemoteModel], today: date) -> dict[str, Any]:
         rows.append({"id": info.id, "visible": False, "batch": None, "live": None, "methods": [],
                      "display_name": "", "catalogue": _catalogue_data(info, today)})
     return {"visible": len(seen), "not_visible": len(hidden), "models": rows,
-            "catalogue_read": catalogue.READ_ON.isoformat()}
+            "catalogue_read": catalogue.READ_ON.isoformat(), "catalogue": catalogue_state(remote, today)}
+
+
+def catalogue_state(remote: list[RemoteModel], today: date) -> dict[str, Any]:
+    """The catalogue's age, the override file in use, and every disagreement with the live list."""
+    listed = {m.model_id: (m.supported_methods, m.extra) for m in remote}
+    return {"read_on": catalogue.READ_ON.isoformat(), "age_days": catalogue.age_days(today),
+            "override": catalogue.OVERRIDE, "override_problem": catalogue.PROBLEM,
+            "disagreements": [msgspec.to_builtins(d) for d in catalogue.compare(listed, today)]}
+
+
+def age_line(state: dict[str, Any]) -> str:
+    """``catalogue read 2026-12-07 (3 days ago)``, and the override file when one is laid over it."""
+    days = state["age_days"]
+    text = f"catalogue read {state['read_on']} ({days} day{'s' if days != 1 else ''} ago)"
+    if state["override"]:
+        text += f", with {state['override']} laid over it"
+    if state["override_problem"]:
+        text += f"; the override is NOT used: {state['override_problem']}"
+    return text
 
 
 def _usd(value: float) -> str:
@@ -79,6 +108,8 @@ def _row_text(row: dict[str, Any]) -> str:
         price = ""
     else:
         fate = cat["status"].replace("_", " ") if cat["usable"] else "shut down"
+        if cat["answered_by"]:
+            fate += f", answered by {cat['answered_by']}"
         if cat["shutdown"]:
             fate += f", shutdown {cat['shutdown']}"
         if cat["replacement"]:
@@ -92,6 +123,8 @@ def _row_text(row: dict[str, Any]) -> str:
             if live["image_output"]:
                 price += f" / ${_usd(live['image_output'])} image"
             price += " per 1M live (batch 50 %)"
+            if p.get("per_image"):
+                price += "; per image " + ", ".join(f"{k} ${_usd(v)}" for k, v in p["per_image"]["live"].items())
     return f"  {row['id']}  [{batch}]  {fate}{price}"
 
 
@@ -100,7 +133,11 @@ def render_models(doc: dict[str, Any]) -> list[str]:
     lines += [_row_text(r) for r in doc["models"] if r["visible"]]
     lines.append(f"Catalogue models this key cannot see: {doc['not_visible']}")
     lines += [_row_text(r) for r in doc["models"] if not r["visible"]]
-    lines.append(f"(catalogue facts read {doc['catalogue_read']}; prices USD)")
+    state = doc["catalogue"]
+    lines.append(f"({age_line(state)}; prices USD)")
+    drift = state["disagreements"]
+    lines.append(f"Disagreements between the catalogue and this key's models: {len(drift)}")
+    lines += [f"  {d['text']}" for d in drift]
     return lines
 
 

@@ -63,6 +63,7 @@ def summary_data(plan: Plan, runner: str = "batch") -> dict[str, Any]:
         "held_by": dict(sorted(Counter(s.detail.removeprefix("run ").removesuffix(" holds it")
                                        for s in plan.skipped if s.reason == "held").items())),
         "warnings": len(plan.warnings),
+        "store": bool(plan.config.get("store", False)),
     }
 
 
@@ -70,13 +71,34 @@ def model_data(model: str) -> dict[str, Any]:
     """The plan's model as the catalogue knows it (``unknown`` when it does not)."""
     info = catalogue.lookup(model)
     if info is None:
-        return {"id": model, "status": "unknown", "shutdown": None, "replacement": None}
+        return {"id": model, "status": "unknown", "shutdown": None, "replacement": None, "answered_by": None,
+                "catalogue_read": catalogue.READ_ON.isoformat()}
     return {"id": model, "status": info.status, "shutdown": info.shutdown.isoformat() if info.shutdown else None,
-            "replacement": info.replacement}
+            "replacement": info.replacement, "answered_by": info.answered_by,
+            "catalogue_read": catalogue.READ_ON.isoformat()}
+
+
+def store_note(store: bool) -> str:
+    """What Google keeps of the requests, in one line (dry run, summary, doctor).
+
+    Google keeps Generate Content requests (batch included: prompts, images, answers) in the
+    project's logs, readable in AI Studio, for 55 days by default, on paid projects created
+    on or after 2026-10-26; a request's ``store`` overrides the project setting
+    (https://ai.google.dev/gemini-api/docs/changelog, 2026-10-26, and .../logs-datasets,
+    read 2026-12-07).
+    """
+    if store:
+        return ("requests carry store: true: Google keeps prompts, images and answers in the project's "
+                "logs (AI Studio, 55 days by default); set store: false in chargen.yaml (or --no-store) to stop it")
+    return ("requests carry store: false: Google keeps none of them in the project's logs (it would by default "
+            "on paid projects created since 2026-10-26, for 55 days); store: true in chargen.yaml or --store "
+            "lets it keep them")
 
 
 def _model_line(model: dict[str, Any]) -> str:
     text = f"{model['id']} ({model['status'].replace('_', ' ')}"
+    if model.get("answered_by"):
+        text += f", answered by {model['answered_by']}"
     if model["shutdown"]:
         text += f", shuts down {model['shutdown']}"
     if model["replacement"]:
@@ -122,6 +144,9 @@ def _render_tasks(plan: Plan, echo: Echo) -> None:
             echo(f"    output: {t.output_dir}/{t.output_stem}.<ext>")
             if t.references:
                 echo(f"    refs:   {', '.join(r.path for r in t.references)}")
+        safety = _safety_text(t.generation_config)
+        if safety:
+            echo(f"    safety: {safety}")
         echo(f"    key:    {t.key}")
     if plan.skipped:
         echo("")
@@ -130,6 +155,21 @@ def _render_tasks(plan: Plan, echo: Echo) -> None:
             detail = f" ({s.detail})" if s.detail else ""
             echo(f"- {s.entity_type}/{s.slug}  {s.scene}  [{s.reason}]{detail}")
     echo("")
+
+
+def _safety_text(config: dict[str, Any]) -> str:
+    """A task's ``safetySettings`` as ``CATEGORY THRESHOLD, ...`` ("" when none is sent)."""
+    return ", ".join(f"{s['category'].removeprefix('HARM_CATEGORY_')} {s['threshold']}"
+                     for s in config.get("safetySettings") or ())
+
+
+def _safety_summary(plan: Plan) -> str:
+    """Which safety settings the plan sends, and to how many tasks."""
+    kinds = Counter(_safety_text(t.generation_config) for t in plan.tasks)
+    if not plan.tasks or set(kinds) == {""}:
+        return "Google's standard filtering (no safetySettings sent)"
+    parts = [f"{text or 'standard filtering'} ({n} task(s))" for text, n in sorted(kinds.items())]
+    return "; ".join(parts)
 
 
 def _render_summary(plan: Plan, echo: Echo, runner: str = "batch", root: Path | None = None) -> None:
@@ -150,6 +190,7 @@ def _render_summary(plan: Plan, echo: Echo, runner: str = "batch", root: Path | 
     else:
         echo(f"  chunks:   {data['chunks']} of up to {data['chunk_size']} task(s)")
     echo(f"  model:    {_model_line(data['model'])}")
+    echo(f"  safety:   {_safety_summary(plan)}")
     if runner == "live":
         echo(f"  estimate: {usd(est.live_usd)} as live calls (full price; the Batch API would cost "
              f"{usd(est.batch_usd)}: drop --runner live to save {usd(est.saving_usd)})")
@@ -161,6 +202,7 @@ def _render_summary(plan: Plan, echo: Echo, runner: str = "batch", root: Path | 
         price = f"{usd(cost.live_usd)} live" if runner == "live" else f"{usd(cost.batch_usd)} batch"
         echo(f"    {model}: {cost.tasks} task(s), ~{cost.input_tokens:,} input + "
              f"~{cost.output_tokens:,} output tokens, {price}{priced}")
+    echo(f"  privacy:  {store_note(bool(plan.config.get('store', False)))}")
     _render_consistency(plan, echo)
     if plan.warnings:
         echo(f"Warnings ({len(plan.warnings)})")

@@ -29,20 +29,11 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from chargen_es import events as ev
+from chargen_es.cli.common import human_bytes
 from chargen_es.engine import Progress
 
 _CHUNK = re.compile(r"chunk (\d+)")
 _PLURAL_ONE = re.compile(r"\b1 (task|chunk|item|file)s\b")
-
-
-def human_bytes(n: int) -> str:
-    """``6564`` -> ``6.4 kB`` (decimal units, as file managers show them)."""
-    size = float(n)
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{n} B"
 
 
 def plural(n: int, word: str) -> str:
@@ -195,7 +186,7 @@ class Narrator(Progress):
             state = text.split(" ", 2)[2] if text.startswith("chunk ") and text.count(" ") >= 2 else text
             word, _, rest = state.partition(":")
             if word.replace("JOB_STATE_", "").isupper():  # "SUCCEEDED: lines 0 ok, 3 failed of 3"
-                state = f"job {word.replace('JOB_STATE_', '').lower()}" + (f";{rest}" if rest else "")
+                state = word.replace("JOB_STATE_", "").lower() + (f";{rest}" if rest else "")
             self._note(f"job {chunk}", state)
         elif bar == "live":
             self.live_status = text
@@ -271,8 +262,11 @@ class PlainView(Narrator):
         print(f"{label:<11} {text}".rstrip(), file=self.stream, flush=True)
 
     def _note(self, name: str, text: str) -> None:
-        if name.startswith("job ") and self._states.get(name) != text:
-            self._states[name] = text
+        # once per state (a job polled every 30 s for hours is not a line per poll); the
+        # state's first report carries the lines' counts as the server gave them then
+        state = text.split(";")[0]
+        if name.startswith("job ") and self._states.get(name) != state:
+            self._states[name] = state
             self._print("job", f"chunk {name[4:]}: {text}")
 
 

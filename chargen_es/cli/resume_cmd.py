@@ -9,7 +9,14 @@ from typing import Any
 import click
 
 from chargen_es.cli.common import root_option
-from chargen_es.cli.execute import ExecSettings, backend_options, drive, execution_options
+from chargen_es.cli.execute import (
+    ExecSettings,
+    backend_options,
+    drive,
+    execution_options,
+    named_disk_errors,
+    resume_command,
+)
 from chargen_es.errors import ChargenError
 
 
@@ -46,13 +53,14 @@ def resume(run_id: str | None, root: Path, max_cost: float | None = None, **kwar
         raise ChargenError(f"run {run_id} stopped before its plan was journaled; start it again with "
                            f"`chargen-es run --run-id {run_id}` (the unfinished folder is set aside)")
     try:
-        with engine.claiming(root) as claims:  # a failed run claims its keys again, checked first
+        with named_disk_errors(root, resume_command(run_id, root, settings)), \
+                engine.claiming(root) as claims:  # a failed run claims its keys again, checked first
             claims.check_resume(run_id)
             engine.open_for_resume(recorder)
     except BaseException:
         recorder.journal.close()
         raise
-    return drive(lambda: recorder, settings, root)
+    return drive(lambda: recorder, settings, root, run_id)
 
 
 COMMANDS = [resume]

@@ -38,6 +38,7 @@ from chargen_es.engine import review, workspace  # the index and review stores o
 from chargen_es.errors import UsageError
 from chargen_es.planner import Plan, PlanOptions, build_plan
 from chargen_es.planner.batchfile import batch_root, build_batch_plan
+from chargen_es.planner.limits import normalise_size, size_problem
 from projections import workspace as wsp
 
 DEFAULT_CHUNK_SIZE = 500
@@ -84,6 +85,12 @@ def plural(n: int, word: str) -> str:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (required without a TTY).")
 @click.option("--dry-run", is_flag=True, help="Show the plan; no API call, nothing written.")
 @click.option("--json", "as_json", is_flag=True, help="With --dry-run: the plan as one JSON document.")
+@click.option("--image-size", default=None, metavar="SIZE",
+              help="imageSize of every image request (512, 1K, 2K, 4K; as the model allows), over chargen.yaml's, "
+                   "an entity's and a scene's image_size.")
+@click.option("--store/--no-store", default=None,
+              help="Let Google keep the requests in the project's logs (AI Studio), or not; "
+                   "default: chargen.yaml's store:, else --no-store.")
 @click.option("--variants", type=click.IntRange(min=1), default=None, metavar="N",
               help="Takes of every scene (over any variants: in the files); lowering it forgets no take made.")
 @click.option("--refresh", "refresh", type=click.Choice(["picked"]), default=None,
@@ -99,12 +106,18 @@ def plural(n: int, word: str) -> str:
 @execution_options
 def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file: Path | None, model: str | None,
         runner: ev.Runner, chunk_size: int, max_cost: float | None, force: bool, skip_invalid: bool, strict: bool,
-        run_id: str | None, name: str | None, yes: bool, dry_run: bool, as_json: bool, analyze_first: bool,
-        variants: int | None, refresh: str | None, preview: int | None, **kwargs: Any) -> int:
+        run_id: str | None, name: str | None, yes: bool, dry_run: bool, as_json: bool, image_size: str | None,
+        store: bool | None, analyze_first: bool, variants: int | None, refresh: str | None, preview: int | None,
+        **kwargs: Any) -> int:
     """Plan the content tree (or a batch file) and run it through the Gemini Batch API (or live calls)."""
     settings = ExecSettings.from_kwargs(kwargs)
+    if image_size is not None:
+        size = normalise_size(image_size)
+        if size is None:
+            raise UsageError(f"--image-size {image_size}: {size_problem(image_size)}")
+        image_size = size
     if batch_file is None:
-        require_tree(root)
+        require_tree(root, runs_count=False)  # runs alone (a batch file's folder) plan nothing
     if preview is not None and (runner != "batch" or analyze_first or settings.detach):
         raise UsageError("--preview goes with the batch runner (its rest is sent as batch), without "
                          "--analyze-first or --detach")
@@ -120,7 +133,7 @@ def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file
         if settings.detach:
             raise UsageError("--analyze-first cannot --detach: the generation is planned from the analyses' results")
         first = AnalyzeFirst(root, scope, only, model, runner, chunk_size, max_cost, force, skip_invalid, run_id,
-                             variants, strict=strict)
+                             variants, store, image_size, strict=strict)
         return first.dry_run(as_json) if dry_run else first.execute(yes, settings)
     if batch_file is not None:
         root = _batch_root(batch_file, root)
@@ -129,21 +142,23 @@ def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file
     opts = PlanOptions(root=root, mode=mode, scope=scope, only=only, model=model, force=force,
                        skip_invalid=skip_invalid, strict=strict, chunk_size=chunk_size, run_stamp=runs.run_stamp(rid),
                        max_cost=max_cost, runner=runner, today=date.today(), history=wsp.history(index),
-                       variants=variants, verdicts=review.verdict_map(root), refresh_picked=refresh == "picked")
+                       variants=variants, verdicts=review.verdict_map(root), refresh_picked=refresh == "picked",
+                       store=store, image_size=image_size)
 
-    def planned(held: Mapping[str, str]) -> Plan:
-        """The plan without the keys other unfinished runs hold (again under the claims lock)."""
-        with_held = replace(opts, held=dict(held))
+    def planned(held: Mapping[str, str], run: str) -> Plan:
+        """The plan without the keys other unfinished runs hold; made again under the claims
+        lock when the workspace moved on since (``start_and_drive``)."""
+        with_held = replace(opts, held=dict(held), run_stamp=runs.run_stamp(run))
         made = build_batch_plan(batch_file, with_held) if batch_file is not None else build_plan(with_held)
         if name:
             made.config["name"] = name  # in run.started's config: the journal names the run
+        if preview is not None:
+            made.config["preview"] = preview_keys(made.tasks, preview)
         return made
 
-    plan = planned(wsp.holders(index))
+    plan = planned(wsp.holders(index), rid)
     if batch_file is not None:
         mode = plan.config["mode"]
-    if preview is not None:
-        plan.config["preview"] = preview_keys(plan.tasks, preview)
     todo_note = batch_file is None  # status lists the content tree's scenes, not a batch file's items
     if dry_run:
         render_plan(plan, click.echo, as_json, runner=runner, root=root)
@@ -169,7 +184,8 @@ def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file
     confirm_or_refuse(yes, f"submit {plural(len(plan.tasks), 'task')} in {plural(plan.chunks, 'chunk')}?")
     if settings.deadline_s is None and plan.config.get("deadline_s") is not None:
         settings = replace(settings, deadline_s=plan.config["deadline_s"])  # chargen.yaml's deadline:
-    return start_and_drive(root, plan, mode=mode, runner=runner, run_id=rid, settings=settings, replan=planned)
+    return start_and_drive(root, plan, mode=mode, runner=runner, run_id=rid, settings=settings, replan=planned,
+                           id_given=run_id is not None, seen=wsp.marks(index))
 
 
 def nothing_to_do(plan: Plan, root: Path) -> str:
@@ -224,13 +240,15 @@ class AnalyzeFirst:
 
     def __init__(self, root: Path, scope: str, only: tuple[str, ...], model: str | None, runner: ev.Runner,
                  chunk_size: int, max_cost: float | None, force: bool, skip_invalid: bool,
-                 run_id: str | None, variants: int | None = None, *, strict: bool = False) -> None:
+                 run_id: str | None, variants: int | None = None, store: bool | None = None,
+                 image_size: str | None = None, *, strict: bool = False) -> None:
         self.root, self.runner, self.model, self.force, self.run_id = root, runner, model, force, run_id
         self.variants = variants
         self.common: dict[str, Any] = {"root": root, "scope": scope, "only": only, "skip_invalid": skip_invalid,
                                        "strict": strict,
                                        "chunk_size": chunk_size, "max_cost": max_cost, "runner": runner,
-                                       "today": date.today(), "verdicts": review.verdict_map(root)}
+                                       "today": date.today(), "verdicts": review.verdict_map(root), "store": store,
+                                       "image_size": image_size}
 
     def analyses(self, rid: str, held: Mapping[str, str] | None = None) -> Plan:
         # the analysis model comes from chargen.yaml: --model names the generation's
@@ -280,12 +298,14 @@ class AnalyzeFirst:
             render_plan(first, click.echo, False, tasks=False, runner=self.runner, root=root)
             confirm_or_refuse(yes, f"analyse {plural(len(first.tasks), 'image')} first?")
             code = start_and_drive(root, first, mode="analyze", runner=self.runner, run_id=first_id,
-                                   settings=settings, replan=lambda held: self.analyses(first_id, held))
+                                   settings=settings, replan=lambda held, run: self.analyses(run, held),
+                                   id_given=self.run_id is not None)
             if code:
                 click.echo("   some analyses failed (see the report): their entities are generated without them")
         else:
             click.echo("== run 1 of 2: no analyses to do first (none missing or stale) ==")
         second_id = self.run_id or runs.new_run_id(runs.runs_root(root))
+        seen = wsp.marks(workspace.load(root, write=False).index)
         second = self.generation(second_id)
         click.echo(f"== run 2 of 2: generation, run {second_id} ==")
         click.echo(f"   if it stops: `chargen-es resume {second_id} --root {root}`")
@@ -296,7 +316,8 @@ class AnalyzeFirst:
         confirm_or_refuse(yes, f"submit {plural(len(second.tasks), 'task')} in {plural(second.chunks, 'chunk')}?")
         return max(code, start_and_drive(root, second, mode="generate", runner=self.runner, run_id=second_id,
                                          settings=settings,
-                                         replan=lambda held: self.generation(second_id, held=held)))
+                                         replan=lambda held, run: self.generation(run, held=held),
+                                         id_given=self.run_id is not None, seen=seen))
 
 
 COMMANDS: list[click.Command] = [run]

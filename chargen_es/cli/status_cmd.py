@@ -163,7 +163,7 @@ def print_status(doc: dict[str, Any]) -> None:
 
 
 @click.command("status")
-@root_option
+@root_option(tree="content")
 @click.option("--scope", type=click.Choice(["all", "characters", "locations", "chapters"]), default="all",
               show_default=True, help="Only this entity type.")
 @click.option("--only", "only", multiple=True, metavar="SLUG", help="Only this entity (repeatable).")

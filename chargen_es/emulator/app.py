@@ -102,7 +102,11 @@ class App:
                 raise ApiError(403, "Method doesn't allow unregistered callers (callers without "
                                     "established identity). Please use API Key or other form of API "
                                     "consumer identity to call this API.")
-            return self._run_with_faults(route)
+            self.store.enter(route.op)
+            try:
+                return self._run_with_faults(route)
+            finally:
+                self.store.leave(route.op)
         except ApiError as err:
             return error_reply(err)
         except Exception as exc:  # a bug here must still answer like Google: a 500, not a reset

@@ -95,6 +95,8 @@ class BatchesApi:
         if not entries:
             raise ApiError(400, "The batch has no requests.")
         display = str(field(batch, "displayName") or "")
+        for entry in entries:
+            self.store.note_store(entry.get("request"), self.config.stores_by_default)
         for entry in entries:  # drawn now, in input order: deterministic, and persisted with the job
             fault = content.LineFault.draw(self.faults, entry["key"], live=False)
             if fault is not None:
@@ -112,6 +114,8 @@ class BatchesApi:
         with self.store.lock:
             self.store.batch_inputs_by_sha256[sha] += 1
             self.store.batch_keys.update(entry["key"] for entry in entries)
+            for entry in entries:
+                self.store.safety_settings.update(content.safety_of(entry.get("request") or {}))
         self.store.count_name(display, "jobs_created")
         self.store.put_batch(rec, with_input=True)
         if rec.job_fault is None:
@@ -128,6 +132,7 @@ class BatchesApi:
             out = content.generate(rec.model, entry["request"],
                                    fault=content.LineFault.from_json(entry.get("fault")),
                                    live_file_sha=self._live_file_sha, image_bytes=self.config.image_bytes,
+                                   signature_bytes=self.config.signature_bytes,
                                    spec=spec, file_bytes=self._live_file_bytes)
             line: dict[str, Any] = {} if rec.inline else {"key": entry["key"]}
             if out.error is not None:

@@ -75,6 +75,16 @@ class ModelSpec:
     thinking: bool = True
     draft_images: int = 0
     thought_text: bool = False
+    answered_by: str = ""  # a retired id Google routes: the ``modelVersion`` its answers carry
+    # the final image's format: ``jpeg`` (Gemini 3 / 3.1 image models, real dimensions per
+    # imageSize and aspect ratio) or ``png`` (the 2.5 generation: small pictures)
+    image_format: str = "jpeg"
+    # fields added to the Model resource as given: a test's way to play a field Google may add
+    # tomorrow (a lifecycle stage, say); Google's resource has none today
+    extra: dict[str, Any] = field(default_factory=dict)
+    # ``modelStatus`` on every answer (google-genai 3.6.1 ``GenerateContentResponse.model_status``:
+    # modelStage, retirementTime, message), where Google puts a model's lifecycle; none by default
+    model_status: dict[str, Any] = field(default_factory=dict)
 
     def resource(self) -> dict[str, Any]:
         """The ``Model`` resource as ``models.get`` returns it."""
@@ -87,7 +97,7 @@ class ModelSpec:
         }
         if self.thinking:
             out["thinking"] = True
-        return out
+        return {**out, **self.extra}
 
     @classmethod
     def parse(cls, raw: Any) -> ModelSpec:
@@ -115,14 +125,20 @@ def _image(id_: str, name: str, drafts: int) -> ModelSpec:
 
 DEFAULT_MODELS: tuple[ModelSpec, ...] = (
     _image("gemini-3-pro-image", "Nano Banana Pro (Gemini 3 Pro Image)", 2),
+    _image("gemini-nano-banana-2.1", "Gemini Nano Banana 2.1", 1),
     _image("gemini-3.1-flash-image", "Nano Banana 2 (Gemini 3.1 Flash Image)", 1),
-    ModelSpec(id="gemini-3.5-flash", display_name="Gemini 3.5 Flash", thought_text=True),
-    ModelSpec(id="gemini-3.5-flash-lite", display_name="Gemini 3.5 Flash-Lite", thought_text=True),
     ModelSpec(id="gemini-3.8-flash", display_name="Gemini 3.8 Flash", thought_text=True),
+    ModelSpec(id="gemini-3.6-flash", display_name="Gemini 3.6 Flash", thought_text=True),
+    ModelSpec(id="gemini-3.5-flash-lite", display_name="Gemini 3.5 Flash-Lite", thought_text=True),
     ModelSpec(id="gemini-3.1-flash-lite", display_name="Gemini 3.1 Flash-Lite", thought_text=True),
-    # deprecated; requests routed to a 3.x model since 2026-12-01, so they still answer
-    ModelSpec(id="gemini-2.5-flash", display_name="Gemini 2.5 Flash"),
-    ModelSpec(id="gemini-2.5-pro", display_name="Gemini 2.5 Pro"),
+    # retired ids Google still answers, with another model (changelog 2026-10-08; 2.5: since
+    # 2026-12-01, reported): their answers carry the answering model's ``modelVersion``
+    ModelSpec(id="gemini-3.5-flash", display_name="Gemini 3.5 Flash", thought_text=True,
+              answered_by="gemini-3.6-flash"),
+    ModelSpec(id="gemini-3.7-flash", display_name="Gemini 3.7 Flash", thought_text=True,
+              answered_by="gemini-3.8-flash"),
+    ModelSpec(id="gemini-2.5-flash", display_name="Gemini 2.5 Flash", answered_by="gemini-3.5-flash-lite"),
+    ModelSpec(id="gemini-2.5-pro", display_name="Gemini 2.5 Pro", answered_by="gemini-3.8-flash"),
 )
 
 DEFAULT_SHUT_DOWN: frozenset[str] = frozenset({

@@ -16,7 +16,7 @@ class EmulatorConfig:
 
     ``job_seconds`` is the whole life of a batch job (half pending, half running; 0 means
     done on the first get after create). ``rpm`` caps accepted generateContent calls per
-    ``quota_window_s`` seconds (None: no cap). ``image_bytes`` pads each PNG to about that
+    ``quota_window_s`` seconds (None: no cap). ``image_bytes`` pads each image to about that
     size. ``file_ttl_s`` is the files' lifetime (48 h like Google), output files included;
     ``job_ttl_s`` is how long a job may stay PENDING/RUNNING before it ends EXPIRED (48 h).
     ``data_dir`` makes the state survive restarts. ``faults`` is the initial fault set
@@ -45,3 +45,9 @@ class EmulatorConfig:
     shut_down: Sequence[str] | None = None
     thoughts: bool = True
     clock: Clock | None = None
+    # Google keeps generate requests without ``store`` in the project's logs when the project
+    # stores by default (paid projects created on or after 2026-10-26); ``stats`` counts them.
+    stores_by_default: bool = True
+    # decoded bytes of each final part's ``thoughtSignature`` (0: a 32-byte digest); real ones
+    # are 0.45-2.2 MB, so benchmarks set about 1.5 MB (2 MB of base64)
+    signature_bytes: int = 0

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chargen_es.emulator import describe, png, schema
+from chargen_es.emulator import describe, jpeg, png, schema
 from chargen_es.emulator.catalog import ModelSpec
 from chargen_es.emulator.faults import Faults
 from chargen_es.emulator.wire import canonical, field, line_status
@@ -73,6 +73,14 @@ def prompt_text(request: Any) -> str:
     return "\n".join(texts)
 
 
+def safety_of(request: Any) -> list[str]:
+    """The request's ``safetySettings`` as ``CATEGORY=THRESHOLD`` (what a test checks arrived)."""
+    out = []
+    for setting in field(request, "safetySettings") or []:
+        out.append(f"{field(setting, 'category', '')}={field(setting, 'threshold', '')}")
+    return out
+
+
 def _file_refs(request: Any) -> list[str]:
     refs: list[str] = []
     for content in field(request, "contents") or []:
@@ -107,13 +115,46 @@ def _wants_image(spec: ModelSpec, gen: Any) -> bool:
     return spec.image
 
 
-def _usage(prompt: str, n_parts: int, out_tokens: int, thought_tokens: int = 0) -> dict[str, Any]:
-    prompt_tokens = len(prompt) // 4 + 1 + 258 * n_parts
-    usage = {"promptTokenCount": prompt_tokens, "candidatesTokenCount": out_tokens,
-             "totalTokenCount": prompt_tokens + out_tokens + thought_tokens}
+# Output tokens one generated image is billed as, per imageSize (Google Cloud's Gemini 3.1
+# Flash Image page, read 2026-12-07; the recorded Gemini 3 answers itemise 1120 at 1K).
+IMAGE_TOKENS = {"512": 747, "1K": 1120, "2K": 1680, "4K": 2520}
+
+
+def _usage(prompt: str, n_parts: int, out_tokens: int, thought_tokens: int = 0, image_tokens: int = 0,
+           candidates: bool = True) -> dict[str, Any]:
+    """``usageMetadata`` in the order Google sends it: counts, then the per-modality details
+    (input images listed before text; only IMAGE itemised among candidates, even beside a
+    text part), ``thoughtsTokenCount`` only when the model thought. ``candidates=False``:
+    nothing was generated (a ``NO_IMAGE`` answer has no ``candidatesTokenCount``)."""
+    text_tokens = len(prompt) // 4 + 1
+    prompt_tokens = text_tokens + 258 * n_parts
+    usage: dict[str, Any] = {"promptTokenCount": prompt_tokens}
+    if candidates:
+        usage["candidatesTokenCount"] = out_tokens
+    usage["totalTokenCount"] = prompt_tokens + (out_tokens if candidates else 0) + thought_tokens
+    details = ([{"modality": "IMAGE", "tokenCount": 258 * n_parts}] if n_parts else [])
+    usage["promptTokensDetails"] = [*details, {"modality": "TEXT", "tokenCount": text_tokens}]
+    if candidates and image_tokens:
+        usage["candidatesTokensDetails"] = [{"modality": "IMAGE", "tokenCount": image_tokens}]
     if thought_tokens:
         usage["thoughtsTokenCount"] = thought_tokens
     return usage
+
+
+def _without_include_thoughts(request: dict[str, Any]) -> dict[str, Any]:
+    """The request as the answer depends on it: asking to see the thoughts changes which parts
+    come back, never the final answer."""
+    gen = field(request, "generationConfig")
+    thinking = field(gen, "thinkingConfig") if isinstance(gen, dict) else None
+    if not isinstance(thinking, dict) or not ({"includeThoughts", "include_thoughts"} & set(thinking)):
+        return request
+    rest = {k: v for k, v in thinking.items() if k not in ("includeThoughts", "include_thoughts")}
+    gen_key = "generationConfig" if "generationConfig" in request else "generation_config"
+    think_key = "thinkingConfig" if "thinkingConfig" in gen else "thinking_config"
+    new_gen = {k: v for k, v in gen.items() if k != think_key}
+    if rest:
+        new_gen[think_key] = rest
+    return {**request, gen_key: new_gen}
 
 
 def _by_content(value: Any, shas: dict[str, str]) -> Any:
@@ -133,7 +174,8 @@ def _by_content(value: Any, shas: dict[str, str]) -> Any:
 
 def generate(model: str, request: Any, *, fault: LineFault | None,
              live_file_sha: Callable[[str], str | None], image_bytes: int,
-             spec: ModelSpec | None = None, file_bytes: Callable[[str], bytes | None] | None = None) -> Outcome:
+             spec: ModelSpec | None = None, signature_bytes: int = 0,
+             file_bytes: Callable[[str], bytes | None] | None = None) -> Outcome:
     """Answer one request, applying the line *fault* drawn for it by the caller.
 
     ``live_file_sha`` gives the SHA-256 of a live file by id, or None when it does not
@@ -161,20 +203,29 @@ def generate(model: str, request: Any, *, fault: LineFault | None,
     if fault is not None and kind == "error":
         return Outcome(error=line_status(fault.code, fault.message or "Injected line failure."))
     n_parts = len(_file_refs(request))
-    seed = hashlib.sha256(canonical([short_model, _by_content(request, shas)])).digest()
-    base: dict[str, Any] = {"modelVersion": short_model,
-                            "responseId": seed.hex()[:20]}
+    seed = hashlib.sha256(canonical([short_model, _by_content(_without_include_thoughts(request), shas)])).digest()
+    # top-level keys in the order Google sends them: candidates, usageMetadata, modelVersion,
+    # responseId (a retired id answers with the routed model's modelVersion)
+    tail: dict[str, Any] = {"modelVersion": spec.answered_by or short_model, "responseId": seed.hex()[:20]}
+    if spec.model_status:
+        tail["modelStatus"] = dict(spec.model_status)
     if kind == "safety":
-        return Outcome(response={**base, "promptFeedback": {"blockReason": "SAFETY"},
-                                 "usageMetadata": _usage(prompt, n_parts, 0)})
+        # a blocked prompt: no candidates key at all, only promptFeedback.blockReason (no
+        # safetyRatings), as recorded from gemini-3.1-flash-image-preview (2026-08-26)
+        return Outcome(response={"promptFeedback": {"blockReason": fault.finish_reason if fault and
+                                                    fault.finish_reason else "SAFETY"},
+                                 "usageMetadata": _usage(prompt, n_parts, 0, candidates=False), **tail})
     colours = _colours_shown(request, file_bytes)
-    answer = _parts(spec, field(request, "generationConfig") or {}, fault, seed, prompt, image_bytes, colours)
+    answer = _parts(spec, field(request, "generationConfig") or {}, fault, seed, prompt, image_bytes,
+                    signature_bytes, colours)
     candidate: dict[str, Any] = {"content": {"role": "model", "parts": answer.parts},
                                  "finishReason": answer.finish, "index": 0}
     if not answer.parts:
-        candidate["content"] = {"role": "model"}
-    return Outcome(response={"candidates": [candidate], **base,
-                             "usageMetadata": _usage(prompt, n_parts, answer.out_tokens, answer.thought_tokens)})
+        # NO_IMAGE arrives with an empty content object (no parts, no role), recorded 2026-09-17
+        candidate["content"] = {} if answer.finish == "NO_IMAGE" else {"role": "model"}
+    usage = _usage(prompt, n_parts, answer.out_tokens, answer.thought_tokens, answer.image_tokens,
+                   candidates=answer.finish != "NO_IMAGE")
+    return Outcome(response={"candidates": [candidate], "usageMetadata": usage, **tail})
 
 
 @dataclass
@@ -183,6 +234,7 @@ class _Answer:
     finish: str = "STOP"
     out_tokens: int = 0
     thought_tokens: int = 0
+    image_tokens: int = 0
 
 
 def _digest(seed: bytes, label: str) -> bytes:
@@ -194,13 +246,30 @@ def _thought_text(seed: bytes, prompt: str, image: bool) -> dict[str, Any]:
     return {"text": f"**Planning {what}** ({seed.hex()[:8]}): considering {prompt[:60]!r}.", "thought": True}
 
 
-def _image_part(data: bytes) -> dict[str, Any]:
-    return {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(data).decode()}}
+def _image_part(data: bytes, mime: str) -> dict[str, Any]:
+    return {"inlineData": {"mimeType": mime, "data": base64.b64encode(data).decode()}}
 
 
-def _signed(part: dict[str, Any], seed: bytes) -> dict[str, Any]:
-    """Gemini 3 answers carry a ``thoughtSignature`` (bytes, base64 on the wire) on the answer part."""
-    return {**part, "thoughtSignature": base64.b64encode(_digest(seed, "signature")).decode()}
+def _signed(part: dict[str, Any], seed: bytes, size: int, label: str) -> dict[str, Any]:
+    """A final part with its ``thoughtSignature`` (bytes, base64 on the wire): a 32-byte
+    digest, or ``size`` bytes (real ones are 0.45-2.2 MB, 0.6-2.9 million base64 characters)."""
+    digest = _digest(seed, f"signature:{label}")
+    data = digest if size <= 0 else (digest * (size // len(digest) + 1))[:size]
+    return {**part, "thoughtSignature": base64.b64encode(data).decode()}
+
+
+def _render(spec: ModelSpec, seed: bytes, ratio: Any, size: Any, pad: int) -> tuple[bytes, str]:
+    """The image bytes and mime: JPEG at Gemini 3's real dimensions, or a small PNG."""
+    if spec.image_format == "png":
+        width, height = png.size_for(ratio if isinstance(ratio, str) else None)
+        return png.render(seed, width, height, pad), "image/png"
+    width, height = jpeg.dimensions(ratio if isinstance(ratio, str) else None, size if isinstance(size, str) else None)
+    return jpeg.render(seed, width, height, pad), "image/jpeg"
+
+
+def _modalities(gen: Any) -> set[str]:
+    raw = field(gen, "responseModalities")
+    return {str(m).upper() for m in raw} if isinstance(raw, list) else set()
 
 
 def _colours_shown(request: Any, file_bytes: Callable[[str], bytes | None] | None) -> list[str]:
@@ -226,13 +295,17 @@ def _colours_shown(request: Any, file_bytes: Callable[[str], bytes | None] | Non
 
 
 def _parts(spec: ModelSpec, gen: Any, fault: LineFault | None, seed: bytes, prompt: str,
-           image_bytes: int, colours: list[str] | None = None) -> _Answer:
+           image_bytes: int, signature_bytes: int = 0, colours: list[str] | None = None) -> _Answer:
     """The candidate's parts, finish reason and token counts: schema, image or text.
 
-    Thought parts come first, as the cookbook's saved Nano Banana Pro output shows: a
-    ``thought`` text, the interim ``thought`` draft images (each from its own seed, so
-    never the final bytes), then the final image with a ``thoughtSignature``. The final
-    image is the same pure function of the request whether thoughts are on or not.
+    As recorded from Gemini 3 models: thought parts come only when the request asks for
+    them (``thinkingConfig.includeThoughts``): a ``thought`` text, the interim ``thought``
+    draft images at 1K (each from its own seed, never the final bytes), then the answer.
+    Thinking is counted in ``thoughtsTokenCount`` either way. Every final part of a thinking
+    model carries a ``thoughtSignature``, the text part too. An image model asked for TEXT
+    and IMAGE (or for nothing in particular) sends a short text part before the image; asked
+    for IMAGE alone, the image only. The ``drafts_only`` fault sends drafts whatever the
+    request asked (reported on Vertex AI, python-genai#2239).
     """
     kind = fault.line_kind if fault else None
     json_schema = field(gen, "responseJsonSchema")
@@ -240,27 +313,37 @@ def _parts(spec: ModelSpec, gen: Any, fault: LineFault | None, seed: bytes, prom
     mime = str(field(gen, "responseMimeType") or "")
     structured = json_schema is not None or oa_schema is not None or mime == "application/json"
     image = not structured and _wants_image(spec, gen) and kind != "text_only"
-    thoughts: list[dict[str, Any]] = []
-    if spec.thought_text or (image and spec.draft_images) or kind == "drafts_only":
-        thoughts.append(_thought_text(seed, prompt, image))
-    thought_tokens = sum(len(p["text"]) // 4 + 1 for p in thoughts)
+    shown = bool(field(field(gen, "thinkingConfig") or {}, "includeThoughts")) or kind == "drafts_only"
+    thinking = spec.thought_text or (image and spec.draft_images > 0) or kind == "drafts_only"
+    thought = _thought_text(seed, prompt, image)
+    thoughts = [thought] if thinking and shown else []
+    thought_tokens = len(thought["text"]) // 4 + 1 if thinking else 0
     if kind in ("image_safety", "no_image"):
         finish = "IMAGE_SAFETY" if kind == "image_safety" else "NO_IMAGE"
         return _Answer([], fault.finish_reason or finish if fault else finish, 0, thought_tokens)
     if image:
-        ratio = field(field(gen, "imageConfig") or {}, "aspectRatio")
-        width, height = png.size_for(ratio if isinstance(ratio, str) else None)
-        drafts = max(spec.draft_images, 1) if kind == "drafts_only" else spec.draft_images
+        config = field(gen, "imageConfig") or {}
+        ratio, size = field(config, "aspectRatio"), field(config, "imageSize")
+        drafts = max(spec.draft_images, 1) if kind == "drafts_only" else (spec.draft_images if shown else 0)
         for i in range(drafts):
-            thoughts.append({**_image_part(png.render(_digest(seed, f"draft:{i}"), width, height,
-                                                      image_bytes)), "thought": True})
+            data, draft_mime = _render(spec, _digest(seed, f"draft:{i}"), ratio, "1K", 0)
+            thoughts.append({**_image_part(data, draft_mime), "thought": True})
         if kind == "drafts_only":
             return _Answer(thoughts, fault.finish_reason or "STOP" if fault else "STOP", 0, thought_tokens)
         if kind == "max_tokens":
             return _Answer(thoughts, "MAX_TOKENS", 0, thought_tokens)
-        final = _image_part(png.render(seed, width, height, image_bytes))
-        return _Answer([*thoughts, _signed(final, seed) if spec.thinking else final], "STOP", 1290,
-                       thought_tokens)
+        data, image_mime = _render(spec, seed, ratio, size, image_bytes)
+        finals = [_image_part(data, image_mime)]
+        modalities = _modalities(gen)
+        text_tokens = 0
+        if not modalities or "TEXT" in modalities:
+            text = f"Here is the picture ({seed.hex()[:8]}) of {prompt[:60]!r}. "
+            finals.insert(0, {"text": text})
+            text_tokens = len(text) // 4 + 1
+        if spec.thinking:
+            finals = [_signed(part, seed, signature_bytes, str(i)) for i, part in enumerate(finals)]
+        tokens = IMAGE_TOKENS.get(size if isinstance(size, str) else "1K", 1120)
+        return _Answer([*thoughts, *finals], "STOP", tokens + text_tokens, thought_tokens, tokens)
     if kind == "drafts_only":
         return _Answer(thoughts, fault.finish_reason or "STOP" if fault else "STOP", 0, thought_tokens)
     if structured:
@@ -272,6 +355,6 @@ def _parts(spec: ModelSpec, gen: Any, fault: LineFault | None, seed: bytes, prom
     if kind == "max_tokens":
         text, finish = text[: max(1, len(text) // 3)], "MAX_TOKENS"
     answer: dict[str, Any] = {"text": text}
-    if thoughts and spec.thinking:
-        answer = _signed(answer, seed)
+    if thinking and spec.thinking:
+        answer = _signed(answer, seed, signature_bytes, "0")
     return _Answer([*thoughts, answer], finish, len(text) // 4 + 1, thought_tokens)

@@ -3,7 +3,9 @@
 A structured answer about an image (an analysis) used to be placeholders
 (``traits[0-54727b``), and they flowed on into prompts and the gallery. The emulator
 draws its own pictures (and the sample's are as simple), so it can describe them: the
-palette is the picture's most common colours, each named by its hue band and brightness with
+palette is the picture's most common colours when it is a PNG (the emulator draws its
+2.5-style pictures and the sample's that way; a JPEG's palette takes colour words), each
+named by its hue band and brightness with
 its hex code, read from the PNG's own pixels; the other fields take words from small
 fixed vocabularies chosen by the field's name. Everything is a pure function of the
 request and the bytes it refers to, so a repeated request gets the same answer.
@@ -28,6 +30,9 @@ VOCABULARY: dict[str, tuple[str, ...]] = {
     "traits": ("copper braids", "ink-stained fingers", "weathered coat", "brass goggles", "wide-brimmed hat",
                "patched satchel", "silver earring", "freckled cheeks", "heavy boots", "rolled maps",
                "lantern at the belt", "salt-streaked cloak", "sharp silhouette", "tall arched windows"),
+    # colour words for a palette whose picture this decoder cannot read (a JPEG): plausible,
+    # not the picture's own
+    "palette": ("teal", "amber", "deep blue", "rust", "pale sand", "moss green", "charcoal", "rose"),
     "mood": ("quiet anticipation", "restless curiosity", "stormy tension", "warm nostalgia", "brisk morning calm",
              "hushed wonder"),
     "style": ("painterly storybook illustration", "ink and watercolour", "soft gouache", "loose charcoal sketch",

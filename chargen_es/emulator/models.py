@@ -21,7 +21,7 @@ from chargen_es.emulator.config import EmulatorConfig
 from chargen_es.emulator.faults import Faults
 from chargen_es.emulator.quota import Quota
 from chargen_es.emulator.state import Store
-from chargen_es.emulator.wire import RPC_CODES, STATUS_NAMES, ApiError, quota_details
+from chargen_es.emulator.wire import RPC_CODES, STATUS_NAMES, ApiError, quota_details, quota_message
 
 _HTTP_FOR_CODE = {code: http for http, code in RPC_CODES.items()}
 
@@ -55,13 +55,16 @@ class ModelsApi:
         wait = self.quota.admit(short)
         if wait is not None:
             self._reject()
-            raise ApiError(429, f"You exceeded your current quota for {short} (requests per minute).",
+            raise ApiError(429, quota_message(short, self.config.rpm or 0, wait),
                            quota_details(False, short, self.config.rpm or 0, wait))
+        self.store.note_store(body, self.config.stores_by_default)
         fault = content.LineFault.draw(self.faults, content.prompt_text(body), live=True)
         out = content.generate(model, body, fault=fault, live_file_sha=self._live_file_sha,
-                               image_bytes=self.config.image_bytes, spec=spec, file_bytes=self._live_file_bytes)
+                               image_bytes=self.config.image_bytes, spec=spec,
+                               signature_bytes=self.config.signature_bytes, file_bytes=self._live_file_bytes)
         with self.store.lock:
             self.store.totals["calls"] += 1
+            self.store.safety_settings.update(content.safety_of(body))
         if out.error is not None:
             code = int(out.error.get("code", 13))
             http = _HTTP_FOR_CODE.get(code, 500)

@@ -110,17 +110,25 @@ class BatchRec:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Temp file, fsync, rename, fsync of the folder: readers see old or new, never half."""
+    """Temp file, fsync, rename, fsync of the folder: readers see old or new, never half.
+
+    On a failure (a full disk) the temp file is removed and the error names ``path``.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        _remove(tmp)
+        exc.filename = str(path)
+        raise
     dfd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dfd)
@@ -170,7 +178,10 @@ class Store:
         self.uploads_by_sha256: Counter[str] = Counter()
         self.batch_inputs_by_sha256: Counter[str] = Counter()
         self.batch_keys: Counter[str] = Counter()  # every key of every created job's lines
+        self.safety_settings: Counter[str] = Counter()  # CATEGORY=THRESHOLD over calls and batch lines
         self.totals: Counter[str] = Counter()
+        self.in_flight: Counter[str] = Counter()  # requests being answered now, by operation
+        self.max_in_flight: Counter[str] = Counter()  # the most ever answered at once, by operation
         if data_dir is not None:
             for sub in ("files", "blobs", "batches", "inputs"):
                 (data_dir / sub).mkdir(parents=True, exist_ok=True)
@@ -181,6 +192,17 @@ class Store:
     def count_op(self, op: str) -> None:
         with self.lock:
             self.operations[op] += 1
+
+    def enter(self, op: str) -> None:
+        """A request of ``op`` starts being answered (concurrency on the wire, for tests of
+        a client's worker limit)."""
+        with self.lock:
+            self.in_flight[op] += 1
+            self.max_in_flight[op] = max(self.max_in_flight[op], self.in_flight[op])
+
+    def leave(self, op: str) -> None:
+        with self.lock:
+            self.in_flight[op] -= 1
 
     def count_name(self, name: str | None, what: str) -> None:
         if name is None:
@@ -200,10 +222,24 @@ class Store:
             return {"operations": dict(self.operations), "by_display_name": names,
                     "uploads_by_sha256": dict(self.uploads_by_sha256),
                     "batch_inputs_by_sha256": dict(self.batch_inputs_by_sha256),
-                    "batch_keys": dict(self.batch_keys),
+                    "batch_keys": dict(self.batch_keys), "max_in_flight": dict(self.max_in_flight),
+                    "safety_settings": dict(self.safety_settings),
                     "calls": self.totals["calls"], "calls_rejected": self.totals["calls_rejected"],
                     "downloads": self.totals["downloads"], "deletes": self.totals["deletes"],
-                    "files": len(self.files), "batches": len(self.batches)}
+                    "files": len(self.files), "batches": len(self.batches),
+                    "store": {k: self.totals[f"store_{k}"] for k in ("false", "true", "absent")},
+                    "logged_requests": self.totals["logged_requests"]}
+
+    def note_store(self, request: Any, stores_by_default: bool) -> None:
+        """Count a generate request's ``store`` field and whether Google would keep it in the
+        project's logs: ``store`` wins, else the project's default (on for paid projects
+        created on or after 2026-10-26, changelog of that day)."""
+        value = request.get("store") if isinstance(request, dict) else None
+        kind = "absent" if value is None else ("true" if value is True else "false")
+        with self.lock:
+            self.totals[f"store_{kind}"] += 1
+            if value is True or (value is None and stores_by_default):
+                self.totals["logged_requests"] += 1
 
     # -- lookups --------------------------------------------------------------------------
 

@@ -129,18 +129,36 @@ def line_status(code: int, message: str) -> dict[str, Any]:
 
 
 def quota_details(per_day: bool, model: str, limit: int, retry_s: float) -> list[dict[str, Any]]:
-    """QuotaFailure + RetryInfo in the shapes Google sends with a generateContent 429."""
-    metric = "generativelanguage.googleapis.com/generate_content_" + (
-        "free_tier_requests" if per_day else "requests")
-    quota_id = ("GenerateRequestsPerDayPerProjectPerModel" if per_day
-                else "GenerateRequestsPerMinutePerProjectPerModel")
+    """The details of a generateContent 429, in the shapes recorded from Google.
+
+    Per minute (a free-tier capture of gemini-3-flash, 2026-02-11): Help, QuotaFailure
+    (metric, id, dimensions, value as a string), RetryInfo with **whole seconds** (``"58s"``;
+    the message has the precise figure). Per day per model (a gemini-3-pro-image-preview
+    capture pasted into a support report, 2026-01-31): a QuotaFailure with metric and id only
+    and **no RetryInfo** at all: a client cannot count on ``retryDelay``.
+    """
+    if per_day:
+        return [{"@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                 "violations": [{"quotaMetric": "generativelanguage.googleapis.com/generate_requests_per_model_per_day",
+                                 "quotaId": "GenerateRequestsPerDayPerProjectPerModel"}]}]
     return [
-        {"@type": "type.googleapis.com/google.rpc.QuotaFailure",
-         "violations": [{"quotaMetric": metric, "quotaId": quota_id,
-                         "quotaDimensions": {"location": "global", "model": model},
-                         "quotaValue": str(limit)}]},
         {"@type": "type.googleapis.com/google.rpc.Help",
          "links": [{"description": "Learn more about Gemini API quotas",
                     "url": "https://ai.google.dev/gemini-api/docs/rate-limits"}]},
-        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": duration(retry_s)},
+        {"@type": "type.googleapis.com/google.rpc.QuotaFailure",
+         "violations": [{"quotaMetric": "generativelanguage.googleapis.com/generate_content_requests",
+                         "quotaId": "GenerateRequestsPerMinutePerProjectPerModel",
+                         "quotaDimensions": {"location": "global", "model": model},
+                         "quotaValue": str(limit)}]},
+        # whole seconds, as Google sends; the emulator's own sub-second test windows keep theirs
+        {"@type": "type.googleapis.com/google.rpc.RetryInfo",
+         "retryDelay": f"{int(retry_s)}s" if retry_s >= 1 else duration(retry_s)},
     ]
+
+
+def quota_message(model: str, limit: int, retry_s: float) -> str:
+    """The per-minute 429's message: the quota named, and the precise wait."""
+    return ("You exceeded your current quota, please check your plan and billing details. For more information "
+            "on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.\n"
+            f"* Quota exceeded for metric: generativelanguage.googleapis.com/generate_content_requests, "
+            f"limit: {limit}, model: {model}\nPlease retry in {retry_s:.9f}s.")

@@ -23,10 +23,10 @@ from chargen_es import events as ev
 from chargen_es.engine import preflight
 from chargen_es.engine.cleanup import delete_run_files
 from chargen_es.engine.collect import Results
-from chargen_es.engine.decide import Step, next_step, rerunnable
+from chargen_es.engine.decide import Step, next_step, rerunnable, retry_keys
 from chargen_es.engine.fallback import Fallback
 from chargen_es.engine.jobs import Jobs
-from chargen_es.engine.options import EngineOptions
+from chargen_es.engine.options import EngineOptions, RunOptions
 from chargen_es.engine.preflight import models_ready
 from chargen_es.engine.preview import run_preview
 from chargen_es.engine.progress import Progress
@@ -52,6 +52,9 @@ class BatchRunner:
         self.fallback = Fallback(recorder, gateway, options, progress, self.uploads, self.jobs, self.results,
                                  self.stop)
         self._scope: trio.CancelScope | None = None
+        run = recorder.model.run
+        self.run_options = RunOptions.of(run.config if run else {})
+        self.stopped_on_error = ""  # stopOnError: the permanent failure that stopped the run
 
     def stop(self) -> None:
         """Stop every chunk at its next checkpoint (a pause: effects in flight land first)."""
@@ -89,6 +92,10 @@ class BatchRunner:
                 nursery.start_soon(self.drive_chunk, chunk, True)
         if self.fallback.failed:
             return "failed"
+        if self.stopped_on_error:
+            self.rec.record(ev.RunPaused(reason="stop_on_error", message=self.stopped_on_error))
+            self.progress.phase("paused", self.stopped_on_error)
+            return "paused"
         if self.fallback.pause_reason:
             self.rec.record(ev.RunPaused(reason=self.fallback.pause_reason, message=self.fallback.pause_message))
             return "paused"
@@ -124,6 +131,7 @@ class BatchRunner:
             self.rec.record(ev.RunPaused(reason="retry", message=message))
             self.progress.phase("paused", message)
             return "paused"
+        await self.results.discard_collected()
         if self.opt.cleanup:
             await delete_run_files(self.rec, self.gw, self.uploads.calls)
         ok, failed = model.outcome_counts()
@@ -133,12 +141,44 @@ class BatchRunner:
         return "completed"
 
     def reopen_rerunnable(self) -> None:
-        """At the start of an invocation: failures a new attempt fixes become pending again."""
+        """At the start of an invocation: failures a new attempt fixes become pending again
+        (and items with ``retries`` left, when a kill came before their reopening)."""
         model = self.model
         self.rec.record(*(ev.ItemsReopened(chunk=chunk, keys=tuple(keys), attempt=model.jobs[chunk].attempt,
                                            reason=",".join(sorted({model.outcomes[k].code  # type: ignore[union-attr]
                                                                    for k in keys})))
                           for chunk, keys in sorted(rerunnable(model).items())))
+        for chunk in sorted(model.chunk_keys):
+            self.reopen_retries(chunk)
+
+    def reopen_retries(self, chunk: int) -> bool:
+        """Per-item ``retries``: the chunk's retryable failures with tries left are reopened,
+        so its next attempt sends those items only; True when any were."""
+        model = self.model
+        keys = retry_keys(model, chunk, self.run_options.item_retries)
+        if keys:
+            self.rec.record(ev.ItemsReopened(chunk=chunk, keys=tuple(keys), attempt=model.jobs[chunk].attempt,
+                                             reason="retries"))
+        return bool(keys)
+
+    def _permanent_failures(self, chunk: int) -> dict[str, ev.ItemFailed]:
+        found = {}
+        for key in self.model.chunk_keys[chunk]:
+            outcome = self.model.outcomes.get(key)
+            if isinstance(outcome, ev.ItemFailed) and not outcome.retryable:
+                found[key] = outcome
+        return found
+
+    def check_stop_on_error(self, chunk: int, before: dict[str, ev.ItemFailed]) -> bool:
+        """stopOnError: a permanent failure this collect brought stops every chunk (resumably)."""
+        new = [f for k, f in self._permanent_failures(chunk).items() if k not in before]
+        if not self.run_options.stop_on_error or not new:
+            return False
+        first = min(new, key=lambda f: f.seq)
+        self.stopped_on_error = (f"stopOnError: {first.key} failed permanently ({first.code}: {first.message}); "
+                                 "fix or drop it, then `resume` continues the rest")
+        self.stop()
+        return True
 
     async def drive_chunk(self, chunk: int, retry_failed: bool) -> None:
         async with self.job_slots:
@@ -160,5 +200,7 @@ class BatchRunner:
                 elif step == Step.DOWNLOAD:
                     await self.results.download(chunk)
                 elif step == Step.COLLECT:
+                    before = self._permanent_failures(chunk)
                     await self.results.collect(chunk)
-                    return
+                    if self.check_stop_on_error(chunk, before) or not self.reopen_retries(chunk):
+                        return

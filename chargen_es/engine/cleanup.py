@@ -14,7 +14,8 @@ from chargen_es.gateway import Gateway
 
 async def delete_run_files(recorder: Recorder, gateway: Gateway, calls: trio.CapacityLimiter) -> None:
     model = recorder.model
-    names = {u.name for u in model.uploads.values() if u.path.endswith(".jsonl") and u.name}
+    here = gateway.backend.identity  # a file id means nothing on another backend (invariant 10)
+    names = {u.name for u in model.uploads.values() if u.path.endswith(".jsonl") and u.name and u.backend == here}
     names |= {j.output_file for j in model.jobs.values() if j.output_file}
     names -= set(model.deleted_files)
     deleted = []

@@ -9,10 +9,18 @@ files are flushed. Lines with unknown, duplicate or unparseable keys are reporte
 A results file gone from the server fails the chunk's open items as ``results_lost``, and
 a failed line whose reference the server no longer lists as ``file_missing``: both
 retryable, both reopened by the next invocation in a new attempt (``decide.rerunnable``).
+
+Once a chunk is collected (every line applied or reported, every planned key settled,
+all of it journaled), its results file is a second copy of images the tree already holds
+(base64, plus Gemini 3's thought signatures): :meth:`Results.discard` deletes it and
+records ``results.discarded``, unless ``--keep-results`` / ``keep_results:`` asks to keep
+raw answers. The deletion is idempotent and comes before its event, so a crash between
+the two is settled by the next invocation's :meth:`Results.discard_collected`.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
@@ -31,7 +39,7 @@ from chargen_es.engine.recorder import Recorder
 from chargen_es.engine.results import Answer, answer_from_line, decode_line
 from chargen_es.engine.uploads import Uploads
 from chargen_es.errors import NotFound
-from chargen_es.fsio import publish, sha256_file, temp_path
+from chargen_es.fsio import naming, publish, remove, sha256_file, temp_path
 from chargen_es.gateway import Download, Gateway
 from projections import Job, Projections
 
@@ -81,7 +89,7 @@ class Results:
         except NotFound as exc:
             await self._results_lost(chunk, job, exc)
             return
-        await trio.to_thread.run_sync(publish, part, dest)
+        await trio.to_thread.run_sync(functools.partial(publish, part, dest, point="download"))
         crash_point("after", "download")
         self.rec.record(ev.ResultsDownloaded(chunk=chunk, path=dest.relative_to(self.opt.root).as_posix(),
                                              sha256=got.sha256, bytes=got.bytes, lines=got.lines,
@@ -136,6 +144,34 @@ class Results:
         failed = sum(1 for o in outcomes if isinstance(o, ev.ItemFailed))
         ok = sum(1 for o in outcomes if isinstance(o, ev.LineApplied))
         self.progress.phase("applied", f"chunk {chunk}: {ok} ok, {failed} failed")
+        await self.discard(chunk)
+
+    @property
+    def keep_results(self) -> bool:
+        """``--keep-results`` this invocation, or ``keep_results: true`` in the plan's chargen.yaml."""
+        run = self.model.run
+        return self.opt.keep_results or bool(run and run.config.get("keep_results"))
+
+    async def discard(self, chunk: int) -> None:
+        """Delete a chunk's results file once nothing in it is needed any more.
+
+        Needed means: a key of the chunk is still open (its line may be applied from this
+        file after a crash, or the live fallback may still deliver it). Reopened items
+        run in a new attempt with a new results file, so they never read this one.
+        """
+        model = self.model
+        record = model.downloads.get(chunk)
+        if record is None or chunk in model.discarded or self.keep_results or model.pending_keys(chunk):
+            return
+        crash_point("before", "results.discard")
+        await trio.to_thread.run_sync(remove, self.opt.root / record.path)
+        crash_point("after", "results.discard")
+        self.rec.record(ev.ResultsDiscarded(chunk=chunk, path=record.path, sha256=record.sha256, bytes=record.bytes))
+
+    async def discard_collected(self) -> None:
+        """Every collected chunk's results file not yet discarded (a crash came between)."""
+        for chunk in sorted(self.model.downloads):
+            await self.discard(chunk)
 
     async def _lost_references(self, chunk: int) -> dict[str, str]:
         """Files the chunk's lines reference that the server no longer has (sha256 → name).
@@ -196,7 +232,7 @@ class Results:
         planned = set(model.chunk_keys[chunk])
         seen: set[str] = set()
         pending_bytes = 0
-        with open(path, "rb") as f:
+        with naming(path), open(path, "rb") as f:  # a read failing half way names the results file
             for lineno, raw in enumerate(f, 1):
                 line = raw.rstrip(b"\r\n")
                 if not line.strip():

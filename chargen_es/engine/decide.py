@@ -53,6 +53,22 @@ def next_step(model: Projections, chunk: int, retry_failed: bool) -> Step:
     return Step.COLLECT
 
 
+def retry_keys(model: Projections, chunk: int, item_retries: dict[str, int]) -> list[str]:
+    """The chunk's items with ``retries`` left whose last attempt failed retryably: a new
+    attempt of the chunk, for them only, runs them again within the run (the codes that
+    ``rerunnable`` covers wait for ``resume`` as before)."""
+    job = model.jobs.get(chunk)
+    if not item_retries or job is None or not job.job_name or not job.finished:
+        return []
+    out = []
+    for key in model.chunk_keys.get(chunk, ()):
+        outcome = model.outcomes.get(key)
+        if (isinstance(outcome, ev.ItemFailed) and outcome.retryable and outcome.code not in RERUN_CODES
+                and model.reopen_counts.get(key, 0) < item_retries.get(key, 0)):
+            out.append(key)
+    return out
+
+
 def rerunnable(model: Projections) -> dict[int, list[str]]:
     """Failed keys a new attempt fixes, per chunk whose job has finished (nothing in flight)."""
     out: dict[int, list[str]] = {}

@@ -18,7 +18,6 @@ of the run's uploads); the others are left to expire (48 h) and counted.
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -28,7 +27,7 @@ from pathlib import Path
 from chargen_es.engine import tombstones, workspace
 from chargen_es.engine.crashpoints import crash_point
 from chargen_es.errors import ChargenError, GeminiError, NotFound, RunNotFound
-from chargen_es.fsio import fsync_dir
+from chargen_es.fsio import fsync_dir, rename
 from chargen_es.gateway import Gateway
 from chargen_es.journal import JOURNAL_NAME, RunLock, read_events, utc_now_ms
 from chargen_es.run_folders import run_dir_for
@@ -79,7 +78,7 @@ def delete_run(root: Path, run_id: str, open_gateway: OpenGateway) -> Deleted:
         trash = tombstones.trash_dir(root)
         trash.mkdir(exist_ok=True)
         crash_point("before", "delete.rename")
-        os.rename(folder, trash / run_id)  # the commit point: from here the delete is finished
+        rename(folder, trash / run_id)  # the commit point: from here the delete is finished
         fsync_dir(folder.parent)
         fsync_dir(trash)
         crash_point("after", "delete.rename")

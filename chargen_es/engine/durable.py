@@ -12,22 +12,21 @@ folder is fsynced instead.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from chargen_es.fsio import fsync_dir, replace_atomic
-
-_libc_name = ctypes.util.find_library("c")
-_libc = ctypes.CDLL(_libc_name, use_errno=True) if _libc_name else None
-_syncfs = getattr(_libc, "syncfs", None) if _libc is not None else None
+from chargen_es.fsio import HAS_SYNCFS, fsync_dir, fsync_path, replace_atomic, syncfs
 
 
 class Durability:
-    """Collects written paths; :meth:`flush` makes all of them durable at once."""
+    """Collects written paths; :meth:`flush` makes all of them durable at once.
+
+    The flush counts as ``image.write`` for the fault hook (``chargen_es.fsio``): it is
+    what makes a group's output files durable.
+    """
+
+    POINT = "image.write"
 
     def __init__(self) -> None:
         self.files: set[Path] = set()
@@ -40,29 +39,19 @@ class Durability:
     def flush(self) -> None:
         if not self.files:
             return
-        if _syncfs is not None:
-            anchor = next(iter(self.files)).parent
-            fd = os.open(anchor, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                if _syncfs(fd) != 0:
-                    err = ctypes.get_errno()
-                    raise OSError(err, f"syncfs failed: {os.strerror(err)}")
-            finally:
-                os.close(fd)
+        if HAS_SYNCFS:
+            syncfs(next(iter(self.files)).parent, point=self.POINT)
         else:
             for path in self.files:
-                fd = os.open(path, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+                fsync_path(path, point=self.POINT)
             for folder in {p.parent for p in self.files}:
-                fsync_dir(folder)
+                fsync_dir(folder, point=self.POINT)
         self.files.clear()
 
 
 def write_replace(path: Path, data: bytes, durability: Durability, mode: int | None = None, *,
-                  sync_first: bool = False, before_rename: Callable[[], None] | None = None) -> None:
+                  sync_first: bool = False, before_rename: Callable[[], None] | None = None,
+                  point: str | None = None) -> None:
     """Temp file beside ``path``, write, rename over it; durable at the next flush.
 
     The temp file follows :func:`chargen_es.fsio.temp_path` and is removed on any error.
@@ -72,5 +61,6 @@ def write_replace(path: Path, data: bytes, durability: Durability, mode: int | N
     rather than trusted by hash (imagery.yaml), where a power cut must never leave an
     empty file under the old name on file systems that do not order the two.
     """
-    replace_atomic(path, data, mode=mode, fsync_file=sync_first, fsync_folder=False, before_rename=before_rename)
+    replace_atomic(path, data, mode=mode, fsync_file=sync_first, fsync_folder=False, before_rename=before_rename,
+                   point=point)
     durability.wrote(path)

@@ -71,7 +71,7 @@ class Jobs:
                     await self.uploads.ensure(staging.Needed(ref.sha256, ref.path, ref.mime, ref.size, "reference"))
         rel = requests_rel(chunk, self.opt.root, self.opt.run_dir)
         sha, lines, size = await trio.to_thread.run_sync(staging.write_requests, self.opt.root / rel, tasks,
-                                                         model.uploads)
+                                                         model.uploads, model.store)
         written = model.requests.get(chunk)
         if written is None or written.sha256 != sha:
             self.rec.record(ev.RequestsWritten(chunk=chunk, path=rel, sha256=sha, lines=lines, bytes=size))

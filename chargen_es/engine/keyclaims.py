@@ -51,6 +51,11 @@ class Claims:
     root: Path
     index: wsp.WorkspaceIndex
 
+    def marks(self) -> dict[str, int]:
+        """Each run's last folded seq: compared with the marks a plan was made under, it tells
+        whether any run moved on (and perhaps applied one of the plan's keys) since."""
+        return wsp.marks(self.index)
+
     def held(self, exclude_run: str = "") -> dict[str, str]:
         """Task key -> the unfinished run holding it."""
         return wsp.holders(self.index, exclude_run)

@@ -33,16 +33,23 @@ from chargen_es import events as ev
 from chargen_es.engine import preflight
 from chargen_es.engine.claims import Claims
 from chargen_es.engine.crashpoints import crash_point
-from chargen_es.engine.options import EngineOptions
+from chargen_es.engine.options import EngineOptions, RunOptions
 from chargen_es.engine.outputs import OutputContext, write_answer, write_failure
-from chargen_es.engine.pauses import AccountStop, pause_message
+from chargen_es.engine.pauses import pause_message
 from chargen_es.engine.preflight import models_ready
 from chargen_es.engine.progress import Progress
 from chargen_es.engine.recorder import Recorder
 from chargen_es.engine.results import RESPONSE_DECODER, answer_from_response
 from chargen_es.engine.staging import needed_inputs, request_line
 from chargen_es.engine.uploads import Uploads
-from chargen_es.errors import BillingError, DailyQuotaExhausted, GeminiError, RateLimited, TransientError
+from chargen_es.errors import (
+    BillingError,
+    DailyQuotaExhausted,
+    GeminiError,
+    RateLimited,
+    TransientError,
+    is_local_io,
+)
 from chargen_es.gateway import Gateway, RemoteModel
 from projections import Projections, Upload
 
@@ -78,6 +85,7 @@ class Throttle:
     limit: float = 0.0
     not_before: float = 0.0
     gap: float = 0.0  # minimum seconds between call starts
+    min_gap: float = 0.0  # options.delay: the gap never goes below the user's own
     last_start: float = -math.inf
     in_flight: int = 0
     successes: int = 0
@@ -105,7 +113,7 @@ class Throttle:
 
     def start_delay(self, now: float) -> float:
         """Seconds until the pace lets the next call start (``not_before`` and ``gap``)."""
-        return max(self.not_before - now, self.last_start + self.gap - now, 0.0)
+        return max(self.not_before - now, self.last_start + max(self.gap, self.min_gap) - now, 0.0)
 
     def may_start(self, now: float) -> float:
         """Seconds to wait before another call may start (0 = go, -1 = wait for a call to end)."""
@@ -186,12 +194,17 @@ class LiveRunner:
         self.progress = progress
         self.uploads = uploads or Uploads(recorder, gateway, options, progress, workspace)
         self.claims = claims
-        self.throttle = Throttle(ceiling=max(1, options.workers))
+        run = recorder.model.run
+        self.run_options = RunOptions.of(run.config if run else {})
+        # options.maxConcurrent (a batch file's or chargen.yaml's) is the worker count
+        # the run was planned with; --workers otherwise
+        workers = self.run_options.max_concurrent or options.workers
+        self.throttle = Throttle(ceiling=max(1, workers), min_gap=self.run_options.delay_s)
         # concurrency: the throttle's limit, assigned to the limiter as it changes (AIMD)
         self.slots = trio.CapacityLimiter(self.throttle.concurrency)
         self.pace = trio.Lock()  # one call start at a time, spaced by the throttle's gap
         self.stop_reason = ""
-        self.stop_kind: AccountStop | None = None  # the run.paused reason, once every worker stops
+        self.stop_kind: ev.PauseReason | None = None  # the run.paused reason, once every worker stops
         self.ctx = OutputContext(root=options.root, run_dir=options.run_dir, run_id=recorder.model.run_id,
                                  generated_at=options.generated_at, runner="live")
 
@@ -249,7 +262,7 @@ class LiveRunner:
 
     async def do_item(self, key: str) -> None:
         task = self.model.tasks[key]
-        request = request_line(task, self.model.uploads)
+        request = request_line(task, self.model.uploads, self.model.store)
         attempt = self.model.call_attempts.get(key, 0)
         tries = 0
         while True:
@@ -281,7 +294,9 @@ class LiveRunner:
                         if self.claims is not None and not self.claims.take(key, "live"):
                             self.rec.record(self._duplicate(task, raw))  # the batch delivered it first
                         else:
-                            self.rec.record(await trio.to_thread.run_sync(self._write, task, raw))
+                            outcome = await trio.to_thread.run_sync(self._write, task, raw)
+                            self.rec.record(outcome)
+                            wait = self._after_answer(key, tries, outcome)
             if wait is not None:
                 await trio.sleep(wait)
                 continue
@@ -289,11 +304,37 @@ class LiveRunner:
             self._status()
             return
 
+    def _max_tries(self, key: str) -> int:
+        """Tries of one item for retryable failures: its ``retries`` + 1, else the policy's."""
+        retries = self.run_options.item_retries.get(key)
+        return retries + 1 if retries is not None else self.opt.retry.attempts
+
+    def _after_answer(self, key: str, tries: int, outcome: ev.Event) -> float | None:
+        """A failed answer: the seconds before the item's next try when it has ``retries``
+        left and the failure is retryable (no image this time, say); None to stop there."""
+        if not isinstance(outcome, ev.ItemFailed):
+            return None
+        if not outcome.retryable:
+            self._stop_on_error(outcome)
+            return None
+        if key in self.run_options.item_retries and tries < self._max_tries(key):
+            return self.opt.retry.backoff(tries)
+        return None
+
+    def _stop_on_error(self, failure: ev.ItemFailed) -> None:
+        """stopOnError: the first permanent failure stops every worker; the run pauses."""
+        if self.run_options.stop_on_error and self.stop_kind is None:
+            self.stop_kind = "stop_on_error"
+            self.stop_reason = (f"stopOnError: {failure.key} failed permanently ({failure.code}: "
+                                f"{failure.message}); fix or drop it, then `resume` continues the rest")
+
     def _write(self, task: ev.Task, raw: bytes) -> ev.Event:
         """Write a paid-for answer; anything that goes wrong fails the item, keeping the answer."""
         try:
             return write_answer(self.ctx, task, answer_from_response(RESPONSE_DECODER.decode(raw)), raw)
         except Exception as exc:  # noqa: BLE001 - a response we paid for is never dropped silently
+            if is_local_io(exc):  # a full or failing disk stops the run, named; resume calls again
+                raise
             return write_failure(self.ctx, task, "apply", "apply_error", f"{type(exc).__name__}: {exc}", True, raw)
 
     def _duplicate(self, task: ev.Task, raw: bytes) -> ev.Event:
@@ -329,7 +370,7 @@ class LiveRunner:
         if isinstance(exc, TransientError):
             self.rec.record(ev.CallFailed(key=key, attempt=attempt, kind="transient", status=exc.status,
                                           message=str(exc), retry_after=exc.retry_after))
-            if tries >= self.opt.retry.attempts:
+            if tries >= self._max_tries(key):
                 self.rec.record(write_failure(self.ctx, task, "call", f"http_{exc.status}" if exc.status else "transport",
                                      f"gave up after {tries} tries: {exc}", True))
                 self.progress.advance("items")
@@ -337,7 +378,10 @@ class LiveRunner:
             return self.opt.retry.backoff(tries, exc.retry_after)
         self.rec.record(ev.CallFailed(key=key, attempt=attempt, kind="permanent", status=exc.status,
                                       message=str(exc)))
-        self.rec.record(write_failure(self.ctx, task, "call", f"http_{exc.status}", str(exc), False))
+        failure = write_failure(self.ctx, task, "call", f"http_{exc.status}", str(exc), False)
+        self.rec.record(failure)
+        if isinstance(failure, ev.ItemFailed):
+            self._stop_on_error(failure)
         self.progress.advance("items")
         return None
 

@@ -54,3 +54,28 @@ class EngineOptions:
     # user's promise in wall time). Tests on trio's MockClock pass one that moves with it,
     # so a deadline arrives in virtual time (tests/engine/inproc.py).
     wall_clock: Callable[[], float] = time.time
+    resume_command: str = ""  # the exact command that continues this run (the cli's, with its backend flags)
+    keep_results: bool = False  # --keep-results: keep each collected results file (or the plan's keep_results)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The batch generation guide's options, as the plan journaled them (``options:`` in a
+    batch file or chargen.yaml, per-item ``retries``): read from the run's config, so a
+    ``resume`` keeps what the run was planned with."""
+
+    max_concurrent: int | None = None  # live workers (instead of --workers)
+    delay_s: float = 0.0  # the least time between two live calls' starts
+    stop_on_error: bool = False  # pause the run at the first permanent failure
+    item_retries: dict[str, int] = field(default_factory=dict)  # key -> new tries after a retryable failure
+
+    @classmethod
+    def of(cls, config: dict[str, object]) -> RunOptions:
+        options = config.get("options")
+        given = options if isinstance(options, dict) else {}
+        retries = config.get("item_retries")
+        concurrent = given.get("max_concurrent")
+        return cls(max_concurrent=concurrent if isinstance(concurrent, int) else None,
+                   delay_s=float(given.get("delay_ms") or 0) / 1000.0,
+                   stop_on_error=bool(given.get("stop_on_error", False)),
+                   item_retries=dict(retries) if isinstance(retries, dict) else {})

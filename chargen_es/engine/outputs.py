@@ -27,13 +27,14 @@ from pathlib import Path
 import msgspec
 
 from chargen_es import analysis as analysis_contract
+from chargen_es import catalogue, imagery
 from chargen_es import events as ev
-from chargen_es import imagery
 from chargen_es.engine.crashpoints import crash_point
 from chargen_es.engine.durable import Durability, write_replace
 from chargen_es.engine.results import Answer
-from chargen_es.errors import ContentError
+from chargen_es.errors import ContentError, is_local_io
 from chargen_es.fsio import sha256_file
+from projections.report import answered_elsewhere
 
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/jpg": "jpg", "image/webp": "webp", "image/gif": "gif"}
 _RAW_CAP = 64 * 1024
@@ -80,11 +81,20 @@ class Folders:
 _WRITERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="chargen-write")
 
 
+def answered_price(model: str) -> dict[str, float] | None:
+    """Live USD per 1M tokens of the model that answered instead of the task's, when the
+    catalogue prices it (the report then prices the item at it); None otherwise."""
+    info = catalogue.lookup(model) if model else None
+    if info is None or not info.priced:
+        return None
+    return {"input": info.input_usd, "output": info.output_usd, "image_output": info.image_output_usd}
+
+
 def _write_output(path: Path, data: bytes, digest: str, durability: Durability) -> None:
     if sha256_file(path) == digest:  # a file already there with the expected hash is not written again
         return
     crash_point("before", "image.write")
-    write_replace(path, data, durability, before_rename=_during_image_write)
+    write_replace(path, data, durability, before_rename=_during_image_write, point="image.write")
     crash_point("after", "image.write")
 
 
@@ -145,19 +155,23 @@ class OutputGroup:
         try:
             path = self.folders.path(rel)
         except (ValueError, OSError) as exc:  # one entity's broken folder must not stop the run
+            if is_local_io(exc):  # a full or failing disk is the run's, not the entity's: stop, named
+                raise
             self.fail(task, "apply", "bad_output_path", str(exc), False, raw)
             return
         self._writes.append(_WRITERS.submit(_write_output, path, data, digest, self.durability))
         output = ev.Output(path=rel, sha256=digest, bytes=len(data), mime=mime)
+        answered = outcome.model_version if answered_elsewhere(task.model, outcome.model_version) else ""
         if task.kind == "analyze":
-            mutation = imagery.analysis_mutation(task, rel, self.ctx.run_id, digest)
+            mutation = imagery.analysis_mutation(task, rel, self.ctx.run_id, digest, answered)
         else:
             mutation = imagery.generated_mutation(task, output, self.ctx.run_id, self.ctx.generated_at,
-                                                  self.ctx.runner)
+                                                  self.ctx.runner, answered)
         self._imagery.setdefault(imagery.imagery_path(self.ctx.root, task), []).append((len(self.events), task, mutation))
         self.events.append(ev.LineApplied(key=task.key, chunk=task.chunk, outputs=(output,),
                                           files_updated=(f"{imagery.record_folder(task)}/{imagery.IMAGERY_FILE}",),
-                                          usage=usage, via=self.ctx.runner))
+                                          usage=usage, via=self.ctx.runner, model_version=outcome.model_version,
+                                          answered_price=answered_price(answered)))
 
     def fail(self, task: ev.Task, stage: ev.ItemStage, code: str, message: str, retryable: bool, raw: bytes = b"") -> None:
         """Write the failure's detail file; its ``item.failed`` event waits for commit."""
@@ -175,7 +189,7 @@ class OutputGroup:
         }
         (self.ctx.run_dir / "failed").mkdir(exist_ok=True)
         write_replace(self.ctx.run_dir / rel, (json.dumps(detail, indent=2, sort_keys=True) + "\n").encode(),
-                      self.durability)
+                      self.durability, point="failure.write")
         return ev.ItemFailed(key=task.key, stage=stage, code=code, message=message, retryable=retryable,
                              detail_path=rel, chunk=task.chunk)
 
@@ -195,7 +209,8 @@ class OutputGroup:
     def commit(self) -> list[ev.Event]:
         """Update each imagery.yaml once, flush everything, hand back the events to append."""
         def write(path: Path, data: bytes, mode: int | None) -> None:
-            write_replace(path, data, self.durability, mode, sync_first=True, before_rename=_during_imagery_write)
+            write_replace(path, data, self.durability, mode, sync_first=True, before_rename=_during_imagery_write,
+                          point="imagery.write")
 
         for pending in self._writes:
             pending.result()  # every output file is in place before imagery.yaml names it

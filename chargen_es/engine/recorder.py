@@ -39,7 +39,8 @@ class Recorder:
 
     def write_projections(self) -> None:
         """Render the four projection files from the model held (no re-fold)."""
-        write_files(self.journal.run_dir, projections.render(self.model), before_rename=_during_projections_write)
+        write_files(self.journal.run_dir, projections.render(self.model), before_rename=_during_projections_write,
+                    point="projections.write")
 
 
 def _during_projections_write() -> None:

@@ -19,6 +19,7 @@ drafts but no final image is the failure ``NO_IMAGE``, never a success.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import msgspec
@@ -66,6 +67,7 @@ class Response(_Struct):
     candidates: list[Candidate] = []
     prompt_feedback: PromptFeedback | None = None
     usage_metadata: UsageMetadata | None = None
+    model_version: str = ""  # the model that answered (a retired id is answered by another)
 
 
 class Status(_Struct):
@@ -106,6 +108,7 @@ class Answer:
     error_code: str = ""
     error_message: str = ""
     retryable: bool = False
+    model_version: str = ""  # the response's ``modelVersion``
 
     @property
     def ok(self) -> bool:
@@ -114,6 +117,11 @@ class Answer:
 
 def answer_from_response(response: Response) -> Answer:
     """Classify a response: images/text, or a safety block, a bad finish, no content."""
+    answer = _classify(response)
+    return dataclasses.replace(answer, model_version=response.model_version) if response.model_version else answer
+
+
+def _classify(response: Response) -> Answer:
     usage = response.usage_metadata or UsageMetadata()
     tokens = (usage.prompt_token_count, usage.candidates_token_count + usage.thoughts_token_count, usage.total_token_count)
     if not response.candidates:

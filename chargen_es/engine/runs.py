@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shlex
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -42,7 +43,9 @@ from chargen_es.errors import (
     DailyQuotaExhausted,
     Interrupted,
     JournalError,
+    LocalIOError,
     RunNotFound,
+    local_io_error,
 )
 from chargen_es.fsio import sweep_temp_files
 from chargen_es.gateway import Gateway
@@ -159,6 +162,13 @@ def carry_out(recorder: Recorder, gateway: Gateway, options: EngineOptions, prog
     """
     model = recorder.model
     sweep_leftovers(options.root)
+    resume = options.resume_command or f"chargen-es resume {model.run_id} --root {shlex.quote(str(options.root))}"
+
+    def named(exc: BaseException) -> BaseException:
+        """A local I/O error (disk full, read-only, permission, EIO, too large), named for the user."""
+        if isinstance(exc, LocalIOError) and exc.resume:
+            return exc  # named already
+        return local_io_error(exc, root=options.root, resume=resume) or exc
 
     async def main() -> str:
         workspace = workspace_uploads(options.root, exclude=model.run_id, backend=gateway.backend.identity)
@@ -191,20 +201,24 @@ def carry_out(recorder: Recorder, gateway: Gateway, options: EngineOptions, prog
         try:
             outcome = trio.run(main, clock=clock)
         except BaseExceptionGroup as group:
-            leaf = _first_leaf(group)
+            first = _first_leaf(group)
+            leaf = named(first)
             if isinstance(leaf, BillingError | DailyQuotaExhausted):
                 outcome = _pause_for(recorder, leaf)
             else:
                 if not isinstance(leaf, KeyboardInterrupt | Interrupted):
                     _record_failure(recorder, leaf)
-                raise leaf from None
+                raise leaf from (first if leaf is not first else None)
         except (KeyboardInterrupt, Interrupted):
             raise
         except (BillingError, DailyQuotaExhausted) as exc:
             outcome = _pause_for(recorder, exc)
         except Exception as exc:
-            _record_failure(recorder, exc)
-            raise
+            failure = named(exc)
+            _record_failure(recorder, failure)
+            if failure is exc:
+                raise
+            raise failure from exc
         if outcome == "interrupted":
             canceller = cancel_requested(recorder.journal.run_dir)
             if canceller is not None:
@@ -216,11 +230,23 @@ def carry_out(recorder: Recorder, gateway: Gateway, options: EngineOptions, prog
                 f"interrupted; the run is safe: continue it with `chargen-es resume {model.run_id} "
                 f"--root {options.root}`"
             )
-        return outcome
-    finally:
+    except BaseException as exc:
         progress.close()
-        recorder.write_projections()
+        # best effort: the first error is the one the user sees; the next command rebuilds
+        # the projections from the journal
+        with contextlib.suppress(OSError, ChargenError):
+            recorder.write_projections()
         _refresh_index(options.root)
+        if (failure := named(exc)) is not exc:
+            raise failure from exc  # e.g. the pause's own append hit the disk
+        raise
+    progress.close()
+    try:
+        recorder.write_projections()
+    except OSError as exc:
+        raise named(exc) from exc
+    _refresh_index(options.root)
+    return outcome
 
 
 def _refresh_index(root: Path) -> None:
@@ -244,10 +270,10 @@ def _record_failure(recorder: Recorder, exc: BaseException) -> None:
     """A run that stops on an error says so in its journal (inspect, report), resumably."""
     if isinstance(exc, BaseExceptionGroup):
         exc = _first_leaf(exc)
-    if isinstance(exc, JournalError):
+    if isinstance(exc, JournalError) or recorder.journal.broken:
         return  # the journal itself failed: nothing more can be written to it
     code = type(exc).__name__ if isinstance(exc, ChargenError) else "internal"
-    with contextlib.suppress(JournalError):
+    with contextlib.suppress(JournalError, LocalIOError):  # the disk may refuse this line too
         recorder.record(ev.RunFailed(code=code, message=str(exc) or type(exc).__name__))
 
 

@@ -80,8 +80,14 @@ def usable(record: Upload | None, now_iso: str, margin_s: float) -> bool:
     return record is not None and seconds_left(record.expires, now_iso) > margin_s
 
 
-def request_line(task: ev.Task, uris: dict[str, Upload]) -> dict[str, Any]:
-    """The batch line (and live request) for a task: REST JSON, camelCase, fileData refs."""
+def request_line(task: ev.Task, uris: dict[str, Upload], store: bool = False) -> dict[str, Any]:
+    """The batch line (and live request) for a task: REST JSON, camelCase, fileData refs.
+
+    ``store`` is always sent: Google keeps Generate Content requests (batch included) in the
+    project's logs by default for paid projects created on or after 2026-10-26 (changelog of
+    that day; https://ai.google.dev/gemini-api/docs/logs-datasets, read 2026-12-07), and the
+    request's own ``store`` overrides the project setting. ``false`` unless the run asked.
+    """
     parts: list[dict[str, Any]] = []
     inputs = list(task.references)
     if task.input_image is not None:
@@ -91,19 +97,26 @@ def request_line(task: ev.Task, uris: dict[str, Upload]) -> dict[str, Any]:
         parts.append({"fileData": {"fileUri": record.uri, "mimeType": ref.mime or record.mime}})
     parts.append({"text": task.prompt})
     request: dict[str, Any] = {"contents": [{"role": "user", "parts": parts}]}
-    if task.generation_config:
-        request["generationConfig"] = task.generation_config
+    config = task.generation_config
+    safety = config.get("safetySettings")
+    if safety:  # planned with the config (so the key covers it), sent beside it as the API wants
+        config = {k: v for k, v in config.items() if k != "safetySettings"}
+        request["safetySettings"] = safety
+    if config:
+        request["generationConfig"] = config
+    request["store"] = store
     return request
 
 
-def write_requests(path: Path, tasks: Iterable[ev.Task], uris: dict[str, Upload]) -> tuple[str, int, int]:
+def write_requests(path: Path, tasks: Iterable[ev.Task], uris: dict[str, Upload],
+                   store: bool = False) -> tuple[str, int, int]:
     """Stream the chunk's JSONL to a temp file, fsync, rename. Returns (sha256, lines, bytes)."""
     digest = hashlib.sha256()
     lines = 0
     size = 0
-    with atomic_stream(path) as f:
+    with atomic_stream(path, point="requests.write") as f:
         for task in tasks:
-            data = _ENCODER.encode({"key": task.key, "request": request_line(task, uris)}) + b"\n"
+            data = _ENCODER.encode({"key": task.key, "request": request_line(task, uris, store)}) + b"\n"
             f.write(data)
             digest.update(data)
             lines += 1

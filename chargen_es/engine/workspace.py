@@ -93,7 +93,7 @@ def save(root: Path, index: wsp.WorkspaceIndex, point: str = "index.write") -> b
     state_dir(root)
     data = wsp.ENCODER.encode(index) + b"\n"
     crash_point("before", point)
-    changed = replace_atomic(index_path(root), data, skip_if_same=True)
+    changed = replace_atomic(index_path(root), data, skip_if_same=True, point="index.write")
     crash_point("after", point)
     return changed
 

@@ -15,8 +15,6 @@ upload-URL rewrite), :mod:`.client` (``Gateway``).
 
 from __future__ import annotations
 
-import os
-
 from chargen_es.gateway.client import Gateway
 from chargen_es.gateway.translation import TRANSIENT_STATUS, classify, translate, translated
 from chargen_es.gateway.values import (
@@ -28,20 +26,6 @@ from chargen_es.gateway.values import (
     RemoteModel,
     normalise_sha256,
 )
-
-
-def resolve_api_key(explicit: str | None = None) -> str | None:
-    """The key from the flag or the environment (GOOGLE_API_KEY wins, as in the SDK)."""
-    return explicit or os.environ.get("GOOGLE_API_KEY") or os.environ.get("GEMINI_API_KEY")
-
-
-def api_key_source() -> str | None:
-    """Which environment variable :func:`resolve_api_key` reads the key from, if any."""
-    for name in ("GOOGLE_API_KEY", "GEMINI_API_KEY"):
-        if os.environ.get(name):
-            return name
-    return None
-
 
 __all__ = [
     "GOOGLE_BASE_URL",
@@ -55,7 +39,6 @@ __all__ = [
     "api_key_source",
     "classify",
     "normalise_sha256",
-    "resolve_api_key",
     "translate",
     "translated",
 ]

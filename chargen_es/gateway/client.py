@@ -46,6 +46,7 @@ import httpx2
 from google import genai
 from google.genai import pagers, types
 
+from chargen_es import fsio
 from chargen_es.errors import (
     BatchCapacityExceeded,
     ConfigError,
@@ -67,11 +68,13 @@ from chargen_es.gateway.values import (
     remote_job,
     remote_job_from_sdk,
     remote_model,
+    remote_model_json,
     state_name,
 )
 
 T = TypeVar("T")
 _DOWNLOAD_CHUNK = 1 << 20
+_DOWNLOAD_POINT = "download"  # the fault hook's name for the download's writes (chargen_es.fsio)
 _PAGE_SIZE = 100
 _MAX_PAGES = 10_000
 
@@ -149,7 +152,9 @@ class Gateway:
         """Stream ``files/<id>`` into ``dest`` and fsync it: memory stays flat.
 
         ``dest`` should be a temp name; making it visible (rename, folder fsync) is the
-        caller's business, so a half-downloaded file never looks like a result.
+        caller's business, so a half-downloaded file never looks like a result. When the
+        server says the size (``Content-Length``, not compressed) and the disk cannot hold
+        it, nothing is written: a disk-full error with the numbers.
         """
         file_id = name.split("/", 1)[1] if name.startswith("files/") else name
         digest = hashlib.sha256()
@@ -159,7 +164,10 @@ class Gateway:
             with translated(), self._open_download(f"{self._rest}/files/{file_id}:download?alt=media") as r:
                 if r.status_code != 200:
                     raise classify(r.status_code, _json_or_empty(r.read()), r.reason_phrase)
-                fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+                size = r.headers.get("content-length")
+                if size is not None and size.isdigit() and "content-encoding" not in r.headers:
+                    fsio.ensure_room(dest, int(size))  # stop before starting when the disk cannot hold it
+                fd = fsio.create(dest, point=_DOWNLOAD_POINT)
                 try:
                     for chunk in r.iter_bytes(_DOWNLOAD_CHUNK):
                         digest.update(chunk)
@@ -167,10 +175,8 @@ class Gateway:
                         lines += chunk.count(b"\n")
                         if on_bytes is not None:
                             on_bytes(len(chunk))
-                        view = memoryview(chunk)
-                        while view:
-                            view = view[os.write(fd, view):]
-                    os.fsync(fd)
+                        fsio.write_all(fd, chunk, path=dest, point=_DOWNLOAD_POINT)
+                    fsio.fsync(fd, path=dest, point=_DOWNLOAD_POINT)
                 finally:
                     os.close(fd)
         except BaseException:
@@ -205,13 +211,17 @@ class Gateway:
         before calling. A 429 here is :class:`BatchCapacityExceeded` (the queue is full)."""
         return self._create(model, input_file, display_name)
 
-    def create_inline_batch(self, *, model: str, texts: Sequence[str], display_name: str) -> RemoteJob:
+    def create_inline_batch(self, *, model: str, texts: Sequence[str], display_name: str,
+                            store: bool = False) -> RemoteJob:
         """A small batch job whose requests travel in the create call (one user text each).
 
         For ``doctor --roundtrip`` and the contract suite: no upload needed. The answers
         come back in order in :attr:`RemoteJob.inline_responses` of :meth:`get_batch`.
+        Each request carries ``store`` (false unless asked), like every request we send.
         """
-        requests = [types.InlinedRequest(contents=[types.Content(role="user", parts=[types.Part(text=t)])])
+        config = types.GenerateContentConfig(store=store)
+        requests = [types.InlinedRequest(contents=[types.Content(role="user", parts=[types.Part(text=t)])],
+                                         config=config)
                     for t in texts]
         return self._create(model, requests, display_name)
 
@@ -254,10 +264,29 @@ class Gateway:
         return remote_model(m)
 
     def list_models(self) -> list[RemoteModel]:
-        """``models.list``: every model this key can use, all pages."""
-        with translated():
-            models = _all_pages(self._client.models.list(config={"page_size": _PAGE_SIZE}))
-        return [remote_model(m) for m in models]
+        """``models.list``: every model this key can use, all pages, read raw.
+
+        Raw because the SDK keeps only the fields it knows (google-genai 3.6.1
+        ``_Model_from_mldev``), and a field Google adds to the Model resource (a lifecycle
+        stage, a retirement date) is what ``models`` and ``doctor`` must notice.
+        """
+        found: list[RemoteModel] = []
+        token = ""
+        seen: set[str] = set()
+        while True:
+            params = {"pageSize": str(_PAGE_SIZE), **({"pageToken": token} if token else {})}
+            with translated():
+                r = self._http.get(f"{self._rest}/models", params=params)
+            body = _json_or_empty(r.content)
+            if r.status_code != 200:
+                raise classify(r.status_code, body, r.reason_phrase)
+            found.extend(remote_model_json(m) for m in body.get("models") or [] if isinstance(m, dict))
+            token = str(body.get("nextPageToken") or "")
+            if not token:
+                return found
+            if token in seen or len(seen) >= _MAX_PAGES:
+                raise TransientError(f"the server repeated page token {token!r}", reason="PROTOCOL")
+            seen.add(token)
 
     # -- live calls ----------------------------------------------------------------
 
@@ -269,8 +298,12 @@ class Gateway:
         """
         try:
             config = types.GenerateContentConfig.model_validate(request.get("generationConfig") or {})
+            if request.get("store") is not None:
+                config.store = bool(request["store"])  # sent as the request's top-level "store"
             if request.get("systemInstruction"):
                 config.system_instruction = types.Content.model_validate(request["systemInstruction"])
+            if request.get("safetySettings"):  # the SDK sends config.safety_settings as the request's own
+                config.safety_settings = [types.SafetySetting.model_validate(s) for s in request["safetySettings"]]
             contents = [types.Content.model_validate(c) for c in request.get("contents") or []]
         except ValueError as exc:  # pydantic's ValidationError: a request the SDK cannot express
             raise PermanentError(f"request rejected by the SDK: {exc}", reason="INVALID_REQUEST") from exc

@@ -58,6 +58,7 @@ from chargen_es.errors import (
     PermanentError,
     RateLimited,
     TransientError,
+    is_local_io,
 )
 
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
@@ -152,9 +153,9 @@ def translate(exc: BaseException) -> GeminiError:
     if isinstance(exc, KeyError | IndexError):
         return TransientError(f"the server's reply lacks what the SDK needs ({type(exc).__name__}: {exc})",
                               reason="PROTOCOL")
-    if isinstance(exc, OSError):
+    if isinstance(exc, OSError) and not is_local_io(exc):
         return PermanentError(f"local I/O failed ({exc})", reason="LOCAL_IO")
-    raise exc
+    raise exc  # ours, or a disk full / failing / read-only / refused: named at the run's boundary
 
 
 @contextlib.contextmanager

@@ -11,11 +11,13 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from google.genai import types
 
@@ -94,6 +96,14 @@ class RemoteModel:
     supported_methods: tuple[str, ...] = ()  # e.g. generateContent, batchGenerateContent
     input_token_limit: int = 0
     output_token_limit: int = 0
+    # fields of the resource beyond those googleapis' v1beta model.proto defines (read at
+    # 99b25248, 2026-12-07): name, baseModelId, version, displayName, description,
+    # inputTokenLimit, outputTokenLimit, supportedGenerationMethods, temperature,
+    # maxTemperature, topP, topK, thinking. None of them is a lifecycle field: Google's
+    # lifecycle metadata (ModelStatus: modelStage, retirementTime, message) travels on each
+    # GenerateContentResponse as ``modelStatus`` (google-genai 3.6.1 types.py). Anything
+    # else Google starts to send shows up here.
+    extra: tuple[tuple[str, str], ...] = ()
 
     @property
     def model_id(self) -> str:
@@ -136,7 +146,11 @@ class Backend:
         if self.home:
             return self.home
         digest = hashlib.sha256(b"chargen-es backend identity v1\0" + self.api_key.encode("utf-8")).hexdigest()
-        return f"{self.root_url}{self.api_version}#key-{digest[:16]}"
+        # a URL may carry credentials (user:token@, ?key=): only scheme, host, port and path are recorded
+        parts = urlsplit(self.root_url)
+        host = parts.hostname or ""
+        where = f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}{parts.path}"
+        return f"{where}{self.api_version}#key-{digest[:16]}"
 
     @property
     def root_url(self) -> str:
@@ -184,6 +198,22 @@ def remote_file(f: types.File) -> RemoteFile:
         expires=rfc3339(f.expiration_time),
         sha256_hash=f.sha256_hash or "",
         state=_enum_name(f.state),
+    )
+
+
+MODEL_FIELDS = frozenset({"name", "baseModelId", "version", "displayName", "description", "inputTokenLimit",
+                          "outputTokenLimit", "supportedGenerationMethods", "temperature", "maxTemperature",
+                          "topP", "topK", "thinking"})
+
+
+def remote_model_json(m: dict[str, Any]) -> RemoteModel:
+    """A Model resource as the REST API sends it, keeping the fields the proto does not define."""
+    extra = tuple(sorted((k, json.dumps(v, sort_keys=True)) for k, v in m.items() if k not in MODEL_FIELDS))
+    return RemoteModel(
+        name=str(m.get("name") or ""), display_name=str(m.get("displayName") or ""),
+        supported_methods=tuple(str(x) for x in m.get("supportedGenerationMethods") or ()),
+        input_token_limit=int(m.get("inputTokenLimit") or 0), output_token_limit=int(m.get("outputTokenLimit") or 0),
+        extra=extra,
     )
 
 

@@ -40,9 +40,10 @@ from chargen_es import catalogue
 from chargen_es.errors import BatchFileInvalid, ContentError, UsageError
 from chargen_es.events import FileRef, Task, TaskReason
 from chargen_es.imagery import BATCH_TYPE, IMAGERY_FILE, Record, index_records, verdict
-from chargen_es.planner import keys, prompts, rounds, yamlio
+from chargen_es.planner import keys, limits, prompts, rounds, yamlio
 from chargen_es.planner.files import ANALYSABLE_EXTS, MIME_BY_EXT, FileIndex, PathProblem, mime_for, read_text
-from chargen_es.planner.plan import REJECTED, Plan, PlanOptions, Skip, _Builder, changed_input
+from chargen_es.planner.limits import normalise_size, size_problem
+from chargen_es.planner.plan import REJECTED, Plan, PlanOptions, Skip, _Builder, changed_input, with_safety
 from chargen_es.planner.validate import (
     ASPECT_RATIOS,
     DEFAULT_ANALYZE_MODEL,
@@ -50,13 +51,16 @@ from chargen_es.planner.validate import (
     DEFAULT_GENERATE_MODEL,
     Workspace,
     aspect_ratio_ok,
+    check_run_options,
+    check_safety,
     variants_problem,
 )
 from chargen_es.planner.yamlio import LineDict, LineList
 
-TOP_KEYS = ("name", "mode", "model", "aspect_ratio", "style", "output", "prompt", "items", "images")
-ITEM_KEYS = ("id", "type", "prompt", "title", "references", "aspect_ratio", "negative_prompt", "model", "output",
-             "variants")
+TOP_KEYS = ("name", "mode", "model", "aspect_ratio", "image_size", "style", "output", "prompt", "items", "images",
+            "options", "safety")
+ITEM_KEYS = ("id", "type", "prompt", "title", "references", "aspect_ratio", "image_size", "negative_prompt", "model",
+             "output", "variants", "retries")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _IMAGE_EXTS = frozenset(MIME_BY_EXT) - {".gif"}
 ITEM_TYPES = ("generate", "derive", "compose")
@@ -77,6 +81,10 @@ class BatchItem:
     output: str = ""  # file name stem chosen by the user, "" for ``<id>-<run stamp>``
     variants: int = 0  # takes of this item (0: not set; ``--variants`` or chargen.yaml's, else one)
     references: list[tuple[str, int]] = field(default_factory=list)
+    retries: int | None = None  # new tries after a retryable failure at most (None: the defaults)
+    image_size: str = ""  # normalised; "" : the batch's
+    image_size_line: int = 0
+    aspect_ratio_line: int = 0
     model_line: int = 0
 
 
@@ -89,11 +97,16 @@ class BatchFile:
     mode: str = "generate"
     model: str = ""
     aspect_ratio: str = DEFAULT_ASPECT_RATIO
+    aspect_ratio_line: int = 0
+    image_size: str = ""  # normalised; "" : the model's default size
+    image_size_line: int = 0
     style: str = ""
     output: str = ""  # root-relative posix folder
     prompt: str = ""  # analysis prompt
     items: list[BatchItem] = field(default_factory=list)
     images: list[tuple[str, int]] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)  # the plan config's ``options``
+    safety: dict[str, str] = field(default_factory=dict)  # ``safety:`` category -> threshold
     model_line: int = 0
 
 
@@ -194,11 +207,17 @@ def check(doc: Any, shown: str, path: Path) -> tuple[BatchFile, list[ContentErro
     batch.model_line = doc.line_of("model") if "model" in doc else 0
     batch.prompt = _text(doc, "prompt", bad)
     if "aspect_ratio" in doc:
+        batch.aspect_ratio_line = doc.line_of("aspect_ratio")
         if aspect_ratio_ok(doc["aspect_ratio"]):
             batch.aspect_ratio = doc["aspect_ratio"]
         else:
             bad(_aspect(doc["aspect_ratio"]), doc.line_of("aspect_ratio"))
+    batch.image_size, batch.image_size_line = _size(doc, bad)
     batch.output = _folder(doc, batch.name or "batch", bad)
+    if doc.get("options") is not None:
+        batch.options = check_run_options(doc, bad)
+    if doc.get("safety") is not None:
+        batch.safety = check_safety(doc, bad)
     has_items, has_images = doc.get("items") is not None, doc.get("images") is not None
     mode = doc.get("mode")
     if mode is not None and mode not in ("generate", "analyze"):
@@ -230,6 +249,17 @@ def _text(doc: LineDict, key: str, bad: Any) -> str:
         return str(value)
     bad(f"{key} must be text", doc.line_of(key))
     return ""
+
+
+def _size(doc: LineDict, bad: Any) -> tuple[str, int]:
+    """``image_size`` normalised (``2k`` -> ``2K``) with its line; a size Gemini does not make is a problem."""
+    if "image_size" not in doc:
+        return "", 0
+    size = normalise_size(doc["image_size"])
+    if size is None:
+        bad(size_problem(doc["image_size"]), doc.line_of("image_size"))
+        return "", doc.line_of("image_size")
+    return size, doc.line_of("image_size")
 
 
 def _aspect(value: Any) -> str:
@@ -287,8 +317,10 @@ def _items(doc: LineDict, bad: Any) -> list[BatchItem]:
         entry = BatchItem(id=sid, prompt=prompt, line=item.line_of("id"), title=_text(item, "title", bad),
                           negative_prompt=_text(item, "negative_prompt", bad), model=_text(item, "model", bad).strip(),
                           model_line=item.line_of("model") if "model" in item else 0)
+        entry.image_size, entry.image_size_line = _size(item, bad)
         ratio = item.get("aspect_ratio")
         if ratio is not None:
+            entry.aspect_ratio_line = item.line_of("aspect_ratio")
             if aspect_ratio_ok(ratio):
                 entry.aspect_ratio = ratio
             else:
@@ -301,6 +333,12 @@ def _items(doc: LineDict, bad: Any) -> list[BatchItem]:
             else:
                 entry.variants = int(item["variants"])
         entry.output = _output_name(item, bad)
+        if item.get("retries") is not None:
+            if isinstance(item["retries"], int) and not isinstance(item["retries"], bool) and item["retries"] >= 0:
+                entry.retries = item["retries"]
+            else:
+                bad("retries must be a whole number >= 0 (new tries after a retryable failure)",
+                    item.line_of("retries"))
         if sid:
             if sid in first_id:
                 bad(f"item id {sid!r} used twice (first at line {first_id[sid]})", item.line_of("id"))
@@ -403,7 +441,7 @@ def build_batch_plan(path: Path, opts: PlanOptions) -> Plan:
     default = batch.model or (DEFAULT_GENERATE_MODEL if batch.mode == "generate" else DEFAULT_ANALYZE_MODEL)
     ws = Workspace(style=batch.style, generate_model=default, analyze_model=default,
                    aspect_ratio=batch.aspect_ratio,
-                   analysis_prompt=batch.prompt or prompts.DEFAULT_ANALYSIS_PROMPT)
+                   analysis_prompt=batch.prompt or prompts.DEFAULT_ANALYSIS_PROMPT, options=batch.options)
     # The tree's builder does the pricing, the --max-cost check and the config, so a batch
     # file's plan is priced and described exactly like a tree's.
     builder = _Builder(replace(opts, model=opts.model or default), ws, files)
@@ -419,6 +457,8 @@ def build_batch_plan(path: Path, opts: PlanOptions) -> Plan:
     plan = builder.finish(warnings)
     plan.config.update({"scope": "batch-file", "batch_file": shown, "batch_name": batch.name,
                         "output": batch.output, "style": batch.style, "aspect_ratio": batch.aspect_ratio})
+    if collect.retries:
+        plan.config["item_retries"] = collect.retries
     return plan
 
 
@@ -481,6 +521,7 @@ class _Collect:
         self.shown = shown
         self.entity_file = os.path.basename(shown)
         self.problems = problems
+        self.retries: dict[str, int] = {}  # task key -> the item's ``retries``
 
     def _ref(self, written: str, line: int, what: str, exts: frozenset[str] | None = None) -> FileRef | None:
         try:
@@ -549,8 +590,18 @@ class _Collect:
                 continue
             lead = prompts.item_lead(item.type, len(refs))
             first = prompts.compile_scene(prefix, item.prompt, item.negative_prompt, lead)
-            config = {"responseModalities": ["IMAGE"],
-                      "imageConfig": {"aspectRatio": item.aspect_ratio or batch.aspect_ratio}}
+            size = b.opts.image_size or item.image_size or batch.image_size
+            ratio = item.aspect_ratio or batch.aspect_ratio
+            # the reference count is _references_fit's (with derive's and compose's own counts)
+            found = limits.check(
+                model, size=size, size_at=(self.shown, item.image_size_line or batch.image_size_line), ratio=ratio,
+                ratio_at=(self.shown, item.aspect_ratio_line or batch.aspect_ratio_line),
+                references=0, references_at=(self.shown, item.line))
+            if found:
+                self.problems.extend(found)
+                continue
+            config = {"responseModalities": ["IMAGE"], "imageConfig": limits.image_config(ratio, size)}
+            with_safety(config, batch.safety)
             shas = [r.sha256 for r in refs]
             takes = b.takes(item.variants)
 
@@ -582,7 +633,9 @@ class _Collect:
                     title=item.title, references=tuple(refs), generation_config=config, reason=reason,
                     chunk=len(b.tasks) // b.opts.chunk_size, entity_file=self.entity_file,
                 ))
-                self._count(model, "generate", prompt, len(refs))
+                if item.retries is not None:
+                    self.retries[key] = item.retries
+                self._count(model, "generate", prompt, len(refs), size)
 
     def _stem(self, item: BatchItem, safe: str, take: int, n: int) -> str:
         """A user's own output name gets ``-r{round}`` (a round after rejected takes, which must
@@ -623,6 +676,7 @@ class _Collect:
             seen[name.casefold()] = line
             stem = os.path.splitext(name)[0]
             config = dict(b.analysis_config)
+            with_safety(config, batch.safety)
             key = keys.analyze_key(BATCH_TYPE, batch.name, stem, prompt=b.analysis_prompt, image_sha256=ref.sha256,
                                    model=b.model, generation_config=config)
             scene = f"analyze:{stem}"
@@ -637,11 +691,11 @@ class _Collect:
             ))
             self._count(b.model, "analyze", b.analysis_prompt, 1)
 
-    def _count(self, model: str, kind: str, prompt: str, images_in: int) -> None:
+    def _count(self, model: str, kind: str, prompt: str, images_in: int, size: str = "") -> None:
         default = self.b.model
         self.b.model = model  # the builder counts usage under its current model
         try:
-            self.b._count(kind, prompt, images_in)
+            self.b._count(kind, prompt, images_in, size)
         finally:
             self.b.model = default
 

@@ -28,7 +28,7 @@ from chargen_es import analysis, catalogue
 from chargen_es.errors import ContentError, CostLimitExceeded, UnknownKey, UsageError, ValidationFailed
 from chargen_es.events import EntityType, FileRef, Mode, Runner, SkipReason, Task, TaskReason
 from chargen_es.imagery import Record, verdict
-from chargen_es.planner import consistency, keys, pricing, prompts, rounds
+from chargen_es.planner import consistency, keys, limits, pricing, prompts, rounds
 from chargen_es.planner.consistency import EntityConsistency
 from chargen_es.planner.files import FileIndex, PathProblem, mime_for
 from chargen_es.planner.pricing import Estimate
@@ -44,7 +44,7 @@ from chargen_es.planner.tree import (
     refused_images,
     select,
 )
-from chargen_es.planner.validate import Workspace, variants_problem
+from chargen_es.planner.validate import EntityDoc, SceneSpec, Workspace, safety_settings, variants_problem
 
 SCOPES = ("all", "characters", "locations", "chapters")
 MODES = ("generate", "analyze")
@@ -86,6 +86,17 @@ def changed_input(history: Mapping[str, Mapping[str, Any]], key: str,
     return "config changed"
 
 
+def with_safety(config: dict[str, Any], *layers: dict[str, str]) -> None:
+    """Add the ``safetySettings`` of ``layers`` (chargen.yaml's, then the entity's or batch
+    file's) to a task's request config, which the task key hashes, so a changed setting is
+    a new key. Nothing when none is set: old keys stay as they were, and Google applies its
+    standard filtering. The engine sends it at the request's top level
+    (``engine.staging.request_line``), where the API wants it."""
+    settings = safety_settings(*layers)
+    if settings:
+        config["safetySettings"] = settings
+
+
 def utc_stamp(now: datetime | None = None) -> str:
     """The run stamp used in output names: ``20251219T120000Z``."""
     return (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
@@ -121,6 +132,12 @@ class PlanOptions:
     today: date = field(default_factory=date.today)
     # ``--variants N``: takes of every scene, over any ``variants:`` in the files (None: theirs)
     variants: int | None = None
+    # ``--store`` / ``--no-store``: whether Google may keep the requests in the project's logs
+    # (None: chargen.yaml's ``store:``, false when it says nothing)
+    store: bool | None = None
+    # ``--image-size`` (normalised by the cli): every image request's ``imageSize``, over
+    # chargen.yaml's, an entity's and a scene's ``image_size:``
+    image_size: str | None = None
     # Task keys another unfinished run of the workspace holds (key -> run id, from the
     # workspace index): planned as ``held`` skips, never as tasks (exactly once across runs)
     held: Mapping[str, str] = field(default_factory=dict)
@@ -196,6 +213,11 @@ def _build(opts: PlanOptions) -> Plan:
     for ent in entities:
         ent.problems, unread = _unread_keys(ent.problems, opts.strict)
         warnings.extend(unread)
+    if opts.mode == "generate" and not ws_problems:
+        model = chosen_model(opts, workspace)[0]
+        _check_flag_size(model, opts)
+        for ent in entities:
+            ent.problems.extend(_limit_problems(ent, model, workspace, opts))
     states = _consistency(root, files, workspace, entities, opts)
     if opts.mode == "analyze":
         for ent in entities:
@@ -253,6 +275,47 @@ def _consistency(root: Path, files: FileIndex, ws: Workspace, entities: list[Ent
     return out
 
 
+def scene_size(opts: PlanOptions, ws: Workspace, doc: EntityDoc, spec: SceneSpec) -> tuple[str, tuple[str, int]]:
+    """The scene's ``imageSize`` ("" for the model's default) and where it was chosen:
+    ``--image-size``, else the scene's, the entity's, then chargen.yaml's ``image_size:``."""
+    if opts.image_size:
+        return opts.image_size, ("--image-size", 0)
+    for size, where in ((spec.image_size, ("", spec.image_size_line)), (doc.image_size, ("entity", doc.image_size_line)),
+                        (ws.image_size, (WORKSPACE_FILE, ws.image_size_line))):
+        if size:
+            return size, where
+    return "", ("", 0)
+
+
+def _check_flag_size(model: str, opts: PlanOptions) -> None:
+    """``--image-size`` the plan's model does not make is a usage error, not a content problem."""
+    if opts.image_size:
+        for problem in limits.check(model, size=opts.image_size, size_at=("--image-size", 0), ratio="",
+                                    ratio_at=("", 0), references=0, references_at=("", 0)):
+            raise UsageError(f"--image-size {opts.image_size}: {problem.message}")
+
+
+def _limit_problems(ent: Entity, model: str, ws: Workspace, opts: PlanOptions) -> list[ContentError]:
+    """Each scene's size, aspect ratio and number of references against ``model``, at their file:line."""
+    ideas = f"{ent.rel}/{IDEAS_FILE}"
+    out: dict[str, ContentError] = {}
+    places = [(ent.file, line) for _, line in ent.doc.references]
+    cap = limits.max_references(model)
+    for scene in ent.scenes:
+        spec = scene.spec
+        size, (where, line) = scene_size(opts, ws, ent.doc, spec)
+        size_at = (ideas if where == "" else ent.file if where == "entity" else where, line)
+        ratio = spec.aspect_ratio or ws.aspect_ratio
+        ratio_at = (ideas, spec.aspect_ratio_line) if spec.aspect_ratio else (WORKSPACE_FILE, ws.aspect_ratio_line)
+        refs = places + [(ideas, line) for _, line in spec.references]
+        refs_at = refs[min(cap or len(refs), len(refs) - 1)] if refs else (ideas, spec.line)
+        for problem in limits.check(model, size="" if where == "--image-size" else size, size_at=size_at,
+                                    ratio=ratio, ratio_at=ratio_at, references=len(scene.references),
+                                    references_at=refs_at):
+            out.setdefault(str(problem), problem)
+    return list(out.values())
+
+
 def chosen_model(opts: PlanOptions, ws: Workspace) -> tuple[str, str]:
     """The plan's model and where it was chosen: ``--model``, ``chargen.yaml:LINE`` or the default."""
     if opts.model:
@@ -269,6 +332,8 @@ def _model_warnings(opts: PlanOptions, ws: Workspace) -> list[str]:
     nothing is uploaded for a job that would answer 404.
     """
     model, where = chosen_model(opts, ws)
+    if catalogue.PROBLEM is not None:
+        raise UsageError(f"the catalogue override {catalogue.PROBLEM}; fix or remove it")
     verdict = catalogue.fate(model, opts.today)
 
     def refuse(text: str) -> None:
@@ -287,6 +352,14 @@ def _model_warnings(opts: PlanOptions, ws: Workspace) -> list[str]:
     out = []
     if verdict.verdict in ("deprecated", "unknown"):
         out.append(f"{verdict.text} (chosen by {where})")
+    elif verdict.verdict == "routed":
+        # warned, not refused: Google still answers (the work gets done), and the estimate
+        # prices the requests at the answering model's price (pricing.price_table)
+        answering = catalogue.lookup(verdict.answered_by or "")
+        price = (f" (${answering.input_usd:g} in / ${answering.output_usd:g} out"
+                 + (f" / ${answering.image_output_usd:g} image" if answering.image_output_usd else "")
+                 + " per 1M tokens live)") if answering is not None and answering.priced else ""
+        out.append(f"{verdict.text}; the estimate uses that price{price} (chosen by {where})")
     info = verdict.info
     if info is not None and info.price_until is not None and opts.today > info.price_until:
         out.append(f"the catalogue's price for {model} held until {info.price_until.isoformat()}; the estimate "
@@ -410,8 +483,8 @@ class _Builder:
         except (PathProblem, OSError):
             return None
 
-    def _count(self, kind: str, prompt: str, images_in: int) -> None:
-        tin, tout, timg = pricing.task_tokens(kind, self.counts, prompt, images_in)
+    def _count(self, kind: str, prompt: str, images_in: int, size: str = "") -> None:
+        tin, tout, timg = pricing.task_tokens(kind, self.counts, prompt, images_in, size)
         acc = self.usage.setdefault(self.model, [0, 0, 0, 0])
         acc[0] += 1
         acc[1] += tin
@@ -436,8 +509,10 @@ class _Builder:
             first = prompts.compile_scene(prefix, spec.prompt, spec.negative_prompt)
             # the key hashes the prompt without its consistency part plus the analyses' hashes (keys.py)
             first_bare = first if part is None else prompts.compile_scene(base, spec.prompt, spec.negative_prompt)
+            size = scene_size(self.opts, self.ws, doc, spec)[0]
             config = {"responseModalities": ["IMAGE"],
-                      "imageConfig": {"aspectRatio": spec.aspect_ratio or self.ws.aspect_ratio}}
+                      "imageConfig": limits.image_config(spec.aspect_ratio or self.ws.aspect_ratio, size)}
+            with_safety(config, self.ws.safety, doc.safety)
             refs = [r.sha256 for r in scene.references]
             takes = self.takes(spec.variants, doc.variants)
 
@@ -474,7 +549,7 @@ class _Builder:
                     generation_config=config, reason=reason, chunk=len(self.tasks) // self.opts.chunk_size,
                     entity_file=ent.file,
                 ))
-                self._count("generate", prompt, len(scene.references))
+                self._count("generate", prompt, len(scene.references), size)
 
     @staticmethod
     def _records(ent: Entity, key: str) -> list[Record]:
@@ -523,6 +598,7 @@ class _Builder:
             name = os.path.basename(rel)
             stem = os.path.splitext(name)[0]
             config = dict(self.analysis_config)
+            with_safety(config, self.ws.safety, ent.doc.safety)
             key = keys.analyze_key(ent.entity_type, ent.slug, stem, prompt=self.analysis_prompt,
                                    image_sha256=sha, model=self.model, generation_config=config)
             scene = f"analyze:{stem}"
@@ -612,8 +688,11 @@ class _Builder:
             "consistency_version": consistency.CONSISTENCY_VERSION, "consistency_only": o.consistency_only,
             "prices": {m: msgspec.to_builtins(prices[m]) for m in sorted(prices) if m == self.model},
             "batch_discount": pricing.BATCH_DISCOUNT,
+            "store": ws.store if o.store is None else o.store,
             **({"deadline_s": ws.deadline_s} if ws.deadline_s is not None else {}),
             **({"variants": o.variants} if o.variants is not None else {}),
+            **({"keep_results": True} if ws.keep_results else {}),
+            **({"options": dict(ws.options)} if ws.options else {}),
         }
 
 

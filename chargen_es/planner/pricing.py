@@ -64,6 +64,7 @@ class ModelPrice(msgspec.Struct, kw_only=True):
     image_input_tokens: int = DEFAULT_IMAGE_INPUT_TOKENS
     thinking_tokens: int = 0
     source: str = "catalogue"  # catalogue, chargen.yaml, or catalogue+chargen.yaml
+    image_sizes: dict[str, int] = {}  # imageSize -> tokens per generated image (the catalogue's)
 
 
 class ModelCost(msgspec.Struct, kw_only=True):
@@ -106,11 +107,13 @@ def counting(model: str, prices: dict[str, ModelPrice]) -> ModelPrice:
     return _from_catalogue(info)
 
 
-def task_tokens(kind: str, counts: ModelPrice, prompt: str, images_in: int) -> tuple[int, int, int]:
-    """Estimated (input, text output, image output) tokens of one task."""
+def task_tokens(kind: str, counts: ModelPrice, prompt: str, images_in: int, size: str = "") -> tuple[int, int, int]:
+    """Estimated (input, text output, image output) tokens of one task; ``size`` is its
+    ``imageSize`` ("" for the default size, ``image_tokens``)."""
     tokens_in = text_tokens(prompt) + counts.image_input_tokens * images_in
     if kind == "generate":
-        return tokens_in, counts.thinking_tokens, counts.image_tokens
+        return tokens_in, counts.thinking_tokens, counts.image_sizes.get(size, counts.image_tokens) if size else \
+            counts.image_tokens
     return tokens_in, ANALYSIS_OUTPUT_TOKENS + counts.thinking_tokens, 0
 
 
@@ -119,11 +122,17 @@ def _from_catalogue(info: catalogue.ModelInfo) -> ModelPrice:
         input=info.input_usd, output=info.output_usd, image_output=info.image_output_usd,
         image_tokens=info.image_output_tokens or DEFAULT_IMAGE_OUTPUT_TOKENS,
         image_input_tokens=info.image_input_tokens, thinking_tokens=info.thinking_tokens,
+        image_sizes={k: v for k, v in info.image_sizes.items() if v},
     )
 
 
 def price_table(overrides: dict[str, dict[str, Any]] | None) -> dict[str, ModelPrice]:
-    """The catalogue's priced models with a workspace's ``prices`` laid over (validated earlier)."""
+    """The catalogue's priced models with a workspace's ``prices`` laid over (validated earlier).
+
+    A retired model whose requests Google answers with another one (``retired_routed``) is
+    billed at the answering model's price, so it gets that model's entry (after the
+    workspace's prices for it), unless the workspace prices the retired id itself.
+    """
     table = {m.id: _from_catalogue(m) for m in catalogue.MODELS.values() if m.priced}
     for model, entry in (overrides or {}).items():
         name = str(model)
@@ -143,6 +152,15 @@ def price_table(overrides: dict[str, dict[str, Any]] | None) -> dict[str, ModelP
             if key in entry:
                 setattr(base, key, int(entry[key]))
         table[name] = base
+    for info in catalogue.MODELS.values():
+        answered = info.answered_by if info.status == "retired_routed" else None
+        if answered is None or info.id in (overrides or {}):
+            continue
+        target = table.get(answered)
+        if target is None:
+            table.pop(info.id, None)
+        else:
+            table[info.id] = msgspec.structs.replace(target, source=f"{target.source} (answered by {answered})")
     return table
 
 

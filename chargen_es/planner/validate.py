@@ -10,6 +10,7 @@ per run.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ from chargen_es import catalogue
 from chargen_es.errors import ContentError
 from chargen_es.planner.consistency import Spec, check_spec
 from chargen_es.planner.durations import parse_duration
+from chargen_es.planner.limits import ASPECT_RATIOS, normalise_size, size_problem
 from chargen_es.planner.prompts import DEFAULT_ANALYSIS_PROMPT
 from chargen_es.planner.unknown_keys import (
     ANALYSIS_KEYS,
@@ -29,7 +31,6 @@ from chargen_es.planner.unknown_keys import (
 )
 from chargen_es.planner.yamlio import LineDict, LineList
 
-ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 _ASPECT_SET = frozenset(ASPECT_RATIOS)
 DEFAULT_GENERATE_MODEL = catalogue.DEFAULT_GENERATE_MODEL
 DEFAULT_ANALYZE_MODEL = catalogue.DEFAULT_ANALYZE_MODEL
@@ -49,8 +50,15 @@ class Workspace:
     generate_model_line: int = 0  # where chargen.yaml names the model (0: the default)
     analyze_model_line: int = 0
     deadline_s: float | None = None  # ``deadline:``: batch work left after it finishes live
+    store: bool = False  # ``store: true``: let Google keep the requests in the project's logs
+    image_size: str = ""  # ``image_size:`` normalised ("" : the model's default size)
+    image_size_line: int = 0
+    aspect_ratio_line: int = 0
     consistency: Spec = field(default_factory=Spec)  # the default for every entity
     variants: int = 0  # ``variants:``: takes per scene for every entity (0: not set, one take)
+    keep_results: bool = False  # ``keep_results:``: keep raw results files after they are applied
+    options: dict[str, Any] = field(default_factory=dict)  # ``options:`` (the guide's run options)
+    safety: dict[str, str] = field(default_factory=dict)  # ``safety:`` category -> threshold, for every entity
 
 
 @dataclass(slots=True)
@@ -63,6 +71,10 @@ class SceneSpec:
     aspect_ratio: str = ""
     negative_prompt: str = ""
     references: list[tuple[str, int]] = field(default_factory=list)  # (as written, line)
+    image_size: str = ""  # normalised; "" when the scene does not say
+    line: int = 0  # the scene's ``id`` line
+    image_size_line: int = 0
+    aspect_ratio_line: int = 0
     variants: int = 0  # takes of this scene (0: not set; the entity's or workspace's count)
 
 
@@ -76,6 +88,21 @@ class EntityDoc:
     references: list[tuple[str, int]] = field(default_factory=list)
     consistency: Spec = field(default_factory=Spec)
     variants: int = 0  # takes of each of its scenes (0: not set)
+    safety: dict[str, str] = field(default_factory=dict)  # over chargen.yaml's, category by category
+    image_size: str = ""
+    image_size_line: int = 0
+
+
+def _image_size(doc: LineDict, file: str, problems: list[ContentError]) -> tuple[str, int]:
+    """``image_size`` normalised (``2k`` -> ``2K``) with its line, or a problem; ("", 0) when absent."""
+    if "image_size" not in doc:
+        return "", 0
+    line = doc.line_of("image_size")
+    size = normalise_size(doc["image_size"])
+    if size is None:
+        problems.append(ContentError(file, size_problem(doc["image_size"]), line))
+        return "", line
+    return size, line
 
 
 def _as_text(doc: LineDict, key: str, value: Any, file: str, problems: list[ContentError]) -> str:
@@ -182,10 +209,12 @@ def check_workspace(doc: Any, file: str) -> tuple[Workspace, list[ContentError]]
     elif models is not None:
         problems.append(ContentError(file, "models must be a mapping (generate, analyze)", doc.line_of("models")))
     if "aspect_ratio" in doc:
+        ws.aspect_ratio_line = doc.line_of("aspect_ratio")
         if aspect_ratio_ok(doc["aspect_ratio"]):
             ws.aspect_ratio = doc["aspect_ratio"]
         else:
             problems.append(ContentError(file, _aspect_problem(doc["aspect_ratio"]), doc.line_of("aspect_ratio")))
+    ws.image_size, ws.image_size_line = _image_size(doc, file, problems)
     analysis = doc.get("analysis")
     if isinstance(analysis, LineDict):
         problems.extend(unknown_keys(analysis, ANALYSIS_KEYS, file, "analysis"))
@@ -200,9 +229,106 @@ def check_workspace(doc: Any, file: str) -> tuple[Workspace, list[ContentError]]
             ws.deadline_s = parse_duration(doc["deadline"])
         except ValueError as exc:
             problems.append(ContentError(file, f"deadline: {exc}", doc.line_of("deadline")))
+    if doc.get("keep_results") is not None:
+        if isinstance(doc["keep_results"], bool):
+            ws.keep_results = doc["keep_results"]
+        else:
+            problems.append(ContentError(file, "keep_results must be true or false", doc.line_of("keep_results")))
+    if doc.get("safety") is not None:
+        ws.safety = check_safety(doc, lambda message, line: problems.append(ContentError(file, message, line)))
+    for name in ("api_key", "apiKey", "GEMINI_API_KEY", "GOOGLE_API_KEY"):
+        if name in doc:  # the tree is what gets committed: a key here would go with it
+            problems.append(ContentError(file, f"{name}: an API key does not belong in the content tree (it would "
+                                         "be committed with it); set GEMINI_API_KEY or put it in "
+                                         "~/.config/chargen-es/credentials (chmod 600)", doc.line_of(name)))
+    if doc.get("options") is not None:
+        ws.options = check_run_options(doc, lambda message, line: problems.append(ContentError(file, message, line)))
+    if "store" in doc:
+        if isinstance(doc["store"], bool):
+            ws.store = doc["store"]
+        else:
+            problems.append(ContentError(file, f"store must be true or false, not {doc['store']!r}",
+                                         doc.line_of("store")))
     ws.consistency = check_spec(doc, file, problems, workspace=True)
     ws.variants = _variants(doc, file, problems)
     return ws, problems
+
+
+# The batch generation guide's run options (``options:`` in a batch file or chargen.yaml), as
+# written there, and the names the plan's config gives them.
+RUN_OPTIONS = {"delay": "delay_ms", "maxConcurrent": "max_concurrent", "stopOnError": "stop_on_error"}
+
+
+def _whole(value: Any, least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+# Safety settings the Gemini API takes (google-genai 3.x, ``types.HarmCategory`` and
+# ``types.HarmBlockThreshold``): every member but the UNSPECIFIED ones, the image categories
+# the SDK documents as "not supported in Gemini API" (Vertex AI only) and the civic
+# integrity category it documents as deprecated ("no longer supported").
+# tests/planner/test_safety.py checks these against the installed SDK's enums.
+SAFETY_CATEGORIES = ("HARM_CATEGORY_HARASSMENT", "HARM_CATEGORY_HATE_SPEECH", "HARM_CATEGORY_SEXUALLY_EXPLICIT",
+                     "HARM_CATEGORY_DANGEROUS_CONTENT", "HARM_CATEGORY_JAILBREAK")
+SAFETY_THRESHOLDS = ("BLOCK_LOW_AND_ABOVE", "BLOCK_MEDIUM_AND_ABOVE", "BLOCK_ONLY_HIGH", "BLOCK_NONE", "OFF")
+
+
+def check_safety(doc: LineDict, bad: Callable[[str, int], None]) -> dict[str, str]:
+    """``safety: {HARM_CATEGORY_*: threshold}`` as written (chargen.yaml, an entity file, a
+    batch file); an unknown category or threshold is a problem naming the accepted ones."""
+    safety = doc.get("safety")
+    if not isinstance(safety, LineDict):
+        bad("safety must be a mapping of HARM_CATEGORY_* to a threshold", doc.line_of("safety"))
+        return {}
+    out: dict[str, str] = {}
+    for category, threshold in safety.items():
+        line = safety.line_of(category)
+        if threshold is False:  # YAML 1.1 reads an unquoted OFF as false: the user wrote OFF
+            threshold = "OFF"
+        if category not in SAFETY_CATEGORIES:
+            bad(f"safety: unknown category {category!r}; use one of {', '.join(SAFETY_CATEGORIES)}", line)
+        elif threshold not in SAFETY_THRESHOLDS:
+            bad(f"safety.{category}: unknown threshold {threshold!r}; use one of {', '.join(SAFETY_THRESHOLDS)}",
+                line)
+        else:
+            out[category] = threshold
+    return out
+
+
+def safety_settings(*layers: dict[str, str]) -> list[dict[str, str]]:
+    """The request's ``safetySettings``: later layers win per category, in one canonical order
+    (so the task key does not depend on how the files list them); [] sends nothing, which
+    is Google's standard filtering."""
+    merged: dict[str, str] = {}
+    for layer in layers:
+        merged.update(layer)
+    return [{"category": c, "threshold": merged[c]} for c in SAFETY_CATEGORIES if c in merged]
+
+
+def check_run_options(doc: LineDict, bad: Callable[[str, int], None]) -> dict[str, Any]:
+    """``options: {delay, maxConcurrent, stopOnError}`` → the plan config's ``options``.
+
+    ``delay``: the least milliseconds between two live calls' starts; ``maxConcurrent``:
+    live workers; ``stopOnError``: stop the run (resumably) at the first permanent failure.
+    """
+    options = doc.get("options")
+    if not isinstance(options, LineDict):
+        bad("options must be a mapping of delay, maxConcurrent, stopOnError", doc.line_of("options"))
+        return {}
+    out: dict[str, Any] = {}
+    for name, value in options.items():
+        line = options.line_of(name)
+        if name not in RUN_OPTIONS:
+            bad(f"unknown option {name!r}; options are {', '.join(RUN_OPTIONS)}", line)
+        elif name == "delay" and not _whole(value, 0):
+            bad("options.delay must be a whole number of milliseconds >= 0", line)
+        elif name == "maxConcurrent" and not _whole(value, 1):
+            bad("options.maxConcurrent must be a whole number >= 1 (live workers)", line)
+        elif name == "stopOnError" and not isinstance(value, bool):
+            bad("options.stopOnError must be true or false", line)
+        else:
+            out[RUN_OPTIONS[name]] = value
+    return out
 
 
 _PRICE_FIELDS = ("input", "output", "image_output")
@@ -275,7 +401,8 @@ def _plain_scene(item: LineDict) -> SceneSpec | None:
     ratio = item.get("aspect_ratio", "")
     if title.__class__ is not str or negative.__class__ is not str or (ratio and ratio not in _ASPECT_SET):
         return None
-    return SceneSpec(id=sid.strip(), prompt=prompt, title=title, aspect_ratio=ratio, negative_prompt=negative)
+    return SceneSpec(id=sid.strip(), prompt=prompt, title=title, aspect_ratio=ratio, negative_prompt=negative,
+                     line=item.line_of("id"), aspect_ratio_line=item.line_of("aspect_ratio") if ratio else 0)
 
 
 def check_entity(doc: Any, file: str, kind: str) -> tuple[EntityDoc, list[ContentError]]:
@@ -290,7 +417,10 @@ def check_entity(doc: Any, file: str, kind: str) -> tuple[EntityDoc, list[Conten
     ent.style = _opt_text(doc, "style", file, problems)
     ent.references = _references(doc, file, problems)
     ent.consistency = check_spec(doc, file, problems, workspace=False)
+    ent.image_size, ent.image_size_line = _image_size(doc, file, problems)
     ent.variants = _variants(doc, file, problems)
+    if doc.get("safety") is not None:
+        ent.safety = check_safety(doc, lambda message, line: problems.append(ContentError(file, message, line)))
     return ent, problems
 
 
@@ -345,6 +475,7 @@ def _scene(item: LineDict, file: str, problems: list[ContentError]) -> SceneSpec
     if ratio is not None and not aspect_ratio_ok(ratio):
         problems.append(ContentError(file, _aspect_problem(ratio), item.line_of("aspect_ratio")))
     refs = _references(item, file, problems)
+    size, size_line = _image_size(item, file, problems)
     variants = _variants(item, file, problems)
     if sid and (problem := scene_id_problem(sid.strip())):
         problems.append(ContentError(file, problem, item.line_of("id")))
@@ -353,5 +484,6 @@ def _scene(item: LineDict, file: str, problems: list[ContentError]) -> SceneSpec
         return None
     return SceneSpec(
         id=sid.strip(), prompt=prompt, title=title, aspect_ratio=ratio or "",
-        negative_prompt=negative, references=refs, variants=variants,
+        negative_prompt=negative, references=refs, variants=variants, image_size=size, line=item.line_of("id"),
+        image_size_line=size_line, aspect_ratio_line=item.line_of("aspect_ratio") if ratio is not None else 0,
     )

@@ -56,7 +56,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
             assert done.returncode == 0, done.stderr
             assert_exactly_once(root, root / "postcards", emu.stats(), None)
         found = outputs(root / "postcards")
-        assert len(found) == 3 and "cartographer-window.png" in found
+        assert len(found) == 3 and "cartographer-window.jpg" in found  # Gemini 3 answers JPEG
         return found
 
     return once_per_session(tmp_path_factory, "batch-file-reference", make)  # type: ignore[no-any-return]

@@ -45,18 +45,20 @@ def test_every_problem_is_named_with_its_file_and_line(tmp_path: Path) -> None:
     path.write_text(BROKEN)
     f = str(path)
     assert problems_of(path) == [
-        f"{f}:2: unknown field 'colour'; a batch file has name, mode, model, aspect_ratio, style, output, prompt, "
-        "items, images",
+        f"{f}:2: unknown field 'colour'; a batch file has name, mode, model, aspect_ratio, image_size, style, output, "
+        "prompt, items, images, options, safety",
         f"{f}:1: name 'bad name!' must be letters, digits, '.', '_' or '-' (it names the output folder and the "
         "task keys)",
-        f"{f}:3: unknown aspect ratio '7:5'; use one of 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9, 21:9",
+        f"{f}:3: unknown aspect ratio '7:5'; use one of 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9, 21:9, 1:4, "
+        "4:1, 1:8, 8:1",
         f"{f}:4: output '../elsewhere' leaves the batch file's folder",
         f"{f}:9: item id 'one' used twice (first at line 6)",
         f"{f}:11: item is missing required field 'id'",
         f"{f}:15: unknown item field 'size'; an item has id, type, prompt, title, references, aspect_ratio, "
-        "negative_prompt, model, output, variants",
+        "image_size, negative_prompt, model, output, variants, retries",
         f"{f}:12: item 'three' is missing required field 'prompt'",
-        f"{f}:13: unknown aspect ratio 'wide'; use one of 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9, 21:9",
+        f"{f}:13: unknown aspect ratio 'wide'; use one of 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9, 21:9, "
+        "1:4, 4:1, 1:8, 8:1",
         f"{f}:14: output 'sub/dir.png' must be a plain file name (letters, digits, '-', '_'; the folder is the "
         "batch's output)",
         f"{f}:16: an item must be a mapping with id and prompt",

@@ -18,14 +18,15 @@ from typing import Any
 import pytest
 
 from chargen_es import catalogue
+from chargen_es.credentials import find_api_key
 from chargen_es.emulator import Emulator, EmulatorConfig
-from chargen_es.gateway import Backend, Gateway, RemoteJob, resolve_api_key
+from chargen_es.gateway import Backend, Gateway, RemoteJob
 
 LIVE_FLAG = "CHARGEN_ES_CONTRACT_LIVE"
 
 
 def live_enabled() -> bool:
-    return os.environ.get(LIVE_FLAG) == "1" and bool(resolve_api_key())
+    return os.environ.get(LIVE_FLAG) == "1" and find_api_key() is not None
 
 
 @dataclass
@@ -80,7 +81,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     model = catalogue.CHEAPEST_TEXT_MODEL
     if request.param == "live":
-        gw = Gateway(Backend(api_key=resolve_api_key() or ""))
+        found = find_api_key()
+        gw = Gateway(Backend(api_key=found.value if found else ""))
         try:
             yield Target("live", gw, model, poll_s=15.0,
                          timeout_s=float(os.environ.get("CHARGEN_ES_CONTRACT_TIMEOUT", "3600")), live=True)

@@ -120,6 +120,9 @@ def sample_steps() -> list[tuple[float, list[ev.Event]]]:
         (962.5, [ev.ResultIgnored(key=keys[1], chunk=0, reason="already_applied", via="live",
                                   usage=ev.Usage(prompt_tokens=300, output_tokens=1290, total_tokens=1590))]),
         (963.0, [ev.RunCompleted(ok=3, failed=1, skipped=1)]),
+        # issue 22 (appended after those): the collected results file deleted (one copy of each image)
+        (963.5, [ev.ResultsDiscarded(chunk=0, path=f".chargen/batch/{RUN}/results-000.jsonl", sha256="ef" * 32,
+                                     bytes=9000)]),
     ]
 
 

@@ -123,12 +123,13 @@ LOWER_LAYER = {
     "chargen_es.statedir": (),
     "chargen_es.planner": ("chargen_es.events", "chargen_es.errors", "chargen_es.imagery", "chargen_es.catalogue",
                            "chargen_es.analysis"),
-    "chargen_es.gateway": ("chargen_es.errors",),
+    "chargen_es.gateway": ("chargen_es.errors", "chargen_es.fsio"),  # the download is written through fsio
     "chargen_es.errors": (),
     "chargen_es.catalogue": (),
     "chargen_es.fsio": (),  # the file system, one way: below the journal, the engine and the cli
     "chargen_es.run_folders": ("chargen_es.errors", "chargen_es.journal"),
     "chargen_es.analysis": (),
+    "chargen_es.credentials": ("chargen_es.errors",),
 }
 
 
@@ -206,6 +207,7 @@ ENGINE = {
     "chargen_es.engine.workspace": ("crashpoints", "tombstones"),
     "chargen_es.engine.deletion": ("crashpoints", "tombstones", "workspace"),
     "chargen_es.engine.review": ("crashpoints",),
+    "chargen_es.engine.prune": ("crashpoints",),
     "chargen_es.engine.keyclaims": ("workspace",),
     "chargen_es.engine.runs": ("batch", "crashpoints", "fallback", "live", "options", "pauses", "progress",
                                "recorder", "workspace"),

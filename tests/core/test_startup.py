@@ -28,9 +28,10 @@ HEAVY = ("google", "trio", "httpx2", "tenacity", "rich", "chargen_es.gateway", "
 # the workspace index store (plain files and msgspec) is read by inspect and run --dry-run,
 # with the deleted runs' tombstones it keeps; the engine package's lazy surface loads
 # nothing else with them; so is the review journal's store (the journal, imagery.yaml and a
-# fold), which pick / reject / replay --review and status read
+# fold), which pick / reject / replay --review and status read; prune reads journals and
+# removes files
 LIGHT = ("chargen_es.engine", "chargen_es.engine.workspace", "chargen_es.engine.tombstones",
-         "chargen_es.engine.crashpoints", "chargen_es.engine.review")
+         "chargen_es.engine.crashpoints", "chargen_es.engine.review", "chargen_es.engine.prune")
 
 CHILD = """
 import contextlib, io, json, sys
@@ -64,6 +65,7 @@ def test_offline_commands_never_import_the_sdk_trio_or_the_emulator(tmp_path: Pa
         ["run", "--help"],
         ["run", "--dry-run", "--root", str(tree)],
         ["run", "--dry-run", "--json", "--mode", "analyze", "--root", str(tree)],
+        ["prune", "--dry-run", "--root", str(tree)],
     ]
     done = subprocess.run([sys.executable, "-c", CHILD, json.dumps(HEAVY), json.dumps(commands),
                            json.dumps(LIGHT)],

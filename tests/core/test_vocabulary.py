@@ -44,7 +44,8 @@ WRITTEN: dict[str, set[str]] = {
     "CallFailureKind": {"rate_limit", "transient", "permanent", "daily_quota", "billing"},
     "FallbackMode": {"live", "none"},
     "FallbackReason": {"deadline", "expired", "failed"},
-    "PauseReason": {"interrupted", "detached", "daily_quota", "billing", "retry", "max_cost", "preview"},
+    "PauseReason": {"interrupted", "detached", "daily_quota", "billing", "retry", "max_cost", "preview",
+                    "stop_on_error"},
 }
 
 

@@ -29,9 +29,14 @@ def upload_bytes(client: genai.Client, data: bytes, mime: str = "application/oct
     return client.files.upload(file=io.BytesIO(data), config=config)
 
 
-def image_request(prompt: str, ratio: str = "1:1") -> dict[str, Any]:
-    return {"contents": [{"role": "user", "parts": [{"text": prompt}]}],
-            "generationConfig": {"responseModalities": ["IMAGE"], "imageConfig": {"aspectRatio": ratio}}}
+def image_request(prompt: str, ratio: str = "1:1", *, thoughts: bool = False, size: str | None = None,
+                  modalities: tuple[str, ...] = ("IMAGE",)) -> dict[str, Any]:
+    """An image request; ``thoughts`` asks for thought parts (``includeThoughts``)."""
+    image_config: dict[str, Any] = {"aspectRatio": ratio, **({"imageSize": size} if size else {})}
+    config: dict[str, Any] = {"responseModalities": list(modalities), "imageConfig": image_config}
+    if thoughts:
+        config["thinkingConfig"] = {"includeThoughts": True}
+    return {"contents": [{"role": "user", "parts": [{"text": prompt}]}], "generationConfig": config}
 
 
 def answer_part(parts: list[dict[str, Any]]) -> dict[str, Any]:

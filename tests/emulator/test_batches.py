@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import struct
 import time
 from typing import Any
 
@@ -12,7 +11,7 @@ import pytest
 from google import genai
 from google.genai import errors
 
-from chargen_es.emulator import Emulator, EmulatorConfig
+from chargen_es.emulator import Emulator, EmulatorConfig, jpeg
 
 from .helpers import answer_part, image_request, jsonl, make_client, sdk_answer_part, upload_bytes
 
@@ -56,9 +55,7 @@ def test_full_batch_with_references(emu: Emulator, client: genai.Client) -> None
                                 "mimeType": "image/png"}}]}]}}]
     job, by_key = _run_batch(client, lines, "full")
     assert set(by_key) == {f"img-{i}" for i in range(5)} | {"cls-1", "cls-2", "gone"}
-    png = _png_of(by_key["img-0"])
-    width, height = struct.unpack(">II", png[16:24])
-    assert width > height
+    assert jpeg.size_of(_png_of(by_key["img-0"])) == (1376, 768)  # Gemini 3 at 16:9, 1K (recorded)
     assert json.loads(_text_of(by_key["cls-1"]))["label"] in ("cat", "dog")
     assert isinstance(json.loads(_text_of(by_key["cls-2"]))["ok"], bool)
     assert by_key["gone"]["error"]["code"] in (3, 5)
@@ -101,7 +98,7 @@ def test_inline_batch(client: genai.Client) -> None:
     responses = job.dest.inlined_responses
     assert len(responses) == 2
     assert responses[0].metadata == {"key": "fox"}
-    assert sdk_answer_part(responses[0].response).inline_data.data.startswith(b"\x89PNG")
+    assert sdk_answer_part(responses[0].response).inline_data.data.startswith(b"\xff\xd8")  # Gemini 3: JPEG
     assert responses[1].response.text.startswith("Emulated reply")
 
 
@@ -186,7 +183,7 @@ def _png_of(line: dict[str, Any]) -> bytes:
 
     data = answer_part(line["response"]["candidates"][0]["content"]["parts"])["inlineData"]["data"]
     png = base64.b64decode(data)
-    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert png.startswith(b"\xff\xd8\xff\xe0")  # a JFIF JPEG, as Gemini 3 image models answer
     return png
 
 

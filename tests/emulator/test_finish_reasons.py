@@ -37,9 +37,11 @@ def test_normal_answer_is_stop(client: genai.Client) -> None:
 
 def test_max_tokens(emu: Emulator, client: genai.Client) -> None:
     emu.set_faults([{"kind": "line", "line_kind": "max_tokens"}])
-    image = _batch_candidate(client, "gemini-3-pro-image", image_request("x"))
+    image = _batch_candidate(client, "gemini-3-pro-image", image_request("x", thoughts=True))
     assert image["finishReason"] == "MAX_TOKENS"
     assert all(p.get("thought") for p in image["content"]["parts"])  # drafts, no final image
+    plain = _batch_candidate(client, "gemini-3-pro-image", image_request("y"))
+    assert plain["finishReason"] == "MAX_TOKENS" and plain["content"] == {"role": "model"}
     text = client.models.generate_content(model="gemini-3.5-flash", contents="a long story please")
     assert text.candidates[0].finish_reason.name == "MAX_TOKENS"
     answer = [p for p in text.candidates[0].content.parts if not p.thought]

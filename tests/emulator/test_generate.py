@@ -1,7 +1,9 @@
-"""generateContent: PNGs that are pure functions of the request, schema objects, quota 429s."""
+"""generateContent: images (Gemini 3: JPEG at real dimensions) that are pure functions of the request,
+schema objects, quota 429s."""
 
 from __future__ import annotations
 
+import re
 import struct
 import time
 import zlib
@@ -12,7 +14,7 @@ import pytest
 from google import genai
 from google.genai import errors
 
-from chargen_es.emulator import Emulator, EmulatorConfig
+from chargen_es.emulator import Emulator, EmulatorConfig, jpeg
 from chargen_es.emulator import png as png_mod
 
 from .helpers import make_client, sdk_answer_part, upload_bytes
@@ -41,7 +43,7 @@ def _image(response: Any) -> bytes:
     return data
 
 
-def test_png_is_valid_deterministic_and_sized(client: genai.Client) -> None:
+def test_gemini_3_images_are_jpeg_deterministic_and_sized_like_the_recordings(client: genai.Client) -> None:
     a = _image(client.models.generate_content(model="gemini-3-pro-image", contents="a fox",
                                               config=IMAGE_CONFIG))
     b = _image(client.models.generate_content(model="gemini-3-pro-image", contents="a fox",
@@ -49,11 +51,35 @@ def test_png_is_valid_deterministic_and_sized(client: genai.Client) -> None:
     c = _image(client.models.generate_content(model="gemini-3-pro-image", contents="a wolf",
                                               config=IMAGE_CONFIG))
     assert a == b and a != c
-    chunks = dict(_chunks(a))
+    # JFIF header, then an APP11 JUMBF segment of about 6 KB labelled c2pa, no EXIF (APP1)
+    assert a[:4] == b"\xff\xd8\xff\xe0" and a[6:11] == b"JFIF\x00"
+    app11 = a.index(b"\xff\xeb")
+    (length,) = struct.unpack(">H", a[app11 + 2:app11 + 4])
+    assert 6000 < length < 7000 and b"c2pa" in a[app11:app11 + length] and b"\xff\xe1" not in a[:app11]
+    assert jpeg.size_of(a) == (1376, 768)  # 16:9 at 1K, as recorded
+
+
+@pytest.mark.parametrize(("ratio", "size", "expected"), [
+    (None, None, (1408, 768)), ("1:1", None, (1024, 1024)), ("16:9", "1K", (1376, 768)),
+    ("16:9", "2K", (2752, 1536)), ("16:9", "4K", (5504, 3072)), ("1:8", "1K", (352, 2928)),
+    ("1:1", "512", (512, 512))])
+def test_dimensions_follow_image_size_and_aspect_ratio(client: genai.Client, ratio: str | None, size: str | None,
+                                                       expected: tuple[int, int]) -> None:
+    image_config = {**({"aspect_ratio": ratio} if ratio else {}), **({"image_size": size} if size else {})}
+    data = _image(client.models.generate_content(model="gemini-nano-banana-2.1", contents="dims",
+                                                 config={"response_modalities": ["IMAGE"],
+                                                         "image_config": image_config}))
+    assert jpeg.size_of(data) == expected
+
+
+def test_a_png_model_still_makes_small_pngs() -> None:
+    models = [{"id": "old-image", "image": True, "image_format": "png"}]
+    with Emulator(EmulatorConfig(models=models)) as emu:
+        client = make_client(emu)
+        data = _image(client.models.generate_content(model="old-image", contents="x", config=IMAGE_CONFIG))
+    chunks = dict(_chunks(data))
     width, height, depth, colour = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
     assert (depth, colour) == (8, 2) and width > height
-    raw = zlib.decompress(chunks[b"IDAT"])
-    assert len(raw) == height * (1 + 3 * width)
 
 
 @pytest.mark.parametrize(("ratio", "wide"), [("1:1", None), ("9:16", False), ("21:9", True)])
@@ -70,7 +96,7 @@ def test_padding_to_image_bytes() -> None:
         client = make_client(emu)
         data = _image(client.models.generate_content(model="gemini-3-pro-image", contents="big"))
         assert 190_000 <= len(data) <= 210_000
-        assert any(kind == b"emPd" for kind, _ in _chunks(data))
+        assert data.count(b"\xff\xeb") >= 4  # a large C2PA manifest spans several APP11 segments
 
 
 def test_image_model_reply_has_usage(client: genai.Client) -> None:
@@ -144,10 +170,28 @@ def test_rpm_quota_429_with_retry_info() -> None:
         assert stats["calls"] == 5 and stats["calls_rejected"] == 1
 
 
+def test_the_429s_have_the_recorded_shapes() -> None:
+    """Per minute: Help, QuotaFailure, RetryInfo in whole seconds, the precise wait in the message."""
+    with Emulator(EmulatorConfig(rpm=1, quota_window_s=90.0)) as emu:
+        client = make_client(emu)
+        client.models.generate_content(model="gemini-3.5-flash", contents="q")
+        with pytest.raises(errors.ClientError) as info:
+            client.models.generate_content(model="gemini-3.5-flash", contents="q")
+    details = info.value.details["error"]["details"]
+    assert [d["@type"].rsplit(".", 1)[-1] for d in details] == ["Help", "QuotaFailure", "RetryInfo"]
+    delay = details[2]["retryDelay"]
+    assert re.fullmatch(r"\d+s", delay) and 85 <= int(delay[:-1]) <= 90
+    assert details[1]["violations"][0]["quotaValue"] == "1"
+    message = info.value.details["error"]["message"]
+    assert "* Quota exceeded for metric: " in message and re.search(r"Please retry in \d+\.\d{9}s\.$", message)
+
+
 def test_daily_quota_fault(emu: Emulator, client: genai.Client) -> None:
     emu.set_faults([{"kind": "daily_quota", "count": 1}])
     with pytest.raises(errors.ClientError) as info:
         client.models.generate_content(model="gemini-3.5-flash", contents="d")
     ids = [v["quotaId"] for d in info.value.details["error"]["details"] for v in d.get("violations", [])]
     assert ids == ["GenerateRequestsPerDayPerProjectPerModel"]
+    # as recorded: no RetryInfo at all, and a violation with metric and id only
+    assert [d["@type"].rsplit(".", 1)[-1] for d in info.value.details["error"]["details"]] == ["QuotaFailure"]
     client.models.generate_content(model="gemini-3.5-flash", contents="d")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -16,10 +17,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
+from chargen_es.emulator import Emulator, EmulatorConfig
 from chargen_es.planner import sample_tree
 from tests.procs import CliProcess, run_child, start_child
+from tests.shared import once_per_session
 
 API_KEY = "test-key-7f3a9c1e55d0-never-written"
 RUN_ID = "2030-01-01T00-00-00Z"
@@ -42,6 +46,11 @@ def _env(crash_at: str | None = None, extra: dict[str, str] | None = None) -> di
     return env
 
 
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment ``chargen`` gives its children (for a test that starts one its own way)."""
+    return _env(extra=extra)
+
+
 def chargen(root: Path, base_url: str, *args: str, crash_at: str | None = None,
             timeout: float = 120.0, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run one chargen-es command against ``base_url``; returns the finished process."""
@@ -54,6 +63,42 @@ def crash(root: Path, base_url: str, point: str, *args: str) -> subprocess.Compl
     crashed = chargen(root, base_url, *args, crash_at=point)
     assert crashed.returncode == -signal.SIGKILL, f"{point} was never reached: {crashed.stderr[-2000:]}"
     return crashed
+
+
+def quick_emulator() -> EmulatorConfig:
+    """Jobs done when first asked: for tests where the waits are not the point."""
+    return EmulatorConfig(job_seconds=0.0, seed=7)
+
+
+def reference_outputs(factory: pytest.TempPathFactory, *extra: str) -> dict[str, str]:
+    """The outputs of one uninterrupted ``run_args(*extra)`` on :func:`quick_emulator`
+    (made once per session and shared by every test asking for the same ``extra``)."""
+    def make(folder: Path) -> dict[str, str]:
+        root = copy_sample(folder / "tree")
+        with Emulator(quick_emulator()) as emu:
+            done = chargen(root, emu.base_url, *run_args(*extra))
+            assert done.returncode == 0, done.stderr
+            assert_exactly_once(root, emu.stats(), batch_inputs_required=not extra)
+        return outputs(root)
+
+    name = "-".join(["reference", *(w.strip("-") for w in extra)])
+    return once_per_session(factory, name, make)  # type: ignore[no-any-return]
+
+
+def named_error(stderr: str) -> str:
+    """The one line a run that stopped on an error ends with (``chargen-es: …``)."""
+    lines = [line for line in stderr.splitlines() if line.startswith("chargen-es: ")]
+    assert len(lines) == 1, f"expected one error line: {stderr[-2000:]}"
+    assert "Traceback" not in stderr and "internal error" not in stderr, stderr[-2000:]
+    return lines[0].removeprefix("chargen-es: ")
+
+
+def resume_as_printed(error: str, *, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the ``resume`` command an error line names, word for word (plus the test's poll interval)."""
+    command = error.rsplit("`", 2)[-2]
+    words = shlex.split(command)
+    assert words[:2] == ["chargen-es", "resume"], command
+    return run_child([*words[1:], *BASE_ARGS], env=_env(None, extra_env))
 
 
 def run_args(*extra: str, run_id: str = RUN_ID) -> list[str]:

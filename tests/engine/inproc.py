@@ -26,6 +26,7 @@ from chargen_es import events as ev
 from chargen_es.cli.execute import plan_record
 from chargen_es.gateway import Backend, Gateway
 from chargen_es.planner import PlanOptions, build_plan
+from chargen_es.planner.batchfile import build_batch_plan
 from tests.engine.harness import API_KEY, RUN_ID
 
 
@@ -77,6 +78,17 @@ def run(root: Path, base_url: str, *, run_id: str = RUN_ID, runner: ev.Runner = 
     if fallback is not None:
         overrides.setdefault("fallback", fallback)
     return carry_out(recorder, base_url, options_for(root, recorder.journal.run_dir, **overrides), also)
+
+
+def run_batch_file(path: Path, base_url: str, *, run_id: str = RUN_ID, runner: ev.Runner = "batch",
+                   chunk_size: int = 6, **overrides: object) -> Finished:
+    """``chargen-es run --batch-file PATH --yes --run-id RUN_ID --chunk-size N`` (root: its folder)."""
+    root = path.parent
+    plan = build_batch_plan(path, PlanOptions(root=root, run_stamp=engine.run_stamp(run_id), runner=runner,
+                                              chunk_size=chunk_size, today=date(2026, 12, 2)))
+    recorder = engine.start(engine.runs_root(root) / run_id, run_id, root, plan.config["mode"], runner,
+                            plan_record(plan))
+    return carry_out(recorder, base_url, options_for(root, recorder.journal.run_dir, **overrides))
 
 
 def resume(root: Path, base_url: str, *, run_id: str = RUN_ID, also: Callable[[], Awaitable[None]] | None = None,

@@ -143,7 +143,7 @@ def test_the_demo_analyses_first_and_leaves_nothing_to_do(demo_tree: Path) -> No
     for run in runs:
         report = json.loads((run / "report.json").read_text())
         assert report["phase"] == "completed" and report["summary"]["failed"] == 0
-    pictures = [p for p in demo_tree.glob("*/*/images/*.png")]
+    pictures = [p for p in demo_tree.glob("*/*/images/*") if p.suffix in (".png", ".jpg", ".jpeg", ".webp")]
     assert len(pictures) > 19 and all(p.with_name(p.name + ".analysis.json").is_file() for p in pictures)
     assert_nothing_left_to_do(demo_tree)
 

@@ -14,22 +14,23 @@ from pathlib import Path
 
 import pytest
 
-from chargen_es.emulator import Emulator, EmulatorConfig
+from chargen_es.emulator import Emulator
 from tests.engine.harness import (
     RUN_ID,
     assert_exactly_once,
     chargen,
     copy_sample,
     crash,
-    outputs,
+    quick_emulator,
+    reference_outputs,
     run_args,
     temp_files,
 )
-from tests.shared import once_per_session
 
-EFFECTS = ["upload", "job.create", "download", "image.write", "imagery.write"]
+EFFECTS = ["upload", "job.create", "download", "image.write", "imagery.write", "results.discard"]
 APPENDS = ["run.started", "upload.started", "upload.completed", "requests.written", "job.submitting",
-           "job.submitted", "job.state_changed", "results.downloaded", "line.applied", "files.deleted",
+           "job.submitted", "job.state_changed", "results.downloaded", "line.applied", "results.discarded",
+           "files.deleted",
            "run.completed"]
 POINTS = (
     [f"{when}:{effect}" for effect in EFFECTS for when in ("before", "after")]
@@ -44,29 +45,17 @@ DURING = ["during:image.write", "during:image.write#5", "during:imagery.write", 
           "during:projections.write", "during:projections.write#4"]
 
 
-def emulator_config() -> EmulatorConfig:
-    return EmulatorConfig(job_seconds=0.0, seed=7)  # done when first asked: the waits are not the point
-
-
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The outputs of one uninterrupted run (one per session: ``tests.shared``)."""
-    def make(folder: Path) -> dict[str, str]:
-        root = copy_sample(folder / "tree")
-        with Emulator(emulator_config()) as emu:
-            done = chargen(root, emu.base_url, *run_args())
-            assert done.returncode == 0, done.stderr
-            assert_exactly_once(root, emu.stats())
-        return outputs(root)
-
-    return once_per_session(tmp_path_factory, "crash-points-reference", make)  # type: ignore[no-any-return]
+    return reference_outputs(tmp_path_factory)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("point", POINTS + DURING)
 def test_resume_after_crash_converges(point: str, tmp_path: Path, reference: dict[str, str]) -> None:
     root = copy_sample(tmp_path / "tree")
-    with Emulator(emulator_config()) as emu:
+    with Emulator(quick_emulator()) as emu:
         crash(root, emu.base_url, point, *run_args())
         journal = root / ".chargen" / "batch" / RUN_ID / "journal.jsonl"
         plan_durable = journal.exists() and b'"plan.sealed"' in journal.read_bytes()

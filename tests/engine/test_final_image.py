@@ -42,7 +42,7 @@ def test_batch_and_live_save_the_same_final_image_never_a_draft(tmp_path: Path) 
     before = outputs(batch_root)
     faults = [{"kind": "line", "line_kind": "drafts_only", "key_contains": DRAFTS_ONLY}]
     with Emulator(EmulatorConfig(job_seconds=0.05, faults=faults)) as emu:
-        batch = chargen(batch_root, emu.base_url, *run_args("--no-cleanup"))
+        batch = chargen(batch_root, emu.base_url, *run_args("--no-cleanup", "--keep-results"))
         assert batch.returncode == 3, batch.stdout + batch.stderr  # done, one item failed
     faults_live = [{"kind": "line", "line_kind": "drafts_only", "key_contains": "brass dividers"}]
     with Emulator(EmulatorConfig(faults=faults_live)) as emu:

@@ -67,7 +67,7 @@ def test_duplicates_unknown_keys_garbage_and_missing_keys(tmp_path: Path) -> Non
         return out
 
     tasks = make_downloaded_run(root, lines)
-    done = chargen(root, "http://127.0.0.1:9", "resume", RUN_ID, "--no-cleanup")
+    done = chargen(root, "http://127.0.0.1:9", "resume", RUN_ID, "--no-cleanup", "--keep-results")
     assert done.returncode == 3, done.stdout + done.stderr  # finished, with a failed item
     events = read_events(root / ".chargen" / "batch" / RUN_ID / "journal.jsonl")
     applied = {e.key for e in events if isinstance(e, ev.LineApplied)}

@@ -25,9 +25,9 @@ def test_doctor_with_a_roundtrip_against_the_emulator(tmp_path: Path) -> None:
     done = doctor("--emulator", "--roundtrip", "--poll-interval", "0.05", "--emulator-job-seconds", "0.2",
                   "--root", str(tmp_path), env={"GOOGLE_GENAI_USE_VERTEXAI": "true"})
     assert done.returncode == 0, done.stdout + done.stderr
-    lines = done.stdout.splitlines()
+    lines = [line for line in done.stdout.splitlines() if not line.startswith("catalogue drift: ok")]
     assert [line.split(":")[0] for line in lines] == [
-        "environment", "api key", "base url", "key accepted",
+        "environment", "api key", "privacy", "base url", "key accepted", "catalogue",
         f"model {catalogue.DEFAULT_GENERATE_MODEL} (generate)", f"model {catalogue.DEFAULT_ANALYZE_MODEL} (analyze)",
         "roundtrip"]
     assert all(": ok" in line for line in lines)
@@ -50,8 +50,10 @@ def test_doctor_json_names_a_shut_down_model_from_chargen_yaml(tmp_path: Path) -
 def test_doctor_without_a_key_says_how_to_get_one(tmp_path: Path) -> None:
     done = doctor("--root", str(tmp_path))
     assert done.returncode == 1
+    key_file = Path(os.environ["XDG_CONFIG_HOME"]) / "chargen-es" / "credentials"  # tests/conftest.py: empty
     assert done.stdout.strip() == ("api key: FAIL: no API key: set GEMINI_API_KEY (create one at "
-                                   "https://aistudio.google.com/apikey) or pass --emulator")
+                                   f"https://aistudio.google.com/apikey), put `api_key: <key>` in {key_file} "
+                                   "(chmod 600), or pass --emulator")
 
 
 def test_doctor_names_an_unreachable_base_url(tmp_path: Path) -> None:
@@ -74,3 +76,20 @@ def test_doctor_tells_a_refused_key_from_a_billing_problem(tmp_path: Path) -> No
     assert "key accepted: FAIL: the key was refused" in first.stdout and "API key not valid" in first.stdout
     assert "key accepted: FAIL:" in second.stdout and "fix billing in AI Studio" in second.stdout
     assert KEY not in first.stdout + second.stdout
+
+
+def test_doctor_roundtrip_shows_the_lifecycle_google_sends_on_the_answer(tmp_path: Path) -> None:
+    """Lifecycle metadata rides on GenerateContentResponse.modelStatus, not on the Model resource."""
+    from chargen_es.emulator import Emulator, EmulatorConfig
+    from chargen_es.emulator.catalog import DEFAULT_MODELS, ModelSpec
+    from tests.engine.harness import API_KEY
+
+    models = [m if m.id != catalogue.CHEAPEST_TEXT_MODEL else ModelSpec(
+        id=m.id, display_name=m.display_name, model_status={"modelStage": "LEGACY", "retirementTime": "2027-05-07T00:00:00Z"})
+        for m in DEFAULT_MODELS]
+    with Emulator(EmulatorConfig(models=models)) as emu:
+        done = doctor("--roundtrip", "--poll-interval", "0.05", "--base-url", emu.base_url, "--root", str(tmp_path),
+                      env={"GEMINI_API_KEY": API_KEY})
+    assert done.returncode == 0, done.stdout + done.stderr
+    last = done.stdout.splitlines()[-1]
+    assert last.startswith("roundtrip: ok") and "Google says: modelStage LEGACY, retirementTime 2027-05-07" in last

@@ -134,7 +134,7 @@ def test_an_mcp_client_plans_creates_follows_and_fetches_a_batch(tmp_path: Path)
 
             image = await client.call_tool("get_image", {"batch_id": "poses", "item": "older-v2"})
             assert not image.is_error and image.content[0].type == "image"
-            assert image.content[0].mime_type == "image/png"
+            assert image.content[0].mime_type == "image/jpeg"  # Gemini 3 image models answer JPEG
             assert base64.b64decode(image.content[0].data) == (root / outputs["older-v2"][0]).read_bytes()
             missing = await refused(client, "get_image", batch_id="poses", item="nobody")
             assert "no item 'nobody'" in missing

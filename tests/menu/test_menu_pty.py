@@ -88,7 +88,7 @@ def test_batch_generate_one_entity_runs_and_prints_the_equivalent_command(tmp_pa
     assert shlex.split(command) == ["run", "--root", str(root), "--scope", "characters", "--only", "dov",
                                     "--emulator"]
     images = sorted(p.name for p in (root / "characters" / "dov" / "images").iterdir())
-    assert len([n for n in images if n.endswith("Z.png")]) == 2
+    assert len([n for n in images if n.endswith("Z.jpg")]) == 2  # Gemini 3 answers JPEG
     again = run_child([*shlex.split(command)], env=env())
     assert again.returncode == 0, again.stderr
     assert "skipped:  2 (done 2)" in again.stdout and "nothing to do" in again.stdout

@@ -41,8 +41,8 @@ def test_a_batch_run_reads_as_one_line_per_phase_in_the_order_it_happened() -> N
     assert steps[2].startswith("job done chunk 0 after ")
     assert steps[3:] == ["downloaded chunk 0 (2.3 kB)", "applied chunk 0: 3 ok, 0 failed",
                          "completed 3 ok, 0 failed, 0 skipped"]
-    assert "job chunk 0: job running; lines 1 ok, 0 failed of 3" in lines
-    assert "job chunk 0: job succeeded; lines 3 ok, 0 failed of 3" in lines
+    assert "job chunk 0: running; lines 1 ok, 0 failed of 3" in lines
+    assert "job chunk 0: succeeded; lines 3 ok, 0 failed of 3" in lines
     assert not any("chunks" in line or "[submitted]" in line for line in lines)
 
 

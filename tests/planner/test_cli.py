@@ -100,3 +100,18 @@ def test_unknown_only_is_a_usage_error(tmp_path, capsys):
     root = copy_sample(tmp_path)
     code = run_cli(cli, ["run", "--dry-run", "--root", str(root), "--only", "nobody"])
     assert code == 2 and "--only nobody" in capsys.readouterr().err
+
+
+def test_dry_run_names_the_model_that_answers_a_retired_one(tmp_path):
+    """The issue's check: gemini-3.5-flash was retired on 2026-10-08 and gemini-3.6-flash answers."""
+    root = copy_sample(tmp_path)
+    result = CliRunner().invoke(cli, ["run", "--model", "gemini-3.5-flash", "--mode", "analyze", "--dry-run",
+                                      "--root", str(root)])
+    assert result.exit_code == 0, result.output
+    assert "model:    gemini-3.5-flash (retired routed, answered by gemini-3.6-flash" in result.output
+    assert "Google answers its requests with gemini-3.6-flash, at gemini-3.6-flash's price" in result.output
+    result = CliRunner().invoke(cli, ["run", "--model", "gemini-3.5-flash", "--mode", "analyze", "--dry-run",
+                                      "--json", "--root", str(root)])
+    doc = json.loads(result.output)
+    assert doc["summary"]["model"]["answered_by"] == "gemini-3.6-flash"
+    assert doc["config"]["prices"]["gemini-3.5-flash"]["output"] == 7.5

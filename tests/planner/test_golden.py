@@ -17,7 +17,7 @@ from chargen_es.planner import PlanOptions, build_plan, sample_tree
 from tests.planner.helpers import STAMP, snapshot
 
 GOLDEN = Path(__file__).parent / "golden"
-TODAY = date(2026, 12, 2)  # the models' fate is judged on a fixed day
+TODAY = date(2026, 12, 7)  # the models' fate is judged on a fixed day
 
 
 @pytest.mark.parametrize("mode", ["generate", "analyze"])

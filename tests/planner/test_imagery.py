@@ -51,7 +51,7 @@ def test_character_entry_shape_and_idempotence(tmp_path):
     assert imagery.record_generated(tmp_path, t, out, "run-1", "2025-12-19T12:00:00.000Z", write=durable) is False
     assert imagery.imagery_path(tmp_path, t).read_bytes() == before
     assert load(tmp_path, t) == {"generated_images": [{
-        "custom_id": t.key, "file_name": "one-20251219T120000Z.png", "file_path": "images/one-20251219T120000Z.png",
+        "custom_id": "one-20251219T120000Z", "file_name": "one-20251219T120000Z.png", "file_path": "images/one-20251219T120000Z.png",
         "prompt_used": t.prompt, "provider": "google", "model": t.model, "generated_at": "2025-12-19T12:00:00.000Z",
         "batch_run_id": "run-1", "task_key": t.key, "sha256": out.sha256,
     }]}
@@ -94,8 +94,8 @@ def test_location_run_entry_set_by_key(tmp_path):
     assert {k: run[k] for k in ("run_id", "generated_at", "provider", "model", "mode")} == {
         "run_id": "run-1", "generated_at": "T", "provider": "google", "model": t1.model, "mode": "batch"}
     assert run["images"] == [
-        {"task_key": t1.key, "file_path": "images/one-20251219T120000Z.png", "status": "ok", "sha256": o1.sha256},
-        {"task_key": t2.key, "file_path": "images/two-20251219T120000Z.png", "status": "ok", "sha256": o2.sha256},
+        {"task_key": t1.key, "file_path": "images/one-20251219T120000Z.png", "status": "success", "sha256": o1.sha256},
+        {"task_key": t2.key, "file_path": "images/two-20251219T120000Z.png", "status": "success", "sha256": o2.sha256},
     ]
     assert imagery.record_generated(tmp_path, t1, [o1], "run-2", "T3", "live", write=durable)
     assert [r["run_id"] for r in load(tmp_path, t1)["imagery_runs"]] == ["run-1", "run-2"]

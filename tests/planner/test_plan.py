@@ -84,7 +84,7 @@ def test_analysis_tasks(tmp_path):
     (a, b) = plan(tmp_path, mode="analyze").tasks
     assert a.scene == "analyze:a" and a.output_stem == "a.jpeg" and a.input_image.mime == "image/jpeg"
     assert a.key.startswith("location/port/analyze:a@sha256:")
-    assert a.model == "gemini-3.5-flash" and a.references == ()
+    assert a.model == "gemini-3.8-flash" and a.references == ()
     assert a.generation_config == {"responseMimeType": "application/json", "responseSchema": ANALYSIS_SCHEMA}
     schema = ANALYSIS_SCHEMA
     assert schema["type"] == "OBJECT" and set(schema["required"]) == {"archetype", "traits", "palette", "mood", "style"}

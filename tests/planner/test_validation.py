@@ -206,7 +206,7 @@ def test_skip_invalid_plans_the_valid_rest(tmp_path):
     assert plan.warnings == [
         "characters/bram/character.yaml:1: character is missing required field 'description' (skipped characters/bram)",
         "locations/port/image_ideas.yaml:4: unknown aspect ratio '7:7'; use one of 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, "
-        "5:4, 9:16, 16:9, 21:9 (skipped locations/port)",
+        "5:4, 9:16, 16:9, 21:9, 1:4, 4:1, 1:8, 8:1 (skipped locations/port)",
     ]
 
 

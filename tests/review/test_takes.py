@@ -143,7 +143,7 @@ def test_a_batch_files_items_are_steered_by_verdicts_too(tmp_path: Path, emulato
     done = chargen(root, emulator_url, *run_args("--batch-file", str(root / BATCH)))
     assert done.returncode == 0, done.stderr
     made = {p.name.rsplit("-", 1)[0] if not p.name.startswith("cartographer") else p.stem: p.name
-            for p in (root / "postcards").glob("*.png")}
+            for p in (root / "postcards").glob("*.jpg")}
     for name in ("market-day", "market-day-v2"):
         judged = cli(root, "reject", f"postcards/{made[name]}", "--note", "more gulls")
         assert judged.returncode == 0, judged.stderr

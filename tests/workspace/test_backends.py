@@ -15,7 +15,7 @@ import httpx2
 
 from chargen_es.emulator import Emulator, EmulatorConfig
 from chargen_es.gateway import Backend
-from tests.engine.harness import API_KEY, chargen, copy_sample, files_containing
+from tests.engine.harness import API_KEY, chargen, copy_sample, crash, files_containing
 from tests.procs import run_child
 
 DOV = ("--only", "dov")
@@ -70,3 +70,22 @@ def test_a_backends_identity_names_server_version_and_key_without_the_key() -> N
     assert google.identity != Backend(api_key=API_KEY, api_version="v1").identity
     assert google.identity != Backend(api_key=API_KEY, base_url="http://127.0.0.1:9").identity
     assert Backend(api_key="k", base_url="http://127.0.0.1:1", home="emulator:/x").identity == "emulator:/x"
+    proxied = Backend(api_key="k", base_url="https://user:secret@proxy.example:8443/gemini/?token=t2").identity
+    assert proxied.startswith("https://proxy.example:8443/gemini/v1beta#key-")
+    assert "secret" not in proxied and "t2" not in proxied
+
+
+def test_a_run_resumed_against_another_server_uploads_there_instead_of_sending_dead_ids(tmp_path: Path) -> None:
+    root = copy_sample(tmp_path / "tree")
+    with Emulator(EmulatorConfig(job_seconds=0.3)) as first:
+        crash(root, first.base_url, "after:append:upload.completed", "run", "--yes", "--run-id", "A", *DOV)
+    assert "upload.completed" in journal_text(root, "A")
+    with Emulator(EmulatorConfig(job_seconds=0.3)) as other:
+        resumed = chargen(root, other.base_url, "resume", "A")
+        stats = other.stats()
+        identity = Backend(api_key=API_KEY, base_url=other.base_url).identity
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert report(root, "A")["summary"]["failed"] == 0
+    text = journal_text(root, "A")
+    assert "file_missing" not in text and f'"backend":"{identity}"' in text
+    assert sum(stats["uploads_by_sha256"].values()) >= 2

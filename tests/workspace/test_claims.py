@@ -10,15 +10,20 @@ import json
 import re
 from pathlib import Path
 
+import pexpect
+
 from chargen_es.emulator import Emulator, EmulatorConfig
 from tests.engine.harness import (
+    BASE_ARGS,
     chargen,
+    child_env,
     copy_sample,
     crash,
     imagery_keys,
     outputs,
     start_process,
 )
+from tests.procs import run_child, spawn_on_terminal
 
 RUN_A = "2030-01-01T00-00-00Z"
 RUN_B = "2030-01-02T00-00-00Z"
@@ -51,8 +56,9 @@ def test_two_runs_of_one_scope_started_together_send_each_key_once(tmp_path: Pat
         stats = emu.stats()
     assert_each_key_once(stats, root)
     said = "".join(out + err for out, err in outs)
-    # the loser names the winner, whichever it was, and how to continue it
-    assert "held by" in said or "holds" in said, said
+    # the loser names the winner, whichever it was, and how to continue it (or, when the
+    # winner was done before the loser planned, finds nothing left)
+    assert "held by" in said or "holds" in said or "already done" in said, said
 
 
 def test_a_killed_holder_keeps_its_keys_until_it_is_resumed(tmp_path: Path) -> None:
@@ -119,3 +125,49 @@ def test_a_failed_run_is_not_resumed_over_keys_another_run_delivered(tmp_path: P
     assert f"delivered by run {RUN_B}" in resumed.stderr and f"chargen-es cancel {RUN_A}" in resumed.stderr
     sent_twice = {k: n for k, n in stats["batch_keys"].items() if n > 2}
     assert not sent_twice, sent_twice  # once in the failed job, once in the delivering one; never a third
+
+
+def test_a_run_confirmed_after_another_delivered_its_keys_plans_again(tmp_path: Path) -> None:
+    """Two terminals at the "submit?" question: the first to answer delivers; the second,
+    answered afterwards, plans again under the claims lock and sends nothing."""
+    root = copy_sample(tmp_path / "tree")
+    with Emulator(EmulatorConfig(job_seconds=0.3)) as emu:
+        waiting = spawn_on_terminal(["run", "--root", str(root), "--base-url", emu.base_url, *BASE_ARGS, *DOV],
+                                    env=child_env())
+        waiting.expect("submit 2 tasks in 1 chunk")
+        first = chargen(root, emu.base_url, *run(root, emu.base_url, RUN_A))
+        assert first.returncode == 0, first.stderr
+        waiting.sendline("y")
+        waiting.expect(pexpect.EOF, timeout=120)
+        waiting.close()
+        stats = emu.stats()
+    assert waiting.exitstatus == 0, waiting.before
+    assert "planned again (0 left)" in waiting.before and "every task is already done" in waiting.before
+    assert_each_key_once(stats, root)
+
+
+def test_a_run_that_cannot_reach_its_backend_holds_nothing(tmp_path: Path) -> None:
+    root = copy_sample(tmp_path / "tree")
+    no_key = {k: v for k, v in child_env().items() if k not in ("GEMINI_API_KEY", "GOOGLE_API_KEY")}
+    with Emulator(EmulatorConfig(job_seconds=0.3)) as emu:
+        refused = run_child(["run", "--root", str(root), "--base-url", emu.base_url, "--yes", *DOV], env=no_key)
+        assert refused.returncode == 1 and "no API key" in refused.stderr
+        second = chargen(root, emu.base_url, *run(root, emu.base_url, RUN_B))
+        stats = emu.stats()
+    assert second.returncode == 0 and "held" not in second.stdout, second.stdout
+    assert not [p for p in (root / ".chargen" / "batch").iterdir() if p.name != RUN_B]
+    assert_each_key_once(stats, root)
+
+
+def test_a_resume_killed_right_after_it_claims_again_still_holds_the_keys(tmp_path: Path) -> None:
+    root = copy_sample(tmp_path / "tree")
+    with Emulator(EmulatorConfig(job_seconds=0.3)) as emu:
+        emu.set_faults([{"kind": "job", "job_state": "FAILED"}])
+        assert chargen(root, emu.base_url, *run(root, emu.base_url, RUN_A)).returncode != 0  # failed: holds nothing
+        emu.set_faults([])
+        crash(root, emu.base_url, "after:append:run.resumed", "resume", RUN_A)
+        second = chargen(root, emu.base_url, *run(root, emu.base_url, RUN_B))
+        assert second.returncode == 0 and f"held by unfinished run {RUN_A}" in second.stdout, second.stdout
+        assert chargen(root, emu.base_url, "resume", RUN_A).returncode == 0
+        stats = emu.stats()
+    assert {n for n in stats["batch_keys"].values()} == {2}  # the failed job, then the resumed attempt: never a third

@@ -113,7 +113,7 @@ def test_a_job_whose_every_line_failed_is_never_called_succeeded_or_done(tmp_pat
         done = chargen(root, emu.base_url, "run", "--yes", "--run-id", RUN_ID, "--only", "dov")
     assert done.returncode == 3, done.stderr
     said = done.stderr
-    assert "job succeeded; lines 0 ok, 2 failed of 2" in said, said
+    assert "chunk 0: succeeded; lines 0 ok, 2 failed of 2" in said, said
     assert "applied     chunk 0: 0 ok, 2 failed" in said, said
     assert "2/2" not in said and "succeeded 2" not in said
     assert "0 ok, 2 failed" in done.stdout
