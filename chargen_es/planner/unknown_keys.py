@@ -24,12 +24,15 @@ from collections.abc import Collection
 from chargen_es.errors import UnknownKey
 from chargen_es.planner.yamlio import LineDict
 
-WORKSPACE_KEYS = ("style", "models", "aspect_ratio", "analysis", "prices", "deadline", "consistency")
+WORKSPACE_KEYS = ("style", "models", "aspect_ratio", "image_size", "analysis", "prices", "deadline", "consistency",
+                  "variants", "safety", "options", "store", "keep_results")
+# keys refused with a reason of their own (an API key in the tree), so never "unknown"
+REFUSED_ELSEWHERE = ("api_key", "apiKey", "GEMINI_API_KEY", "GOOGLE_API_KEY")
 MODELS_KEYS = ("generate", "analyze")
 ANALYSIS_KEYS = ("prompt",)
-ENTITY_KEYS = ("name", "description", "style", "references", "consistency")
+ENTITY_KEYS = ("name", "description", "style", "references", "consistency", "image_size", "variants", "safety")
 IDEAS_KEYS = ("scenes",)
-SCENE_KEYS = ("id", "prompt", "title", "aspect_ratio", "negative_prompt", "references")
+SCENE_KEYS = ("id", "prompt", "title", "aspect_ratio", "negative_prompt", "references", "image_size", "variants")
 
 
 def unknown_keys(doc: LineDict, allowed: Collection[str], file: str, where: str = "") -> list[UnknownKey]:
@@ -39,7 +42,7 @@ def unknown_keys(doc: LineDict, allowed: Collection[str], file: str, where: str 
     """
     out = []
     for key in doc:
-        if key in allowed:
+        if key in allowed or key in REFUSED_ELSEWHERE:
             continue
         text = str(key)
         close = difflib.get_close_matches(text, list(allowed), n=1, cutoff=0.6)

@@ -382,7 +382,7 @@ def scene_id_problem(sid: str) -> str | None:
     return f'scene id "{shown}" contains {what}; scene ids name files: use letters, digits, spaces, - or _'
 
 
-_PLAIN_KEYS = frozenset(SCENE_KEYS) - {"references"}
+_PLAIN_KEYS = frozenset({"id", "prompt", "title", "aspect_ratio", "negative_prompt"})  # the rest needs parsing
 
 
 def _plain_scene(item: LineDict) -> SceneSpec | None:

@@ -10,6 +10,7 @@ import pytest
 
 from chargen_es.errors import ValidationFailed
 from chargen_es.planner import PlanOptions, build_plan
+from chargen_es.planner.unknown_keys import WORKSPACE_KEYS
 from tests.planner.helpers import STAMP, entity, write
 
 
@@ -58,12 +59,31 @@ def test_a_key_like_nothing_we_read_is_a_warning_and_an_error_under_strict(tmp_p
     plan = build_plan(PlanOptions(root=tmp_path, run_stamp=STAMP))
     assert len(plan.tasks) == 1
     assert [w for w in plan.warnings if "unknown key" in w] == [
-        "chargen.yaml:2: unknown key `owner` is ignored; chargen-es reads style, models, aspect_ratio, analysis, "
-        "prices, deadline, consistency",
+        f"chargen.yaml:2: unknown key `owner` is ignored; chargen-es reads {', '.join(WORKSPACE_KEYS)}",
         "characters/ada/image_ideas.yaml:1: unknown key `notes` is ignored; chargen-es reads scenes",
     ]
     assert [p.split(": unknown key")[0] for p in problems(tmp_path, strict=True)] == [
         "chargen.yaml:2", "characters/ada/image_ideas.yaml:1"]
+
+
+def test_every_key_a_file_may_hold_is_read_and_an_api_key_keeps_its_own_refusal(tmp_path: Path) -> None:
+    write(tmp_path, "chargen.yaml", """
+        style: ink
+        image_size: 1K
+        variants: 2
+        store: false
+        keep_results: true
+        api_key: not-here
+        """)
+    entity(tmp_path, "characters", "ada", """
+        scenes:
+          - id: one
+            prompt: First scene.
+            image_size: 2K
+            variants: 1
+        """, body="name: Ada\ndescription: A cartographer.\nimage_size: 1K\nvariants: 1\n", refs=())
+    found = problems(tmp_path)
+    assert len(found) == 1 and found[0].startswith("chargen.yaml:6: api_key: an API key does not belong"), found
 
 
 def test_skip_invalid_drops_only_the_entity_with_a_typo(tmp_path: Path) -> None:
