@@ -15,7 +15,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -100,3 +100,30 @@ def stop(process: CliProcess, sig: int = signal.SIGTERM, timeout: float = 30) ->
     for stream in (process.stdout, process.stderr):
         if stream is not None:
             stream.close()
+
+
+def stop_runs_under(root: Path) -> None:
+    """SIGKILL any process still working on a run of ``root`` (the holder of its run.lock).
+
+    The batch API and the MCP server start runs as background processes of their own
+    session; a test that fails half way must not leave them polling a stopped emulator.
+    Only lock holders inside this test's own folder are touched.
+    """
+    import fcntl
+
+    from chargen_es.journal import RunLock
+
+    runs = root / ".chargen" / "batch"
+    for run_dir in sorted(runs.iterdir()) if runs.is_dir() else ():
+        lock = run_dir / "run.lock"
+        if not lock.exists():
+            continue
+        with open(lock, "rb") as f:
+            try:  # free: nobody works on the run (the pid in the file may be stale, or reused)
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                continue
+            except BlockingIOError:
+                pid = RunLock(run_dir).holder_pid()
+        if pid is not None and pid != os.getpid():
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

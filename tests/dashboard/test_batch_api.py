@@ -18,7 +18,7 @@ from mcp import Client, StdioServerParameters
 
 from chargen_es.emulator import Emulator, EmulatorConfig
 from chargen_es.planner import sample_batch
-from tests.dashboard.helpers import Dashboard, child_env, dashboard, wait_for
+from tests.dashboard.helpers import Dashboard, child_env, dashboard, stop_runs_under, wait_for
 from tests.engine.harness import API_KEY
 
 ITEMS = [
@@ -37,12 +37,13 @@ def emu() -> Iterator[Emulator]:
 
 
 @pytest.fixture
-def studio(tmp_path: Path) -> Path:
+def studio(tmp_path: Path) -> Iterator[Path]:
     root = tmp_path / "studio"
     shutil.copytree(sample_batch(), root)
     (root / "postcards.yaml").unlink()
     (root / ".chargen").mkdir()
-    return root
+    yield root
+    stop_runs_under(root)  # a background run the dashboard started, if the test failed before it ended
 
 
 @pytest.fixture

@@ -88,7 +88,8 @@ def reference_run(folder: Path) -> tuple[dict[str, str], int]:
     """An uninterrupted run on an ordinary disk: its outputs and its results file's size."""
     root = copy_sample(folder)
     with emulator() as emu:
-        done = chargen(root, emu.base_url, *run_args(*ONE_CHUNK))
+        # the results file is kept here only to learn its size (a run deletes it once applied)
+        done = chargen(root, emu.base_url, *run_args(*ONE_CHUNK, "--keep-results"))
         assert done.returncode == 0, done.stdout + done.stderr
     results = root / ".chargen" / "batch" / RUN_ID / "results-000.jsonl"
     return outputs(root), results.stat().st_size
@@ -168,13 +169,21 @@ def test_with_the_embedded_emulator_on_the_same_full_disk_the_runs_error_is_the_
         small_disk: Path, tmp_path: Path) -> None:
     """``--emulator`` keeps its state under ``.chargen/emulator`` on the same disk: saving it
     as the invocation ends fails too, and must not replace the run's own named line."""
-    root = copy_sample(small_disk / "tree")
     env = {**os.environ, "GEMINI_API_KEY": ""}
-    flags = ["--root", str(root), "--emulator", "--emulator-job-seconds", "0", "--poll-interval", "0.05"]
+    fast = ["--emulator", "--emulator-job-seconds", "0", "--poll-interval", "0.05"]
+    # sizes on an ordinary disk first: the emulator's results file (kept) and the outputs
+    measured = copy_sample(tmp_path / "measured")
+    done = run_child(["run", "--yes", "--run-id", RUN_ID, "--keep-results", "--root", str(measured), *fast], env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    results_bytes = (measured / ".chargen" / "batch" / RUN_ID / "results-000.jsonl").stat().st_size
+    outputs_bytes = sum((measured / p).stat().st_size for p in outputs(measured))
+    root = copy_sample(small_disk / "tree")
+    flags = ["--root", str(root), *fast]
     submitted = run_child(["run", "--yes", "--run-id", RUN_ID, "--detach", *flags], env=env)
     assert submitted.returncode == 0, submitted.stdout + submitted.stderr
-    # room for the emulator's results file, the journal and the index; not for the 17 outputs
-    leave_free(small_disk, 96 << 10)
+    # room for the emulator's results file and its download, the journal and the index; not
+    # for the outputs (an emulator that cannot store its results would answer 500 until freed)
+    leave_free(small_disk, 2 * results_bytes + (64 << 10) + outputs_bytes // 2)
     full = run_child(["resume", RUN_ID, *flags], env=env)
     assert full.returncode == 1, full.stdout + full.stderr
     line = named_error(full.stderr)

@@ -139,7 +139,7 @@ def test_a_batch_file_run_names_its_output_relative_to_the_files_folder(tmp_path
                          extra_env={FAULT_ENV: "image.write+:EIO"})
         assert failed.returncode == 1, failed.stdout + failed.stderr
         line = named_error(failed.stderr)
-        assert line.startswith("disk I/O error: postcards/") and ".png (Input/output error)" in line, line
+        assert line.startswith("disk I/O error: postcards/") and ".jpg (Input/output error)" in line, line
         assert line.endswith(f"`chargen-es resume {RUN_ID} --root {root} --base-url {emu.base_url}`"), line
         done = resume_as_printed(line)
         assert done.returncode == 0, done.stdout + done.stderr

@@ -12,6 +12,7 @@ import base64
 import json
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from mcp import Client, StdioServerParameters
 
 from chargen_es.emulator import Emulator, EmulatorConfig
 from chargen_es.planner import sample_batch
+from tests.dashboard.helpers import stop_runs_under
 from tests.engine.harness import API_KEY
 
 TOOLS = {"plan_batch", "create_batch", "list_batches", "batch_progress", "pause_batch", "resume_batch",
@@ -32,6 +34,12 @@ ITEMS = [
      "references": ["refs/ada-face.png", "refs/harbor-map.png"]},
 ]
 WAIT_LIMIT_S = 120  # only bounds a hang: the batch is done when the emulator is first asked
+
+
+@pytest.fixture(autouse=True)
+def _no_run_outlives_its_test(tmp_path: Path) -> Iterator[None]:
+    yield
+    stop_runs_under(tmp_path / "studio")  # a batch's background run, if the test failed before it ended
 
 
 def workspace(tmp_path: Path) -> Path:
