@@ -40,8 +40,8 @@ class Finished:
     def events(self) -> list[ev.AnyEvent]:
         return list(self.recorder.journal.events)
 
-    def tagged(self, tag: str) -> list[Any]:
-        return [e for e in self.recorder.journal.events if ev.type_name(e) == tag]
+    def tagged(self, *tags: str) -> list[Any]:
+        return [e for e in self.recorder.journal.events if ev.type_name(e) in tags]
 
 
 def carry_out(recorder: engine.Recorder, base_url: str, options: engine.EngineOptions,
