@@ -15,6 +15,7 @@ from chargen_es.cli.execute import (
     drive,
     execution_options,
     named_disk_errors,
+    open_gateway,
     resume_command,
 )
 from chargen_es.errors import ChargenError
@@ -52,15 +53,20 @@ def resume(run_id: str | None, root: Path, max_cost: float | None = None, **kwar
             return 0
         raise ChargenError(f"run {run_id} stopped before its plan was journaled; start it again with "
                            f"`chargen-es run --run-id {run_id}` (the unfinished folder is set aside)")
+    handed = False  # once drive() has the recorder, it closes the journal
     try:
-        with named_disk_errors(root, resume_command(run_id, root, settings)), \
-                engine.claiming(root) as claims:  # a failed run claims its keys again, checked first
-            claims.check_resume(run_id)
-            engine.open_for_resume(recorder)
-    except BaseException:
-        recorder.journal.close()
-        raise
-    return drive(lambda: recorder, settings, root, run_id)
+        # the backend first: a resume that cannot reach it (no key) must not reopen the run,
+        # which would then hold its keys with nothing working on it
+        with open_gateway(settings, root) as gateway:
+            with named_disk_errors(root, resume_command(run_id, root, settings)), \
+                    engine.claiming(root) as claims:  # a failed run claims its keys again, checked first
+                claims.check_resume(run_id)
+                engine.open_for_resume(recorder)
+            handed = True
+            return drive(lambda: recorder, settings, root, run_id, gateway=gateway)
+    finally:
+        if not handed:
+            recorder.journal.close()
 
 
 COMMANDS = [resume]

@@ -171,3 +171,16 @@ def test_a_resume_killed_right_after_it_claims_again_still_holds_the_keys(tmp_pa
         assert chargen(root, emu.base_url, "resume", RUN_A).returncode == 0
         stats = emu.stats()
     assert {n for n in stats["batch_keys"].values()} == {2}  # the failed job, then the resumed attempt: never a third
+
+
+def test_a_resume_that_cannot_reach_its_backend_does_not_reopen_a_failed_run(tmp_path: Path) -> None:
+    root = copy_sample(tmp_path / "tree")
+    no_key = {k: v for k, v in child_env().items() if k not in ("GEMINI_API_KEY", "GOOGLE_API_KEY")}
+    with Emulator(EmulatorConfig(job_seconds=0.3)) as emu:
+        emu.set_faults([{"kind": "job", "job_state": "FAILED"}])
+        assert chargen(root, emu.base_url, *run(root, emu.base_url, RUN_A)).returncode != 0
+        emu.set_faults([])
+        refused = run_child(["resume", RUN_A, "--root", str(root), "--base-url", emu.base_url], env=no_key)
+        assert refused.returncode == 1 and "no API key" in refused.stderr
+        second = chargen(root, emu.base_url, *run(root, emu.base_url, RUN_B))
+    assert second.returncode == 0 and "held" not in second.stdout, second.stdout
