@@ -25,7 +25,6 @@ from pathlib import Path
 
 import trio
 
-from chargen_es.dashboard.model import ENDED_PHASES
 from chargen_es.dashboard.workspace import RunEntry, held_locks, lock_holder
 from chargen_es.journal import RunLock, utc_now_ms
 
@@ -63,7 +62,9 @@ class Controls:
     async def pause(self, entry: RunEntry) -> str:
         phase = entry.summary.get("phase", "")
         pid = self._holder(entry)
-        if pid is None or phase in ENDED_PHASES:
+        # a lock holder is at work whatever the journal says yet: a `resume` opens its
+        # backend and claims the run's keys before it journals run.resumed
+        if pid is None or phase in ("completed", "cancelled"):
             raise Refused(f"run {entry.run_id} is not being worked on by any process; nothing to pause")
         with trio.move_on_after(PAUSE_READY_S):
             while catches_sigterm(pid) is False:
