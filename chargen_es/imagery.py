@@ -162,6 +162,33 @@ def index_records(data: Any) -> dict[str, list[Record]]:
     return out
 
 
+def recorded_runs(data: Any) -> dict[str, list[tuple[str, str, str]]]:
+    """Per task key, the runs that recorded an output of it: ``(run id, path, sha256)``.
+
+    What ``resume`` asks before sending again the keys of a run that failed: another run
+    may have delivered them since (any take, even after that run's folder was deleted;
+    the workspace index only keeps each scene's latest result).
+    """
+    out: dict[str, list[tuple[str, str, str]]] = {}
+    if not isinstance(data, dict):
+        return out
+
+    def add(key: Any, run: Any, path: Any, sha: Any) -> None:
+        if isinstance(key, str) and isinstance(path, str) and path:
+            out.setdefault(key, []).append((run if isinstance(run, str) else "", path,
+                                            sha if isinstance(sha, str) else ""))
+
+    for entry in _dicts(data.get("generated_images")):
+        add(entry.get("task_key"), entry.get("batch_run_id"), entry.get("file_path"), entry.get("sha256"))
+    for run in _dicts(data.get("imagery_runs")):
+        for img in _dicts(run.get("images")):
+            if img.get("status", SUCCESS) in _SUCCESSFUL:
+                add(img.get("task_key"), run.get("run_id"), img.get("file_path"), img.get("sha256"))
+    for entry in _dicts(data.get("analyses")):
+        add(entry.get("task_key"), entry.get("run_id"), entry.get("analysis_path"), entry.get("sha256"))
+    return out
+
+
 def verdict(records: Sequence[Record], sha_of: Callable[[str], str | None]
             ) -> tuple[Literal["done", "missing", "changed"], str]:
     """``("done"|"missing"|"changed", detail)`` for a task's recorded outputs.
@@ -402,6 +429,11 @@ def _set_by_key(entries: list[Any], key: str, new: list[dict[str, Any]]) -> bool
         if n < len(positions):
             current = entries[positions[n]]
             if any(_current_shape(current, k) != v for k, v in fields.items() if k in _IDENTITY):
+                # a new result for the key: what was said of the old one (its verdict, the
+                # model that answered it) does not carry over; the user's own keys do
+                for stale in (*REVIEW_FIELDS, "answered_by"):
+                    if stale not in fields:
+                        current.pop(stale, None)
                 current.update(fields)
                 changed = True
         else:

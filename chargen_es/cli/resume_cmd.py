@@ -60,7 +60,7 @@ def resume(run_id: str | None, root: Path, max_cost: float | None = None, **kwar
         with open_gateway(settings, root) as gateway:
             with named_disk_errors(root, resume_command(run_id, root, settings)), \
                     engine.claiming(root) as claims:  # a failed run claims its keys again, checked first
-                claims.check_resume(run_id)
+                claims.check_resume(run_id, recorder.model.tasks)
                 engine.open_for_resume(recorder)
             handed = True
             return drive(lambda: recorder, settings, root, run_id, gateway=gateway)

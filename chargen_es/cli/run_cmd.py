@@ -130,6 +130,9 @@ def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file
         if name:
             raise UsageError("--name does not apply with --analyze-first (it makes two runs); name each with "
                              "its own run")
+        if refresh:
+            raise UsageError("--refresh does not apply with --analyze-first; run the analyses first, then "
+                             "`run --refresh picked`")
         if settings.detach:
             raise UsageError("--analyze-first cannot --detach: the generation is planned from the analyses' results")
         first = AnalyzeFirst(root, scope, only, model, runner, chunk_size, max_cost, force, skip_invalid, run_id,

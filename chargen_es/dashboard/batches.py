@@ -138,9 +138,13 @@ def expand(items: list[Item], variants: int | None) -> list[Item]:
                  "from the others.", it.references) for it in items for k in range(1, n + 1)]
 
 
-def batch_text(name: str, items: list[Item]) -> tuple[str, dict[int, str]]:
-    """The batch file (JSON, one item per line) and the item on each item line."""
-    head = {"name": name, "output": f"batches/{name}"}
+def batch_text(name: str, items: list[Item], image_size: str | None = None) -> tuple[str, dict[int, str]]:
+    """The batch file (JSON, one item per line) and the item on each item line; an
+    ``image_size`` is the file's (the batch-file planner normalises ``2k`` and refuses
+    what the model does not take, with the line)."""
+    head: dict[str, Any] = {"name": name, "output": f"batches/{name}"}
+    if image_size is not None:
+        head["image_size"] = image_size
     lines = [json.dumps(head)[:-1] + ', "items": [']
     by_line: dict[int, str] = {}
     for i, it in enumerate(items):
@@ -179,7 +183,7 @@ class Batches:
         name, listed = self._checked(name, items, variants, image_size)
         path = self._kept(f".plan-{name}-{os.getpid()}-{threading.get_ident()}.json")
         try:
-            return self._dry_run(path, name, listed)
+            return self._dry_run(path, name, listed, image_size)
         finally:
             path.unlink(missing_ok=True)
 
@@ -201,7 +205,7 @@ class Batches:
         try:
             self._refuse_taken(name)
             path = self._kept(f"{name}.json")
-            plan = self._dry_run(path, name, listed)
+            plan = self._dry_run(path, name, listed, image_size)
             if plan["problems"]:
                 first = plan["problems"][0]
                 raise BatchError(f"item {first['item']!r}: {first['message']}" if first["item"] else first["message"])
@@ -216,9 +220,8 @@ class Batches:
 
     def _checked(self, name: Any, items: Any, variants: int | None, image_size: str | None) -> tuple[str, list[Item]]:
         name = check_name(name)
-        if image_size is not None:
-            raise BatchError("image_size is not supported by batch files yet; leave it out (the model's default "
-                             "size is used)")
+        if image_size is not None and not isinstance(image_size, str):
+            raise BatchError("image_size must be a string such as \"1K\", \"2K\" or \"4K\"")
         listed = expand(parse_items(items), variants)
         for it in listed:
             for ref in it.references:
@@ -237,8 +240,8 @@ class Batches:
         if (runs / name / JOURNAL_NAME).exists() or deleted_id(runs, name):
             raise BatchConflict(f"batch {name!r} already exists; choose another name")
 
-    def _dry_run(self, path: Path, name: str, items: list[Item]) -> dict[str, Any]:
-        text, by_line = batch_text(name, items)
+    def _dry_run(self, path: Path, name: str, items: list[Item], image_size: str | None = None) -> dict[str, Any]:
+        text, by_line = batch_text(name, items, image_size)
         replace_atomic(path, text.encode())
         done = subprocess.run([self.python, "-m", "chargen_es", "run", "--batch-file", str(path), "--dry-run",
                                "--json", "--root", str(self.root)], capture_output=True, text=True,

@@ -24,18 +24,23 @@ keeps one of them. So a run *holds* the keys of its plan until it ends:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from filelock import FileLock
 
+from chargen_es import imagery
 from chargen_es.engine import workspace
 from chargen_es.errors import KeysHeld
+from chargen_es.events import Task
+from chargen_es.fsio import sha256_file
 from chargen_es.statedir import state_dir
 from projections import workspace as wsp
 
 LOCK_NAME = "claims.lock"
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def lock_path(root: Path) -> Path:
@@ -60,8 +65,10 @@ class Claims:
         """Task key -> the unfinished run holding it."""
         return wsp.holders(self.index, exclude_run)
 
-    def check_resume(self, run_id: str) -> None:
-        """Refuse to resume ``run_id`` when one of its open keys is another run's now."""
+    def check_resume(self, run_id: str, tasks: Mapping[str, Task]) -> None:
+        """Refuse to resume ``run_id`` when one of its open keys is another run's now: held
+        by one, or delivered by one since (the index's latest result per scene, then, for a
+        run that held nothing meanwhile, every intact record of the key in imagery.yaml)."""
         row = self.index.runs.get(run_id)
         mine = {k for k, t in ((row.open or {}) if row is not None else {}).items() if t.status != "ok"}
         held = {k: r for k, r in self.held(exclude_run=run_id).items() if k in mine}
@@ -72,12 +79,42 @@ class Claims:
                 f"will deliver them; continue that one (`chargen-es resume {holder} --root {self.root}`) or "
                 f"cancel it first (`chargen-es cancel {holder} --root {self.root}`)")
         delivered = wsp.delivered_elsewhere(self.index, run_id)
+        if not delivered and row is not None and not row.holding:
+            recorded = recorded_elsewhere(self.root, run_id, [t for k, t in tasks.items() if k in mine])
+            # a run that started before this one delivered what this one chose to make again
+            # (--force, a next take); a deleted run's folder is gone, so it counts
+            delivered = {k: r for k, r in recorded.items()
+                         if (then := self.index.runs.get(r)) is None or then.started_at > row.started_at}
         if delivered:
             other = sorted(set(delivered.values()))[0]
             raise KeysHeld(
                 f"run {run_id} cannot continue: {_count(delivered)} of its tasks were delivered by run {other} "
                 f"since it stopped, and resuming would pay for them again; `chargen-es cancel {run_id} --root "
                 f"{self.root}`, then `chargen-es run` plans only what is still missing")
+
+
+def recorded_elsewhere(root: Path, run_id: str, tasks: Iterable[Task]) -> dict[str, str]:
+    """Key -> another run whose output of it imagery.yaml records and the disk holds intact.
+
+    Only what another run wrote counts: this run's own outputs of a key it did not journal
+    as applied (a crash between the files and ``line.applied``) are re-applied by its
+    resume from its results, never paid again.
+    """
+    found: dict[str, str] = {}
+    parsed: dict[Path, dict[str, list[tuple[str, str, str]]]] = {}
+    for task in tasks:
+        path = imagery.imagery_path(root, task)
+        if path not in parsed:
+            try:
+                parsed[path] = imagery.recorded_runs(yaml.load(path.read_text("utf-8"), Loader=_LOADER))
+            except (OSError, UnicodeDecodeError, yaml.YAMLError):
+                parsed[path] = {}
+        folder = path.parent
+        for other, rel, sha in parsed[path].get(task.key, ()):
+            if other and other != run_id and sha and sha256_file(folder / rel) == sha:
+                found[task.key] = other
+                break
+    return found
 
 
 def _count(keys: dict[str, str]) -> str:

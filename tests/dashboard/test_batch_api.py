@@ -182,3 +182,11 @@ def test_mcp_and_http_racing_to_create_the_same_batch_pay_once(http: httpx2.Clie
     assert emu.stats()["operations"].get("batches.create") == 1
     assert all(n == 1 for n in emu.stats()["uploads_by_sha256"].values())
 
+
+
+def test_image_size_reaches_the_plan_and_its_price(http: httpx2.Client) -> None:
+    one = http.post("/api/plans", json={"name": "sized", "items": ITEMS[:1]}).json()
+    big = http.post("/api/plans", json={"name": "sized", "items": ITEMS[:1], "image_size": "4k"}).json()
+    assert big["problems"] == [] and big["estimate"]["batch_usd"] > one["estimate"]["batch_usd"]
+    odd = http.post("/api/plans", json={"name": "sized", "items": ITEMS[:1], "image_size": "3K"}).json()
+    assert odd["problems"] and "3K" in odd["problems"][0]["message"]

@@ -154,3 +154,28 @@ def test_a_recorded_result_is_what_the_planner_counts_as_done(tmp_path):
         imagery.record_generated(tmp_path, t, [output(tmp_path, t, t.key)], "r", "T", "batch", write=durable)
     second = build_plan(PlanOptions(root=tmp_path, run_stamp="20251220T000000Z"))
     assert second.tasks == [] and len(second.skipped) == len(first.tasks)
+
+
+def test_a_new_result_for_a_key_drops_the_old_ones_verdict_and_answering_model(tmp_path: Path) -> None:
+    from chargen_es import imagery
+    from chargen_es.events import Output, Task
+
+    task = Task(key="character/ada/map-room@sha256:0123456789abcdef", kind="generate", entity_type="characters",
+                slug="ada", scene="map-room", prompt="p", model="gemini-3-pro-image",
+                output_dir="characters/ada/images", output_stem="map-room-X")
+    path = tmp_path / "imagery.yaml"
+
+    def write_bytes(target: Path, data: bytes, mode: int | None) -> None:
+        target.write_bytes(data)
+
+    def apply(sha: str, answered: str = "") -> dict:
+        out = Output(path="characters/ada/images/map-room-X.jpg", sha256=sha, bytes=1, mime="image/jpeg")
+        imagery.update(path, [imagery.generated_mutation(task, out, "R", "2030-01-01T00:00:00.000Z",
+                                                         answered_by=answered)], write_bytes)
+        return yaml.safe_load(path.read_text())["generated_images"][0]
+
+    apply("aaa", answered="other-model")
+    imagery.update(path, [imagery.review_mutation(task.key, "aaa", "rejected", "too dark")], write_bytes)
+    entry = apply("bbb")
+    assert entry["sha256"] == "bbb"
+    assert "review" not in entry and "review_note" not in entry and "answered_by" not in entry

@@ -184,3 +184,19 @@ def test_a_resume_that_cannot_reach_its_backend_does_not_reopen_a_failed_run(tmp
         assert refused.returncode == 1 and "no API key" in refused.stderr
         second = chargen(root, emu.base_url, *run(root, emu.base_url, RUN_B))
     assert second.returncode == 0 and "held" not in second.stdout, second.stdout
+
+
+def test_a_failed_run_is_not_resumed_over_keys_a_since_deleted_run_delivered(tmp_path: Path) -> None:
+    """The index forgets a deleted run's results, imagery.yaml does not: resume asks it."""
+    root = copy_sample(tmp_path / "tree")
+    with Emulator(EmulatorConfig(job_seconds=0.3)) as emu:
+        emu.set_faults([{"kind": "job", "job_state": "FAILED"}])
+        assert chargen(root, emu.base_url, *run(root, emu.base_url, RUN_A)).returncode != 0
+        emu.set_faults([])
+        assert chargen(root, emu.base_url, *run(root, emu.base_url, RUN_B)).returncode == 0
+        deleted = run_child(["delete", RUN_B, "--root", str(root), "--base-url", emu.base_url], env=child_env())
+        assert deleted.returncode == 0, deleted.stderr
+        resumed = chargen(root, emu.base_url, "resume", RUN_A)
+        stats = emu.stats()
+    assert resumed.returncode == 1 and f"delivered by run {RUN_B}" in resumed.stderr, resumed.stderr
+    assert not {k: n for k, n in stats["batch_keys"].items() if n > 2}
