@@ -175,7 +175,7 @@ def fold_run(index: WorkspaceIndex, run_id: str, events: Iterable[ev.Event]) -> 
         row.last_at = e.at
     if row.ended == "completed":
         # resume refuses a completed run, so its tasks no longer change: keep the totals only
-        # (a cancelled run keeps its detail: resume refuses it too, but the dashboard and inspect show its items)
+        # (a cancelled run keeps its detail; resume refuses it too, so it could be dropped the same way)
         row.open = None
     return index
 
