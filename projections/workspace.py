@@ -393,20 +393,6 @@ def marks(index: WorkspaceIndex) -> dict[str, int]:
     return {run_id: row.seq for run_id, row in index.runs.items()}
 
 
-def delivered_elsewhere(index: WorkspaceIndex, run_id: str) -> dict[str, str]:
-    """Keys of ``run_id`` not applied by it whose scene's latest result is that very key,
-    applied by another run (key -> that run): resuming ``run_id`` would pay for them again."""
-    row = index.runs.get(run_id)
-    if row is None or not row.open:
-        return {}
-    out: dict[str, str] = {}
-    for key, task in row.open.items():
-        scene = index.scenes.get(task.scene)
-        if task.status != "ok" and scene is not None and scene.key == key and scene.run != run_id:
-            out[key] = scene.run
-    return out
-
-
 def history(index: WorkspaceIndex) -> dict[str, dict[str, Any]]:
     """Per scene, what its latest result was made from (the planner's ``history`` option)."""
     return {sid: {"key": s.key, "prompt_sha": s.prompt_sha, "references": s.references, "model": s.model,

@@ -67,30 +67,33 @@ class Claims:
 
     def check_resume(self, run_id: str, tasks: Mapping[str, Task]) -> None:
         """Refuse to resume ``run_id`` when one of its open keys is another run's now: held
-        by one, or delivered by one since (the index's latest result per scene, then, for a
-        run that held nothing meanwhile, every intact record of the key in imagery.yaml)."""
+        by one, or, for a run that held nothing meanwhile (failed), delivered by one since:
+        an intact record of the key in imagery.yaml by a run that started later or whose
+        folder was deleted (any take; the index keeps only each scene's latest result)."""
         row = self.index.runs.get(run_id)
         mine = {k for k, t in ((row.open or {}) if row is not None else {}).items() if t.status != "ok"}
         held = {k: r for k, r in self.held(exclude_run=run_id).items() if k in mine}
         if held:
-            holder = sorted(set(held.values()))[0]
-            raise KeysHeld(
-                f"run {run_id} cannot continue: {_count(held)} of its tasks are held by run {holder}, which "
-                f"will deliver them; continue that one (`chargen-es resume {holder} --root {self.root}`) or "
-                f"cancel it first (`chargen-es cancel {holder} --root {self.root}`)")
-        delivered = wsp.delivered_elsewhere(self.index, run_id)
-        if not delivered and row is not None and not row.holding:
-            recorded = recorded_elsewhere(self.root, run_id, [t for k, t in tasks.items() if k in mine])
-            # a run that started before this one delivered what this one chose to make again
-            # (--force, a next take); a deleted run's folder is gone, so it counts
-            delivered = {k: r for k, r in recorded.items()
-                         if (then := self.index.runs.get(r)) is None or then.started_at > row.started_at}
+            self._refuse(run_id, held, "are held by run {other}, which will deliver them; continue that one "
+                         "(`chargen-es resume {other} --root {root}`) or cancel it first "
+                         "(`chargen-es cancel {other} --root {root}`)")
+        if row is None or row.holding:
+            return
+        recorded = recorded_elsewhere(self.root, run_id, [t for k, t in tasks.items() if k in mine])
+        # a run that started before this one delivered what this one chose to make again
+        # (--force, a next take); a deleted run's row is gone, so it counts
+        delivered = {k: r for k, r in recorded.items()
+                     if (then := self.index.runs.get(r)) is None or then.started_at > row.started_at}
         if delivered:
-            other = sorted(set(delivered.values()))[0]
-            raise KeysHeld(
-                f"run {run_id} cannot continue: {_count(delivered)} of its tasks were delivered by run {other} "
-                f"since it stopped, and resuming would pay for them again; `chargen-es cancel {run_id} --root "
-                f"{self.root}`, then `chargen-es run` plans only what is still missing")
+            self._refuse(run_id, delivered, "were delivered by run {other} since it stopped, and resuming would "
+                         "pay for them again; `chargen-es cancel " + run_id + " --root {root}`, then `chargen-es "
+                         "run` plans only what is still missing")
+
+    def _refuse(self, run_id: str, keys: dict[str, str], why: str) -> None:
+        other = sorted(set(keys.values()))[0]
+        n = len(keys)
+        raise KeysHeld(f"run {run_id} cannot continue: {n} of its task{'' if n == 1 else 's'} "
+                       + why.format(other=other, root=self.root))
 
 
 def recorded_elsewhere(root: Path, run_id: str, tasks: Iterable[Task]) -> dict[str, str]:
@@ -115,11 +118,6 @@ def recorded_elsewhere(root: Path, run_id: str, tasks: Iterable[Task]) -> dict[s
                 found[task.key] = other
                 break
     return found
-
-
-def _count(keys: dict[str, str]) -> str:
-    n = len(keys)
-    return f"{n} task" if n == 1 else f"{n} tasks"
 
 
 @contextlib.contextmanager

@@ -609,13 +609,13 @@ class _Collect:
                              model: str = model, config: dict[str, Any] = config, shas: list[str] = shas,
                              takes: int = takes) -> list[str]:
                 return [keys.generate_key(BATCH_TYPE, batch.name, sid, references=shas, model=model,
-                                          prompt=prompts.with_review(first, prompts.review_clause(notes)),
+                                          prompt=prompts.with_part(first, prompts.review_clause(notes)),
                                           generation_config=config, take=t, round=n)
                         for t in range(1, takes + 1)]
 
             settled, n, notes = rounds.steer(picked, take_keys_of, lambda k: self.records.get(k, []),
                                              b.opts.verdicts, b.opts.force or b.opts.refresh_picked)
-            prompt = prompts.with_review(first, prompts.review_clause(notes))
+            prompt = prompts.with_part(first, prompts.review_clause(notes))
             take_keys = take_keys_of(n, notes)
             for take, key in enumerate(take_keys, start=1):
                 reason = self._reason(key, item.id, (prompt, shas, model, config))

@@ -500,7 +500,7 @@ class _Builder:
         stamp = self.opts.run_stamp
         base = prompts.entity_prefix(self.ws.style, doc.style, doc.name, doc.description)
         part = state.key_part() if state is not None else None
-        prefix = prompts.with_consistency(base, state.clause()) if part is not None and state else base
+        prefix = prompts.with_part(base, state.clause()) if part is not None and state else base
         if state is not None:
             self.consistency.append(state.report())
         picked = rounds.picked_scenes(ent.records, self.opts.verdicts)
@@ -520,14 +520,14 @@ class _Builder:
                              config: dict[str, Any] = config, refs: list[str] = refs, takes: int = takes) -> list[str]:
                 """The keys of round ``n``'s takes (rounds.py: the rejected rounds' notes join the prompt)."""
                 return [keys.generate_key(ent.entity_type, ent.slug, sid, references=refs, model=self.model,
-                                          prompt=prompts.with_review(bare, prompts.review_clause(notes)),
+                                          prompt=prompts.with_part(bare, prompts.review_clause(notes)),
                                           generation_config=config, consistency=part, take=t, round=n)
                         for t in range(1, takes + 1)]
 
             settled, n, notes = rounds.steer(picked, take_keys_of, lambda k: self._records(ent, k),
                                              self.opts.verdicts, self.opts.force or self.opts.refresh_picked)
             clause = prompts.review_clause(notes)
-            prompt, bare = prompts.with_review(first, clause), prompts.with_review(first_bare, clause)
+            prompt, bare = prompts.with_part(first, clause), prompts.with_part(first_bare, clause)
             take_keys = take_keys_of(n, notes)
             for take, key in enumerate(take_keys, start=1):
                 reason = self._reason(ent, key, spec.id, (prompt, refs, self.model, config))

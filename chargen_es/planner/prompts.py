@@ -81,23 +81,31 @@ def consistency_clause(values: Mapping[str, Sequence[str]]) -> str:
     """
     parts = []
     for name in ANALYSIS_FIELDS:
-        seen: set[str] = set()
-        kept: list[str] = []
-        for raw in values.get(name, ()):
-            text = " ".join(str(raw).split()).strip(" ;,.")
-            if text and text.casefold() not in seen:
-                seen.add(text.casefold())
-                kept.append(text)
+        kept = distinct(values.get(name, ()), " ;,.")
         if kept:
             parts.append(f"{name}: {', '.join(kept[:MAX_CONSISTENCY_ITEMS])}")
     return f"{CONSISTENCY_LEAD}{'; '.join(parts)}." if parts else ""
 
 
-def with_consistency(prefix: str, clause: str) -> str:
-    """An entity's prefix (parts 1-3) with part 4 appended."""
+def distinct(values: Sequence[object], strip: str) -> list[str]:
+    """``values`` as clause items: white space collapsed, ``strip`` trimmed from the ends,
+    empties and repeats (ignoring case) dropped, in the order given."""
+    seen: set[str] = set()
+    kept: list[str] = []
+    for raw in values:
+        text = " ".join(str(raw).split()).strip(strip)
+        if text and text.casefold() not in seen:
+            seen.add(text.casefold())
+            kept.append(text)
+    return kept
+
+
+def with_part(prompt: str, clause: str) -> str:
+    """A compiled prompt (or an entity's prefix) with one more part appended: part 4, the
+    consistency clause, or part 7, the rejected takes' notes."""
     if not clause:
-        return prefix
-    return f"{prefix}\n\n{clause}" if prefix else clause
+        return prompt
+    return f"{prompt}\n\n{clause}" if prompt else clause
 
 
 def consistency_of(prompt: str) -> str:
@@ -143,21 +151,8 @@ REVIEW_LEAD = "Unlike the rejected takes: "
 def review_clause(notes: Sequence[str]) -> str:
     """Part 7: the notes of the rejected takes as one clause ('' when there are none);
     white space collapsed, repeats (ignoring case) dropped, in the order given."""
-    seen: set[str] = set()
-    kept = []
-    for raw in notes:
-        text = " ".join(str(raw).split()).strip(" ;.")
-        if text and text.casefold() not in seen:
-            seen.add(text.casefold())
-            kept.append(text)
+    kept = distinct(notes, " ;.")
     return f"{REVIEW_LEAD}{'; '.join(kept)}." if kept else ""
-
-
-def with_review(prompt: str, clause: str) -> str:
-    """A compiled prompt with part 7 appended."""
-    if not clause:
-        return prompt
-    return f"{prompt}\n\n{clause}" if prompt else clause
 
 
 def review_of(prompt: str) -> str:

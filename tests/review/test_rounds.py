@@ -54,5 +54,5 @@ def test_notes_are_one_clause_without_repeats() -> None:
     assert prompts.review_clause(["Too dark.", "too dark", "  wrong\nhat ", ""]) == \
         "Unlike the rejected takes: Too dark; wrong hat."
     assert prompts.review_clause([]) == ""
-    text = prompts.with_review("Scene: x", prompts.review_clause(["a"]))
+    text = prompts.with_part("Scene: x", prompts.review_clause(["a"]))
     assert prompts.review_of(text) == "a." and prompts.review_of("Scene: x") == ""
