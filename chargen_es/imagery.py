@@ -131,6 +131,7 @@ class Record(NamedTuple):
     path: str
     sha256: str
     hash_required: bool = True  # image records carry their hash; an analysis entry may not
+    run: str = ""  # the run that recorded it ("" when the entry does not say)
 
 
 # ---------------------------------------------------------------------------- reading
@@ -147,46 +148,33 @@ def index_records(data: Any) -> dict[str, list[Record]]:
     if not isinstance(data, dict):
         return out
 
-    def add(key: Any, path: Any, sha: Any, hash_required: bool = True) -> None:
+    def add(key: Any, path: Any, sha: Any, run: Any, hash_required: bool = True) -> None:
         if isinstance(key, str) and isinstance(path, str) and path:
-            out.setdefault(key, []).append(Record(key, path, sha if isinstance(sha, str) else "", hash_required))
+            out.setdefault(key, []).append(Record(key, path, sha if isinstance(sha, str) else "", hash_required,
+                                                  run if isinstance(run, str) else ""))
 
     for entry in _dicts(data.get("generated_images")):
-        add(entry.get("task_key"), entry.get("file_path"), entry.get("sha256"))
+        add(entry.get("task_key"), entry.get("file_path"), entry.get("sha256"), entry.get("batch_run_id"))
     for run in _dicts(data.get("imagery_runs")):
         for img in _dicts(run.get("images")):
             if img.get("status", SUCCESS) in _SUCCESSFUL:
-                add(img.get("task_key"), img.get("file_path"), img.get("sha256"))
+                add(img.get("task_key"), img.get("file_path"), img.get("sha256"), run.get("run_id"))
     for entry in _dicts(data.get("analyses")):
-        add(entry.get("task_key"), entry.get("analysis_path"), entry.get("sha256"), hash_required=False)
+        add(entry.get("task_key"), entry.get("analysis_path"), entry.get("sha256"), entry.get("run_id"),
+            hash_required=False)
     return out
 
 
-def recorded_runs(data: Any) -> dict[str, list[tuple[str, str, str]]]:
-    """Per task key, the runs that recorded an output of it: ``(run id, path, sha256)``.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-    What ``resume`` asks before sending again the keys of a run that failed: another run
-    may have delivered them since (any take, even after that run's folder was deleted;
-    the workspace index only keeps each scene's latest result).
-    """
-    out: dict[str, list[tuple[str, str, str]]] = {}
-    if not isinstance(data, dict):
-        return out
 
-    def add(key: Any, run: Any, path: Any, sha: Any) -> None:
-        if isinstance(key, str) and isinstance(path, str) and path:
-            out.setdefault(key, []).append((run if isinstance(run, str) else "", path,
-                                            sha if isinstance(sha, str) else ""))
-
-    for entry in _dicts(data.get("generated_images")):
-        add(entry.get("task_key"), entry.get("batch_run_id"), entry.get("file_path"), entry.get("sha256"))
-    for run in _dicts(data.get("imagery_runs")):
-        for img in _dicts(run.get("images")):
-            if img.get("status", SUCCESS) in _SUCCESSFUL:
-                add(img.get("task_key"), run.get("run_id"), img.get("file_path"), img.get("sha256"))
-    for entry in _dicts(data.get("analyses")):
-        add(entry.get("task_key"), entry.get("run_id"), entry.get("analysis_path"), entry.get("sha256"))
-    return out
+def read_plain(path: Path) -> Any:
+    """A recorded imagery.yaml parsed plainly for reading records (None when it cannot be
+    read or parsed: such a file proves nothing recorded)."""
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
 
 
 def verdict(records: Sequence[Record], sha_of: Callable[[str], str | None]

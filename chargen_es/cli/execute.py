@@ -403,7 +403,7 @@ def start_and_drive(root: Path, plan: Any, *, mode: ev.Mode, runner: ev.Runner, 
             held = claims.held()
             taken = sorted({held[t.key] for t in plan.tasks if t.key in held})
             moved = seen is not None and claims.marks() != dict(seen)
-            if not id_given and _sealed(runs_dir / rid):
+            if not id_given and _taken(runs_dir / rid):
                 rid, moved = engine.new_run_id(runs_dir), True  # output names carry the id's stamp
             if taken and replan is None:
                 raise KeysHeld(f"run {taken[0]} holds tasks of this plan and will deliver them; "
@@ -430,11 +430,17 @@ def start_and_drive(root: Path, plan: Any, *, mode: ev.Mode, runner: ev.Runner, 
         return drive(lambda: recorder, settings, root, gateway=gateway)
 
 
-def _sealed(run_dir: Path) -> bool:
+def _taken(run_dir: Path) -> str:
+    """Why a run id cannot name a new run ("" when it can): a run with a sealed plan has it,
+    or a deleted run had it (its totals stay under that id)."""
     from chargen_es.journal import read_events
 
+    if run_folders.deleted_id(run_dir.parent, run_dir.name):
+        return f"run id {run_dir.name!r} belonged to a run that was deleted (its totals are kept under that id)"
     journal = run_dir / "journal.jsonl"
-    return journal.exists() and any(ev.type_name(e) == "plan.sealed" for e in read_events(journal))
+    if journal.exists() and any(ev.type_name(e) == "plan.sealed" for e in read_events(journal)):
+        return f"run id {run_dir.name!r} is taken under {run_dir.parent}"
+    return ""
 
 
 def _set_aside_unsealed(run_dir: Path) -> None:
@@ -445,16 +451,15 @@ def _set_aside_unsealed(run_dir: Path) -> None:
     """
     from chargen_es.journal import Journal, read_events
 
-    if run_folders.deleted_id(run_dir.parent, run_dir.name):
-        raise ChargenError(f"run id {run_dir.name!r} belonged to a run that was deleted (its totals are kept under "
-                           "that id); pick another --run-id")
+    taken = _taken(run_dir)
+    if taken:
+        resume = "" if run_folders.deleted_id(run_dir.parent, run_dir.name) else \
+            f", or `chargen-es resume {run_dir.name}`"
+        raise ChargenError(f"{taken}; pick another --run-id{resume}")
     journal = run_dir / "journal.jsonl"
     if not journal.exists():
         return
     events = read_events(journal)
-    if any(ev.type_name(e) == "plan.sealed" for e in events):
-        raise ChargenError(f"run id {run_dir.name!r} is taken under {run_dir.parent}; pick another --run-id, "
-                           f"or `chargen-es resume {run_dir.name}`")
     if events:
         Journal.open(run_dir).close()  # refuses if a process still works on it
         n = 1

@@ -60,8 +60,7 @@ def summary_data(plan: Plan, runner: str = "batch") -> dict[str, Any]:
         "estimated_saving_usd": est.saving_usd if runner == "batch" else 0.0,
         "runner": runner,
         "estimated_usd": est.live_usd if runner == "live" else est.batch_usd,
-        "held_by": dict(sorted(Counter(s.detail.removeprefix("run ").removesuffix(" holds it")
-                                       for s in plan.skipped if s.reason == "held").items())),
+        "held_by": plan.held_by(),
         "warnings": len(plan.warnings),
         "store": bool(plan.config.get("store", False)),
     }

@@ -33,7 +33,7 @@ from chargen_es.cli.execute import (
     execution_options,
     start_and_drive,
 )
-from chargen_es.cli.plan_view import plan_document, render_plan, summary_data
+from chargen_es.cli.plan_view import plan_document, render_plan
 from chargen_es.engine import review, workspace  # the index and review stores only: no trio, no SDK
 from chargen_es.errors import UsageError
 from chargen_es.planner import Plan, PlanOptions, build_plan
@@ -174,7 +174,7 @@ def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file
     if not plan.tasks:
         click.echo(nothing_to_do(plan, root))
         return 0
-    named = set(summary_data(plan, runner)["held_by"])  # already named in the summary's held line
+    named = set(plan.held_by())  # already named in the summary's held line
     unfinished = [r for r in wsp.unfinished(index) if r not in named]
     if unfinished and not run_id:
         click.echo(f"note: run {unfinished[0]} of this tree is unfinished; `chargen-es resume {unfinished[0]} "
@@ -193,8 +193,7 @@ def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file
 
 def nothing_to_do(plan: Plan, root: Path) -> str:
     """Why a plan has no task: done, or held by unfinished runs (named, with their resume)."""
-    holders = sorted({s.detail.removeprefix("run ").removesuffix(" holds it") for s in plan.skipped
-                      if s.reason == "held"})
+    holders = list(plan.held_by())
     if not holders:
         return "nothing to do: every task is already done"
     return (f"nothing to do here: the remaining tasks are held by unfinished run {', '.join(holders)}, which will "

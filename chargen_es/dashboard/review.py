@@ -110,7 +110,8 @@ def routes(root: Path, entities: Any, token: str) -> list[Route]:
 
     async def picture(request: Request) -> Response:
         key, sha = request.query_params.get("key", ""), request.query_params.get("sha", "")
-        found = await trio.to_thread.run_sync(_find, root, key, sha)
+        async with lock:  # the listing's parsed imagery.yaml files, not a walk of the tree per picture
+            found = await trio.to_thread.run_sync(_find, root, key, sha, parsed)
         if found is None:
             return PlainTextResponse("404: no such image", status_code=404)
         return FileResponse(found, headers={"cache-control": "private, max-age=3600",
@@ -127,11 +128,11 @@ def _decide(root: Path, spec: str, decision: review.Decision, note: str) -> revi
     return image
 
 
-def _find(root: Path, key: str, sha: str) -> Path | None:
+def _find(root: Path, key: str, sha: str, cache: review.Parsed) -> Path | None:
     """The file of the image recorded under ``key`` with ``sha``, inside the root (symlinks followed)."""
     if not key or not sha:
         return None
-    for image in review.images(root):
+    for image in review.images(root, cache):
         if image.key == key and image.sha256 == sha:
             path = (root / image.path).resolve()
             if path.is_file() and path.is_relative_to(root):

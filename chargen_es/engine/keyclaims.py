@@ -28,7 +28,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from filelock import FileLock
 
 from chargen_es import imagery
@@ -40,7 +39,6 @@ from chargen_es.statedir import state_dir
 from projections import workspace as wsp
 
 LOCK_NAME = "claims.lock"
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def lock_path(root: Path) -> Path:
@@ -104,18 +102,14 @@ def recorded_elsewhere(root: Path, run_id: str, tasks: Iterable[Task]) -> dict[s
     resume from its results, never paid again.
     """
     found: dict[str, str] = {}
-    parsed: dict[Path, dict[str, list[tuple[str, str, str]]]] = {}
+    parsed: dict[Path, dict[str, list[imagery.Record]]] = {}
     for task in tasks:
         path = imagery.imagery_path(root, task)
         if path not in parsed:
-            try:
-                parsed[path] = imagery.recorded_runs(yaml.load(path.read_text("utf-8"), Loader=_LOADER))
-            except (OSError, UnicodeDecodeError, yaml.YAMLError):
-                parsed[path] = {}
-        folder = path.parent
-        for other, rel, sha in parsed[path].get(task.key, ()):
-            if other and other != run_id and sha and sha256_file(folder / rel) == sha:
-                found[task.key] = other
+            parsed[path] = imagery.index_records(imagery.read_plain(path))
+        for rec in parsed[path].get(task.key, ()):
+            if rec.run and rec.run != run_id and rec.sha256 and sha256_file(path.parent / rec.path) == rec.sha256:
+                found[task.key] = rec.run
                 break
     return found
 

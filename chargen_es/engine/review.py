@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Literal
 
 import msgspec
-import yaml
 
 from chargen_es import events as ev
 from chargen_es import fsio, imagery
@@ -46,7 +45,6 @@ REVIEW_DIR = "review"
 LOCK_WAIT_S = 10.0  # another writer holds the lock for one decision
 Decision = Literal["pick", "reject", "clear"]
 DECISIONS: tuple[Decision, ...] = ("pick", "reject", "clear")
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def review_dir(root: Path) -> Path:
@@ -111,9 +109,8 @@ def images(root: Path, cache: Parsed | None = None) -> list[Image]:
 
 
 def _images_in(root: Path, path: Path) -> list[Image]:
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+    data = imagery.read_plain(path)
+    if data is None:
         return []
     folder = path.parent.relative_to(root).as_posix()
     out = []

@@ -136,13 +136,14 @@ class Uploads:
             self.rec.record(*outcomes)
 
     async def _confirmed_reuse(self, needs: list[staging.Needed]) -> dict[str, tuple[str, Upload]]:
-        """The workspace's files for ``needs`` that this backend holds and still lists whole.
+        """The workspace's files for ``needs`` (``workspace`` holds only this backend's:
+        ``runs.workspace_uploads``) that the server still lists whole.
 
         One listing per invocation (cached), and only when there is something to reuse.
         """
         model = self.model
         candidates = {n.sha256: c for n in needs
-                      if (c := self.workspace.get(n.sha256)) is not None and c[1].backend == self.backend
+                      if (c := self.workspace.get(n.sha256)) is not None
                       and staging.usable(c[1], model.last_at, self.opt.reuse_margin_s)}
         if not candidates:
             return {}

@@ -16,6 +16,7 @@ import gc
 import hashlib
 import os
 import posixpath
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -147,6 +148,9 @@ class PlanOptions:
     refresh_picked: bool = False  # ``--refresh picked``: plan picked scenes whose inputs changed
 
 
+HELD_DETAIL = "run {run} holds it"  # a ``held`` skip's detail (Plan.held_by reads the run back)
+
+
 class Skip(msgspec.Struct, frozen=True, kw_only=True):
     """A task not planned, and why (``done``: imagery.yaml proves its output intact)."""
 
@@ -169,6 +173,11 @@ class Plan:
     config: dict[str, Any]
     estimate: Estimate
     consistency: list[dict[str, Any]] = field(default_factory=list)  # per entity, generate mode
+
+    def held_by(self) -> dict[str, int]:
+        """Unfinished run -> how many of this plan's keys it holds (its ``held`` skips)."""
+        runs = Counter(s.detail[len("run "):-len(" holds it")] for s in self.skipped if s.reason == "held")
+        return dict(sorted(runs.items()))
 
     def to_builtins(self) -> dict[str, Any]:
         return {
@@ -436,7 +445,7 @@ class _Builder:
         if holder is None:
             return reason
         self.skipped.append(Skip(key=key, reason="held", entity_type=entity_type, slug=slug, scene=scene,
-                                 detail=f"run {holder} holds it"))
+                                 detail=HELD_DETAIL.format(run=holder)))
         return None
 
     @staticmethod
