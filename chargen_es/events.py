@@ -458,8 +458,13 @@ class RunCompleted(Event, tag="run.completed", kw_only=True, frozen=True):
 
 
 class RunFailed(Event, tag="run.failed", kw_only=True, frozen=True):
-    code: str  # open: a chargen_es.errors class name, "internal", "job_failed", ...
+    code: str  # open: a chargen_es.errors class name, "internal", "job_failed", MODEL_UNAVAILABLE ...
     message: str
+
+
+# run.failed's code for a pre-flight refusal (a model the server does not have): nothing was
+# sent and a resume asks the same question again, so no command offers to resume it
+MODEL_UNAVAILABLE = "model_unavailable"
 
 
 # ---------------------------------------------------------------------------- the review journal

@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 EMULATOR_KEY = "emulator-key"
-PREFLIGHT_FAILED = "model_unavailable"  # engine.preflight.FAILED_CODE (the engine is imported lazily)
 
 
 def backend_options(f: F) -> F:
@@ -266,10 +265,10 @@ def drive(open_recorder: Callable[[], Recorder], settings: ExecSettings, root: P
             outcome = engine.carry_out(recorder, opened, engine_options(settings, root, run_dir), progress)
     finally:
         recorder.journal.close()
-    return report_outcome(outcome, recorder, root, run_dir)
+    return report_outcome(outcome, recorder, root, run_dir, settings)
 
 
-def report_outcome(outcome: str, recorder: Recorder, root: Path, run_dir: Path) -> int:
+def report_outcome(outcome: str, recorder: Recorder, root: Path, run_dir: Path, settings: ExecSettings) -> int:
     from chargen_es.cli.progress_view import final_lines
     from projections import recommendations
     from projections.report import answered_by
@@ -277,7 +276,7 @@ def report_outcome(outcome: str, recorder: Recorder, root: Path, run_dir: Path) 
     model = recorder.model
     ok, failed = model.outcome_counts()
     skipped = len(model.skipped)
-    resume = f"chargen-es resume {model.run_id} --root {root}"
+    resume = resume_command(model.run_id, root, settings)  # with this invocation's backend flags
     click.echo(f"run {model.run_id}: {outcome}; {ok} ok, {failed} failed, {skipped} skipped of "
                f"{len(model.tasks) + skipped}")
     for text in final_lines(model, root, outcome):
@@ -317,7 +316,7 @@ def report_outcome(outcome: str, recorder: Recorder, root: Path, run_dir: Path) 
         return 0
     reason = model.message or "see the report"
     code = model.ended.code if isinstance(model.ended, ev.RunFailed) else ""
-    if code == PREFLIGHT_FAILED:
+    if code == ev.MODEL_UNAVAILABLE:
         # nothing was sent and a resume would ask the same server the same question: the
         # fix is another model (the message names the catalogue's replacement if any)
         raise ChargenError(f"run {model.run_id} {outcome} before sending anything: {reason}; choose another model "
@@ -403,7 +402,7 @@ def start_and_drive(root: Path, plan: Any, *, mode: ev.Mode, runner: ev.Runner, 
             held = claims.held()
             taken = sorted({held[t.key] for t in plan.tasks if t.key in held})
             moved = seen is not None and claims.marks() != dict(seen)
-            if not id_given and _taken(runs_dir / rid):
+            if not id_given and taken_id(runs_dir / rid):
                 rid, moved = engine.new_run_id(runs_dir), True  # output names carry the id's stamp
             if taken and replan is None:
                 raise KeysHeld(f"run {taken[0]} holds tasks of this plan and will deliver them; "
@@ -430,7 +429,7 @@ def start_and_drive(root: Path, plan: Any, *, mode: ev.Mode, runner: ev.Runner, 
         return drive(lambda: recorder, settings, root, gateway=gateway)
 
 
-def _taken(run_dir: Path) -> str:
+def taken_id(run_dir: Path) -> str:
     """Why a run id cannot name a new run ("" when it can): a run with a sealed plan has it,
     or a deleted run had it (its totals stay under that id)."""
     from chargen_es.journal import read_events
@@ -451,11 +450,9 @@ def _set_aside_unsealed(run_dir: Path) -> None:
     """
     from chargen_es.journal import Journal, read_events
 
-    taken = _taken(run_dir)
+    taken = taken_id(run_dir)
     if taken:
-        resume = "" if run_folders.deleted_id(run_dir.parent, run_dir.name) else \
-            f", or `chargen-es resume {run_dir.name}`"
-        raise ChargenError(f"{taken}; pick another --run-id{resume}")
+        raise ChargenError(f"{taken}; pick another --run-id")
     journal = run_dir / "journal.jsonl"
     if not journal.exists():
         return

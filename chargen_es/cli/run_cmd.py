@@ -32,10 +32,11 @@ from chargen_es.cli.execute import (
     confirm_or_refuse,
     execution_options,
     start_and_drive,
+    taken_id,
 )
 from chargen_es.cli.plan_view import plan_document, render_plan
 from chargen_es.engine import review, workspace  # the index and review stores only: no trio, no SDK
-from chargen_es.errors import UsageError
+from chargen_es.errors import ChargenError, UsageError
 from chargen_es.planner import Plan, PlanOptions, build_plan
 from chargen_es.planner.batchfile import batch_root, build_batch_plan
 from chargen_es.planner.limits import normalise_size, size_problem
@@ -142,6 +143,8 @@ def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file
         root = _batch_root(batch_file, root)
     rid = run_id or runs.new_run_id(runs.runs_root(root))
     index = workspace.load(root, write=not dry_run, note=note).index  # history, holders, unfinished runs
+    if run_id is not None:
+        refuse_taken(root, rid, index)
     opts = PlanOptions(root=root, mode=mode, scope=scope, only=only, model=model, force=force,
                        skip_invalid=skip_invalid, strict=strict, chunk_size=chunk_size, run_stamp=runs.run_stamp(rid),
                        max_cost=max_cost, runner=runner, today=date.today(), history=wsp.history(index),
@@ -189,6 +192,16 @@ def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file
         settings = replace(settings, deadline_s=plan.config["deadline_s"])  # chargen.yaml's deadline:
     return start_and_drive(root, plan, mode=mode, runner=runner, run_id=rid, settings=settings, replan=planned,
                            id_given=run_id is not None, seen=wsp.marks(index))
+
+
+def refuse_taken(root: Path, rid: str, index: wsp.WorkspaceIndex) -> None:
+    """A ``--run-id`` another run has (or a deleted one had) is refused before planning and
+    confirming, as the batch API refuses a taken name; ``resume`` is offered only when it
+    can continue that run."""
+    taken = taken_id(runs.runs_root(root) / rid)
+    if taken:
+        resume = f", or `chargen-es resume {rid} --root {root}`" if rid in wsp.unfinished(index) else ""
+        raise ChargenError(f"{taken}; pick another --run-id{resume}")
 
 
 def nothing_to_do(plan: Plan, root: Path) -> str:
@@ -291,7 +304,12 @@ class AnalyzeFirst:
     def execute(self, yes: bool, settings: ExecSettings) -> int:
         root = self.root
         first_id, _ = self.ids()
-        first = self.analyses(first_id)
+        index = workspace.load(root, note=note).index
+        if self.run_id is not None:
+            for rid in self.ids():
+                refuse_taken(root, rid, index)
+        seen = wsp.marks(index)
+        first = self.analyses(first_id, wsp.holders(index))
         code = 0
         if first.tasks:
             click.echo(f"== run 1 of 2: analyses, run {first_id} ==")
@@ -301,7 +319,10 @@ class AnalyzeFirst:
             confirm_or_refuse(yes, f"analyse {plural(len(first.tasks), 'image')} first?")
             code = start_and_drive(root, first, mode="analyze", runner=self.runner, run_id=first_id,
                                    settings=settings, replan=lambda held, run: self.analyses(run, held),
-                                   id_given=self.run_id is not None)
+                                   id_given=self.run_id is not None, seen=seen)
+            if code == 1:  # report_outcome: the analyses' run was cancelled
+                click.echo(f"   run 1 was cancelled: no generation follows; `chargen-es run --root {root}` plans it")
+                return code
             if code:
                 click.echo("   some analyses failed (see the report): their entities are generated without them")
         else:

@@ -31,8 +31,8 @@ from projections import pretty_json
 from projections import workspace as wsp
 from projections.review import ImageState, Review, scene_verdict
 
-SCENE_STATES = ("done", "missing", "changed", "outdated", "never generated", "picked")
-ANALYSIS_STATES = ("present", "stale", "absent")
+SCENE_STATES = ("done", "missing", "changed", "outdated", "never generated", "picked", "held")
+ANALYSIS_STATES = ("present", "stale", "absent", "held")
 _STAMP = "00000000T000000Z"  # output names are not shown; any valid stamp plans the same keys
 
 
@@ -60,10 +60,11 @@ def analysis_state(reason: TaskReason) -> str:
 
 def _plans(root: Path, scope: str, only: tuple[str, ...], history: dict[str, Any],
            verdicts: dict[tuple[str, str], tuple[str, str]], skip_invalid: bool = False,
-           strict: bool = False) -> tuple[Plan, Plan]:
+           strict: bool = False, held: dict[str, str] | None = None) -> tuple[Plan, Plan]:
     def plan(mode: str) -> Plan:
         return build_plan(PlanOptions(root=root, mode=mode, scope=scope, only=only, run_stamp=_STAMP,
-                                      history=history, verdicts=verdicts, skip_invalid=skip_invalid, strict=strict))
+                                      history=history, verdicts=verdicts, skip_invalid=skip_invalid, strict=strict,
+                                      held=held or {}))
 
     return plan("generate"), plan("analyze")
 
@@ -75,26 +76,30 @@ def status_document(root: Path, scope: str, only: tuple[str, ...], skip_invalid:
     index = workspace.load(root, note=note).index
     history = wsp.history(index)
     verdicts = review.load(root)
+    # the keys unfinished runs hold, as `run` plans them: held, not to do (the holder delivers them)
     gen, ana = _plans(root, scope, only, history, {k: (v.state, v.note) for k, v in verdicts.verdicts.items()},
-                      skip_invalid, strict)
+                      skip_invalid, strict, wsp.holders(index))
     judged = scene_reviews(root, verdicts)
     scenes: list[dict[str, Any]] = []
     for s in gen.skipped:
         made = history.get(wsp.scene_id(s.key))
-        picked = s.reason == "picked"  # settled by a pick; the detail says what would plan it
-        scenes.append({"entity": f"{s.entity_type}/{s.slug}", "scene": s.scene, "state": s.reason if picked else "done",
-                       "file": "" if picked or not s.detail else f"{s.entity_type}/{s.slug}/{s.detail}",
+        # picked: settled by a pick, the detail says what would plan it; held: another run's
+        told = s.reason in ("picked", "held")
+        scenes.append({"entity": f"{s.entity_type}/{s.slug}", "scene": s.scene, "state": s.reason if told else "done",
+                       "file": "" if told or not s.detail else f"{s.entity_type}/{s.slug}/{s.detail}",
                        "run": made["run"] if made and made["key"] == s.key else "", "key": s.key,
-                       "reason": s.detail if picked else "", "review": judged.get(wsp.scene_id(s.key), "")})
+                       "reason": s.detail if told else "", "review": judged.get(wsp.scene_id(s.key), "")})
     for t in gen.tasks:
         scenes.append({"entity": f"{t.entity_type}/{t.slug}", "scene": t.scene, "state": scene_state(t.reason),
                        "file": "", "run": "", "key": t.key, "reason": t.reason,
                        "review": "rejected" if t.reason == "rejected" else judged.get(wsp.scene_id(t.key), "")})
     analyses: list[dict[str, Any]] = []
     for s in ana.skipped:
+        held = s.reason == "held"
         analyses.append({"entity": f"{s.entity_type}/{s.slug}", "image": s.scene.removeprefix("analyze:"),
-                         "state": "present", "file": f"{s.entity_type}/{s.slug}/{s.detail}" if s.detail else "",
-                         "key": s.key, "reason": ""})
+                         "state": "held" if held else "present",
+                         "file": f"{s.entity_type}/{s.slug}/{s.detail}" if s.detail and not held else "",
+                         "key": s.key, "reason": s.detail if held else ""})
     for t in ana.tasks:
         analyses.append({"entity": f"{t.entity_type}/{t.slug}", "image": t.input_image.path if t.input_image else "",
                          "state": analysis_state(t.reason), "file": "", "key": t.key, "reason": t.reason})
@@ -129,7 +134,7 @@ def export_document(doc: dict[str, Any], root: Path, scope: str, only: tuple[str
     """The to-do list: what ``run`` (and ``run --mode analyze``) will plan, key by key."""
     def items(rows: list[dict[str, Any]], what: str) -> list[dict[str, Any]]:
         return [{"key": r["key"], "entity": r["entity"], what: r[what], "state": r["state"], "reason": r["reason"]}
-                for r in rows if r["state"] not in ("done", "present", "picked")]
+                for r in rows if r["state"] not in ("done", "present", "picked", "held")]
 
     return {
         "generate": {"command": run_command(root, scope, only, "generate", flags),

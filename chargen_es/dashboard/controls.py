@@ -25,6 +25,7 @@ from pathlib import Path
 
 import trio
 
+from chargen_es import events as ev
 from chargen_es.dashboard.workspace import RunEntry, held_locks, lock_holder
 from chargen_es.journal import RunLock, utc_now_ms
 
@@ -80,6 +81,11 @@ class Controls:
             raise Refused(f"run {entry.run_id} is {phase}; nothing to resume")
         if entry.model.p.sealed is None:
             raise Refused(f"run {entry.run_id} stopped before its plan was journaled; start it again instead")
+        ended = entry.model.p.ended
+        if isinstance(ended, ev.RunFailed) and ended.code == ev.MODEL_UNAVAILABLE:
+            # a resume asks the same server the same question (the CLI's words after it failed)
+            raise Refused(f"run {entry.run_id} failed before sending anything: {ended.message}; choose another "
+                          "model (--model, or models: in chargen.yaml) and run again")
         if lock_holder(entry.folder, held_locks()):
             raise Refused(f"run {entry.run_id} is being worked on (pid {RunLock(entry.folder).holder_pid()}); "
                           "pause it first")

@@ -25,7 +25,7 @@ from chargen_es.gateway import RemoteModel
 
 BATCH_METHOD = "batchGenerateContent"
 LIVE_METHOD = "generateContent"
-FAILED_CODE = "model_unavailable"
+FAILED_CODE = ev.MODEL_UNAVAILABLE
 
 GetModel = Callable[[str], Awaitable[RemoteModel]]
 

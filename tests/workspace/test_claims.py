@@ -72,6 +72,13 @@ def test_a_killed_holder_keeps_its_keys_until_it_is_resumed(tmp_path: Path) -> N
         assert f"chargen-es resume {RUN_A} --root {root}" in second.stdout
         assert not (root / ".chargen" / "batch" / RUN_B).exists(), "a run with nothing to send was created"
         assert emu.stats()["batch_keys"] == {}
+        # status says the same: held by RUN_A, not to do (its export matches what run planned)
+        shown = run_child(["status", "--root", str(root), "--json", "--only", "dov"], env=child_env())
+        doc = json.loads(shown.stdout)
+        states = {r["scene"]: (r["state"], r["reason"]) for r in doc["scenes"]}
+        assert {s for s, _ in states.values()} <= {"held", "done"} and ("held", f"run {RUN_A} holds it") in \
+            states.values(), states
+        assert doc["todo"]["generate"] == []
         resumed = chargen(root, emu.base_url, "resume", RUN_A)
         assert resumed.returncode == 0, resumed.stderr
         # the claim ended with the run: the same scope now has nothing left to do
@@ -200,3 +207,24 @@ def test_a_failed_run_is_not_resumed_over_keys_a_since_deleted_run_delivered(tmp
         stats = emu.stats()
     assert resumed.returncode == 1 and f"delivered by run {RUN_B}" in resumed.stderr, resumed.stderr
     assert not {k: n for k, n in stats["batch_keys"].items() if n > 2}
+
+
+def test_a_failed_run_is_not_resumed_while_another_run_holds_its_keys(tmp_path: Path) -> None:
+    root = copy_sample(tmp_path / "tree")
+    with Emulator(EmulatorConfig(job_seconds=0.3)) as emu:
+        emu.set_faults([{"kind": "job", "job_state": "FAILED"}])
+        assert chargen(root, emu.base_url, *run(root, emu.base_url, RUN_A)).returncode != 0  # failed: holds nothing
+        emu.set_faults([])
+        crash(root, emu.base_url, "after:append:run.started", *run(root, emu.base_url, RUN_B))  # B holds them
+        resumed = chargen(root, emu.base_url, "resume", RUN_A)
+    assert resumed.returncode == 1 and f"held by run {RUN_B}" in resumed.stderr, resumed.stderr
+    assert f"chargen-es resume {RUN_B} --root {root}" in resumed.stderr
+
+
+def test_a_taken_run_id_is_refused_before_planning(tmp_path: Path) -> None:
+    root = copy_sample(tmp_path / "tree")
+    with Emulator(EmulatorConfig(job_seconds=0.3)) as emu:
+        crash(root, emu.base_url, "after:append:run.started", *run(root, emu.base_url, RUN_A))
+        again = chargen(root, emu.base_url, "run", "--run-id", RUN_A, *DOV, "--dry-run")
+        assert again.returncode == 1 and "is taken" in again.stderr and "Summary" not in again.stdout
+        assert f"chargen-es resume {RUN_A} --root {root}" in again.stderr  # unfinished: resume can continue it

@@ -125,3 +125,14 @@ def test_a_live_run_is_estimated_at_live_prices() -> None:
     assert report_view(project(events))["cost"]["estimated_usd"] == 1.0
     row = wsp.build([("r", events)]).runs["r"]
     assert wsp.estimate_at_runner(row) == 1.0 and wsp.saving_vs_live(row) == 0.0
+
+
+def test_a_lost_upload_leaves_the_workspace_files_cache() -> None:
+    """upload.lost (found gone by listing) means no other run may reuse that file id."""
+    up = ev.UploadCompleted(seq=1, at="2030-01-01T00:00:00.000Z", purpose="reference", path="refs/a.png",
+                            sha256="ab" * 32, size=3, mime="image/png", display_name="chargen-es:x",
+                            name="files/a", uri="u", expires="2030-01-03T00:00:00.000Z", backend="b")
+    lost = ev.UploadLost(seq=2, at="2030-01-01T01:00:00.000Z", sha256="ab" * 32, name="files/a")
+    assert wsp.files_cache(wsp.build([("r1", [up])]))
+    journals = [("r1", [up]), ("r2", [lost])]
+    assert wsp.files_cache(wsp.build(journals)) == {} == workspace_files_cache(journals)

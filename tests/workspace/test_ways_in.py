@@ -14,9 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from chargen_es.cli.execute import PREFLIGHT_FAILED
 from chargen_es.emulator import Emulator, EmulatorConfig
-from chargen_es.engine.preflight import FAILED_CODE
 from chargen_es.planner import sample_batch
 from tests.engine.harness import API_KEY, RUN_ID, chargen, copy_sample, run_args, start_process
 from tests.procs import run_child
@@ -42,7 +40,8 @@ def test_an_unsafe_run_id_is_a_usage_error_and_writes_nothing(tmp_path: Path, ba
 
 
 @pytest.mark.parametrize("command", [["run", "--emulator", "--yes"], ["status"], ["inspect"], ["stats"],
-                                     ["resume", "--emulator"], ["replay", "--workspace"]])
+                                     ["resume", "--emulator"], ["replay", "--workspace"], ["cancel", "X"],
+                                     ["delete", "X"], ["review"]])
 def test_a_root_that_is_not_a_content_tree_is_a_usage_error(tmp_path: Path, command: list[str]) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -70,7 +69,6 @@ def test_the_live_runner_is_priced_live_before_confirming(tmp_path: Path) -> Non
 
 
 def test_a_model_the_server_lacks_is_a_dead_end_nobody_offers(tmp_path: Path) -> None:
-    assert PREFLIGHT_FAILED == FAILED_CODE  # the cli names the engine's code without importing it
     root = copy_sample(tmp_path / "tree")
     with Emulator(EmulatorConfig(job_seconds=0.3)) as emu:
         dead = chargen(root, emu.base_url, "run", "--yes", "--only", "dov", "--model", "gemini-9-ultra-image")
@@ -119,3 +117,12 @@ def test_a_job_whose_every_line_failed_is_never_called_succeeded_or_done(tmp_pat
     assert "0 ok, 2 failed" in done.stdout
     # the menu's resume list counts outcomes apart too
     assert ": 0 ok, 2 failed of 2;" in run_progress(root, RUN_ID)
+
+
+def test_the_resume_a_run_prints_carries_its_backend(tmp_path: Path) -> None:
+    """A detached run on the embedded emulator is continued there, not at Google."""
+    root = copy_sample(tmp_path / "tree")
+    done = run_child(["run", "--root", str(root), "--emulator", "--yes", "--detach", "--only", "dov",
+                      "--run-id", RUN_ID, "--emulator-job-seconds", "30"])
+    assert done.returncode == 0, done.stderr
+    assert f"chargen-es resume {RUN_ID} --root {root} --emulator" in done.stdout, done.stdout
