@@ -305,13 +305,14 @@ class AnalyzeFirst:
         root = self.root
         first_id, _ = self.ids()
         index = workspace.load(root, note=note).index
-        if self.run_id is not None:
-            for rid in self.ids():
-                refuse_taken(root, rid, index)
+        if self.run_id is not None:  # each id is refused before its own run is planned and confirmed
+            refuse_taken(root, self.run_id, index)
         seen = wsp.marks(index)
         first = self.analyses(first_id, wsp.holders(index))
         code = 0
         if first.tasks:
+            if self.run_id is not None:
+                refuse_taken(root, first_id, index)
             click.echo(f"== run 1 of 2: analyses, run {first_id} ==")
             click.echo(f"   if it stops: `chargen-es resume {first_id} --root {root}`, then this command again "
                        "for the generation")
