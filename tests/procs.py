@@ -4,7 +4,8 @@
 ``subprocess.Popen(...)``, with the same observable behaviour (pid, pipes, signals, exit
 codes, ``TimeoutExpired``), but the process is forked by a warm parent that has already
 imported everything (``tests/zygote.py``), which saves about 0.75 s per process. One
-zygote serves each test process (each xdist worker) and dies with it.
+zygote serves the session (under xdist the controller starts it and every worker forks
+from it) and dies with the process that started it.
 ``spawn_on_terminal`` is ``pexpect.spawn`` of the same: the child on a pseudo-terminal.
 """
 
@@ -35,9 +36,18 @@ import pexpect.fdpexpect
 _zygote: tuple[subprocess.Popen[bytes], str] | None = None
 _lock = threading.Lock()
 
+SHARED_ZYGOTE = "CHARGEN_TESTS_ZYGOTE"
+"""Names the socket of the one zygote an xdist controller started for all its workers
+(``tests/conftest.py``): one preload of the SDK for the session instead of one per worker."""
 
-def _zygote_socket() -> str:
+
+def zygote_socket() -> str:
+    """The socket of this session's zygote: the controller's when it shared one, else
+    this process's own, started on first use (and again if it died)."""
     global _zygote
+    shared = os.environ.get(SHARED_ZYGOTE)
+    if shared:
+        return shared
     with _lock:
         if _zygote is None or _zygote[0].poll() is not None:
             folder = tempfile.mkdtemp(prefix="chargen-zygote-")
@@ -96,7 +106,7 @@ class CliProcess:
         body = json.dumps(request).encode()
         self._conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            self._conn.connect(_zygote_socket())
+            self._conn.connect(zygote_socket())
             socket.send_fds(self._conn, [struct.pack("!Q", len(body))], ends)
             self._conn.sendall(body)
         finally:

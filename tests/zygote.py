@@ -153,9 +153,9 @@ def _wait_for_command(conn: socket.socket, request: dict[str, Any], fds: list[in
 
 
 def serve(path: str) -> None:
-    """Accept requests on ``path`` until the parent (the test process) goes away."""
-    # dies with the test process (strictly: with the thread that started it, the main
-    # thread of an xdist worker, which lives as long as the worker)
+    """Accept requests on ``path`` until the parent (the test session) goes away."""
+    # dies with the process that started it (strictly: with the thread that started it: the
+    # main thread of the xdist controller or of the one test process, which lives as long as the session)
     ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     preload()
     gc.freeze()  # what the zygote imported stays put: children neither scan nor copy it

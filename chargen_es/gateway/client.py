@@ -57,7 +57,7 @@ from chargen_es.errors import (
     TransientError,
 )
 from chargen_es.gateway.translation import classify, translated
-from chargen_es.gateway.transport import http_client
+from chargen_es.gateway.transport import http_client, sdk_tls_args
 from chargen_es.gateway.values import (
     Backend,
     Download,
@@ -113,7 +113,8 @@ class Gateway:
         self.backend = backend
         self._http = http_client(backend)
         options = types.HttpOptions(base_url=backend.root_url, api_version=backend.api_version,
-                                    timeout=int(backend.timeout_s * 1000), httpx_client=self._http)
+                                    timeout=int(backend.timeout_s * 1000), httpx_client=self._http,
+                                    async_client_args=sdk_tls_args(backend.root_url))
         with translated():  # the SDK validates its arguments here (ValueError: permanent)
             self._client = genai.Client(api_key=backend.api_key, vertexai=False, http_options=options)
         self._rest = f"{backend.root_url}{backend.api_version}"

@@ -14,11 +14,24 @@ only (``_extra_utils.prepare_resumable_upload``), so with ``--base-url`` pointin
 proxy the chunks would bypass it. :func:`upload_url_rewriter` is a request hook on the
 shared client that moves any ``/upload/`` request aimed elsewhere onto the base URL's
 origin (and path prefix), Host header included, before it is sent.
+
+**One TLS context per process.** Loading a CA bundle costs about 20 ms of CPU, and 3.6.1
+loads one for every ``genai.Client`` it builds, twice (``_ensure_httpx_ssl_ctx`` for the
+async httpx client we never use, ``_ensure_websocket_ssl_ctx`` for Live sockets we never
+open) unless ``async_client_args`` carry one under ``verify`` and ``ssl``. A process that
+opens many gateways (the dashboard, the MCP server, a run and its resume) paid that each
+time. :func:`tls_context` makes the one context lazily; a plain ``http://`` backend (the
+emulator) gets a context with no CA loaded, which could verify no certificate at all, so
+nothing is weakened: it is never used for a connection.
 """
 
 from __future__ import annotations
 
+import functools
+import os
+import ssl
 from collections.abc import Callable
+from typing import Any
 
 import httpx2
 
@@ -47,6 +60,26 @@ def upload_url_rewriter(base_url: str) -> Callable[[httpx2.Request], None]:
     return rewrite
 
 
+@functools.cache
+def tls_context(https: bool) -> ssl.SSLContext:
+    """The process's TLS context for https backends, made as the SDK makes its own
+    (``SSL_CERT_FILE``/``SSL_CERT_DIR`` when set, else httpx2's default); for plain http,
+    a context that trusts nothing and is never used."""
+    if not https:
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR"):
+        return ssl.create_default_context(cafile=os.environ.get("SSL_CERT_FILE"),
+                                          capath=os.environ.get("SSL_CERT_DIR"))
+    return httpx2.create_ssl_context()
+
+
+def sdk_tls_args(root_url: str) -> dict[str, Any]:
+    """``HttpOptions.async_client_args`` that hand the SDK our context instead of it
+    loading two CA bundles per client (``verify`` for httpx, ``ssl`` for websockets)."""
+    context = tls_context(root_url.startswith("https://"))
+    return {"verify": context, "ssl": context}
+
+
 def http_client(backend: Backend) -> httpx2.Client:
     """The shared client for ``backend``: the SDK's transport and ours."""
     root = backend.root_url
@@ -55,7 +88,7 @@ def http_client(backend: Backend) -> httpx2.Client:
         timeout=httpx2.Timeout(backend.timeout_s, connect=CONNECT_TIMEOUT_S),
         headers={"x-goog-api-key": backend.api_key},
         trust_env=not backend.is_loopback,  # no corporate proxy between us and a local emulator
-        verify=root.startswith("https://"),  # plain http (the emulator) needs no CA bundle loaded
+        verify=tls_context(root.startswith("https://")),
         follow_redirects=False,  # the key header would follow a redirect to any host
         event_hooks={"request": hooks},
     )

@@ -9,7 +9,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from google import genai
 from google.genai import errors as genai_errors
 
 from chargen_es.emulator import Emulator, EmulatorConfig
@@ -17,7 +16,7 @@ from chargen_es.planner import PlanOptions
 from chargen_es.planner.batchfile import build_batch_plan
 from tests.batchfile.helpers import copy_batch, outputs
 from tests.batchfile.test_validation import problems_of
-from tests.emulator.helpers import image_request
+from tests.emulator.helpers import image_request, make_client
 from tests.engine.harness import RUN_ID, chargen
 
 ITEMS = """\
@@ -128,7 +127,7 @@ def test_derive_and_compose_run_end_to_end_carrying_their_references(tmp_path: P
 
 def test_the_emulator_refuses_a_derive_or_compose_without_its_references() -> None:
     with Emulator(EmulatorConfig()) as emu:
-        client = genai.Client(api_key="test", http_options={"base_url": emu.base_url, "api_version": "v1beta"})
+        client = make_client(emu, "v1beta")
         for prompt, carried in (("Derive from the attached image: Older.", 0),
                                 ("Compose one image from the 2 attached images: Both.", 0)):
             with pytest.raises(genai_errors.ClientError) as caught:

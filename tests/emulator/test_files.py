@@ -15,7 +15,7 @@ from google.genai import errors
 
 from chargen_es.emulator import Emulator, EmulatorConfig
 
-from .helpers import make_client, upload_bytes
+from .helpers import make_client, sdk_client, upload_bytes
 
 
 def test_upload_get_roundtrip(client: genai.Client) -> None:
@@ -131,7 +131,7 @@ def test_api_key_required_except_on_chunks(emu: Emulator) -> None:
 
 
 def test_base_url_prefix_is_kept(emu: Emulator) -> None:
-    client = genai.Client(api_key="test", http_options={"base_url": emu.base_url + "/gw/"})
+    client = sdk_client(emu.base_url + "/gw/", "v1beta")
     f = upload_bytes(client, b"prefixed", "text/plain")
     assert client.files.get(name=f.name).name == f.name
     assert client.files.download(file=f.name) == b"prefixed"

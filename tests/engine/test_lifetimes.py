@@ -23,6 +23,7 @@ from chargen_es import events as ev
 from chargen_es.emulator import Emulator, EmulatorConfig
 from chargen_es.engine.retry import RetryPolicy
 from chargen_es.journal import read_events
+from tests.emulator.helpers import sdk_client
 from tests.engine import inproc
 from tests.engine.harness import API_KEY, RUN_ID, chargen, copy_sample, imagery_keys, outputs, run_args
 
@@ -40,7 +41,7 @@ def tagged(root: Path, tag: str) -> list[Any]:
 
 
 def client(base_url: str) -> genai.Client:
-    return genai.Client(api_key=API_KEY, http_options=types.HttpOptions(base_url=base_url, api_version="v1beta"))
+    return sdk_client(base_url, "v1beta", api_key=API_KEY)
 
 
 def planned_outputs(root: Path) -> int:

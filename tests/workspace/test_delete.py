@@ -10,10 +10,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from google import genai
 
 from chargen_es.emulator import Emulator, EmulatorConfig
 from chargen_es.journal import RunLock
+from tests.emulator.helpers import make_client
 from tests.engine.harness import RUN_ID, _env, chargen, copy_sample, run_args
 from tests.procs import run_child
 
@@ -30,7 +30,7 @@ def stats(root: Path, url: str) -> dict:
 
 
 def remote_names(emu: Emulator) -> set[str]:
-    client = genai.Client(api_key="test", http_options={"base_url": emu.base_url, "api_version": "v1beta"})
+    client = make_client(emu, "v1beta")
     return {f.name for f in client.files.list() if f.name}
 
 
