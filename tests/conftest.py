@@ -8,13 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from tests import shared
 from tests.procs import SHARED_ZYGOTE, run_child, zygote_socket
 from tests.shared import once_per_session
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Under xdist the controller starts the one zygote its workers fork ``chargen-es``
-    children from (``tests/procs.py``); the workers inherit its socket in the environment."""
+    children from (``tests/procs.py``); the workers inherit its socket in the environment.
+    Every process learns whether this is the quick loop before it collects (``tests.shared``)."""
+    shared.QUICK = "".join(config.option.markexpr.split()) == "notslow"
     if getattr(config, "workerinput", None) is None and config.getoption("numprocesses", None):
         os.environ[SHARED_ZYGOTE] = zygote_socket()
 

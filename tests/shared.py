@@ -1,4 +1,9 @@
-"""Work a whole test session needs once, done once across its xdist workers.
+"""What many test modules share: work a session needs once, and how a sweep splits.
+
+**Quick loop or full suite**: :func:`sweep` and :func:`examples` give the quick loop
+(``-m "not slow"``) a sweep's first case and a third of a property test's examples.
+
+**Once per session**: work a whole test session needs once, done once across its xdist workers.
 
 A reference run (what an uninterrupted run writes, for the crash tests to compare with)
 or the dashboard's demo workspace costs seconds, and every worker that draws one of the
@@ -12,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,3 +37,22 @@ def once_per_session(factory: pytest.TempPathFactory, name: str, make: Callable[
             value = make(folder)  # an assertion failing here fails the asking test, and the next asks again
             result.write_text(json.dumps(value))
     return json.loads(result.read_text())
+
+
+QUICK = False
+"""True in the quick loop (``-m "not slow"``), set by ``tests/conftest.py`` before collection."""
+
+
+def examples(n: int) -> int:
+    """A property test's ``max_examples``: ``n`` in the full suite (the one CI runs), a
+    third of it in the quick loop, where hypothesis still tries every strategy's shapes."""
+    return max(10, n // 3) if QUICK else n
+
+
+def sweep(cases: Sequence[Any], ids: Sequence[str] | None = None) -> list[Any]:
+    """A crash or fault sweep's cases as ``parametrize`` values: the first runs in the quick
+    loop (``-m "not slow"``), so every kind of kill is still taken between edits; the rest
+    are ``slow`` and run in the full suite, which is the one CI runs."""
+    return [pytest.param(*(case if isinstance(case, tuple) else (case,)),
+                         id=None if ids is None else ids[i], marks=() if i == 0 else pytest.mark.slow)
+            for i, case in enumerate(cases)]

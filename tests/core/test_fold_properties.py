@@ -15,6 +15,7 @@ from chargen_es import events as ev
 from chargen_es.engine.decide import Step, next_step
 from projections import Projections, fold, mutate, project, render
 from tests.core.strategies import any_event, stamp
+from tests.shared import examples
 
 KEYS = [f"characters/ada/s{n}@sha256:{n:016x}" for n in range(3)]
 SHAS = ["a" * 64, "b" * 64]
@@ -114,7 +115,7 @@ def test_a_late_state_of_an_earlier_attempts_job_is_history_only() -> None:
 # ---------------------------------------------------------------- properties
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(any_event(), max_size=30), st.integers(0, 30))
 def test_folding_in_two_parts_is_folding_once(events: list[ev.Event], cut: int) -> None:
     stamped = stamp(events)
@@ -124,7 +125,7 @@ def test_folding_in_two_parts_is_folding_once(events: list[ev.Event], cut: int) 
     assert head == project(stamped[:cut]), "fold left its argument alone"
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(any_event(), max_size=30))
 def test_mutating_in_place_is_the_fold(events: list[ev.Event]) -> None:
     stamped = stamp(events)
@@ -134,7 +135,7 @@ def test_mutating_in_place_is_the_fold(events: list[ev.Event]) -> None:
     assert model == project(stamped)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(HISTORY)
 def test_a_key_has_one_outcome_and_applied_is_final(history: list[ev.Event]) -> None:
     model = project(_stamped(history))
@@ -148,7 +149,7 @@ def test_a_key_has_one_outcome_and_applied_is_final(history: list[ev.Event]) -> 
             assert key not in model.outcomes and key in model.pending_keys(task(key).chunk)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(HISTORY)
 def test_an_outcome_settles_its_intent(history: list[ev.Event]) -> None:
     model = project(_stamped(history))
@@ -161,7 +162,7 @@ def test_an_outcome_settles_its_intent(history: list[ev.Event]) -> None:
         assert (sha in model.uploads) == (last_outcome >= 0)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(HISTORY)
 def test_a_chunk_follows_its_latest_attempt(history: list[ev.Event]) -> None:
     model = project(_stamped(history))
@@ -181,7 +182,7 @@ def test_a_chunk_follows_its_latest_attempt(history: list[ev.Event]) -> None:
         assert model.chunks[chunk]["attempt"] >= job.attempt
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(HISTORY)
 def test_the_run_is_closed_exactly_when_its_latest_end_is_completed_or_cancelled(history: list[ev.Event]) -> None:
     events = _stamped(history)
@@ -192,7 +193,7 @@ def test_the_run_is_closed_exactly_when_its_latest_end_is_completed_or_cancelled
         assert model.ended == ends[-1]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(HISTORY, st.booleans())
 def test_next_step_is_total_and_never_resubmits_a_live_job(history: list[ev.Event], retry_failed: bool) -> None:
     model = project(_stamped(history))

@@ -12,6 +12,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from chargen_es import imagery
+from tests.shared import examples
 
 ANY_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
 # what prompts and paths are made of: letters of any script in the BMP, digits,
@@ -33,7 +34,7 @@ def ruamel_bytes(data: dict[str, Any]) -> bytes:
     return imagery._dump(fresh, rt, new_file=False)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(entries(ANY_TEXT))
 @example({"generated_images": [{"prompt_used": "a\u2028b\nc"}, {"prompt_used": "one\r\ntwo\r\n"},
                                {"prompt_used": "x\x85y\nz"}, {"prompt_used": "\U00010000"}]})
@@ -44,7 +45,7 @@ def test_a_new_file_reads_back_as_the_data_written(data: dict[str, Any]) -> None
     assert imagery._round_trip().load(written.decode("utf-8")) == data
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(entries(ANY_TEXT))
 @example({"generated_images": [{"prompt_used": "a\u2028b\nc"}, {"prompt_used": "one\r\ntwo\r\n"},
                                {"prompt_used": "x\x85y\nz"}, {"prompt_used": "\x85"}, {"prompt_used": "on"}]})

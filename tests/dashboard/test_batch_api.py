@@ -82,6 +82,7 @@ def test_every_route_refuses_without_the_token(dash: Dashboard) -> None:
                 assert bare.request(method, path, params={"token": dash.token}).status_code == 403, (method, path)
 
 
+@pytest.mark.slow  # background runs in fresh interpreters: seconds of CPU
 def test_a_batch_over_http_from_plan_to_delete(http: httpx2.Client, emu: Emulator, studio: Path) -> None:
     plan = http.post("/api/plans", json={"name": "web", "items": ITEMS})
     assert plan.status_code == 200 and [t["item"] for t in plan.json()["tasks"]] == ["portrait", "older", "together"]
@@ -129,6 +130,7 @@ def test_a_batch_over_http_from_plan_to_delete(http: httpx2.Client, emu: Emulato
     assert emu.stats()["operations"].get("batches.create") == 1
 
 
+@pytest.mark.slow  # background runs in fresh interpreters: seconds of CPU
 def test_pause_resume_and_cancel_a_running_batch_over_http(http: httpx2.Client, emu: Emulator) -> None:
     assert http.post("/api/batches", json={"name": "long", "max_cost": 5.0, "items": ITEMS}).status_code == 201
     wait_for("the job to be created", lambda: jobs_created(emu) == 1)
@@ -145,6 +147,7 @@ def test_pause_resume_and_cancel_a_running_batch_over_http(http: httpx2.Client, 
     assert http.delete("/api/batches/long").status_code == 200
 
 
+@pytest.mark.slow  # background runs in fresh interpreters: seconds of CPU
 def test_mcp_and_http_racing_to_create_the_same_batch_pay_once(http: httpx2.Client, emu: Emulator,
                                                                 studio: Path) -> None:
     answers: dict[str, Any] = {}

@@ -27,7 +27,7 @@ from tests.dashboard.helpers import (
 )
 from tests.procs import CliProcess, start_child
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # Chromium: seconds of CPU per test
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

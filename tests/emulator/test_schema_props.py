@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chargen_es.emulator import png, schema
+from tests.shared import examples
 
 _NAMES = st.text("abcdefghij_", min_size=1, max_size=6)
 
@@ -63,7 +64,7 @@ def _valid(value: Any, s: dict[str, Any]) -> bool:
     return False
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(_schemas(upper=True), st.binary(min_size=8, max_size=8))
 def test_openapi_subset_instances_are_valid(s: dict[str, Any], seed: bytes) -> None:
     value = schema.instance(s, seed)
@@ -71,7 +72,7 @@ def test_openapi_subset_instances_are_valid(s: dict[str, Any], seed: bytes) -> N
     assert schema.instance(s, seed) == value  # deterministic
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(_schemas(upper=False), st.binary(min_size=8, max_size=8))
 def test_json_schema_instances_are_valid(s: dict[str, Any], seed: bytes) -> None:
     assert _valid(schema.instance(s, seed), s)

@@ -9,6 +9,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from chargen_es.emulator import Emulator, EmulatorConfig
 from chargen_es.journal import read_events
 from tests.conftest import run_demo
@@ -148,6 +150,7 @@ def test_the_demo_analyses_first_and_leaves_nothing_to_do(demo_tree: Path) -> No
     assert_nothing_left_to_do(demo_tree)
 
 
+@pytest.mark.slow  # a whole second demo; the quick loop checks the session's first one
 def test_a_second_demo_into_a_new_folder_leaves_nothing_to_do(tmp_path: Path, demo_tree: Path) -> None:
     done = run_demo(tmp_path / "second")
     assert done.returncode == 0, done.stdout + done.stderr

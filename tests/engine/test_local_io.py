@@ -36,6 +36,7 @@ from tests.engine.harness import (
     temp_files,
 )
 from tests.procs import run_child
+from tests.shared import sweep
 
 # (fault, how the line starts, the file it names, a word of the advice, the journal's last event)
 CASES = [
@@ -56,7 +57,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return reference_outputs(tmp_path_factory)
 
 
-@pytest.mark.parametrize(("fault", "start", "file", "advice", "last"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(("fault", "start", "file", "advice", "last"), sweep(CASES, ids=[c[0] for c in CASES]))
 def test_a_local_io_error_is_named_and_its_resume_is_exact(fault: str, start: str, file: str, advice: str,
                                                            last: str | None, tmp_path: Path,
                                                            reference: dict[str, str]) -> None:

@@ -17,6 +17,7 @@ import pytest
 from chargen_es.emulator import Emulator, EmulatorConfig
 from tests.engine.harness import RUN_ID, chargen, copy_sample, run_args
 from tests.procs import run_child
+from tests.shared import sweep
 
 SAFETY = [{"kind": "line", "line_kind": "safety", "key_contains": "map-room"}]  # one failed item: a failed/ detail
 KEPT = ("journal.jsonl", "state.json", "report.json", "plan.json", "files-cache.json")
@@ -91,8 +92,8 @@ def test_an_unfinished_run_is_not_pruned(tmp_path: Path) -> None:
 
 # the sample's run leaves 7 files (failed/ first in path order): #7 is a kill after the last
 # one, with failed/ empty and still there
-@pytest.mark.parametrize("point", ["before:prune.remove", "after:prune.remove", "after:prune.remove#3",
-                                   "before:prune.remove#5", "after:prune.remove#7"])
+@pytest.mark.parametrize("point", sweep(["before:prune.remove", "after:prune.remove", "after:prune.remove#3",
+                                         "before:prune.remove#5", "after:prune.remove#7"]))
 def test_a_kill_during_prune_loses_nothing(tmp_path: Path, point: str) -> None:
     root = finished_run(tmp_path)
     before_files, before_readers = kept(root), readers(root)

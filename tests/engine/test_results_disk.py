@@ -18,6 +18,7 @@ from chargen_es import events as ev
 from chargen_es.emulator import Emulator, EmulatorConfig
 from chargen_es.journal import read_events
 from tests.engine.harness import RUN_ID, assert_exactly_once, chargen, copy_sample, crash, run_args
+from tests.shared import sweep
 
 IMAGE_BYTES = 150_000  # the measure: 150 kB images
 
@@ -73,9 +74,9 @@ def test_keep_results_keeps_the_raw_answers(tmp_path: Path, how: str) -> None:
     assert folder_bytes(root / ".chargen" / "batch") > image_bytes(root)
 
 
-@pytest.mark.parametrize("point", ["before:results.discard", "after:results.discard",
-                                   "before:append:results.discarded", "after:append:results.discarded",
-                                   "after:results.discard#3"])
+@pytest.mark.parametrize("point", sweep(["before:results.discard", "after:results.discard",
+                                         "before:append:results.discarded", "after:append:results.discarded",
+                                         "after:results.discard#3"]))
 def test_a_kill_around_the_deletion_is_finished_by_resume(tmp_path: Path, point: str) -> None:
     root = copy_sample(tmp_path / "tree")
     with Emulator(config()) as emu:

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chargen_es.engine.live import Throttle
+from tests.shared import examples
 
 # one step of a driver: start a call, finish one with a success or a 429, or let time pass
 steps = st.lists(
@@ -21,7 +22,7 @@ steps = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(ceiling=st.integers(1, 16), script=steps)
 def test_invariants_under_any_sequence(ceiling: int, script: list[tuple[str, float]]) -> None:
     th = Throttle(ceiling=ceiling)

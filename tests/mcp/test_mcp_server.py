@@ -4,6 +4,10 @@ The client starts ``python -m chargen_es mcp`` itself (``StdioServerParameters``
 own stdio transport is what is under test, so this is the one place the suite does not
 start chargen-es through ``tests.procs``); the server's runs are real background
 processes talking HTTP to the in-process emulator through the unmodified google-genai SDK.
+
+Each test starts fresh interpreters (the server, its batches' runs): seconds of CPU, so
+they are ``slow``; the quick loop drives the same server in memory
+(``tests/mcp/test_mcp_in_memory.py``).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ ITEMS = [
     {"name": "on-the-map", "type": "compose", "prompt": "Ada standing on the map as on a beach.",
      "references": ["refs/ada-face.png", "refs/harbor-map.png"]},
 ]
+pytestmark = pytest.mark.slow
 WAIT_LIMIT_S = 120  # only bounds a hang: the batch is done when the emulator is first asked
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from chargen_es.planner import PlanOptions, build_plan
 from chargen_es.planner.keys import analyze_key, generate_key, safe_name, unique_safe_names
 from tests.planner.helpers import STAMP, entity
+from tests.shared import examples
 
 text = st.text(min_size=0, max_size=40)
 sha_hex = st.text(alphabet="0123456789abcdef", min_size=64, max_size=64)
@@ -80,7 +81,7 @@ scene_ids = st.one_of(
 )
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(scene=scene_ids)
 def test_safe_names_stay_inside_the_entity_folder(scene):
     name = safe_name(scene)

@@ -75,6 +75,7 @@ def test_bad_requests_are_refused_and_read_nothing_outside(tree: Path, dash: Das
 
 
 @pytest.mark.browser
+@pytest.mark.slow  # Chromium: seconds of CPU
 def test_the_gallery_picks_and_rejects_in_chromium(tree: Path, dash: Dashboard, browser: object) -> None:
     browser.get(dash.url.replace("/?", "/gallery?"))  # type: ignore[attr-defined]
     wait_for("the scene grid", lambda: _js(browser, "return document.querySelectorAll('#scenes section').length;"))

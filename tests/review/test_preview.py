@@ -17,6 +17,7 @@ from chargen_es.emulator import Emulator, EmulatorConfig
 from chargen_es.journal import read_events
 from tests.engine.harness import RUN_ID, assert_exactly_once, chargen, copy_sample, crash, run_args
 from tests.review.test_verdicts import cli
+from tests.shared import sweep
 
 
 def journal(root: Path) -> list[ev.Event]:
@@ -60,7 +61,7 @@ def test_preview_three_then_resume_sends_the_rest_as_batch(tmp_path: Path) -> No
         assert again["tasks"][0]["prompt"].endswith("Unlike the rejected takes: less fog.")
 
 
-@pytest.mark.parametrize("point", ["after:call#2", "before:append:run.paused", "after:append:run.paused"])
+@pytest.mark.parametrize("point", sweep(["after:call#2", "before:append:run.paused", "after:append:run.paused"]))
 def test_a_kill_in_the_preview_or_at_its_switch_resumes_exactly(tmp_path: Path, point: str) -> None:
     root = copy_sample(tmp_path / "tree")
     with Emulator(EmulatorConfig()) as emu:

@@ -17,7 +17,6 @@ from chargen_es import imagery
 from chargen_es.planner import PlanOptions, build_plan
 from tests.planner.helpers import STAMP, entity, png, sha, write
 from tests.planner.test_imagery import durable, output, task
-from tests.procs import run_child
 
 CHARACTER_FIELDS = ["custom_id", "file_name", "file_path", "prompt_used", "provider", "model", "generated_at",
                     "batch_run_id", "task_key", "sha256"]
@@ -25,10 +24,8 @@ RUN_FIELDS = ["run_id", "generated_at", "provider", "model", "mode", "images"]
 RUN_IMAGE_FIELDS = ["task_key", "file_path", "status", "sha256"]
 
 
-def test_the_demos_imagery_files_have_the_original_shape(tmp_path: Path) -> None:
-    done = run_child(["demo", str(tmp_path / "demo")], timeout=120)
-    assert done.returncode == 0, done.stdout + done.stderr
-    root = tmp_path / "demo"
+def test_the_demos_imagery_files_have_the_original_shape(demo_tree: Path) -> None:
+    root = demo_tree  # the session's `chargen-es demo` (tests/conftest.py): read, not changed
     characters = sorted(root.glob("characters/*/imagery.yaml"))
     places = sorted([*root.glob("locations/*/imagery.yaml"), *root.glob("chapters/*/imagery.yaml")])
     assert characters and places
