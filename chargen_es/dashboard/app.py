@@ -67,8 +67,10 @@ class TokenGate:
         if scope["method"] not in ("GET", "HEAD"):
             allowed = allowed and self._matches(headers.get(HEADER))
         if not allowed:
+            # the request's body is left unread, so the server drops the connection after the
+            # answer; "close" says so, or a client's next request on it could race the drop
             await PlainTextResponse("403: this dashboard needs its access token (see the URL it printed)",
-                                    status_code=403)(scope, receive, send)
+                                    status_code=403, headers={"Connection": "close"})(scope, receive, send)
             return
         if not by_query or by_cookie:
             await self.app(scope, receive, send)

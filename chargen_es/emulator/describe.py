@@ -14,6 +14,7 @@ request and the bytes it refers to, so a repeated request gets the same answer.
 from __future__ import annotations
 
 import colorsys
+import functools
 import struct
 import zlib
 from collections import Counter
@@ -55,9 +56,16 @@ def words(field_name: str, pick: int, index: int = 0) -> str:
 def palette(png: bytes, most: int = 3) -> list[str]:
     """The most common colours of a PNG as ``name (#rrggbb)``, most common first; empty
     when the bytes are not a PNG this small decoder reads (8-bit, not interlaced)."""
+    return list(_palette(png, most))
+
+
+@functools.lru_cache(maxsize=64)
+def _palette(png: bytes, most: int) -> tuple[str, ...]:
+    """Decoded in pure Python, pixel by pixel: a run analyses the same few pictures again
+    and again (each scene's references), so each picture is decoded once per process."""
     pixels = _pixels(png)
     if not pixels:
-        return []
+        return ()
     out: list[str] = []
     for rgb, _ in Counter(pixels).most_common(most * 4):
         label = f"{_nearest(rgb)} (#{rgb[0]:02x}{rgb[1]:02x}{rgb[2]:02x})"
@@ -65,7 +73,7 @@ def palette(png: bytes, most: int = 3) -> list[str]:
             out.append(label)
         if len(out) == most:
             break
-    return out
+    return tuple(out)
 
 
 def _nearest(rgb: tuple[int, int, int]) -> str:

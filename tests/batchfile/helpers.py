@@ -7,10 +7,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from chargen_es.planner import sample_batch
 from tests.engine import harness
+from tests.shared import read_yaml
 
 SAMPLE = sample_batch()
 BATCH = "postcards.yaml"
@@ -28,7 +27,7 @@ def outputs(folder: Path) -> dict[str, str]:
 
 
 def manifest_keys(folder: Path) -> list[str]:
-    doc: dict[str, Any] = yaml.safe_load((folder / "imagery.yaml").read_text()) or {}
+    doc: dict[str, Any] = read_yaml((folder / "imagery.yaml").read_text()) or {}
     found = [e["task_key"] for run in doc.get("imagery_runs") or [] for e in run.get("images") or []]
     return found + [e["task_key"] for e in doc.get("analyses") or []]
 

@@ -13,7 +13,6 @@ import random
 from pathlib import Path
 
 import pytest
-import yaml
 
 from chargen_es.emulator import Emulator, EmulatorConfig
 from tests.batchfile.helpers import BATCH, assert_exactly_once, copy_batch, manifest_keys, outputs
@@ -23,7 +22,7 @@ from tests.engine.harness import (
     crash,
 )
 from tests.procs import run_child
-from tests.shared import once_per_session
+from tests.shared import once_per_session, read_yaml
 
 POINTS = [f"{when}:{effect}" for effect in ("upload", "job.create", "download", "image.write", "imagery.write")
           for when in ("before", "after")]
@@ -95,7 +94,7 @@ def test_the_live_runner_runs_a_batch_file(tmp_path: Path, reference: dict[str, 
         done = chargen(root, emu.base_url, *run_batch(root, "--runner", "live", "--workers", "2"))
         assert done.returncode == 0, done.stderr
         assert emu.stats()["calls"] == 3
-    doc = yaml.safe_load((root / "postcards" / "imagery.yaml").read_text())
+    doc = read_yaml((root / "postcards" / "imagery.yaml").read_text())
     assert [r["mode"] for r in doc["imagery_runs"]] == ["live"]
     assert sorted(outputs(root / "postcards")) == sorted(reference)
 

@@ -12,6 +12,7 @@ from chargen_es.planner import PlanOptions
 from chargen_es.planner.batchfile import build_batch_plan
 from tests.batchfile.helpers import BATCH, copy_batch
 from tests.procs import run_child
+from tests.shared import read_yaml
 
 BROKEN = """\
 name: bad name!
@@ -117,10 +118,9 @@ def test_json_problems_have_lines_too(tmp_path: Path) -> None:
 
 
 def test_yaml_and_json_forms_plan_the_same_keys(tmp_path: Path) -> None:
-    import yaml
 
     root = copy_batch(tmp_path / "batch")
-    (root / "same.json").write_text(json.dumps(yaml.safe_load((root / BATCH).read_text()), indent=1))
+    (root / "same.json").write_text(json.dumps(read_yaml((root / BATCH).read_text()), indent=1))
     opts = PlanOptions(root=root, run_stamp="20300101T000000Z")
     from_yaml = build_batch_plan(root / BATCH, opts)
     from_json = build_batch_plan(root / "same.json", opts)

@@ -11,6 +11,7 @@ import yaml
 
 from chargen_es.planner import PlanOptions, build_plan
 from tests.planner.helpers import STAMP, write
+from tests.shared import read_yaml
 
 
 def analysis(seed: str, **overrides: Any) -> dict[str, Any]:
@@ -35,7 +36,7 @@ def put_analysis(root: Path, entity: str, image: str, doc: Any, *, record: bool 
     if record:
         image_sha = hashlib.sha256((root / entity / image).read_bytes()).hexdigest()
         path = root / entity / "imagery.yaml"
-        current = yaml.safe_load(path.read_text()) if path.exists() else None
+        current = read_yaml(path.read_text()) if path.exists() else None
         current = current or {}
         entries = current.setdefault("analyses", [])
         key = f"{entity}/analyze:{Path(image).stem}@sha256:{image_sha[:16]}"

@@ -13,7 +13,6 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
 from chargen_es.emulator import Emulator, EmulatorConfig
 from tests.engine.harness import (
@@ -26,7 +25,7 @@ from tests.engine.harness import (
     run_args,
 )
 from tests.procs import run_child
-from tests.shared import once_per_session
+from tests.shared import once_per_session, read_yaml
 
 FIRST = f"{RUN_ID}-analyses"
 ARGS = run_args("--analyze-first")
@@ -65,7 +64,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str],
             sources = {"ada": "images/ada-portrait.png", "bram": "refs/bram-armor.png", "cyra": "refs/cyra-sketch.png",
                        "dov": "refs/dov-hat.png"}  # Ada names hers first; the others use their references
             for slug, source in sources.items():
-                entries = yaml.safe_load((root / "characters" / slug / "imagery.yaml").read_text())["generated_images"]
+                entries = read_yaml((root / "characters" / slug / "imagery.yaml").read_text())["generated_images"]
                 traits = json.loads((root / "characters" / slug / f"{source}.analysis.json").read_text())["traits"]
                 fresh = [e for e in entries if e["batch_run_id"] == RUN_ID]
                 assert fresh and all(f"Keep consistent with: traits: {traits[0]}" in e["prompt_used"] for e in fresh)

@@ -17,6 +17,7 @@ from chargen_es.engine.results import Answer
 from chargen_es.errors import ValidationFailed
 from tests.consistency.helpers import analysis, keys_by_scene, plan, put_analysis
 from tests.planner.helpers import entity, png, write
+from tests.shared import read_yaml
 
 ADA = "characters/ada"
 
@@ -138,7 +139,7 @@ def test_a_new_analysis_replans_only_its_entity_and_says_why(tmp_path: Path) -> 
         t = next(t for t in first if t.slug == slug)
         write(tmp_path, f"characters/{slug}/images/one.png", png(slug + "-one"))
         doc_path = tmp_path / "characters" / slug / "imagery.yaml"
-        doc = yaml.safe_load(doc_path.read_text()) if doc_path.exists() else {}
+        doc = read_yaml(doc_path.read_text()) if doc_path.exists() else {}
         doc = doc or {}
         from tests.planner.helpers import sha
 
@@ -195,6 +196,6 @@ def test_a_valid_answer_is_written_and_recorded_with_the_image_hash(tmp_path: Pa
     assert isinstance(event, ev.LineApplied)
     written = json.loads((tmp_path / ADA / "ref.png.analysis.json").read_text())
     assert contract.problems(written) == []
-    (entry,) = yaml.safe_load((tmp_path / ADA / "imagery.yaml").read_text())["analyses"]
+    (entry,) = read_yaml((tmp_path / ADA / "imagery.yaml").read_text())["analyses"]
     assert entry["image_sha256"] == task.input_image.sha256 and entry["image"] == "ref.png"
     assert plan(tmp_path).consistency[0]["sources"][0]["status"] == "ok"

@@ -7,12 +7,11 @@ import io
 from pathlib import Path
 from typing import Any
 
-import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from chargen_es import imagery
-from tests.shared import examples
+from tests.shared import examples, read_yaml
 
 ANY_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
 # what prompts and paths are made of: letters of any script in the BMP, digits,
@@ -41,7 +40,7 @@ def ruamel_bytes(data: dict[str, Any]) -> bytes:
 def test_a_new_file_reads_back_as_the_data_written(data: dict[str, Any]) -> None:
     """By both readers: PyYAML's (YAML 1.1: the planner) and ruamel's (1.2: the next update)."""
     written = imagery._dump(data, imagery._round_trip(), new_file=True)
-    assert yaml.safe_load(written) == data
+    assert read_yaml(written) == data
     assert imagery._round_trip().load(written.decode("utf-8")) == data
 
 
@@ -53,7 +52,7 @@ def test_an_updated_file_reads_back_as_the_data_written(data: dict[str, Any]) ->
     """ruamel's output too: ``on`` or ``yes`` written plain would be a boolean to the planner;
     a line-break character YAML knows (CR, NEL, U+2028) raw in a block would be misread."""
     written = ruamel_bytes(data)
-    assert yaml.safe_load(written) == data
+    assert read_yaml(written) == data
     assert imagery._round_trip().load(written.decode("utf-8")) == data
 
 
@@ -88,4 +87,4 @@ def test_a_file_made_new_then_updated_keeps_both_entries_and_the_users_comment(t
     assert imagery.update(path, [add("b")], write, root=tmp_path)
     text = path.read_text()
     assert text.startswith("# kept by the user\n")
-    assert [e["task_key"] for e in yaml.safe_load(io.StringIO(text))["generated_images"]] == ["a", "b"]
+    assert [e["task_key"] for e in read_yaml(io.StringIO(text))["generated_images"]] == ["a", "b"]

@@ -18,12 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from chargen_es.emulator import Emulator, EmulatorConfig
 from chargen_es.planner import sample_tree
 from tests.procs import CliProcess, run_child, start_child
-from tests.shared import once_per_session
+from tests.shared import once_per_session, read_yaml
 
 API_KEY = "test-key-7f3a9c1e55d0-never-written"
 RUN_ID = "2030-01-01T00-00-00Z"
@@ -123,7 +122,7 @@ def imagery_keys(root: Path) -> dict[str, list[str]]:
     """Task keys recorded per imagery.yaml (duplicates kept, so a test can count them)."""
     keys: dict[str, list[str]] = {}
     for path in sorted(root.glob("*/*/imagery.yaml")):
-        doc: dict[str, Any] = yaml.safe_load(path.read_text()) or {}
+        doc: dict[str, Any] = read_yaml(path.read_text()) or {}
         found = [e["task_key"] for e in doc.get("generated_images") or [] if "task_key" in e]
         for run in doc.get("imagery_runs") or []:
             found += [e["task_key"] for e in run.get("images") or [] if "task_key" in e]

@@ -23,7 +23,6 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
 from chargen_es.emulator import Emulator
 from chargen_es.fsio import FAULT_ENV
@@ -40,6 +39,7 @@ from tests.engine.harness import (
     run_args,
     temp_files,
 )
+from tests.shared import read_yaml
 
 # journal.append: the plan's own commit (#1: "run the same command again"), then appends
 # in the middle of the run
@@ -70,7 +70,7 @@ def assert_nothing_half_written(root: Path, reference: dict[str, str]) -> None:
     for path, digest in outputs(root).items():
         assert reference.get(path) == digest, f"{path} is visible with bytes an uninterrupted run never writes"
     for path in root.glob("*/*/imagery.yaml"):
-        assert isinstance(yaml.safe_load(path.read_text()), dict), f"{path} is not whole"
+        assert isinstance(read_yaml(path.read_text()), dict), f"{path} is not whole"
     for path in (root / ".chargen" / "batch").glob("*/*-*.jsonl"):  # requests-NNN, results-NNN
         data = path.read_bytes()
         assert data.endswith(b"\n") and all(json.loads(line) for line in data.splitlines()), f"{path} is not whole"

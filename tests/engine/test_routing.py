@@ -12,13 +12,13 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
 from chargen_es import events as ev
 from chargen_es.emulator import Emulator, EmulatorConfig
 from chargen_es.journal import read_events
 from tests.engine.harness import RUN_ID, chargen, copy_sample, run_args
 from tests.procs import run_child
+from tests.shared import read_yaml
 
 
 def _applied(run_dir: Path) -> list[ev.LineApplied]:
@@ -48,7 +48,7 @@ def test_a_routed_model_records_and_prices_the_model_that_answered(tmp_path: Pat
     # to the report's last digit: it sums item by item, so a total on a half-unit may round either way
     assert report["cost"]["actual_usd"] == pytest.approx((tokens_in * 1.5 + tokens_out * 7.5) / 1e6 * 0.5, abs=1e-6)
     entries = [entry for path in root.rglob("imagery.yaml") if ".chargen" not in path.parts
-               for entry in (yaml.safe_load(path.read_text()) or {}).get("analyses") or []]
+               for entry in (read_yaml(path.read_text()) or {}).get("analyses") or []]
     assert entries and all(entry["answered_by"] == "gemini-3.6-flash" for entry in entries)
     assert all(entry["model"] == "gemini-3.5-flash" for entry in entries)
     shown = run_child(["inspect", RUN_ID, "--root", str(root)], timeout=60)

@@ -6,12 +6,11 @@ import os
 import stat
 from pathlib import Path
 
-import yaml
-
 from chargen_es import imagery
 from chargen_es.engine.durable import Durability, write_replace
 from chargen_es.events import FileRef, Output, Task
 from tests.planner.helpers import png, sha, write
+from tests.shared import read_yaml
 
 
 def durable(path: Path, data: bytes, mode: int | None) -> None:
@@ -39,7 +38,7 @@ def output(root: Path, t: Task, seed: str = "img") -> Output:
 
 
 def load(root: Path, t: Task) -> dict:
-    return yaml.safe_load(imagery.imagery_path(root, t).read_text(encoding="utf-8"))
+    return read_yaml(imagery.imagery_path(root, t).read_text(encoding="utf-8"))
 
 
 def test_character_entry_shape_and_idempotence(tmp_path):
@@ -172,7 +171,7 @@ def test_a_new_result_for_a_key_drops_the_old_ones_verdict_and_answering_model(t
         out = Output(path="characters/ada/images/map-room-X.jpg", sha256=sha, bytes=1, mime="image/jpeg")
         imagery.update(path, [imagery.generated_mutation(task, out, "R", "2030-01-01T00:00:00.000Z",
                                                          answered_by=answered)], write_bytes)
-        return yaml.safe_load(path.read_text())["generated_images"][0]
+        return read_yaml(path.read_text())["generated_images"][0]
 
     apply("aaa", answered="other-model")
     imagery.update(path, [imagery.review_mutation(task.key, "aaa", "rejected", "too dark")], write_bytes)

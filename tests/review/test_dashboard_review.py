@@ -7,13 +7,13 @@ from pathlib import Path
 
 import httpx2
 import pytest
-import yaml
 
 from chargen_es import events as ev
 from chargen_es.journal import read_events
 from tests.dashboard.helpers import Dashboard, dashboard, wait_for
 from tests.dashboard.test_browser import _js
 from tests.review.test_verdicts import cli
+from tests.shared import read_yaml
 
 NOTE = "the hat is wrong"
 
@@ -35,7 +35,7 @@ def takes(root: Path, scene: str) -> list[str]:
 
 
 def shown(root: Path) -> dict[str, dict]:
-    doc = yaml.safe_load((root / "characters/ada/imagery.yaml").read_text())
+    doc = read_yaml((root / "characters/ada/imagery.yaml").read_text())
     return {f"characters/ada/{e['file_path']}": e for e in doc["generated_images"]}
 
 
@@ -43,7 +43,10 @@ def test_post_review_needs_the_header_and_lands_in_journal_and_imagery(tree: Pat
                                                                        http: httpx2.Client) -> None:
     rejected = takes(tree, "map-room")
     body = {"image": rejected[0], "decision": "reject", "note": NOTE}
-    assert http.post("/api/review", json=body).status_code == 403, "the cookie or query alone never decides"
+    refused = http.post("/api/review", json=body)
+    assert refused.status_code == 403, "the cookie or query alone never decides"
+    # its body unread, the connection is not reused: the next request must not race its drop
+    assert refused.headers["connection"] == "close"
     assert not (tree / ".chargen/review/journal.jsonl").exists()
     headers = {"X-Chargen-Token": dash.token}
     for path in rejected:

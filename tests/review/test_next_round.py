@@ -6,10 +6,9 @@ import json
 import os
 from pathlib import Path
 
-import yaml
-
 from tests.engine.harness import _env
 from tests.procs import run_child
+from tests.shared import read_yaml
 
 NOTE = "too dark; the map should be readable"
 
@@ -42,7 +41,7 @@ def test_the_rejected_scene_is_planned_again_with_its_note_and_the_picked_one_is
     plan = dry(tree)
     assert [(t["scene"], t["reason"]) for t in plan["tasks"]] == [("map-room", "rejected")] * 3
     assert all(t["prompt"].endswith(f"\n\nUnlike the rejected takes: {NOTE}.") for t in plan["tasks"])
-    old = {e["task_key"] for e in yaml.safe_load((tree / "characters/ada/imagery.yaml").read_text())["generated_images"]}
+    old = {e["task_key"] for e in read_yaml((tree / "characters/ada/imagery.yaml").read_text())["generated_images"]}
     assert not {t["key"] for t in plan["tasks"]} & old, "the note is part of the key"
     code, out, _ = cli(tree, "status", "--only", "ada")
     assert code == 0

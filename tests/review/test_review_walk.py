@@ -7,11 +7,11 @@ import re
 from pathlib import Path
 
 import pexpect
-import yaml
 
 from chargen_es import events as ev
 from chargen_es.journal import read_events
 from tests.procs import TerminalChild, run_child, spawn_on_terminal
+from tests.shared import read_yaml
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -54,7 +54,7 @@ def test_the_walk_shows_takes_as_paths_and_records_each_key(tree: Path) -> None:
     events = read_events(tree / ".chargen/review/journal.jsonl")
     assert [(type(e), getattr(e, "note", "")) for e in events] == [(ev.ImageRejected, "too dark")] * 3 + [
         (ev.ImagePicked, "")]
-    shown = yaml.safe_load((tree / "characters/ada/imagery.yaml").read_text())["generated_images"]
+    shown = read_yaml((tree / "characters/ada/imagery.yaml").read_text())["generated_images"]
     assert sorted(e.get("review", "") for e in shown) == ["", "picked", "rejected", "rejected", "rejected"]
     again = spawn(tree, "--only", "a*")
     again.expect(r"\[1/1\] character/ada/lost in the fog")

@@ -16,6 +16,7 @@ from tests.batchfile.helpers import BATCH, copy_batch
 from tests.engine.harness import chargen, copy_sample, run_args
 from tests.planner.helpers import STAMP, entity, png, sha, write
 from tests.review.test_verdicts import cli
+from tests.shared import read_yaml
 
 THREE = """
 scenes:
@@ -75,7 +76,7 @@ def test_raising_plans_only_the_new_takes_and_lowering_forgets_nothing(tmp_path:
         ("two", f"two-v4-{STAMP}", "new take"), ("two", f"two-v5-{STAMP}", "new take")]
     lowered = plan(tmp_path, variants=1)
     assert lowered.tasks == [] and len(lowered.skipped) == 2
-    doc = yaml.safe_load((tmp_path / "characters/ada/imagery.yaml").read_text())
+    doc = read_yaml((tmp_path / "characters/ada/imagery.yaml").read_text())
     assert len(doc["generated_images"]) == 4, "lowering the count removes no record"
     assert plan(tmp_path).tasks == [], "back at 3: the takes already made are still done"
 
@@ -129,7 +130,7 @@ def test_a_run_with_three_takes_makes_three_and_a_second_run_plans_nothing(tmp_p
     assert done.returncode == 0, done.stderr
     made = sorted(p.name for p in (root / "characters/ada/images").glob("map-room*"))
     assert [n.split("-2030")[0] for n in made] == ["map-room", "map-room-v2", "map-room-v3"]
-    entries = yaml.safe_load((root / "characters/ada/imagery.yaml").read_text())["generated_images"]
+    entries = read_yaml((root / "characters/ada/imagery.yaml").read_text())["generated_images"]
     assert len({e["task_key"] for e in entries if e["task_key"].startswith("character/ada/map-room@")}) == 3
     again = chargen(root, emulator_url, "run", "--only", "ada", "--dry-run", "--json")
     assert again.returncode == 0, again.stderr

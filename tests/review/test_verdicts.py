@@ -12,12 +12,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
 from chargen_es import events as ev
 from chargen_es.journal import read_events
 from tests.engine.harness import _env
 from tests.procs import run_child
+from tests.shared import read_yaml
 
 NOTE = "too dark; the map should be readable"
 
@@ -32,7 +32,7 @@ def takes(root: Path, scene: str) -> list[str]:
 
 
 def entries(root: Path) -> dict[str, dict]:
-    doc = yaml.safe_load((root / "characters/ada/imagery.yaml").read_text())
+    doc = read_yaml((root / "characters/ada/imagery.yaml").read_text())
     return {f"characters/ada/{e['file_path']}": e for e in doc["generated_images"]}
 
 

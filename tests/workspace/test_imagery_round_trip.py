@@ -7,10 +7,10 @@ import hashlib
 from pathlib import Path
 
 import msgspec
-import yaml
 
 from chargen_es import imagery
 from tests.planner.test_imagery import durable, output, task
+from tests.shared import read_yaml
 
 USER_FILE = """\
 # Ada's pictures. Hand-edited: keep this comment!
@@ -36,7 +36,7 @@ def test_comments_order_and_quotes_survive_an_update(tmp_path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     # every line the user wrote is still there, byte for byte, in the same order
     assert text.startswith(USER_FILE), text
-    added = yaml.safe_load(text)["generated_images"][-1]
+    added = read_yaml(text)["generated_images"][-1]
     assert added["task_key"] == t.key and added["sha256"] == out.sha256 and added["prompt_used"] == t.prompt
     assert "prompt_used: |-\n" in text  # a multi-line prompt is written as a readable block
     # applying the same result again rewrites nothing
@@ -54,7 +54,7 @@ def test_a_changed_entry_keeps_the_users_comment_beside_it(tmp_path: Path) -> No
     assert imagery.record_generated(tmp_path, t, [out], "run-2", "2025-12-19T12:00:00.000Z", write=durable)
     text = path.read_text(encoding="utf-8")
     assert f"- task_key: {t.key}  # mine\n" in text
-    assert yaml.safe_load(text)["generated_images"][0]["sha256"] == out.sha256
+    assert read_yaml(text)["generated_images"][0]["sha256"] == out.sha256
 
 
 def test_no_lock_file_in_the_content_tree(tmp_path: Path) -> None:

@@ -11,12 +11,11 @@ from __future__ import annotations
 import posixpath
 from pathlib import Path
 
-import yaml
-
 from chargen_es import imagery
 from chargen_es.planner import PlanOptions, build_plan
 from tests.planner.helpers import STAMP, entity, png, sha, write
 from tests.planner.test_imagery import durable, output, task
+from tests.shared import read_yaml
 
 CHARACTER_FIELDS = ["custom_id", "file_name", "file_path", "prompt_used", "provider", "model", "generated_at",
                     "batch_run_id", "task_key", "sha256"]
@@ -30,7 +29,7 @@ def test_the_demos_imagery_files_have_the_original_shape(demo_tree: Path) -> Non
     places = sorted([*root.glob("locations/*/imagery.yaml"), *root.glob("chapters/*/imagery.yaml")])
     assert characters and places
     for path in characters:
-        entries = yaml.safe_load(path.read_text(encoding="utf-8"))["generated_images"]
+        entries = read_yaml(path.read_text(encoding="utf-8"))["generated_images"]
         assert entries
         for entry in entries:
             assert list(entry) == CHARACTER_FIELDS, path
@@ -39,7 +38,7 @@ def test_the_demos_imagery_files_have_the_original_shape(demo_tree: Path) -> Non
             assert entry["provider"] == "google" and entry["task_key"].startswith(("character/", "characters/"))
             assert (path.parent / entry["file_path"]).is_file()
     for path in places:
-        runs = yaml.safe_load(path.read_text(encoding="utf-8"))["imagery_runs"]
+        runs = read_yaml(path.read_text(encoding="utf-8"))["imagery_runs"]
         assert runs
         for run in runs:
             assert list(run) == RUN_FIELDS and run["provider"] == "google" and run["mode"] == "batch"
@@ -118,7 +117,7 @@ def test_an_old_entry_takes_the_current_shape_when_it_is_set_anyway(tmp_path: Pa
         assert imagery.record_generated(tmp_path, t, [out], "r0", "T", "batch", write=durable)
         text_after = path.read_text()
         assert text_after.startswith("# written by chargen-es 0.x") == (entity_type == "characters")
-        data = yaml.safe_load(text_after)
+        data = read_yaml(text_after)
         if entity_type == "characters":
             [entry] = data["generated_images"]
             assert entry["custom_id"] == t.output_stem and entry["task_key"] == t.key
