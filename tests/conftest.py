@@ -1,4 +1,5 @@
-"""Suite-wide hygiene (no proxy for loopback, no real keys leaking into runs) and the demo workspace."""
+"""Suite-wide hygiene (no proxy for loopback, no real keys leaking into runs), where the session's
+temporary folders live, the shared zygote, and the demo workspace."""
 
 from __future__ import annotations
 
@@ -12,12 +13,39 @@ from tests import shared
 from tests.procs import SHARED_ZYGOTE, run_child, zygote_socket
 from tests.shared import once_per_session
 
+MEMORY = Path("/dev/shm")
 
+
+def _temp_root_in_memory(config: pytest.Config) -> None:
+    """Put the session's temporary folders on the tmpfs at /dev/shm when there is one with
+    room, unless ``--basetemp`` or ``PYTEST_DEBUG_TEMPROOT`` chose a place.
+
+    The crash tests kill processes, and the page cache outlives a killed process, so a
+    disk's flushes add nothing a test can observe; what they add is cost: every run ends
+    its groups with ``syncfs(2)``, which on a disk the whole suite shares waits for every
+    other test's writes too. Faults are injected at our own I/O wrapper
+    (``chargen_es.fsio``), the full-disk test mounts its own tmpfs, and a power cut is
+    out of any test's reach, so nothing is tested less.
+    """
+    if config.option.basetemp or os.environ.get("PYTEST_DEBUG_TEMPROOT"):
+        return
+    try:
+        mounts = Path("/proc/mounts").read_text().split("\n")
+        room = os.statvfs(MEMORY)
+    except OSError:
+        return
+    tmpfs = any(line.split()[1:3] == [str(MEMORY), "tmpfs"] for line in mounts if line.strip())
+    if tmpfs and os.access(MEMORY, os.W_OK) and room.f_bavail * room.f_frsize >= 4 << 30:
+        os.environ["PYTEST_DEBUG_TEMPROOT"] = str(MEMORY)
+
+
+@pytest.hookimpl(tryfirst=True)  # before anything asks for the session's temp folder
 def pytest_configure(config: pytest.Config) -> None:
     """Under xdist the controller starts the one zygote its workers fork ``chargen-es``
     children from (``tests/procs.py``); the workers inherit its socket in the environment.
     Every process learns whether this is the quick loop before it collects (``tests.shared``)."""
     shared.QUICK = "".join(config.option.markexpr.split()) == "notslow"
+    _temp_root_in_memory(config)
     if getattr(config, "workerinput", None) is None and config.getoption("numprocesses", None):
         os.environ[SHARED_ZYGOTE] = zygote_socket()
 

@@ -24,4 +24,4 @@ def test_the_readme_test_command_is_what_ci_runs_and_sets_up_a_fresh_machine() -
     chromium = next(i for i, line in enumerate(script) if "apt-get install" in line)
     assert "chromium chromium-driver" in script[chromium] and "command -v chromedriver" in script[chromium - 3]
     assert 'python -m pip install -q ".[test]"' in script
-    assert script[-1] == "python -m pytest -n 6"
+    assert script[-1] == "python -m pytest -n 6 --dist worksteal"
