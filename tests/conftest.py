@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests import shared
-from tests.procs import SHARED_ZYGOTE, run_child, zygote_socket
+from tests.procs import run_child, share_zygote
 from tests.shared import once_per_session
 
 MEMORY = Path("/dev/shm")
@@ -47,7 +47,7 @@ def pytest_configure(config: pytest.Config) -> None:
     shared.QUICK = "".join(config.option.markexpr.split()) == "notslow"
     _temp_root_in_memory(config)
     if getattr(config, "workerinput", None) is None and config.getoption("numprocesses", None):
-        os.environ[SHARED_ZYGOTE] = zygote_socket()
+        share_zygote()
 
 
 @pytest.fixture(autouse=True)

@@ -42,27 +42,46 @@ SHARED_ZYGOTE = "CHARGEN_TESTS_ZYGOTE"
 
 
 def zygote_socket() -> str:
-    """The socket of this session's zygote: the controller's when it shared one, else
-    this process's own, started on first use (and again if it died)."""
+    """The socket of this session's zygote: the controller's when it shared one (waiting,
+    the first time, until it is listening), else this process's own, started on first use
+    (and again if it died)."""
     global _zygote
     shared = os.environ.get(SHARED_ZYGOTE)
     if shared:
+        limit = time.monotonic() + 120
+        while not os.path.exists(shared):  # the zygote renames its socket here once it listens
+            assert time.monotonic() < limit, f"the session's zygote never listened: see {shared}.log"
+            time.sleep(0.02)
         return shared
     with _lock:
         if _zygote is None or _zygote[0].poll() is not None:
-            folder = tempfile.mkdtemp(prefix="chargen-zygote-")
-            atexit.register(shutil.rmtree, folder, True)  # the zygote itself dies with this process
-            path = os.path.join(folder, "socket")
-            repo = str(Path(__file__).resolve().parent.parent)
-            env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH")) if p)}
-            with open(os.path.join(folder, "zygote.log"), "ab") as log:  # its own tracebacks, if any
-                process = subprocess.Popen([sys.executable, "-m", "tests.zygote", path], env=env, cwd=repo,
-                                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log)
+            process, path = start_zygote()
             assert process.stdout is not None
             ready = process.stdout.readline()
             assert ready == b"ready\n", f"the zygote did not start: {ready!r}"
             _zygote = (process, path)
         return _zygote[1]
+
+
+def start_zygote() -> tuple[subprocess.Popen[bytes], str]:
+    """Start a zygote and return at once; its socket appears at the path once it listens
+    (it preloads for about 1.5 s, which the xdist controller spends starting its workers)."""
+    folder = tempfile.mkdtemp(prefix="chargen-zygote-")
+    atexit.register(shutil.rmtree, folder, True)  # the zygote itself dies with this process
+    path = os.path.join(folder, "socket")
+    repo = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH")) if p)}
+    with open(path + ".log", "ab") as log:  # its own tracebacks, if any
+        process = subprocess.Popen([sys.executable, "-m", "tests.zygote", path], env=env, cwd=repo,
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log)
+    return process, path
+
+
+def share_zygote() -> None:
+    """In an xdist controller: start the session's zygote for the workers to find."""
+    global _zygote
+    _zygote = start_zygote()  # kept referenced, so it lives (and dies) with this process
+    os.environ[SHARED_ZYGOTE] = _zygote[1]
 
 
 class CliProcess:
