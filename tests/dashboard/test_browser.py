@@ -36,8 +36,10 @@ LONG_JOB_S = 3600.0  # an hour-long job: it cannot finish while the test pauses 
 DASH_ARGS = ("--emulator", "--emulator-job-seconds", "1", "--poll-interval", "0.2")
 
 
-@pytest.fixture
-def browser() -> Iterator[object]:
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[object]:
+    """One headless Chromium per test process (starting one costs over a second of CPU);
+    :func:`browser` hands it to each test with no cookie and a blank page."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -58,6 +60,16 @@ def browser() -> Iterator[object]:
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def browser(chromium: object) -> Iterator[object]:
+    """The process's Chromium as a fresh visitor: every dashboard listens on 127.0.0.1, and
+    cookies ignore the port, so an earlier test's token cookie must not reach this one."""
+    chromium.get("about:blank")  # type: ignore[attr-defined]
+    chromium.execute_cdp_cmd("Network.clearBrowserCookies", {})  # type: ignore[attr-defined]
+    yield chromium
+    chromium.get("about:blank")  # type: ignore[attr-defined]  # ends the page's event streams
 
 
 def _js(driver: object, script: str) -> object:

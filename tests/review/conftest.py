@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from chargen_es.emulator import Emulator, EmulatorConfig
-from tests.dashboard.test_browser import browser  # noqa: F401 - headless Chromium, as the dashboard's tests use it
+from tests.dashboard.test_browser import browser, chromium  # noqa: F401 - headless Chromium, as the dashboard's tests use it
 from tests.engine.harness import chargen, copy_sample, run_args
 
 
