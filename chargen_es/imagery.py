@@ -460,14 +460,18 @@ def update(path: Path, mutations: Sequence[Mutation], write: Writer, *, root: Pa
     state_dir(root)
     lock.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(lock)):
-        rt = _round_trip()
-        data, mode = _read(path, rt)
+        text, mode = _read_text(path)
+        data = _canonical(text) if text is not None else {}
+        rt = None
+        if data is None:  # the file holds something of the user's beyond its data
+            rt = _round_trip()
+            data = _parse(path, text or "", rt)
         changed = False
         for mutate in mutations:
             changed = mutate(data) or changed
         if not changed:
             return False
-        write(path, _dump(data, rt, new_file=mode is None), mode)  # _read: no mode, no file
+        write(path, _dump(data, rt), mode)
         return True
 
 
@@ -478,28 +482,54 @@ class _NewFileDumper(yaml.CSafeDumper):
 _NewFileDumper.add_representer(str, _str)
 
 
-def _dump(data: dict[str, Any], rt: YAML, *, new_file: bool) -> bytes:
-    """The file's new bytes. A file that did not exist holds nothing of the user's to keep,
-    so it is written by PyYAML's C emitter (about 9x faster than ruamel's pure-Python one,
-    the same layout; tests/core/test_imagery_dump.py); an existing file is round-tripped."""
-    if new_file:
-        return yaml.dump(data, Dumper=_NewFileDumper, sort_keys=False, allow_unicode=True, width=1 << 30,
-                         default_flow_style=False).encode("utf-8")
+def _plain_dump(data: dict[str, Any]) -> str:
+    return yaml.dump(data, Dumper=_NewFileDumper, sort_keys=False, allow_unicode=True, width=1 << 30,
+                     default_flow_style=False)
+
+
+def _dump(data: dict[str, Any], rt: YAML | None) -> bytes:
+    """The file's new bytes. A file with nothing of the user's to keep (new, or exactly
+    what this writer writes for its data: :func:`_canonical`) is written by PyYAML's C
+    emitter (about 9x faster than ruamel's pure-Python one, the same layout;
+    tests/core/test_imagery_dump.py); any other is round-tripped by ``rt``."""
+    if rt is None:
+        return _plain_dump(data).encode("utf-8")
     out = io.StringIO()
     rt.dump(data, out)
     return out.getvalue().encode("utf-8")
 
 
-def _read(path: Path, rt: YAML) -> tuple[dict[str, Any], int | None]:
+def _canonical(text: str) -> dict[str, Any] | None:
+    """The file's data when its text is exactly what :func:`_dump` writes for that data,
+    else None. Such a file has no comment, no style and no key of the user's beyond its
+    data, so the C loader and emitter may update it; and since the text is the C
+    emitter's own, it reads the same under YAML 1.1 and 1.2 (the emitter quotes every
+    string that would read otherwise), so the data is what ruamel would have read. The
+    check costs a C load and dump, a tenth of ruamel's round trip, which runs otherwise."""
+    try:
+        data = yaml.load(text, Loader=_LOADER)
+    except yaml.YAMLError:
+        return None
+    if not isinstance(data, dict) or _plain_dump(data) != text:
+        return None
+    return data
+
+
+def _read_text(path: Path) -> tuple[str | None, int | None]:
+    """The file's text and permission bits; (None, None) when there is no file."""
     try:
         st = os.stat(path)
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return {}, None
+        return None, None
     except (OSError, UnicodeDecodeError) as exc:
         if is_local_io(exc):  # a failing disk or permission stops the run, named (chargen_es.errors)
             raise
         raise ContentError(str(path), f"cannot read: {exc}") from exc
+    return text, st.st_mode & 0o7777
+
+
+def _parse(path: Path, text: str, rt: YAML) -> dict[str, Any]:
     try:
         data = rt.load(text)
     except MarkedYAMLError as exc:
@@ -512,4 +542,4 @@ def _read(path: Path, rt: YAML) -> tuple[dict[str, Any], int | None]:
         data = rt.load("{}")
     if not isinstance(data, dict):
         raise ContentError(str(path), "must be a mapping at the top level")
-    return data, st.st_mode & 0o7777
+    return data

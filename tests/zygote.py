@@ -49,6 +49,11 @@ def preload() -> None:
     for info in pkgutil.walk_packages(chargen_es.__path__, "chargen_es."):
         if not info.name.endswith("__main__"):
             importlib.import_module(info.name)
+    # what the libraries import on a process's first request, not at their own import:
+    # httpx2's transport (httpcore2), the SDK's async-auth probe, anyio's trio backend (the
+    # dashboard), the idna codec (the emulator's server)
+    for name in ("httpcore2", "google.auth.aio", "anyio._backends._trio", "encodings.idna"):
+        importlib.import_module(name)
     # pydantic builds a model's validator on its first use, and the SDK's 470 models would
     # otherwise be built again in every child that sends a request (about 0.3 s in all)
     import pydantic

@@ -1,5 +1,6 @@
-"""A new imagery.yaml is written by PyYAML's C emitter, an existing one round-tripped by ruamel:
-the same data either way, to both readers, and for what runs record the same bytes."""
+"""A new imagery.yaml (or one exactly as this writer wrote it) is written by PyYAML's C
+emitter, any other round-tripped by ruamel: the same data either way, to both readers, and
+for what runs record the same bytes."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def ruamel_bytes(data: dict[str, Any]) -> bytes:
     rt = imagery._round_trip()
     fresh = rt.load("{}")
     fresh.update(data)
-    return imagery._dump(fresh, rt, new_file=False)
+    return imagery._dump(fresh, rt)
 
 
 @settings(max_examples=examples(300), deadline=None)
@@ -39,7 +40,7 @@ def ruamel_bytes(data: dict[str, Any]) -> bytes:
                                {"prompt_used": "x\x85y\nz"}, {"prompt_used": "\U00010000"}]})
 def test_a_new_file_reads_back_as_the_data_written(data: dict[str, Any]) -> None:
     """By both readers: PyYAML's (YAML 1.1: the planner) and ruamel's (1.2: the next update)."""
-    written = imagery._dump(data, imagery._round_trip(), new_file=True)
+    written = imagery._dump(data, None)
     assert read_yaml(written) == data
     assert imagery._round_trip().load(written.decode("utf-8")) == data
 
@@ -66,7 +67,7 @@ def test_a_new_file_has_the_round_trip_layout() -> None:
              "batch_run_id": "2030-01-01T00-00-00Z", "task_key": "0e0" + "1" * 61, "sha256": "ab" * 32,
              "note": "yes", "count": 3}
     data = {"generated_images": [entry, {**entry, "task_key": "08", "prompt_used": "one line"}]}
-    assert imagery._dump(data, imagery._round_trip(), new_file=True) == ruamel_bytes(data)
+    assert imagery._dump(data, None) == ruamel_bytes(data)
 
 
 def test_a_file_made_new_then_updated_keeps_both_entries_and_the_users_comment(tmp_path: Path) -> None:
@@ -88,3 +89,45 @@ def test_a_file_made_new_then_updated_keeps_both_entries_and_the_users_comment(t
     text = path.read_text()
     assert text.startswith("# kept by the user\n")
     assert [e["task_key"] for e in read_yaml(io.StringIO(text))["generated_images"]] == ["a", "b"]
+
+
+@settings(max_examples=examples(100), deadline=None)
+@given(entries(ANY_TEXT), entries(ANY_TEXT))
+def test_a_file_as_this_writer_wrote_it_is_updated_plainly_and_reads_back(tmp_path_factory: Any,
+                                                                         first: dict[str, Any],
+                                                                         then: dict[str, Any]) -> None:
+    """Updating a file this writer wrote (the C path: nothing of the user's to keep) gives
+    what writing the new data afresh gives, which both readers read as that data."""
+    path = tmp_path_factory.mktemp("canon") / "characters" / "ada" / "imagery.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(imagery._dump(first, None))
+
+    def replace_all(data: dict[str, Any]) -> bool:
+        data.clear()
+        data.update(then)
+        return True
+
+    imagery.update(path, [replace_all], lambda p, b, mode: p.write_bytes(b))
+    written = path.read_bytes()
+    assert written == imagery._dump(then, None)
+    assert read_yaml(written) == then
+    assert imagery._round_trip().load(written.decode("utf-8")) == then
+
+
+def test_a_file_with_a_comment_or_a_style_of_its_own_is_round_tripped(tmp_path: Path) -> None:
+    """Not the C path: the user's comment and quoting survive an update."""
+    path = tmp_path / "characters" / "ada" / "imagery.yaml"
+    path.parent.mkdir(parents=True)
+    for text in ("# mine\ngenerated_images: []\nnotes: 'single quoted'\n",
+                 "generated_images: []\nnotes: \"double quoted\"  # why\n"):
+        path.write_text(text)
+        assert imagery._canonical(text) is None
+
+        def add(data: dict[str, Any]) -> bool:
+            data["generated_images"].append({"custom_id": "x"})
+            return True
+
+        imagery.update(path, [add], lambda p, b, mode: p.write_bytes(b))
+        after = path.read_text()
+        assert ("# mine" in after or "# why" in after) and "quoted" in after
+        assert after.count("quoted'") + after.count('quoted"') == 1  # the quotes as the user wrote them
