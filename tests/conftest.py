@@ -50,6 +50,18 @@ def pytest_configure(config: pytest.Config) -> None:
         share_zygote()
 
 
+# the modules whose tests wait longest (real-second deadlines, a browser, servers and their
+# background runs, SIGKILL tortures): started first, so no worker is left with one at the end
+LONG_FIRST = ("tests/fallback/test_fallback.py", "tests/dashboard/test_browser.py", "tests/mcp/test_mcp_server.py",
+              "tests/dashboard/test_batch_api.py", "tests/engine/test_torture.py", "tests/engine/test_live.py",
+              "tests/core/test_crash.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Longest first (the same order in every xdist worker, as xdist requires)."""
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in LONG_FIRST)
+
+
 @pytest.fixture(autouse=True)
 def _hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Tests never reach Google: drop real keys and proxies, keep loopback direct, and point

@@ -277,6 +277,9 @@ class Batches:
             if _sealed_by(journal, child.pid):
                 return
             if code is not None:
+                if _sealed_by(journal, None):  # another run sealed this id first: one a server that
+                    # died after starting it left going, whose plan landed after our check
+                    raise BatchConflict(f"batch {name!r} already exists; choose another name")
                 log = self.root / KEPT / f"{name}.log"
                 tail = log.read_text(errors="replace").strip().splitlines()[-3:] if log.exists() else []
                 raise BatchError(f"batch {name!r} did not start: " + " / ".join(tail))
@@ -363,12 +366,13 @@ class Batches:
         return entry
 
 
-def _sealed_by(journal: Path, pid: int) -> bool:
-    """Whether process ``pid`` started the run of ``journal`` and its plan is journaled."""
+def _sealed_by(journal: Path, pid: int | None) -> bool:
+    """Whether process ``pid`` (any, for None) started the run of ``journal`` and its plan is
+    journaled."""
     if not journal.exists():
         return False
     events = read_events(journal)
-    return (bool(events) and isinstance(events[0], ev.RunStarted) and events[0].pid == pid
+    return (bool(events) and isinstance(events[0], ev.RunStarted) and (pid is None or events[0].pid == pid)
             and any(isinstance(e, ev.PlanSealed) for e in events))
 
 
