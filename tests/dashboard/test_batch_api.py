@@ -14,7 +14,6 @@ from typing import Any
 import httpx2
 import pytest
 import trio
-from mcp import Client, StdioServerParameters
 
 from chargen_es.emulator import Emulator, EmulatorConfig
 from chargen_es.planner import sample_batch
@@ -150,6 +149,8 @@ def test_pause_resume_and_cancel_a_running_batch_over_http(http: httpx2.Client, 
 @pytest.mark.slow  # background runs in fresh interpreters: seconds of CPU
 def test_mcp_and_http_racing_to_create_the_same_batch_pay_once(http: httpx2.Client, emu: Emulator,
                                                                 studio: Path) -> None:
+    from mcp import Client, StdioServerParameters  # 0.4 s to import: this (slow) test only
+
     answers: dict[str, Any] = {}
 
     async def over_mcp() -> None:

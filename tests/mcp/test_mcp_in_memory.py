@@ -9,22 +9,22 @@ import shutil
 from pathlib import Path
 
 import trio
-from mcp import Client
 
-from chargen_es.cli.mcp_server import build
 from chargen_es.dashboard.batches import Batches
 from chargen_es.planner import sample_batch
-from tests.mcp.test_mcp_server import ITEMS, TOOLS, refused
+from tests.mcp.test_mcp_server import ITEMS, TOOLS, connect, refused
 
 
 def test_tools_hints_and_refusals_in_memory(tmp_path: Path) -> None:
+    from chargen_es.cli.mcp_server import build  # imports mcp (0.4 s): the one worker running this pays
+
     root = tmp_path / "studio"
     shutil.copytree(sample_batch(), root)
     (tmp_path / "outside.png").write_bytes((root / "refs" / "ada-face.png").read_bytes())
     server = build(Batches(root, ("--base-url", "http://127.0.0.1:9")))
 
     async def main() -> None:
-        async with Client(server) as client:
+        async with connect(server) as client:
             tools = {t.name: t for t in (await client.list_tools()).tools}
             assert set(tools) == TOOLS
             assert tools["create_batch"].input_schema["required"] == ["name", "items", "max_cost"]

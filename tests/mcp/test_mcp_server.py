@@ -18,16 +18,18 @@ import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import trio
-from mcp import Client, StdioServerParameters
 
 from chargen_es.emulator import Emulator, EmulatorConfig
 from chargen_es.planner import sample_batch
 from tests.dashboard.helpers import stop_runs_under
 from tests.engine.harness import API_KEY
+
+if TYPE_CHECKING:  # mcp costs 0.4 s to import: only the (slow) tests that use it pay
+    from mcp import Client, StdioServerParameters
 
 TOOLS = {"plan_batch", "create_batch", "list_batches", "batch_progress", "pause_batch", "resume_batch",
          "cancel_batch", "delete_batch", "get_image"}
@@ -55,7 +57,16 @@ def workspace(tmp_path: Path) -> Path:
     return root
 
 
+def connect(target: Any) -> Client:
+    """The official SDK's client for ``target`` (server parameters, or a server in memory)."""
+    from mcp import Client
+
+    return Client(target)
+
+
 def server(root: Path, base_url: str) -> StdioServerParameters:
+    from mcp import StdioServerParameters
+
     return StdioServerParameters(command=sys.executable,
                                  args=["-m", "chargen_es", "mcp", "--root", str(root), "--base-url", base_url,
                                        "--poll-interval", "0.05"],
@@ -89,7 +100,7 @@ def test_an_mcp_client_plans_creates_follows_and_fetches_a_batch(tmp_path: Path)
     root = workspace(tmp_path)
 
     async def main(base_url: str) -> None:
-        async with Client(server(root, base_url)) as client:
+        async with connect(server(root, base_url)) as client:
             tools = {t.name: t for t in (await client.list_tools()).tools}
             assert set(tools) == TOOLS
             assert "max_cost" in tools["create_batch"].input_schema["required"]
@@ -169,7 +180,7 @@ def test_two_servers_racing_to_create_the_same_batch_pay_once(tmp_path: Path) ->
     answers: list[Any] = []
 
     async def create(base_url: str) -> None:
-        async with Client(server(root, base_url)) as client:
+        async with connect(server(root, base_url)) as client:
             answers.append(await client.call_tool("create_batch", {"name": "race", "items": ITEMS, "max_cost": 5.0}))
             if not answers[-1].is_error:
                 assert (await until_done(client, "race"))["status"] == "completed"
@@ -196,7 +207,7 @@ def test_pause_resume_and_cancel_over_mcp(tmp_path: Path) -> None:
     job_seconds = 600.0  # emulator time: the job runs until it is cancelled
 
     async def main(emu: Emulator) -> None:
-        async with Client(server(root, emu.base_url)) as client:
+        async with connect(server(root, emu.base_url)) as client:
             assert (await call(client, "create_batch", name="slow", items=ITEMS, max_cost=5.0)) == {"batch_id": "slow"}
             with trio.fail_after(WAIT_LIMIT_S):
                 while emu.stats()["operations"].get("batches.create", 0) < 1:
@@ -231,9 +242,9 @@ def test_a_server_killed_while_creating_leaves_one_batch_or_none(tmp_path: Path,
         doomed = server(root, base_url)
         doomed.env = {**(doomed.env or {}), "CHARGEN_ES_CRASH_AT": point}
         with pytest.raises(Exception):  # noqa: B017 - whatever the SDK raises for a server that died
-            async with Client(doomed) as client:
+            async with connect(doomed) as client:
                 await client.call_tool("create_batch", {"name": "kept", "items": ITEMS, "max_cost": 5.0})
-        async with Client(server(root, base_url)) as client:
+        async with connect(server(root, base_url)) as client:
             retry = await client.call_tool("create_batch", {"name": "kept", "items": ITEMS, "max_cost": 5.0})
             if point.startswith("before"):
                 assert not retry.is_error and retry.structured_content == {"batch_id": "kept"}
