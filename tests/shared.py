@@ -1,7 +1,7 @@
 """What many test modules share: work a session needs once, and how a sweep splits.
 
 **Quick loop or full suite**: :func:`sweep` and :func:`examples` give the quick loop
-(``-m "not slow"``) a sweep's first case and a third of a property test's examples.
+(``-m "not slow"``) a sweep's first case and a quarter of a property test's examples.
 
 **Once per session**: work a whole test session needs once, done once across its xdist workers.
 
@@ -46,8 +46,8 @@ QUICK = False
 
 def examples(n: int) -> int:
     """A property test's ``max_examples``: ``n`` in the full suite (the one CI runs), a
-    third of it in the quick loop, where hypothesis still tries every strategy's shapes."""
-    return max(10, n // 3) if QUICK else n
+    quarter of it in the quick loop, where hypothesis still tries every strategy's shapes."""
+    return max(10, n // 4) if QUICK else n
 
 
 def sweep(cases: Sequence[Any], ids: Sequence[str] | None = None) -> list[Any]:
