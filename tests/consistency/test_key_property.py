@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from tests.consistency.helpers import analysis, analysis_bytes, keys_by_scene, put_analysis
 from tests.planner.helpers import png, write
+from tests.shared import examples
 
 SLUGS = ("ada", "bram", "cyra")
 MODES = ("references", "picture", "none")
@@ -48,7 +49,7 @@ tree_shape = st.tuples(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(shape=tree_shape, before=st.dictionaries(st.tuples(st.integers(0, 2), st.sampled_from(
     ["refs/r0.png", "refs/r1.png", "images/pic.png"])), WORD, max_size=4),
     target=st.tuples(st.integers(0, 2), st.sampled_from(["refs/r0.png", "refs/r1.png", "images/pic.png"])),

@@ -14,8 +14,9 @@ from chargen_es.errors import JournalError
 from chargen_es.journal import JOURNAL_NAME, Journal, scan_bytes, seal_line
 from projections import fold, project, render
 from tests.core.strategies import any_event, event_of, journal_bytes, line_ends, stamp
+from tests.shared import examples
 
-FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.mark.parametrize("cls", ev.EVENT_TYPES, ids=ev.TYPE_NAMES)
@@ -63,7 +64,7 @@ def test_folding_more_events_equals_projecting_them_all(a: list[ev.Event], b: li
     st.data(),
     st.one_of(st.binary(min_size=1, max_size=64), st.integers(1, 64).map(lambda n: b"\0" * n)),
 )
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_garbage_after_any_offset_recovers_the_longest_valid_prefix(
     events: list[ev.Event], data: st.DataObject, tail: bytes
 ) -> None:
@@ -90,7 +91,7 @@ def test_garbage_after_any_offset_recovers_the_longest_valid_prefix(
 
 
 @given(st.lists(any_event(), min_size=3, max_size=8), st.data())
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 def test_a_byte_flipped_in_a_middle_line_names_its_line(events: list[ev.Event], data: st.DataObject) -> None:
     stamped = stamp(events)
     raw = bytearray(journal_bytes(stamped))

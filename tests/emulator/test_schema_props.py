@@ -78,7 +78,7 @@ def test_json_schema_instances_are_valid(s: dict[str, Any], seed: bytes) -> None
     assert _valid(schema.instance(s, seed), s)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.integers(1, 30), st.integers(1, 30), st.binary(min_size=32, max_size=32), st.integers(0, 5000))
 def test_png_decodes_for_any_size(w: int, h: int, seed: bytes, pad: int) -> None:
     data = png.render(seed, w, h, pad)
