@@ -194,3 +194,31 @@ def test_image_size_reaches_the_plan_and_its_price(http: httpx2.Client) -> None:
     assert big["problems"] == [] and big["estimate"]["batch_usd"] > one["estimate"]["batch_usd"]
     odd = http.post("/api/plans", json={"name": "sized", "items": ITEMS[:1], "image_size": "3K"}).json()
     assert odd["problems"] and "3K" in odd["problems"][0]["message"]
+
+
+@pytest.mark.slow  # fresh interpreters: the dry run, the other run, ours
+def test_a_batch_whose_id_another_run_sealed_first_already_exists(studio: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The window the MCP kill test once hit under load: between the name check and the
+    spawned run's start, another run (one a killed server left going) seals the same id.
+    The interpreter the batch API starts runs through a wrapper that starts that other run
+    first (``--detach``: it submits and exits), so the window is always hit: the answer is
+    "already exists" (the batch does exist), not "did not start", and one job is paid."""
+    from chargen_es.dashboard.batches import BatchConflict, Batches
+
+    wrapper = tmp_path / "python-with-a-rival"
+    wrapper.write_text(f"""#!{sys.executable}
+import os, subprocess, sys
+args = sys.argv[1:]
+if "--yes" in args:  # the batch's run (not the dry run): another run takes the id first
+    subprocess.run([sys.executable, *args, "--detach"], check=True, stdout=subprocess.DEVNULL)
+os.execv(sys.executable, [sys.executable, *args])
+""")
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("GEMINI_API_KEY", API_KEY)
+    with Emulator(EmulatorConfig(job_seconds=JOB_SECONDS)) as emulator:
+        batches = Batches(studio, ("--base-url", emulator.base_url), python=str(wrapper),
+                          run_args=("--poll-interval", "0.05"))
+        with pytest.raises(BatchConflict, match="batch 'rival' already exists"):
+            batches.create("rival", ITEMS, max_cost=5.0)
+        assert jobs_created(emulator) == 1
