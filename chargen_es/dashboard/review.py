@@ -35,6 +35,9 @@ from projections.review import Review, scene_verdict
 STATES = ("waiting", "picked", "rejected")
 
 
+REVIEW_FIELDS = {"image", "decision", "note"}
+
+
 def image_row(root: Path, image: review.Image, verdicts: Review) -> dict[str, Any]:
     verdict = verdicts.of(image.key, image.sha256)
     return {"image": image.path, "key": image.key, "sha256": image.sha256, "scene": image.scene,
@@ -95,10 +98,14 @@ def routes(root: Path, entities: Any, token: str) -> list[Route]:
             body = await request.json()
         except ValueError:
             body = None
+        shape = 'send {"image": PATH, "decision": "pick" | "reject" | "clear", "note": TEXT}'
         if not isinstance(body, dict) or not isinstance(body.get("image"), str) \
                 or body.get("decision") not in review.DECISIONS or not isinstance(body.get("note", ""), str):
-            return JSONResponse({"ok": False, "message": 'send {"image": PATH, "decision": "pick" | "reject" | '
-                                 '"clear", "note": TEXT}'}, status_code=400)
+            return JSONResponse({"ok": False, "message": shape}, status_code=400)
+        unknown = sorted(set(body) - REVIEW_FIELDS)
+        if unknown:  # a misspelt "note" would otherwise drop the reviewer's words without a sign
+            return JSONResponse({"ok": False, "message": f"unknown field {', '.join(map(repr, unknown))}: {shape}"},
+                                status_code=400)
         try:
             image = await trio.to_thread.run_sync(_decide, root, body["image"], body["decision"], body.get("note", ""))
         except UsageError as exc:  # not an image chargen-es made, or its bytes changed

@@ -70,6 +70,9 @@ def test_bad_requests_are_refused_and_read_nothing_outside(tree: Path, dash: Das
     assert http.get("/api/review", params={"state": "maybe"}).status_code == 400
     assert http.post("/api/review", json={"image": "x.png", "decision": "keep"}, headers=headers).status_code == 400
     assert http.post("/api/review", content=b"{", headers=headers).status_code == 400
+    misspelt = http.post("/api/review", json={"image": "x.png", "decision": "reject", "note ": "too dark"},
+                         headers=headers)
+    assert misspelt.status_code == 400 and "unknown field 'note '" in misspelt.json()["message"]
     for outside in ("../../etc/passwd", "/etc/passwd", "characters/ada/images/ada-portrait.png"):
         answer = http.post("/api/review", json={"image": outside, "decision": "pick"}, headers=headers)
         assert answer.status_code == 404 and not answer.json()["ok"]
