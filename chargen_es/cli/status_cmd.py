@@ -8,7 +8,8 @@ same ``--scope`` / ``--only``, and ``--export FILE`` writes that list (tested to
 States of a scene: ``done`` (with its file and the run that made it), ``missing`` (the
 recorded file is gone), ``changed`` (its bytes differ from the recorded hash),
 ``outdated`` (its prompt, references, model or config changed since its last picture, so
-its task key is new), ``never generated``. The strongest reason wins: a scene whose
+its task key is new), ``never generated``, ``another take`` (a take still to make of a
+scene that has pictures from the same inputs: ``variants``). The strongest reason wins: a scene whose
 inputs changed *and* whose last picture is gone is ``missing`` (edited: ``changed``), as
 the planner reports it. Of an image's analysis: ``present``, ``stale``
 (the image, or the analysis request, changed since), ``absent``.
@@ -31,7 +32,7 @@ from projections import pretty_json
 from projections import workspace as wsp
 from projections.review import ImageState, Review, scene_verdict
 
-SCENE_STATES = ("done", "missing", "changed", "outdated", "never generated", "picked", "held")
+SCENE_STATES = ("done", "missing", "changed", "outdated", "never generated", "another take", "picked", "held")
 ANALYSIS_STATES = ("present", "stale", "absent", "held")
 _STAMP = "00000000T000000Z"  # output names are not shown; any valid stamp plans the same keys
 
@@ -40,8 +41,10 @@ def scene_state(reason: TaskReason) -> str:
     """A planned task's reason as a scene state."""
     if reason in ("missing", "changed"):
         return reason
-    if reason in ("new", "new take"):
+    if reason == "new":
         return "never generated"
+    if reason == "new take":  # the scene has pictures from these inputs; this take is still to make
+        return "another take"
     return "outdated"  # prompt / references / model / config / inputs changed
 
 
@@ -151,7 +154,7 @@ def print_status(doc: dict[str, Any]) -> None:
             entity = r["entity"]
             click.echo(entity)
         detail = r["file"] + (f" (run {r['run']})" if r["run"] else "") if r["state"] == "done" else r["reason"]
-        if r["state"] == "never generated":
+        if r["state"] in ("never generated", "another take"):
             detail = ""
         judged = f"[{r['review']}] " if r.get("review") else ""
         click.echo(f"  {r['scene']:<28} {r['state']:<16} {judged}{detail}".rstrip())

@@ -157,3 +157,16 @@ def test_a_batch_files_items_are_steered_by_verdicts_too(tmp_path: Path, emulato
     assert all(t["prompt"].endswith("Unlike the rejected takes: more gulls.") for t in plan["tasks"])
     assert [(s["scene"], s["reason"]) for s in plan["skipped"] if s["reason"] == "picked"] == [
         ("cartographer", "picked")]
+
+
+def test_status_calls_a_take_still_to_make_another_take_not_never_generated(tree: Path) -> None:
+    """map-room has three takes made; asking for a fourth leaves a scene with pictures, so
+    the fourth is "another take" (a scene with none is "never generated")."""
+    from chargen_es.cli.status_cmd import status_document
+
+    ideas = tree / "characters/ada/image_ideas.yaml"
+    ideas.write_text(ideas.read_text().replace("    variants: 3\n", "    variants: 4\n"))
+    rows = [r for r in status_document(tree, "all", ())["scenes"] if r["scene"] == "map-room"]
+    assert sorted(r["state"] for r in rows) == ["another take", "done", "done", "done"]
+    never = [r for r in status_document(tree, "all", ())["scenes"] if r["state"] == "never generated"]
+    assert never and all(r["entity"] != "characters/ada" for r in never)  # bram's scenes, never made
