@@ -27,6 +27,7 @@ from chargen_es.engine.decide import Step, next_step, rerunnable, retry_keys
 from chargen_es.engine.fallback import Fallback
 from chargen_es.engine.jobs import Jobs
 from chargen_es.engine.options import EngineOptions, RunOptions
+from chargen_es.engine.pauses import stop_on_error_message
 from chargen_es.engine.preflight import models_ready
 from chargen_es.engine.preview import run_preview
 from chargen_es.engine.progress import Progress
@@ -175,8 +176,7 @@ class BatchRunner:
         if not self.run_options.stop_on_error or not new:
             return False
         first = min(new, key=lambda f: f.seq)
-        self.stopped_on_error = (f"stopOnError: {first.key} failed permanently ({first.code}: {first.message}); "
-                                 "fix or drop it, then `resume` continues the rest")
+        self.stopped_on_error = stop_on_error_message(first)
         self.stop()
         return True
 
@@ -200,7 +200,7 @@ class BatchRunner:
                 elif step == Step.DOWNLOAD:
                     await self.results.download(chunk)
                 elif step == Step.COLLECT:
-                    before = self._permanent_failures(chunk)
+                    before = self._permanent_failures(chunk) if self.run_options.stop_on_error else {}
                     await self.results.collect(chunk)
                     if self.check_stop_on_error(chunk, before) or not self.reopen_retries(chunk):
                         return

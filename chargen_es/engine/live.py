@@ -35,7 +35,7 @@ from chargen_es.engine.claims import Claims
 from chargen_es.engine.crashpoints import crash_point
 from chargen_es.engine.options import EngineOptions, RunOptions
 from chargen_es.engine.outputs import OutputContext, write_answer, write_failure
-from chargen_es.engine.pauses import pause_message
+from chargen_es.engine.pauses import pause_message, stop_on_error_message
 from chargen_es.engine.preflight import models_ready
 from chargen_es.engine.progress import Progress
 from chargen_es.engine.recorder import Recorder
@@ -325,8 +325,7 @@ class LiveRunner:
         """stopOnError: the first permanent failure stops every worker; the run pauses."""
         if self.run_options.stop_on_error and self.stop_kind is None:
             self.stop_kind = "stop_on_error"
-            self.stop_reason = (f"stopOnError: {failure.key} failed permanently ({failure.code}: "
-                                f"{failure.message}); fix or drop it, then `resume` continues the rest")
+            self.stop_reason = stop_on_error_message(failure)
 
     def _write(self, task: ev.Task, raw: bytes) -> ev.Event:
         """Write a paid-for answer; anything that goes wrong fails the item, keeping the answer."""
