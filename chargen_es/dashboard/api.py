@@ -38,6 +38,12 @@ CREATE_FIELDS = ("name", "items", "max_cost", "variants", "image_size")
 ACTIONS = ("pause", "resume", "cancel")
 
 
+def refusal(exc: BatchError) -> JSONResponse:
+    """Every refusal's one shape: ``error`` and ``message`` (the same words; ``error`` is
+    what the first clients read) with the error's status."""
+    return JSONResponse({"error": str(exc), "message": str(exc)}, status_code=exc.status)
+
+
 def batch_routes(batches: Batches) -> list[Route]:
     """The routes, for :func:`chargen_es.dashboard.app.build_app`."""
 
@@ -45,7 +51,7 @@ def batch_routes(batches: Batches) -> list[Route]:
         try:
             result = await fn(*args) if inspect.iscoroutinefunction(fn) else await trio.to_thread.run_sync(fn, *args)
         except BatchError as exc:
-            return JSONResponse({"error": str(exc), "message": str(exc)}, status_code=exc.status)
+            return refusal(exc)
         return JSONResponse(result, status_code=status)
 
     async def body_of(request: Request, fields: tuple[str, ...]) -> dict[str, Any]:
@@ -64,9 +70,9 @@ def batch_routes(batches: Batches) -> list[Route]:
         try:
             b = await body_of(request, CREATE_FIELDS)
         except BatchError as exc:
-            return JSONResponse({"error": str(exc), "message": str(exc)}, status_code=exc.status)
+            return refusal(exc)
         if "max_cost" not in b:
-            return JSONResponse({"error": "max_cost is required", "message": "max_cost is required"}, status_code=400)
+            return refusal(BatchError("max_cost is required"))
         return await answer(batches.create, b.get("name"), b.get("items"), b["max_cost"], b.get("variants"),
                             b.get("image_size"), status=201)
 
@@ -74,7 +80,7 @@ def batch_routes(batches: Batches) -> list[Route]:
         try:
             b = await body_of(request, tuple(f for f in CREATE_FIELDS if f != "max_cost"))
         except BatchError as exc:
-            return JSONResponse({"error": str(exc), "message": str(exc)}, status_code=exc.status)
+            return refusal(exc)
         return await answer(batches.plan, b.get("name"), b.get("items"), b.get("variants"), b.get("image_size"))
 
     async def listing(request: Request) -> Response:
@@ -97,7 +103,7 @@ def batch_routes(batches: Batches) -> list[Route]:
             data, mime = await trio.to_thread.run_sync(batches.image, request.path_params["batch_id"],
                                                        request.path_params["item"])
         except BatchError as exc:
-            return JSONResponse({"error": str(exc), "message": str(exc)}, status_code=exc.status)
+            return refusal(exc)
         return Response(data, media_type=mime, headers={"x-content-type-options": "nosniff",
                                                         "cache-control": "private, max-age=3600"})
 
