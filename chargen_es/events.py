@@ -310,6 +310,7 @@ class JobSubmitted(Event, tag="job.submitted", kw_only=True, frozen=True):
     display_name: str
     attempt: int = 1
     adopted: bool = False  # found by listing batches on resume instead of created now
+    backend: str = ""  # Backend.identity of the server holding the job ("" before it was recorded)
 
 
 class JobStateChanged(Event, tag="job.state_changed", kw_only=True, frozen=True):

@@ -82,6 +82,7 @@ class Job:
     output_file: str = ""
     stats: dict[str, int] | None = None
     error: str = ""
+    backend: str = ""  # where the job lives (job.submitted's backend)
 
     @property
     def finished(self) -> bool:
@@ -336,7 +337,7 @@ def _job_submitting(p: Projections, e: ev.JobSubmitting) -> None:
 def _job_submitted(p: Projections, e: ev.JobSubmitted) -> None:
     p.queued.pop(e.chunk, None)
     job = p.jobs.get(e.chunk) or Job(attempt=e.attempt, display_name=e.display_name)
-    p.jobs[e.chunk] = replace(job, job_name=e.job_name, state=job.state or "PENDING")
+    p.jobs[e.chunk] = replace(job, job_name=e.job_name, state=job.state or "PENDING", backend=e.backend)
     c = _chunk(p, e.chunk)
     c.update(job_name=e.job_name, display_name=e.display_name, job_state="SUBMITTED")
     if e.attempt > c["attempt"]:

@@ -23,7 +23,7 @@ from chargen_es.engine.progress import Progress
 from chargen_es.engine.recorder import Recorder
 from chargen_es.engine.retry import is_retry
 from chargen_es.engine.uploads import Uploads
-from chargen_es.errors import RateLimited, TransientError
+from chargen_es.errors import NotFound, RateLimited, TransientError
 from chargen_es.gateway import Gateway, RemoteModel
 from projections import Job, Projections, Upload
 
@@ -109,7 +109,7 @@ class Jobs:
             if job.input_file and remote.input_file and remote.input_file != job.input_file:
                 continue
             self.rec.record(ev.JobSubmitted(chunk=chunk, job_name=remote.name, display_name=job.display_name,
-                                            attempt=job.attempt, adopted=True))
+                                            attempt=job.attempt, adopted=True, backend=self.gw.backend.identity))
             return True
         return False
 
@@ -142,7 +142,7 @@ class Jobs:
                 if not self._inputs_usable(chunk):
                     return await self.submit(chunk)  # the wait aged its inputs: a new attempt re-stages
         self.rec.record(ev.JobSubmitted(chunk=chunk, job_name=remote.name, display_name=job.display_name,
-                                        attempt=job.attempt))
+                                        attempt=job.attempt, backend=self.gw.backend.identity))
 
     def _inputs_usable(self, chunk: int) -> bool:
         model = self.model
@@ -152,6 +152,17 @@ class Jobs:
                 if not self.uploads.live(ref.sha256):
                     return False
         return True
+
+    def _elsewhere(self, chunk: int, job: Job, exc: NotFound) -> NotFound | None:
+        """A job this run submitted is unknown here: when the journal says it was created on
+        another backend, say so (a resume pointed at another server, or the embedded
+        emulator of another folder), rather than Google's bare 404."""
+        here = self.gw.backend.identity
+        if not job.backend or job.backend == here:
+            return None
+        return NotFound(f"chunk {chunk}'s job {job.job_name} was created on another backend ({job.backend}), not "
+                        f"this one ({here}); resume with the backend the run used (the `resume` command it "
+                        "printed names it)", status=exc.status, reason=exc.reason)
 
     async def wait_finished(self, chunk: int, until: float | None = None) -> None:
         """Poll the chunk's job until it finishes, journaling each state it reports.
@@ -164,6 +175,11 @@ class Jobs:
         while True:
             try:
                 remote = await self._read(self.gw.get_batch, job.job_name)
+            except NotFound as exc:
+                elsewhere = self._elsewhere(chunk, job, exc)
+                if elsewhere is None:
+                    raise
+                raise elsewhere from exc
             except TransientError as exc:
                 # a job runs for hours: a network outage or a sleeping laptop is waited out
                 outage += 1

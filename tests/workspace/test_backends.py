@@ -89,3 +89,23 @@ def test_a_run_resumed_against_another_server_uploads_there_instead_of_sending_d
     text = journal_text(root, "A")
     assert "file_missing" not in text and f'"backend":"{identity}"' in text
     assert sum(stats["uploads_by_sha256"].values()) >= 2
+
+
+def test_a_job_resumed_against_another_server_is_named_with_the_backend_that_holds_it(tmp_path: Path) -> None:
+    """A detached run's job lives on the server it was created on; resuming against another
+    one says where the job is and how to resume, instead of the bare 404 (nothing is sent
+    again: the run fails before any new job)."""
+    root = copy_sample(tmp_path / "tree")
+    with Emulator(EmulatorConfig(job_seconds=3600)) as first, Emulator(EmulatorConfig()) as other:
+        detached = chargen(root, first.base_url, "run", "--only", "ada", "--yes", "--run-id", "r1", "--detach")
+        assert detached.returncode == 0, detached.stderr
+        resumed = chargen(root, other.base_url, "resume", "r1")
+        assert resumed.returncode == 1
+        line = [x for x in resumed.stderr.splitlines() if x.startswith("chargen-es: ")][-1]
+        here = Backend(api_key=API_KEY, base_url=other.base_url).identity
+        there = Backend(api_key=API_KEY, base_url=first.base_url).identity
+        assert f"was created on another backend ({there}), not this one ({here})" in line, line
+        assert "resume with the backend the run used" in line
+        assert int(other.stats()["operations"].get("batches.create", 0)) == 0
+    submitted = [json.loads(x) for x in journal_text(root, "r1").splitlines() if '"job.submitted"' in x]
+    assert submitted and all(e["backend"] == there for e in submitted)
