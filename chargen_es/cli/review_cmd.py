@@ -141,8 +141,7 @@ def _walk(root: Path, verdicts: Review, scenes: list[list[review.Image]], answer
                 continue
             note = answers.note() if answer == "r" else ""
             decision: review.Decision = "pick" if answer == "p" else "reject"
-            with review.ReviewLog.open(root) as log:
-                log.decide(image, decision, note)
+            review.record(root, image, decision, note)
             counts["picked" if answer == "p" else "rejected"] += 1
             click.echo(f"  {'picked' if answer == 'p' else 'rejected'} {image.path}")
             if answer == "p":

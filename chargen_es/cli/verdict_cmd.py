@@ -24,8 +24,7 @@ def decide(root: Path, spec: str, decision: review.Decision, note: str = "") -> 
     if not root.is_dir():
         raise UsageError(f"--root {root}: not a folder")
     image = review.locate(root, spec)
-    with review.ReviewLog.open(root) as log:
-        recorded = log.decide(image, decision, note)
+    recorded = review.record(root, image, decision, note)
     word = {"pick": "picked", "reject": "rejected", "clear": "cleared"}[decision]
     click.echo(f"{word} {image.path}" + ("" if recorded else " (already so; nothing recorded)"))
     return image

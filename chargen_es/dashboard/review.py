@@ -130,8 +130,7 @@ def routes(root: Path, entities: Any, token: str) -> list[Route]:
 
 def _decide(root: Path, spec: str, decision: review.Decision, note: str) -> review.Image:
     image = review.locate(root, spec, cwd=root)
-    with review.ReviewLog.open(root) as log:
-        log.decide(image, decision, note)
+    review.record(root, image, decision, note)
     return image
 
 

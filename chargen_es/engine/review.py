@@ -278,6 +278,14 @@ class ReviewLog:
                          before_rename=lambda: crash_point("during", "review.json"))
 
 
+def record(root: Path, image: Image, decision: Decision, note: str = "") -> bool:
+    """One verdict through the review journal, opened and closed around it: what ``pick``,
+    ``reject``, ``clear``, the ``review`` walk and the dashboard's ``POST /api/review`` all
+    do. False when that verdict already stood (nothing appended)."""
+    with ReviewLog.open(root) as log:
+        return log.decide(image, decision, note)
+
+
 def _write(path: Path, data: bytes, mode: int | None) -> None:
     fsio.replace_atomic(path, data, mode=mode, before_rename=lambda: crash_point("during", "imagery.write"))
 
