@@ -183,6 +183,22 @@ def remove(path: Path) -> bool:
     return True
 
 
+def remove_empty_dir(path: Path) -> bool:
+    """Delete a folder if it is there and empty, durably (its parent is fsynced); True when
+    it was removed. A folder gone already, or holding anything, is left as it is."""
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        if exc.errno in (errno_names.ENOTEMPTY, errno_names.EEXIST):
+            return False
+        with naming(path):  # anything else is the disk's refusal, named as every write's is
+            raise
+    fsync_dir(path.parent)
+    return True
+
+
 def sha256_file(path: Path) -> str | None:
     """Hex SHA-256 of a file's bytes, or None when it does not exist."""
     h = hashlib.sha256()

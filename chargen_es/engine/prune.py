@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 from chargen_es.engine.crashpoints import crash_point
-from chargen_es.fsio import remove
+from chargen_es.fsio import remove, remove_empty_dir
 from chargen_es.journal import JOURNAL_NAME, RunLock, read_events
 from chargen_es.run_folders import list_runs, runs_root
 from projections import project
@@ -83,8 +83,7 @@ def prune(item: Prunable) -> int:
                 removed += size
             crash_point("after", "prune.remove")
         for folder in item.folders:  # a kill after its last file leaves it for the next prune
-            if folder.is_dir() and not any(folder.iterdir()):
-                folder.rmdir()
+            remove_empty_dir(folder)
         return removed
     finally:
         lock.release()

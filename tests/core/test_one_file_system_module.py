@@ -4,7 +4,7 @@ Everything fsio writes is named when the disk refuses (the final file, never a t
 and can be failed by the fault hook (``CHARGEN_ES_FAULT_AT``), so a write that bypasses it
 would be the one place a full disk says nothing useful and the sweeps never reach. This
 walks the AST of ``chargen_es/`` (the emulator, a component of its own, aside) for direct
-writes, renames, truncations and fsyncs and fails on any not in ``ALLOWED`` with its reason.
+writes, renames, truncations, folder removals and fsyncs and fails on any not in ``ALLOWED`` with its reason.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-OS_CALLS = {"write", "fsync", "replace", "rename", "ftruncate", "fdatasync"}
-PATH_METHODS = {"write_text", "write_bytes", "rename"}
+OS_CALLS = {"write", "fsync", "replace", "rename", "ftruncate", "fdatasync", "rmdir"}
+PATH_METHODS = {"write_text", "write_bytes", "rename", "rmdir"}
 
 # (module, what) -> why it may write without fsio
 ALLOWED = {
