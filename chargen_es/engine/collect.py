@@ -32,7 +32,7 @@ from chargen_es.engine import staging
 from chargen_es.engine.claims import Claims
 from chargen_es.engine.crashpoints import crash_point
 from chargen_es.engine.decide import FILE_MISSING, RESULTS_LOST
-from chargen_es.engine.options import EngineOptions
+from chargen_es.engine.options import EngineOptions, RunOptions
 from chargen_es.engine.outputs import OutputContext, OutputGroup
 from chargen_es.engine.progress import Progress
 from chargen_es.engine.recorder import Recorder
@@ -150,7 +150,7 @@ class Results:
     def keep_results(self) -> bool:
         """``--keep-results`` this invocation, or ``keep_results: true`` in the plan's chargen.yaml."""
         run = self.model.run
-        return self.opt.keep_results or bool(run and run.config.get("keep_results"))
+        return self.opt.keep_results or RunOptions.of(run.config if run else {}).keep_results
 
     async def discard(self, chunk: int) -> None:
         """Delete a chunk's results file once nothing in it is needed any more.

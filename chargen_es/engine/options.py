@@ -68,6 +68,7 @@ class RunOptions:
     delay_s: float = 0.0  # the least time between two live calls' starts
     stop_on_error: bool = False  # pause the run at the first permanent failure
     item_retries: dict[str, int] = field(default_factory=dict)  # key -> new tries after a retryable failure
+    keep_results: bool = False  # chargen.yaml's keep_results: keep each collected results file
 
     @classmethod
     def of(cls, config: dict[str, object]) -> RunOptions:
@@ -78,4 +79,5 @@ class RunOptions:
         return cls(max_concurrent=concurrent if isinstance(concurrent, int) else None,
                    delay_s=float(given.get("delay_ms") or 0) / 1000.0,
                    stop_on_error=bool(given.get("stop_on_error", False)),
-                   item_retries=dict(retries) if isinstance(retries, dict) else {})
+                   item_retries=dict(retries) if isinstance(retries, dict) else {},
+                   keep_results=bool(config.get("keep_results")))
