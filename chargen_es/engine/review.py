@@ -315,7 +315,7 @@ def check(root: Path) -> list[str]:
     ``review`` (read-only; ``replay --review`` fixes both)."""
     path = review_dir(root) / JOURNAL_NAME
     try:
-        review = rv.project(read_events(path)) if path.exists() else rv.Review()
+        review = load(root)
     except JournalError as exc:
         return [str(exc)]
     problems = []
