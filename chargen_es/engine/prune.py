@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from chargen_es.engine import workspace
 from chargen_es.engine.crashpoints import crash_point
 from chargen_es.fsio import remove, remove_empty_dir
-from chargen_es.journal import JOURNAL_NAME, RunLock, read_events
+from chargen_es.journal import RunLock
 from chargen_es.run_folders import list_runs, runs_root
-from projections import project
 
+CLOSED = ("completed", "cancelled")  # the ends the engine never resumes from (the index's RunRow.ended)
 # what a finished run no longer needs, relative to its folder
 PATTERNS = ("results-*.jsonl", "requests-*.jsonl", "failed/*")
 
@@ -55,17 +56,18 @@ def _stamp(at: str) -> datetime:
 def finished_runs(root: Path, older_than_s: float, now: datetime) -> list[Prunable]:
     """Closed runs that ended at least ``older_than_s`` before ``now``, with their leftovers."""
     found = []
+    rows = workspace.load(root, write=False).index.runs  # each journal folded once, new bytes only
     for run_id in list_runs(root):
+        row = rows.get(run_id)
+        if row is None or row.deleted or row.ended not in CLOSED or not row.ended_at:
+            continue
+        if (now - _stamp(row.ended_at)).total_seconds() < older_than_s:
+            continue
         run_dir = runs_root(root) / run_id
-        model = project(read_events(run_dir / JOURNAL_NAME))
-        if not model.closed or model.ended is None:
-            continue
-        if (now - _stamp(model.ended.at)).total_seconds() < older_than_s:
-            continue
         files = tuple(sorted(p for pattern in PATTERNS for p in run_dir.glob(pattern)
                              if p.is_file() and not p.is_symlink()))
         folders = tuple(p for p in (run_dir / "failed",) if p.is_dir() and not p.is_symlink())
-        found.append(Prunable(run_id, run_dir, model.ended.at, files, sum(p.stat().st_size for p in files),
+        found.append(Prunable(run_id, run_dir, row.ended_at, files, sum(p.stat().st_size for p in files),
                               folders))
     return found
 

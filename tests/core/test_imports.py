@@ -207,7 +207,7 @@ ENGINE = {
     "chargen_es.engine.workspace": ("crashpoints", "tombstones"),
     "chargen_es.engine.deletion": ("crashpoints", "tombstones", "workspace"),
     "chargen_es.engine.review": ("crashpoints",),
-    "chargen_es.engine.prune": ("crashpoints",),
+    "chargen_es.engine.prune": ("crashpoints", "workspace"),
     "chargen_es.engine.keyclaims": ("workspace",),
     "chargen_es.engine.runs": ("batch", "crashpoints", "fallback", "live", "options", "pauses", "progress",
                                "recorder", "workspace"),
