@@ -228,3 +228,24 @@ def test_a_taken_run_id_is_refused_before_planning(tmp_path: Path) -> None:
         again = chargen(root, emu.base_url, "run", "--run-id", RUN_A, *DOV, "--dry-run")
         assert again.returncode == 1 and "is taken" in again.stderr and "Summary" not in again.stdout
         assert f"chargen-es resume {RUN_A} --root {root}" in again.stderr  # unfinished: resume can continue it
+
+
+def test_run_offers_the_unfinished_run_and_enter_means_no(tmp_path: Path) -> None:
+    """On a terminal, `run` with an unfinished run in the tree asks "resume … instead?",
+    No by default: Enter goes on with the new plan (here to its own "submit?", answered no)."""
+    root = copy_sample(tmp_path / "tree")
+    with Emulator(EmulatorConfig(job_seconds=3600)) as emu:
+        detached = chargen(root, emu.base_url, "run", "--yes", "--run-id", RUN_A, "--only", "ada", "--detach")
+        assert detached.returncode == 0, detached.stderr
+        asking = spawn_on_terminal(["run", "--root", str(root), "--base-url", emu.base_url, *BASE_ARGS, *DOV],
+                                   env=child_env())
+        asking.expect(r"resume 2030-01-01T00-00-00Z instead\? \[y/N\]")
+        asking.sendline("")
+        asking.expect("submit 2 tasks in 1 chunk")
+        asking.sendline("n")
+        asking.expect(pexpect.EOF, timeout=60)
+        asking.close()
+        created = int(emu.stats()["operations"].get("batches.create", 0))
+    assert created == 1, "only the detached run's job: no resume, and the new plan was not submitted"
+    assert asking.exitstatus == 130 and "chargen-es: aborted" in asking.before  # the submit question's no
+    assert [p.name for p in (root / ".chargen" / "batch").iterdir()] == [RUN_A]  # nothing else planned or resumed
