@@ -271,7 +271,17 @@ def run_progress(root: Path, run_id: str) -> str:
         return f"{run_id}  unreadable journal ({exc})"
     why = model.message or "interrupted"
     ok, failed = model.outcome_counts()
-    return f"{run_id}  {model.mode}, {model.runner}: {ok} ok, {failed} failed of {len(model.tasks)}; {why}"
+    line = f"{run_id}  {model.mode}, {model.runner}: {ok} ok, {failed} failed of {len(model.tasks)}; {why}"
+    return fitted(line, keep=len(run_id))
+
+
+def fitted(line: str, keep: int) -> str:
+    """``line`` cut to the terminal (less the list's pointer) with an ellipsis, never into its
+    first ``keep`` characters: the run id, which the other commands need whole."""
+    import shutil
+
+    room = max(shutil.get_terminal_size().columns - 4, keep + 2)
+    return line if len(line) <= room else line[:room - 1].rstrip() + "…"
 
 
 def ask_resume(root: Path) -> list[str] | None:
