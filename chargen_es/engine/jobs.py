@@ -9,6 +9,7 @@ without outcome is settled by listing batches and adopting the job with that dis
 from __future__ import annotations
 
 import functools
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -24,7 +25,7 @@ from chargen_es.engine.recorder import Recorder
 from chargen_es.engine.retry import is_retry
 from chargen_es.engine.uploads import Uploads
 from chargen_es.errors import NotFound, RateLimited, TransientError
-from chargen_es.gateway import Gateway, RemoteModel
+from chargen_es.gateway import Backend, Gateway, RemoteModel
 from projections import Job, Projections, Upload
 
 T = TypeVar("T")
@@ -160,9 +161,13 @@ class Jobs:
         here = self.gw.backend.identity
         if not job.backend or job.backend == here:
             return None
+        command = shlex.join(["chargen-es", "resume", self.model.run_id, "--root", str(self.opt.root),
+                              *Backend.flags_reaching(job.backend)])
+        same_key = job.backend.partition("#key-")[2] == here.partition("#key-")[2]
         return NotFound(f"chunk {chunk}'s job {job.job_name} was created on another backend ({job.backend}), not "
-                        f"this one ({here}); resume with the backend the run used (the `resume` command it "
-                        "printed names it)", status=exc.status, reason=exc.reason)
+                        f"this one ({here}); `{command}` continues it"
+                        + ("" if same_key else ", with the API key the run used"),
+                        status=exc.status, reason=exc.reason)
 
     async def wait_finished(self, chunk: int, until: float | None = None) -> None:
         """Poll the chunk's job until it finishes, journaling each state it reports.

@@ -152,6 +152,17 @@ class Backend:
         where = f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}{parts.path}"
         return f"{where}{self.api_version}#key-{digest[:16]}"
 
+    @staticmethod
+    def flags_reaching(identity: str) -> tuple[str, ...]:
+        """The command-line flags that reach the backend an :attr:`identity` names: none for
+        Google, ``--base-url URL`` for another server, ``--emulator`` for the embedded one (its
+        identity is its data folder); the key is the environment's, not a flag."""
+        if not identity.startswith(("http://", "https://")):
+            return ("--emulator",)
+        where = identity.split("#key-", 1)[0]
+        base = where[:where.rstrip("/").rfind("/") + 1]  # without the API version segment
+        return () if base == GOOGLE_BASE_URL else ("--base-url", base)
+
     @property
     def root_url(self) -> str:
         """The base URL every call uses, with one trailing slash (Google's when none is set)."""

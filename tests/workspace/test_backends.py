@@ -105,7 +105,16 @@ def test_a_job_resumed_against_another_server_is_named_with_the_backend_that_hol
         here = Backend(api_key=API_KEY, base_url=other.base_url).identity
         there = Backend(api_key=API_KEY, base_url=first.base_url).identity
         assert f"was created on another backend ({there}), not this one ({here})" in line, line
-        assert "resume with the backend the run used" in line
+        assert line.endswith(f"`chargen-es resume r1 --root {root} --base-url {first.base_url}/` continues it"), line
         assert int(other.stats()["operations"].get("batches.create", 0)) == 0
     submitted = [json.loads(x) for x in journal_text(root, "r1").splitlines() if '"job.submitted"' in x]
     assert submitted and all(e["backend"] == there for e in submitted)
+
+
+def test_the_flags_that_reach_a_backend_come_from_its_identity(tmp_path: Path) -> None:
+    google = Backend(api_key=API_KEY).identity
+    proxy = Backend(api_key=API_KEY, base_url="https://user:pw@proxy.example:8443/gw/").identity
+    embedded = Backend(api_key=API_KEY, base_url="http://127.0.0.1:9", home=str(tmp_path / "emulator")).identity
+    assert Backend.flags_reaching(google) == ()
+    assert Backend.flags_reaching(proxy) == ("--base-url", "https://proxy.example:8443/gw/")  # no credentials
+    assert Backend.flags_reaching(embedded) == ("--emulator",)
