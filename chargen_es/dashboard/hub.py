@@ -47,9 +47,12 @@ class Hub:
             self.unsubscribe(sub)
 
     def publish(self, changes: Sequence[Change], workspace: Workspace) -> None:
-        if not changes or not self._subs:
+        """``rows`` (changed summaries) and ``removed`` (deleted run ids) to the runs page,
+        ``update`` to each run's page, ``removed`` to the page of a run that was deleted."""
+        if (not changes and not workspace.gone) or not self._subs:
             return
-        rows = sse("rows", [workspace.runs[c.run_id].summary for c in changes])
+        rows = sse("rows", [workspace.runs[c.run_id].summary for c in changes]) if changes else None
+        removed = sse("removed", workspace.gone) if workspace.gone else None
         per_run: dict[str, bytes] = {}
         wanted = {run_id for run_id, _ in self._subs.values()}
         for change in changes:
@@ -61,10 +64,13 @@ class Hub:
                     "items": [workspace.item(entry, k) for k in keys],
                 })
         for sub, (run_id, send) in list(self._subs.items()):
-            message = rows if run_id is None else per_run.get(run_id)
-            if message is None:
-                continue
+            if run_id is None:
+                messages = (rows, removed)
+            else:
+                messages = (per_run.get(run_id), removed if run_id in workspace.gone else None)
             try:
-                send.send_nowait(message)
+                for message in messages:
+                    if message is not None:
+                        send.send_nowait(message)
             except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
                 self.unsubscribe(sub)

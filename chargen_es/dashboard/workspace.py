@@ -87,14 +87,17 @@ class Workspace:
         self.runs: dict[str, RunEntry] = {}
         self._analysis: dict[str, Any] = {}  # sha256 of an analysis file -> its fields
         self._locks_known = False
+        self.gone: list[str] = []  # the runs the last refresh found deleted
 
     def refresh(self) -> list[Change]:
-        """Read what was appended since the last refresh; return what changed."""
+        """Read what was appended since the last refresh; return what changed (and keep the
+        runs found deleted in :attr:`gone`)."""
         changes: list[Change] = []
         held = held_locks()
         self._locks_known = held is not None
         present = list_runs(self.root)
-        for gone in set(self.runs) - set(present):
+        self.gone = sorted(set(self.runs) - set(present))
+        for gone in self.gone:
             del self.runs[gone]  # deleted (`chargen-es delete`): its pages and API answers are 404 now
         for run_id in present:
             entry = self.runs.get(run_id)

@@ -246,3 +246,23 @@ def test_the_readme_screenshot_is_made_and_checked_by_the_tool(demo_root: Path, 
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", data[16:24])
     assert width == 1400 and height > 800  # the window, less what headless Chromium keeps of its frame
+
+
+def test_a_run_deleted_from_the_cli_leaves_the_open_pages_without_a_reload(fresh_root: Path, browser: object) -> None:
+    """The runs page drops the row, and the deleted run's own page goes back to the list."""
+    for run_id in ("kept", "gone"):  # the second plans the same scenes again (--force): a run of its own
+        done = chargen("run", "--root", str(fresh_root), "--yes", "--only", "dov", "--run-id", run_id, "--force",
+                       *DASH_ARGS)
+        assert done.returncode == 0, done.stderr
+    with dashboard(fresh_root, *DASH_ARGS) as dash:
+        _open_run(browser, dash, "gone")
+        chargen("delete", "gone", "--root", str(fresh_root), "--emulator")
+        wait_for("the runs page again", lambda: _js(browser, "return location.pathname;") == "/")
+        wait_for("the kept run's row", lambda: _js(browser, "return !!document.querySelector('tr[data-run=\"kept\"]');"))
+        assert not _js(browser, "return !!document.querySelector('tr[data-run=\"gone\"]');")
+        # and on the runs page itself, a deletion drops the row (no reload: the marker survives)
+        _js(browser, "window.notReloaded = true;")
+        chargen("delete", "kept", "--root", str(fresh_root), "--emulator")
+        wait_for("the row gone", lambda: not _js(browser, "return !!document.querySelector('tr[data-run=\"kept\"]');"))
+        assert _js(browser, "return window.notReloaded === true;")
+        assert _text(browser, "#live") == "live"

@@ -124,6 +124,7 @@ function runsPage() {
   connect("/api/stream", {
     snapshot: (all) => { rows.clear(); for (const r of all) rows.set(r.id, r); render(); },
     rows: (changed) => { for (const r of changed) rows.set(r.id, r); render(); },
+    removed: (ids) => { for (const id of ids) rows.delete(id); render(); },  // `chargen-es delete`
   });
   setInterval(() => {  // the clock ticks here; data only ever comes from the stream
     for (const tr of tbody.children) {
@@ -282,6 +283,7 @@ function runPage() {
       for (const i of d.items) items.set(i.key, i);
       renderAll();
     },
+    removed: () => { location.assign("/"); },  // this run was deleted (`chargen-es delete`): back to the list
   });
   setInterval(() => {
     if (!summary.active) return;
