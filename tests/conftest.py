@@ -3,10 +3,8 @@ temporary folders live, the shared zygote, and the demo workspace."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
@@ -64,58 +62,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.nodeid.split("::")[0] not in LONG_FIRST)
 
 
-DROPPED = ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL", "HTTP_PROXY", "HTTPS_PROXY",
-           "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy", "GOOGLE_GENAI_API_VERSION")
-
-
-def hermetic(factory: pytest.TempPathFactory) -> dict[str, str]:
-    """What a test's environment sets (:func:`_hermetic_env`), as values."""
-    return {"NO_PROXY": "127.0.0.1,localhost", "XDG_CONFIG_HOME": str(factory.getbasetemp() / "no-config"),
-            "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0")}
-
-
 @pytest.fixture(autouse=True)
 def _hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Tests never reach Google: drop real keys and proxies, keep loopback direct, and point
     the key file's folder (``$XDG_CONFIG_HOME``) at an empty one, so a developer's own
     ``~/.config/chargen-es/credentials`` never reaches a test."""
-    for name in DROPPED:
+    for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL", "HTTP_PROXY", "HTTPS_PROXY",
+                 "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy", "GOOGLE_GENAI_API_VERSION"):
         monkeypatch.delenv(name, raising=False)
-    for name, value in hermetic(tmp_path_factory).items():
-        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.getbasetemp() / "no-config"))
+    monkeypatch.setenv("PYTHONHASHSEED", os.environ.get("PYTHONHASHSEED", "0"))
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    """An xdist controller running the whole suite makes the session's demo (:func:`demo_run`)
-    in the background while its workers start and collect: several workers ask for it
-    early, and each would otherwise sit on its lock for the seconds it takes. A worker
-    asking meanwhile waits on the same lock; if this attempt fails, a worker makes it."""
-    config = session.config
-    if (getattr(config, "workerinput", None) is not None or not config.getoption("numprocesses", None)
-            or config.args_source != pytest.Config.ArgsSource.TESTPATHS or config.option.keyword):
-        return
-    factory = config._tmp_path_factory  # type: ignore[attr-defined]  # the session's, as the workers' parent
-    env = {k: v for k, v in os.environ.items() if k not in DROPPED} | hermetic(factory)
-
-    def make() -> None:
-        with contextlib.suppress(Exception):  # noqa: BLE001 - the workers make it then, and say why
-            once_per_session(factory, "demo", lambda folder: _make_demo(folder, env))
-
-    threading.Thread(target=make, name="demo-in-advance", daemon=True).start()
-
-
-def run_demo(folder: Path, environ: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_demo(folder: Path) -> subprocess.CompletedProcess[str]:
     """``chargen-es demo FOLDER`` as a user runs it (no key, no proxy)."""
-    env = {k: v for k, v in (os.environ if environ is None else environ).items()
+    env = {k: v for k, v in os.environ.items()
            if not k.startswith("CHARGEN_ES_") and k not in ("GEMINI_API_KEY", "GOOGLE_API_KEY")}
     env.update({"NO_PROXY": "127.0.0.1,localhost", "COLUMNS": "200"})
     return run_child(["demo", str(folder)], env=env, timeout=180)
-
-
-def _make_demo(folder: Path, environ: dict[str, str] | None = None) -> dict[str, str]:
-    done = run_demo(folder / "tree", environ)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return {"root": str(folder / "tree"), "stdout": done.stdout}
 
 
 @pytest.fixture(scope="session")
@@ -124,7 +89,12 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     analyses generation needs, the generation, the new pictures' analyses, all completed;
     the batch file's run in ``root/batch-file``) and what it printed (``stdout``). Copy
     the tree before changing it."""
-    return once_per_session(tmp_path_factory, "demo", _make_demo)  # type: ignore[no-any-return]
+    def make(folder: Path) -> dict[str, str]:
+        done = run_demo(folder / "tree")
+        assert done.returncode == 0, done.stdout + done.stderr
+        return {"root": str(folder / "tree"), "stdout": done.stdout}
+
+    return once_per_session(tmp_path_factory, "demo", make)  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="session")
