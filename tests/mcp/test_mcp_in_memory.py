@@ -12,7 +12,13 @@ import trio
 
 from chargen_es.dashboard.batches import Batches
 from chargen_es.planner import sample_batch
-from tests.mcp.test_mcp_server import ITEMS, TOOLS, connect, refused
+from tests.mcp.test_mcp_server import (
+    ITEMS,
+    bad_items_are_refused_by_name,
+    connect,
+    refused,
+    tools_are_described,
+)
 
 
 def test_tools_hints_and_refusals_in_memory(tmp_path: Path) -> None:
@@ -25,20 +31,8 @@ def test_tools_hints_and_refusals_in_memory(tmp_path: Path) -> None:
 
     async def main() -> None:
         async with connect(server) as client:
-            tools = {t.name: t for t in (await client.list_tools()).tools}
-            assert set(tools) == TOOLS
-            assert tools["create_batch"].input_schema["required"] == ["name", "items", "max_cost"]
-            assert tools["plan_batch"].annotations.read_only_hint is True
-            assert tools["create_batch"].annotations.open_world_hint is True
-            assert tools["delete_batch"].annotations.destructive_hint is True
-
-            text = await refused(client, "create_batch", name="poses", max_cost=5.0,
-                                 items=[*ITEMS, {"name": "stray", "type": "derive", "prompt": "x",
-                                                 "references": ["../outside.png"]}])
-            assert "item 'stray'" in text and "outside the root" in text
-            text = await refused(client, "create_batch", name="poses", max_cost=5.0,
-                                 items=[{"name": "odd", "type": "morph", "prompt": "x"}])
-            assert "item 'odd'" in text and "unknown type 'morph'" in text
+            await tools_are_described(client)
+            await bad_items_are_refused_by_name(client)
             assert "max_cost" in await refused(client, "create_batch", name="poses", items=ITEMS, max_cost=0)
             assert "no batch 'poses'" in await refused(client, "batch_progress", batch_id="poses")
         assert not (root / ".chargen" / "batch").exists()  # nothing was started

@@ -86,6 +86,33 @@ async def refused(client: Client, tool: str, **args: Any) -> str:
     return str(result.content[0].text)
 
 
+async def tools_are_described(client: Client) -> None:
+    """The nine tools, their arguments and their hints (read-only, open world, destructive)."""
+    tools = {t.name: t for t in (await client.list_tools()).tools}
+    assert set(tools) == TOOLS
+    assert tools["create_batch"].input_schema["required"] == ["name", "items", "max_cost"]
+    assert set(tools["create_batch"].input_schema["properties"]) == {"name", "items", "max_cost", "variants",
+                                                                      "image_size"}
+    assert set(tools["plan_batch"].input_schema["properties"]) == {"name", "items", "variants", "image_size"}
+    assert tools["get_image"].input_schema["required"] == ["batch_id", "item"]
+    assert tools["plan_batch"].annotations.read_only_hint is True
+    assert tools["create_batch"].annotations.read_only_hint is False
+    assert tools["create_batch"].annotations.open_world_hint is True
+    assert tools["delete_batch"].annotations.destructive_hint is True
+    assert tools["cancel_batch"].annotations.destructive_hint is True
+
+
+async def bad_items_are_refused_by_name(client: Client) -> None:
+    """A reference outside the root and an unknown type: refused, naming the item; nothing starts."""
+    text = await refused(client, "create_batch", name="poses", max_cost=5.0,
+                         items=[*ITEMS, {"name": "stray", "type": "derive", "prompt": "x",
+                                         "references": ["../outside.png"]}])
+    assert "item 'stray'" in text and "outside the root" in text
+    text = await refused(client, "create_batch", name="poses", max_cost=5.0,
+                         items=[{"name": "odd", "type": "morph", "prompt": "x"}])
+    assert "item 'odd'" in text and "unknown type 'morph'" in text
+
+
 async def until_done(client: Client, batch_id: str) -> dict[str, Any]:
     with trio.move_on_after(WAIT_LIMIT_S):
         while True:
@@ -101,18 +128,7 @@ def test_an_mcp_client_plans_creates_follows_and_fetches_a_batch(tmp_path: Path)
 
     async def main(base_url: str) -> None:
         async with connect(server(root, base_url)) as client:
-            tools = {t.name: t for t in (await client.list_tools()).tools}
-            assert set(tools) == TOOLS
-            assert "max_cost" in tools["create_batch"].input_schema["required"]
-            assert set(tools["create_batch"].input_schema["properties"]) == {"name", "items", "max_cost", "variants",
-                                                                              "image_size"}
-            assert set(tools["plan_batch"].input_schema["properties"]) == {"name", "items", "variants", "image_size"}
-            assert tools["get_image"].input_schema["required"] == ["batch_id", "item"]
-            assert tools["plan_batch"].annotations.read_only_hint is True
-            assert tools["create_batch"].annotations.read_only_hint is False
-            assert tools["create_batch"].annotations.open_world_hint is True
-            assert tools["delete_batch"].annotations.destructive_hint is True
-            assert tools["cancel_batch"].annotations.destructive_hint is True
+            await tools_are_described(client)
 
             plan = await call(client, "plan_batch", name="poses", items=ITEMS, variants=2)
             assert [t["item"] for t in plan["tasks"]] == ["portrait-v1", "portrait-v2", "older-v1", "older-v2",
@@ -123,14 +139,7 @@ def test_an_mcp_client_plans_creates_follows_and_fetches_a_batch(tmp_path: Path)
             assert plan["problems"] == []
             assert not (root / ".chargen" / "batch").exists()  # a dry run journals nothing
 
-            # refusals name their item, and nothing starts
-            text = await refused(client, "create_batch", name="poses", max_cost=5.0,
-                                 items=[*ITEMS, {"name": "stray", "type": "derive", "prompt": "x",
-                                                 "references": ["../outside.png"]}])
-            assert "item 'stray'" in text and "outside the root" in text
-            text = await refused(client, "create_batch", name="poses", max_cost=5.0,
-                                 items=[{"name": "odd", "type": "morph", "prompt": "x"}])
-            assert "item 'odd'" in text and "unknown type 'morph'" in text
+            await bad_items_are_refused_by_name(client)
             text = await refused(client, "create_batch", name="poses", items=ITEMS, variants=2,
                                  max_cost=est["batch_usd"] / 3)
             assert "item '" in text and "over max_cost" in text
