@@ -42,12 +42,20 @@ from typing import Any
 _PR_SET_PDEATHSIG = 1
 
 
+# Not preloaded: ``__main__`` (runpy runs it in the child), and the MCP server with the mcp
+# SDK (0.5 s to import, a quarter of this process's memory). No test forks ``chargen-es mcp``
+# (an MCP client starts its server by command), and every page this process maps is
+# copied into the page tables of every fork: without mcp a fork costs about 4 ms of CPU
+# instead of 6.5, over a thousand forks a suite.
+NOT_PRELOADED = ("__main__", "mcp_server")
+
+
 def preload() -> None:
     """Import every module a command may load (but run nothing: no thread, no event loop)."""
     import chargen_es
 
     for info in pkgutil.walk_packages(chargen_es.__path__, "chargen_es."):
-        if not info.name.endswith("__main__"):
+        if not info.name.endswith(NOT_PRELOADED):
             importlib.import_module(info.name)
     # what the libraries import on a process's first request, not at their own import:
     # httpx2's transport (httpcore2), the SDK's async-auth probe, anyio's trio backend (the

@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,22 +34,23 @@ def gateway(emu: Emulator) -> Iterator[Gateway]:
         g.close()
 
 
-def test_vertex_switch_in_the_environment_is_ignored(emu: Emulator, tmp_path: Path) -> None:
-    """GOOGLE_GENAI_USE_VERTEXAI=true would make the SDK refuse uploads (a ValueError)."""
+def test_vertex_switch_in_the_environment_is_ignored(emu: Emulator, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """GOOGLE_GENAI_USE_VERTEXAI=true would make the SDK refuse uploads (a ValueError).
+
+    The SDK reads the switch when a client is built (``BaseApiClient.__init__``), so the
+    environment is set before the Gateway is made, as a user's shell would have it."""
     src = tmp_path / "ref.png"
     src.write_bytes(b"\x89PNG fake")
-    code = (
-        "import sys; from pathlib import Path\n"
-        "from chargen_es.gateway import Backend, Gateway\n"
-        f"g = Gateway(Backend(api_key='k', base_url={emu.base_url!r}))\n"
-        f"f = g.upload(Path({str(src)!r}), 'image/png', 'chargen-es:vertex-env')\n"
-        "print(f.name, f.state)\n"
-    )
-    env = {**os.environ, "GOOGLE_GENAI_USE_VERTEXAI": "true", "GOOGLE_GENAI_USE_ENTERPRISE": "true",
-           "GOOGLE_CLOUD_PROJECT": "some-project", "GOOGLE_CLOUD_LOCATION": "us-central1"}
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split()[0].startswith("files/") and done.stdout.split()[1] == "ACTIVE"
+    for name, value in (("GOOGLE_GENAI_USE_VERTEXAI", "true"), ("GOOGLE_GENAI_USE_ENTERPRISE", "true"),
+                        ("GOOGLE_CLOUD_PROJECT", "some-project"), ("GOOGLE_CLOUD_LOCATION", "us-central1")):
+        monkeypatch.setenv(name, value)
+    g = Gateway(Backend(api_key="k", base_url=emu.base_url))
+    try:
+        f = g.upload(src, "image/png", "chargen-es:vertex-env")
+    finally:
+        g.close()
+    assert f.name.startswith("files/") and f.state == "ACTIVE"
 
 
 def test_the_sdk_and_the_raw_calls_share_one_client(gateway: Gateway) -> None:
