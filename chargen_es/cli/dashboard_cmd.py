@@ -38,12 +38,13 @@ def dashboard(root: Path, port: int, open_browser: bool, use_emulator: bool, bas
               api_version: str, emulator_job_seconds: float, poll_interval: float | None, refresh: float) -> int:
     """Serve a live web dashboard of this tree's runs on 127.0.0.1 (Ctrl-C stops it)."""
     from chargen_es.cli import resume_cmd
+    from chargen_es.cli.run_cmd import batch_file_plan
     from chargen_es.dashboard import DashboardSettings, run_dashboard
 
     backend = _backend_args(use_emulator, base_url, api_version, emulator_job_seconds)
     polling = ("--poll-interval", repr(poll_interval)) if poll_interval is not None else ()
     takes_yes = any(p.name == "yes" for p in resume_cmd.resume.params)
-    settings = DashboardSettings(root=root, port=port, open_browser=open_browser, refresh_s=refresh,
+    settings = DashboardSettings(root=root, dry_run=batch_file_plan, port=port, open_browser=open_browser, refresh_s=refresh,
                                  resume_args=(*backend, *polling, *(("--yes",) if takes_yes else ())),
                                  cancel_args=backend, run_args=polling)
 

@@ -25,13 +25,14 @@ def mcp(root: Path, use_emulator: bool, base_url: str | None, poll_interval: flo
     import trio
 
     from chargen_es.cli.mcp_server import build
+    from chargen_es.cli.run_cmd import batch_file_plan
     from chargen_es.dashboard.batches import Batches
 
     if use_emulator and base_url:
         raise UsageError("--emulator and --base-url: choose one")
     backend = ("--emulator",) if use_emulator else ("--base-url", base_url) if base_url else ()
     polling = ("--poll-interval", repr(poll_interval)) if poll_interval is not None else ()
-    server = build(Batches(root, backend, resume_args=(*backend, *polling), run_args=polling))
+    server = build(Batches(root, batch_file_plan, backend, resume_args=(*backend, *polling), run_args=polling))
     trio.run(server.run_stdio_async)
     return 0
 

@@ -145,11 +145,10 @@ def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file
     index = workspace.load(root, write=not dry_run, note=note).index  # history, holders, unfinished runs
     if run_id is not None:
         refuse_taken(root, rid, index)
-    opts = PlanOptions(root=root, mode=mode, scope=scope, only=only, model=model, force=force,
-                       skip_invalid=skip_invalid, strict=strict, chunk_size=chunk_size, run_stamp=runs.run_stamp(rid),
-                       max_cost=max_cost, runner=runner, today=date.today(), history=wsp.history(index),
-                       variants=variants, verdicts=review.verdict_map(root), refresh_picked=refresh == "picked",
-                       store=store, image_size=image_size)
+    opts = plan_options(root, rid, index, mode=mode, scope=scope, only=only, model=model, force=force,
+                        skip_invalid=skip_invalid, strict=strict, chunk_size=chunk_size, max_cost=max_cost,
+                        runner=runner, variants=variants, refresh_picked=refresh == "picked", store=store,
+                        image_size=image_size)
 
     def planned(held: Mapping[str, str], run: str) -> Plan:
         """The plan without the keys other unfinished runs hold; made again under the claims
@@ -192,6 +191,29 @@ def run(root: Path, mode: ev.Mode, scope: str, only: tuple[str, ...], batch_file
         settings = replace(settings, deadline_s=plan.config["deadline_s"])  # chargen.yaml's deadline:
     return start_and_drive(root, plan, mode=mode, runner=runner, run_id=rid, settings=settings, replan=planned,
                            id_given=run_id is not None, seen=wsp.marks(index))
+
+
+def plan_options(root: Path, rid: str, index: wsp.WorkspaceIndex, **chosen: Any) -> PlanOptions:
+    """A plan's options: what the user chose (``chosen``; PlanOptions' defaults, which are the
+    flags' defaults, for the rest) and what the workspace says: what each scene was last
+    made from, the keys other unfinished runs hold, the review's verdicts, today and the
+    run's stamp."""
+    return PlanOptions(root=root, run_stamp=runs.run_stamp(rid), today=date.today(), history=wsp.history(index),
+                       held=dict(wsp.holders(index)), verdicts=review.verdict_map(root), **chosen)
+
+
+def batch_file_plan(batch_file: Path) -> dict[str, Any]:
+    """``run --batch-file FILE --dry-run --json``, as data: the batch service's dry run.
+
+    The dashboard's batch API and the MCP server plan in their own process through this
+    (the cli hands it to them: the dashboard never imports the planner), so a plan answers
+    in milliseconds rather than after a fresh interpreter's imports, and is the very plan
+    ``run`` makes. Raises ``BatchFileInvalid`` (every problem with its line) or another
+    ``ChargenError``; writes nothing."""
+    root = batch_root(batch_file)
+    index = workspace.load(root, write=False, note=note).index
+    rid = runs.new_run_id(runs.runs_root(root))
+    return plan_document(build_batch_plan(batch_file, plan_options(root, rid, index)))
 
 
 def refuse_taken(root: Path, rid: str, index: wsp.WorkspaceIndex) -> None:

@@ -8,7 +8,9 @@ plans or runs anything itself, so there is one planner and one engine:
 * a batch is a batch file chargen-es keeps in ``<root>/.chargen/batches/<name>.json``
   (one item per line, so a planner problem's line names its item), whose run root is
   ``<root>`` (:func:`chargen_es.planner.batchfile.batch_root`);
-* ``plan`` is ``chargen-es run --batch-file F --dry-run --json`` in a child process;
+* ``plan`` is ``chargen-es run --batch-file F --dry-run --json`` made in this process by
+  the function the cli hands in (``dry_run``: ``cli.run_cmd.batch_file_plan``), so the
+  dashboard never imports the planner and a plan costs no fresh interpreter;
 * ``create`` checks the plan against ``max_cost`` and starts ``chargen-es run --batch-file
   F --yes --run-id NAME --max-cost M`` as a background process with its own session (as
   the dashboard's Resume does, :mod:`.controls`), and returns once that process has
@@ -34,6 +36,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +47,7 @@ from chargen_es import events as ev
 from chargen_es.dashboard.controls import Controls, Refused
 from chargen_es.dashboard.workspace import RunEntry, Workspace
 from chargen_es.engine.crashpoints import crash_point
-from chargen_es.errors import UsageError
+from chargen_es.errors import BatchFileInvalid, ChargenError, UsageError, local_io_error
 from chargen_es.fsio import replace_atomic
 from chargen_es.journal import JOURNAL_NAME, read_events
 from chargen_es.run_folders import check_run_id, deleted_id, runs_root
@@ -54,8 +57,8 @@ ITEM_TYPES = ("generate", "derive", "compose")
 ITEM_FIELDS = ("name", "type", "prompt", "references")
 KEPT = Path(".chargen") / "batches"  # batchfile.KEPT_FOLDER, spelt as a path
 MAX_VARIANTS = 20
+DryRun = Callable[[Path], dict[str, Any]]  # a batch file -> the document of `run --dry-run --json`
 START_TIMEOUT_S = 120.0  # a run journals its plan within seconds; this only bounds a hung child
-_PROBLEM = re.compile(r"^\s+.+?\.json:(\d+): (.*)$")
 
 
 class BatchError(Exception):
@@ -159,14 +162,16 @@ def batch_text(name: str, items: list[Item], image_size: str | None = None) -> t
 
 class Batches:
     """The operations, for one root; ``backend`` is the flags every child gets
-    (``--emulator`` or ``--base-url URL``), as the dashboard's controls do.
+    (``--emulator`` or ``--base-url URL``), as the dashboard's controls do; ``dry_run``
+    plans a batch file as ``run --batch-file F --dry-run --json`` does, in this process.
 
     Its methods block (child processes, journal reads): callers on trio run them in a
     worker thread, except ``pause``, a coroutine that waits on trio's clock."""
 
-    def __init__(self, root: Path, backend: tuple[str, ...] = (), python: str = sys.executable,
+    def __init__(self, root: Path, dry_run: DryRun, backend: tuple[str, ...] = (), python: str = sys.executable,
                  resume_args: tuple[str, ...] | None = None, run_args: tuple[str, ...] = ()) -> None:
         self.root = Path(root).resolve()
+        self.dry_run = dry_run
         self.backend = backend
         self.python = python
         self.run_args = run_args  # more flags for a batch's run (``--poll-interval``)
@@ -243,16 +248,19 @@ class Batches:
     def _dry_run(self, path: Path, name: str, items: list[Item], image_size: str | None = None) -> dict[str, Any]:
         text, by_line = batch_text(name, items, image_size)
         replace_atomic(path, text.encode())
-        done = subprocess.run([self.python, "-m", "chargen_es", "run", "--batch-file", str(path), "--dry-run",
-                               "--json", "--root", str(self.root)], capture_output=True, text=True,
-                              cwd=self.root, check=False, timeout=300)
-        if done.returncode != 0:
-            problems = [{"item": by_line.get(int(m.group(1)), ""), "message": m.group(2)}
-                        for m in map(_PROBLEM.match, done.stderr.splitlines()) if m]
-            if not problems:
-                raise BatchError(done.stderr.strip().removeprefix("chargen-es: ") or "the plan failed")
+        try:
+            doc = self.dry_run(path)
+        except BatchFileInvalid as exc:  # every problem, each with the item on its line
+            problems = [{"item": by_line.get(p.line or 0, ""), "message": p.message} for p in exc.problems]
             return {"name": name, "tasks": [], "problems": problems}
-        return _plan_view(json.loads(done.stdout), items)
+        except ChargenError as exc:  # a local I/O error shown relative to the root, as the cli shows it
+            raise BatchError(str(local_io_error(exc, root=self.root) or exc)) from None
+        except OSError as exc:  # a reference unreadable, the disk full: named as the cli names it
+            named = local_io_error(exc, root=self.root)
+            if named is None:
+                raise
+            raise BatchError(str(named)) from None
+        return _plan_view(doc, items)
 
     def _start_run(self, path: Path, name: str, max_cost: float) -> subprocess.Popen[bytes]:
         argv = [self.python, "-m", "chargen_es", "run", "--batch-file", str(path), "--yes", "--run-id", name,

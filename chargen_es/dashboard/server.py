@@ -22,7 +22,7 @@ from hypercorn.trio import serve
 
 from chargen_es.dashboard.api import batch_routes
 from chargen_es.dashboard.app import build_app
-from chargen_es.dashboard.batches import Batches
+from chargen_es.dashboard.batches import Batches, DryRun
 from chargen_es.dashboard.controls import Controls
 from chargen_es.dashboard.hub import Hub
 from chargen_es.dashboard.workspace import Workspace
@@ -33,6 +33,7 @@ HOST = "127.0.0.1"  # never another interface: the token is the only other guard
 @dataclass(frozen=True)
 class DashboardSettings:
     root: Path
+    dry_run: DryRun  # the batch API's plans: the cli's `run --batch-file F --dry-run --json`, in process
     port: int = 0  # 0: a free port
     open_browser: bool = False
     refresh_s: float = 0.2
@@ -52,7 +53,7 @@ async def _main(settings: DashboardSettings, announce: Callable[[str], None]) ->
     workspace.refresh()
     hub = Hub()
     controls = Controls(workspace.root, settings.resume_args, settings.cancel_args)
-    batches = Batches(workspace.root, backend=settings.cancel_args, resume_args=settings.resume_args,
+    batches = Batches(workspace.root, settings.dry_run, backend=settings.cancel_args, resume_args=settings.resume_args,
                       run_args=settings.run_args)
     app = build_app(workspace, hub, controls, settings.token, batch_routes(batches))
     config = Config()

@@ -204,20 +204,21 @@ def test_a_batch_whose_id_another_run_sealed_first_already_exists(studio: Path, 
     The interpreter the batch API starts runs through a wrapper that starts that other run
     first (``--detach``: it submits and exits), so the window is always hit: the answer is
     "already exists" (the batch does exist), not "did not start", and one job is paid."""
+    from chargen_es.cli.run_cmd import batch_file_plan
     from chargen_es.dashboard.batches import BatchConflict, Batches
 
     wrapper = tmp_path / "python-with-a-rival"
     wrapper.write_text(f"""#!{sys.executable}
 import os, subprocess, sys
 args = sys.argv[1:]
-if "--yes" in args:  # the batch's run (not the dry run): another run takes the id first
+if "--yes" in args:  # the batch's run: another run takes the id first
     subprocess.run([sys.executable, *args, "--detach"], check=True, stdout=subprocess.DEVNULL)
 os.execv(sys.executable, [sys.executable, *args])
 """)
     wrapper.chmod(0o755)
     monkeypatch.setenv("GEMINI_API_KEY", API_KEY)
     with Emulator(EmulatorConfig(job_seconds=JOB_SECONDS)) as emulator:
-        batches = Batches(studio, ("--base-url", emulator.base_url), python=str(wrapper),
+        batches = Batches(studio, batch_file_plan, ("--base-url", emulator.base_url), python=str(wrapper),
                           run_args=("--poll-interval", "0.05"))
         with pytest.raises(BatchConflict, match="batch 'rival' already exists"):
             batches.create("rival", ITEMS, max_cost=5.0)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import trio
 
+from chargen_es.cli.run_cmd import batch_file_plan
 from chargen_es.dashboard.batches import Batches
 from chargen_es.planner import sample_batch
 from tests.mcp.test_mcp_server import (
@@ -27,7 +28,7 @@ def test_tools_hints_and_refusals_in_memory(tmp_path: Path) -> None:
     root = tmp_path / "studio"
     shutil.copytree(sample_batch(), root)
     (tmp_path / "outside.png").write_bytes((root / "refs" / "ada-face.png").read_bytes())
-    server = build(Batches(root, ("--base-url", "http://127.0.0.1:9")))
+    server = build(Batches(root, batch_file_plan, ("--base-url", "http://127.0.0.1:9")))
 
     async def main() -> None:
         async with connect(server) as client:
