@@ -4,8 +4,11 @@ temporary folders live, the shared zygote, and the demo workspace."""
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,6 +51,22 @@ def pytest_configure(config: pytest.Config) -> None:
     _temp_root_in_memory(config)
     if getattr(config, "workerinput", None) is None and config.getoption("numprocesses", None):
         share_zygote()
+
+
+WORKER_PYTHON = Path(__file__).with_name("worker_python.py")
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: absent under -p no:xdist
+def pytest_xdist_setupnodes(config: pytest.Config, specs: list[Any]) -> None:
+    """Each local worker starts through ``tests/worker_python.py``, which has the session's
+    zygote fork it warm instead of a fresh interpreter importing chargen_es and the SDK
+    again (about a second of CPU a worker)."""
+    import execnet
+
+    for i, spec in enumerate(specs):
+        if spec.popen and not spec.python and not spec.via:
+            specs[i] = execnet.XSpec(f"{spec}//python={shlex.quote(sys.executable)} -S "
+                                     f"{shlex.quote(str(WORKER_PYTHON))}")
 
 
 # the modules whose tests wait longest (real-second deadlines, a browser, servers and their

@@ -14,7 +14,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import fcntl
-import json
 import os
 import select
 import shutil
@@ -32,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import pexpect.fdpexpect
+
+from tests.zygote import send_request
 
 _zygote: tuple[subprocess.Popen[bytes], str] | None = None
 _lock = threading.Lock()
@@ -122,12 +123,10 @@ class CliProcess:
         request = {"args": list(args), "env": dict(os.environ if env is None else env),
                    "cwd": str(cwd or os.getcwd()), "tty": tty is not None,
                    "session": start_new_session}
-        body = json.dumps(request).encode()
         self._conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self._conn.connect(zygote_socket())
-            socket.send_fds(self._conn, [struct.pack("!Q", len(body))], ends)
-            self._conn.sendall(body)
+            send_request(self._conn, request, ends)
         finally:
             for fd in to_close:
                 os.close(fd)

@@ -11,7 +11,9 @@ the middle of whatever it was writing. From the fork on it does exactly what
 ``python -m chargen_es ARGS`` does after its imports (``runpy`` runs ``chargen_es.__main__``
 as ``__main__``, ``SystemExit`` ends the interpreter normally), so what a test observes
 is what a user's process does. Tests that are about interpreter start itself (which
-modules a command loads) keep a fresh interpreter.
+modules a command loads) keep a fresh interpreter. The xdist workers are forked here too
+(``tests/worker_python.py``): a request with ``"python_c": CODE`` instead of ``"args"``
+runs ``CODE`` as ``python -u -c CODE`` would.
 
 Protocol, one Unix-socket connection per child: the client sends an 8-byte length with
 the child's stdin/stdout/stderr descriptors attached (``socket.send_fds``), then a JSON
@@ -19,7 +21,7 @@ request ``{"args", "env", "cwd", "tty", "session"}``. The zygote forks the child
 its pid on a line and, when the child ends, its exit code on a line in ``subprocess`` form
 (``-9`` for a ``SIGKILL``). It waits for new requests and for its children's ends in one
 loop (a ``pidfd`` per child in the selector), so one fork makes a child: forking this
-100 MB process costs about 6.5 ms of CPU, and the suite starts well over a thousand.
+75 MB process costs about 4 ms of CPU, and the suite starts well over a thousand.
 """
 
 from __future__ import annotations
@@ -72,6 +74,13 @@ def preload() -> None:
             value.model_rebuild()
 
 
+def send_request(conn: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
+    """The client's half of the protocol: the length with the child's descriptors, then the request."""
+    body = json.dumps(request).encode()
+    socket.send_fds(conn, [struct.pack("!Q", len(body))], fds)
+    conn.sendall(body)
+
+
 def _receive(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
     head, fds, _, _ = socket.recv_fds(conn, 8, 3)
     try:
@@ -89,9 +98,14 @@ def _receive(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
         raise
 
 
-def _stdio(fd: int, mode: str, *, stderr: bool = False) -> io.TextIOWrapper:
-    """A text stream on ``fd`` made the way the interpreter makes its own at start-up."""
+def _stdio(fd: int, mode: str, *, stderr: bool = False, unbuffered: bool = False) -> io.TextIOWrapper:
+    """A text stream on ``fd`` made the way the interpreter makes its own at start-up
+    (``unbuffered``: as ``python -u`` makes stdout and stderr)."""
     tty = os.isatty(fd)
+    if mode == "w" and unbuffered:
+        raw = open(fd, "wb", buffering=0, closefd=False)  # noqa: SIM115 - lives as sys.std*
+        return io.TextIOWrapper(raw, encoding=sys.stdout.encoding,  # type: ignore[arg-type]
+                                errors="backslashreplace" if stderr else None, write_through=True)
     stream = open(fd, mode, buffering=-1, closefd=False,  # noqa: SIM115 - lives as sys.std*
                   encoding=sys.stdout.encoding, errors="backslashreplace" if stderr else None)
     if mode == "w":
@@ -99,8 +113,8 @@ def _stdio(fd: int, mode: str, *, stderr: bool = False) -> io.TextIOWrapper:
     return stream
 
 
-def _become_command(request: dict[str, Any], fds: list[int]) -> None:
-    """In the child: take the request's terminal, streams, directory and environment, run the CLI."""
+def _take_over(request: dict[str, Any], fds: list[int], *, unbuffered: bool = False) -> None:
+    """In the child: take the request's terminal, streams, directory and environment."""
     if request["tty"] or request["session"]:
         os.setsid()
     if request["tty"]:
@@ -114,11 +128,16 @@ def _become_command(request: dict[str, Any], fds: list[int]) -> None:
         if fd > 2:
             os.close(fd)
     sys.stdin = sys.__stdin__ = _stdio(0, "r")
-    sys.stdout = sys.__stdout__ = _stdio(1, "w")
-    sys.stderr = sys.__stderr__ = _stdio(2, "w", stderr=True)
+    sys.stdout = sys.__stdout__ = _stdio(1, "w", unbuffered=unbuffered)
+    sys.stderr = sys.__stderr__ = _stdio(2, "w", stderr=True, unbuffered=unbuffered)
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
+
+
+def _become_command(request: dict[str, Any], fds: list[int]) -> None:
+    """In the child: ``python -m chargen_es ARGS`` after its imports."""
+    _take_over(request, fds)
     import runpy
 
     sys.argv = ["chargen_es", *request["args"]]
@@ -127,6 +146,33 @@ def _become_command(request: dict[str, Any], fds: list[int]) -> None:
         runpy.run_module("chargen_es", run_name="__main__", alter_sys=True)
     except SystemExit as exit_:
         code = exit_.code
+    _exit(code)
+
+
+def _become_python_c(request: dict[str, Any], fds: list[int]) -> None:
+    """In the child: ``python -u -c CODE`` (an xdist worker, ``tests/worker_python.py``), in
+    a fresh ``__main__`` with ``sys.argv`` and ``sys.path[0]`` as ``-c`` sets them."""
+    import builtins
+    import traceback
+    import types
+
+    _take_over(request, fds, unbuffered=True)
+    # a whole test session runs here: its collector sees everything, as in a fresh
+    # interpreter (gc.get_referrers, which hypothesis's register_random asks, skips frozen objects)
+    gc.unfreeze()
+    sys.argv = ["-c"]
+    sys.path[0] = ""
+    main = types.ModuleType("__main__")
+    main.__builtins__ = builtins
+    sys.modules["__main__"] = main
+    code: object = 0
+    try:
+        exec(compile(request["python_c"], "<string>", "exec"), main.__dict__)  # noqa: S102 - python -c
+    except SystemExit as exit_:
+        code = exit_.code
+    except BaseException:  # noqa: BLE001 - as the interpreter: the traceback, then status 1
+        traceback.print_exc()
+        code = 1
     _exit(code)
 
 
@@ -178,6 +224,8 @@ def _start(listener: socket.socket, chooser: selectors.BaseSelector) -> None:
                 os.close(key.fd)
                 key.data[0].close()
         conn.close()
+        if "python_c" in request:
+            _become_python_c(request, fds)
         _become_command(request, fds)
         sys.exit(0)
     for fd in fds:
