@@ -65,8 +65,9 @@ def pytest_xdist_setupnodes(config: pytest.Config, specs: list[Any]) -> None:
 
     for i, spec in enumerate(specs):
         if spec.popen and not spec.python and not spec.via:
-            specs[i] = execnet.XSpec(f"{spec}//python={shlex.quote(sys.executable)} -S "
-                                     f"{shlex.quote(str(WORKER_PYTHON))}")
+            warm = execnet.XSpec(f"{spec}//python={shlex.quote(sys.executable)} -S {shlex.quote(str(WORKER_PYTHON))}")
+            warm.id = spec.id  # gw0, gw1, ...: allocated already
+            specs[i] = warm
 
 
 # the modules whose tests wait longest (real-second deadlines, a browser, servers and their
