@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests import shared
-from tests.procs import run_child, share_zygote
+from tests.procs import WARM_PYTHON, run_child, share_zygote
 from tests.shared import once_per_session
 
 MEMORY = Path("/dev/shm")
@@ -53,19 +53,16 @@ def pytest_configure(config: pytest.Config) -> None:
         share_zygote()
 
 
-WORKER_PYTHON = Path(__file__).with_name("worker_python.py")
-
-
 @pytest.hookimpl(optionalhook=True)  # an xdist hook: absent under -p no:xdist
 def pytest_xdist_setupnodes(config: pytest.Config, specs: list[Any]) -> None:
-    """Each local worker starts through ``tests/worker_python.py``, which has the session's
+    """Each local worker starts through ``tests/warm_python.py``, which has the session's
     zygote fork it warm instead of a fresh interpreter importing chargen_es and the SDK
     again (about a second of CPU a worker)."""
     import execnet
 
     for i, spec in enumerate(specs):
         if spec.popen and not spec.python and not spec.via:
-            warm = execnet.XSpec(f"{spec}//python={shlex.quote(sys.executable)} -S {shlex.quote(str(WORKER_PYTHON))}")
+            warm = execnet.XSpec(f"{spec}//python={shlex.quote(sys.executable)} -S {shlex.quote(str(WARM_PYTHON))}")
             warm.id = spec.id  # gw0, gw1, ...: allocated already
             specs[i] = warm
 

@@ -78,6 +78,16 @@ def start_zygote() -> tuple[subprocess.Popen[bytes], str]:
     return process, path
 
 
+WARM_PYTHON = Path(__file__).with_name("warm_python.py")
+
+
+def warm_server(*args: str) -> tuple[str, list[str], dict[str, str]]:
+    """``python -m chargen_es ARGS`` for a program that starts the process itself (the MCP
+    SDK's stdio client): the command, its arguments, and the environment entry that lets
+    ``tests/warm_python.py`` have the session's zygote fork it."""
+    return sys.executable, ["-S", str(WARM_PYTHON), "-m", "chargen_es", *args], {SHARED_ZYGOTE: zygote_socket()}
+
+
 def share_zygote() -> None:
     """In an xdist controller: start the session's zygote for the workers to find."""
     global _zygote

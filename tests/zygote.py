@@ -12,7 +12,7 @@ the middle of whatever it was writing. From the fork on it does exactly what
 as ``__main__``, ``SystemExit`` ends the interpreter normally), so what a test observes
 is what a user's process does. Tests that are about interpreter start itself (which
 modules a command loads) keep a fresh interpreter. The xdist workers are forked here too
-(``tests/worker_python.py``): a request with ``"python_c": CODE`` instead of ``"args"``
+(``tests/warm_python.py``): a request with ``"python_c": CODE`` instead of ``"args"``
 runs ``CODE`` as ``python -u -c CODE`` would.
 
 Protocol, one Unix-socket connection per child: the client sends an 8-byte length with
@@ -150,7 +150,7 @@ def _become_command(request: dict[str, Any], fds: list[int]) -> None:
 
 
 def _become_python_c(request: dict[str, Any], fds: list[int]) -> None:
-    """In the child: ``python -u -c CODE`` (an xdist worker, ``tests/worker_python.py``), in
+    """In the child: ``python -u -c CODE`` (an xdist worker, ``tests/warm_python.py``), in
     a fresh ``__main__`` with ``sys.argv`` and ``sys.path[0]`` as ``-c`` sets them."""
     import builtins
     import traceback

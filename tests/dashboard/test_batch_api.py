@@ -19,6 +19,7 @@ from chargen_es.emulator import Emulator, EmulatorConfig
 from chargen_es.planner import sample_batch
 from tests.dashboard.helpers import Dashboard, child_env, dashboard, stop_runs_under, wait_for
 from tests.engine.harness import API_KEY
+from tests.procs import warm_server
 
 ITEMS = [
     {"name": "portrait", "type": "generate", "prompt": "Ada at the harbor."},
@@ -154,10 +155,10 @@ def test_mcp_and_http_racing_to_create_the_same_batch_pay_once(http: httpx2.Clie
     answers: dict[str, Any] = {}
 
     async def over_mcp() -> None:
-        params = StdioServerParameters(command=sys.executable, args=["-m", "chargen_es", "mcp", "--root", str(studio),
-                                                                     "--base-url", emu.base_url,
-                                                                     "--poll-interval", "0.05"],
-                                       env={"GEMINI_API_KEY": API_KEY, "NO_PROXY": "127.0.0.1,localhost"})
+        command, args, zygote = warm_server("mcp", "--root", str(studio), "--base-url", emu.base_url,
+                                            "--poll-interval", "0.05")
+        params = StdioServerParameters(command=command, args=args,
+                                       env={"GEMINI_API_KEY": API_KEY, "NO_PROXY": "127.0.0.1,localhost", **zygote})
         async with Client(params) as client:
             connected.set()
             await ready.wait()

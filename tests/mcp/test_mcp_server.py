@@ -1,12 +1,14 @@
 """``chargen-es mcp`` driven by the official SDK's MCP client over stdio, against the emulator.
 
 The client starts ``python -m chargen_es mcp`` itself (``StdioServerParameters``: the SDK's
-own stdio transport is what is under test, so this is the one place the suite does not
-start chargen-es through ``tests.procs``); the server's runs are real background
-processes talking HTTP to the in-process emulator through the unmodified google-genai SDK.
+own stdio transport is what is under test, so the client starts the process, through
+``tests/warm_python.py``, which has the session's zygote fork it with the client's pipes);
+the server's runs are real background processes (fresh interpreters, as the server starts
+them for a user) talking HTTP to the in-process emulator through the unmodified
+google-genai SDK.
 
-Each test starts fresh interpreters (the server, its batches' runs): seconds of CPU, so
-they are ``slow``; the quick loop drives the same server in memory
+Each test costs seconds of CPU (the server imports the mcp SDK, its batches' runs start
+fresh), so they are ``slow``; the quick loop drives the same server in memory
 (``tests/mcp/test_mcp_in_memory.py``).
 """
 
@@ -15,7 +17,6 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ from chargen_es.emulator import Emulator, EmulatorConfig
 from chargen_es.planner import sample_batch
 from tests.dashboard.helpers import stop_runs_under
 from tests.engine.harness import API_KEY
+from tests.procs import warm_server
 
 if TYPE_CHECKING:  # mcp costs 0.4 s to import: only the (slow) tests that use it pay
     from mcp import Client, StdioServerParameters
@@ -65,12 +67,12 @@ def connect(target: Any) -> Client:
 
 
 def server(root: Path, base_url: str) -> StdioServerParameters:
+    """``python -m chargen_es mcp`` as the client starts it, forked warm (``tests.procs.warm_server``)."""
     from mcp import StdioServerParameters
 
-    return StdioServerParameters(command=sys.executable,
-                                 args=["-m", "chargen_es", "mcp", "--root", str(root), "--base-url", base_url,
-                                       "--poll-interval", "0.05"],
-                                 env={"GEMINI_API_KEY": API_KEY, "NO_PROXY": "127.0.0.1,localhost"}, cwd=str(root))
+    command, args, zygote = warm_server("mcp", "--root", str(root), "--base-url", base_url, "--poll-interval", "0.05")
+    return StdioServerParameters(command=command, args=args, cwd=str(root),
+                                 env={"GEMINI_API_KEY": API_KEY, "NO_PROXY": "127.0.0.1,localhost", **zygote})
 
 
 async def call(client: Client, tool: str, **args: Any) -> Any:

@@ -1,6 +1,7 @@
-"""The interpreter the xdist workers start as (``tests/worker_python.py``): ``python -u -c
-CODE`` run in a child the session's zygote forks warm, with the caller's pipes, exit
-status and signals; a real interpreter when there is no zygote."""
+"""A ``python`` that starts warm (``tests/warm_python.py``): ``python -u -c CODE`` (the xdist
+workers) and ``python -m chargen_es ARGS`` (the MCP servers the SDK's client starts) run in
+a child the session's zygote forks, with the caller's pipes, exit status and signals; a
+real interpreter when there is no zygote."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from tests.procs import SHARED_ZYGOTE, zygote_socket
 
-LAUNCHER = Path(__file__).resolve().parents[1] / "worker_python.py"
+LAUNCHER = Path(__file__).resolve().parents[1] / "warm_python.py"
 # what execnet sends first is a line of code to run; this stands in for it
 CODE = ("import os, sys\n"
         "print('chargen_es.gateway' in sys.modules, os.getppid(), sys.argv, repr(sys.path[0]), __name__)\n"
@@ -61,3 +62,18 @@ def test_a_signal_reaches_the_worker_and_its_death_is_the_status() -> None:
         child.send_signal(signal.SIGTERM)
         assert child.wait(timeout=60) == 128 + signal.SIGTERM
     assert not Path(f"/proc/{worker}").exists() or "zombie" in Path(f"/proc/{worker}/status").read_text()
+
+
+def test_a_chargen_es_command_runs_forked_with_its_pipes_and_status(tmp_path: Path) -> None:
+    env = {**os.environ, SHARED_ZYGOTE: zygote_socket()}
+    with launch(env, "-m", "chargen_es", "emulator", "--port", "0", cwd=tmp_path) as child:
+        assert child.stdout is not None
+        url = child.stdout.readline()
+        assert url.startswith("http://127.0.0.1:"), url  # the command's own first line, through our pipe
+        assert "warm_python.py" in cmdline(child.pid)  # not exec'd: the server is a fork of the zygote
+        child.send_signal(signal.SIGTERM)
+        child.wait(timeout=60)
+    assert child.returncode in (0, 128 + signal.SIGTERM), child.returncode
+    with launch(env, "-m", "chargen_es", "status", "--root", str(tmp_path / "nowhere")) as child:
+        out, err = child.communicate("", timeout=60)
+    assert child.returncode == 2 and "nowhere" in err, (out, err)  # the CLI's usage error and its status
