@@ -3,6 +3,7 @@ temporary folders live, the shared zygote, and the demo workspace."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import shlex
 import subprocess
@@ -68,15 +69,40 @@ def pytest_xdist_setupnodes(config: pytest.Config, specs: list[Any]) -> None:
 
 
 # the modules whose tests wait longest (real-second deadlines, a browser, servers and their
-# background runs, SIGKILL tortures): started first, so no worker is left with one at the end
+# background runs, SIGKILL tortures, the second demo): started first, so no worker is left
+# with one at the end
 LONG_FIRST = ("tests/fallback/test_fallback.py", "tests/dashboard/test_browser.py", "tests/mcp/test_mcp_server.py",
               "tests/dashboard/test_batch_api.py", "tests/engine/test_torture.py", "tests/engine/test_live.py",
-              "tests/core/test_crash.py")
+              "tests/core/test_crash.py", "tests/engine/test_cli_runs.py")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Longest first (the same order in every xdist worker, as xdist requires)."""
-    items.sort(key=lambda item: item.nodeid.split("::")[0] not in LONG_FIRST)
+def worker_shares(total: int, workers: int) -> list[int]:
+    """How many of ``total`` tests each worker is first sent: xdist's worksteal splits the
+    collection in order, ``len(pending) // workers_left`` to each idle worker in turn."""
+    sizes = []
+    for i in range(workers):
+        sizes.append(total // (workers - i))
+        total -= sizes[-1]
+    return sizes
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The long tests at the head of every worker's first share, dealt round, then the rest
+    in order (the same order in every xdist worker, as xdist requires).
+
+    Worksteal sends each worker a contiguous share of the collection, which it runs from
+    the front, while idle workers steal from the back of the longest queue. With the long
+    tests all at the head of the collection, one worker's share held them all and they
+    ran one after another to the end of the session; dealt round, every worker starts
+    with its part of them and the session ends on short tests."""
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+    long = [item for item in items if item.nodeid.split("::")[0] in LONG_FIRST]
+    rest = iter([item for item in items if item.nodeid.split("::")[0] not in LONG_FIRST])
+    waiting = max(1, workers // 2)  # the other half starts on the rest: CPU for the waits to overlap
+    shares: list[list[pytest.Item]] = [long[i::waiting] if i < waiting else [] for i in range(workers)]
+    for share, size in zip(shares, worker_shares(len(items), workers), strict=True):
+        share.extend(itertools.islice(rest, max(0, size - len(share))))
+    items[:] = [item for share in shares for item in share] + list(rest)
 
 
 @pytest.fixture(autouse=True)

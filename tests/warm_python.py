@@ -65,6 +65,19 @@ def main(argv: list[str]) -> None:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from tests.zygote import send_request
 
+    # a signal that comes before the child's pid is known is kept and passed on once it is
+    child: list[int] = []
+    early: list[int] = []
+
+    def pass_on(number: int, _frame: object) -> None:
+        if not child:
+            early.append(number)
+            return
+        with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+            os.kill(child[0], number)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, pass_on)
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     conn.connect(path)
     send_request(conn, request, [0, 1, 2])
@@ -74,14 +87,9 @@ def main(argv: list[str]) -> None:
     os.dup2(null, 1)
     os.close(null)
     answers = conn.makefile("rb")
-    child = int(answers.readline())
-
-    def pass_on(number: int, _frame: object) -> None:
-        with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
-            os.kill(child, number)
-
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, pass_on)
+    child.append(int(answers.readline()))
+    for number in early:
+        pass_on(number, None)
     line = answers.readline()
     code = int(line) if line.strip() else 1
     os._exit(128 - code if code < 0 else code)
