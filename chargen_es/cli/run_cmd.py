@@ -207,7 +207,7 @@ def batch_file_plan(batch_file: Path) -> dict[str, Any]:
 
     The dashboard's batch API and the MCP server plan in their own process through this
     (the cli hands it to them: the dashboard never imports the planner), so a plan answers
-    in milliseconds rather than after a fresh interpreter's imports, and is the very plan
+    in milliseconds rather than after a child interpreter's start, and is the very plan
     ``run`` makes. Raises ``BatchFileInvalid`` (every problem with its line) or another
     ``ChargenError``; writes nothing."""
     root = batch_root(batch_file)
