@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
+
+from benchkit import medians, report
 
 from chargen_es.cli.run_cmd import batch_file_plan
 from chargen_es.dashboard.batches import Batches, batch_text, parse_items
@@ -33,12 +32,6 @@ ITEMS = [
     {"name": "together", "type": "compose", "prompt": "Ada on the map.",
      "references": ["refs/ada-face.png", "refs/harbor-map.png"]},
 ]
-
-
-def timed(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -60,17 +53,8 @@ def main() -> None:
             subprocess.run([sys.executable, "-m", "chargen_es", "run", "--batch-file", str(path), "--dry-run",
                             "--json", "--root", str(root)], check=True, capture_output=True)
 
-        ours()
-        bare()
-        mine, theirs = [], []
-        for _ in range(args.repeat):
-            mine.append(timed(ours))
-            theirs.append(timed(bare))
-    a, b = statistics.median(mine), statistics.median(theirs)
-    print(f"dry run in a child process (before): median {b * 1000:.1f} ms of {args.repeat}")
-    print(f"Batches.plan in process: median {a * 1000:.1f} ms of {args.repeat}")
-    print(f"ratio ours/baseline = {a / b:.3f}")
-
+        a, b = medians(ours, bare, args.repeat)
+    report("dry run in a child process (before)", "Batches.plan in process", a, b, args.repeat, digits=1)
 
 if __name__ == "__main__":
     main()

@@ -17,10 +17,8 @@ ours/baseline (below 1 is faster).
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 
+from benchkit import medians, report
 from google import genai
 
 from chargen_es.gateway import Backend, Gateway
@@ -36,26 +34,12 @@ def bare() -> None:
     genai.Client(api_key="bench", http_options={"base_url": URL}).close()
 
 
-def timed(fn: Callable[[], None]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=30)
     args = parser.parse_args()
-    ours()
-    bare()
-    mine, theirs = [], []
-    for _ in range(args.repeat):
-        mine.append(timed(ours))
-        theirs.append(timed(bare))
-    a, b = statistics.median(mine), statistics.median(theirs)
-    print(f"genai.Client with the SDK's defaults: median {b * 1000:.2f} ms of {args.repeat}")
-    print(f"Gateway (one TLS context per process): median {a * 1000:.2f} ms of {args.repeat}")
-    print(f"ratio ours/baseline = {a / b:.3f}")
+    a, b = medians(ours, bare, args.repeat)
+    report("genai.Client with the SDK's defaults", "Gateway (one TLS context per process)", a, b, args.repeat)
 
 
 if __name__ == "__main__":
