@@ -76,6 +76,10 @@ LONG_FIRST = ("tests/fallback/test_fallback.py", "tests/dashboard/test_browser.p
               "tests/core/test_crash.py", "tests/engine/test_cli_runs.py")
 
 
+# one headless Chromium per worker process (a second of CPU to start): its tests stay in one share
+TOGETHER = ("tests/dashboard/test_browser.py",)
+
+
 def worker_shares(total: int, workers: int) -> list[int]:
     """How many of ``total`` tests each worker is first sent: xdist's worksteal splits the
     collection in order, ``len(pending) // workers_left`` to each idle worker in turn."""
@@ -87,19 +91,27 @@ def worker_shares(total: int, workers: int) -> list[int]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The long tests at the head of every worker's first share, dealt round, then the rest
-    in order (the same order in every xdist worker, as xdist requires).
+    """The long tests at the heads of half the workers' first shares (dealt round; the
+    Chromium tests as one block), then the rest in order (the same order in every xdist
+    worker, as xdist requires).
 
     Worksteal sends each worker a contiguous share of the collection, which it runs from
     the front, while idle workers steal from the back of the longest queue. With the long
     tests all at the head of the collection, one worker's share held them all and they
-    ran one after another to the end of the session; dealt round, every worker starts
-    with its part of them and the session ends on short tests."""
+    ran one after another to the end of the session. Dealt to half the workers, they all
+    start early, and the other half's CPU-bound tests overlap their waits (dealt to every
+    worker, they waited all at once and left the cores idle)."""
     workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
-    long = [item for item in items if item.nodeid.split("::")[0] in LONG_FIRST]
-    rest = iter([item for item in items if item.nodeid.split("::")[0] not in LONG_FIRST])
+    module = {id(item): item.nodeid.split("::")[0] for item in items}
+    together = [item for item in items if module[id(item)] in TOGETHER]
+    dealt = [item for item in items if module[id(item)] in LONG_FIRST and module[id(item)] not in TOGETHER]
+    rest = iter([item for item in items if module[id(item)] not in LONG_FIRST])
     waiting = max(1, workers // 2)  # the other half starts on the rest: CPU for the waits to overlap
-    shares: list[list[pytest.Item]] = [long[i::waiting] if i < waiting else [] for i in range(workers)]
+    shares: list[list[pytest.Item]] = [[] for _ in range(workers)]
+    shares[0].extend(together)
+    turn = [*range(1, waiting), 0]  # the share holding the block is dealt to last
+    for i, item in enumerate(dealt):
+        shares[turn[i % waiting]].append(item)
     for share, size in zip(shares, worker_shares(len(items), workers), strict=True):
         share.extend(itertools.islice(rest, max(0, size - len(share))))
     items[:] = [item for share in shares for item in share] + list(rest)
