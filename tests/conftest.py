@@ -90,6 +90,7 @@ def worker_shares(total: int, workers: int) -> list[int]:
     return sizes
 
 
+@pytest.hookimpl(trylast=True)  # after -m and -k have deselected: the shares are of what runs
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The long tests at the heads of half the workers' first shares (dealt round; the
     Chromium tests as one block), then the rest in order (the same order in every xdist
@@ -105,7 +106,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     module = {id(item): item.nodeid.split("::")[0] for item in items}
     together = [item for item in items if module[id(item)] in TOGETHER]
     dealt = [item for item in items if module[id(item)] in LONG_FIRST and module[id(item)] not in TOGETHER]
-    rest = iter([item for item in items if module[id(item)] not in LONG_FIRST])
+    rest = iter([item for item in items if module[id(item)] not in LONG_FIRST + TOGETHER])
     waiting = max(1, workers // 2)  # the other half starts on the rest: CPU for the waits to overlap
     shares: list[list[pytest.Item]] = [[] for _ in range(workers)]
     shares[0].extend(together)

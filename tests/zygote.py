@@ -13,7 +13,8 @@ as ``__main__``, ``SystemExit`` ends the interpreter normally), so what a test o
 is what a user's process does. Tests that are about interpreter start itself (which
 modules a command loads) keep a fresh interpreter. The xdist workers are forked here too
 (``tests/warm_python.py``): a request with ``"python_c": CODE`` instead of ``"args"``
-runs ``CODE`` as ``python -u -c CODE`` would.
+runs ``CODE`` as ``python -u -c CODE`` would, and ``"bound": true`` ties the child to its
+client's connection: when the client goes first (SIGKILLed, say), the child is SIGKILLed too.
 
 Protocol, one Unix-socket connection per child: the client sends an 8-byte length with
 the child's stdin/stdout/stderr descriptors attached (``socket.send_fds``), then a JSON
@@ -45,10 +46,10 @@ _PR_SET_PDEATHSIG = 1
 
 
 # Not preloaded: ``__main__`` (runpy runs it in the child), and the MCP server with the mcp
-# SDK (0.5 s to import, a quarter of this process's memory). No test forks ``chargen-es mcp``
-# (an MCP client starts its server by command), and every page this process maps is
+# SDK (0.5 s to import, a quarter of this process's memory). Every page this process maps is
 # copied into the page tables of every fork: without mcp a fork costs about 4 ms of CPU
-# instead of 6.5, over a thousand forks a suite.
+# instead of 6.5, over a thousand forks a suite, while the dozen MCP servers a suite forks
+# (``tests/warm_python.py``) import mcp themselves.
 NOT_PRELOADED = ("__main__", "mcp_server")
 
 
@@ -205,7 +206,8 @@ def _exit(code: object) -> None:
 
 
 def _start(listener: socket.socket, chooser: selectors.BaseSelector) -> None:
-    """Take one request and fork its child; the child's end is reported by :func:`_report`."""
+    """Take one request and fork its child; the child's end is reported by :func:`_report`,
+    and a ``bound`` child is killed by :func:`_hung_up` if its client goes first."""
     conn, _ = listener.accept()
     try:
         request, fds = _receive(conn)
@@ -221,9 +223,11 @@ def _start(listener: socket.socket, chooser: selectors.BaseSelector) -> None:
             if key.data is None:
                 listener.close()
             else:
-                os.close(key.fd)
-                key.data[0].close()
+                if key.data[0] == "ended":
+                    os.close(key.fd)
+                key.data[1].close()
         conn.close()
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # as an interpreter starts
         if "python_c" in request:
             _become_python_c(request, fds)
         _become_command(request, fds)
@@ -232,18 +236,39 @@ def _start(listener: socket.socket, chooser: selectors.BaseSelector) -> None:
         os.close(fd)
     with contextlib.suppress(OSError):  # the test may have hung up already
         conn.sendall(f"{child}\n".encode())
-    chooser.register(os.pidfd_open(child), selectors.EVENT_READ, (conn, child))
+    chooser.register(os.pidfd_open(child), selectors.EVENT_READ, ("ended", conn, child))
+    if request.get("bound"):
+        chooser.register(conn, selectors.EVENT_READ, ("hung up", conn, child))
 
 
 def _report(chooser: selectors.BaseSelector, key: selectors.SelectorKey) -> None:
     """A child ended (its pidfd is readable): collect it and answer its exit code."""
-    conn, child = key.data
+    _, conn, child = key.data
     chooser.unregister(key.fd)
     os.close(key.fd)
+    with contextlib.suppress(KeyError, ValueError):  # a bound child's client, still watched
+        chooser.unregister(conn)
     _, status = os.waitpid(child, 0)
     with contextlib.suppress(OSError):
         conn.sendall(f"{os.waitstatus_to_exitcode(status)}\n".encode())
     conn.close()
+
+
+def _hung_up(chooser: selectors.BaseSelector, key: selectors.SelectorKey) -> None:
+    """A bound child's client (``tests/warm_python.py``) went away first, SIGKILLed perhaps,
+    which it cannot pass on: the child goes with it, as it would have as that process."""
+    _, conn, child = key.data
+    try:
+        said = conn.recv(64, socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        return
+    except OSError:
+        said = b""  # reset: gone all the same
+    if said:
+        return  # not an end: a client says nothing after its request
+    chooser.unregister(conn)
+    with contextlib.suppress(ProcessLookupError):  # not reaped before _report: the pid is still the child's
+        os.kill(child, signal.SIGKILL)
 
 
 def serve(path: str) -> None:
@@ -251,6 +276,9 @@ def serve(path: str) -> None:
     # dies with the process that started it (strictly: with the thread that started it: the
     # main thread of the xdist controller or of the one test process, which lives as long as the session)
     ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    # a Ctrl-C on the terminal reaches this process group's every process: the session ends
+    # the zygote, not the key (each child takes SIGINT back as an interpreter starts with it)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     preload()
     gc.freeze()  # what the zygote imported stays put: children neither scan nor copy it
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -265,8 +293,10 @@ def serve(path: str) -> None:
         for key, _ in chooser.select():
             if key.data is None:
                 _start(listener, chooser)
-            else:
+            elif key.data[0] == "ended":
                 _report(chooser, key)
+            else:
+                _hung_up(chooser, key)
 
 
 if __name__ == "__main__":

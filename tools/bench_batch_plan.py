@@ -56,5 +56,6 @@ def main() -> None:
         a, b = medians(ours, bare, args.repeat)
     report("dry run in a child process (before)", "Batches.plan in process", a, b, args.repeat, digits=1)
 
+
 if __name__ == "__main__":
     main()

@@ -208,7 +208,9 @@ def batch_file_plan(batch_file: Path) -> dict[str, Any]:
     The dashboard's batch API and the MCP server plan in their own process through this
     (the cli hands it to them: the dashboard never imports the planner), so a plan answers
     in milliseconds rather than after a child interpreter's start, and is the very plan
-    ``run`` makes. Raises ``BatchFileInvalid`` (every problem with its line) or another
+    ``run`` makes, with one difference a long-lived server has: the model catalogue (and a
+    user's catalogue file) is the one this process read when it started, where each run
+    reads it anew. Raises ``BatchFileInvalid`` (every problem with its line) or another
     ``ChargenError``; writes nothing."""
     root = batch_root(batch_file)
     index = workspace.load(root, write=False, note=note).index

@@ -3,7 +3,8 @@
 Other programs (an assistant through MCP, a script through HTTP) hand chargen-es a list
 of items, ``{name, type: generate | derive | compose, prompt, references?}``, and get a
 batch they can follow, pause, resume, cancel, delete and read images from. Nothing here
-plans or runs anything itself, so there is one planner and one engine:
+has a planner or an engine of its own (it plans through the cli's dry run and runs
+commands), so there is one planner and one engine:
 
 * a batch is a batch file chargen-es keeps in ``<root>/.chargen/batches/<name>.json``
   (one item per line, so a planner problem's line names its item), whose run root is
@@ -256,10 +257,9 @@ class Batches:
         except ChargenError as exc:  # a local I/O error shown relative to the root, as the cli shows it
             raise BatchError(str(local_io_error(exc, root=self.root) or exc)) from None
         except OSError as exc:  # a reference unreadable, the disk full: named as the cli names it
-            named = local_io_error(exc, root=self.root)
-            if named is None:
-                raise
-            raise BatchError(str(named)) from None
+            raise BatchError(str(local_io_error(exc, root=self.root) or exc)) from None
+        except Exception as exc:  # noqa: BLE001 - a bug still gets the cli's one line, not a dropped request
+            raise BatchError(f"internal error: {type(exc).__name__}: {exc}") from None
         return _plan_view(doc, items)
 
     def _start_run(self, path: Path, name: str, max_cost: float) -> subprocess.Popen[bytes]:

@@ -57,8 +57,8 @@ def _imported(tops: tuple[str, ...]) -> dict[str, str]:
                     key = ".".join(parts[:2]) if parts[0] in NAMESPACES else parts[0]
                     if parts[0] in OURS or parts[0] in sys.stdlib_module_names or parts[0] == "__future__":
                         continue
-                    if (path.parent / f"{parts[0]}.py").exists():  # a script's sibling (tools/benchkit.py)
-                        continue
+                    if path.parent == REPO / "tools" and (path.parent / f"{parts[0]}.py").exists():
+                        continue  # a tool's sibling module (tools/benchkit.py): a script imports it by name
                     found.setdefault(key, f"{path.relative_to(REPO)}:{node.lineno}")
     return found
 

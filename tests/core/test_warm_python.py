@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.procs import SHARED_ZYGOTE, zygote_socket
@@ -24,6 +25,14 @@ CODE = ("import os, sys\n"
 def launch(env: dict[str, str], *args: str, **kwargs: object) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-S", str(LAUNCHER), *args], env=env, text=True,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+
+
+def gone(pid: int) -> bool:
+    """Ended: no such process, or a zombie waiting for the zygote to collect it."""
+    try:
+        return "zombie" in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
 
 
 def cmdline(pid: int) -> str:
@@ -61,7 +70,7 @@ def test_a_signal_reaches_the_worker_and_its_death_is_the_status() -> None:
         assert worker != child.pid and "tests.zygote" in cmdline(worker)
         child.send_signal(signal.SIGTERM)
         assert child.wait(timeout=60) == 128 + signal.SIGTERM
-    assert not Path(f"/proc/{worker}").exists() or "zombie" in Path(f"/proc/{worker}/status").read_text()
+    assert gone(worker)
 
 
 def test_a_chargen_es_command_runs_forked_with_its_pipes_and_status(tmp_path: Path) -> None:
@@ -77,3 +86,19 @@ def test_a_chargen_es_command_runs_forked_with_its_pipes_and_status(tmp_path: Pa
     with launch(env, "-m", "chargen_es", "status", "--root", str(tmp_path / "nowhere")) as child:
         out, err = child.communicate("", timeout=60)
     assert child.returncode == 2 and "nowhere" in err, (out, err)  # the CLI's usage error and its status
+
+
+def test_a_launcher_killed_first_takes_its_child_with_it() -> None:
+    """SIGKILL cannot be passed on: the zygote sees the launcher's connection close and
+    kills the child, as a killed interpreter would have ended."""
+    env = {**os.environ, SHARED_ZYGOTE: zygote_socket()}
+    code = "import os, sys, time\nprint(os.getpid(), flush=True)\ntime.sleep(120)\n"
+    with launch(env, "-u", "-c", code) as child:
+        assert child.stdout is not None
+        worker = int(child.stdout.readline())
+        child.kill()
+        child.wait(timeout=60)
+    deadline = time.monotonic() + 60
+    while not gone(worker):
+        assert time.monotonic() < deadline, f"pid {worker} outlived its launcher"
+        time.sleep(0.02)

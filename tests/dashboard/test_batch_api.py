@@ -19,7 +19,6 @@ from chargen_es.emulator import Emulator, EmulatorConfig
 from chargen_es.planner import sample_batch
 from tests.dashboard.helpers import Dashboard, child_env, dashboard, stop_runs_under, wait_for
 from tests.engine.harness import API_KEY
-from tests.procs import warm_server
 
 ITEMS = [
     {"name": "portrait", "type": "generate", "prompt": "Ada at the harbor."},
@@ -155,10 +154,12 @@ def test_mcp_and_http_racing_to_create_the_same_batch_pay_once(http: httpx2.Clie
     answers: dict[str, Any] = {}
 
     async def over_mcp() -> None:
-        command, args, zygote = warm_server("mcp", "--root", str(studio), "--base-url", emu.base_url,
-                                            "--poll-interval", "0.05")
-        params = StdioServerParameters(command=command, args=args,
-                                       env={"GEMINI_API_KEY": API_KEY, "NO_PROXY": "127.0.0.1,localhost", **zygote})
+        # a fresh interpreter, as an assistant starts it (the MCP tests fork theirs warm): the
+        # real start of `chargen-es mcp`, its imports in their own order, stays under test
+        params = StdioServerParameters(command=sys.executable, args=["-m", "chargen_es", "mcp", "--root", str(studio),
+                                                                     "--base-url", emu.base_url,
+                                                                     "--poll-interval", "0.05"],
+                                       env={"GEMINI_API_KEY": API_KEY, "NO_PROXY": "127.0.0.1,localhost"})
         async with Client(params) as client:
             connected.set()
             await ready.wait()
@@ -197,7 +198,7 @@ def test_image_size_reaches_the_plan_and_its_price(http: httpx2.Client) -> None:
     assert odd["problems"] and "3K" in odd["problems"][0]["message"]
 
 
-@pytest.mark.slow  # fresh interpreters: the dry run, the other run, ours
+@pytest.mark.slow  # fresh interpreters: the other run, ours
 def test_a_batch_whose_id_another_run_sealed_first_already_exists(studio: Path, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """The window the MCP kill test once hit under load: between the name check and the

@@ -12,6 +12,7 @@ import pytest
 
 from chargen_es.cli.run_cmd import batch_file_plan
 from chargen_es.dashboard.batches import BatchError, Batches, batch_text, parse_items
+from chargen_es.errors import BatchFileInvalid, ContentError
 from chargen_es.planner import sample_batch
 from tests.procs import run_child
 
@@ -66,3 +67,31 @@ def test_planner_problems_name_their_items_and_other_refusals_their_cause(studio
     with pytest.raises(BatchError, match=r"^permission denied: refs/ada-face\.png "):  # as the cli names it
         Batches(studio, refuses).plan("poses", ITEMS)
     assert list((studio / ".chargen" / "batches").iterdir()) == []  # the dry run's file is gone
+
+
+def test_a_broken_manifest_of_the_batch_is_refused_naming_file_and_line(studio: Path) -> None:
+    """Not a problem of an item: the batch's ``imagery.yaml`` (in its output folder) does not
+    parse; the refusal is the planner's own ``file:line`` message."""
+    output = studio / "batches" / "poses"
+    output.mkdir(parents=True)
+    (output / "imagery.yaml").write_text("portrait:\n  - path: 'unclosed\n")
+    with pytest.raises(BatchError, match=r"^batches/poses/imagery\.yaml:2: "):
+        Batches(studio, batch_file_plan).plan("poses", ITEMS)
+
+
+def test_a_problem_of_no_line_is_the_batchs_and_a_bug_is_named_not_dropped(studio: Path) -> None:
+    """The service's side of the dry run's contract: a problem without a line belongs to no
+    item (``""``); anything else the dry run raises comes back as the cli's one line."""
+    def problems(path: Path) -> dict[str, object]:
+        raise BatchFileInvalid(str(path), [ContentError("poses.json", "the whole file is odd"),
+                                           ContentError("poses.json", "a bad item", 2)])
+
+    plan = Batches(studio, problems).plan("poses", ITEMS)
+    assert plan["problems"] == [{"item": "", "message": "the whole file is odd"},
+                                {"item": "portrait", "message": "a bad item"}]
+
+    def bug(path: Path) -> dict[str, object]:
+        raise KeyError("estimate")
+
+    with pytest.raises(BatchError, match=r"^internal error: KeyError: 'estimate'$"):
+        Batches(studio, bug).plan("poses", ITEMS)
