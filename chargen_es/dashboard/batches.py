@@ -254,9 +254,7 @@ class Batches:
         except BatchFileInvalid as exc:  # every problem, each with the item on its line
             problems = [{"item": by_line.get(p.line or 0, ""), "message": p.message} for p in exc.problems]
             return {"name": name, "tasks": [], "problems": problems}
-        except ChargenError as exc:  # a local I/O error shown relative to the root, as the cli shows it
-            raise BatchError(str(local_io_error(exc, root=self.root) or exc)) from None
-        except OSError as exc:  # a reference unreadable, the disk full: named as the cli names it
+        except (ChargenError, OSError) as exc:  # a disk error named relative to the root, as the cli names it
             raise BatchError(str(local_io_error(exc, root=self.root) or exc)) from None
         except Exception as exc:  # noqa: BLE001 - a bug still gets the cli's one line, not a dropped request
             raise BatchError(f"internal error: {type(exc).__name__}: {exc}") from None
