@@ -311,10 +311,7 @@ class Fallback:
                 self.stop()
                 return
             self._checked |= models
-        queue = list(reversed(keys))
-        async with trio.open_nursery() as nursery:
-            for _ in range(min(live.throttle.ceiling, len(keys))):
-                nursery.start_soon(live.worker, queue)
+        await live.call(keys)
         if live.stop_kind is not None:
             self.pause(live.stop_kind, live.stop_reason)
 

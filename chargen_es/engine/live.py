@@ -225,10 +225,7 @@ class LiveRunner:
         self.progress.phase("calling", f"{len(keys)} items, up to {self.throttle.ceiling} at once")
         self.progress.start("items", len(model.tasks), "items")
         self.progress.advance("items", len(model.outcomes))
-        queue = list(reversed(keys))
-        async with trio.open_nursery() as nursery:
-            for _ in range(self.throttle.ceiling):
-                nursery.start_soon(self.worker, queue)
+        await self.call(keys)
         if self.stop_kind is not None:
             self.rec.record(ev.RunPaused(reason=self.stop_kind, message=self.stop_reason))
             return "paused"
@@ -236,6 +233,15 @@ class LiveRunner:
         self.rec.record(ev.RunCompleted(ok=ok, failed=failed, skipped=len(model.skipped)))
         self.progress.phase("completed", f"{ok} ok, {failed} failed")
         return "completed"
+
+    async def call(self, keys: list[str]) -> None:
+        """Call ``keys`` (in order) with up to the throttle's ceiling of workers, until every
+        one is settled or a worker met a stop (then ``stop_kind`` says which): the live run,
+        a batch run's deadline fallback and its preview all call through here."""
+        queue = list(reversed(keys))
+        async with trio.open_nursery() as nursery:
+            for _ in range(min(self.throttle.ceiling, len(keys))):
+                nursery.start_soon(self.worker, queue)
 
     async def get_model(self, model: str) -> RemoteModel:
         return await self.opt.retry.call(trio.to_thread.run_sync, self.gw.get_model, model)

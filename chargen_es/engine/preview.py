@@ -18,18 +18,13 @@ key is delivered once, whichever invocation a SIGKILL interrupted.
 
 from __future__ import annotations
 
-import trio
-
 from chargen_es import events as ev
 from chargen_es.engine import preflight
-from chargen_es.engine.claims import Claims
 from chargen_es.engine.live import LiveRunner
-from chargen_es.engine.options import EngineOptions
 from chargen_es.engine.preflight import models_ready
 from chargen_es.engine.progress import Progress
 from chargen_es.engine.recorder import Recorder
 from chargen_es.engine.uploads import Uploads
-from chargen_es.gateway import Gateway
 
 CONFIG_KEY = "preview"
 
@@ -49,23 +44,19 @@ def stops_here(recorder: Recorder) -> bool:
     return bool(model.run is not None and model.run.config.get(CONFIG_KEY)) and not model.resumes
 
 
-async def run_preview(recorder: Recorder, gateway: Gateway, options: EngineOptions, progress: Progress,
-                      uploads: Uploads, claims: Claims) -> str:
-    """Call the pending preview keys live; returns "" to go on, or the runner's outcome
-    (paused after the preview, failed when a model cannot be called live)."""
+async def run_preview(recorder: Recorder, live: LiveRunner, progress: Progress, uploads: Uploads) -> str:
+    """Call the pending preview keys live, through the run's one live runner (the deadline
+    fallback's: one throttle learns the quota); returns "" to go on, or the runner's
+    outcome (paused after the preview, failed when a model cannot be called live)."""
     keys = preview_keys(recorder)
     model = recorder.model
     if keys:
-        live = LiveRunner(recorder, gateway, options, progress, uploads=uploads, claims=claims)
         if not await models_ready(recorder, live.get_model, {model.tasks[k].model for k in keys},
                                   preflight.LIVE_METHOD):
             return "failed"
         await uploads.stage(sorted({model.tasks[k].chunk for k in keys}))
         progress.phase("calling", f"preview: {len(keys)} items live")
-        queue = list(reversed(keys))
-        async with trio.open_nursery() as nursery:
-            for _ in range(min(live.throttle.ceiling, len(keys))):
-                nursery.start_soon(live.worker, queue)
+        await live.call(keys)
         if live.stop_kind is not None:
             recorder.record(ev.RunPaused(reason=live.stop_kind, message=live.stop_reason))
             return "paused"
