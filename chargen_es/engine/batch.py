@@ -71,7 +71,7 @@ class BatchRunner:
         model = self.model
         self.reopen_rerunnable()
         self.fallback.record_policy(self.opt.fallback)
-        stopped = await run_preview(self.rec, self.fallback.live(), self.progress, self.uploads)
+        stopped = await run_preview(self.rec, self.fallback.live, self.progress, self.uploads)
         if stopped:  # a first look (engine.preview): resume sends the rest
             return stopped
         chunks = model.open_chunks()

@@ -18,6 +18,8 @@ key is delivered once, whichever invocation a SIGKILL interrupted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from chargen_es import events as ev
 from chargen_es.engine import preflight
 from chargen_es.engine.live import LiveRunner
@@ -44,13 +46,16 @@ def stops_here(recorder: Recorder) -> bool:
     return bool(model.run is not None and model.run.config.get(CONFIG_KEY)) and not model.resumes
 
 
-async def run_preview(recorder: Recorder, live: LiveRunner, progress: Progress, uploads: Uploads) -> str:
-    """Call the pending preview keys live, through the run's one live runner (the deadline
-    fallback's: one throttle learns the quota); returns "" to go on, or the runner's
-    outcome (paused after the preview, failed when a model cannot be called live)."""
+async def run_preview(recorder: Recorder, runner: Callable[[], LiveRunner], progress: Progress,
+                      uploads: Uploads) -> str:
+    """Call the pending preview keys live, through the run's one live runner (``runner``
+    makes it when first asked: the deadline fallback's, so one throttle learns the quota);
+    returns "" to go on, or the runner's outcome (paused after the preview, failed when a
+    model cannot be called live)."""
     keys = preview_keys(recorder)
     model = recorder.model
     if keys:
+        live = runner()
         if not await models_ready(recorder, live.get_model, {model.tasks[k].model for k in keys},
                                   preflight.LIVE_METHOD):
             return "failed"
