@@ -27,8 +27,8 @@ from chargen_es.engine.crashpoints import crash_point
 from chargen_es.fsio import remove, remove_empty_dir
 from chargen_es.journal import RunLock
 from chargen_es.run_folders import list_runs, runs_root
+from projections.workspace import FINAL  # the ends the engine never resumes from (RunRow.ended)
 
-CLOSED = ("completed", "cancelled")  # the ends the engine never resumes from (the index's RunRow.ended)
 # what a finished run no longer needs, relative to its folder
 PATTERNS = ("results-*.jsonl", "requests-*.jsonl", "failed/*")
 
@@ -59,7 +59,7 @@ def finished_runs(root: Path, older_than_s: float, now: datetime) -> list[Prunab
     rows = workspace.load(root, write=False).index.runs  # each journal folded once, new bytes only
     for run_id in list_runs(root):
         row = rows.get(run_id)
-        if row is None or row.deleted or row.ended not in CLOSED or not row.ended_at:
+        if row is None or row.deleted or row.ended not in FINAL or not row.ended_at:
             continue
         if (now - _stamp(row.ended_at)).total_seconds() < older_than_s:
             continue
