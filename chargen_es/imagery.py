@@ -12,9 +12,9 @@ The file is shared between chargen-es and its user, so the rules are strict:
   nothing and returns ``False``. Keys the user wrote, at the top level and inside our
   entries, are kept, and so are their comments, key order and quoting: the file is
   loaded and dumped with ruamel.yaml's round-trip mode, which carries them through, and
-  only the entries we set change (a file holding nothing but what our own C emitter
-  writes for its data skips the round trip: :func:`_canonical`) (``tools/bench_apply.py`` measures the cost against the
-  apply budget). The write happens under a lock kept in ``<root>/.chargen/locks/``, never
+  only the entries we set change. A file holding nothing but what our own C emitter
+  writes for its data skips the round trip (:func:`_canonical`); ``tools/bench_apply.py``
+  measures the cost against the apply budget. The write happens under a lock kept in ``<root>/.chargen/locks/``, never
   beside the user's file, by an atomic writer the caller passes (see :func:`update`), and
   the file keeps its permission bits. Nothing is written when nothing changed.
 
