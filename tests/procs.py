@@ -66,7 +66,7 @@ def zygote_socket() -> str:
 
 def start_zygote() -> tuple[subprocess.Popen[bytes], str]:
     """Start a zygote and return at once; its socket appears at the path once it listens
-    (it preloads for about 1.5 s, which the xdist controller spends starting its workers)."""
+    (it preloads for about a second, while the xdist controller starts its workers' launchers)."""
     folder = tempfile.mkdtemp(prefix="chargen-zygote-")
     atexit.register(shutil.rmtree, folder, True)  # the zygote itself dies with this process
     path = os.path.join(folder, "socket")

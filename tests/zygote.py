@@ -22,7 +22,7 @@ request ``{"args", "env", "cwd", "tty", "session"}``. The zygote forks the child
 its pid on a line and, when the child ends, its exit code on a line in ``subprocess`` form
 (``-9`` for a ``SIGKILL``). It waits for new requests and for its children's ends in one
 loop (a ``pidfd`` per child in the selector), so one fork makes a child: forking this
-75 MB process costs about 4 ms of CPU, and the suite starts well over a thousand.
+78 MB process costs about 4 ms of CPU, and the suite starts well over a thousand.
 """
 
 from __future__ import annotations
@@ -47,8 +47,9 @@ _PR_SET_PDEATHSIG = 1
 
 # Not preloaded: ``__main__`` (runpy runs it in the child), and the MCP server with the mcp
 # SDK (0.5 s to import, a quarter of this process's memory). Every page this process maps is
-# copied into the page tables of every fork: without mcp a fork costs about 4 ms of CPU
-# instead of 6.5, over a thousand forks a suite, while the dozen MCP servers a suite forks
+# copied into the page tables of every fork: without mcp (78 MB instead of 101) a fork
+# costs about 4 ms of CPU instead of 5 (``tools/bench_zygote.py``: ratio 0.81-0.85), over
+# a thousand forks a suite, while the dozen MCP servers a suite forks
 # (``tests/warm_python.py``) import mcp themselves.
 NOT_PRELOADED = ("__main__", "mcp_server")
 
