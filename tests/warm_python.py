@@ -33,13 +33,13 @@ import signal
 import socket
 import sys
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 ZYGOTE_ENV = "CHARGEN_TESTS_ZYGOTE"  # tests.procs.SHARED_ZYGOTE (that module needs site-packages)
 WAIT_S = 120.0  # the zygote preloads for a second or two; this only bounds a zygote that died
 
 
-def become_python(argv: list[str]) -> None:
+def become_python(argv: list[str]) -> NoReturn:
     os.execv(sys.executable, [sys.executable, *argv])
 
 
@@ -59,7 +59,6 @@ def main(argv: list[str]) -> None:
     request = request_for(argv)
     if not path or request is None:
         become_python(argv)
-        return
     limit = time.monotonic() + WAIT_S
     while not os.path.exists(path):  # the zygote renames its socket here once it listens
         if time.monotonic() > limit:
